@@ -1,0 +1,73 @@
+"""The storage interface every effect goes through, and its values.
+
+``Storage`` is what the observer, the executor and the ledger store use; ``storage.cos.CosStorage`` implements
+it over cos-python-sdk-v5 (the only module that imports ``qcloud_cos``). Implementations translate every
+failure into ``errors.StorageError`` (``NotFound`` for a missing bucket/object on get/delete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from reconciler.model import ObjectInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedObject:
+    """One ``ProcessResults/Object`` of an image_process reply."""
+
+    key: str
+    etag: str
+    size: int = 0
+    format: str = ""
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """The reply of one image_process call."""
+
+    objects: tuple[ProcessedObject, ...]
+    request_id: str = ""
+
+
+class Storage(Protocol):
+    """The COS operations cosrecon needs. Every method may raise ``errors.StorageError``."""
+
+    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, in COS order, 1000 per request."""
+        ...
+
+    def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
+        """The object, or None when it does not exist."""
+        ...
+
+    def get_object(self, bucket: str, key: str) -> bytes:
+        """The object's body; ``NotFound`` when it does not exist."""
+        ...
+
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        *,
+        forbid_overwrite: bool = False,
+        content_type: str = "application/octet-stream",
+    ) -> str:
+        """Write a whole object; returns its ETag. ``forbid_overwrite`` makes it create-only (409 if present)."""
+        ...
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        ...
+
+    def delete_objects(self, bucket: str, keys: Iterable[str]) -> None:
+        """Delete many keys (batches of 1000); missing keys are not an error."""
+        ...
+
+    def process(self, bucket: str, key: str, pic_operations: str) -> ProcessResult:
+        """``POST /<key>?image_process`` with the given Pic-Operations JSON."""
+        ...
