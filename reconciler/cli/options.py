@@ -1,0 +1,40 @@
+"""Click options shared by the commands that talk to COS: ``--endpoint``, ``--local``, ``--state-dir``.
+
+Defined once here; ``backend_from_options`` turns their values into a ``backend.Backend`` context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from reconciler.backend import Backend, open_backend
+from reconciler.errors import UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LOCAL_ROOT = Path(".cosrecon/local")
+
+
+def backend_options(command: F) -> F:
+    """Add ``--endpoint``, ``--local`` and ``--state-dir`` to a click command."""
+    command = click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                           help="Keep ledgers in this local folder instead of COS.")(command)
+    command = click.option("--local", "local", is_flag=True, default=False,
+                           help=f"Run against the embedded local server (root {LOCAL_ROOT}), started in-process.")(command)
+    command = click.option("--endpoint", envvar="COSRECON_ENDPOINT", default=None, metavar="URL",
+                           help="COS-compatible endpoint, e.g. http://127.0.0.1:9000 (env COSRECON_ENDPOINT).")(command)
+    return command
+
+
+def backend_from_options(endpoint: str | None, local: bool, state_dir: Path | None, *,
+                         buckets: Iterable[str] = ()) -> AbstractContextManager[Backend]:
+    """The backend the options select; ``buckets`` are created on the embedded server when ``--local``."""
+    if local and endpoint:
+        raise UsageError("--local and --endpoint are exclusive: --local starts its own server")
+    return open_backend(endpoint=endpoint, local_root=LOCAL_ROOT if local else None, state_dir=state_dir,
+                        local_buckets=buckets)
