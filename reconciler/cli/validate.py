@@ -1,7 +1,33 @@
-"""`cosrecon validate` (placeholder: filled in by its issue)."""
+"""`cosrecon validate PATH...`: check declaration files; print every problem (exit 1) or a one-line summary."""
 
 from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from reconciler.declarations import load_declarations
+from reconciler.model import Declaration
+
+
+def render_summary(declarations: list[Declaration]) -> str:
+    """``Valid: 3 sets, 5 pipelines, 9 outputs in 3 files (a.yaml, b.yaml, c.yaml).``"""
+    pipelines = sum(len(d.pipelines) for d in declarations)
+    outputs = sum(len(p.outputs) for d in declarations for p in d.pipelines)
+    files = [d.path for d in declarations]
+    shown = ", ".join(files[:5]) + (f", ... ({len(files) - 5} more)" if len(files) > 5 else "")
+
+    def n(count: int, word: str) -> str:
+        return f"{count} {word}{'' if count == 1 else 's'}"
+
+    return (f"Valid: {n(len(declarations), 'set')}, {n(pipelines, 'pipeline')}, {n(outputs, 'output')} "
+            f"in {n(len(files), 'file')} ({shown}).")
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+def validate(paths: tuple[str, ...]) -> None:
+    """Check declaration files (or directories of them) and report every problem with file:line:col."""
+    declarations = load_declarations(list(paths))
+    click.echo(render_summary(declarations))
+
+
+COMMANDS: list[click.Command] = [validate]
