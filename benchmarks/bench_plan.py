@@ -1,0 +1,119 @@
+"""Part 1 (plan vs the listing floor) and part 4's plan request counts.
+
+For each size N (sources, 3 outputs each), against the local server: ``cosrecon plan`` as a whole process vs
+``baselines/list_floor.py`` (the bare SDK listing the same prefixes: the sources' and every output's), both as
+whole processes, interleaved run by run so each ratio pairs runs made side by side. First run: nothing exists
+and the state dir is empty. Converged: every output exists and is recorded — produced by seeding the outputs
+into the store and running ``cosrecon adopt`` (a real apply of 10^5 sources would take the benchmark hours of
+image processing; part 3 covers the converged state after a real apply).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks import common as c
+
+_SUMMARY = re.compile(r"(\d[\d,]*) to create, (\d[\d,]*) to replace, (\d[\d,]*) to delete, (\d[\d,]*) conflicts?, "
+                      r"(\d[\d,]*) unchanged; (\d[\d,]*) image_process calls?")
+
+
+def parse_summary(text: str) -> dict[str, int]:
+    """The plan's summary counts, from its text output (``No changes.`` means all zero but unchanged)."""
+    m = _SUMMARY.search(text)
+    if m:
+        create, replace, delete, conflict, unchanged, calls = (int(g.replace(",", "")) for g in m.groups())
+        return {"create": create, "replace": replace, "delete": delete, "conflict": conflict,
+                "unchanged": unchanged, "calls": calls}
+    if "No changes." in text:
+        return {"create": 0, "replace": 0, "delete": 0, "conflict": 0, "unchanged": -1, "calls": 0}
+    raise c.BenchError(f"no plan summary in output:\n{text[-1500:]}")
+
+
+def _seed(root: Path, n: int, with_outputs: bool) -> None:
+    body = c.jpeg_bytes(16, 12)
+    items = [(c.source_key(i), body) for i in range(n)]
+    if with_outputs:
+        for _, _, fileid in c.OUTPUTS_3:
+            items += [(c.output_key(fileid, i), body) for i in range(n)]
+    c.seed_objects(root, c.BUCKET, items)
+
+
+def _pair(server: Any, n: int, decl: Path, state: Path, env: dict[str, str], expect: dict[str, int],
+          figs: dict[str, list[float]]) -> dict[str, int]:
+    floor = c.run_process([sys.executable, str(c.BASELINES_DIR / "list_floor.py"), "--endpoint", server.endpoint,
+                           "--bucket", c.BUCKET, "--prefix", "src/",
+                           *[a for p in c.output_prefixes() for a in ("--prefix", p)]], env=env)
+    before = c.op_counts(server)
+    plan = c.run_process([*c.cosrecon_argv(), "plan", str(decl), *c.cli_env_args(server.endpoint, state)], env=env)
+    delta = c.diff_counts(c.op_counts(server), before)
+    summary = parse_summary(plan.stdout)
+    for key, want in expect.items():
+        if summary.get(key) != want and not (key == "unchanged" and summary[key] == -1):
+            raise c.BenchError(f"plan of {n} sources: {key}={summary.get(key)}, expected {want}")
+    if c.process_calls(delta):
+        raise c.BenchError(f"plan made image_process calls: {delta}")
+    figs["floor"].append(floor.seconds)
+    figs["plan"].append(plan.seconds)
+    figs["rss"].append(plan.peak_rss_mb)
+    figs["requests"].append(float(c.total_calls(delta)))
+    return delta
+
+
+def _measure(server: Any, n: int, decl: Path, state: Path, env: dict[str, str], expect: dict[str, int],
+             reps: int, label: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    figs: dict[str, list[float]] = {"floor": [], "plan": [], "rss": [], "requests": []}
+    delta: dict[str, int] = {}
+    for _ in range(reps):
+        delta = _pair(server, n, decl, state, env, expect, figs)
+    tag = f"{n:,} sources, {label}"
+    ratio = c.ratio_figure(f"plan / listing floor ({tag})", figs["plan"], figs["floor"],
+                           "whole processes both, paired runs")
+    out = [
+        c.figure(f"listing floor wall ({tag})", "s", figs["floor"], "bare SDK, whole process"),
+        c.figure(f"cosrecon plan wall ({tag})", "s", figs["plan"], "whole process, text output"),
+        ratio,
+        c.figure(f"cosrecon plan peak RSS ({tag})", "MB", figs["rss"]),
+        c.figure(f"plan requests per 1,000 sources ({tag})", "req", [r * 1000 / n for r in figs["requests"]],
+                 "all HTTP requests the server saw during plan"),
+    ]
+    targets = [c.target(f"plan wall <= 1.2 x listing ({tag})", ratio["median"], "<=", 1.2)]
+    return out, targets, {"requests_by_operation": delta}
+
+
+def run(sizes: tuple[int, ...] = (10_000, 100_000), reps: int = 3, workdir: Path | None = None) -> dict[str, Any]:
+    figures: list[dict[str, Any]] = []
+    targets: list[dict[str, Any]] = []
+    details: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        base = Path(tmp)
+        for n in sizes:
+            root = base / f"root-{n}"
+            _seed(root, n, with_outputs=False)
+            decl = base / f"plan-{n}.yaml"
+            decl.write_text(c.declaration_yaml(f"plan{n}"))
+            with c.local_server(root) as server:
+                env = c.credentials_env(server.secret_id, server.secret_key)
+                first = base / f"state-first-{n}"
+                f, t, d = _measure(server, n, decl, first, env, {"create": 3 * n, "calls": n}, reps, "first run")
+                figures += f
+                targets += t
+                details[f"{n} first run"] = d
+            _seed(root, n, with_outputs=True)
+            with c.local_server(root) as server:
+                env = c.credentials_env(server.secret_id, server.secret_key)
+                conv = base / f"state-conv-{n}"
+                c.run_process([*c.cosrecon_argv(), "adopt", str(decl), *c.cli_env_args(server.endpoint, conv)],
+                              env=env)
+                f, t, d = _measure(server, n, decl, conv, env, {"create": 0, "calls": 0, "unchanged": 3 * n},
+                                   reps, "converged")
+                figures += f
+                targets += t
+                details[f"{n} converged"] = d
+    return {"figures": figures, "targets": targets, "details": details,
+            "setup": {"sizes": list(sizes), "reps": reps, "outputs_per_source": 3,
+                      "converged_state": "outputs seeded into the store, recorded with `cosrecon adopt`"}}
