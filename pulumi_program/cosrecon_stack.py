@@ -1,0 +1,91 @@
+"""The Pulumi program's logic: find the declaration files, register one ``ProcessingSet`` per processing set.
+
+Never one resource per object: a set of millions of outputs is one resource whose state holds the declaration and a
+few counts. Files are read here (the program runs where the files are); the provider gets the declaration as plain
+data plus its text (so ``check`` can report ``file:line:col`` exactly as ``cosrecon validate`` does) and the
+non-secret connection settings. Credentials never pass through here: the provider reads them from the environment
+or from the stack's secret config when it runs.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from cosrecon_engine import PROJECT_ROOT, Connection, discover_files, read_source
+from cosrecon_provider import ProcessingSet
+
+DEFAULT_DECLARATIONS = "examples/"
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """The stack's ``cosrecon:*`` configuration (non-secret part)."""
+
+    declarations: str = DEFAULT_DECLARATIONS
+    connection: Connection = Connection()
+
+
+def settings_from_config(config: pulumi.Config) -> StackSettings:
+    """Read ``cosrecon:declarations``, ``cosrecon:endpoint``, ``cosrecon:stateDir``, ``cosrecon:localRoot``."""
+    return StackSettings(
+        declarations=config.get("declarations") or DEFAULT_DECLARATIONS,
+        connection=Connection(
+            endpoint=config.get("endpoint") or "",
+            state_dir=config.get("stateDir") or "",
+            local_root=config.get("localRoot") or "",
+        ),
+    )
+
+
+def declaration_files(spec: str, root: Path = PROJECT_ROOT) -> list[Path]:
+    """The files ``spec`` names, relative to ``root``: a file, a directory (its declaration files) or a glob."""
+    base = Path(spec) if Path(spec).is_absolute() else root / spec
+    if any(ch in spec for ch in "*?["):
+        matches = sorted(Path(p) for p in glob.glob(str(base), recursive=True))
+        files: list[Path] = []
+        for match in matches:
+            files.extend(discover_files(match))
+        return sorted(dict.fromkeys(files))
+    if not base.exists():
+        raise pulumi.RunError(f"cosrecon:declarations: {spec}: no such file or directory (relative to {root})")
+    return discover_files(base)
+
+
+def define_stack(settings: StackSettings, root: Path = PROJECT_ROOT) -> list[ProcessingSet]:
+    """Register one ``ProcessingSet`` per declaration file; export a summary per set."""
+    files = declaration_files(settings.declarations, root)
+    if not files:
+        raise pulumi.RunError(f"cosrecon:declarations: {settings.declarations}: no declaration files found")
+    resources: list[ProcessingSet] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        source = read_source(file, root)
+        if source.name in seen:
+            raise pulumi.RunError(
+                f"{source.path}: processing set {source.name!r} is already declared in {seen[source.name]}"
+            )
+        seen[source.name] = source.path
+        resource = ProcessingSet(
+            source.name,
+            declaration=source.document,
+            source_path=source.path,
+            source_text=source.text,
+            connection=settings.connection,
+        )
+        resources.append(resource)
+        pulumi.export(source.name, _exported(resource))
+    return resources
+
+
+def _exported(resource: ProcessingSet) -> dict[str, Any]:
+    return {
+        "summary": resource.summary,
+        "calls": resource.calls,
+        "ledger_generation": resource.ledger_generation,
+        "declaration_digest": resource.declaration_digest,
+    }

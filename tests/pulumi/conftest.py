@@ -1,0 +1,47 @@
+"""Fixtures for the Pulumi program tests: the program's folder on sys.path, as Pulumi's own hosts have it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+PROGRAM_DIR = Path(__file__).resolve().parents[2] / "pulumi_program"
+if str(PROGRAM_DIR) not in sys.path:
+    sys.path.insert(0, str(PROGRAM_DIR))
+
+CATALOG = """\
+version: 1
+name: {name}
+region: ap-guangzhou
+bucket: {bucket}
+prune: {prune}
+pipelines:
+  thumbnails:
+    source:
+      include: ["products/**/*.jpg"]
+    outputs:
+      thumb-200:
+        rule: {rule}
+        fileid: /thumbs/{{dir}}/{{stem}}-200.webp
+      small:
+        rule: imageMogr2/thumbnail/64x/format/png
+        fileid: /small/{{dir}}/{{stem}}.png
+"""
+
+
+def declaration_text(name: str = "catalog", bucket: str = "examplebucket-1250000000", *, prune: bool = False,
+                     rule: str = "imageMogr2/thumbnail/200x/format/webp") -> str:
+    return CATALOG.format(name=name, bucket=bucket, prune="true" if prune else "false", rule=rule)
+
+
+@pytest.fixture
+def write_declaration(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def write(filename: str, text: str) -> Path:
+        path = tmp_path / "decls" / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
