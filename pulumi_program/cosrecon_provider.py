@@ -65,9 +65,10 @@ class ProcessingSetProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         text, path = news.get("source_text"), news.get("source_path")
+        if _unknown(text) or _unknown(path):
+            return CheckResult(news, [])  # a preview with inputs computed elsewhere: checked again when known
         if not isinstance(text, str) or not isinstance(path, str):
-            return CheckResult(news, [] if _unknown(text) or _unknown(path) else
-                               [CheckFailure("source_text", "the declaration's text and path are required")])
+            return CheckResult(news, [CheckFailure("source_text", "the declaration's text and path are required")])
         failures = [CheckFailure("declaration", str(problem)) for problem in engine.check_declaration(path, text)]
         return CheckResult(news, failures)
 
@@ -117,7 +118,7 @@ def _unknown(value: Any) -> bool:
     """A value Pulumi does not know yet (a preview of an input computed by another resource)."""
     from pulumi.runtime import rpc
 
-    return value is rpc.UNKNOWN or value == rpc.UNKNOWN
+    return isinstance(value, str) and value == rpc.UNKNOWN
 
 
 def _inputs(props: dict[str, Any]) -> dict[str, Any]:
