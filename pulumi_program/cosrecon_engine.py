@@ -225,3 +225,73 @@ def ledger_outputs(ledger: Ledger) -> dict[str, Any]:
     for entry in ledger.entries.values():
         recorded[entry.address] = recorded.get(entry.address, 0) + 1
     return {"ledger_generation": ledger.generation, "recorded": dict(sorted(recorded.items()))}
+
+
+# --- the lifecycle operations ------------------------------------------------------------------------------------
+
+
+class ApplyIncomplete(Exception):
+    """Some outputs failed after their retries; what succeeded is in the ledger, the next apply retries the rest."""
+
+
+def plan_set(decl: Declaration, connection: Connection, credentials: Credentials | None) -> SetPlan:
+    """The set's plan, as ``cosrecon plan`` makes it (no lock, no write)."""
+    from reconciler.observe import plan_declarations
+
+    with backend_for(connection, decl, credentials) as backend:
+        return plan_declarations([decl], backend, prune=decl.prune).sets[0]
+
+
+def apply_set(decl: Declaration, connection: Connection, credentials: Credentials | None,
+              options: Any = None) -> dict[str, Any]:
+    """Plan under the set's lock and apply, as ``cosrecon apply --yes`` does; return the resource's outputs."""
+    return _apply(decl, decl, connection, credentials, options)
+
+
+def retire_set(decl: Declaration, connection: Connection, credentials: Credentials | None,
+               options: Any = None) -> dict[str, Any]:
+    """Delete every output the ledger records for the set (nothing else): the set with no pipelines, pruned."""
+    retired = dataclasses.replace(decl, pipelines=(), prune=True)
+    return _apply(retired, decl, connection, credentials, options)
+
+
+def read_set(decl: Declaration, connection: Connection, credentials: Credentials | None) -> dict[str, Any]:
+    """What the ledger says now (``pulumi refresh``)."""
+    with backend_for(connection, decl, credentials) as backend:
+        ledger = backend.ledgers.read(decl)
+    return {"set_name": decl.name, **ledger_outputs(ledger)}
+
+
+def _apply(target: Declaration, decl: Declaration, connection: Connection, credentials: Credentials | None,
+           options: Any) -> dict[str, Any]:
+    from reconciler.executor import ApplyOptions, apply_plan, lock_sets
+    from reconciler.observe import plan_declarations
+
+    options = options if options is not None else ApplyOptions()
+    with backend_for(connection, decl, credentials) as backend:
+        with lock_sets([target], backend, options) as locks:
+            plan = plan_declarations([target], backend, prune=target.prune)
+            report = apply_plan(plan, [target], backend, options, locks=locks)
+        ledger = backend.ledgers.read(decl)
+    if report.failures:
+        raise ApplyIncomplete(failure_summary(decl.name, report))
+    set_plan = plan.sets[0]
+    summary = {"create": report.created, "replace": report.replaced, "delete": report.deleted,
+               "conflict": set_plan.count(ActionKind.CONFLICT), "orphaned": set_plan.count(ActionKind.ORPHANED),
+               "unchanged": set_plan.count(ActionKind.UNCHANGED), "failed": report.failed,
+               "skipped": len(report.skipped)}
+    return {"set_name": decl.name, "summary": summary, "calls": report.calls,
+            "declaration_digest": declaration_digest(decl), **ledger_outputs(ledger)}
+
+
+def failure_summary(name: str, report: Any, limit: int = 20) -> str:
+    """``cosrecon apply``'s failure lines: key, COS error code, message, request id."""
+    lines = [f"{name}: {report.failed} output(s) failed; {report.created} created, {report.replaced} replaced, "
+             f"{report.deleted} deleted are recorded in the ledger, and the next apply retries the rest:"]
+    for failure in report.failures[:limit]:
+        request = f", request id {failure.request_id}" if failure.request_id else ""
+        lines.append(f"  {failure.address} {failure.bucket}/{failure.key} (source {failure.source}): "
+                     f"{failure.code}: {failure.message}{request}")
+    if report.failed > limit:
+        lines.append(f"  ... and {report.failed - limit} more")
+    return "\n".join(lines)
