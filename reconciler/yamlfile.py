@@ -121,6 +121,8 @@ def _parse_json(text: str, file: str) -> Document:
 
 def _mark(exc: MarkedYAMLError) -> Position:
     mark = exc.problem_mark or exc.context_mark
+    if "<stream end>" in str(exc.problem or "") and exc.context_mark is not None:
+        mark = exc.context_mark  # an unclosed bracket: point at where it opened, not at the end of the file
     if mark is None:
         return (1, 1)
     return (int(mark.line) + 1, int(mark.column) + 1)
@@ -129,6 +131,8 @@ def _mark(exc: MarkedYAMLError) -> Position:
 def _yaml_message(exc: MarkedYAMLError) -> str:
     parts = [p for p in (exc.context, exc.problem) if p]
     message = "; ".join(_first_line(str(p)) for p in parts) or "malformed YAML"
+    if "<stream end>" in str(exc.problem or "") and exc.context_mark is not None:
+        message += " (unclosed here)"
     return f"malformed YAML: {message}"
 
 
