@@ -1,0 +1,119 @@
+"""Cloud Infinite's three processing methods on the local server: POST ?image_process (in the cloud), PUT with
+Pic-Operations (upon upload) and GET with a rule in the query (during download).
+
+Persistent processing (POST, PUT) is subject to the ``ci_qps`` rate limit; all three get the injected faults.
+Errors raised by processing itself are CI-style (no Resource element); missing buckets/keys are COS-style.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from reconciler.local import imaging, operations, processing, replies
+from reconciler.local.protocol import CosError, Request
+from reconciler.local.ruleparse import RuleError, parse_rule
+
+if TYPE_CHECKING:
+    from reconciler.local.handler import Handler
+
+_RULE_PREFIXES = ("imageMogr2/", "imageView2/", "watermark/", "style/")
+
+
+def download_rule(params: Mapping[str, str]) -> str | None:
+    """The processing rule of a GET's query string, or None for a plain download."""
+    if "ci-process" in params:
+        extra = [f"{k}={v}" for k, v in params.items() if k != "ci-process" and not k.startswith("response-")]
+        return "&".join([f"ci-process={params['ci-process']}", *extra])
+    for name, value in params.items():
+        if name.startswith(_RULE_PREFIXES):
+            return name + (f"={value}" if value else "")
+    return None
+
+
+def _admit(h: Handler, *, rate_limited: bool) -> None:
+    code = h.state.faults.admit(rate_limited=rate_limited)
+    if code == "SlowDown":
+        raise CosError("SlowDown", "Please reduce your request rate.", ci=True)
+    if code == "InternalError":
+        raise CosError("InternalError", "We encountered an internal error. Please try again.", ci=True)
+
+
+def _source(h: Handler, req: Request) -> bytes:
+    assert req.bucket is not None
+    found = h.state.store.get(req.bucket, req.key)
+    if found is None:
+        raise CosError("NoSuchKey", "The specified key does not exist.")
+    return found[1]
+
+
+def _operations(req: Request) -> processing.PicOperations:
+    assert req.bucket is not None
+    try:
+        return processing.parse_pic_operations(req.headers["pic-operations"], req.bucket, req.key)
+    except RuleError as exc:
+        raise CosError("InvalidArgument", str(exc), ci=True) from None
+
+
+def _location(req: Request, bucket: str, key: str) -> str:
+    return f"{bucket}.cos.{req.region}.myqcloud.com/{key}"
+
+
+def _run(h: Handler, req: Request, source: bytes, ops: processing.PicOperations) -> bytes:
+    """Render every rule, then write every output; returns the UploadResult body."""
+    store = h.state.store
+    for rule in ops.rules:
+        if not store.bucket_exists(rule.bucket):
+            raise CosError("NoSuchBucket", f"The destination bucket {rule.bucket!r} does not exist.")
+    try:
+        rendered = processing.render(source, ops)
+        info = processing.image_info(source) if ops.is_pic_info else None
+    except RuleError as exc:
+        raise CosError("InvalidArgument", str(exc), ci=True) from None
+    except imaging.NotAnImage as exc:
+        raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True) from None
+    results = []
+    for item in rendered:
+        store.put(item.rule.bucket, item.rule.key, item.output.data, content_type=item.output.mime)
+        results.append(processing.result_entry(item, _location(req, item.rule.bucket, item.rule.key)))
+    assert req.bucket is not None
+    original = store.head(req.bucket, req.key)
+    if original is None:  # deleted concurrently: report what was processed
+        raise CosError("NoSuchKey", "The specified key does not exist.")
+    return replies.upload_result(original, _location(req, req.bucket, req.key), info, results)
+
+
+def image_process(h: Handler, req: Request) -> None:
+    h.state.stats.count("ImageProcess")
+    h.read_body()
+    if "pic-operations" not in req.headers:
+        raise CosError("InvalidArgument", "image_process needs a Pic-Operations header.", ci=True)
+    source = _source(h, req)
+    _admit(h, rate_limited=True)
+    h.send(200, _run(h, req, source, _operations(req)))
+
+
+def put_with_processing(h: Handler, req: Request) -> None:
+    h.state.stats.count("PutObjectProcess")
+    ops = _operations(req)
+    _admit(h, rate_limited=True)
+    body = h.read_body()
+    operations.put_object(h, req, body)
+    h.send(200, _run(h, req, body, ops))
+
+
+def get_with_processing(h: Handler, req: Request, rule: str) -> None:
+    h.state.stats.count("GetObjectProcess")
+    source = _source(h, req)
+    try:
+        pipeline = parse_rule(rule)
+    except RuleError as exc:
+        raise CosError("InvalidArgument", str(exc), ci=True) from None
+    _admit(h, rate_limited=False)
+    try:
+        output = imaging.process(source, pipeline)
+    except RuleError as exc:
+        raise CosError("InvalidArgument", str(exc), ci=True) from None
+    except imaging.NotAnImage as exc:
+        raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True) from None
+    h.send(200, output.data, output.mime)

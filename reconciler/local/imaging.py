@@ -1,0 +1,279 @@
+"""Run parsed Cloud Infinite rules on image bytes with Pillow (the only module importing PIL).
+
+imageMogr2 / imageView2 operations are real. The AI operations are deterministic local stand-ins: their output
+has the size and format the real service gives (super-resolution scales, AIImageCrop honours width/height,
+matting yields PNG with an alpha channel) but the content is approximated (resampling, filters, a
+background-colour key), which README states plainly.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps, UnidentifiedImageError
+
+from reconciler.local.ruleparse import (MAX_PIXELS, MAX_SIDE, Pipeline, RuleError, Step, thumbnail_size,
+                                        view2_size)
+
+MAX_INPUT_BYTES = 32 * 1024 * 1024
+MAX_AI_INPUT_BYTES = 5 * 1024 * 1024
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+_PIL_FORMAT = {"jpg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP", "tiff": "TIFF", "gif": "GIF",
+               "avif": "AVIF"}
+_FROM_PIL = {v: k for k, v in _PIL_FORMAT.items()} | {"MPO": "jpg"}
+_MIME = {"jpg": "image/jpeg", "png": "image/png", "bmp": "image/bmp", "webp": "image/webp", "tiff": "image/tiff",
+         "gif": "image/gif", "avif": "image/avif"}
+
+
+class NotAnImage(ValueError):
+    """The source cannot be decoded as an image."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What OriginalInfo/ImageInfo and ProcessResults report about an image."""
+
+    format: str
+    width: int
+    height: int
+    quality: int
+    orientation: int
+    ave: str
+
+
+@dataclass(frozen=True)
+class Output:
+    """A processed image: bytes plus its reported info and MIME type."""
+
+    data: bytes
+    info: ImageInfo
+    mime: str
+
+
+def _open(data: bytes) -> Image.Image:
+    if len(data) > MAX_INPUT_BYTES:
+        raise RuleError(f"the source is {len(data)} bytes: over the 32 MB input limit")
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.width > MAX_SIDE or image.height > MAX_SIDE:
+            raise RuleError(f"the source is {image.width}x{image.height}: over {MAX_SIDE} px a side")
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, Image.DecompressionBombError):
+            raise RuleError(f"the source is over {MAX_PIXELS} pixels") from None
+        raise NotAnImage("the source object is not an image Cloud Infinite can decode") from None
+    return image
+
+
+def describe(data: bytes) -> ImageInfo:
+    """Format, size, quality estimate, EXIF orientation and average colour of an image."""
+    return _info(_open(data))
+
+
+def _info(image: Image.Image, quality: int = 0) -> ImageInfo:
+    fmt = _FROM_PIL.get(image.format or "", (image.format or "").lower())
+    orientation = 1
+    try:
+        orientation = int(image.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - broken EXIF must not fail processing
+        orientation = 1
+    small = image.convert("RGB").resize((1, 1), Image.Resampling.BOX)
+    red, green, blue = small.getpixel((0, 0))  # type: ignore[misc]
+    return ImageInfo(fmt, image.width, image.height, quality or (100 if fmt != "jpg" else 90), orientation,
+                     f"0x{red:02x}{green:02x}{blue:02x}")
+
+
+def process(data: bytes, pipeline: Pipeline) -> Output:
+    """Apply a parsed rule to image bytes; raises RuleError or NotAnImage."""
+    image = _open(data)
+    source_format = _FROM_PIL.get(image.format or "", "png")
+    exif = image.info.get("exif")
+    for step in pipeline.steps:
+        if step.name.startswith("AI") or step.name.endswith("Matting"):
+            if len(data) > MAX_AI_INPUT_BYTES:
+                raise RuleError(f"ci-process={step.name}: the source is over the 5 MB limit of AI operations")
+        image = _STEPS[step.name](image, step)
+    fmt = pipeline.format or ("png" if any(s.name.endswith("Matting") for s in pipeline.steps) else source_format)
+    return _encode(image, fmt, pipeline, None if pipeline.strip else exif)
+
+
+def _encode(image: Image.Image, fmt: str, pipeline: Pipeline, exif: bytes | None) -> Output:
+    quality = pipeline.quality or 85
+    options: dict[str, object] = {}
+    if fmt in ("jpg", "bmp"):
+        if image.mode in ("RGBA", "LA", "P"):
+            background = Image.new("RGB", image.size, (255, 255, 255))
+            rgba = image.convert("RGBA")
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            image = background
+        elif image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+    if fmt == "jpg":
+        options.update(quality=quality, progressive=pipeline.interlace)
+        if exif:
+            options["exif"] = exif
+    elif fmt in ("webp", "avif"):
+        options["quality"] = quality
+    elif fmt == "gif" and image.mode not in ("P", "L"):
+        image = image.convert("RGBA" if "A" in image.mode else "RGB").convert("P", palette=Image.Palette.ADAPTIVE)
+    elif image.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
+        image = image.convert("RGBA")
+    buf = io.BytesIO()
+    image.save(buf, _PIL_FORMAT[fmt], **options)
+    info = ImageInfo(fmt, image.width, image.height, quality if fmt in ("jpg", "webp", "avif") else 100, 1, "")
+    return Output(buf.getvalue(), info, _MIME[fmt])
+
+
+def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if size == image.size:
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _gravity_box(image: Image.Image, w: int, h: int, gravity: str, dx: int = 0, dy: int = 0) -> Image.Image:
+    w, h = min(w, image.width), min(h, image.height)
+    free_x, free_y = image.width - w, image.height - h
+    x = {"west": 0, "east": free_x}.get(gravity.replace("north", "").replace("south", ""), free_x // 2)
+    y = free_y // 2
+    if gravity.startswith("north"):
+        y = 0
+    elif gravity.startswith("south"):
+        y = free_y
+    if gravity in ("north", "south"):
+        x = free_x // 2
+    x = max(0, min(free_x, x + dx))
+    y = max(0, min(free_y, y + dy))
+    return image.crop((x, y, x + w, y + h))
+
+
+def _thumbnail(image: Image.Image, step: Step) -> Image.Image:
+    return _resize(image, thumbnail_size(step.get("geometry"), image.width, image.height))
+
+
+def _crop(image: Image.Image, step: Step) -> Image.Image:
+    w_text, _, h_text = step.get("size").partition("x")
+    w = int(w_text) if w_text else image.width
+    h = int(h_text) if h_text else image.height
+    return _gravity_box(image, w, h, step.get("gravity", "northwest"), int(step.get("dx", "0")),
+                        int(step.get("dy", "0")))
+
+
+def _cut(image: Image.Image, step: Step) -> Image.Image:
+    w, h, dx, dy = (int(p) for p in step.get("spec").split("x"))
+    if dx >= image.width or dy >= image.height:
+        raise RuleError(f"imageMogr2/cut/{step.get('spec')}: the offset is outside the {image.width}x{image.height} image")
+    return image.crop((dx, dy, min(image.width, dx + w), min(image.height, dy + h)))
+
+
+def _scrop(image: Image.Image, step: Step) -> Image.Image:
+    w, h = (int(p) for p in step.get("size").split("x"))
+    scale = max(w / image.width, h / image.height)
+    resized = _resize(image, (max(w, round(image.width * scale)), max(h, round(image.height * scale))))
+    return _gravity_box(resized, w, h, "center")
+
+
+def _view2(image: Image.Image, step: Step) -> Image.Image:
+    size, box = view2_size(step, image.width, image.height)
+    image = _resize(image, size)
+    return _gravity_box(image, box[0], box[1], "center") if box else image
+
+
+def _rounded(image: Image.Image, step: Step) -> Image.Image:
+    radius = int(step.get("radius"))
+    image = image.convert("RGBA")
+    if step.name == "iradius":
+        side = min(2 * radius, image.width, image.height)
+        image = _gravity_box(image, side, side, "center")
+        mask = Image.new("L", image.size, 0)
+        ImageDraw.Draw(mask).ellipse((0, 0, side - 1, side - 1), fill=255)
+    else:
+        mask = Image.new("L", image.size, 0)
+        ImageDraw.Draw(mask).rounded_rectangle((0, 0, image.width - 1, image.height - 1), radius=radius, fill=255)
+    image.putalpha(ImageChops.multiply(image.getchannel("A"), mask))
+    return image
+
+
+def _enhance(image: Image.Image, step: Step) -> Image.Image:
+    base = image.convert("RGBA" if "A" in image.mode else "RGB")
+    factor = 1 + int(step.get("value")) / 100
+    enhancer = ImageEnhance.Brightness(base) if step.name == "bright" else ImageEnhance.Contrast(base)
+    return enhancer.enhance(factor)
+
+
+def _super_resolution(image: Image.Image, step: Step) -> Image.Image:
+    if image.width * image.height > 1920 * 1080:
+        raise RuleError("ci-process=AISuperResolution: the input is over 1920x1080")
+    magnify = int(step.get("magnify", "2"))
+    return _resize(image, (image.width * magnify, image.height * magnify))
+
+
+def _coloring(image: Image.Image, step: Step) -> Image.Image:
+    gray = image.convert("L")
+    return ImageOps.colorize(gray, black=(20, 12, 40), white=(255, 244, 220), mid=(160, 110, 90))
+
+
+def _enhance_ai(image: Image.Image, step: Step) -> Image.Image:
+    out = image.convert("RGBA" if "A" in image.mode else "RGB")
+    if int(step.get("denoise", "3")):
+        out = out.filter(ImageFilter.MedianFilter(3))
+    if int(step.get("sharpen", "3")):
+        out = out.filter(ImageFilter.UnsharpMask(radius=2, percent=40 * int(step.get("sharpen", "3"))))
+    return out
+
+
+def _ai_crop(image: Image.Image, step: Step) -> Image.Image:
+    w, h = int(step.get("width")), int(step.get("height"))
+    scale = min(image.width / w, image.height / h)
+    region = _gravity_box(image, max(1, round(w * scale)), max(1, round(h * scale)), "center")
+    return _resize(region, (w, h)) if step.get("fixed", "0") == "1" else region
+
+
+def _matting(image: Image.Image, step: Step) -> Image.Image:
+    rgb = image.convert("RGB")
+    corners: list[Any] = [rgb.getpixel(p) for p in ((0, 0), (rgb.width - 1, 0), (0, rgb.height - 1),
+                                                    (rgb.width - 1, rgb.height - 1))]
+    key = (sum(c[0] for c in corners) // 4, sum(c[1] for c in corners) // 4, sum(c[2] for c in corners) // 4)
+    distance = ImageChops.difference(rgb, Image.new("RGB", rgb.size, key)).convert("L")
+    alpha = distance.point(lambda v: 0 if v < 24 else min(255, v * 4))
+    out = rgb.convert("RGBA")
+    out.putalpha(alpha)
+    padding = step.get("padding-layout")
+    if step.get("center-layout") == "1" or padding:
+        box = alpha.getbbox() or (0, 0, out.width, out.height)
+        subject = out.crop(box)
+        pad_x, _, pad_y = padding.partition("x") if padding else ("0", "", "0")
+        canvas = Image.new("RGBA", (subject.width + 2 * int(pad_x or 0), subject.height + 2 * int(pad_y or 0)))
+        canvas.paste(subject, (int(pad_x or 0), int(pad_y or 0)))
+        out = canvas
+    return out
+
+
+_STEPS = {
+    "thumbnail": _thumbnail,
+    "crop": _crop,
+    "cut": _cut,
+    "scrop": _scrop,
+    "imageView2": _view2,
+    "rotate": lambda im, s: im.convert("RGBA" if "A" in im.mode or im.mode == "P" else "RGB").rotate(
+        -int(s.get("degrees")), expand=True, resample=Image.Resampling.BICUBIC),
+    "auto-orient": lambda im, s: ImageOps.exif_transpose(im),
+    "flip": lambda im, s: ImageOps.flip(im) if s.get("axis") == "vertical" else ImageOps.mirror(im),
+    "blur": lambda im, s: im.filter(ImageFilter.GaussianBlur(int(s.get("sigma")))),
+    "grayscale": lambda im, s: im.convert("LA" if "A" in im.mode else "L"),
+    "bright": _enhance,
+    "contrast": _enhance,
+    "sharpen": lambda im, s: im.convert("RGB").filter(ImageFilter.UnsharpMask(percent=int(s.get("value")))),
+    "iradius": _rounded,
+    "rradius": _rounded,
+    "AISuperResolution": _super_resolution,
+    "AIImageColoring": _coloring,
+    "AIEnhanceImage": _enhance_ai,
+    "AIImageCrop": _ai_crop,
+    "AIPicMatting": _matting,
+    "AIPortraitMatting": _matting,
+    "GoodsMatting": _matting,
+}

@@ -1,0 +1,125 @@
+"""``LocalServer``: the embedded COS + Cloud Infinite compatible server, started in-process or by the CLI.
+
+Serves HTTP/1.1 (keep-alive) from a ThreadingHTTPServer in background threads; ``port=0`` picks an ephemeral
+port. Credentials: explicit arguments, else ``TENCENTCLOUD_SECRET_ID`` / ``TENCENTCLOUD_SECRET_KEY`` (and
+``TENCENTCLOUD_SECURITY_TOKEN``) from the environment, else the well-known local pair below (like Azurite's).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+
+from reconciler.local.auth import Credentials
+from reconciler.local.faults import Faults, FaultSettings, Stats
+from reconciler.local.handler import Handler
+from reconciler.local.store import LocalStore
+
+DEFAULT_SECRET_ID = "AKIDcosreconLOCAL0000000000000000000"
+DEFAULT_SECRET_KEY = "cosreconLocalSecretKey00000000000"
+
+
+@dataclass
+class ServerState:
+    """What every request handler shares."""
+
+    store: LocalStore
+    credentials: Credentials
+    faults: Faults
+    stats: Stats
+
+
+def resolve_credentials(secret_id: str | None, secret_key: str | None, token: str | None) -> tuple[Credentials, bool]:
+    """The credentials to run with, and whether they came from the environment (then never print the key)."""
+    if secret_id is not None and secret_key is not None:
+        return Credentials(secret_id, secret_key, token), False
+    env_id, env_key = os.environ.get("TENCENTCLOUD_SECRET_ID"), os.environ.get("TENCENTCLOUD_SECRET_KEY")
+    if env_id and env_key:
+        return Credentials(env_id, env_key, token or os.environ.get("TENCENTCLOUD_SECURITY_TOKEN") or None), True
+    return Credentials(DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, token), False
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+
+class LocalServer:
+    """A local COS + CI server over a store under ``root``. Use ``start()``/``stop()`` or ``with``."""
+
+    def __init__(self, root: Path | str, *, host: str = "127.0.0.1", port: int = 0, buckets: Iterable[str] = (),
+                 secret_id: str | None = None, secret_key: str | None = None, token: str | None = None,
+                 ci_qps: float = 100.0, latency_ms: float = 0.0, fail_rate: float = 0.0,
+                 throttle_rate: float = 0.0, seed: int | None = None) -> None:
+        self.root = Path(root)
+        self.host = host
+        self.port = port
+        credentials, self.credentials_from_env = resolve_credentials(secret_id, secret_key, token)
+        self.secret_id = credentials.secret_id
+        self.secret_key = credentials.secret_key
+        self.token = credentials.token
+        self.store = LocalStore(self.root)
+        for name in buckets:
+            self.store.create_bucket(name)
+        self._state = ServerState(self.store, credentials,
+                                  Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate), seed), Stats())
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalServer:
+        if self._httpd is not None:
+            return self
+        handler = type("BoundHandler", (Handler,), {"state": self._state})
+        self._httpd = _HTTPServer((self.host, self.port), handler)
+        self.port = int(self._httpd.server_address[1])
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name=f"cosrecon-local:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until ``stop()`` (from another thread) or KeyboardInterrupt."""
+        self.start()
+        assert self._thread is not None
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        self.store.close()
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def create_bucket(self, name: str) -> None:
+        self.store.create_bucket(name)
+
+    def stats(self) -> dict[str, int]:
+        """Per-operation request counts (the same JSON as ``GET /-/stats``)."""
+        return self._state.stats.snapshot()
+
+    def set_faults(self, *, latency_ms: float | None = None, fail_rate: float | None = None,
+                   throttle_rate: float | None = None, ci_qps: float | None = None) -> None:
+        """Change the rate limit or injected faults while running."""
+        self._state.faults.update(latency_ms=latency_ms, fail_rate=fail_rate, throttle_rate=throttle_rate,
+                                  ci_qps=ci_qps)

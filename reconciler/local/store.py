@@ -1,0 +1,374 @@
+"""The local server's durable object store: a SQLite index (WAL) plus body files under one root.
+
+Layout under ``root``: ``index.sqlite3`` holds buckets, the sorted key index and metadata; bodies up to
+``INLINE_LIMIT`` bytes live in the index itself (one transaction, so a write is atomic); larger bodies are files
+``blobs/<aa>/<uuid>`` written to ``tmp/`` first, fsynced and renamed BEFORE the index row commits. A body file
+is never named after its key, so hostile keys (``../``, ``%2F``, very long) cannot reach outside ``root``.
+
+Keys are stored as UTF-8 BLOBs: SQLite compares BLOBs with memcmp, so index order is COS's byte-wise order and
+a 1000-key page is one indexed range query. After a crash the index only ever points at complete bodies; an
+interrupted write leaves at most an orphan file, removed at the next start.
+
+This module does no HTTP; ``LocalStore.put_many`` seeds 10^5..10^6 keys in one transaction for tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+INLINE_LIMIT = 64 * 1024
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL, key BLOB NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+    mtime REAL NOT NULL, ctype TEXT NOT NULL, meta TEXT NOT NULL, blob TEXT, body BLOB,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+"""
+
+
+class BucketMissing(Exception):
+    """The bucket does not exist."""
+
+
+class BucketNotEmpty(Exception):
+    """The bucket still holds objects."""
+
+
+class ObjectExists(Exception):
+    """A create-only write found the key already present."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One object's index row (without its body)."""
+
+    key: str
+    size: int
+    etag: str
+    mtime: float
+    content_type: str = "application/octet-stream"
+    meta: dict[str, str] = field(default_factory=dict)
+    blob: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of a bucket listing, in byte-wise key order."""
+
+    objects: tuple[StoredObject, ...]
+    prefixes: tuple[str, ...]
+    truncated: bool
+    next_marker: str
+
+
+def _upper(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix`` (None: unbounded)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+class LocalStore:
+    """Thread-safe store; one SQLite connection per thread, writes serialised by one lock."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).resolve()
+        self.blobs = self.root / "blobs"
+        self.tmp = self.root / "tmp"
+        for path in (self.root, self.blobs, self.tmp):
+            path.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._conn().executescript(_SCHEMA)
+        self._sweep_tmp()
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.root / "index.sqlite3", timeout=60, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._write_lock:
+                self._connections.append(conn)
+        return conn
+
+    def _sweep_tmp(self) -> None:
+        for leftover in self.tmp.iterdir():
+            leftover.unlink(missing_ok=True)
+
+    def _blob_path(self, blob: str) -> Path:
+        return self.blobs / blob[:2] / blob
+
+    def _write_blob(self, source: BinaryIO | bytes, *, durable: bool = True) -> tuple[str, int, str]:
+        """Write a body file (temp + fsync + rename). Returns (blob name, size, md5 hex)."""
+        name = uuid.uuid4().hex
+        temp = self.tmp / name
+        md5 = hashlib.md5()
+        size = 0
+        with open(temp, "wb") as out:
+            if isinstance(source, bytes):
+                out.write(source)
+                md5.update(source)
+                size = len(source)
+            else:
+                while chunk := source.read(1 << 20):
+                    out.write(chunk)
+                    md5.update(chunk)
+                    size += len(chunk)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
+        target = self._blob_path(name)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(temp, target)
+        return name, size, md5.hexdigest()
+
+    def _drop_blob(self, blob: str | None) -> None:
+        if blob:
+            self._blob_path(blob).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Close every thread's connection (call when no request is in flight)."""
+        with self._write_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    # -- buckets ----------------------------------------------------------------------------------------------
+    def create_bucket(self, name: str) -> bool:
+        """Create a bucket; False when it already existed."""
+        with self._write_lock:
+            cur = self._conn().execute("INSERT OR IGNORE INTO buckets VALUES (?, ?)", (name, time.time()))
+            return cur.rowcount == 1
+
+    def bucket_exists(self, name: str) -> bool:
+        return self._conn().execute("SELECT 1 FROM buckets WHERE name=?", (name,)).fetchone() is not None
+
+    def list_buckets(self) -> list[tuple[str, float]]:
+        return [(r[0], r[1]) for r in self._conn().execute("SELECT name, created FROM buckets ORDER BY name")]
+
+    def delete_bucket(self, name: str) -> None:
+        with self._write_lock:
+            conn = self._conn()
+            if not self.bucket_exists(name):
+                raise BucketMissing(name)
+            if conn.execute("SELECT 1 FROM objects WHERE bucket=? LIMIT 1", (name,)).fetchone():
+                raise BucketNotEmpty(name)
+            conn.execute("DELETE FROM buckets WHERE name=?", (name,))
+
+    # -- objects ----------------------------------------------------------------------------------------------
+    def put(self, bucket: str, key: str, body: bytes | BinaryIO, *, size_hint: int | None = None,
+            content_type: str = "application/octet-stream", meta: dict[str, str] | None = None,
+            forbid_overwrite: bool = False, expected_md5: str | None = None) -> StoredObject:
+        """Write one object durably. Raises BucketMissing, ObjectExists, or ValueError on an MD5 mismatch."""
+        if isinstance(body, bytes):
+            data: bytes | None = body
+        elif size_hint is not None and size_hint <= INLINE_LIMIT:
+            data = body.read(size_hint)
+        else:
+            data = None
+        blob: str | None = None
+        if data is not None and len(data) <= INLINE_LIMIT:
+            size, digest = len(data), hashlib.md5(data).hexdigest()
+        else:
+            blob, size, digest = self._write_blob(data if data is not None else body)  # type: ignore[arg-type]
+            data = None
+        if expected_md5 is not None and expected_md5 != digest:
+            self._drop_blob(blob)
+            raise ValueError("Content-MD5 does not match the body")
+        row = StoredObject(key, size, f'"{digest}"', time.time(), content_type, dict(meta or {}), blob)
+        try:
+            self._commit(bucket, row, data, forbid_overwrite)
+        except BaseException:
+            self._drop_blob(blob)
+            raise
+        return row
+
+    def _commit(self, bucket: str, row: StoredObject, data: bytes | None, forbid_overwrite: bool) -> None:
+        kb = row.key.encode("utf-8")
+        with self._write_lock:
+            conn = self._conn()
+            if not self.bucket_exists(bucket):
+                raise BucketMissing(bucket)
+            old = conn.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, kb)).fetchone()
+            if old is not None and forbid_overwrite:
+                raise ObjectExists(row.key)
+            conn.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?)",
+                         (bucket, kb, row.size, row.etag, row.mtime, row.content_type,
+                          json.dumps(row.meta), row.blob, data))
+        if old is not None:
+            self._drop_blob(old[0])
+
+    def put_many(self, bucket: str, items: Iterable[tuple[str, bytes]], *,
+                 content_type: str = "application/octet-stream",
+                 content_type_of: Callable[[str], str] | None = None) -> int:
+        """Bulk seeding: write every (key, body) in ONE transaction (bodies > INLINE_LIMIT become files,
+        not fsynced one by one). Creates the bucket if needed. Returns the number of objects written."""
+        self.create_bucket(bucket)
+        now = time.time()
+        count = 0
+        wrote_files = False
+        replaced: list[str] = []
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for key, body in items:
+                    blob = None
+                    data: bytes | None = body
+                    if len(body) > INLINE_LIMIT:
+                        blob, _, _ = self._write_blob(body, durable=False)
+                        data, wrote_files = None, True
+                    kb = key.encode("utf-8")
+                    old = conn.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, kb)).fetchone()
+                    if old is not None and old[0]:
+                        replaced.append(old[0])
+                    conn.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?)",
+                                 (bucket, kb, len(body), f'"{hashlib.md5(body).hexdigest()}"', now,
+                                  content_type_of(key) if content_type_of else content_type,
+                                  "{}", blob, data))
+                    count += 1
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if wrote_files:
+            os.sync()
+        for blob_name in replaced:
+            self._drop_blob(blob_name)
+        return count
+
+    def head(self, bucket: str, key: str) -> StoredObject | None:
+        row = self._conn().execute(
+            "SELECT key, size, etag, mtime, ctype, meta, blob FROM objects WHERE bucket=? AND key=?",
+            (bucket, key.encode("utf-8"))).fetchone()
+        return None if row is None else _row(row)
+
+    def get(self, bucket: str, key: str) -> tuple[StoredObject, bytes] | None:
+        """The object and its whole body, or None."""
+        for _ in range(3):  # a concurrent overwrite may unlink the file between the row read and the open
+            row = self._conn().execute(
+                "SELECT key, size, etag, mtime, ctype, meta, blob, body FROM objects WHERE bucket=? AND key=?",
+                (bucket, key.encode("utf-8"))).fetchone()
+            if row is None:
+                return None
+            obj = _row(row[:7])
+            if obj.blob is None:
+                return obj, bytes(row[7])
+            try:
+                return obj, self._blob_path(obj.blob).read_bytes()
+            except FileNotFoundError:
+                continue
+        return None
+
+    def delete(self, bucket: str, key: str) -> bool:
+        """Delete one key; False when it did not exist."""
+        with self._write_lock:
+            conn = self._conn()
+            kb = key.encode("utf-8")
+            old = conn.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, kb)).fetchone()
+            if old is None:
+                return False
+            conn.execute("DELETE FROM objects WHERE bucket=? AND key=?", (bucket, kb))
+        self._drop_blob(old[0])
+        return True
+
+    def list_page(self, bucket: str, prefix: str = "", delimiter: str = "", marker: str = "",
+                  max_keys: int = 1000) -> ListPage:
+        """One listing page: keys after ``marker`` under ``prefix``; with ``delimiter``, rolled-up prefixes."""
+        conn = self._conn()
+        pb, mb, db = prefix.encode(), marker.encode(), delimiter.encode()
+        hi = _upper(pb) if pb else None
+        cursor, inclusive = (mb, False) if mb >= pb else (pb, True)
+        objects: list[StoredObject] = []
+        prefixes: list[str] = []
+        last = b""
+        while True:
+            want = max_keys - len(objects) - len(prefixes)
+            rows = self._range(conn, bucket, cursor, inclusive, hi, want + 1)
+            if not rows:
+                return ListPage(tuple(objects), tuple(prefixes), False, "")
+            jumped = False
+            for row in rows:
+                kb = bytes(row[0])
+                if db:
+                    at = kb.find(db, len(pb))
+                    if at >= 0:
+                        common = kb[: at + len(db)]
+                        if common > mb:  # a marker inside a rolled-up prefix has already shown it
+                            if len(objects) + len(prefixes) == max_keys:
+                                return ListPage(tuple(objects), tuple(prefixes), True, last.decode())
+                            prefixes.append(common.decode())
+                            last = common
+                        after = _upper(common)
+                        if after is None or (hi is not None and after >= hi):
+                            return ListPage(tuple(objects), tuple(prefixes), False, "")
+                        cursor, inclusive, jumped = after, True, True
+                        break
+                if len(objects) + len(prefixes) == max_keys:
+                    return ListPage(tuple(objects), tuple(prefixes), True, last.decode())
+                objects.append(_row((row[0], *row[1:])))
+                last = kb
+                cursor, inclusive = kb, False
+            if not jumped and len(rows) <= want:
+                return ListPage(tuple(objects), tuple(prefixes), False, "")
+
+    @staticmethod
+    def _range(conn: sqlite3.Connection, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None,
+               limit: int) -> list[Any]:
+        op = ">=" if inclusive else ">"
+        sql = f"SELECT key, size, etag, mtime, ctype, meta, blob FROM objects WHERE bucket=? AND key {op} ?"
+        args: list[object] = [bucket, lo]
+        if hi is not None:
+            sql += " AND key < ?"
+            args.append(hi)
+        sql += " ORDER BY key LIMIT ?"
+        args.append(limit)
+        return list(conn.execute(sql, args).fetchall())
+
+    def iter_all(self, bucket: str) -> Iterator[StoredObject]:
+        """Every object of a bucket in key order (for consistency checks)."""
+        marker = ""
+        while True:
+            page = self.list_page(bucket, marker=marker, max_keys=1000)
+            yield from page.objects
+            if not page.truncated:
+                return
+            marker = page.next_marker
+
+    def verify(self) -> list[str]:
+        """Consistency check: every index row's body exists and has the recorded size and MD5."""
+        problems = []
+        for bucket, kb, size, etag, blob, body in self._conn().execute(
+                "SELECT bucket, key, size, etag, blob, body FROM objects"):
+            try:
+                data = bytes(body) if blob is None else self._blob_path(blob).read_bytes()
+            except FileNotFoundError:
+                problems.append(f"{bucket}/{bytes(kb).decode()}: body file missing")
+                continue
+            if len(data) != size or f'"{hashlib.md5(data).hexdigest()}"' != etag:
+                problems.append(f"{bucket}/{bytes(kb).decode()}: body does not match its index row")
+        return problems
+
+
+def _row(row: Sequence[Any]) -> StoredObject:
+    key, size, etag, mtime, ctype, meta, blob = row
+    return StoredObject(bytes(key).decode("utf-8"), int(size), str(etag), float(mtime),
+                        str(ctype), json.loads(str(meta)), None if blob is None else str(blob))
