@@ -31,19 +31,26 @@ ENTRY_FIELDS = ("bucket", "key", "address", "source_key", "source_etag", "finger
 
 @dataclass(frozen=True)
 class JournalRecord:
-    """One change: ``entry`` set for a put; ``bucket``/``key`` for a delete (``entry`` None)."""
+    """One change. ``put``: ``entry`` was made; ``delete``: the output at ``bucket``/``key`` was removed;
+    ``intent``: a call that may create ``entry`` (found missing by the plan) is about to be issued — written before
+    the call, so a run killed mid-call leaves evidence that an object later found at that key is its own."""
 
+    op: str  # "put" | "delete" | "intent"
     bucket: str
     key: str
     entry: LedgerEntry | None = None
 
     @staticmethod
     def put(entry: LedgerEntry) -> JournalRecord:
-        return JournalRecord(entry.bucket, entry.key, entry)
+        return JournalRecord("put", entry.bucket, entry.key, entry)
+
+    @staticmethod
+    def intent(entry: LedgerEntry) -> JournalRecord:
+        return JournalRecord("intent", entry.bucket, entry.key, entry)
 
     @staticmethod
     def delete(bucket: str, key: str) -> JournalRecord:
-        return JournalRecord(bucket, key, None)
+        return JournalRecord("delete", bucket, key, None)
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,7 @@ def segment_to_data(segment: Segment) -> dict[str, Any]:
     records: list[dict[str, Any]] = []
     for record in segment.records:
         if record.entry is not None:
-            records.append({"op": "put", "entry": entry_to_data(record.entry)})
+            records.append({"op": record.op, "entry": entry_to_data(record.entry)})
         else:
             records.append({"op": "delete", "bucket": record.bucket, "key": record.key})
     return {"format_version": FORMAT_VERSION, "kind": "journal", "name": segment.name, "run_id": segment.run_id,
@@ -128,37 +135,46 @@ def segment_from_data(data: Any, where: str = "journal") -> Segment:
         raise StateError(f"{where}: records must be a list")
     for index, raw in enumerate(raw_records):
         here = f"{where}: records[{index}]"
-        if not isinstance(raw, Mapping) or raw.get("op") not in ("put", "delete"):
-            raise StateError(f"{here}: expected op put or delete")
+        if not isinstance(raw, Mapping) or raw.get("op") not in ("put", "delete", "intent"):
+            raise StateError(f"{here}: expected op put, delete or intent")
         if raw["op"] == "put":
             records.append(JournalRecord.put(entry_from_data(raw.get("entry"), here)))
+        elif raw["op"] == "intent":
+            records.append(JournalRecord.intent(entry_from_data(raw.get("entry"), here)))
         else:
             records.append(JournalRecord.delete(str(raw.get("bucket", "")), str(raw.get("key", ""))))
     return Segment(name=str(doc.get("name", "")), run_id=str(doc.get("run_id", "")), seq=int(doc.get("seq", 0)),
                    records=tuple(records), base_generation=str(doc.get("base_generation", "0")))
 
 
-def merge(ledger: Ledger, segments: Sequence[Segment]) -> Ledger:
-    """The ledger with ``segments`` applied in the order given. The generation names the segments (if any).
+def merge(ledger: Ledger, segments: Sequence[Segment]) -> tuple[Ledger, dict[tuple[str, str], LedgerEntry]]:
+    """The ledger with ``segments`` applied in the order given, and the intents no later record settled.
 
     A segment whose ``base_generation`` is not the ledger's is ignored: it was already compacted into it (a run that
     died between writing the ledger and deleting its segments) or belongs to a ledger that no longer exists.
+    The generation of a ledger with segments names them, so plans made before a journaled change are stale.
     """
     base = base_generation(ledger.generation)
     segments = [s for s in segments if s.base_generation == base]
     if not segments:
-        return ledger
+        return ledger, {}
     entries = dict(ledger.entries)
+    pending: dict[tuple[str, str], LedgerEntry] = {}
     for segment in segments:
         for record in segment.records:
-            if record.entry is not None:
-                entries[(record.bucket, record.key)] = record.entry
+            where = (record.bucket, record.key)
+            if record.op == "intent" and record.entry is not None:
+                pending[where] = record.entry
+                continue
+            pending.pop(where, None)
+            if record.op == "put" and record.entry is not None:
+                entries[where] = record.entry
             else:
-                entries.pop((record.bucket, record.key), None)
+                entries.pop(where, None)
     ids = [f"{s.run_id}-{s.seq}" for s in segments]
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
-    return Ledger(name=ledger.name, generation=f"{base_generation(ledger.generation)}+j{digest}", entries=entries,
-                  declaration=ledger.declaration)
+    merged = Ledger(name=ledger.name, generation=f"{base}+j{digest}", entries=entries, declaration=ledger.declaration)
+    return merged, pending
 
 
 def base_generation(generation: str) -> str:

@@ -13,21 +13,27 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
+import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler import ledger as ledger_format
-from reconciler.errors import StateError, StorageError
+from reconciler.errors import LockError, StateError, StorageError
 from reconciler.ledger import JournalRecord, Segment
-from reconciler.model import Declaration, Ledger
+from reconciler.model import Declaration, Ledger, LedgerEntry
 from reconciler.storage import Storage
 
 LEDGER_NAME = "ledger.json"
 LOCK_NAME = "lock.json"
 JOURNAL_DIR = "journal/"
+DEFAULT_LEASE = 60.0  # seconds a lock stays valid without a refresh
 
 
 class Blobs(Protocol):
@@ -189,7 +195,23 @@ class LedgerStore:
             data = blobs.read(name)
             if data is not None:
                 segments.append(ledger_format.segment_from_data(_load(data, blobs.where + name), blobs.where + name))
-        return Snapshot(ledger_format.merge(compacted, segments), compacted, names)
+        merged, pending = ledger_format.merge(compacted, segments)
+        return Snapshot(self._settle(decl, merged, pending), compacted, names)
+
+    def _settle(self, decl: Declaration, ledger: Ledger, pending: dict[tuple[str, str], LedgerEntry]) -> Ledger:
+        """Intents a killed run left unsettled: an object now standing at a key the plan found empty is that
+        run's output (HEAD shows its ETag); a key still empty was never made."""
+        if not pending:
+            return ledger
+        storage = self._storage_for(decl.region)
+        entries = dict(ledger.entries)
+        for where, intent in sorted(pending.items()):
+            if where in entries:
+                continue
+            found = storage.head_object(intent.bucket, intent.key)
+            if found is not None:
+                entries[where] = replace(intent, output_etag=found.etag)
+        return replace(ledger, entries=entries)
 
     def write_segment(self, decl: Declaration, run_id: str, seq: int, base_generation: str,
                       records: Sequence[JournalRecord]) -> str:
@@ -211,3 +233,230 @@ class LedgerStore:
         for name in segment_names:
             blobs.delete(name)
         return new
+
+    # --- locks ---------------------------------------------------------------------------------------
+
+    def read_lock(self, decl: Declaration) -> LockInfo | None:
+        blobs = self.blobs(decl)
+        raw = blobs.read(LOCK_NAME)
+        return None if raw is None else LockInfo.from_data(_load(raw, blobs.where + LOCK_NAME))
+
+    def acquire(self, decl: Declaration, *, timeout: float = 0, lease: float = DEFAULT_LEASE,
+                operation: str = "apply", on_wait: Callable[[LockInfo], None] | None = None) -> HeldLock:
+        """Take the set's lock, waiting up to ``timeout`` seconds; a provably dead or expired holder is taken over
+        (``HeldLock.took_over`` names it). Raises ``LockError`` naming the holder when the wait runs out."""
+        blobs = self.blobs(decl)
+        deadline = time.monotonic() + timeout
+        took_over: LockInfo | None = None
+        waited = False
+        while True:
+            mine = LockInfo.new(decl.name, operation, lease)
+            if blobs.create(LOCK_NAME, _dump(mine.to_data())):
+                return HeldLock(self, decl, mine, lease, took_over)
+            holder = self.read_lock(decl)
+            if holder is None:
+                continue  # released between our create and our read
+            if holder.is_stale():
+                again = self.read_lock(decl)
+                if again is not None and again.id == holder.id:
+                    blobs.delete(LOCK_NAME)
+                    took_over = holder
+                continue
+            if time.monotonic() >= deadline:
+                raise LockError(
+                    f"set {decl.name!r} is locked by {holder.describe()}; waited {timeout:g}s. "
+                    f"If that process is gone, run: cosrecon unlock {holder.id} {decl.path or '<declaration>'}")
+            if on_wait is not None and not waited:
+                on_wait(holder)
+            waited = True
+            time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
+
+    def unlock(self, decl: Declaration, lock_id: str) -> LockInfo:
+        """Break the set's lock by hand (as ``terraform force-unlock``): only the lock with this id."""
+        holder = self.read_lock(decl)
+        if holder is None:
+            raise LockError(f"set {decl.name!r} is not locked")
+        if holder.id != lock_id:
+            raise LockError(f"set {decl.name!r} is locked by {holder.describe()}, not by {lock_id}")
+        self.blobs(decl).delete(LOCK_NAME)
+        return holder
+
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead for our purposes
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """The content of a lock object: who holds the set, since when, until when (lease, epoch seconds)."""
+
+    id: str
+    set: str
+    host: str
+    pid: int
+    operation: str
+    started: str
+    expires: float
+
+    @staticmethod
+    def new(set_name: str, operation: str, lease: float) -> LockInfo:
+        now = time.time()
+        return LockInfo(uuid.uuid4().hex[:16], set_name, socket.gethostname(), os.getpid(), operation,
+                        datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), now + lease)
+
+    def to_data(self) -> dict[str, Any]:
+        return {"format_version": 1, "kind": "lock", "id": self.id, "set": self.set, "host": self.host,
+                "pid": self.pid, "operation": self.operation, "started": self.started, "expires": self.expires}
+
+    @staticmethod
+    def from_data(data: Any) -> LockInfo:
+        if not isinstance(data, dict) or data.get("kind") != "lock":
+            raise StateError("lock object is not a cosrecon lock")
+        return LockInfo(str(data.get("id", "")), str(data.get("set", "")), str(data.get("host", "")),
+                        int(data.get("pid", 0)), str(data.get("operation", "")), str(data.get("started", "")),
+                        float(data.get("expires", 0)))
+
+    def is_stale(self) -> bool:
+        """Expired lease, or a holder on this host whose process is gone."""
+        if time.time() > self.expires:
+            return True
+        return self.host == socket.gethostname() and not _pid_alive(self.pid)
+
+    def describe(self) -> str:
+        return f"lock {self.id} ({self.operation} by pid {self.pid} on {self.host}, since {self.started})"
+
+
+class HeldLock:
+    """A lock this process holds; ``refresh`` extends the lease (a background thread does it while running)."""
+
+    def __init__(self, store: LedgerStore, decl: Declaration, info: LockInfo, lease: float,
+                 took_over: LockInfo | None) -> None:
+        self.store, self.decl, self.info, self.lease, self.took_over = store, decl, info, lease, took_over
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self) -> None:
+        current = self.store.read_lock(self.decl)
+        if current is None or current.id != self.info.id:
+            self.lost = True
+            return
+        self.info = replace(self.info, expires=time.time() + self.lease)
+        self.store.blobs(self.decl).write(LOCK_NAME, _dump(self.info.to_data()))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease / 3):
+            try:
+                self.refresh()
+            except StorageError:
+                pass  # the next refresh retries; the lease is three refresh periods long
+
+    def __enter__(self) -> HeldLock:
+        self._thread = threading.Thread(target=self._run, name=f"lock-{self.decl.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        current = self.store.read_lock(self.decl)
+        if current is not None and current.id == self.info.id:
+            self.store.blobs(self.decl).delete(LOCK_NAME)
+
+
+class Journal:
+    """Buffers one run's records for one set and writes them as numbered segments.
+
+    ``add`` buffers; a background thread flushes when ``batch`` records wait or the oldest waited ``interval``
+    seconds; ``write_now`` writes at once (intents must be durable before their call is issued). A failed flush
+    keeps the records for the next attempt. ``names`` lists the segments written.
+    """
+
+    def __init__(self, store: LedgerStore, decl: Declaration, run_id: str, base_generation: str, *,
+                 interval: float = 1.0, batch: int = 100) -> None:
+        self.store, self.decl, self.run_id, self.base = store, decl, run_id, base_generation
+        self.interval, self.batch = interval, batch
+        self.names: list[str] = []
+        self.error: StorageError | None = None
+        self._buffer: list[JournalRecord] = []
+        self._oldest = 0.0
+        self._seq = 0
+        self._lock = threading.Lock()  # guards the buffer
+        self._write_lock = threading.Lock()  # orders segment writes
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"journal-{decl.name}", daemon=True)
+        self._thread.start()
+
+    def add(self, records: Sequence[JournalRecord]) -> None:
+        with self._lock:
+            if not self._buffer:
+                self._oldest = time.monotonic()
+            self._buffer.extend(records)
+            full = len(self._buffer) >= self.batch
+        if full:
+            self._wake.set()
+
+    def write_now(self, records: Sequence[JournalRecord]) -> None:
+        """Write ``records`` (with anything buffered before them) as one segment before returning."""
+        with self._write_lock:
+            with self._lock:
+                pending, self._buffer = self._buffer + list(records), []
+            self._write(pending)
+
+    def flush(self) -> None:
+        with self._write_lock:
+            with self._lock:
+                pending, self._buffer = self._buffer, []
+            if pending:
+                self._write(pending)
+
+    def _write(self, records: list[JournalRecord]) -> None:
+        try:
+            name = self.store.write_segment(self.decl, self.run_id, self._seq, self.base, records)
+        except StorageError as error:
+            self.error = error
+            with self._lock:
+                self._buffer = records + self._buffer
+            raise
+        self._seq += 1
+        self.names.append(name)
+        self.error = None
+
+    def _due(self) -> bool:
+        with self._lock:
+            return bool(self._buffer) and (len(self._buffer) >= self.batch
+                                           or time.monotonic() - self._oldest >= self.interval)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(min(0.2, self.interval / 2))
+            self._wake.clear()
+            if self._due():
+                try:
+                    self.flush()
+                except StorageError:
+                    time.sleep(0.2)  # kept in the buffer; retried on the next tick
+
+    def close(self) -> None:
+        """Stop the background thread and write what is left (raises ``StorageError`` if it cannot)."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+        self.flush()

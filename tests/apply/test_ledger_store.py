@@ -44,7 +44,8 @@ def test_ledger_round_trip_and_schema() -> None:
 
 
 def test_segment_round_trip_and_schema() -> None:
-    segment = fmt.Segment("catalog", "run1", 2, (JournalRecord.put(entry("a")), JournalRecord.delete("b", "k")), "3")
+    segment = fmt.Segment("catalog", "run1", 2, (JournalRecord.put(entry("a")), JournalRecord.delete("b", "k"),
+                                                 JournalRecord.intent(entry("c", ""))), "3")
     data = fmt.segment_to_data(segment)
     jsonschema.validate(data, schema())
     assert fmt.segment_from_data(data) == segment
@@ -60,10 +61,10 @@ def test_merge_applies_segments_of_the_same_base_only() -> None:
     current = fmt.Segment("catalog", "r2", 0, (JournalRecord.put(entry("new")),
                                                 JournalRecord.delete("b-1250000000", "old")), "2")
     already_compacted = fmt.Segment("catalog", "r1", 0, (JournalRecord.put(entry("ghost")),), "1")
-    merged = fmt.merge(base, [already_compacted, current])
-    assert set(merged.entries) == {("b-1250000000", "new")}
+    merged, pending = fmt.merge(base, [already_compacted, current])
+    assert set(merged.entries) == {("b-1250000000", "new")} and pending == {}
     assert merged.generation.startswith("2+j")
-    assert fmt.merge(base, [already_compacted]) == base
+    assert fmt.merge(base, [already_compacted]) == (base, {})
     assert fmt.next_generation(merged.generation) == "3"
 
 
@@ -81,3 +82,12 @@ def test_local_store_journal_then_compaction(tmp_path: Path) -> None:
     again = store.snapshot(d)
     assert again.segment_names == () and again.ledger == new and again.ledger.declaration == {"name": "catalog"}
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]
+
+
+def test_intents_stay_pending_until_settled() -> None:
+    base = Ledger("catalog", "0")
+    seg = fmt.Segment("catalog", "r", 0, (JournalRecord.intent(entry("a", "")), JournalRecord.intent(entry("b", ""))), "0")
+    done = fmt.Segment("catalog", "r", 1, (JournalRecord.put(entry("a", "e9")),), "0")
+    merged, pending = fmt.merge(base, [seg, done])
+    assert list(merged.entries) == [("b-1250000000", "a")]
+    assert list(pending) == [("b-1250000000", "b")]
