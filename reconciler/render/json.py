@@ -1,0 +1,18 @@
+"""The plan as JSON (``plan --format json``): the plan document of ``planfile``, schema ``schemas/plan.schema.json``."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from reconciler.model import Plan
+from reconciler.planfile import iter_plan_json
+
+
+def render_json(plan: Plan) -> str:
+    return "".join(iter_plan_json(plan))
+
+
+def write_json(plan: Plan, stream: TextIO) -> None:
+    """Stream the document (plans of millions of outputs are never one string)."""
+    for chunk in iter_plan_json(plan):
+        stream.write(chunk)

@@ -1,0 +1,105 @@
+"""The plan as a pull-request comment: summary table per set and output, changed rules, collapsible lists.
+
+GitHub refuses comments over 65,535 characters, so the comment is built against a budget: the summary line and
+table come first, then the changed rules, then ``<details>`` lists of keys until the budget runs out, each cut
+list saying how many it leaves out. However large the plan, the result stays under ``COMMENT_LIMIT``.
+"""
+
+from __future__ import annotations
+
+import html
+
+from reconciler.model import ActionKind, Plan
+from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
+from reconciler.render.text import CONVERGED, summary_line
+
+COMMENT_LIMIT = 65_535
+MARKER = "<!-- cosrecon-plan -->"
+_RESERVE = 400  # kept free for the closing note
+_LIST_SAMPLES = 500  # keys kept per output and kind before budgeting
+
+
+class _Budget:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.used = 0
+        self.cut = False
+
+    def room(self) -> int:
+        return self.limit - self.used - _RESERVE
+
+    def fits(self, text: str) -> bool:
+        return len(text) <= self.room()
+
+    def add(self, text: str) -> bool:
+        if not self.fits(text):
+            self.cut = True
+            return False
+        self.parts.append(text)
+        self.used += len(text)
+        return True
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    fence = "``" if "`" in text else "`"
+    pad = " " if "`" in text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MARKER) -> str:
+    """The comment body (starting with a hidden marker so a workflow can find and update it)."""
+    out = _Budget(limit)
+    out.add(f"{marker}\n### cosrecon plan\n\n")
+    out.add(f"**{summary_line(plan) if plan.has_changes else CONVERGED}**\n\n")
+    out.add("| set | output | create | replace | delete | conflict | orphaned | unchanged |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|\n")
+    grouped = [(s, group_set(s, _LIST_SAMPLES)) for s in plan.sets]
+    rows = [(s.name, g) for s, g_list in grouped for g in g_list]
+    for i, (name, g) in enumerate(rows):
+        cells = [str(g.count(k)) for k in (*SHOWN_KINDS, ActionKind.UNCHANGED)]
+        if not out.add(f"| {_cell(name)} | {_cell(g.address)} | " + " | ".join(cells) + " |\n"):
+            out.cut = False
+            out.add(f"| … | {len(rows) - i} more outputs | | | | | | |\n")
+            break
+    changes = [(s.name, a, old, new) for s in plan.sets for a, (old, new) in s.rule_changes.items()]
+    if changes:
+        out.add("\n**Changed rules**\n\n")
+        for name, address, old, new in changes:
+            if not out.add(f"- {_cell(name)} · {_code(address)}: {_code(old)} → {_code(new)}\n"):
+                break
+    out.add("\n")
+    for s, groups in grouped:
+        for g in groups:
+            for kind in SHOWN_KINDS:
+                total = g.count(kind)
+                if not total:
+                    continue
+                head = (f"<details><summary>{SYMBOL[kind]} {html.escape(s.name)} · {html.escape(g.address)}: "
+                        f"{total} {kind.value}</summary>\n\n<pre>\n")
+                tail = "</pre>\n</details>\n\n"
+                if not out.fits(head + tail):
+                    out.cut = True
+                    continue
+                lines: list[str] = []
+                used = len(head) + len(tail)
+                for action in g.shown.get(kind, []):
+                    line = html.escape(describe(action)) + "\n"
+                    if used + len(line) + 60 > out.room():
+                        break
+                    lines.append(line)
+                    used += len(line)
+                hidden = total - len(lines)
+                if hidden:
+                    lines.append(f"… and {hidden} more\n")
+                    out.cut = True
+                out.add(head + "".join(lines) + tail)
+    if out.cut:
+        out.parts.append("_The plan is larger than one comment can hold: lists are cut. "
+                         "The full plan is in the saved plan file (`cosrecon plan --out`) or `cosrecon plan --full`._\n")
+    text = "".join(out.parts)
+    return text if len(text) <= limit else text[: limit - 2] + "…\n"

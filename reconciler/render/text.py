@@ -1,0 +1,82 @@
+"""The plan for a terminal: grouped by set and pipeline, one line per change, and the summary line.
+
+``+`` create, ``~`` replace (with its reason; a rule change shows old -> new), ``-`` delete, ``!`` conflict,
+``?`` orphaned (kept). Plans with more than ``FULL_LIMIT`` listed actions are summarised: counts per output and a
+few sample keys, unless ``full``.
+"""
+
+from __future__ import annotations
+
+from reconciler.model import ActionKind, Plan, SetPlan
+from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
+
+FULL_LIMIT = 200
+SAMPLES = 3
+CONVERGED = "No changes. Outputs match the declarations."
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: 12 to create, 3 to replace, 0 to delete, 4 conflicts, 980 unchanged; 9 image_process calls.``"""
+    return (
+        f"Plan: {plan.count(ActionKind.CREATE)} to create, {plan.count(ActionKind.REPLACE)} to replace, "
+        f"{plan.count(ActionKind.DELETE)} to delete, {_plural(plan.count(ActionKind.CONFLICT), 'conflict')}, "
+        f"{plan.count(ActionKind.UNCHANGED)} unchanged; {_plural(plan.calls, 'image_process call')}."
+    )
+
+
+def _counts(counts: dict[ActionKind, int]) -> str:
+    words = {ActionKind.CREATE: "to create", ActionKind.REPLACE: "to replace", ActionKind.DELETE: "to delete",
+             ActionKind.CONFLICT: "conflicts", ActionKind.ORPHANED: "orphaned", ActionKind.UNCHANGED: "unchanged"}
+    parts = [f"{counts[k]} {words[k]}" for k in (*SHOWN_KINDS, ActionKind.UNCHANGED) if counts.get(k)]
+    return ", ".join(parts) or "nothing declared yet"
+
+
+def _render_set(s: SetPlan, full: bool) -> list[str]:
+    summarise = not full and len(s.actions) > FULL_LIMIT
+    lines = [f"Set {s.name}:"]
+    pipeline = None
+    for group in group_set(s, None if not summarise else SAMPLES):
+        if group.pipeline != pipeline:
+            pipeline = group.pipeline
+            lines.append(f"  pipeline {pipeline}:")
+        lines.append(f"    {group.address}: {_counts(group.counts)}")
+        change = s.rule_changes.get(group.address)
+        if change and group.count(ActionKind.REPLACE):
+            lines.append(f"      rule changed: {change[0]} -> {change[1]}")
+        for kind in SHOWN_KINDS:
+            shown = group.shown.get(kind, [])
+            for action in shown:
+                lines.append(f"      {SYMBOL[kind]} {describe(action)}")
+            hidden = group.count(kind) - len(shown)
+            if hidden > 0:
+                lines.append(f"      {SYMBOL[kind]} ... and {hidden} more (--full lists all)")
+    orphaned = s.count(ActionKind.ORPHANED)
+    if orphaned:
+        lines.append(f"  {_plural(orphaned, 'orphaned output')} kept (prune: true or --prune deletes them).")
+    conflicts = s.count(ActionKind.CONFLICT)
+    if conflicts:
+        lines.append(f"  {_plural(conflicts, 'conflict')}: objects cosrecon did not make stand at declared keys; "
+                     "`cosrecon adopt` records them, --replace-unmanaged remakes them.")
+    return lines
+
+
+def render_text(plan: Plan, *, full: bool = False) -> str:
+    """The whole plan as text, ending with the summary line (or the converged message)."""
+    if not plan.has_changes:
+        lines = [CONVERGED]
+        orphaned = plan.count(ActionKind.ORPHANED)
+        if orphaned:
+            lines.extend(line for s in plan.sets if s.count(ActionKind.ORPHANED) for line in _render_set(s, full))
+        lines.append(f"({plan.count(ActionKind.UNCHANGED)} unchanged"
+                     + (f", {orphaned} orphaned kept" if orphaned else "") + ".)")
+        return "\n".join(lines) + "\n"
+    lines = []
+    for s in plan.sets:
+        lines.extend(_render_set(s, full))
+        lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
