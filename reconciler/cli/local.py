@@ -1,7 +1,80 @@
-"""`cosrecon local` (placeholder: filled in by its issue)."""
+"""`cosrecon local`: run the embedded COS + Cloud Infinite compatible server, or seed its store from a folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from reconciler.errors import UsageError
+
+DEFAULT_ROOT = ".cosrecon/local"
+
+
+@click.group("local")
+def local() -> None:
+    """The embedded local COS + Cloud Infinite server (no cloud account needed)."""
+
+
+@local.command("serve")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ROOT, show_default=True,
+              help="Directory holding the store (created if missing).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", type=click.IntRange(0, 65535), default=9000, show_default=True, help="0 picks a free port.")
+@click.option("--bucket", "buckets", multiple=True, help="Create this bucket at start (repeatable).")
+@click.option("--ci-qps", type=click.FloatRange(min=0), default=100.0, show_default=True,
+              help="Cloud Infinite persistent-processing rate limit per second (0 = off).")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Delay added to processing calls.")
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of processing calls failing 500.")
+@click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0.0,
+              help="Share of processing calls answered 503 SlowDown.")
+@click.option("--seed", type=int, default=None, help="Seed for the injected faults (reproducible runs).")
+def serve(root: Path, host: str, port: int, buckets: tuple[str, ...], ci_qps: float, latency_ms: float,
+          fail_rate: float, throttle_rate: float, seed: int | None) -> None:
+    """Serve the COS XML API and CI processing until interrupted (Ctrl-C)."""
+    from reconciler.local import DEFAULT_SECRET_KEY, LocalServer
+    from reconciler.local.protocol import valid_bucket_name
+
+    for name in buckets:
+        if not valid_bucket_name(name):
+            raise UsageError(f"--bucket {name!r}: bucket names are lower-case letters, digits and '-'")
+    try:
+        server = LocalServer(root, host=host, port=port, buckets=buckets, ci_qps=ci_qps, latency_ms=latency_ms,
+                             fail_rate=fail_rate, throttle_rate=throttle_rate, seed=seed)
+        server.start()
+    except OSError as exc:
+        raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    click.echo(f"cosrecon local server: {server.endpoint} (store {Path(root).resolve()})")
+    click.echo(f"SecretId:  {server.secret_id}")
+    if server.credentials_from_env:
+        click.echo("SecretKey: (from TENCENTCLOUD_SECRET_KEY)")
+    elif server.secret_key == DEFAULT_SECRET_KEY:
+        click.echo(f"SecretKey: {server.secret_key}  (the well-known local default)")
+    click.echo(f"Buckets:   {', '.join(name for name, _ in server.store.list_buckets()) or '(none)'}")
+    click.echo(f"Use: --endpoint {server.endpoint}  (or COSRECON_ENDPOINT={server.endpoint}); Ctrl-C stops.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("Stopping.", err=True)
+    finally:
+        server.stop()
+
+
+@local.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--bucket", required=True, help="Bucket to copy into (created if missing).")
+@click.option("--prefix", default="", help="Key prefix, e.g. 'photos/'.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ROOT, show_default=True,
+              help="Directory holding the store.")
+def import_(directory: Path, bucket: str, prefix: str, root: Path) -> None:
+    """Copy a folder of files into the local store without HTTP (fast seeding)."""
+    from reconciler.local import import_tree
+    from reconciler.local.protocol import valid_bucket_name
+
+    if not valid_bucket_name(bucket):
+        raise UsageError(f"--bucket {bucket!r}: bucket names are lower-case letters, digits and '-'")
+    count = import_tree(root, directory, bucket, prefix)
+    click.echo(f"Imported {count} object(s) from {directory} into {bucket}/{prefix} (store {root}).")
+
+
+COMMANDS: list[click.Command] = [local]

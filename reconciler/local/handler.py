@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler
@@ -17,9 +16,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 from reconciler.local import operations, replies
 from reconciler.local.auth import AUTH_FIELDS, AuthFailure, verify
-from reconciler.local.protocol import MAX_BODY, CosError, Request
-
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+from reconciler.local.protocol import MAX_BODY, CosError, Request, valid_bucket_name
 
 if TYPE_CHECKING:
     from reconciler.local.server import ServerState
@@ -92,7 +89,7 @@ class Handler(BaseHTTPRequestHandler):
         if ".cos." in hostname and not hostname.startswith("service.cos."):
             bucket, _, rest = hostname.partition(".cos.")
             region = rest.split(".myqcloud.com")[0] or region
-            if not _BUCKET.match(bucket):
+            if not valid_bucket_name(bucket):
                 raise CosError("InvalidBucketName", "The bucket name in the Host header is not valid.")
         return Request(method, bucket, region, host, key, query, headers,
                        params={k: v for k, v in query if k.lower() not in AUTH_FIELDS})

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def valid_bucket_name(name: str) -> bool:
+    """COS bucket names (``<name>-<appid>``): lower-case letters, digits and '-', at most 63 characters."""
+    return bool(_BUCKET.match(name))
+
 
 MAX_KEY_BYTES = 850
 MAX_BODY = 5 * 1024**3

@@ -18,6 +18,7 @@ from types import TracebackType
 from reconciler.local.auth import Credentials
 from reconciler.local.faults import Faults, FaultSettings, Stats
 from reconciler.local.handler import Handler
+from reconciler.local.protocol import valid_bucket_name
 from reconciler.local.store import LocalStore
 
 DEFAULT_SECRET_ID = "AKIDcosreconLOCAL0000000000000000000"
@@ -66,7 +67,7 @@ class LocalServer:
         self.token = credentials.token
         self.store = LocalStore(self.root)
         for name in buckets:
-            self.store.create_bucket(name)
+            self.create_bucket(name)
         self._state = ServerState(self.store, credentials,
                                   Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate), seed), Stats())
         self._httpd: _HTTPServer | None = None
@@ -112,6 +113,9 @@ class LocalServer:
         self.stop()
 
     def create_bucket(self, name: str) -> None:
+        """Create a bucket (no error if it exists); ValueError for a name COS would refuse."""
+        if not valid_bucket_name(name):
+            raise ValueError(f"bucket {name!r}: lower-case letters, digits and '-' only, at most 63 characters")
         self.store.create_bucket(name)
 
     def stats(self) -> dict[str, int]:
