@@ -87,7 +87,9 @@ def parse_text(text: str, file: str = "<text>", *, is_json: bool = False) -> Doc
         if is_json:
             return _parse_json(text, file)
         raise LoadError(_yaml_message(exc), *_mark(exc)) from None
-    except (YAMLError, RecursionError, ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+    except RecursionError:
+        raise LoadError("document is nested too deeply") from None
+    except (YAMLError, ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
         if is_json:
             return _parse_json(text, file)
         raise LoadError(f"cannot parse YAML: {_first_line(str(exc)) or type(exc).__name__}") from None

@@ -1,0 +1,121 @@
+"""The CI rule grammar: valid forms accepted, typos rejected with the bad part named; normalise; fingerprint."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from reconciler.rules import RuleError, fingerprint, normalise_rule, parse_rule
+
+VALID = [
+    "imageMogr2/thumbnail/!50p", "imageMogr2/thumbnail/!50px", "imageMogr2/thumbnail/!x50p",
+    "imageMogr2/thumbnail/200x", "imageMogr2/thumbnail/x200", "imageMogr2/thumbnail/200x300",
+    "imageMogr2/thumbnail/200x300>", "imageMogr2/thumbnail/200x300<", "imageMogr2/thumbnail/!200x300r",
+    "imageMogr2/thumbnail/200x300!", "imageMogr2/thumbnail/40000@",
+    "imageMogr2/cut/100x100x10x20", "imageMogr2/crop/300x400/gravity/center", "imageMogr2/crop/x300",
+    "imageMogr2/iradius/20", "imageMogr2/rradius/10", "imageMogr2/scrop/100x100", "imageMogr2/rcrop/100x",
+    "imageMogr2/rotate/0", "imageMogr2/rotate/360", "imageMogr2/auto-orient", "imageMogr2/flip/horizontal",
+    "imageMogr2/format/jpeg", "imageMogr2/format/apng", "imageMogr2/format/heic", "imageMogr2/format/tpg",
+    "imageMogr2/interlace/1", "imageMogr2/quality/85", "imageMogr2/quality/85!", "imageMogr2/rquality/60",
+    "imageMogr2/lquality/40", "imageMogr2/strip", "imageMogr2/blur/8x5", "imageMogr2/bright/-20",
+    "imageMogr2/contrast/30", "imageMogr2/sharpen/70", "imageMogr2/grayscale/1", "imageMogr2/size-limit/15k!",
+    "imageMogr2/size-limit/1m", "imageMogr2/ignore-error/1", "imageMogr2/thumbnail/200x/format/webp/strip",
+    "imageView2/0/w/300", "imageView2/5/w/200/h/200/format/webp/q/80",
+    "watermark/1/image/aHR0cDovL2V4YW1wbGUuY29tL2xvZ28ucG5n/gravity/southeast",
+    "watermark/2/text/Q09T/fontsize/24", "watermark/3/type/3/text/Q09T",
+    "style/thumb_small", "imageSlim",
+    "ci-process=AISuperResolution", "ci-process=AISuperResolution&magnify=1",
+    "ci-process=AISuperResolution&magnify=4", "ci-process=AIImageColoring",
+    "ci-process=AIEnhanceImage&denoise=5&sharpen=0", "ci-process=AIImageCrop&width=10&height=20&fixed=0",
+    "ci-process=AIPicMatting&center-layout=1&padding-layout=20x10", "ci-process=AIPortraitMatting",
+    "ci-process=GoodsMatting", "ci-process=ImageRepair&MaskPic=aHR0cA", "ci-process=ImageRepair&MaskPoly=W1tdXQ",
+    "imageMogr2/thumbnail/200x|imageMogr2/format/webp", "ci-process=AIImageColoring|imageMogr2/format/png",
+    "|".join(["imageMogr2/strip"] * 10),
+    "  imageMogr2 / thumbnail / 200x /  ",
+]
+
+INVALID = [
+    ("", "empty rule"),
+    ("   ", "empty rule"),
+    ("|", "empty rule"),
+    ("imageMogr/thumbnail/200x", "unknown processor 'imageMogr' (did you mean 'imageMogr2'?)"),
+    ("imagemogr2/thumbnail/200x", "unknown processor 'imagemogr2' (did you mean 'imageMogr2'?)"),
+    ("thumbnail/200x", "unknown processor 'thumbnail'"),
+    ("imageMogr2/thumbnail/200xx", "malformed thumbnail geometry '200xx'"),
+    ("imageMogr2/thumbnail/abc", "malformed thumbnail geometry 'abc'"),
+    ("imageMogr2/thumbnail/50p", "malformed thumbnail geometry '50p'"),
+    ("imageMogr2/thumbnail", "thumbnail needs a value"),
+    ("imageMogr2/thumbnial/200x", "unknown imageMogr2 parameter 'thumbnial' (did you mean 'thumbnail'?)"),
+    ("imageMogr2", "imageMogr2 has no parameters"),
+    ("imageMogr2/format/wepb", "malformed format value 'wepb'"),
+    ("imageMogr2/rotate/400", "malformed rotate value '400'"),
+    ("imageMogr2/crop/300x400/gravity/middle", "malformed gravity value 'middle'"),
+    ("imageMogr2/quality/101", "malformed quality value '101'"),
+    ("imageView2/7/w/100", "imageView2 needs a mode 0-5"),
+    ("imageView2/1/width/100", "unknown imageView2 parameter 'width'"),
+    ("imageView2/1/w", "has no value"),
+    ("watermark/4/text/abc", "watermark needs a type"),
+    ("watermark/2/text/abc/gravity/top", "malformed watermark gravity 'top'"),
+    ("style/", "style/<name> takes one style name"),
+    ("style/a|imageMogr2/strip", "style/<name> stands alone"),
+    ("ci-process=AISuperResoluton", "unknown AI operation 'AISuperResoluton' (did you mean 'AISuperResolution'?)"),
+    ("ci-process=SuperResolution", "unknown AI operation 'SuperResolution'"),
+    ("ci-process=AISuperResolution&magnify=3", "magnify='3' is not valid"),
+    ("ci-process=AISuperResolution&magnfy=2", "unknown parameter 'magnfy' for AISuperResolution (did you mean"),
+    ("ci-process=AIImageColoring&x=1", "AIImageColoring takes no parameters"),
+    ("ci-process=AIEnhanceImage&denoise=9", "denoise='9' is not valid"),
+    ("ci-process=AIImageCrop&width=100", "AIImageCrop needs height"),
+    ("ci-process=ImageRepair", "ImageRepair needs MaskPic or MaskPoly"),
+    ("ci-process=AIImageColoring&magnify", "is not name=value"),
+    ("ci-process=AILicenseRec", "answers with JSON, not an image"),
+    ("imageMogr2/format/webp|", "operation 2 is empty"),
+    ("imageMogr2/strip|imageMogr2/thumbnail/0xx", "operation 2 (imageMogr2/thumbnail/0xx): malformed thumbnail"),
+    ("|".join(["imageMogr2/strip"] * 11), "at most 10"),
+]
+
+
+@pytest.mark.parametrize("rule", VALID)
+def test_valid_rules_parse(rule: str) -> None:
+    parsed = parse_rule(rule)
+    assert parsed.operations and parsed.text == normalise_rule(rule)
+
+
+@pytest.mark.parametrize(("rule", "message"), INVALID)
+def test_invalid_rules_name_the_bad_part(rule: str, message: str) -> None:
+    with pytest.raises(RuleError) as info:
+        parse_rule(rule)
+    assert message in str(info.value)
+
+
+def test_parsed_structure() -> None:
+    parsed = parse_rule("imageMogr2/thumbnail/200x/strip/format/webp|ci-process=AISuperResolution&magnify=2")
+    first, second = parsed.operations
+    assert first.processor == "imageMogr2"
+    assert first.params == (("thumbnail", "200x"), ("strip", ""), ("format", "webp"))
+    assert (second.processor, second.mode, second.params) == ("ci-process", "AISuperResolution", (("magnify", "2"),))
+
+
+def test_normalise_changes_only_with_meaning() -> None:
+    base = "imageMogr2/thumbnail/200x/format/webp"
+    assert normalise_rule(" imageMogr2/thumbnail/200x/format/webp/ ") == base
+    assert normalise_rule("imageMogr2 / thumbnail/200x /format/webp") == base
+    assert normalise_rule("imageMogr2/thumbnail/300x/format/webp") != base
+    assert normalise_rule("a/b | c/d") == "a/b|c/d"
+    assert normalise_rule("ci-process=AIEnhanceImage&sharpen=2&denoise=3") == normalise_rule(
+        "ci-process=AIEnhanceImage&denoise=3&sharpen=2")
+    # order of pipe-joined operations matters
+    assert normalise_rule("a|b") != normalise_rule("b|a")
+
+
+def test_fingerprint_is_short_stable_hex_of_rule_bucket_and_template() -> None:
+    fp = fingerprint("imageMogr2/thumbnail/200x", "shop-1250000000", "/t/{name}")
+    assert re.fullmatch(r"[0-9a-f]{16}", fp)
+    assert fp == fingerprint(" imageMogr2/thumbnail/200x/ ", "shop-1250000000", "/t/{name}")
+    assert fp == "3b6d9d91de9ea346"  # pinned: ledgers store it, so it must never drift
+    others = {
+        fingerprint("imageMogr2/thumbnail/300x", "shop-1250000000", "/t/{name}"),
+        fingerprint("imageMogr2/thumbnail/200x", "cdn-1250000000", "/t/{name}"),
+        fingerprint("imageMogr2/thumbnail/200x", "shop-1250000000", "/t/{stem}.jpg"),
+    }
+    assert fp not in others and len(others) == 3
