@@ -100,10 +100,31 @@ def _explain(error: ValidationError) -> list[SchemaIssue]:
     if error.validator in ("oneOf", "anyOf") and error.context:
         deepest = max(error.context, key=lambda e: len(e.absolute_path))
         return _explain(deepest)
+    if error.validator == "type":
+        expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        wanted = " or ".join(_KINDS.get(str(t), str(t)) for t in expected)
+        return [SchemaIssue(loc, f"must be {wanted}, not {_describe(error.instance)}")]
     custom = schema.get("x-error")
     if isinstance(custom, str) and error.validator in ("pattern", "minLength", "maxLength", "not", "const"):
         return [SchemaIssue(loc, f"{_short(error.instance)}: {custom}")]
     return [SchemaIssue(loc, error.message)]
+
+
+_KINDS = {"object": "a mapping", "array": "a list", "string": "a string", "boolean": "a boolean (true or false)",
+          "integer": "an integer", "number": "a number", "null": "null"}
+
+
+def _describe(value: Any) -> str:
+    """A JSON value for messages: ``the string "yes"``, ``null``, ``a mapping``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {json.dumps(value)}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {_short(value)}"
+    return "a list" if isinstance(value, list) else "a mapping"
 
 
 def _pattern_ok(schema: dict[str, Any], key: str) -> bool:
