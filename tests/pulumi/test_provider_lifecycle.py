@@ -22,6 +22,7 @@ from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider
 
 import cosrecon_engine as engine
+from reconciler.errors import StorageError
 from cosrecon_provider import ProcessingSetProvider, SetDiffResult
 
 BUCKET = "pulumibucket-1250000000"
@@ -81,18 +82,25 @@ def lifecycle(server: Any) -> dict[str, Any]:
     """Run the whole lifecycle once (the server is shared); each test asserts one step."""
     provider = ProcessingSetProvider()
     steps: dict[str, Any] = {}
+    processed: dict[str, int] = {}  # image_process requests the server saw during each step
+
+    def step(name: str, fn: Any, *args: Any) -> Any:
+        before = server.stats().get("image_process", 0)
+        steps[name] = fn(*args)
+        processed[name] = server.stats().get("image_process", 0) - before
+        return steps[name]
+
     first = props(server)
     assert provider.check({}, first).failures == []
-    steps["diff_before_create"] = provider.diff("", {}, first)
-    created = provider.create(first)
-    steps["created"] = created
-    steps["diff_converged"] = provider.diff(created.id, created.outs, first)
+    step("diff_before_create", provider.diff, "", {}, first)
+    created = step("created", provider.create, first)
+    step("diff_converged", provider.diff, created.id, created.outs, first)
     changed = props(server, rule=NEW_RULE)
     assert provider.check(created.outs, changed).failures == []
-    steps["diff_rule_changed"] = provider.diff(created.id, created.outs, changed)
-    updated = provider.update(created.id, created.outs, changed)
-    steps["updated"] = updated
-    steps["diff_after_update"] = provider.diff(created.id, updated.outs, changed)
+    step("diff_rule_changed", provider.diff, created.id, created.outs, changed)
+    updated = step("updated", provider.update, created.id, created.outs, changed)
+    step("diff_after_update", provider.diff, created.id, updated.outs, changed)
+    steps["processed"] = processed
     steps["read"] = provider.read(created.id, updated.outs)
     steps["outputs_before_delete"] = keys(server, "thumbs/") | keys(server, "small/")
     provider.delete(created.id, updated.outs)
@@ -108,6 +116,7 @@ def test_create_applies_and_returns_counts_calls_generation_digest(lifecycle: di
     assert outs["summary"]["create"] == 2 * len(SOURCES)
     assert outs["summary"]["failed"] == 0
     assert outs["calls"] == len(SOURCES)  # both outputs of a source in one image_process call
+    assert lifecycle["processed"]["created"] == len(SOURCES)  # what the server saw, not only what we counted
     assert outs["recorded"] == {SMALL: len(SOURCES), THUMB: len(SOURCES)}
     assert outs["ledger_generation"] not in ("", "0")
     assert outs["declaration_digest"] == engine.declaration_digest(_decl())
@@ -118,6 +127,7 @@ def test_diff_before_create_names_every_output(lifecycle: dict[str, Any]) -> Non
     diff = lifecycle["diff_before_create"]
     assert isinstance(diff, SetDiffResult) and diff.changes is True
     assert diff.by_output == {SMALL: {"create": len(SOURCES)}, THUMB: {"create": len(SOURCES)}}
+    assert all(lifecycle["processed"][name] == 0 for name in lifecycle["processed"] if name.startswith("diff"))
 
 
 def test_diff_of_a_converged_set_has_no_changes(lifecycle: dict[str, Any]) -> None:
@@ -140,6 +150,7 @@ def test_update_remakes_only_the_changed_output_and_converges(lifecycle: dict[st
     assert outs["summary"]["replace"] == len(SOURCES)
     assert outs["summary"]["create"] == 0
     assert outs["calls"] == len(SOURCES)
+    assert lifecycle["processed"]["updated"] == len(SOURCES)
     assert outs["ledger_generation"] != lifecycle["created"].outs["ledger_generation"]
     assert outs["declaration_digest"] == engine.declaration_digest(_decl(rule=NEW_RULE))
     assert lifecycle["diff_after_update"].changes is False
@@ -178,9 +189,12 @@ def test_configured_credentials_are_used(server: Any, lifecycle: dict[str, Any])
     provider = ProcessingSetProvider()
     provider.configure(ConfigureRequest(Config({"cosrecon:secretId": "AKIDwrong", "cosrecon:secretKey": "wrong"},
                                                "cosrecon")))
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(StorageError, match="InvalidAccessKeyId") as caught:  # the server saw the configured pair
         provider.diff("catalog", lifecycle["updated"].outs, lifecycle["changed_props"])
-    assert "wrong" not in str(caught.value).replace("AKIDwrong", "")  # the key is never in the message
+    assert "wrong" not in str(caught.value)  # the secret key is never in the message
+    provider.configure(ConfigureRequest(Config({"cosrecon:secretId": local.DEFAULT_SECRET_ID,
+                                                "cosrecon:secretKey": local.DEFAULT_SECRET_KEY}, "cosrecon")))
+    assert provider.diff("catalog", lifecycle["updated"].outs, lifecycle["changed_props"]).changes is False
 
 
 def test_delete_with_prune_removes_only_recorded_outputs(server: Any, lifecycle: dict[str, Any]) -> None:
