@@ -73,31 +73,29 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MAR
             if not out.add(f"- {_cell(name)} · {_code(address)}: {_code(old)} → {_code(new)}\n"):
                 break
     out.add("\n")
-    for s, groups in grouped:
-        for g in groups:
-            for kind in SHOWN_KINDS:
-                total = g.count(kind)
-                if not total:
-                    continue
-                head = (f"<details><summary>{SYMBOL[kind]} {html.escape(s.name)} · {html.escape(g.address)}: "
-                        f"{total} {kind.value}</summary>\n\n<pre>\n")
-                tail = "</pre>\n</details>\n\n"
-                if not out.fits(head + tail):
-                    out.cut = True
-                    continue
-                lines: list[str] = []
-                used = len(head) + len(tail)
-                for action in g.shown.get(kind, []):
-                    line = html.escape(describe(action)) + "\n"
-                    if used + len(line) + 60 > out.room():
-                        break
-                    lines.append(line)
-                    used += len(line)
-                hidden = total - len(lines)
-                if hidden:
-                    lines.append(f"… and {hidden} more\n")
-                    out.cut = True
-                out.add(head + "".join(lines) + tail)
+    lists = [(s, g, kind) for s, groups in grouped for g in groups for kind in SHOWN_KINDS if g.count(kind)]
+    for index, (s, g, kind) in enumerate(lists):
+        total = g.count(kind)
+        share = out.room() // (len(lists) - index)  # a fair share; what a list leaves goes to the next ones
+        head = (f"<details><summary>{SYMBOL[kind]} {html.escape(s.name)} · {html.escape(g.address)}: "
+                f"{total} {kind.value}</summary>\n\n<pre>\n")
+        tail = "</pre>\n</details>\n\n"
+        used = len(head) + len(tail) + 40  # room for the "… and N more" line
+        if used > share:
+            out.cut = True
+            continue
+        lines: list[str] = []
+        for action in g.shown.get(kind, []):
+            line = html.escape(describe(action)) + "\n"
+            if used + len(line) > share:
+                break
+            lines.append(line)
+            used += len(line)
+        hidden = total - len(lines)
+        if hidden:
+            lines.append(f"… and {hidden} more\n")
+            out.cut = True
+        out.add(head + "".join(lines) + tail)
     if out.cut:
         out.parts.append("_The plan is larger than one comment can hold: lists are cut. "
                          "The full plan is in the saved plan file (`cosrecon plan --out`) or `cosrecon plan --full`._\n")

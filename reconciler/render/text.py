@@ -30,8 +30,9 @@ def summary_line(plan: Plan) -> str:
 
 def _counts(counts: dict[ActionKind, int]) -> str:
     words = {ActionKind.CREATE: "to create", ActionKind.REPLACE: "to replace", ActionKind.DELETE: "to delete",
-             ActionKind.CONFLICT: "conflicts", ActionKind.ORPHANED: "orphaned", ActionKind.UNCHANGED: "unchanged"}
-    parts = [f"{counts[k]} {words[k]}" for k in (*SHOWN_KINDS, ActionKind.UNCHANGED) if counts.get(k)]
+             ActionKind.ORPHANED: "orphaned", ActionKind.UNCHANGED: "unchanged"}
+    parts = [_plural(counts[k], "conflict") if k is ActionKind.CONFLICT else f"{counts[k]} {words[k]}"
+             for k in (*SHOWN_KINDS, ActionKind.UNCHANGED) if counts.get(k)]
     return ", ".join(parts) or "nothing declared yet"
 
 

@@ -1,0 +1,104 @@
+"""The observer against an in-memory Storage: each (bucket, prefix) listed once, HEADs only when few, orphans seen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from reconciler.declarations import build_declaration
+from reconciler.model import Ledger, LedgerEntry, ObjectInfo
+from reconciler.observe import observe_set, output_prefixes, plan_set, source_prefixes, template_prefix
+from reconciler.storage import ProcessResult
+
+B, C = "src-1250000000", "cdn-1250000000"
+
+
+class MemoryStorage:
+    """Buckets in dicts; records every list and head request."""
+
+    def __init__(self, buckets: dict[str, dict[str, str]]) -> None:
+        self.buckets = buckets
+        self.lists: list[tuple[str, str]] = []
+        self.heads: list[tuple[str, str]] = []
+
+    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        self.lists.append((bucket, prefix))
+        for key in sorted(self.buckets[bucket]):
+            if key.startswith(prefix):
+                yield ObjectInfo(key, self.buckets[bucket][key])
+
+    def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
+        self.heads.append((bucket, key))
+        etag = self.buckets[bucket].get(key)
+        return None if etag is None else ObjectInfo(key, etag)
+
+    def get_object(self, bucket: str, key: str) -> bytes:
+        raise AssertionError("plan never reads bodies")
+
+    def put_object(self, bucket: str, key: str, body: bytes, **kw: Any) -> str:
+        raise AssertionError("plan never writes")
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        raise AssertionError("plan never writes")
+
+    def delete_objects(self, bucket: str, keys: Iterable[str]) -> None:
+        raise AssertionError("plan never writes")
+
+    def process(self, bucket: str, key: str, pic_operations: str) -> ProcessResult:
+        raise AssertionError("plan never processes")
+
+
+def decl(outputs: dict[str, Any], include: list[str]) -> Any:
+    return build_declaration({"version": 1, "name": "s", "region": "ap-guangzhou", "bucket": B,
+                              "pipelines": {"p": {"source": {"include": include}, "outputs": outputs}}}, "s.yaml")
+
+
+def test_prefixes() -> None:
+    assert template_prefix("/thumbs/{dir}/{stem}.webp") == "thumbs/"
+    assert template_prefix("/{stem}.webp") == ""
+    d = decl({"a": {"rule": "imageMogr2/strip", "fileid": "/t/{name}"},
+              "b": {"rule": "imageMogr2/strip", "fileid": "small/{name}", "bucket": C}},
+             ["photos/2024/*.jpg", "photos/**/*.png", "scans/x*.tif"])
+    assert source_prefixes(d) == ("photos/", "scans/x")
+    assert output_prefixes(d) == {B: ("t/",), C: ("photos/", "scans/")}
+
+
+def test_each_prefix_listed_once_and_shared_by_sources_and_outputs() -> None:
+    many = {f"img/{i}.jpg": "e" for i in range(30)}
+    storage = MemoryStorage({B: dict(many), C: {}})
+    d = decl({"rel": {"rule": "imageMogr2/strip", "fileid": "small/{name}"},  # under img/: served by the same listing
+              "abs": {"rule": "imageMogr2/strip", "fileid": "/t/{name}"},
+              "cdn": {"rule": "imageMogr2/strip", "fileid": "/t/{name}", "bucket": C}}, ["img/*.jpg"])
+    obs = observe_set(d, storage, Ledger("s"))
+    assert storage.lists == [(B, "img/"), (B, "t/"), (C, "t/")]
+    assert storage.heads == []
+    assert len(obs.sources) == 30
+
+
+def test_whole_bucket_output_prefix_lists_the_bucket_once() -> None:
+    storage = MemoryStorage({B: {f"img/{i}.jpg": "e" for i in range(30)}})
+    d = decl({"o": {"rule": "imageMogr2/strip", "fileid": "/{stem}.webp"}}, ["img/*.jpg"])
+    observe_set(d, storage, Ledger("s"))
+    assert storage.lists == [(B, "")]
+
+
+def test_few_expected_outputs_are_headed_not_listed() -> None:
+    storage = MemoryStorage({B: {"img/a.jpg": "e", "img/b.jpg": "e"}, C: {"t/a.jpg": "x", "big/1": "y"}})
+    d = decl({"cdn": {"rule": "imageMogr2/strip", "fileid": "/t/{name}", "bucket": C}}, ["img/*.jpg"])
+    plan, obs = plan_set(d, storage, Ledger("s"))
+    assert storage.lists == [(B, "img/")]
+    assert sorted(storage.heads) == [(C, "t/a.jpg"), (C, "t/b.jpg")]
+    assert sorted((a.action.value, a.key) for a in plan.actions) == [("conflict", "t/a.jpg"), ("create", "t/b.jpg")]
+    assert obs.requests == 3
+
+
+def test_recorded_outputs_outside_the_listings_are_observed() -> None:
+    storage = MemoryStorage({B: {"img/a.jpg": "e", "old/a.png": "o1"}})
+    d = decl({"o": {"rule": "imageMogr2/strip", "fileid": "small/{name}"}}, ["img/*.jpg"])
+    entries = {(B, k): LedgerEntry(B, k, "p.gone", "img/a.jpg", "e", "f", "o1", "") for k in ("old/a.png", "old/b.png")}
+    plan, _ = plan_set(d, storage, Ledger("s", "2", entries), prune=True)
+    assert sorted(storage.heads) == [(B, "old/a.png"), (B, "old/b.png")]
+    got = sorted((a.action.value, a.key, a.reason.value) for a in plan.actions)
+    assert got == [("create", "img/small/a.jpg", "missing"), ("delete", "old/a.png", "not-declared"),
+                   ("orphaned", "old/b.png", "output-gone")]
+    assert plan.ledger_generation == "2"

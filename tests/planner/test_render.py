@@ -1,0 +1,128 @@
+"""Renderers and the plan document: text summary and sampling, JSON schema, markdown size limit, save/load."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reconciler.errors import StateError
+from reconciler.model import ActionKind, Call, Plan, PlannedAction, Reason, RuleOp, SetPlan
+from reconciler.planfile import load_plan, plan_from_data, plan_to_data, save_plan
+from reconciler.render import COMMENT_LIMIT, render_json, render_markdown, render_text, summary_line, write_json
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "schemas" / "plan.schema.json").read_text(encoding="utf-8"))
+B = "src-1250000000"
+
+
+def make_plan(n: int = 3, addresses: int = 1, *, conflicts: int = 0, rule_change: bool = False) -> Plan:
+    actions, calls = [], []
+    for a in range(addresses):
+        address = f"pipe.out{a}"
+        for i in range(n):
+            key, src = f"o{a}/k{i:07d}.webp", f"src/k{i:07d}.jpg"
+            reason = Reason.RULE_CHANGED if rule_change else Reason.MISSING
+            kind = ActionKind.REPLACE if rule_change else ActionKind.CREATE
+            detail = "old -> new" if rule_change else ""
+            actions.append(PlannedAction(kind, address, B, key, src, reason, detail))
+            calls.append(Call(B, src, "etag", (RuleOp(address, "imageMogr2/strip", "/" + key, B, key, "fp"),)))
+    for i in range(conflicts):
+        actions.append(PlannedAction(ActionKind.CONFLICT, "pipe.out0", B, f"c/{i}", f"src/{i}", Reason.UNMANAGED))
+    actions.append(PlannedAction(ActionKind.ORPHANED, "pipe.gone", B, "old/x", "src/x", Reason.NOT_DECLARED))
+    s = SetPlan("shop", "d" * 64, "4", tuple(actions), tuple(calls), {f"pipe.out{a}": 7 for a in range(addresses)},
+                {"pipe.out0": ("imageMogr2/thumbnail/200x", "imageMogr2/thumbnail/300x|strip")} if rule_change else {})
+    return Plan((s,))
+
+
+def test_summary_line_format() -> None:
+    plan = make_plan(3, 2, conflicts=4)
+    assert summary_line(plan) == "Plan: 6 to create, 0 to replace, 0 to delete, 4 conflicts, 14 unchanged; " \
+                                 "6 image_process calls."
+    one = make_plan(1, 1, conflicts=1)
+    assert summary_line(one).endswith("1 conflict, 7 unchanged; 1 image_process call.")
+
+
+def test_text_lists_small_plans_and_summarises_large_ones() -> None:
+    small = render_text(make_plan(2, rule_change=True))
+    assert "pipeline pipe:" in small
+    assert "~ src-1250000000/o0/k0000001.webp (from src/k0000001.jpg; rule-changed: old -> new)" in small
+    assert "rule changed: imageMogr2/thumbnail/200x -> imageMogr2/thumbnail/300x|strip" in small
+    assert "? src-1250000000/old/x (from src/x; not-declared)" in small
+    large = make_plan(1000, conflicts=5)
+    text = render_text(large)
+    assert "+ ... and 997 more (--full lists all)" in text and text.count("\n") < 40
+    assert "! src-1250000000/c/0 (from src/0; unmanaged)" in text
+    assert "pipe.out0: 1000 to create, 5 conflicts, 7 unchanged" in text
+    full = render_text(large, full=True)
+    assert full.count("\n+") == 0 and full.count("      + ") == 1000
+
+
+def test_text_converged() -> None:
+    converged = Plan((SetPlan("shop", "d", "1", (), (), {"p.o": 5}),))
+    assert render_text(converged) == "No changes. Outputs match the declarations.\n(5 unchanged.)\n"
+
+
+def test_json_matches_schema_and_round_trips() -> None:
+    plan = make_plan(7, 2, conflicts=2, rule_change=True)
+    data = json.loads(render_json(plan))
+    jsonschema.Draft202012Validator(SCHEMA).validate(data)
+    assert data == plan_to_data(plan)
+    assert data["summary"] == {"create": 0, "replace": 14, "delete": 0, "unchanged": 14, "conflict": 2,
+                               "orphaned": 1, "calls": 14}
+    assert plan_from_data(data) == plan
+    stream = io.StringIO()
+    write_json(plan, stream)
+    assert json.loads(stream.getvalue()) == data
+
+
+def test_save_and_load(tmp_path: Path) -> None:
+    plan = make_plan(3, 2, conflicts=1)
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    assert load_plan(path) == plan
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]  # no temp files left
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\xff\xfe\x00junk", "not UTF-8"),
+    (b"{not json", "invalid JSON"),
+    (b"[]", "not a cosrecon plan"),
+    (b'{"kind": "ledger"}', "not a cosrecon plan"),
+    (b'{"kind": "plan", "format_version": 9}', "format_version 9 is not supported"),
+    (b'{"kind": "plan", "format_version": 1, "summary": {}, "sets": [], "actions": [], "calls": [{}]}', "$.calls[0]"),
+])
+def test_load_refuses_garbage_with_a_clear_message(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(content)
+    with pytest.raises(StateError) as info:
+        load_plan(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_load_refuses_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(StateError, match="cannot read the plan"):
+        load_plan(tmp_path / "nope.json")
+
+
+def test_markdown_small() -> None:
+    md = render_markdown(make_plan(3, conflicts=1, rule_change=True))
+    assert md.startswith("<!-- cosrecon-plan -->\n")
+    assert "| shop | pipe.out0 | 0 | 3 | 0 | 1 | 0 | 7 |" in md
+    assert "`imageMogr2/thumbnail/200x` → `imageMogr2/thumbnail/300x|strip`" in md
+    assert "<details><summary>~ shop · pipe.out0: 3 replace</summary>" in md
+    assert "cut" not in md
+
+
+def test_markdown_never_exceeds_the_comment_limit_however_large() -> None:
+    huge = make_plan(20_000, 10, conflicts=3000)  # 203,000 actions, keys ~40 characters each
+    md = render_markdown(huge)
+    assert len(md) <= COMMENT_LIMIT
+    assert "| shop | pipe.out9 | 20000 | 0 | 0 | 0 | 0 | 7 |" in md
+    assert "… and" in md and "lists are cut" in md
+    assert md.count("<details>") == md.count("</details>")
+    tiny = render_markdown(huge, limit=3000)
+    assert len(tiny) <= 3000
