@@ -289,7 +289,7 @@ def failure_summary(name: str, report: Any, limit: int = 20) -> str:
     lines = [f"{name}: {report.failed} output(s) failed; {report.created} created, {report.replaced} replaced, "
              f"{report.deleted} deleted are recorded in the ledger, and the next apply retries the rest:"]
     for failure in report.failures[:limit]:
-        request = f", request id {failure.request_id}" if failure.request_id else ""
+        request = f", request id {failure.request_id}" if failure.request_id not in failure.message else ""
         lines.append(f"  {failure.address} {failure.bucket}/{failure.key} (source {failure.source}): "
                      f"{failure.code}: {failure.message}{request}")
     if report.failed > limit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -29,6 +30,15 @@ pipelines:
         rule: imageMogr2/thumbnail/64x/format/png
         fileid: /small/{{dir}}/{{stem}}.png
 """
+
+
+def jpeg(color: tuple[int, int, int] = (120, 80, 200)) -> bytes:
+    """A small real JPEG (the local server decodes what it processes)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), color).save(buffer, "JPEG")
+    return buffer.getvalue()
 
 
 def declaration_text(name: str = "catalog", bucket: str = "examplebucket-1250000000", *, prune: bool = False,

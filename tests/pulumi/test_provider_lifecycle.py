@@ -8,15 +8,13 @@ pickling (``serialize_provider``, dill) still works. The real SDK talks to the r
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dill
 import pytest
-from conftest import declaration_text
-from PIL import Image
+from conftest import declaration_text, jpeg
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider
@@ -32,12 +30,6 @@ SMALL = "thumbnails.small"
 
 local = pytest.importorskip("reconciler.local", reason="the embedded local server (reconciler.local) has not landed")
 observe = pytest.importorskip("reconciler.observe", reason="the planner's observer (reconciler.observe) has not landed")
-
-
-def jpeg(color: tuple[int, int, int]) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (32, 24), color).save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +198,32 @@ def test_delete_with_prune_removes_only_recorded_outputs(server: Any, lifecycle:
     assert keys(server, "thumbs/") | keys(server, "small/") == {"thumbs/unmanaged.txt"}
     assert set(keys(server, "products/")) == set(SOURCES)  # sources untouched
     assert provider.read("catalog", outs).outs["recorded"] == {}
+
+
+def test_failed_calls_fail_the_step_with_cosrecon_summary_and_the_next_run_converges(server: Any) -> None:
+    bucket = "failbucket-1250000000"
+    server.create_bucket(bucket)
+    text = declaration_text("failing", bucket)
+    inputs = {"declaration": engine.yamlfile.parse_text(text).data, "source_path": "decls/failing.yaml",
+              "source_text": text, "connection": engine.Connection(endpoint=server.endpoint).to_inputs()}
+    with engine.backend_for(engine.Connection(endpoint=server.endpoint), _decl(), None) as backend:
+        backend.storage("ap-guangzhou").put_object(bucket, "products/a.jpg", jpeg((1, 2, 3)))
+    provider = ProcessingSetProvider()
+    server.set_faults(fail_rate=1.0)  # every image_process fails with 500 InternalError, retries included
+    try:
+        with pytest.raises(engine.ApplyIncomplete, match="InternalError") as caught:
+            engine.apply_set(engine.load_declaration("decls/failing.yaml", text),
+                             engine.Connection(endpoint=server.endpoint), None,
+                             engine_options(retries=1))
+    finally:
+        server.set_faults(fail_rate=0.0)
+    assert "failing: 2 output(s) failed" in str(caught.value)
+    created = provider.create(inputs)  # Pulumi's next `up` retries the create
+    assert created.outs["summary"]["create"] == 2 and created.outs["summary"]["failed"] == 0
+    assert provider.diff(created.id, created.outs, inputs).changes is False
+
+
+def engine_options(retries: int) -> Any:
+    from reconciler.executor import ApplyOptions, RetryPolicy
+
+    return ApplyOptions(retry=RetryPolicy(attempts=retries, base=0.01, cap=0.02))
