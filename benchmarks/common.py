@@ -193,7 +193,9 @@ def copy_root(template: Path, dest: Path) -> Path:
 def op_counts(server: Any) -> dict[str, int]:
     """Per-operation request counts from ``server.stats()``, flattened to {operation: count}."""
     stats = server.stats()
-    counts = stats.get("operations", stats.get("requests", stats)) if isinstance(stats, dict) else {}
+    counts: Any = stats.get("operations", stats.get("requests", stats)) if isinstance(stats, dict) else {}
+    if not isinstance(counts, dict):
+        return {}
     return {str(k): int(v) for k, v in counts.items() if isinstance(v, (int, float))}
 
 
@@ -221,6 +223,7 @@ class CallSampler:
         self._server = server
         self._interval = interval
         self.samples: list[tuple[float, int]] = []
+        self.requests: dict[str, int] = {}  # filled by callers: every request the server saw, by operation
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -242,16 +245,19 @@ class CallSampler:
         return self.samples[-1][1] - self.samples[0][1] if self.samples else 0
 
     def phase_rate(self) -> float:
-        """Calls per second from the sample before the first call to the first sample showing the last."""
+        """The mean rate of the call phase: (calls - 1) intervals over the time from the first call to the last.
+        Each end is taken at the midpoint of the sampling interval in which it happened (error ~ 1 interval)."""
         if len(self.samples) < 2:
             return 0.0
         base = self.samples[0][1]
         total = self.samples[-1][1]
-        if total == base:
+        if total - base < 2:
             return 0.0
-        start = max(t for t, c in self.samples if c == base)
-        end = min(t for t, c in self.samples if c == total)
-        return (total - base) / (end - start) if end > start else math.inf
+        i = next(k for k, (_, n) in enumerate(self.samples) if n > base)
+        j = next(k for k, (_, n) in enumerate(self.samples) if n == total)
+        start = (self.samples[i - 1][0] + self.samples[i][0]) / 2
+        end = (self.samples[j - 1][0] + self.samples[j][0]) / 2
+        return (total - base - 1) / (end - start) if end > start else math.inf
 
     def max_window_rate(self, window: float = 1.0) -> float:
         """The most calls seen in any ``window`` seconds (sliding over samples), per second."""
@@ -261,8 +267,7 @@ class CallSampler:
             while self.samples[i][0] - self.samples[j][0] > window:
                 j += 1
             best = max(best, self.samples[i][1] - self.samples[j][1])
-        span = self.samples[-1][0] - self.samples[0][0] if self.samples else 0.0
-        return best / min(window, span) if span > 0 else 0.0
+        return best / window
 
 
 # --- the bare SDK --------------------------------------------------------------------------------------
@@ -403,8 +408,10 @@ def render_table(results: dict[str, Any], markdown: bool = False) -> str:
         out += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(out)
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w)  # noqa: E731
-                               for i, (c, w) in enumerate(zip(r, widths)))
+
+    def line(r: Sequence[str]) -> str:
+        return "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
     return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
 
 
