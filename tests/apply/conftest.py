@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from reconciler.backend import Backend
-from reconciler.declarations import build_declaration, declaration_digest
+from reconciler.declarations import build_declaration
 from reconciler.local import LocalServer
-from reconciler.model import Declaration, Plan, SetPlan
+from reconciler.model import Declaration, Plan
+from reconciler.observe import plan_declarations
 
 SRC = "src-1250000000"
 OUT = "out-1250000000"
@@ -39,27 +40,8 @@ def declaration(name: str = "shop", *, outputs: dict[str, dict[str, Any]] | None
 
 def make_plan(decls: Sequence[Declaration], backend: Backend, *, prune: bool = False,
               replace_unmanaged: bool = False) -> Plan:
-    """The planner's plan; observed by hand (whole-bucket listings) until reconciler.observe lands."""
-    try:
-        from reconciler.observe import plan_declarations  # type: ignore[attr-defined]
-    except ImportError:
-        plan_declarations = None
-    if plan_declarations is not None:
-        plan: Plan = plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged)
-        return plan
-    from reconciler.planner import build_set_plan, never_under
-
-    sets: list[SetPlan] = []
-    for d in decls:
-        storage = backend.storage(d.region)
-        skip = never_under(d)
-        sources = [o for o in storage.list_objects(d.bucket) if not (skip and o.key.startswith(skip))]
-        buckets = {d.bucket} | {o.bucket for p in d.pipelines for o in p.outputs if o.bucket}
-        existing = {b: {o.key: o.etag for o in storage.list_objects(b)} for b in buckets}
-        ledger = backend.ledgers.read(d)
-        sets.append(build_set_plan(d, sources, existing, ledger, prune=prune, replace_unmanaged=replace_unmanaged,
-                                   declaration_digest=declaration_digest(d), ledger_generation=ledger.generation))
-    return Plan(tuple(sets))
+    """The planner's plan, observed through the backend, exactly as ``cosrecon apply`` makes it."""
+    return plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged)
 
 
 @pytest.fixture
@@ -84,3 +66,13 @@ def seed(backend: Backend, keys: Sequence[str], color: str = "red") -> None:
 
 def keys(backend: Backend, bucket: str = SRC, prefix: str = "") -> set[str]:
     return {o.key for o in backend.storage(REGION).list_objects(bucket, prefix)}
+
+
+def process_calls(server: LocalServer) -> int:
+    """image_process requests the server received (throttled and failed ones included)."""
+    stats = server.stats()
+    return int(stats.get("image_process", stats.get("ImageProcess", 0)))
+
+
+def slowdowns(server: LocalServer) -> int:
+    return sum(v for k, v in server.stats().items() if "SlowDown" in k)

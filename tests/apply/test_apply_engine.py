@@ -8,14 +8,14 @@ from reconciler.executor import ApplyOptions, adopt, apply_plan
 from reconciler.local import LocalServer
 from reconciler.model import ActionKind, Reason
 
-from conftest import OUT, REGION, SRC, declaration, keys, make_plan, seed
+from conftest import OUT, REGION, SRC, declaration, keys, make_plan, process_calls, seed
 
 FAST = ApplyOptions(parallelism=4, max_qps=0, journal_interval=0.2)
 SOURCES = ["photos/a.jpg", "photos/b.jpg", "photos/x/c.jpg"]
 
 
 def calls(server: LocalServer) -> int:
-    return server.stats().get("ImageProcess", 0)
+    return process_calls(server)
 
 
 def test_first_apply_then_converged(server: LocalServer, backend: Backend) -> None:
@@ -25,7 +25,7 @@ def test_first_apply_then_converged(server: LocalServer, backend: Backend) -> No
     assert plan.calls == 3 and plan.count(ActionKind.CREATE) == 6
     report = apply_plan(plan, [decl], backend, FAST)
     assert (report.created, report.replaced, report.failed, report.calls) == (6, 0, 0, 3)
-    assert calls(server) == 3
+    assert process_calls(server) == 3
     assert keys(backend, SRC, "thumbs/") == {"thumbs/a.webp", "thumbs/b.webp", "thumbs/x/c.webp"}
     ledger = backend.ledgers.read(decl)
     assert ledger.generation == "1" and len(ledger.entries) == 6
@@ -38,7 +38,7 @@ def test_first_apply_then_converged(server: LocalServer, backend: Backend) -> No
     again = make_plan([decl], backend)
     assert not again.has_changes and again.calls == 0
     report = apply_plan(again, [decl], backend, FAST)
-    assert report.calls == 0 and calls(server) == 3
+    assert report.calls == 0 and process_calls(server) == 3
     assert backend.ledgers.read(decl).generation == "1"  # nothing changed: no write
 
 
@@ -46,7 +46,7 @@ def test_rule_change_source_change_and_output_deleted(server: LocalServer, backe
     seed(backend, SOURCES)
     decl = declaration()
     apply_plan(make_plan([decl], backend), [decl], backend, FAST)
-    base = calls(server)
+    base = process_calls(server)
 
     changed = declaration(outputs={
         "thumb": {"rule": "imageMogr2/thumbnail/16x/format/webp", "fileid": "/thumbs/{reldir}/{stem}.webp"},
@@ -56,7 +56,7 @@ def test_rule_change_source_change_and_output_deleted(server: LocalServer, backe
     assert {(a.action, a.reason) for a in plan.sets[0].actions} == {(ActionKind.REPLACE, Reason.RULE_CHANGED)}
     assert {a.address for a in plan.sets[0].actions} == {"photos.thumb"} and plan.calls == 3
     report = apply_plan(plan, [changed], backend, FAST)
-    assert (report.replaced, report.calls) == (3, 3) and calls(server) == base + 3
+    assert (report.replaced, report.calls) == (3, 3) and process_calls(server) == base + 3
 
     seed(backend, ["photos/b.jpg"], color="blue")  # re-uploaded source
     backend.storage(REGION).delete_object(SRC, "png/x/c.png")  # an output deleted outside the tool
@@ -99,7 +99,7 @@ def test_adopt_records_existing_outputs(server: LocalServer, backend: Backend) -
     assert [(a.key, a.action) for a in plan.sets[0].actions if a.action is ActionKind.CONFLICT] == \
         [("thumbs/a.webp", ActionKind.CONFLICT)]
     report = adopt(make_plan([decl], backend, replace_unmanaged=True), [decl], backend, FAST)
-    assert report.adopted == 1 and report.calls == 0 and calls(server) == 0
+    assert report.adopted == 1 and report.calls == 0 and process_calls(server) == 0
     entry = backend.ledgers.read(decl).entries[(SRC, "thumbs/a.webp")]
     assert entry.output_etag == storage.head_object(SRC, "thumbs/a.webp").etag  # type: ignore[union-attr]
     after = make_plan([decl], backend)
