@@ -120,3 +120,13 @@ def test_two_files_declaring_one_set_fail_the_program(write_declaration, tmp_pat
     write_declaration("b.yaml", declaration_text("catalog"))
     with pytest.raises(Exception, match="already declared"):
         run_program({"cosrecon:declarations": str(tmp_path / "decls")})
+
+
+def test_a_directory_is_searched_exactly_as_cosrecon_validate_searches_it() -> None:
+    import cosrecon_engine as engine
+    from reconciler.declarations import load_declarations
+
+    examples = PROGRAM_DIR.parent / "examples"
+    validated = sorted(Path(d.path).resolve() for d in load_declarations([str(examples)]))
+    assert validated, "examples/ holds declarations"
+    assert sorted(p.resolve() for p in engine.discover_files(examples)) == validated
