@@ -90,7 +90,7 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
         stdout.write(render_text(result, full=full))
     stdout.flush()
     if out is not None and fmt == "text":
-        click.echo(f"Saved the plan to {out} (apply it with `cosrecon apply --plan {out}`).", err=True)
+        click.echo(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`.", err=True)
     if detailed_exitcode and result.has_changes:
         sys.exit(EXIT_CHANGES)
 

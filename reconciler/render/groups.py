@@ -58,8 +58,8 @@ def total_listed(plan: SetPlan) -> int:
     return len(plan.actions)
 
 
-def describe(action: PlannedAction) -> str:
-    """``bucket/key (from source; reason: detail)``."""
-    why = action.reason.value + (f": {action.detail}" if action.detail else "")
+def describe(action: PlannedAction, *, detail: bool = True) -> str:
+    """``bucket/key (from source; reason: detail)`` (``detail=False``: the reason only)."""
+    why = action.reason.value + (f": {action.detail}" if action.detail and detail else "")
     origin = f"from {action.source}; " if action.source else ""
     return f"{action.bucket}/{action.key} ({origin}{why})"

@@ -86,7 +86,7 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MAR
             continue
         lines: list[str] = []
         for action in g.shown.get(kind, []):
-            line = html.escape(describe(action)) + "\n"
+            line = html.escape(describe(action, detail=g.address not in s.rule_changes)) + "\n"
             if used + len(line) > share:
                 break
             lines.append(line)

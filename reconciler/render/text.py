@@ -50,8 +50,8 @@ def _render_set(s: SetPlan, full: bool) -> list[str]:
             lines.append(f"      rule changed: {change[0]} -> {change[1]}")
         for kind in SHOWN_KINDS:
             shown = group.shown.get(kind, [])
-            for action in shown:
-                lines.append(f"      {SYMBOL[kind]} {describe(action)}")
+            for action in shown:  # a rule change is shown once above, not on every line
+                lines.append(f"      {SYMBOL[kind]} {describe(action, detail=not change)}")
             hidden = group.count(kind) - len(shown)
             if hidden > 0:
                 lines.append(f"      {SYMBOL[kind]} ... and {hidden} more (--full lists all)")
@@ -72,8 +72,9 @@ def render_text(plan: Plan, *, full: bool = False) -> str:
         orphaned = plan.count(ActionKind.ORPHANED)
         if orphaned:
             lines.extend(line for s in plan.sets if s.count(ActionKind.ORPHANED) for line in _render_set(s, full))
-        lines.append(f"({plan.count(ActionKind.UNCHANGED)} unchanged"
-                     + (f", {orphaned} orphaned kept" if orphaned else "") + ".)")
+        unchanged = plan.count(ActionKind.UNCHANGED)
+        lines.append(f"({unchanged} unchanged" + (f", {orphaned} orphaned kept" if orphaned else "") + ".)"
+                     if unchanged or orphaned else "(No source objects match the include globs.)")
         return "\n".join(lines) + "\n"
     lines = []
     for s in plan.sets:
