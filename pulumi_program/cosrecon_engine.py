@@ -48,6 +48,31 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class ApplySettings:
+    """How apply runs (``--lock-timeout``, ``--max-qps``, ``--parallelism``): inputs, but never a change by themselves."""
+
+    lock_timeout: float = 0.0
+    max_qps: float = 100.0
+    parallelism: int = 16
+
+    def to_inputs(self) -> dict[str, float | int]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_inputs(data: Any) -> ApplySettings:
+        data = data if isinstance(data, Mapping) else {}
+        default = ApplySettings()
+        return ApplySettings(lock_timeout=float(data.get("lock_timeout", default.lock_timeout)),
+                             max_qps=float(data.get("max_qps", default.max_qps)),
+                             parallelism=int(data.get("parallelism", default.parallelism)))
+
+    def options(self) -> Any:
+        from reconciler.executor import ApplyOptions
+
+        return ApplyOptions(parallelism=self.parallelism, max_qps=self.max_qps, lock_timeout=self.lock_timeout)
+
+
+@dataclass(frozen=True)
 class Credentials:
     """A credential pair from the stack's secret config; never part of inputs, outputs, messages or pickles."""
 

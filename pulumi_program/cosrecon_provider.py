@@ -31,7 +31,7 @@ from pulumi.dynamic import (
 
 import cosrecon_engine as engine
 
-INPUTS = ("declaration", "source_path", "source_text", "connection")
+INPUTS = ("declaration", "source_path", "source_text", "connection", "apply_settings")
 OUTPUTS = ("set_name", "summary", "calls", "ledger_generation", "declaration_digest", "recorded")
 
 
@@ -93,18 +93,21 @@ class ProcessingSetProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         decl = engine.load_declaration(props["source_path"], props["source_text"])
-        outs = engine.apply_set(decl, engine.Connection.from_inputs(props.get("connection")), self._credentials)
+        outs = engine.apply_set(decl, engine.Connection.from_inputs(props.get("connection")), self._credentials,
+                                _options(props))
         return CreateResult(decl.name, {**_inputs(props), **outs})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         decl = engine.load_declaration(news["source_path"], news["source_text"])
-        outs = engine.apply_set(decl, engine.Connection.from_inputs(news.get("connection")), self._credentials)
+        outs = engine.apply_set(decl, engine.Connection.from_inputs(news.get("connection")), self._credentials,
+                                _options(news))
         return UpdateResult({**_inputs(news), **outs})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         decl = engine.load_declaration(props["source_path"], props["source_text"])
         if decl.prune:
-            engine.retire_set(decl, engine.Connection.from_inputs(props.get("connection")), self._credentials)
+            engine.retire_set(decl, engine.Connection.from_inputs(props.get("connection")), self._credentials,
+                              _options(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         if not isinstance(props.get("source_text"), str):
@@ -119,6 +122,10 @@ def _unknown(value: Any) -> bool:
     from pulumi.runtime import rpc
 
     return isinstance(value, str) and value == rpc.UNKNOWN
+
+
+def _options(props: dict[str, Any]) -> Any:
+    return engine.ApplySettings.from_inputs(props.get("apply_settings")).options()
 
 
 def _inputs(props: dict[str, Any]) -> dict[str, Any]:
@@ -137,12 +144,14 @@ class ProcessingSet(Resource, module="cosrecon", name="ProcessingSet"):
 
     def __init__(self, name: str, *, declaration: Any, source_path: str, source_text: str,
                  connection: engine.Connection = engine.Connection(),
+                 apply_settings: engine.ApplySettings = engine.ApplySettings(),
                  opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {
             "declaration": declaration,
             "source_path": source_path,
             "source_text": source_text,
             "connection": connection.to_inputs(),
+            "apply_settings": apply_settings.to_inputs(),
         }
         props.update({key: None for key in OUTPUTS})  # computed by the provider
         super().__init__(ProcessingSetProvider(), name, props, opts)

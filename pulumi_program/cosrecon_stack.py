@@ -16,7 +16,7 @@ from typing import Any
 
 import pulumi
 
-from cosrecon_engine import PROJECT_ROOT, Connection, discover_files, read_source
+from cosrecon_engine import PROJECT_ROOT, ApplySettings, Connection, discover_files, read_source
 from cosrecon_provider import ProcessingSet
 
 DEFAULT_DECLARATIONS = "examples/"
@@ -28,16 +28,26 @@ class StackSettings:
 
     declarations: str = DEFAULT_DECLARATIONS
     connection: Connection = Connection()
+    apply_settings: ApplySettings = ApplySettings()
 
 
 def settings_from_config(config: pulumi.Config) -> StackSettings:
-    """Read ``cosrecon:declarations``, ``cosrecon:endpoint``, ``cosrecon:stateDir``, ``cosrecon:localRoot``."""
+    """Read ``cosrecon:declarations``, ``endpoint``, ``stateDir``, ``localRoot``, ``lockTimeout``, ``maxQps``,
+    ``parallelism`` (all non-secret; credentials are read by the provider, never here)."""
+    default = ApplySettings()
+    lock_timeout, max_qps, parallelism = (config.get_int("lockTimeout"), config.get_int("maxQps"),
+                                          config.get_int("parallelism"))
     return StackSettings(
         declarations=config.get("declarations") or DEFAULT_DECLARATIONS,
         connection=Connection(
             endpoint=config.get("endpoint") or "",
             state_dir=config.get("stateDir") or "",
             local_root=config.get("localRoot") or "",
+        ),
+        apply_settings=ApplySettings(
+            lock_timeout=float(lock_timeout) if lock_timeout is not None else default.lock_timeout,
+            max_qps=float(max_qps) if max_qps is not None else default.max_qps,
+            parallelism=parallelism if parallelism is not None else default.parallelism,
         ),
     )
 
@@ -76,6 +86,7 @@ def define_stack(settings: StackSettings, root: Path = PROJECT_ROOT) -> list[Pro
             source_path=source.path,
             source_text=source.text,
             connection=settings.connection,
+            apply_settings=settings.apply_settings,
         )
         resources.append(resource)
         pulumi.export(source.name, _exported(resource))

@@ -61,6 +61,8 @@ def test_one_resource_per_set_with_the_declaration_as_inputs(write_declaration, 
         "cosrecon:declarations": str(tmp_path / "decls"),
         "cosrecon:endpoint": "http://127.0.0.1:9000",
         "cosrecon:stateDir": "state",
+        "cosrecon:lockTimeout": "30",
+        "cosrecon:maxQps": "50",
         "cosrecon:secretKey": SECRET_KEY,
     }, secret_keys=["cosrecon:secretKey"])
 
@@ -74,6 +76,7 @@ def test_one_resource_per_set_with_the_declaration_as_inputs(write_declaration, 
     assert catalog["source_text"] == declaration_text("catalog")
     assert catalog["source_path"].endswith("decls/catalog.yaml")
     assert catalog["connection"] == {"endpoint": "http://127.0.0.1:9000", "state_dir": "state", "local_root": ""}
+    assert catalog["apply_settings"] == {"lock_timeout": 30.0, "max_qps": 50.0, "parallelism": 16}
     assert "__provider" in catalog  # the pickled provider travels with the resource, as Pulumi stores it
 
 

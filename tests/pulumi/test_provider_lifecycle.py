@@ -227,3 +227,15 @@ def engine_options(retries: int) -> Any:
     from reconciler.executor import ApplyOptions, RetryPolicy
 
     return ApplyOptions(retry=RetryPolicy(attempts=retries, base=0.01, cap=0.02))
+
+
+def test_a_set_locked_by_another_apply_fails_the_step_naming_the_holder(server: Any, lifecycle: dict[str, Any]) -> None:
+    from reconciler.errors import LockError
+    from reconciler.executor import ApplyOptions, lock_sets
+
+    decl = _decl(rule=NEW_RULE)
+    with engine.backend_for(engine.Connection(endpoint=server.endpoint), decl, None) as backend:
+        with lock_sets([decl], backend, ApplyOptions()):  # another `cosrecon apply` holds the set
+            with pytest.raises(LockError) as caught:
+                ProcessingSetProvider().update("catalog", lifecycle["updated"].outs, lifecycle["changed_props"])
+    assert "is locked by lock" in str(caught.value) and "cosrecon unlock" in str(caught.value)
