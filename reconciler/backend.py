@@ -57,16 +57,17 @@ def _local_default_credentials() -> tuple[str | None, str | None]:
 
 @contextmanager
 def open_backend(*, endpoint: str | None = None, local_root: Path | None = None, state_dir: Path | None = None,
-                 local_buckets: Iterable[str] = ()) -> Iterator[Backend]:
+                 local_buckets: Iterable[str] = (), pool_size: int = DEFAULT_POOL_SIZE) -> Iterator[Backend]:
     """A backend for one command; with ``local_root`` an embedded server runs for the duration."""
     env_id, env_key = os.environ.get("TENCENTCLOUD_SECRET_ID"), os.environ.get("TENCENTCLOUD_SECRET_KEY")
     if local_root is None:
         secret_id = secret_key = None
         if endpoint and not (env_id and env_key):
             secret_id, secret_key = _local_default_credentials()
-        yield Backend(endpoint=endpoint, state_dir=state_dir, secret_id=secret_id, secret_key=secret_key)
+        yield Backend(endpoint=endpoint, state_dir=state_dir, secret_id=secret_id, secret_key=secret_key,
+                      pool_size=pool_size)
         return
-    from reconciler.local import LocalServer  # type: ignore[attr-defined]
+    from reconciler.local import LocalServer
 
     local_root.mkdir(parents=True, exist_ok=True)
     server_options: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "buckets": sorted(set(local_buckets))}
@@ -78,6 +79,7 @@ def open_backend(*, endpoint: str | None = None, local_root: Path | None = None,
         yield Backend(endpoint=server.endpoint, state_dir=state_dir,
                       secret_id=getattr(server, "secret_id", None) or env_id,
                       secret_key=getattr(server, "secret_key", None) or env_key,
-                      token=os.environ.get("TENCENTCLOUD_SECURITY_TOKEN") if env_id and env_key else None)
+                      token=os.environ.get("TENCENTCLOUD_SECURITY_TOKEN") if env_id and env_key else None,
+                      pool_size=pool_size)
     finally:
         server.stop()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.backend import Backend
+from reconciler.backend import DEFAULT_POOL_SIZE, Backend
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
 from reconciler.declarations import declaration_digest, load_declarations
@@ -117,7 +117,8 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
         saved = load_plan(plan_file)
         _check_saved(saved, decls, str(plan_file))
         decls = [d for d in decls if d.name in {s.name for s in saved.sets}]
-    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
+    pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
+    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
         with lock_sets(decls, backend, options) as locks:
             plan = saved or make_plan(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged)
             _show_plan(plan, fmt)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler.backend import Backend, open_backend
+from reconciler.backend import DEFAULT_POOL_SIZE, Backend, open_backend
 from reconciler.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,9 +32,9 @@ def backend_options(command: F) -> F:
 
 
 def backend_from_options(endpoint: str | None, local: bool, state_dir: Path | None, *,
-                         buckets: Iterable[str] = ()) -> AbstractContextManager[Backend]:
+                         buckets: Iterable[str] = (), pool_size: int = DEFAULT_POOL_SIZE) -> AbstractContextManager[Backend]:
     """The backend the options select; ``buckets`` are created on the embedded server when ``--local``."""
     if local and endpoint:
         raise UsageError("--local and --endpoint are exclusive: --local starts its own server")
     return open_backend(endpoint=endpoint, local_root=LOCAL_ROOT if local else None, state_dir=state_dir,
-                        local_buckets=buckets)
+                        local_buckets=buckets, pool_size=pool_size)
