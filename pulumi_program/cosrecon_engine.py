@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from reconciler.backend import Backend
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds Pulumi.yaml
-DECLARATION_SUFFIXES = (".yaml", ".yml", ".json")
 COUNTED = ("create", "replace", "delete", "conflict", "orphaned", "unchanged")
 TO_DO = ("create", "replace", "delete")  # what apply acts on (a conflict is listed, never overwritten unasked)
 
@@ -276,7 +275,8 @@ def apply_set(decl: Declaration, connection: Connection, credentials: Credential
 def retire_set(decl: Declaration, connection: Connection, credentials: Credentials | None,
                options: Any = None) -> dict[str, Any]:
     """Delete every output the ledger records for the set (nothing else): the set with no pipelines, pruned."""
-    retired = dataclasses.replace(decl, pipelines=(), prune=True)
+    document = {**decl.document, "pipelines": {}, "prune": True}  # what the ledger records as last applied
+    retired = dataclasses.replace(decl, pipelines=(), prune=True, document=document)
     return _apply(retired, decl, connection, credentials, options)
 
 
