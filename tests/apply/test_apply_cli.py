@@ -179,9 +179,9 @@ def test_kill_9_mid_apply_then_rerun_converges(server: LocalServer, backend: Bac
 
 
 def test_two_concurrent_applies(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
-    seed(backend, [f"photos/{i:02d}.jpg" for i in range(10)])
+    seed(backend, [f"photos/{i:02d}.jpg" for i in range(12)])
     path = write_decl(tmp_path)
-    server.set_faults(latency_ms=100)
+    server.set_faults(latency_ms=300)  # the first apply runs ~2 s: the second surely finds it holding the lock
     first = _apply_process(server, path, "--parallelism", "2")
     deadline = time.monotonic() + 30
     while process_calls(server) < 1 and time.monotonic() < deadline:
@@ -190,6 +190,6 @@ def test_two_concurrent_applies(server: LocalServer, backend: Backend, tmp_path:
     out1, err1 = first.communicate(timeout=60)
     out2, err2 = second.communicate(timeout=60)
     assert first.returncode == 0 and second.returncode == 0, err1 + err2
-    assert "20 created" in out1
+    assert "24 created" in out1
     assert "Waiting up to 60s for lock" in err2 and "0 calls" in out2
-    assert process_calls(server) == 10  # nothing processed twice
+    assert process_calls(server) == 12  # nothing processed twice
