@@ -52,7 +52,12 @@ def host(server: Any) -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert proc.stdout is not None
-        port = int(proc.stdout.readline().decode().strip())
+        line = proc.stdout.readline().decode().strip()
+        if not line.isdigit():
+            proc.kill()
+            assert proc.stderr is not None
+            pytest.fail(f"pulumi.dynamic host did not start: {line!r} {proc.stderr.read().decode()[-2000:]}")
+        port = int(line)
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         yield provider_pb2_grpc.ResourceProviderStub(channel)
         channel.close()
