@@ -255,6 +255,7 @@ class LedgerStore:
                 return HeldLock(self, decl, mine, lease, took_over)
             holder = self.read_lock(decl)
             if holder is None:
+                time.sleep(0.05)
                 continue  # released between our create and our read
             if holder.is_stale():
                 again = self.read_lock(decl)
