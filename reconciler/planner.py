@@ -270,12 +270,13 @@ def _plan(
                 if owner is not None:
                     problems.append(f"{bucket}/{okey}: output of both {owner!r} and {key!r} ({out.address})")
                     continue
-                owners[okey] = key
                 if okey == key and bucket == src_bucket and not out.overwrite_source:
                     problems.append(f"{bucket}/{okey}: {out.address} would overwrite its own source")
                     continue
                 current = current_objects.get(okey)
                 entry = entries.get((bucket, okey)) if has_ledger else None
+                # claim with the ledger's equal key string when there is one: the rendered one can then be freed
+                owners[okey if entry is None else entry.key] = key
                 if entry is None:
                     if current is None:
                         kind, reason, detail = create, missing, ""
