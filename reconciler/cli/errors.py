@@ -1,8 +1,8 @@
 """The one place where errors become messages and exit codes.
 
 Exit codes: 0 success (and, with ``--detailed-exitcode``, no changes); 1 error of any kind; 2 changes present
-(``plan --detailed-exitcode`` only). Click's own usage errors keep click's exit code 2 only for bad command
-lines, which are reported before anything runs.
+(``plan --detailed-exitcode`` only). A bad command line (unknown option, missing argument) is an error too and
+exits 1, so that ``--detailed-exitcode`` scripts never read a typo as "changes present".
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ class GuardedGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except click.UsageError as error:
+            error.show()
+            sys.exit(EXIT_ERROR)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except OSError as error:
