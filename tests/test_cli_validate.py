@@ -65,8 +65,9 @@ def test_empty_directory_is_an_error(tmp_path: Path) -> None:
 
 
 def test_no_path_is_a_usage_error() -> None:
+    # exit 1, not click's 2: --detailed-exitcode reserves 2 for "changes present"
     result = CliRunner().invoke(main, ["validate"])
-    assert result.exit_code == 2 and "Missing argument" in result.stderr
+    assert result.exit_code == 1 and "Missing argument" in result.stderr
 
 
 def test_every_invalid_fixture_fails_cleanly() -> None:
