@@ -121,6 +121,8 @@ class ApplyOptions:
     journal_interval: float = 1.0
     journal_batch: int = 100
     check_generation: bool = True  # refuse (StalePlanError) when a set's ledger moved since the plan
+    recheck_sources: bool = False  # HEAD each source before its call (saved plans: the plan may be old)
+    verify_interval: float = 0.25  # how often made outputs are looked up (their ETags, as listing shows them)
     progress: ProgressSink | None = None
     on_lock_wait: Callable[[str], None] | None = None  # told the holder while waiting for a lock
 
@@ -252,6 +254,107 @@ class _SetRun:
         return action is not None and action.action is ActionKind.CREATE and action.reason is Reason.MISSING
 
 
+class _Verifier:
+    """Learns the ETags of outputs made by successful calls, as a listing will show them, and records them.
+
+    ProcessResults' ETag may differ from what HEAD and listings show, so the ledger gets the latter. One HEAD per
+    output would cost more requests than the calls themselves; instead, every ``verify_interval`` the outputs made
+    meanwhile are grouped by bucket and folder and each group's key range is listed (calls run in source order, so
+    their outputs are mostly adjacent). A range that turns out sparse stops early and its rest is HEADed.
+    """
+
+    PER_PAGE = 20  # outputs a listed page must find on average to be cheaper than HEADs
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._pending: list[tuple[_SetRun, Call]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=max(2, min(8, engine.options.parallelism // 2)),
+                                        thread_name_prefix="verify")
+        self._thread = threading.Thread(target=self._loop, name="verify", daemon=True)
+        self._thread.start()
+
+    def add(self, run: _SetRun, call: Call) -> None:
+        with self._lock:
+            self._pending.append((run, call))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.engine.options.verify_interval):
+            self._drain()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._drain()
+        self._pool.shutdown()
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._pending = self._pending, []
+        if not items:
+            return
+        groups: dict[tuple[str, str, str], list[tuple[_SetRun, Call, RuleOp]]] = {}
+        for run, call in items:
+            for op in call.rules:
+                folder = op.key.rsplit("/", 1)[0] + "/" if "/" in op.key else ""
+                groups.setdefault((run.decl.region, op.bucket, folder), []).append((run, call, op))
+        try:
+            for _ in self._pool.map(self._verify_group, groups.items()):
+                pass
+        except BaseException as error:  # a bug: stop the run, report it
+            self.engine.crash = self.engine.crash or error
+            self.engine.stop.set()
+
+    def _verify_group(self, group: tuple[tuple[str, str, str], list[tuple[_SetRun, Call, RuleOp]]]) -> None:
+        (region, bucket, folder), outputs = group
+        storage = self.engine.backend.storage(region)
+        found = self._list_range(storage, bucket, folder, sorted(op.key for _, _, op in outputs))
+        by_run: dict[int, tuple[_SetRun, list[JournalRecord]]] = {}
+        tally = self.engine.tally
+        for run, call, op in outputs:
+            etag = found.get(op.key)
+            if etag is None:
+                try:
+                    head = self.engine._retry(lambda: storage.head_object(op.bucket, op.key))
+                except StorageError as error:
+                    tally.fail(_failure(run, op.address, op.bucket, op.key, call.key, error))
+                    tally.advance(failed=1)
+                    continue
+                if head is None:
+                    tally.fail(_failure(run, op.address, op.bucket, op.key, call.key, None,
+                                        "image_process succeeded but the output is not there"))
+                    tally.advance(failed=1)
+                    continue
+                etag = head.etag
+            entry = self.engine._entry(run, call, op.bucket, op.key, op.address, op.fingerprint, etag)
+            by_run.setdefault(id(run), (run, []))[1].append(JournalRecord.put(entry))
+            action = run.actions.get((op.bucket, op.key))
+            tally.made(action.action if action else None)
+            tally.advance(done=1)
+        for run, records in by_run.values():
+            run.record(records)
+
+    def _list_range(self, storage: Storage, bucket: str, folder: str, keys: list[str]) -> dict[str, str]:
+        """ETags of ``keys`` (sorted) read by listing their range, within a page budget; {} when not worth it."""
+        if len(keys) < 3:
+            return {}
+        wanted, found = set(keys), {}
+        budget = 1000 * max(1, -(-len(keys) // self.PER_PAGE))
+        last = keys[-1]
+        try:
+            for seen, obj in enumerate(storage.list_objects(bucket, folder, start_after=keys[0][:-1]), 1):
+                if obj.key > last:
+                    break
+                if obj.key in wanted:
+                    found[obj.key] = obj.etag
+                if seen >= budget:
+                    break
+        except StorageError:
+            pass  # the HEADs that follow are the fallback
+        return found
+
+
 class _Tally:
     def __init__(self, progress: ProgressSink | None) -> None:
         self.lock = threading.Lock()
@@ -306,6 +409,7 @@ class Engine:
         self.runs: list[_SetRun] = []
         self.stop = threading.Event()
         self.crash: BaseException | None = None
+        self.verifier: _Verifier | None = None
 
     # --- set up and finish -----------------------------------------------------------------------
 
@@ -366,7 +470,13 @@ class Engine:
         if self.options.progress is not None:
             self.options.progress.start(total)
         try:
-            self._calls()
+            self.verifier = _Verifier(self)
+            try:
+                self._calls()
+            finally:
+                self.verifier.close()
+            if self.crash is not None:
+                raise self.crash
             for run in self.runs:
                 self._deletes(run)
                 self._forget_gone(run)
@@ -381,8 +491,6 @@ class Engine:
         finally:
             if self.options.progress is not None:
                 self.options.progress.close()
-        if self.crash is not None:
-            raise self.crash
         return self._report(started, self._close())
 
     # --- image_process calls ---------------------------------------------------------------------
@@ -436,18 +544,7 @@ class Engine:
     def _call(self, run: _SetRun, call: Call) -> None:
         storage = self.backend.storage(run.decl.region)
         tally, n = self.tally, len(call.rules)
-        try:
-            source = self._retry(lambda: storage.head_object(call.bucket, call.key))
-        except StorageError as head_failed:
-            for op in call.rules:
-                tally.fail(_failure(run, op.address, op.bucket, op.key, call.key, head_failed))
-            tally.advance(failed=n)
-            return
-        if source is None or source.etag != call.source_etag:
-            why = "source deleted since the plan" if source is None else "source changed since the plan"
-            for op in call.rules:
-                tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key, why))
-            tally.advance(done=n)
+        if self.options.recheck_sources and not self._source_unchanged(run, call, storage):
             return
 
         def count_attempt() -> None:
@@ -461,29 +558,50 @@ class Engine:
             error = failed
         with tally.lock:
             tally.calls += 1
+        tally.advance(calls=1)
+        if error is None:
+            assert self.verifier is not None
+            self.verifier.add(run, call)  # the outputs' ETags are learnt as listing shows them, in batches
+            return
         records: list[JournalRecord] = []
         made = failed_n = 0
         for op in call.rules:
-            action = run.actions.get((op.bucket, op.key))
             try:
                 head = self._retry(lambda: storage.head_object(op.bucket, op.key))
             except StorageError as head_error:
-                tally.fail(_failure(run, op.address, op.bucket, op.key, call.key, error or head_error))
+                tally.fail(_failure(run, op.address, op.bucket, op.key, call.key, error))
                 failed_n += 1
                 continue
-            # Evidence: a successful call and the object there now; or, for a failed call, an object now standing
-            # where the plan found nothing (an earlier rule of the call was written before the failure).
-            if head is not None and (error is None or run.was_missing(op.bucket, op.key)):
+            # A failed call may have written its earlier rules' outputs. Evidence that one is ours: an object now
+            # standing where the plan found nothing. Anything else is left for the next plan to judge.
+            if head is not None and run.was_missing(op.bucket, op.key):
                 records.append(JournalRecord.put(
                     self._entry(run, call, op.bucket, op.key, op.address, op.fingerprint, head.etag)))
-                tally.made(action.action if action else None)
+                tally.made(ActionKind.CREATE)
                 made += 1
             else:
-                message = "" if error is not None else "image_process succeeded but the output is not there"
-                tally.fail(_failure(run, op.address, op.bucket, op.key, call.key, error, message))
+                tally.fail(_failure(run, op.address, op.bucket, op.key, call.key, error))
                 failed_n += 1
         run.record(records)
-        tally.advance(done=made, failed=failed_n, calls=1)
+        tally.advance(done=made, failed=failed_n)
+
+    def _source_unchanged(self, run: _SetRun, call: Call, storage: Storage) -> bool:
+        """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""
+        tally, n = self.tally, len(call.rules)
+        try:
+            source = self._retry(lambda: storage.head_object(call.bucket, call.key))
+        except StorageError as head_failed:
+            for op in call.rules:
+                tally.fail(_failure(run, op.address, op.bucket, op.key, call.key, head_failed))
+            tally.advance(failed=n)
+            return False
+        if source is None or source.etag != call.source_etag:
+            why = "source deleted since the plan" if source is None else "source changed since the plan"
+            for op in call.rules:
+                tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key, why))
+            tally.advance(done=n)
+            return False
+        return True
 
     def _retry_process(self, storage: Storage, call: Call, on_attempt: Callable[[], None]) -> None:
         header = pic_operations(call)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -116,6 +117,7 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     if plan_file is not None:
         saved = load_plan(plan_file)
         _check_saved(saved, decls, str(plan_file))
+        options = replace(options, recheck_sources=True)  # the plan may be old: HEAD each source before its call
         decls = [d for d in decls if d.name in {s.name for s in saved.sets}]
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
     with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:

@@ -37,8 +37,9 @@ class ProcessResult:
 class Storage(Protocol):
     """The COS operations cosrecon needs. Every method may raise ``errors.StorageError``."""
 
-    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object under ``prefix``, in COS order, 1000 per request."""
+    def list_objects(self, bucket: str, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, in COS order, 1000 per request; ``start_after``: only keys after it
+        (COS's marker), so a key range can be read without listing what precedes it."""
         ...
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:

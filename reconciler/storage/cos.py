@@ -133,8 +133,8 @@ class CosStorage:
 
     # --- Storage -------------------------------------------------------------------------------------
 
-    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
-        marker = ""
+    def list_objects(self, bucket: str, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
+        marker = start_after
         while True:
             page: dict[str, Any] = self._call(
                 "list", bucket, prefix,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -31,9 +32,9 @@ class MemoryStorage:
     def _etag(self, body: bytes) -> str:
         return hashlib.md5(body).hexdigest()
 
-    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list_objects(self, bucket: str, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         for (b, k), body in sorted(self.objects.items()):
-            if b == bucket and k.startswith(prefix):
+            if b == bucket and k.startswith(prefix) and k > start_after:
                 yield ObjectInfo(k, self._etag(body), len(body))
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
@@ -133,7 +134,7 @@ def test_moved_source_is_skipped_and_missing_output_fails(tmp_path: Path) -> Non
     lost = _call("b.jpg", etag_b, "b.webp")
     storage.drop_outputs.add("b.webp")
     report = apply_plan(_plan([moved, lost], _creates(moved) + _creates(lost)), [declaration()], backend,  # type: ignore[arg-type]
-                        OPTIONS)
+                        replace(OPTIONS, recheck_sources=True))
     assert [(s.key, s.reason) for s in report.skipped] == [("m.webp", "source changed since the plan")]
     assert [(f.key, f.code) for f in report.failures] == [("b.webp", "NotMade")]
     assert storage.process_calls == 1  # the moved source was never processed
