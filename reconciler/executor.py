@@ -28,6 +28,7 @@ from reconciler.state import HeldLock, Journal, LedgerStore, LockInfo, Snapshot
 from reconciler.storage import Storage
 
 T = TypeVar("T")
+PACE = 0.95  # fraction of --max-qps actually paced to
 
 
 class TokenBucket:
@@ -404,7 +405,8 @@ class Engine:
                  locks: Mapping[str, HeldLock]) -> None:
         self.plan, self.decls, self.backend, self.options, self.locks = plan, decls, backend, options, locks
         self.run_id = new_run_id()
-        self.limiter = TokenBucket(options.max_qps) if options.max_qps > 0 else None
+        # A little under the limit and no burst: no 1-second window ever sees more than --max-qps calls.
+        self.limiter = TokenBucket(options.max_qps * PACE, burst=1) if options.max_qps > 0 else None
         self.tally = _Tally(options.progress)
         self.runs: list[_SetRun] = []
         self.stop = threading.Event()
