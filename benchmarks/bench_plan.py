@@ -3,9 +3,10 @@
 For each size N (sources, 3 outputs each), against the local server: ``cosrecon plan`` as a whole process vs
 ``baselines/list_floor.py`` (the bare SDK listing the same prefixes: the sources' and every output's), both as
 whole processes, interleaved run by run so each ratio pairs runs made side by side. First run: nothing exists
-and the state dir is empty. Converged: every output exists and is recorded — produced by seeding the outputs
-into the store and running ``cosrecon adopt`` (a real apply of 10^5 sources would take the benchmark hours of
-image processing; part 3 covers the converged state after a real apply).
+and the state dir is empty. Converged: every output exists and is recorded — the outputs are seeded into the
+store and the ledger comes from ``cosrecon adopt`` of one source, replicated for all N (``_converged_ledger``):
+a real apply of 10^5 sources would take the benchmark an hour of image processing, and adopt itself HEADs every
+output (3 x 10^5 requests). Part 3 covers the converged state after a real apply.
 """
 
 from __future__ import annotations
@@ -42,6 +43,31 @@ def _seed(root: Path, n: int, with_outputs: bool) -> None:
         for _, _, fileid in c.OUTPUTS_3:
             items += [(c.output_key(fileid, i), body) for i in range(n)]
     c.seed_objects(root, c.BUCKET, items)
+
+
+def _converged_ledger(base: Path, n: int, decl: Path, state: Path) -> None:
+    """The converged state's ledger, without 3N HEADs: ``cosrecon adopt`` records one source's outputs (in a
+    one-source store with the same bodies), then its entries are replicated for all N sources — every source and
+    every output has the same body, so the same ETags and fingerprints. The plan then checks it: 3N unchanged."""
+    root = base / f"adopt-root-{n}"
+    _seed(root, 1, with_outputs=True)
+    with c.local_server(root) as server:
+        env = c.credentials_env(server.secret_id, server.secret_key)
+        c.run_process([*c.cosrecon_argv(), "adopt", str(decl), *c.cli_env_args(server.endpoint, state)], env=env)
+    files = list(state.rglob("ledger.json"))
+    if len(files) != 1 or any(p.is_file() for p in state.rglob("journal/*")):
+        raise c.BenchError(f"adopt left an unexpected state dir: {sorted(map(str, state.rglob('*')))}")
+    ledger = json.loads(files[0].read_text())
+    by_address = {e["address"]: e for e in ledger["entries"]}
+    if len(by_address) != len(c.OUTPUTS_3) or len(ledger["entries"]) != len(c.OUTPUTS_3):
+        raise c.BenchError(f"adopt recorded {len(ledger['entries'])} entries, expected {len(c.OUTPUTS_3)}")
+    entries = []
+    for name, _, fileid in c.OUTPUTS_3:
+        proto = by_address[f"p0.{name}"]
+        entries += [{**proto, "key": c.output_key(fileid, i), "source_key": c.source_key(i)} for i in range(n)]
+    entries.sort(key=lambda e: (e["bucket"], e["key"].encode("utf-8")))
+    ledger["entries"] = entries
+    files[0].write_text(json.dumps(ledger))
 
 
 def _pair(server: Any, n: int, decl: Path, state: Path, env: dict[str, str], expect: dict[str, int],
@@ -111,8 +137,7 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000), reps: int = 3, workdir: Path
             with c.local_server(root) as server:
                 env = c.credentials_env(server.secret_id, server.secret_key)
                 conv = base / f"state-conv-{n}"
-                c.run_process([*c.cosrecon_argv(), "adopt", str(decl), *c.cli_env_args(server.endpoint, conv)],
-                              env=env)
+                _converged_ledger(base, n, decl, conv)
                 f, t, d = _measure(server, n, decl, conv, env, {"create": 0, "calls": 0, "unchanged": 3 * n},
                                    reps, "converged")
                 figures += f
@@ -120,4 +145,5 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000), reps: int = 3, workdir: Path
                 details[f"{n} converged"] = d
     return {"figures": figures, "targets": targets, "details": details,
             "setup": {"sizes": list(sizes), "reps": reps, "outputs_per_source": 3,
-                      "converged_state": "outputs seeded into the store, recorded with `cosrecon adopt`"}}
+                      "converged_state": "outputs seeded into the store; ledger from `cosrecon adopt` of one source, "
+                                         "its entries replicated for all N (identical bodies, identical ETags)"}}

@@ -77,7 +77,7 @@ def test_part4_calls_equal_the_minimum(tmp_path: Path) -> None:
     from benchmarks import bench_apply
 
     body = bench_apply.run_part4(sources=6, repair=2, workdir=tmp_path)
-    assert [f["median"] for f in body["figures"]] == [12, 2, 0]
+    assert [f["median"] for f in body["figures"][:3]] == [12, 2, 0]
     assert all(t["met"] for t in body["targets"])
 
 
