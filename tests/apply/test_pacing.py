@@ -154,3 +154,19 @@ def test_journal_flushes_by_count_and_by_time_and_on_close(tmp_path: Path) -> No
     # "next" was an intent only: settled by HEAD (the object stands there), with the ETag HEAD shows
     assert {k for _, k in snap.ledger.entries} == {"k0", "k1", "k2", "late", "last", "next"}
     assert snap.ledger.entries[("b", "next")].output_etag == "etag-now"
+
+
+def test_line_progress_prints_every_interval() -> None:
+    import io
+
+    from reconciler.cli.progress import LineProgress, make_progress
+
+    stream = io.StringIO()
+    progress = LineProgress(stream, interval=0)
+    progress.start(10)
+    progress.advance(done=3, calls=1)
+    progress.advance(failed=1, calls=1)
+    lines = stream.getvalue().splitlines()
+    assert lines[-1].startswith("apply: 4/10 outputs, 2 calls (") and "1 failed, ETA" in lines[-1]
+    assert isinstance(make_progress(io.StringIO()), LineProgress)  # not a terminal: plain lines
+    assert make_progress(quiet=True) is None
