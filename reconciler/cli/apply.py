@@ -57,10 +57,14 @@ def _check_saved(plan: Plan, decls: Sequence[Declaration], where: str) -> None:
                                  f"changed since); make a new plan")
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _confirm(plan: Plan, yes: bool) -> None:
     if yes or not (plan.has_changes or plan.calls):
         return
-    if not sys.stdin.isatty():
+    if not _interactive():
         raise Aborted("apply needs confirmation but no terminal is attached; re-run with --yes to apply this plan")
     if not click.confirm("Apply these changes?", default=False, err=True):
         raise Aborted("Apply cancelled; nothing was changed.")

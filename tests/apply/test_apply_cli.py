@@ -193,3 +193,21 @@ def test_two_concurrent_applies(server: LocalServer, backend: Backend, tmp_path:
     assert "24 created" in out1
     assert "Waiting up to 60s for lock" in err2 and "0 calls" in out2
     assert process_calls(server) == 12  # nothing processed twice
+
+
+def test_confirmation_on_a_terminal(server: LocalServer, backend: Backend, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import reconciler.cli.apply as apply_module
+
+    monkeypatch.setattr(apply_module, "_interactive", lambda: True)
+    seed(backend, ["photos/a.jpg"])
+    path = write_decl(tmp_path)
+    env = {"TENCENTCLOUD_SECRET_ID": server.secret_id, "TENCENTCLOUD_SECRET_KEY": server.secret_key}
+    args = ["apply", str(path), "--endpoint", server.endpoint]
+    declined = CliRunner().invoke(main, args, env=env, input="n\n")
+    assert declined.exit_code == 1 and "Apply these changes?" in declined.stderr and "cancelled" in declined.stderr
+    assert "Plan: 2 to create" in declined.stdout and process_calls(server) == 0
+    accepted = CliRunner().invoke(main, args, env=env, input="y\n")
+    assert accepted.exit_code == 0 and "2 created" in accepted.stdout and process_calls(server) == 1
+    converged = CliRunner().invoke(main, args, env=env)  # nothing to do: no question asked
+    assert converged.exit_code == 0 and "Apply these changes?" not in converged.stderr
