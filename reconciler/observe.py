@@ -11,7 +11,9 @@ an old bucket) are HEADed or listed too, so orphans are known to exist or be gon
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,6 +26,7 @@ from reconciler.storage import Storage
 
 HEAD_LIMIT = 50  # expected outputs up to which HEADs (one request each) replace a listing
 PAGE = 1000  # objects per list request
+LIST_WORKERS = 8  # (bucket, prefix) listings run at once
 _SLASHES = re.compile(r"/{2,}")
 
 Progress = Callable[[int], None]
@@ -86,28 +89,64 @@ def output_prefixes(decl: Declaration) -> dict[str, tuple[str, ...]]:
     return {b: merge_prefixes(p) for b, p in wanted.items()}
 
 
-def _list(storage: Storage, bucket: str, prefixes: Iterable[str], obs: Observation, progress: Progress | None,
-          sink: list[ObjectInfo] | None) -> None:
-    objects = obs.existing.setdefault(bucket, {})
-    listed = list(obs.listed.get(bucket, ()))
-    seen = sum(len(v) for v in obs.existing.values())
-    for prefix in prefixes:
-        if any(prefix.startswith(p) for p in listed):
-            continue  # inside a prefix already listed
-        count = 0
-        for info in storage.list_objects(bucket, prefix):
+class _Listing:
+    """One (bucket, prefix) listing, run on a worker thread; ``cancel`` stops it after the current page."""
+
+    def __init__(self, storage: Storage, bucket: str, prefix: str, keep_infos: bool, counter: _Counter) -> None:
+        self.storage, self.bucket, self.prefix = storage, bucket, prefix
+        self.keep_infos = keep_infos
+        self.counter = counter
+        self.objects: dict[str, str] = {}
+        self.infos: list[ObjectInfo] = []
+        self.count = 0
+        self.complete = False
+        self.cancelled = threading.Event()
+
+    def run(self) -> _Listing:
+        objects, infos, keep = self.objects, self.infos, self.keep_infos
+        for info in self.storage.list_objects(self.bucket, self.prefix):
             objects[info.key] = info.etag
-            if sink is not None:
-                sink.append(info)
-            count += 1
-            if progress is not None and count % PAGE == 0:
-                progress(seen + count)
-        obs.list_requests += max(1, -(-count // PAGE))
-        seen += count
-        listed.append(prefix)
-        if progress is not None:
-            progress(seen)
-    obs.listed[bucket] = tuple(listed)
+            if keep:
+                infos.append(info)
+            self.count += 1
+            if self.count % PAGE == 0:
+                self.counter.add(PAGE)
+                if self.cancelled.is_set():
+                    return self
+        self.counter.add(self.count % PAGE)
+        self.complete = True
+        return self
+
+    @property
+    def requests(self) -> int:
+        return max(1, -(-self.count // PAGE))
+
+
+class _Counter:
+    """Objects listed so far, across threads, reported to the progress callback."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.total += n
+            if self.progress is not None:
+                self.progress(self.total)
+
+
+def _record(obs: Observation, listing: _Listing) -> None:
+    obs.list_requests += listing.requests
+    if not listing.complete:
+        return
+    objects = obs.existing.setdefault(listing.bucket, {})
+    if objects:
+        objects.update(listing.objects)
+    else:
+        obs.existing[listing.bucket] = listing.objects
+    obs.listed[listing.bucket] = (*obs.listed.get(listing.bucket, ()), listing.prefix)
 
 
 def _head(storage: Storage, bucket: str, keys: Iterable[str], obs: Observation) -> None:
@@ -121,38 +160,58 @@ def _head(storage: Storage, bucket: str, keys: Iterable[str], obs: Observation) 
             objects[info.key] = info.etag
 
 
-def observe_set(decl: Declaration, storage: Storage, ledger: Ledger, progress: Progress | None = None) -> Observation:
-    """List (or HEAD) everything the plan of ``decl`` needs. Raises StorageError as the storage does."""
+def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger],
+                progress: Progress | None = None, *, workers: int = LIST_WORKERS) -> Observation:
+    """List (or HEAD) everything the plan of ``decl`` needs. Raises StorageError as the storage does.
+
+    The source listings and the output listings run concurrently (different prefixes are independent; each is
+    paged with markers). Output listings start before the sources are known: when the sources turn out to be
+    few, any output listing still running is stopped after its page and the expected outputs are HEADed.
+    ``ledger`` may be a callable (e.g. a future's ``result``): it is needed only at the end.
+    """
     obs = Observation()
+    counter = _Counter(progress)
     sources = source_prefixes(decl)
     outputs = output_prefixes(decl)
     # an output prefix that contains a source prefix (e.g. "" for "/{stem}.webp") is listed once, for both
     wider = [p for p in outputs.get(decl.bucket, ()) if any(s.startswith(p) for s in sources)]
-    _list(storage, decl.bucket, merge_prefixes([*sources, *wider]), obs, progress, obs.sources)
-    skip = never_under(decl)
-    if skip:
-        obs.sources = [s for s in obs.sources if not s.key.startswith(skip)]
-
-    # outputs: what is not inside a listing already made, listed -- or HEADed when only a few are expected
-    pending = {b: tuple(p for p in prefixes if not obs.covered(b, p)) for b, prefixes in outputs.items()}
-    pending = {b: p for b, p in pending.items() if p}
-    if pending:
-        upper = len(obs.sources) * sum(len(p.outputs) for p in decl.pipelines)
-        if upper <= HEAD_LIMIT:
-            wanted: dict[str, list[str]] = {}
-            for _, bucket, key in expected_outputs(decl, obs.sources):
-                if bucket in pending and not obs.covered(bucket, key):
-                    wanted.setdefault(bucket, []).append(key)
-            for bucket, keys in wanted.items():
-                _head(storage, bucket, keys, obs)
-                obs.existing.setdefault(bucket, {})
-        else:
-            for bucket, prefixes in pending.items():
-                _list(storage, bucket, prefixes, obs, progress, None)
+    source_listings = [_Listing(storage, decl.bucket, p, True, counter) for p in merge_prefixes([*sources, *wider])]
+    covered = {decl.bucket: tuple(x.prefix for x in source_listings)}
+    output_listings = [_Listing(storage, bucket, p, False, counter) for bucket, prefixes in outputs.items()
+                       for p in prefixes if not any(p.startswith(c) for c in covered.get(bucket, ()))]
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cosrecon-list") as pool:
+        source_futures = [pool.submit(x.run) for x in source_listings]
+        output_futures = [pool.submit(x.run) for x in output_listings]
+        try:
+            for future in source_futures:
+                _record(obs, future.result())
+            skip = never_under(decl)
+            obs.sources = [i for x in source_listings for i in x.infos if not (skip and i.key.startswith(skip))]
+            few = len(obs.sources) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
+            if few:
+                for x in output_listings:
+                    x.cancelled.set()
+            for future in output_futures:
+                _record(obs, future.result())
+        except BaseException:
+            for x in output_listings:
+                x.cancelled.set()
+            raise
+    unfinished = {x.bucket for x in output_listings if not x.complete}
+    if unfinished:  # few sources: HEAD the expected outputs no finished listing covers
+        wanted: dict[str, list[str]] = {}
+        for _, bucket, key in expected_outputs(decl, obs.sources):
+            if bucket in unfinished and not obs.covered(bucket, key):
+                wanted.setdefault(bucket, []).append(key)
+        for bucket, keys in wanted.items():
+            _head(storage, bucket, keys, obs)
+    for x in output_listings:
+        obs.existing.setdefault(x.bucket, {})
 
     # recorded outputs outside everything observed: orphan candidates must be known to exist or not
+    entries = (ledger() if callable(ledger) else ledger).entries
     stray: dict[str, list[str]] = {}
-    for bucket, key in ledger.entries:
+    for bucket, key in entries:
         if not obs.covered(bucket, key) and key not in obs.existing.get(bucket, {}):
             stray.setdefault(bucket, []).append(key)
     if sum(len(k) for k in stray.values()) <= HEAD_LIMIT:
@@ -160,14 +219,17 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger, progress: P
             _head(storage, bucket, keys, obs)
     else:
         for bucket, keys in stray.items():
-            _list(storage, bucket, merge_prefixes(k[: k.rfind("/") + 1] for k in keys), obs, progress, None)
+            for prefix in merge_prefixes(k[: k.rfind("/") + 1] for k in keys):
+                if not obs.covered(bucket, prefix):
+                    _record(obs, _Listing(storage, bucket, prefix, False, counter).run())
     return obs
 
 
-def plan_set(decl: Declaration, storage: Storage, ledger: Ledger, *, prune: bool = False,
+def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger], *, prune: bool = False,
              replace_unmanaged: bool = False, progress: Progress | None = None) -> tuple[SetPlan, Observation]:
-    """Observe and plan one set."""
+    """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way)."""
     obs = observe_set(decl, storage, ledger, progress)
+    ledger = ledger() if callable(ledger) else ledger
     plan = build_set_plan(
         decl, obs.sources, obs.existing, ledger,
         prune=prune, replace_unmanaged=replace_unmanaged,
@@ -183,6 +245,7 @@ def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, pru
     sets = []
     for decl in decls:
         storage = backend.storage(decl.region)
+        # the ledger first, then the listings: what the ledger records was made before anything is listed
         ledger = backend.ledgers.read(decl)
         plan, _ = plan_set(decl, storage, ledger, prune=prune, replace_unmanaged=replace_unmanaged, progress=progress)
         sets.append(plan)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -70,7 +72,7 @@ def test_each_prefix_listed_once_and_shared_by_sources_and_outputs() -> None:
               "abs": {"rule": "imageMogr2/strip", "fileid": "/t/{name}"},
               "cdn": {"rule": "imageMogr2/strip", "fileid": "/t/{name}", "bucket": C}}, ["img/*.jpg"])
     obs = observe_set(d, storage, Ledger("s"))
-    assert storage.lists == [(B, "img/"), (B, "t/"), (C, "t/")]
+    assert sorted(storage.lists) == sorted([(B, "img/"), (B, "t/"), (C, "t/")])  # each once
     assert storage.heads == []
     assert len(obs.sources) == 30
 
@@ -82,14 +84,48 @@ def test_whole_bucket_output_prefix_lists_the_bucket_once() -> None:
     assert storage.lists == [(B, "")]
 
 
-def test_few_expected_outputs_are_headed_not_listed() -> None:
-    storage = MemoryStorage({B: {"img/a.jpg": "e", "img/b.jpg": "e"}, C: {"t/a.jpg": "x", "big/1": "y"}})
+def test_a_finished_output_listing_is_used_as_is() -> None:
+    storage = MemoryStorage({B: {"img/a.jpg": "e", "img/b.jpg": "e"}, C: {"t/a.jpg": "x"}})
     d = decl({"cdn": {"rule": "imageMogr2/strip", "fileid": "/t/{name}", "bucket": C}}, ["img/*.jpg"])
     plan, obs = plan_set(d, storage, Ledger("s"))
-    assert storage.lists == [(B, "img/")]
+    assert set(storage.lists) == {(B, "img/"), (C, "t/")} and storage.heads == []
+    assert sorted((a.action.value, a.key) for a in plan.actions) == [("conflict", "t/a.jpg"), ("create", "t/b.jpg")]
+    assert obs.requests == 2
+
+
+class SlowOutputs(MemoryStorage):
+    """The output bucket's listing starts only after the sources are listed, and pages slowly."""
+
+    def __init__(self, buckets: dict[str, dict[str, str]]) -> None:
+        super().__init__(buckets)
+        self.sources_done = threading.Event()
+
+    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        if bucket == C:
+            self.sources_done.wait(5)
+            time.sleep(0.3)  # the observer has seen the sources by now and stopped this listing
+        yield from super().list_objects(bucket, prefix)
+        if bucket == B:
+            self.sources_done.set()
+
+
+def test_few_expected_outputs_are_headed_when_the_output_listing_is_large() -> None:
+    big = {f"t/zz{i:05d}": "y" for i in range(5000)}
+    storage = SlowOutputs({B: {"img/a.jpg": "e", "img/b.jpg": "e"}, C: {"t/a.jpg": "x", **big}})
+    d = decl({"cdn": {"rule": "imageMogr2/strip", "fileid": "/t/{name}", "bucket": C}}, ["img/*.jpg"])
+    plan, obs = plan_set(d, storage, Ledger("s"))
     assert sorted(storage.heads) == [(C, "t/a.jpg"), (C, "t/b.jpg")]
     assert sorted((a.action.value, a.key) for a in plan.actions) == [("conflict", "t/a.jpg"), ("create", "t/b.jpg")]
-    assert obs.requests == 3
+    assert obs.list_requests == 2  # the source page and the one output page read before stopping
+
+
+def test_ledger_may_be_read_concurrently() -> None:
+    storage = MemoryStorage({B: {"img/a.jpg": "e"}})
+    d = decl({"o": {"rule": "imageMogr2/strip", "fileid": "small/{name}"}}, ["img/*.jpg"])
+    entry = LedgerEntry(B, "img/small/a.jpg", "p.o", "img/a.jpg", "e", "stale", "o", "")
+    plan, _ = plan_set(d, storage, lambda: Ledger("s", "3", {(B, entry.key): entry}))
+    assert [(a.action.value, a.reason.value) for a in plan.actions] == [("create", "missing")]
+    assert plan.ledger_generation == "3"
 
 
 def test_recorded_outputs_outside_the_listings_are_observed() -> None:
