@@ -30,6 +30,7 @@ LIST_WORKERS = 8  # (bucket, prefix) listings run at once
 _SLASHES = re.compile(r"/{2,}")
 
 Progress = Callable[[int], None]
+_NOTHING: dict[str, str] = {}
 
 
 class LedgerReader(Protocol):
@@ -211,8 +212,9 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     # recorded outputs outside everything observed: orphan candidates must be known to exist or not
     entries = (ledger() if callable(ledger) else ledger).entries
     stray: dict[str, list[str]] = {}
+    existing = obs.existing
     for bucket, key in entries:
-        if not obs.covered(bucket, key) and key not in obs.existing.get(bucket, {}):
+        if key not in existing.get(bucket, _NOTHING) and not obs.covered(bucket, key):
             stray.setdefault(bucket, []).append(key)
     if sum(len(k) for k in stray.values()) <= HEAD_LIMIT:
         for bucket, keys in stray.items():
