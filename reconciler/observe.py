@@ -31,6 +31,7 @@ _SLASHES = re.compile(r"/{2,}")
 
 Progress = Callable[[int], None]
 _NOTHING: dict[str, str] = {}
+ListingCache = dict[str, list["_Listing"]]
 
 
 class LedgerReader(Protocol):
@@ -101,7 +102,21 @@ class _Listing:
         self.infos: list[ObjectInfo] = []
         self.count = 0
         self.complete = False
+        self.reused = False
         self.cancelled = threading.Event()
+
+    def reuse(self, cache: ListingCache | None) -> bool:
+        """Take the objects from a finished listing of this set or an earlier one that encloses this prefix."""
+        for done in (cache or {}).get(self.bucket, ()):
+            if done.complete and self.prefix.startswith(done.prefix):
+                prefix = self.prefix
+                self.objects = {k: v for k, v in done.objects.items() if k.startswith(prefix)}
+                if self.keep_infos:
+                    self.infos = ([i for i in done.infos if i.key.startswith(prefix)] if done.keep_infos
+                                  else [ObjectInfo(k, v) for k, v in self.objects.items()])
+                self.count, self.complete, self.reused = len(self.objects), True, True
+                return True
+        return False
 
     def run(self) -> _Listing:
         objects, infos, keep = self.objects, self.infos, self.keep_infos
@@ -120,7 +135,7 @@ class _Listing:
 
     @property
     def requests(self) -> int:
-        return max(1, -(-self.count // PAGE))
+        return 0 if self.reused else max(1, -(-self.count // PAGE))
 
 
 class _Counter:
@@ -162,13 +177,16 @@ def _head(storage: Storage, bucket: str, keys: Iterable[str], obs: Observation) 
 
 
 def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger],
-                progress: Progress | None = None, *, workers: int = LIST_WORKERS) -> Observation:
+                progress: Progress | None = None, *, workers: int = LIST_WORKERS,
+                cache: ListingCache | None = None) -> Observation:
     """List (or HEAD) everything the plan of ``decl`` needs. Raises StorageError as the storage does.
 
     The source listings and the output listings run concurrently (different prefixes are independent; each is
     paged with markers). Output listings start before the sources are known: when the sources turn out to be
     few, any output listing still running is stopped after its page and the expected outputs are HEADed.
-    ``ledger`` may be a callable (e.g. a future's ``result``): it is needed only at the end.
+    ``ledger`` may be a callable (e.g. a future's ``result``): it is needed only at the end. With ``cache``
+    (bucket -> finished listings, shared by the sets of one plan), a prefix an earlier set listed is not listed
+    again, and this set's listings are added to it.
     """
     obs = Observation()
     counter = _Counter(progress)
@@ -181,8 +199,11 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     output_listings = [_Listing(storage, bucket, p, False, counter) for bucket, prefixes in outputs.items()
                        for p in prefixes if not any(p.startswith(c) for c in covered.get(bucket, ()))]
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cosrecon-list") as pool:
-        source_futures = [pool.submit(x.run) for x in source_listings]
-        output_futures = [pool.submit(x.run) for x in output_listings]
+        source_futures = [pool.submit(x.run) for x in source_listings if not x.reuse(cache)]
+        output_futures = [pool.submit(x.run) for x in output_listings if not x.reuse(cache)]
+        for x in (*source_listings, *output_listings):
+            if x.reused:
+                _record(obs, x)
         try:
             for future in source_futures:
                 _record(obs, future.result())
@@ -208,6 +229,10 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
             _head(storage, bucket, keys, obs)
     for x in output_listings:
         obs.existing.setdefault(x.bucket, {})
+    if cache is not None:
+        for x in (*source_listings, *output_listings):
+            if x.complete and not x.reused:
+                cache.setdefault(x.bucket, []).append(x)
 
     # recorded outputs outside everything observed: orphan candidates must be known to exist or not
     entries = (ledger() if callable(ledger) else ledger).entries
@@ -228,9 +253,10 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
 
 
 def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger], *, prune: bool = False,
-             replace_unmanaged: bool = False, progress: Progress | None = None) -> tuple[SetPlan, Observation]:
+             replace_unmanaged: bool = False, progress: Progress | None = None,
+             cache: ListingCache | None = None) -> tuple[SetPlan, Observation]:
     """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way)."""
-    obs = observe_set(decl, storage, ledger, progress)
+    obs = observe_set(decl, storage, ledger, progress, cache=cache)
     ledger = ledger() if callable(ledger) else ledger
     plan = build_set_plan(
         decl, obs.sources, obs.existing, ledger,
@@ -245,11 +271,13 @@ def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, pru
                       replace_unmanaged: bool = False, progress: Progress | None = None) -> Plan:
     """The plan of every set, in order: reads each set's ledger and observes its buckets. Never writes."""
     sets = []
+    cache: dict[str, ListingCache] = {}  # per region: a (bucket, prefix) is listed once for all the sets
     for decl in decls:
         storage = backend.storage(decl.region)
         # the ledger first, then the listings: what the ledger records was made before anything is listed
         ledger = backend.ledgers.read(decl)
-        plan, _ = plan_set(decl, storage, ledger, prune=prune, replace_unmanaged=replace_unmanaged, progress=progress)
+        plan, _ = plan_set(decl, storage, ledger, prune=prune, replace_unmanaged=replace_unmanaged, progress=progress,
+                           cache=cache.setdefault(decl.region, {}))
         sets.append(plan)
     return Plan(tuple(sets))
 

@@ -9,7 +9,14 @@ from typing import Any
 
 from reconciler.declarations import build_declaration
 from reconciler.model import Ledger, LedgerEntry, ObjectInfo
-from reconciler.observe import observe_set, output_prefixes, plan_set, source_prefixes, template_prefix
+from reconciler.observe import (
+    observe_set,
+    output_prefixes,
+    plan_declarations,
+    plan_set,
+    source_prefixes,
+    template_prefix,
+)
 from reconciler.storage import ProcessResult
 
 B, C = "src-1250000000", "cdn-1250000000"
@@ -138,3 +145,30 @@ def test_recorded_outputs_outside_the_listings_are_observed() -> None:
     assert got == [("create", "img/small/a.jpg", "missing"), ("delete", "old/a.png", "not-declared"),
                    ("orphaned", "old/b.png", "output-gone")]
     assert plan.ledger_generation == "2"
+
+
+class FakeLedgers:
+    def read(self, decl: Any) -> Ledger:
+        return Ledger(decl.name)
+
+
+class FakeBackend:
+    def __init__(self, storage: MemoryStorage) -> None:
+        self._storage = storage
+        self.ledgers = FakeLedgers()
+
+    def storage(self, region: str) -> MemoryStorage:
+        return self._storage
+
+
+def test_sets_of_one_plan_share_listings() -> None:
+    storage = MemoryStorage({B: {f"img/{i}.jpg": "e" for i in range(30)} | {"img/sub/x.jpg": "e"}})
+    first = decl({"a": {"rule": "imageMogr2/strip", "fileid": "/t/{name}"}}, ["img/**/*.jpg"])
+    second = build_declaration({"version": 1, "name": "other", "region": "ap-guangzhou", "bucket": B,
+                                "pipelines": {"q": {"source": {"include": ["img/sub/*.jpg"]},
+                                                    "outputs": {"b": {"rule": "imageMogr2/strip",
+                                                                      "fileid": "/t/{stem}.png"}}}}}, "o.yaml")
+    plan = plan_declarations([first, second], FakeBackend(storage))
+    assert sorted(storage.lists) == [(B, "img/"), (B, "t/")]  # img/sub/ and t/ come from the first set's listings
+    assert [len(s.calls) for s in plan.sets] == [31, 1]
+    assert [a.key for a in plan.sets[1].actions] == ["t/x.png"]
