@@ -8,6 +8,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.errors import StateError
 from reconciler.model import ActionKind, Call, Plan, PlannedAction, Reason, RuleOp, SetPlan
@@ -126,3 +128,21 @@ def test_markdown_never_exceeds_the_comment_limit_however_large() -> None:
     assert md.count("<details>") == md.count("</details>")
     tiny = render_markdown(huge, limit=3000)
     assert len(tiny) <= 3000
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=json_values, fields=st.dictionaries(st.sampled_from(["summary", "sets", "actions", "calls"]), json_values))
+def test_plan_documents_of_any_shape_load_or_raise_state_error(data: object, fields: dict[str, object]) -> None:
+    for document in (data, {"kind": "plan", "format_version": 1, "summary": {}, "sets": [], "actions": [],
+                            "calls": [], **fields}):
+        try:
+            plan_from_data(document)
+        except StateError as exc:
+            assert str(exc).startswith("plan: ")
