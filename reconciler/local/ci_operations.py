@@ -84,7 +84,7 @@ def _run(h: Handler, req: Request, source: bytes, ops: processing.PicOperations)
 
 
 def image_process(h: Handler, req: Request) -> None:
-    h.state.stats.count("ImageProcess")
+    h.state.stats.count("image_process")
     h.read_body()
     if "pic-operations" not in req.headers:
         raise CosError("InvalidArgument", "image_process needs a Pic-Operations header.", ci=True)
@@ -94,7 +94,7 @@ def image_process(h: Handler, req: Request) -> None:
 
 
 def put_with_processing(h: Handler, req: Request) -> None:
-    h.state.stats.count("PutObjectProcess")
+    h.state.stats.count("ci_put_object")
     ops = _operations(req)
     _admit(h, rate_limited=True)
     body = h.read_body()
@@ -103,7 +103,7 @@ def put_with_processing(h: Handler, req: Request) -> None:
 
 
 def get_with_processing(h: Handler, req: Request, rule: str) -> None:
-    h.state.stats.count("GetObjectProcess")
+    h.state.stats.count("ci_get_object")
     source = _source(h, req)
     try:
         pipeline = parse_rule(rule)

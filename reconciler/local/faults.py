@@ -78,7 +78,9 @@ class Faults:
 
 
 class Stats:
-    """Thread-safe counters: one per operation name, plus ``error:<Code>`` per error code sent."""
+    """Thread-safe counters: one per operation (named after the SDK method: ``put_object``, ``list_objects``,
+    ``image_process``, ``ci_put_object``, ``ci_get_object``, ...), ``total`` requests, and ``error:<Code>`` per
+    error reply (not part of ``total``). Requests for the stats themselves are not counted."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -87,6 +89,14 @@ class Stats:
     def count(self, name: str) -> None:
         with self._lock:
             self._counts[name] += 1
+
+    def count_request(self) -> None:
+        with self._lock:
+            self._counts["total"] += 1
+
+    def count_error(self, code: str) -> None:
+        with self._lock:
+            self._counts[f"error:{code}"] += 1
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:

@@ -58,9 +58,9 @@ class Handler(BaseHTTPRequestHandler):
             req = self._parse(method)
             self._req = req
             if req.bucket is None and req.key == "-/stats" and method == "GET":
-                self.state.stats.count("GetStats")
                 self.send(200, json.dumps(self.state.stats.snapshot()).encode(), "application/json")
                 return
+            self.state.stats.count_request()
             self._authenticate(req)
             self._route(req)
         except CosError as exc:
@@ -129,7 +129,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _fail(self, exc: CosError) -> None:
         req = self._req
-        self.state.stats.count(f"error:{exc.code}")
+        self.state.stats.count_error(exc.code)
         if req is not None and not req.body_read and req.method in ("PUT", "POST"):
             try:
                 length = self.content_length()

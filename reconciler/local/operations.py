@@ -43,7 +43,7 @@ def route(h: Handler, req: Request) -> None:
     stats, store = h.state.stats, h.state.store
     if req.bucket is None:
         if req.method == "GET" and req.key == "":
-            stats.count("ListBuckets")
+            stats.count("list_buckets")
             h.send(200, replies.buckets(store.list_buckets(), req.region))
             return
         raise CosError("InvalidURI", "The Host header names no bucket (expected <bucket>.cos.<region>.myqcloud.com).")
@@ -58,7 +58,7 @@ def route(h: Handler, req: Request) -> None:
         if "pic-operations" in req.headers:
             ci_operations.put_with_processing(h, req)
         else:
-            stats.count("PutObject")
+            stats.count("put_object")
             obj = put_object(h, req)
             h.send(200, headers={"ETag": obj.etag})
     elif req.method == "GET":
@@ -66,13 +66,13 @@ def route(h: Handler, req: Request) -> None:
         if rule is not None:
             ci_operations.get_with_processing(h, req, rule)
         else:
-            stats.count("GetObject")
+            stats.count("get_object")
             _get_object(h, req, with_body=True)
     elif req.method == "HEAD":
-        stats.count("HeadObject")
+        stats.count("head_object")
         _get_object(h, req, with_body=False)
     elif req.method == "DELETE":
-        stats.count("DeleteObject")
+        stats.count("delete_object")
         store.delete(req.bucket, req.key)
         h.send(204)
     elif req.method == "POST" and "image_process" in req.params:
@@ -85,19 +85,19 @@ def _bucket_operation(h: Handler, req: Request) -> None:
     assert req.bucket is not None
     stats, store = h.state.stats, h.state.store
     if req.method == "PUT":
-        stats.count("PutBucket")
+        stats.count("put_bucket")
         if not store.create_bucket(req.bucket):
             raise CosError("BucketAlreadyExists", "The requested bucket name is not available.")
         h.send(200)
         return
     if req.method == "HEAD":
-        stats.count("HeadBucket")
+        stats.count("head_bucket")
     if not store.bucket_exists(req.bucket):
         raise CosError("NoSuchBucket", "The specified bucket does not exist.")
     if req.method == "HEAD":
         h.send(200)
     elif req.method == "DELETE":
-        stats.count("DeleteBucket")
+        stats.count("delete_bucket")
         try:
             store.delete_bucket(req.bucket)
         except BucketMissing:
@@ -106,10 +106,10 @@ def _bucket_operation(h: Handler, req: Request) -> None:
             raise CosError("BucketNotEmpty", "The bucket you tried to delete is not empty.") from None
         h.send(204)
     elif req.method == "GET":
-        stats.count("GetBucket")
+        stats.count("list_objects")
         _list(h, req)
     elif req.method == "POST" and "delete" in req.params:
-        stats.count("DeleteMultipleObjects")
+        stats.count("delete_objects")
         _delete_many(h, req)
     else:
         raise CosError("MethodNotAllowed", f"{req.method} is not supported on a bucket here.")

@@ -92,6 +92,7 @@ class LocalStore:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
         self._conn().executescript(_SCHEMA)
         self._sweep_tmp()
 
@@ -104,7 +105,7 @@ class LocalStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
-            with self._write_lock:
+            with self._connections_lock:
                 self._connections.append(conn)
         return conn
 
@@ -145,7 +146,7 @@ class LocalStore:
 
     def close(self) -> None:
         """Close every thread's connection (call when no request is in flight)."""
-        with self._write_lock:
+        with self._connections_lock:
             connections, self._connections = self._connections, []
         for conn in connections:
             conn.close()
