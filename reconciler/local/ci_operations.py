@@ -26,6 +26,8 @@ def download_rule(params: Mapping[str, str]) -> str | None:
         extra = [f"{k}={v}" for k, v in params.items() if k != "ci-process" and not k.startswith("response-")]
         return "&".join([f"ci-process={params['ci-process']}", *extra])
     for name, value in params.items():
+        if name.startswith("ci-process="):  # the SDK's ci_get_object(Rule='ci-process=...') sends it as a name
+            return name + (f"={value}" if value else "")
         if name.startswith(_RULE_PREFIXES):
             return name + (f"={value}" if value else "")
     return None

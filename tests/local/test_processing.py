@@ -1,0 +1,252 @@
+"""Cloud Infinite processing through the real SDK: fileid semantics (the COS docs' examples), outputs opened
+with Pillow, UploadResult fields and ETags, the three processing methods, and every error path."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qcloud_cos.cos_exception import CosServiceError
+
+from reconciler.local import LocalServer
+from tests.local.conftest import jpeg, make_client, open_image
+
+
+def _process(client: Any, bucket: str, key: str, rules: list[dict[str, str]], pic_info: int = 0) -> dict[str, Any]:
+    ops = json.dumps({"is_pic_info": pic_info, "rules": rules}, ensure_ascii=True)
+    _, body = client.ci_image_process(Bucket=bucket, Key=key, PicOperations=ops)
+    return body
+
+
+def _objects(body: dict[str, Any]) -> list[dict[str, str]]:
+    found = body["ProcessResults"]["Object"]
+    return found if isinstance(found, list) else [found]
+
+
+def _get(client: Any, bucket: str, key: str) -> bytes:
+    return client.get_object(Bucket=bucket, Key=key)["Body"].get_raw_stream().read()
+
+
+def _fails(client: Any, bucket: str, key: str, rules: Any, raw_ops: str | None = None) -> CosServiceError:
+    ops = raw_ops if raw_ops is not None else json.dumps({"rules": rules})
+    with pytest.raises(CosServiceError) as info:
+        client.ci_image_process(Bucket=bucket, Key=key, PicOperations=ops)
+    return info.value
+
+
+def _ci_code(err: CosServiceError) -> str:
+    match = re.search(r"<Code>([^<]+)</Code>", err.get_origin_msg() or "")
+    return match.group(1) if match else ""
+
+
+@pytest.fixture
+def photo(client: Any, bucket: str) -> tuple[str, str]:
+    client.put_object(Bucket=bucket, Key="p1/test1.jpg", Body=jpeg())
+    return bucket, "p1/test1.jpg"
+
+
+def test_fileid_semantics_from_the_cos_docs(client: Any, photo: tuple[str, str]) -> None:
+    bucket, key = photo
+    body = _process(client, bucket, key, [
+        {"fileid": "/p2/test2.jpg", "rule": "imageMogr2/thumbnail/!50p"},     # absolute
+        {"fileid": "p2/test2.jpg", "rule": "imageMogr2/thumbnail/!50p"},      # relative to the source's dir
+        {"fileid": "same-dir.png", "rule": "imageMogr2/format/png"},
+    ])
+    assert [o["Key"] for o in _objects(body)] == ["p2/test2.jpg", "p1/p2/test2.jpg", "p1/same-dir.png"]
+    for out in ("p2/test2.jpg", "p1/p2/test2.jpg"):
+        assert open_image(_get(client, bucket, out)).size == (320, 240)
+    assert open_image(_get(client, bucket, "p1/same-dir.png")).format == "PNG"
+    client.put_object(Bucket=bucket, Key="root.jpg", Body=jpeg(100, 80))  # a root object + relative fileid
+    assert [o["Key"] for o in _objects(_process(client, bucket, "root.jpg", [
+        {"fileid": "y.png", "rule": "imageMogr2/format/png"}]))] == ["y.png"]
+
+
+def test_cross_bucket_destination_and_overwriting_the_source(client: Any, photo: tuple[str, str]) -> None:
+    bucket, key = photo
+    dest = f"dest{uuid.uuid4().hex[:8]}-1250000000"
+    client.create_bucket(Bucket=dest)
+    body = _process(client, bucket, key, [{"bucket": dest, "fileid": "/thumbs/t.webp",
+                                           "rule": "imageMogr2/thumbnail/100x/format/webp"}])
+    obj = _objects(body)[0]
+    assert obj["Location"].startswith(f"{dest}.cos.") and obj["Location"].endswith("/thumbs/t.webp")
+    image = open_image(_get(client, dest, "thumbs/t.webp"))
+    assert (image.format, image.size) == ("WEBP", (100, 75))
+    _process(client, bucket, key, [{"fileid": "test1.jpg", "rule": "imageMogr2/thumbnail/64x"}])
+    assert open_image(_get(client, bucket, key)).size == (64, 48)  # fileid == source key overwrites it
+    err = _fails(client, bucket, key, [{"bucket": "nowhere-1250000000", "fileid": "x.jpg", "rule": "imageMogr2/strip"}])
+    assert err.get_status_code() == 404
+
+
+def test_upload_result_fields_and_etags(client: Any, photo: tuple[str, str]) -> None:
+    bucket, key = photo
+    body = _process(client, bucket, key, [{"fileid": "a.png", "rule": "imageMogr2/thumbnail/200x/format/png"}],
+                    pic_info=1)
+    info = body["OriginalInfo"]
+    assert info["Key"] == key and info["ETag"] == client.head_object(Bucket=bucket, Key=key)["ETag"]
+    assert (info["ImageInfo"]["Format"], info["ImageInfo"]["Width"], info["ImageInfo"]["Height"]) == ("jpg", "640", "480")
+    obj = _objects(body)[0]
+    assert (obj["Format"], obj["Width"], obj["Height"]) == ("png", "200", "150")
+    assert re.fullmatch(r"[0-9a-f]{40}", obj["ETag"])  # like the CI docs: NOT the MD5 a listing shows
+    head = client.head_object(Bucket=bucket, Key="p1/a.png")
+    assert head["ETag"] != obj["ETag"] and re.fullmatch(r'"[0-9a-f]{32}"', head["ETag"])
+    assert head["Content-Length"] == obj["Size"] and head["Content-Type"] == "image/png"
+
+
+GEOMETRIES = [("!50p", (320, 240)), ("!50px", (320, 480)), ("!x50p", (640, 240)), ("200x", (200, 150)),
+              ("x120", (160, 120)), ("200x200", (200, 150)), ("1000x1000>", (640, 480)), ("100x100>", (100, 75)),
+              ("1000x1000<", (1000, 750)), ("100x100<", (640, 480)), ("!200x200r", (267, 200)),
+              ("100x100!", (100, 100)), ("10000@", (115, 87))]
+OPERATIONS = [
+    ("imageMogr2/crop/300x200/gravity/center", (300, 200), "JPEG"),
+    ("imageMogr2/crop/300x", (300, 480), "JPEG"),
+    ("imageMogr2/cut/100x50x10x10", (100, 50), "JPEG"),
+    ("imageMogr2/rotate/90", (480, 640), "JPEG"),
+    ("imageMogr2/auto-orient/flip/vertical/strip", (640, 480), "JPEG"),
+    ("imageMogr2/blur/3x2/quality/50", (640, 480), "JPEG"),
+    ("imageMogr2/grayscale/1/format/png", (640, 480), "PNG"),
+    ("imageMogr2/format/gif", (640, 480), "GIF"),
+    ("imageMogr2/format/bmp", (640, 480), "BMP"),
+    ("imageMogr2/format/tiff", (640, 480), "TIFF"),
+    ("imageMogr2/thumbnail/320x/format/webp/quality/80", (320, 240), "WEBP"),
+    ("imageMogr2/iradius/100/format/png", (200, 200), "PNG"),
+    ("imageView2/0/w/320", (320, 240), "JPEG"), ("imageView2/1/w/100/h/100", (100, 100), "JPEG"),
+    ("imageView2/2/w/100/h/100/format/png", (100, 75), "PNG"), ("imageView2/3/w/100/h/100", (133, 100), "JPEG"),
+    ("imageView2/4/w/100/h/50", (100, 75), "JPEG"), ("imageView2/5/w/100/h/50", (100, 50), "JPEG"),
+    ("imageMogr2/thumbnail/!50p|imageMogr2/rotate/90|imageView2/2/w/100/format/png", (100, 133), "PNG"),
+    ("ci-process=AISuperResolution", (1280, 960), "JPEG"),
+    ("ci-process=AISuperResolution&magnify=4", (2560, 1920), "JPEG"),
+    ("ci-process=AIImageCrop&width=300&height=200&fixed=1", (300, 200), "JPEG"),
+    ("ci-process=AIImageColoring", (640, 480), "JPEG"),
+    ("ci-process=AIEnhanceImage&denoise=3&sharpen=3", (640, 480), "JPEG"),
+]
+
+
+def test_thumbnail_geometries(client: Any, photo: tuple[str, str]) -> None:
+    bucket, key = photo
+    for start in range(0, len(GEOMETRIES), 5):
+        chunk = GEOMETRIES[start:start + 5]
+        body = _process(client, bucket, key, [{"fileid": f"/geo/{i}.jpg", "rule": f"imageMogr2/thumbnail/{g}"}
+                                              for i, (g, _) in enumerate(chunk, start)])
+        for (geometry, size), obj in zip(chunk, _objects(body)):
+            assert open_image(_get(client, bucket, obj["Key"])).size == size, geometry
+            assert (int(obj["Width"]), int(obj["Height"])) == size, geometry
+
+
+@pytest.mark.parametrize(("rule", "size", "fmt"), OPERATIONS, ids=[o[0] for o in OPERATIONS])
+def test_operations(client: Any, photo: tuple[str, str], rule: str, size: tuple[int, int], fmt: str) -> None:
+    bucket, key = photo
+    obj = _objects(_process(client, bucket, key, [{"fileid": "/ops/out", "rule": rule}]))[0]
+    image = open_image(_get(client, bucket, obj["Key"]))
+    assert (image.size, image.format) == (size, fmt)
+    if "grayscale" in rule:
+        assert image.mode == "L"
+
+
+@pytest.mark.parametrize("name", ["AIPicMatting", "AIPortraitMatting", "GoodsMatting"])
+def test_matting_gives_png_with_alpha(client: Any, photo: tuple[str, str], name: str) -> None:
+    bucket, key = photo
+    obj = _objects(_process(client, bucket, key, [{"fileid": "/matte/out.png", "rule": f"ci-process={name}"}]))[0]
+    image = open_image(_get(client, bucket, obj["Key"]))
+    assert image.format == "PNG" and image.mode == "RGBA" and obj["Format"] == "png"
+    low, high = image.getchannel("A").getextrema()
+    assert low == 0 and high == 255  # background keyed out, subject kept
+
+
+def test_processing_is_deterministic(client: Any, photo: tuple[str, str]) -> None:
+    bucket, key = photo
+    rules = [{"fileid": "/det/a.png", "rule": "ci-process=AIPicMatting"},
+             {"fileid": "/det/b.jpg", "rule": "ci-process=AIEnhanceImage"}]
+    first = [o["ETag"] for o in _objects(_process(client, bucket, key, rules))]
+    assert first == [o["ETag"] for o in _objects(_process(client, bucket, key, rules))]
+
+
+def test_error_paths(client: Any, photo: tuple[str, str]) -> None:
+    bucket, key = photo
+    six = [{"fileid": f"/six/{i}.jpg", "rule": "imageMogr2/strip"} for i in range(6)]
+    for rules, needle in [(six, "at most 5"), ([{"fileid": "x.jpg", "rule": "imageMogr2/thumbnail/12qx"}],
+                                               "thumbnail/12qx"),
+                          ([{"fileid": "x.jpg", "rule": "imageMogr2/format/heif"}], "format/heif"),
+                          ([{"fileid": "x.jpg", "rule": "imageMogr2/gravity/center"}], "gravity"),
+                          ([{"fileid": "dir/", "rule": "imageMogr2/strip"}], "fileid"),
+                          ([{"fileid": "x.jpg", "rule": "ci-process=AIImageCrop&width=10"}], "height"),
+                          ([{"fileid": "x.jpg", "rule": "nonsense/1"}], "nonsense")]:
+        err = _fails(client, bucket, key, rules)
+        assert err.get_status_code() == 400 and _ci_code(err) == "InvalidArgument", needle
+        assert needle in err.get_origin_msg() and "<Resource>" not in err.get_origin_msg()
+    err = _fails(client, bucket, key, None, raw_ops="{not json")
+    assert err.get_status_code() == 400 and _ci_code(err) == "InvalidArgument"
+    client.put_object(Bucket=bucket, Key="p1/notes.txt", Body=b"plain text, not an image")
+    err = _fails(client, bucket, "p1/notes.txt", [{"fileid": "x.jpg", "rule": "imageMogr2/strip"}])
+    assert err.get_status_code() == 400 and "not an image" in err.get_origin_msg()
+    err = _fails(client, bucket, "p1/missing.jpg", [{"fileid": "x.jpg", "rule": "imageMogr2/strip"}])
+    assert (err.get_status_code(), err.get_error_code()) == (404, "NoSuchKey")
+    listed = [c["Key"] for c in client.list_objects(Bucket=bucket, Prefix="six/").get("Contents", [])]
+    assert listed == []  # a failed request writes nothing
+
+
+def test_processing_upon_upload(client: Any, bucket: str) -> None:
+    ops = json.dumps({"is_pic_info": 1, "rules": [{"fileid": "thumb/s.png", "rule": "imageView2/2/w/64/format/png"}]})
+    _, body = client.ci_put_object(Bucket=bucket, Key="up/photo.jpg", Body=jpeg(), PicOperations=ops)
+    assert body["OriginalInfo"]["Key"] == "up/photo.jpg" and body["OriginalInfo"]["ImageInfo"]["Width"] == "640"
+    assert body["ProcessResults"]["Object"]["Key"] == "up/thumb/s.png"
+    assert open_image(_get(client, bucket, "up/photo.jpg")).size == (640, 480)
+    assert open_image(_get(client, bucket, "up/thumb/s.png")).size == (64, 48)
+
+
+def test_processing_during_download(client: Any, bucket: str, tmp_path: Path) -> None:
+    client.put_object(Bucket=bucket, Key="dl/photo.jpg", Body=jpeg())
+    for rule, size, fmt in [("imageMogr2/thumbnail/!25p/format/png", (160, 120), "PNG"),
+                            ("ci-process=AISuperResolution", (1280, 960), "JPEG")]:
+        dest = tmp_path / "out.bin"
+        client.ci_get_object(Bucket=bucket, Key="dl/photo.jpg", DestImagePath=str(dest), Rule=rule)
+        image = open_image(dest.read_bytes())
+        assert (image.size, image.format) == (size, fmt)
+    assert [c["Key"] for c in client.list_objects(Bucket=bucket, Prefix="dl/")["Contents"]] == ["dl/photo.jpg"]
+
+
+def test_rate_limit_and_injected_faults(tmp_path: Path) -> None:
+    with LocalServer(tmp_path, buckets=["ci-1250000000"], ci_qps=2, seed=7) as srv:
+        client = make_client(srv)
+        client.put_object(Bucket="ci-1250000000", Key="s.jpg", Body=jpeg(64, 48))
+        rules = [{"fileid": "o.jpg", "rule": "imageMogr2/strip"}]
+        outcomes = []
+        for _ in range(8):
+            try:
+                _process(client, "ci-1250000000", "s.jpg", rules)
+                outcomes.append("ok")
+            except CosServiceError as exc:
+                assert exc.get_status_code() == 503
+                outcomes.append(_ci_code(exc))
+        assert "ok" in outcomes and "SlowDown" in outcomes and set(outcomes) == {"ok", "SlowDown"}
+        assert srv.stats()["image_process"] == 8 and srv.stats()["error:SlowDown"] == outcomes.count("SlowDown")
+        srv.set_faults(ci_qps=0, throttle_rate=1.0)
+        assert _ci_code(_fails(client, "ci-1250000000", "s.jpg", rules)) == "SlowDown"
+        srv.set_faults(throttle_rate=0.0, fail_rate=1.0)
+        err = _fails(client, "ci-1250000000", "s.jpg", rules)
+        assert (err.get_status_code(), _ci_code(err)) == (500, "InternalError")
+        srv.set_faults(fail_rate=0.0)
+        _process(client, "ci-1250000000", "s.jpg", rules)
+        client.put_object(Bucket="ci-1250000000", Key="plain", Body=b"x")  # object calls are never faulted
+
+
+def _pattern(root: Path, seed: int) -> list[str]:
+    with LocalServer(root, buckets=["seed-1250000000"], ci_qps=0, throttle_rate=0.5, seed=seed) as srv:
+        client = make_client(srv)
+        client.put_object(Bucket="seed-1250000000", Key="s.jpg", Body=jpeg(32, 24))
+        out = []
+        for _ in range(12):
+            try:
+                _process(client, "seed-1250000000", "s.jpg", [{"fileid": "o.jpg", "rule": "imageMogr2/strip"}])
+                out.append("ok")
+            except CosServiceError:
+                out.append("throttled")
+        return out
+
+
+def test_seeded_faults_are_reproducible(tmp_path: Path) -> None:
+    first = _pattern(tmp_path / "a", 42)
+    assert first == _pattern(tmp_path / "b", 42) and set(first) == {"ok", "throttled"}
