@@ -8,6 +8,7 @@ and the caller reads the raw body).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,8 +34,13 @@ class ProcessedResult:
     etag: str
 
 
+@functools.lru_cache(maxsize=4096)
+def _iso_seconds(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def iso_time(stamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp * 1000) % 1000:03d}Z"
+    return f"{_iso_seconds(int(stamp))}.{int(stamp * 1000) % 1000:03d}Z"
 
 
 def _el(name: str, value: object) -> str:

@@ -325,7 +325,7 @@ class LocalStore:
                         break
                 if len(objects) + len(prefixes) == max_keys:
                     return ListPage(tuple(objects), tuple(prefixes), True, last.decode())
-                objects.append(_row((row[0], *row[1:])))
+                objects.append(StoredObject(kb.decode("utf-8"), row[1], row[2], row[3]))
                 last = kb
                 cursor, inclusive = kb, False
             if not jumped and len(rows) <= want:
@@ -335,7 +335,7 @@ class LocalStore:
     def _range(conn: sqlite3.Connection, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None,
                limit: int) -> list[Any]:
         op = ">=" if inclusive else ">"
-        sql = f"SELECT key, size, etag, mtime, ctype, meta, blob FROM objects WHERE bucket=? AND key {op} ?"
+        sql = f"SELECT key, size, etag, mtime FROM objects WHERE bucket=? AND key {op} ?"
         args: list[object] = [bucket, lo]
         if hi is not None:
             sql += " AND key < ?"
