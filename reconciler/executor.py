@@ -255,6 +255,31 @@ class _SetRun:
         return action is not None and action.action is ActionKind.CREATE and action.reason is Reason.MISSING
 
 
+def _folder(key: str) -> str:
+    return key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+
+
+def list_range(storage: Storage, bucket: str, folder: str, keys: list[str], per_page: int = 20) -> dict[str, str]:
+    """ETags of ``keys`` (sorted, all in ``folder``) read by listing their key range, as long as each listed page
+    finds ``per_page`` of them on average (else HEADs are cheaper); {} for fewer than 3 keys."""
+    if len(keys) < 3:
+        return {}
+    wanted, found = set(keys), {}
+    budget = 1000 * max(1, -(-len(keys) // per_page))
+    last = keys[-1]
+    try:
+        for seen, obj in enumerate(storage.list_objects(bucket, folder, start_after=keys[0][:-1]), 1):
+            if obj.key > last:
+                break
+            if obj.key in wanted:
+                found[obj.key] = obj.etag
+            if seen >= budget:
+                break
+    except StorageError:
+        pass  # the HEADs that follow are the fallback
+    return found
+
+
 class _Verifier:
     """Learns the ETags of outputs made by successful calls, as a listing will show them, and records them.
 
@@ -298,8 +323,7 @@ class _Verifier:
         groups: dict[tuple[str, str, str], list[tuple[_SetRun, Call, RuleOp]]] = {}
         for run, call in items:
             for op in call.rules:
-                folder = op.key.rsplit("/", 1)[0] + "/" if "/" in op.key else ""
-                groups.setdefault((run.decl.region, op.bucket, folder), []).append((run, call, op))
+                groups.setdefault((run.decl.region, op.bucket, _folder(op.key)), []).append((run, call, op))
         try:
             for _ in self._pool.map(self._verify_group, groups.items()):
                 pass
@@ -310,7 +334,7 @@ class _Verifier:
     def _verify_group(self, group: tuple[tuple[str, str, str], list[tuple[_SetRun, Call, RuleOp]]]) -> None:
         (region, bucket, folder), outputs = group
         storage = self.engine.backend.storage(region)
-        found = self._list_range(storage, bucket, folder, sorted(op.key for _, _, op in outputs))
+        found = list_range(storage, bucket, folder, sorted(op.key for _, _, op in outputs), self.PER_PAGE)
         by_run: dict[int, tuple[_SetRun, list[JournalRecord]]] = {}
         tally = self.engine.tally
         for run, call, op in outputs:
@@ -335,26 +359,6 @@ class _Verifier:
             tally.advance(done=1)
         for run, records in by_run.values():
             run.record(records)
-
-    def _list_range(self, storage: Storage, bucket: str, folder: str, keys: list[str]) -> dict[str, str]:
-        """ETags of ``keys`` (sorted) read by listing their range, within a page budget; {} when not worth it."""
-        if len(keys) < 3:
-            return {}
-        wanted, found = set(keys), {}
-        budget = 1000 * max(1, -(-len(keys) // self.PER_PAGE))
-        last = keys[-1]
-        try:
-            for seen, obj in enumerate(storage.list_objects(bucket, folder, start_after=keys[0][:-1]), 1):
-                if obj.key > last:
-                    break
-                if obj.key in wanted:
-                    found[obj.key] = obj.etag
-                if seen >= budget:
-                    break
-        except StorageError:
-            pass  # the HEADs that follow are the fallback
-        return found
-
 
 class _Tally:
     def __init__(self, progress: ProgressSink | None) -> None:
@@ -653,28 +657,38 @@ class Engine:
         started = time.monotonic()
         self._open()
         try:
-            work = [(run, call, op) for run in self.runs for call in run.plan.calls for op in call.rules
-                    if (a := run.actions.get((op.bucket, op.key))) is not None and a.reason is Reason.REPLACE_UNMANAGED]
+            groups: dict[tuple[str, str, str], list[tuple[_SetRun, Call, RuleOp]]] = {}
+            for run in self.runs:
+                for call in run.plan.calls:
+                    for op in call.rules:
+                        action = run.actions.get((op.bucket, op.key))
+                        if action is not None and action.reason is Reason.REPLACE_UNMANAGED:
+                            key = (run.decl.region, op.bucket, _folder(op.key))
+                            groups.setdefault(key, []).append((run, call, op))
 
-            def one(item: tuple[_SetRun, Call, object]) -> None:
-                run, call, op = item
-                assert isinstance(op, RuleOp)
-                storage = self.backend.storage(run.decl.region)
-                try:
-                    head = self._retry(lambda: storage.head_object(op.bucket, op.key))
-                except StorageError as error:
-                    self.tally.fail(_failure(run, op.address, op.bucket, op.key, call.key, error))
-                    return
-                if head is None:
-                    self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key, "gone"))
-                    return
-                run.record([JournalRecord.put(
-                    self._entry(run, call, op.bucket, op.key, op.address, op.fingerprint, head.etag))])
-                with self.tally.lock:
-                    self.tally.adopted += 1
+            def adopt_group(item: tuple[tuple[str, str, str], list[tuple[_SetRun, Call, RuleOp]]]) -> None:
+                (region, bucket, folder), outputs = item
+                storage = self.backend.storage(region)
+                found = list_range(storage, bucket, folder, sorted(op.key for _, _, op in outputs))
+                for run, call, op in outputs:
+                    etag = found.get(op.key)
+                    if etag is None:
+                        try:
+                            head = self._retry(lambda: storage.head_object(op.bucket, op.key))
+                        except StorageError as error:
+                            self.tally.fail(_failure(run, op.address, op.bucket, op.key, call.key, error))
+                            continue
+                        if head is None:
+                            self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key, "gone"))
+                            continue
+                        etag = head.etag
+                    run.record([JournalRecord.put(
+                        self._entry(run, call, op.bucket, op.key, op.address, op.fingerprint, etag))])
+                    with self.tally.lock:
+                        self.tally.adopted += 1
 
             with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
-                list(pool.map(one, work))
+                list(pool.map(adopt_group, groups.items()))
         except BaseException:
             for run in self.runs:
                 try:
@@ -713,4 +727,3 @@ def adopt(plan: Plan, decls: Sequence[Declaration], backend: BackendLike, option
         if locks is None:
             locks = stack.enter_context(lock_sets(set_decls, backend, options, operation="adopt"))
         return Engine(plan, set_decls, backend, options, locks).adopt()
-

@@ -128,3 +128,21 @@ def test_output_etags_are_learnt_by_listing_not_one_head_each(server: LocalServe
     ledger = backend.ledgers.read(decl)
     assert {k: e.output_etag for (_, k), e in ledger.entries.items()} == {k: listed[k] for _, k in ledger.entries}
     assert not make_plan([decl], backend).has_changes
+
+
+def test_adopt_of_many_outputs_lists_instead_of_heading_each(server: LocalServer, backend: Backend) -> None:
+    names = [f"photos/{i:02d}.jpg" for i in range(20)]
+    seed(backend, names)
+    storage = backend.storage(REGION)
+    for i in range(20):
+        storage.put_object(SRC, f"thumbs/{i:02d}.webp", b"existing %d" % i)
+        storage.put_object(SRC, f"png/{i:02d}.png", b"existing png %d" % i)
+    decl = declaration()
+    plan = make_plan([decl], backend, replace_unmanaged=True)
+    before = server.stats()
+    report = adopt(plan, [decl], backend, FAST)
+    after = server.stats()
+    assert report.adopted == 40 and report.failed == 0 and process_calls(server) == 0
+    assert sum(v - before.get(k, 0) for k, v in after.items() if "head" in k.lower()) == 0
+    converged = make_plan([decl], backend)
+    assert not converged.has_changes and converged.count(ActionKind.UNCHANGED) == 40
