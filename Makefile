@@ -12,8 +12,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The main job on the embedded local server, from scratch each time: seed the example buckets, then
+# validate -> plan -> apply -> plan again, which must report no changes (--detailed-exitcode: 0).
+DEMO_ROOT := .cosrecon/demo
+COSRECON  := COSRECON_LOCAL_ROOT=$(DEMO_ROOT) $(BIN)/cosrecon
+
 demo: $(STAMP)
-	$(BIN)/cosrecon validate examples/
+	rm -rf $(DEMO_ROOT)
+	$(COSRECON) local import examples/images/shop    --bucket shop-1250000000    --root $(DEMO_ROOT)
+	$(COSRECON) local import examples/images/archive --bucket archive-1250000000 --root $(DEMO_ROOT)
+	$(COSRECON) local import examples/images/media   --bucket media-1250000000   --root $(DEMO_ROOT)
+	@echo; echo '$$ cosrecon validate examples/'
+	@$(COSRECON) validate examples/
+	@echo; echo '$$ cosrecon plan --local examples/'
+	@$(COSRECON) plan --local examples/
+	@echo; echo '$$ cosrecon apply --local --yes examples/'
+	@$(COSRECON) apply --local --yes examples/
+	@echo; echo '$$ cosrecon plan --local --detailed-exitcode examples/'
+	@$(COSRECON) plan --local --detailed-exitcode examples/
+	@echo; echo "Demo done: outputs are in $(DEMO_ROOT) (serve them with: $(BIN)/cosrecon local serve --root $(DEMO_ROOT))."
 
 test: $(STAMP)
 	$(BIN)/python -m mypy
@@ -26,4 +43,4 @@ typecheck: $(STAMP)
 	$(BIN)/python -m mypy
 
 clean:
-	rm -rf $(VENV) .cosrecon-demo build *.egg-info
+	rm -rf $(VENV) .cosrecon/demo build *.egg-info

@@ -5,6 +5,7 @@ Defined once here; ``backend_from_options`` turns their values into a ``backend.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -18,6 +19,12 @@ from reconciler.errors import UsageError
 F = TypeVar("F", bound=Callable[..., Any])
 
 LOCAL_ROOT = Path(".cosrecon/local")
+LOCAL_ROOT_ENV = "COSRECON_LOCAL_ROOT"  # where --local keeps its data, when not LOCAL_ROOT
+
+
+def local_root() -> Path:
+    """The embedded server's data folder for ``--local``: ``$COSRECON_LOCAL_ROOT`` or ``.cosrecon/local``."""
+    return Path(os.environ.get(LOCAL_ROOT_ENV) or LOCAL_ROOT)
 
 
 def backend_options(command: F) -> F:
@@ -25,7 +32,7 @@ def backend_options(command: F) -> F:
     command = click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                            help="Keep ledgers in this local folder instead of COS.")(command)
     command = click.option("--local", "local", is_flag=True, default=False,
-                           help=f"Run against the embedded local server (root {LOCAL_ROOT}), started in-process.")(command)
+                           help=f"Run against the embedded local server (root {LOCAL_ROOT} or ${LOCAL_ROOT_ENV}), started in-process.")(command)
     command = click.option("--endpoint", envvar="COSRECON_ENDPOINT", default=None, metavar="URL",
                            help="COS-compatible endpoint, e.g. http://127.0.0.1:9000 (env COSRECON_ENDPOINT).")(command)
     return command
@@ -36,5 +43,5 @@ def backend_from_options(endpoint: str | None, local: bool, state_dir: Path | No
     """The backend the options select; ``buckets`` are created on the embedded server when ``--local``."""
     if local and endpoint:
         raise UsageError("--local and --endpoint are exclusive: --local starts its own server")
-    return open_backend(endpoint=endpoint, local_root=LOCAL_ROOT if local else None, state_dir=state_dir,
+    return open_backend(endpoint=endpoint, local_root=local_root() if local else None, state_dir=state_dir,
                         local_buckets=buckets, pool_size=pool_size)
