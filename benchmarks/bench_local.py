@@ -84,10 +84,10 @@ def _jpeg() -> bytes:
     return buf.getvalue()
 
 
-def run(quick: bool = False) -> dict[str, Any]:
+def run(quick: bool = False, keys: int | None = None) -> dict[str, Any]:
     from reconciler.local import LocalServer, LocalStore
 
-    keys = 20_000 if quick else 100_000
+    keys = keys or (20_000 if quick else 100_000)
     reps = 3 if quick else 5
     figures = []
     with tempfile.TemporaryDirectory(prefix="bench-local-") as tmp:
@@ -165,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller store and fewer runs")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
+    parser.add_argument("--keys", type=int, default=None, help="keys to seed for the listing figures")
     args = parser.parse_args(argv)
-    result = run(quick=args.quick)
+    result = run(quick=args.quick, keys=args.keys)
     print(render(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

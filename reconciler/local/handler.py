@@ -36,6 +36,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         return  # quiet: the server never prints; counts are in /-/stats
 
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.state.store.close_thread()  # one thread per connection: don't keep its SQLite connection
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 
@@ -64,6 +70,7 @@ class Handler(BaseHTTPRequestHandler):
             self.state.stats.count_request()
             self._authenticate(req)
             self._route(req)
+            self._drain()
         except CosError as exc:
             self._fail(exc)
         except (BrokenPipeError, ConnectionResetError):
@@ -128,20 +135,30 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD" and body:
             self.wfile.write(body)
 
+    def _drain(self) -> None:
+        """Consume a body the operation did not read, so the next request on this connection parses."""
+        req = self._req
+        if req is None:
+            self.close_connection = True
+            return
+        if req.body_read or "content-length" not in req.headers:
+            if "content-length" not in req.headers and "transfer-encoding" in req.headers:
+                self.close_connection = True  # chunked bodies are not supported: do not reuse the connection
+            return
+        req.body_read = True
+        try:
+            length = self.content_length()
+        except CosError:
+            length = -1
+        if 0 <= length <= 64 * 1024 * 1024:
+            self.rfile.read(length)
+        else:
+            self.close_connection = True
+
     def _fail(self, exc: CosError) -> None:
         req = self._req
         self.state.stats.count_error(exc.code)
-        if req is not None and not req.body_read and req.method in ("PUT", "POST"):
-            try:
-                length = self.content_length()
-            except CosError:
-                length = -1
-            if 0 <= length <= 64 * 1024 * 1024:
-                self.rfile.read(length)
-            else:
-                self.close_connection = True
-        if req is None:
-            self.close_connection = True
+        self._drain()
         resource = None
         if not exc.ci:
             resource = (req.host if req else "") + "/" + (req.key if req else "")

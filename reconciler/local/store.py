@@ -122,19 +122,23 @@ class LocalStore:
         temp = self.tmp / name
         md5 = hashlib.md5()
         size = 0
-        with open(temp, "wb") as out:
-            if isinstance(source, bytes):
-                out.write(source)
-                md5.update(source)
-                size = len(source)
-            else:
-                while chunk := source.read(1 << 20):
-                    out.write(chunk)
-                    md5.update(chunk)
-                    size += len(chunk)
-            if durable:
-                out.flush()
-                os.fsync(out.fileno())
+        try:
+            with open(temp, "wb") as out:
+                if isinstance(source, bytes):
+                    out.write(source)
+                    md5.update(source)
+                    size = len(source)
+                else:
+                    while chunk := source.read(1 << 20):
+                        out.write(chunk)
+                        md5.update(chunk)
+                        size += len(chunk)
+                if durable:
+                    out.flush()
+                    os.fsync(out.fileno())
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
         target = self._blob_path(name)
         target.parent.mkdir(exist_ok=True)
         os.replace(temp, target)
@@ -143,6 +147,16 @@ class LocalStore:
     def _drop_blob(self, blob: str | None) -> None:
         if blob:
             self._blob_path(blob).unlink(missing_ok=True)
+
+    def close_thread(self) -> None:
+        """Close the calling thread's connection (a server thread ending its HTTP connection calls this)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            with self._connections_lock:
+                if conn in self._connections:
+                    self._connections.remove(conn)
+            conn.close()
 
     def close(self) -> None:
         """Close every thread's connection (call when no request is in flight)."""

@@ -175,3 +175,20 @@ def test_64_concurrent_clients(server: LocalServer, bucket: str) -> None:
         marker = page["NextMarker"]
     assert seen == 64 * 6
     assert server.store.verify() == []
+
+
+def test_short_connections_do_not_leak_file_descriptors(server: LocalServer, bucket: str) -> None:
+    import os
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    make_client(server).put_object(Bucket=bucket, Key="fd", Body=b"x")
+    for _ in range(20):  # warm up
+        make_client(server, pool=1).head_object(Bucket=bucket, Key="fd")
+    before = fds()
+    for _ in range(150):
+        client = make_client(server, pool=1)
+        client.head_object(Bucket=bucket, Key="fd")
+        client._session.close()
+    assert fds() < before + 20
