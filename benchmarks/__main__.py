@@ -62,7 +62,7 @@ def _parts(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
     sizes = tuple(args.plan_sizes) if args.plan_sizes else ((2_000, 10_000) if q else (10_000, 100_000))
     reps = args.reps or (2 if q else 3)
     return {
-        "1": lambda: bench_plan.run(sizes=sizes, reps=reps),
+        "1": lambda: bench_plan.run(sizes=sizes, reps=reps, converged=args.converged),
         "2": lambda: _external("bench_planner", q),
         "3": lambda: bench_apply.run_part3(sources=100 if q else args.apply_sources, reps=1 if q else reps,
                                            loop_rerun_reps=1),
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller sizes, fewer runs (a few minutes)")
     ap.add_argument("--parts", default="1,2,3,4,5,6", help="comma-separated part numbers")
     ap.add_argument("--plan-sizes", type=int, nargs="+", help="source counts for part 1 (default 10000 100000)")
+    ap.add_argument("--converged", choices=("adopt", "replicate"), default="adopt",
+                    help="part 1's converged state: cosrecon adopt of every output (default), or adopt of one "
+                         "source with its ledger entries replicated (for very large sizes)")
     ap.add_argument("--apply-sources", type=int, default=500, help="sources for part 3 (default 500)")
     ap.add_argument("--reps", type=int, default=0, help="runs per figure (default 3; 2 with --quick)")
     ap.add_argument("--name", help="results file name (default: a UTC timestamp)")

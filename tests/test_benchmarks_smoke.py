@@ -54,6 +54,7 @@ def test_figures_ratios_targets_and_table() -> None:
 
 def test_part1_plan_first_and_converged(tmp_path: Path) -> None:
     body = c_run_plan(tmp_path)
+    assert _fig(body, "cosrecon adopt wall")["runs"] == 1
     assert body["targets"] and all(math.isfinite(t["value"]) for t in body["targets"])
     reqs = _fig(body, "plan requests per 1,000 sources (300 sources, first run)")
     assert reqs["median"] > 0
@@ -63,6 +64,13 @@ def c_run_plan(tmp_path: Path) -> dict:
     from benchmarks import bench_plan
 
     return bench_plan.run(sizes=(300,), reps=1, workdir=tmp_path)
+
+
+def test_part1_replicated_converged_ledger_is_converged(tmp_path: Path) -> None:
+    from benchmarks import bench_plan
+
+    body = bench_plan.run(sizes=(50,), reps=1, workdir=tmp_path, converged="replicate")
+    assert _fig(body, "plan requests per 1,000 sources (50 sources, converged)")["median"] > 0
 
 
 def test_part3_apply_and_loops_make_the_minimum_calls(tmp_path: Path) -> None:
