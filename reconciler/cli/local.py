@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -44,20 +46,26 @@ def serve(root: Path, host: str, port: int, buckets: tuple[str, ...], ci_qps: fl
         server.start()
     except OSError as exc:
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-    click.echo(f"cosrecon local server: {server.endpoint} (store {Path(root).resolve()})")
-    click.echo(f"SecretId:  {server.secret_id}")
-    if server.credentials_from_env:
-        click.echo("SecretKey: (from TENCENTCLOUD_SECRET_KEY)")
-    elif server.secret_key == DEFAULT_SECRET_KEY:
-        click.echo(f"SecretKey: {server.secret_key}  (the well-known local default)")
-    click.echo(f"Buckets:   {', '.join(name for name, _ in server.store.list_buckets()) or '(none)'}")
-    click.echo(f"Use: --endpoint {server.endpoint}  (or COSRECON_ENDPOINT={server.endpoint}); Ctrl-C stops.")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` stops as cleanly as Ctrl-C
     try:
+        click.echo(f"cosrecon local server: {server.endpoint} (store {Path(root).resolve()})")
+        click.echo(f"SecretId:  {server.secret_id}")
+        if server.credentials_from_env:
+            click.echo("SecretKey: (from TENCENTCLOUD_SECRET_KEY)")
+        elif server.secret_key == DEFAULT_SECRET_KEY:
+            click.echo(f"SecretKey: {server.secret_key}  (the well-known local default)")
+        click.echo(f"Buckets:   {', '.join(name for name, _ in server.store.list_buckets()) or '(none)'}")
+        click.echo(f"Use: --endpoint {server.endpoint}  (or COSRECON_ENDPOINT={server.endpoint}); Ctrl-C stops.")
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("Stopping.", err=True)
     finally:
         server.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @local.command("import")

@@ -11,6 +11,7 @@ import binascii
 import email.utils
 import hashlib
 import xml.etree.ElementTree as ET
+from urllib.parse import unquote
 from typing import TYPE_CHECKING, BinaryIO
 
 from reconciler.local import ci_operations, replies
@@ -55,7 +56,10 @@ def route(h: Handler, req: Request) -> None:
     if len(req.key.encode("utf-8")) > MAX_KEY_BYTES:
         raise CosError("KeyTooLong", f"Object keys are at most {MAX_KEY_BYTES} bytes.")
     if req.method == "PUT":
-        if "pic-operations" in req.headers:
+        if "x-cos-copy-source" in req.headers:
+            stats.count("copy_object")
+            _copy_object(h, req)
+        elif "pic-operations" in req.headers:
             ci_operations.put_with_processing(h, req)
         else:
             stats.count("put_object")
@@ -153,6 +157,31 @@ def put_object(h: Handler, req: Request, body: bytes | None = None) -> StoredObj
         raise CosError("FileAlreadyExists", "The object already exists and x-cos-forbid-overwrite is true.") from None
     except ValueError:
         raise CosError("BadDigest", "The Content-MD5 you specified did not match what we received.") from None
+
+
+def _copy_object(h: Handler, req: Request) -> None:
+    """PUT Object - Copy: ``x-cos-copy-source: <bucket>.cos.<region>.myqcloud.com/<url-encoded key>``."""
+    assert req.bucket is not None
+    source = req.headers["x-cos-copy-source"].strip()
+    host, _, path = source.partition("/")
+    src_bucket = host.split(".cos.")[0] if ".cos." in host else ""
+    src_key = unquote(path.split("?versionId=")[0])
+    if not src_bucket or not src_key:
+        raise CosError("InvalidArgument", "x-cos-copy-source must be <bucket>.cos.<region>.myqcloud.com/<key>.")
+    if not h.state.store.bucket_exists(src_bucket):
+        raise CosError("NoSuchBucket", "The source bucket does not exist.")
+    found = h.state.store.get(src_bucket, src_key)
+    if found is None:
+        raise CosError("NoSuchKey", "The source object does not exist.")
+    obj, body = found
+    if req.headers.get("x-cos-metadata-directive", "Copy").strip().lower() != "replaced":
+        req.headers["content-type"] = obj.content_type
+        req.headers = {k: v for k, v in req.headers.items() if not k.startswith("x-cos-meta-")}
+        req.headers.update({k: v.encode("utf-8").decode("latin-1") for k, v in obj.meta.items()})
+    req.headers.pop("content-md5", None)
+    h.read_body()
+    copied = put_object(h, req, body)
+    h.send(200, replies.copy_result(copied))
 
 
 def object_headers(obj: StoredObject) -> dict[str, str]:

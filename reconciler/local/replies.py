@@ -116,3 +116,8 @@ def upload_result(source: StoredObject, location: str, image_info: dict[str, obj
                    + _el("Quality", r.quality) + _el("ETag", r.etag) + "</Object>")
     out.append("</ProcessResults></UploadResult>")
     return "".join(out).encode()
+
+
+def copy_result(obj: StoredObject) -> bytes:
+    return (XML_HEAD + "<CopyObjectResult>" + _el("ETag", obj.etag) + _el("LastModified", iso_time(obj.mtime))
+            + "</CopyObjectResult>").encode()

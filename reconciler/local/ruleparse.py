@@ -77,6 +77,7 @@ def parse_rule(rule: str) -> Pipeline:
     steps: list[Step] = []
     out: dict[str, Any] = {"format": "", "quality": 0, "strip": False, "interlace": False}
     for segment in segments:
+        segment = segment.rstrip("/") if not segment.startswith("ci-process=") else segment
         if segment.startswith("imageMogr2/"):
             steps.extend(_mogr2(segment, out))
         elif segment.startswith("imageView2/"):

@@ -192,3 +192,19 @@ def test_short_connections_do_not_leak_file_descriptors(server: LocalServer, buc
         client.head_object(Bucket=bucket, Key="fd")
         client._session.close()
     assert fds() < before + 20
+
+
+def test_copy_object(client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="src/a b+c.txt", Body=b"copy me", ContentType="text/plain",
+                      Metadata={"x-cos-meta-tag": "v1"})
+    source = {"Bucket": bucket, "Key": "src/a b+c.txt", "Region": "ap-guangzhou"}
+    result = client.copy_object(Bucket=bucket, Key="dst/copy.txt", CopySource=source)
+    assert result["ETag"] == f'"{hashlib.md5(b"copy me").hexdigest()}"'
+    head = client.head_object(Bucket=bucket, Key="dst/copy.txt")
+    assert head["Content-Type"] == "text/plain" and head["x-cos-meta-tag"] == "v1"
+    client.copy_object(Bucket=bucket, Key="dst/replaced.txt", CopySource=source, CopyStatus="Replaced",
+                       ContentType="application/x-new")
+    head = client.head_object(Bucket=bucket, Key="dst/replaced.txt")
+    assert head["Content-Type"] == "application/x-new" and "x-cos-meta-tag" not in head
+    err = _error(client.copy_object, Bucket=bucket, Key="x", CopySource={**source, "Key": "missing"})
+    assert (err.get_status_code(), err.get_error_code()) == (404, "NoSuchKey")
