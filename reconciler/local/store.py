@@ -22,9 +22,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from reconciler.local.listing import (BucketMissing, BucketNotEmpty, ListPage, ObjectExists, StoredObject,
+                                     list_page)
+
+__all__ = ["INLINE_LIMIT", "BucketMissing", "BucketNotEmpty", "ListPage", "LocalStore", "ObjectExists",
+           "StoredObject"]
 
 INLINE_LIMIT = 64 * 1024
 _SCHEMA = """
@@ -35,49 +40,6 @@ CREATE TABLE IF NOT EXISTS objects (
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 """
-
-
-class BucketMissing(Exception):
-    """The bucket does not exist."""
-
-
-class BucketNotEmpty(Exception):
-    """The bucket still holds objects."""
-
-
-class ObjectExists(Exception):
-    """A create-only write found the key already present."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredObject:
-    """One object's index row (without its body)."""
-
-    key: str
-    size: int
-    etag: str
-    mtime: float
-    content_type: str = "application/octet-stream"
-    meta: dict[str, str] = field(default_factory=dict)
-    blob: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ListPage:
-    """One page of a bucket listing, in byte-wise key order."""
-
-    objects: tuple[StoredObject, ...]
-    prefixes: tuple[str, ...]
-    truncated: bool
-    next_marker: str
-
-
-def _upper(prefix: bytes) -> bytes | None:
-    """The smallest byte string greater than every string starting with ``prefix`` (None: unbounded)."""
-    stripped = prefix.rstrip(b"\xff")
-    if not stripped:
-        return None
-    return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
 class LocalStore:
@@ -304,59 +266,10 @@ class LocalStore:
             conn.execute("DELETE FROM objects WHERE bucket=? AND key=?", (bucket, kb))
         self._drop_blob(old[0])
         return True
-
     def list_page(self, bucket: str, prefix: str = "", delimiter: str = "", marker: str = "",
                   max_keys: int = 1000) -> ListPage:
         """One listing page: keys after ``marker`` under ``prefix``; with ``delimiter``, rolled-up prefixes."""
-        conn = self._conn()
-        pb, mb, db = prefix.encode(), marker.encode(), delimiter.encode()
-        hi = _upper(pb) if pb else None
-        cursor, inclusive = (mb, False) if mb >= pb else (pb, True)
-        objects: list[StoredObject] = []
-        prefixes: list[str] = []
-        last = b""
-        while True:
-            want = max_keys - len(objects) - len(prefixes)
-            rows = self._range(conn, bucket, cursor, inclusive, hi, want + 1)
-            if not rows:
-                return ListPage(tuple(objects), tuple(prefixes), False, "")
-            jumped = False
-            for row in rows:
-                kb = bytes(row[0])
-                if db:
-                    at = kb.find(db, len(pb))
-                    if at >= 0:
-                        common = kb[: at + len(db)]
-                        if common > mb:  # a marker inside a rolled-up prefix has already shown it
-                            if len(objects) + len(prefixes) == max_keys:
-                                return ListPage(tuple(objects), tuple(prefixes), True, last.decode())
-                            prefixes.append(common.decode())
-                            last = common
-                        after = _upper(common)
-                        if after is None or (hi is not None and after >= hi):
-                            return ListPage(tuple(objects), tuple(prefixes), False, "")
-                        cursor, inclusive, jumped = after, True, True
-                        break
-                if len(objects) + len(prefixes) == max_keys:
-                    return ListPage(tuple(objects), tuple(prefixes), True, last.decode())
-                objects.append(StoredObject(kb.decode("utf-8"), row[1], row[2], row[3]))
-                last = kb
-                cursor, inclusive = kb, False
-            if not jumped and len(rows) <= want:
-                return ListPage(tuple(objects), tuple(prefixes), False, "")
-
-    @staticmethod
-    def _range(conn: sqlite3.Connection, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None,
-               limit: int) -> list[Any]:
-        op = ">=" if inclusive else ">"
-        sql = f"SELECT key, size, etag, mtime FROM objects WHERE bucket=? AND key {op} ?"
-        args: list[object] = [bucket, lo]
-        if hi is not None:
-            sql += " AND key < ?"
-            args.append(hi)
-        sql += " ORDER BY key LIMIT ?"
-        args.append(limit)
-        return list(conn.execute(sql, args).fetchall())
+        return list_page(self._conn(), bucket, prefix, delimiter, marker, max_keys)
 
     def iter_all(self, bucket: str) -> Iterator[StoredObject]:
         """Every object of a bucket in key order (for consistency checks)."""
