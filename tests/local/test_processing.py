@@ -250,3 +250,13 @@ def _pattern(root: Path, seed: int) -> list[str]:
 def test_seeded_faults_are_reproducible(tmp_path: Path) -> None:
     first = _pattern(tmp_path / "a", 42)
     assert first == _pattern(tmp_path / "b", 42) and set(first) == {"ok", "throttled"}
+
+
+def test_size_limits(client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="big/wide.jpg", Body=jpeg(2000, 1200))
+    for rule, needle in [("imageMogr2/thumbnail/60000x", "over the limits"),
+                         ("imageMogr2/thumbnail/!20000p", "over the limits"),
+                         ("ci-process=AISuperResolution", "1920x1080")]:
+        err = _fails(client, bucket, "big/wide.jpg", [{"fileid": "x.jpg", "rule": rule}])
+        assert err.get_status_code() == 400 and _ci_code(err) == "InvalidArgument", rule
+        assert needle in err.get_origin_msg(), rule
