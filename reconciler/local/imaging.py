@@ -95,8 +95,18 @@ def process(data: bytes, pipeline: Pipeline) -> Output:
             if len(data) > MAX_AI_INPUT_BYTES:
                 raise RuleError(f"ci-process={step.name}: the source is over the 5 MB limit of AI operations")
         image = _STEPS[step.name](image, step)
+    if exif and any(step.name == "auto-orient" for step in pipeline.steps):
+        exif = _upright(exif)
     fmt = pipeline.format or ("png" if any(s.name.endswith("Matting") for s in pipeline.steps) else source_format)
     return _encode(image, fmt, pipeline, None if pipeline.strip else exif)
+
+
+def _upright(exif: bytes) -> bytes:
+    """The EXIF block with Orientation reset to 1 (the pixels were rotated: viewers must not rotate again)."""
+    data = Image.Exif()
+    data.load(exif)
+    data[0x0112] = 1
+    return data.tobytes()
 
 
 def _encode(image: Image.Image, fmt: str, pipeline: Pipeline, exif: bytes | None) -> Output:

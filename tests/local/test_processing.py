@@ -113,6 +113,10 @@ OPERATIONS = [
     ("imageMogr2/format/tiff", (640, 480), "TIFF"),
     ("imageMogr2/thumbnail/320x/format/webp/quality/80", (320, 240), "WEBP"),
     ("imageMogr2/iradius/100/format/png", (200, 200), "PNG"),
+    ("imageMogr2/thumbnail/64x/format/avif", (64, 48), "AVIF"),
+    ("imageMogr2/crop/100x100/gravity/southeast/dx/10/dy/10", (100, 100), "JPEG"),
+    ("imageMogr2/scrop/200x100", (200, 100), "JPEG"),
+    ("imageMogr2/rradius/20/bright/10/contrast/-10/sharpen/50/format/png", (640, 480), "PNG"),
     ("imageView2/0/w/320", (320, 240), "JPEG"), ("imageView2/1/w/100/h/100", (100, 100), "JPEG"),
     ("imageView2/2/w/100/h/100/format/png", (100, 75), "PNG"), ("imageView2/3/w/100/h/100", (133, 100), "JPEG"),
     ("imageView2/4/w/100/h/50", (100, 75), "JPEG"), ("imageView2/5/w/100/h/50", (100, 50), "JPEG"),
@@ -260,3 +264,22 @@ def test_size_limits(client: Any, bucket: str) -> None:
         err = _fails(client, bucket, "big/wide.jpg", [{"fileid": "x.jpg", "rule": rule}])
         assert err.get_status_code() == 400 and _ci_code(err) == "InvalidArgument", rule
         assert needle in err.get_origin_msg(), rule
+
+
+def test_auto_orient_applies_exif_orientation(client: Any, bucket: str) -> None:
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (64, 32), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", exif=exif.tobytes())
+    client.put_object(Bucket=bucket, Key="exif.jpg", Body=buf.getvalue())
+    body = _process(client, bucket, "exif.jpg", [{"fileid": "upright.jpg", "rule": "imageMogr2/auto-orient"},
+                                                  {"fileid": "stripped.jpg", "rule": "imageMogr2/strip"}], pic_info=1)
+    assert body["OriginalInfo"]["ImageInfo"]["Orientation"] == "6"
+    upright = open_image(_get(client, bucket, "upright.jpg"))
+    assert upright.size == (32, 64) and upright.getexif().get(0x0112, 1) == 1
+    assert 0x0112 not in open_image(_get(client, bucket, "stripped.jpg")).getexif()
