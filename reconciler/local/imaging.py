@@ -12,10 +12,11 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import (Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps,
+                 UnidentifiedImageError)
 
-from reconciler.local.ruleparse import (MAX_PIXELS, MAX_SIDE, Pipeline, RuleError, Step, thumbnail_size,
-                                        view2_size)
+from reconciler.local.ruleparse import (MAX_PIXELS, MAX_SIDE, Pipeline, RuleError, Step, b64_text,
+                                        thumbnail_size, view2_size)
 
 MAX_INPUT_BYTES = 32 * 1024 * 1024
 MAX_AI_INPUT_BYTES = 5 * 1024 * 1024
@@ -262,6 +263,32 @@ def _matting(image: Image.Image, step: Step) -> Image.Image:
     return out
 
 
+def _watermark(image: Image.Image, step: Step) -> Image.Image:
+    """watermark/2: the text drawn at its gravity (default southeast) and offsets with Pillow's built-in font."""
+    text = b64_text(step.get("text"), "text")
+    fill = b64_text(step.get("fill"), "fill") if step.get("fill") else "#3D3D3D"
+    alpha = round(255 * int(step.get("dissolve", "90")) / 100)
+    size = int(step.get("fontsize", "13"))
+    base = image.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    font = ImageFont.load_default(size=size)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    w, h = right - left, bottom - top
+    dx, dy = int(step.get("dx", "10")), int(step.get("dy", "10"))
+    gravity = step.get("gravity", "southeast")
+    x = {"west": dx, "east": base.width - w - dx}.get(gravity.replace("north", "").replace("south", ""),
+                                                     (base.width - w) // 2)
+    if gravity in ("north", "south", "center"):
+        x = (base.width - w) // 2
+    y = dy if gravity.startswith("north") else base.height - h - dy if gravity.startswith("south") else (
+        base.height - h) // 2
+    red, green, blue = (int(fill[i:i + 2], 16) for i in (1, 3, 5))
+    draw.text((x - left, y - top), text, font=font, fill=(red, green, blue, alpha))
+    out = Image.alpha_composite(base, layer)
+    return out if "A" in image.mode else out.convert("RGB")
+
+
 _STEPS = {
     "thumbnail": _thumbnail,
     "crop": _crop,
@@ -286,4 +313,5 @@ _STEPS = {
     "AIPicMatting": _matting,
     "AIPortraitMatting": _matting,
     "GoodsMatting": _matting,
+    "watermark": _watermark,
 }

@@ -84,8 +84,10 @@ def parse_rule(rule: str) -> Pipeline:
             steps.append(_view2(segment, out))
         elif segment.startswith("ci-process="):
             steps.append(_ai(segment))
+        elif segment.startswith("watermark/2/"):
+            steps.append(_text_watermark(segment))
         elif segment.startswith("watermark/"):
-            raise RuleError(f"{segment!r}: watermarks are not supported by the local server")
+            raise RuleError(f"{segment!r}: only text watermarks (watermark/2) are supported by the local server")
         else:
             raise RuleError(f"unknown operation {segment.split('/')[0]!r} in {segment!r}")
     return Pipeline(tuple(steps), str(out["format"]), int(out["quality"]), bool(out["strip"]),
@@ -204,6 +206,44 @@ def _view2(segment: str, out: dict[str, Any]) -> Step:
     if not any(k in ("w", "h") for k, _ in params):
         raise RuleError(f"{segment!r}: imageView2 needs w or h")
     return Step("imageView2", tuple(params))
+
+
+def b64_text(value: str, where: str) -> str:
+    """Decode a URL-safe base64 parameter (padding optional), as CI's watermark fields are written."""
+    import base64
+    import binascii
+
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise RuleError(f"{where}: not URL-safe base64 of UTF-8 text") from None
+
+
+def _text_watermark(segment: str) -> Step:
+    rest = segment.split("/")[2:]
+    if len(rest) % 2:
+        raise RuleError(f"{segment!r}: parameters must come in name/value pairs")
+    params = dict(zip(rest[::2], rest[1::2]))
+    if "text" not in params:
+        raise RuleError(f"{segment!r}: watermark/2 needs text")
+    for name, value in params.items():
+        where = f"watermark/2/{name}/{value}"
+        if name in ("text", "font", "fill", "shadow"):
+            b64_text(value, where)
+        elif name == "fontsize":
+            _int(value, where, 1, 1000)
+        elif name == "dissolve":
+            _int(value, where, 1, 100)
+        elif name in ("dx", "dy"):
+            _int(value, where, 0, MAX_SIDE)
+        elif name == "gravity":
+            if value not in GRAVITIES:
+                raise RuleError(f"{where}: unknown gravity")
+        elif name not in ("batch", "degree"):
+            raise RuleError(f"watermark/2: unknown parameter {name!r} in {segment!r}")
+    if "fill" in params and not re.fullmatch(r"#[0-9A-Fa-f]{6}", b64_text(params["fill"], "fill")):
+        raise RuleError("watermark/2/fill: expected base64 of #RRGGBB")
+    return Step("watermark", tuple(params.items()))
 
 
 def _ai(segment: str) -> Step:

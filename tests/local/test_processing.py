@@ -283,3 +283,22 @@ def test_auto_orient_applies_exif_orientation(client: Any, bucket: str) -> None:
     upright = open_image(_get(client, bucket, "upright.jpg"))
     assert upright.size == (32, 64) and upright.getexif().get(0x0112, 1) == 1
     assert 0x0112 not in open_image(_get(client, bucket, "stripped.jpg")).getexif()
+
+
+def test_text_watermark(client: Any, photo: tuple[str, str]) -> None:
+    import base64
+
+    def b64(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    bucket, key = photo
+    rule = f"imageMogr2/thumbnail/320x|watermark/2/text/{b64('cosrecon 水印')}/fill/{b64('#0000FF')}/fontsize/60" \
+           f"/dissolve/100/gravity/center"
+    obj = _objects(_process(client, bucket, key, [{"fileid": "/wm/out.png", "rule": rule + "|imageMogr2/format/png"}]))[0]
+    image = open_image(_get(client, bucket, obj["Key"])).convert("RGB")
+    assert image.size == (320, 240)
+    colors = {image.getpixel((x, y)) for x in range(60, 260, 2) for y in range(90, 150, 2)}
+    assert (0, 0, 255) in colors  # the text is drawn in its fill colour
+    for bad in ("watermark/1/image/aHR0cA", "watermark/2/fontsize/20", f"watermark/2/text/{b64('x')}/fill/{b64('red')}"):
+        err = _fails(client, bucket, key, [{"fileid": "x.jpg", "rule": bad}])
+        assert err.get_status_code() == 400 and "watermark" in err.get_origin_msg(), bad
