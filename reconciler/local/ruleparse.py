@@ -328,8 +328,9 @@ def view2_size(step: Step, width: int, height: int) -> tuple[tuple[int, int], tu
         if mode != 0 and not long_:
             long_ = short
         w, h = (long_, short) if landscape else (short, long_)
-    if mode in (1, 5):
+    if mode in (1, 3, 5):  # one of w/h given: both sides take that value (a square box)
         w, h = w or h, h or w
+    if mode in (1, 5):
         scale = max(w / width, h / height)
         return _checked(width * scale, height * scale), (w, h)
     if mode in (3, 4):

@@ -119,6 +119,8 @@ OPERATIONS = [
     ("imageMogr2/rradius/20/bright/10/contrast/-10/sharpen/50/format/png", (640, 480), "PNG"),
     ("imageView2/0/w/320", (320, 240), "JPEG"), ("imageView2/1/w/100/h/100", (100, 100), "JPEG"),
     ("imageView2/2/w/100/h/100/format/png", (100, 75), "PNG"), ("imageView2/3/w/100/h/100", (133, 100), "JPEG"),
+    ("imageView2/3/w/300", (400, 300), "JPEG"), ("imageView2/2/h/120", (160, 120), "JPEG"),
+    ("imageView2/0/h/120", (160, 120), "JPEG"), ("imageView2/1/w/50", (50, 50), "JPEG"),
     ("imageView2/4/w/100/h/50", (100, 75), "JPEG"), ("imageView2/5/w/100/h/50", (100, 50), "JPEG"),
     ("imageMogr2/thumbnail/!50p|imageMogr2/rotate/90|imageView2/2/w/100/format/png", (100, 133), "PNG"),
     ("ci-process=AISuperResolution", (1280, 960), "JPEG"),
