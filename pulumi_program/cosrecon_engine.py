@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler import checks, schemas, yamlfile
+from reconciler import yamlfile
 from reconciler import declarations as declarations_module
 from reconciler.errors import DeclarationError, Problem
 from reconciler.model import ActionKind, Declaration, Ledger, SetPlan
@@ -131,46 +131,9 @@ def read_source(file: Path, root: Path = PROJECT_ROOT) -> SetSource:
                      document=document)
 
 
-def load_text(path: str, text: str) -> tuple[Declaration | None, list[Problem]]:
-    """``declarations.load_file`` for text already read: the same steps, so the same messages as ``validate``."""
-    try:
-        document = yamlfile.parse_text(text, path, is_json=path.lower().endswith(".json"))
-    except yamlfile.LoadError as exc:
-        return None, [Problem(path, exc.line, exc.column, "$", exc.message)]
-    data = document.data
-    if data is None:
-        message = "empty file: expected a declaration (a mapping with version, name, region, bucket, pipelines)"
-        return None, [Problem(path, 1, 1, "$", message)]
-    if not isinstance(data, dict):
-        message = f"a declaration is a mapping (version, name, region, bucket, pipelines), not a {_kind(data)}"
-        return None, [_problem(document, (), message)]
-    issues = schemas.schema_issues(declarations_module.SCHEMA, data)
-    if issues:
-        return None, [_problem(document, i.location, i.message, key=i.key) for i in issues]
-    decl = declarations_module.build_declaration(data, path)
-    problems = [_problem(document, loc, message) for loc, message in checks.check_declaration(decl)]
-    return (None if problems else decl), problems
-
-
-def _problem(document: yamlfile.Document, location: tuple[str | int, ...], message: str, *,
-             key: bool = False) -> Problem:
-    line, column = document.locate(location, key=key)
-    return Problem(document.file, line, column, schemas.json_path(location), message)
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    return "number" if isinstance(value, (int, float)) else type(value).__name__
-
-
 def load_declaration(path: str, text: str) -> Declaration:
     """One declaration from its text, validated as ``cosrecon validate`` validates its file. Raises DeclarationError."""
-    decl, problems = load_text(path, text)
+    decl, problems, _ = declarations_module.load_text(text, path)
     if problems or decl is None:
         raise DeclarationError(problems)
     return decl
@@ -178,7 +141,7 @@ def load_declaration(path: str, text: str) -> Declaration:
 
 def check_declaration(path: str, text: str) -> list[Problem]:
     """Every problem ``cosrecon validate`` would report for this declaration; [] when it is valid."""
-    return load_text(path, text)[1]
+    return declarations_module.load_text(text, path)[1]
 
 
 def declaration_digest(decl: Declaration) -> str:

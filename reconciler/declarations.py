@@ -19,7 +19,7 @@ from reconciler.checks import check_declaration
 from reconciler.errors import DeclarationError, Problem
 from reconciler.model import DEFAULT_STATE_PREFIX, Declaration, OutputSpec, Pipeline, SourceSpec, StateLocation
 from reconciler.schemas import json_path, schema_issues
-from reconciler.yamlfile import Document, LoadError, load_document
+from reconciler.yamlfile import Document, LoadError, load_document, parse_text
 
 SCHEMA = "declaration"
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -59,6 +59,22 @@ def load_file(path: str | Path) -> tuple[Declaration | None, list[Problem], Docu
         document = load_document(path, file)
     except LoadError as exc:
         return None, [Problem(file, exc.line, exc.column, "$", exc.message)], None
+    return _checked(document)
+
+
+def load_text(text: str, path: str) -> tuple[Declaration | None, list[Problem], Document | None]:
+    """``load_file`` for text already read (``path`` names it in messages; ``.json`` reads it as JSON): the same
+    steps, so the same declaration and messages as ``cosrecon validate``."""
+    try:
+        document = parse_text(text, path, is_json=path.lower().endswith(".json"))
+    except LoadError as exc:
+        return None, [Problem(path, exc.line, exc.column, "$", exc.message)], None
+    return _checked(document)
+
+
+def _checked(document: Document) -> tuple[Declaration | None, list[Problem], Document | None]:
+    """The declaration a parsed document holds (None when invalid), every problem with it, and the document."""
+    file = document.file
     if document.data is None:
         message = "empty file: expected a declaration (a mapping with version, name, region, bucket, pipelines)"
         return None, [Problem(file, 1, 1, "$", message)], document
