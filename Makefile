@@ -19,9 +19,9 @@ COSRECON  := COSRECON_LOCAL_ROOT=$(DEMO_ROOT) $(BIN)/cosrecon
 
 demo: $(STAMP)
 	rm -rf $(DEMO_ROOT)
-	$(COSRECON) local import examples/images/shop    --bucket shop-1250000000    --root $(DEMO_ROOT)
-	$(COSRECON) local import examples/images/archive --bucket archive-1250000000 --root $(DEMO_ROOT)
-	$(COSRECON) local import examples/images/media   --bucket media-1250000000   --root $(DEMO_ROOT)
+	$(COSRECON) local import examples/images/shop --bucket shop-1250000000
+	$(COSRECON) local import examples/images/archive --bucket archive-1250000000
+	$(COSRECON) local import examples/images/media --bucket media-1250000000
 	@echo; echo '$$ cosrecon validate examples/'
 	@$(COSRECON) validate examples/
 	@echo; echo '$$ cosrecon plan --local examples/'

@@ -20,6 +20,7 @@ def local() -> None:
 
 @local.command("serve")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ROOT, show_default=True,
+              envvar="COSRECON_LOCAL_ROOT", show_envvar=True,
               help="Directory holding the store (created if missing).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
 @click.option("--port", type=click.IntRange(0, 65535), default=9000, show_default=True, help="0 picks a free port.")
@@ -73,6 +74,7 @@ def _interrupt(signum: int, frame: object) -> None:
 @click.option("--bucket", required=True, help="Bucket to copy into (created if missing).")
 @click.option("--prefix", default="", help="Key prefix, e.g. 'photos/'.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ROOT, show_default=True,
+              envvar="COSRECON_LOCAL_ROOT", show_envvar=True,
               help="Directory holding the store.")
 def import_(directory: Path, bucket: str, prefix: str, root: Path) -> None:
     """Copy a folder of files into the local store without HTTP (fast seeding)."""
