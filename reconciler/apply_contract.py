@@ -40,6 +40,8 @@ class ProgressSink(Protocol):
 
 @dataclass(frozen=True)
 class ApplyOptions:
+    """How an apply runs: parallelism, pacing, budgets, lock waiting, journaling and evidence intervals."""
+
     parallelism: int = 16
     max_qps: float = 100.0  # 0: no limit
     max_calls: int | None = None
@@ -58,6 +60,8 @@ class ApplyOptions:
 
 @dataclass(frozen=True)
 class Failure:
+    """An output not made (or not deleted), with COS's code, message and request id."""
+
     set: str
     address: str
     bucket: str
@@ -71,6 +75,8 @@ class Failure:
 
 @dataclass(frozen=True)
 class Skipped:
+    """An output deliberately left alone, and why."""
+
     set: str
     address: str
     bucket: str

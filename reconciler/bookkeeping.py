@@ -30,6 +30,7 @@ class SetRun:
         self.lock = threading.Lock()
 
     def record(self, records: Sequence[JournalRecord]) -> None:
+        """Apply ``records`` to the evolving entries and hand them to the journal."""
         if not records:
             return
         with self.lock:
@@ -42,6 +43,7 @@ class SetRun:
         self.journal.add(records)
 
     def was_missing(self, bucket: str, key: str) -> bool:
+        """Whether the plan found nothing at this output key (so an object there now is this run's)."""
         action = self.actions.get((bucket, key))
         return action is not None and action.action is ActionKind.CREATE and action.reason is Reason.MISSING
 
