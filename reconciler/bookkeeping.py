@@ -85,7 +85,7 @@ def failure(run: SetRun, address: str, bucket: str, key: str, source: str, error
     if error is None:
         return Failure(run.decl.name, address, bucket, key, source, "NotMade", message)
     return Failure(run.decl.name, address, bucket, key, source, error.code or "Error",
-                   message or error.message, error.request_id, error.status)
+                   message or error.detail, error.request_id, error.status)
 
 
 def made_entry(call: Call, bucket: str, key: str, address: str, fingerprint: str, etag: str) -> LedgerEntry:

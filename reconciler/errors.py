@@ -62,6 +62,7 @@ class StorageError(CosreconError):
         request_id: str = "",
         retryable: bool = False,
     ) -> None:
+        self.detail = message  # the message alone, without where/code/request id (for tables that show those)
         self.bucket = bucket
         self.key = key
         self.status = status
