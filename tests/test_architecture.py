@@ -20,7 +20,9 @@ ONLY_IN = {
 # the pure core does no I/O: it may not import effectful modules
 PURE = {"model.py", "globs.py", "templates.py", "rules.py", "planner.py", "ledger.py"}
 EFFECTFUL = {"socket", "http", "requests", "urllib3", "qcloud_cos", "subprocess", "threading", "reconciler.storage.cos",
-             "reconciler.state", "reconciler.executor", "reconciler.local"}
+             "reconciler.state", "reconciler.executor", "reconciler.local", "reconciler.locks", "reconciler.journal",
+             "reconciler.blobs", "reconciler.evidence", "reconciler.apply_session", "reconciler.adoption",
+             "reconciler.pacing", "reconciler.backend", "reconciler.observe"}
 
 
 def _imports(path: Path) -> set[str]:
