@@ -128,6 +128,8 @@ def run_part3(sources: int = 500, reps: int = 3, latency_ms: float = 50.0, loop_
         c.figure(f"16-thread loop wall ({tag})", "s", v["thr"]),
         c.figure("16-thread loop throughput, call phase", "calls/s", v["thr_phase"]),
         speed_seq, speed_thr,
+        c.ratio_figure("call-phase rate: cosrecon / 16-thread loop", v["apply_phase"], v["thr_phase"],
+                       "same server settings, paired runs"),
         c.figure("server zero-latency rate: 16-thread loop", "calls/s", v["cap_loop"]),
         c.figure("server zero-latency rate: cosrecon apply", "calls/s", v["cap_apply"]),
         c.figure("concurrency bound 0.8 x min(16/latency, server rate)", "calls/s", bound),
