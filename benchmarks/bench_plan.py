@@ -152,6 +152,10 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000), reps: int = 3, workdir: Path
                 figures += f
                 targets += t
                 details[f"{n} converged"] = d
+    startup = [c.run_process([*c.cosrecon_argv(), "--version"]).seconds for _ in range(reps)]
+    sdk_import = [c.run_process([sys.executable, "-c", "import qcloud_cos"]).seconds for _ in range(reps)]
+    figures += [c.figure("start-up: cosrecon --version", "s", startup, "interpreter + CLI imports"),
+                c.figure("start-up: python -c 'import qcloud_cos'", "s", sdk_import, "what the floor script pays")]
     return {"figures": figures, "targets": targets, "details": details,
             "setup": {"sizes": list(sizes), "reps": reps, "outputs_per_source": 3,
                       "converged_state": ("outputs seeded into the store, recorded with `cosrecon adopt`" if converged == "adopt"
