@@ -7,6 +7,7 @@ exits 1, so that ``--detailed-exitcode`` scripts never read a typo as "changes p
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -46,6 +47,10 @@ class GuardedGroup(click.Group):
             sys.exit(EXIT_ERROR)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:
+            # stdout closed early (`cosrecon plan | head`): stop quietly, as Unix tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_ERROR)
         except OSError as error:
             click.echo(f"Error: {error.filename or ''}: {error.strerror or error}", err=True)
             sys.exit(EXIT_ERROR)
