@@ -10,6 +10,7 @@ an old bucket) are HEADed or listed too, so orphans are known to exist or be gon
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -270,6 +271,19 @@ def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], 
 def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool = False,
                       replace_unmanaged: bool = False, progress: Progress | None = None) -> Plan:
     """The plan of every set, in order: reads each set's ledger and observes its buckets. Never writes."""
+    # Observation builds millions of long-lived objects (listed objects, ledger entries): the cyclic GC would
+    # rescan them again and again (~10% of a plan's time at 10^4 sources, more beyond). Nothing here makes cycles.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan_all(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged, progress=progress)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _plan_all(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool, replace_unmanaged: bool,
+              progress: Progress | None) -> Plan:
     sets = []
     cache: dict[str, ListingCache] = {}  # per region: a (bucket, prefix) is listed once for all the sets
     for decl in decls:
