@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from reconciler.declarations import declaration_digest
-from reconciler.diffing import rule_changes
 from reconciler.globs import Selector, merge_prefixes
 from reconciler.model import Declaration, Ledger, ObjectInfo, Plan, SetPlan
 from reconciler.planner import build_set_plan, expected_outputs, never_under
@@ -253,6 +252,14 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     return obs
 
 
+def _rule_changes(ledger: Ledger, decl: Declaration) -> dict[str, tuple[str, str]]:
+    if ledger.declaration is None:
+        return {}
+    from reconciler.diffing import rule_changes  # deepdiff is slow to import: only when there is something to diff
+
+    return rule_changes(ledger.declaration, decl.document)
+
+
 def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger], *, prune: bool = False,
              replace_unmanaged: bool = False, progress: Progress | None = None,
              cache: ListingCache | None = None) -> tuple[SetPlan, Observation]:
@@ -263,7 +270,7 @@ def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], 
         decl, obs.sources, obs.existing, ledger,
         prune=prune, replace_unmanaged=replace_unmanaged,
         declaration_digest=declaration_digest(decl),
-        rule_changes=rule_changes(ledger.declaration, decl.document),
+        rule_changes=_rule_changes(ledger, decl),
     )
     return plan, obs
 
