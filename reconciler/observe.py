@@ -1,13 +1,13 @@
 """Observe what a plan needs, through ``Storage``, and hand it to the pure planner. Never writes, takes no lock.
 
-For each set: list the fixed prefixes of the include globs in the source bucket; then the prefixes under which
-expected outputs fall, per destination bucket (absolute fileids: the template's literal prefix; relative ones:
-the directories of the source prefixes) — each (bucket, prefix) listed once, a prefix inside one already listed
-never again, and one listing serving as both sources and outputs. Where only a few outputs are expected, HEAD them
-instead (never one request per object for large sets). Recorded outputs outside everything listed (an old fileid,
-an old bucket) are HEADed or listed too, so orphans are known to exist or be gone. Requests ~ objects / 1000.
+For each set: read its ledger; list the fixed prefixes of the include globs in the source bucket and the prefixes
+under which expected outputs fall, per destination bucket (absolute fileids: the template's literal prefix;
+relative ones: the directories of the source prefixes). Each (bucket, prefix) is listed once — a prefix inside one
+already listed never again, one listing serving as both sources and outputs, and the sets of one plan sharing
+their listings — and the listings run concurrently. Where only a few outputs are expected, HEAD them instead
+(never one request per object for large sets). Recorded outputs outside everything listed (an old fileid, an old
+bucket) are HEADed or listed too, so orphans are known to exist or be gone. Requests ~ objects / 1000.
 """
-
 from __future__ import annotations
 
 import gc
