@@ -215,8 +215,8 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
                     x.cancelled.set()
             for future in output_futures:
                 _record(obs, future.result())
-        except BaseException:
-            for x in output_listings:
+        except BaseException:  # a failed listing or Ctrl-C: stop the others after their current page
+            for x in (*source_listings, *output_listings):
                 x.cancelled.set()
             raise
     unfinished = {x.bucket for x in output_listings if not x.complete}

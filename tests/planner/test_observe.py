@@ -7,7 +7,10 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import pytest
+
 from reconciler.declarations import build_declaration
+from reconciler.errors import NotFound
 from reconciler.model import Ledger, LedgerEntry, ObjectInfo
 from reconciler.observe import (
     observe_set,
@@ -172,3 +175,20 @@ def test_sets_of_one_plan_share_listings() -> None:
     assert sorted(storage.lists) == [(B, "img/"), (B, "t/")]  # img/sub/ and t/ come from the first set's listings
     assert [len(s.calls) for s in plan.sets] == [31, 1]
     assert [a.key for a in plan.sets[1].actions] == ["t/x.png"]
+
+
+class FailingOutputs(MemoryStorage):
+    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        if bucket == C:
+            raise NotFound("The specified bucket does not exist.", bucket=C, status=404, code="NoSuchBucket",
+                           request_id="req-1")
+        yield from super().list_objects(bucket, prefix)
+
+
+def test_a_failed_listing_raises_its_storage_error() -> None:
+    storage = FailingOutputs({B: {f"img/{i}.jpg": "e" for i in range(60)}})
+    d = decl({"cdn": {"rule": "imageMogr2/strip", "fileid": "/t/{name}", "bucket": C}}, ["img/*.jpg"])
+    with pytest.raises(NotFound) as info:
+        plan_set(d, storage, Ledger("s"))
+    assert str(info.value) == "cdn-1250000000: The specified bucket does not exist. (NoSuchBucket, HTTP 404, " \
+                              "request id req-1)"
