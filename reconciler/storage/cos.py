@@ -11,12 +11,20 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 from qcloud_cos import CosConfig, CosS3Client
 from qcloud_cos.cos_exception import CosClientError, CosServiceError
+
+try:  # the SDK's own request path for GET bucket (all versions >= 1.9.30 have it; guarded all the same)
+    from qcloud_cos.cos_auth import CosS3Auth
+    from qcloud_cos.cos_comm import format_values
+except ImportError:  # pragma: no cover - exercised by forcing the fallback in tests
+    CosS3Auth = None
+    format_values = None
 
 from reconciler.errors import NotFound, StorageError, UsageError
 from reconciler.model import ObjectInfo
@@ -70,10 +78,45 @@ def translate(error: Exception, *, bucket: str, key: str = "", action: str = "")
         text = f"{action} failed: {message}" if action else str(message)
         return cls(_scrub(text), bucket=bucket, key=key, status=status, code=str(code),
                    request_id=str(request_id), retryable=retryable)
-    text = _scrub(str(error)) or type(error).__name__
+    raw = str(error)
+    text = connection_message(raw) if _is_transport_text(raw) else _scrub(raw) or type(error).__name__
     bad_argument = "No Parameter Named" in text
     return StorageError(f"{action} failed: {text}" if action else text, bucket=bucket, key=key,
                         code="ClientError" if bad_argument else "ConnectionError", retryable=not bad_argument)
+
+
+_CONN_WHERE = re.compile(r"host='([^']*)', port=(\d+)")
+_CONN_REASONS = (
+    ("connection refused", ("Connection refused", "Errno 111", "Errno 61", "WinError 10061")),
+    ("host name not found", ("Name or service not known", "nodename nor servname", "Temporary failure in name",
+                             "getaddrinfo failed", "No address associated")),
+    ("timed out", ("timed out", "Timeout")),
+    ("connection reset", ("Connection reset", "Errno 104", "Connection aborted", "RemoteDisconnected")),
+    ("network unreachable", ("Network is unreachable", "No route to host")),
+    ("TLS error", ("SSLError", "SSL:", "CERTIFICATE_VERIFY_FAILED")),
+)
+
+
+def connection_message(text: str) -> str:
+    """One clear line for a transport failure (requests/urllib3 text, possibly wrapped by the SDK):
+    ``cannot connect to 127.0.0.1:9312 (connection refused)`` instead of urllib3's retry-pool prose."""
+    reason = next((name for name, marks in _CONN_REASONS if any(m in text for m in marks)), "")
+    where = _CONN_WHERE.search(text)
+    host = f"{where.group(1)}:{where.group(2)}" if where else ""
+    if "Read timed out" in text:
+        return f"no reply from {host or 'the server'} in time (read timed out)"
+    if reason == "connection reset" and "Max retries" not in text:
+        return f"connection to {host or 'the server'} lost (connection reset)"
+    if host:
+        return f"cannot connect to {host} ({reason or 'network error'})"
+    if reason:
+        return f"network error ({reason})"
+    return _scrub(text).splitlines()[0][:200] if text.strip() else "network error"
+
+
+def _is_transport_text(text: str) -> bool:
+    return any(mark in text for mark in ("HTTPConnectionPool", "HTTPSConnectionPool", "Max retries exceeded",
+                                         "Connection aborted", "Read timed out", "NewConnectionError"))
 
 
 def _strip_etag(etag: Any) -> str:
@@ -121,6 +164,7 @@ class CosStorage:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         self._client = CosS3Client(CosConfig(**options), retry=0, session=session)
+        self._fast_listing = fast_listing_supported(self._client)
 
     def _call(self, action: str, bucket: str, key: str, fn: Callable[[], T]) -> T:
         try:
@@ -128,27 +172,36 @@ class CosStorage:
         except (CosServiceError, CosClientError) as error:
             raise translate(error, bucket=bucket, key=key, action=action) from None
         except (requests.RequestException, ET.ParseError, OSError) as error:
-            raise StorageError(f"{action} failed: {_scrub(str(error))}", bucket=bucket, key=key,
+            text = connection_message(str(error)) if not isinstance(error, ET.ParseError) else _scrub(str(error))
+            raise StorageError(f"{action} failed: {text}", bucket=bucket, key=key,
                                code="ConnectionError", retryable=True) from None
 
     # --- Storage -------------------------------------------------------------------------------------
 
     def list_objects(self, bucket: str, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
+        fast = self._fast_listing
         marker = start_after
         while True:
-            page: dict[str, Any] = self._call(
-                "list", bucket, prefix,
-                lambda: self._client.list_objects(Bucket=bucket, Prefix=prefix, Marker=marker, MaxKeys=1000),
-            )
-            contents = page.get("Contents") or []
-            for item in contents:
-                yield ObjectInfo(key=item["Key"], etag=_strip_etag(item.get("ETag")),
-                                 size=int(item.get("Size") or 0), last_modified=str(item.get("LastModified") or ""))
-            if str(page.get("IsTruncated", "false")).lower() != "true":
+            page = self._call("list", bucket, prefix,
+                              (lambda: self._list_page(bucket, prefix, marker)) if fast
+                              else (lambda: _sdk_page(self._client, bucket, prefix, marker)))
+            yield from page.objects
+            if not page.truncated:
                 return
-            marker = page.get("NextMarker") or (contents[-1]["Key"] if contents else "")
+            marker = page.next_marker or (page.objects[-1].key if page.objects else "")
             if not marker:
                 return
+
+    def _list_page(self, bucket: str, prefix: str, marker: str) -> _Page:
+        """One GET bucket page through the SDK's own request path (config, URL, CosS3Auth signing, session,
+        retries, error replies -> CosServiceError) exactly as ``CosS3Client.list_objects`` sends it, parsed with
+        ElementTree instead of the SDK's xml_to_dict (which round-trips every page through str() and eval())."""
+        conf = self._client._conf
+        params = format_values({"prefix": prefix, "delimiter": "", "marker": marker, "max-keys": 1000,
+                                "encoding-type": "url"})
+        reply = self._client.send_request(method="GET", url=conf.uri(bucket=bucket), bucket=bucket, params=params,
+                                          headers={}, auth=CosS3Auth(conf, params=params))
+        return parse_list_page(reply.content)
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
         try:
@@ -215,6 +268,50 @@ class CosStorage:
             for o in (objects or []) if isinstance(o, dict)
         )
         return ProcessResult(objects=processed, request_id=str(headers.get("x-cos-request-id", "")))
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One page of GET bucket: its objects (keys URL-decoded), whether more follow, and the NextMarker."""
+
+    objects: list[ObjectInfo]
+    truncated: bool
+    next_marker: str
+
+
+def fast_listing_supported(client: Any) -> bool:
+    """Whether this SDK exposes what ``_list_page`` reuses (``send_request``, ``_conf.uri``, ``CosS3Auth``,
+    ``format_values``); if not, listing falls back to ``client.list_objects``."""
+    conf = getattr(client, "_conf", None)
+    return (CosS3Auth is not None and format_values is not None and callable(getattr(client, "send_request", None))
+            and callable(getattr(conf, "uri", None)))
+
+
+def parse_list_page(content: bytes) -> _Page:
+    """A ListBucketResult (requested with encoding-type=url) as a ``_Page``: the same values the SDK's
+    ``list_objects`` returns — keys and NextMarker URL-decoded, ETags without quotes — any XML namespace ignored."""
+    root = ET.fromstring(content)
+    tag = root.tag
+    ns = tag[: tag.index("}") + 1] if tag.startswith("{") else ""
+    k_key, k_etag, k_size, k_mtime = ns + "Key", ns + "ETag", ns + "Size", ns + "LastModified"
+    objects: list[ObjectInfo] = []
+    append = objects.append
+    for item in root.iterfind(ns + "Contents"):
+        key = item.findtext(k_key) or ""
+        append(ObjectInfo(key=unquote(key) if key else key, etag=(item.findtext(k_etag) or "").strip('"'),
+                          size=int(item.findtext(k_size) or 0), last_modified=item.findtext(k_mtime) or ""))
+    next_marker = root.findtext(ns + "NextMarker") or ""
+    truncated = (root.findtext(ns + "IsTruncated") or "false").strip().lower() == "true"
+    return _Page(objects, truncated, unquote(next_marker) if next_marker else "")
+
+
+def _sdk_page(client: Any, bucket: str, prefix: str, marker: str) -> _Page:
+    """One page through the SDK's public ``list_objects`` (the fallback path)."""
+    page: dict[str, Any] = client.list_objects(Bucket=bucket, Prefix=prefix, Marker=marker, MaxKeys=1000)
+    objects = [ObjectInfo(key=item["Key"], etag=_strip_etag(item.get("ETag")), size=int(item.get("Size") or 0),
+                          last_modified=str(item.get("LastModified") or ""))
+               for item in page.get("Contents") or []]
+    return _Page(objects, str(page.get("IsTruncated", "false")).lower() == "true", str(page.get("NextMarker") or ""))
 
 
 def _int(value: Any) -> int:
