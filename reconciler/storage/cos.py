@@ -2,7 +2,13 @@
 
 It configures the SDK (endpoint, credentials, connection pool, no built-in retry: the executor paces and
 retries), and translates every SDK failure into ``errors.StorageError`` / ``errors.NotFound`` keeping the HTTP
-status, the COS error code and the request id. Messages never contain credentials.
+status, the COS error code and the request id. Messages never contain credentials; a transport failure reads
+as one line (``cannot connect to HOST:PORT (connection refused)``).
+
+Listing sends each GET bucket page through the SDK's own request path (``conf.uri``, ``CosS3Auth`` signing,
+``send_request``: session, Host header, token, error replies), exactly as ``CosS3Client.list_objects`` does, but
+parses the page with ElementTree: the SDK's ``xml_to_dict`` (str() + eval() of every page) made listing CPU-bound.
+SDKs lacking that path fall back to ``client.list_objects``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import requests
 from qcloud_cos import CosConfig, CosS3Client
 from qcloud_cos.cos_exception import CosClientError, CosServiceError
 
-try:  # the SDK's own request path for GET bucket (all versions >= 1.9.30 have it; guarded all the same)
+try:  # the SDK's own request path for GET bucket (same in 1.9.30 and 1.9.44; guarded all the same)
     from qcloud_cos.cos_auth import CosS3Auth
     from qcloud_cos.cos_comm import format_values
 except ImportError:  # pragma: no cover - exercised by forcing the fallback in tests
