@@ -1,23 +1,36 @@
 """Part 2: pure planning at scale — 1,000,000 sources x 3 outputs from a synthetic listing, no HTTP.
 
-Each run is a fresh subprocess (``python -m benchmarks.bench_planner --child SCENARIO N``) so its peak RSS
-(``resource.getrusage`` maxrss) is its own. Two scenarios:
+Each run is a fresh subprocess (``python -m benchmarks.bench_planner --child SCENARIO N DIR``) so its peak RSS
+(``resource.getrusage`` maxrss) is its own. The child does what ``cosrecon plan`` does, in the same order:
 
-- ``first``: nothing exists, the ledger is empty: every output is created (3 N actions, N calls).
+1. reads the set's ledger through the real ``state.LedgerStore`` (``--state-dir``: the bytes of ``ledger.json``,
+   ``json.loads``, ``ledger.ledger_from_data``); the parent wrote that file beforehand, in ``dump_json``'s format;
+2. observes through the real ``observe.observe_set`` against a synthetic ``Storage`` whose listings yield a fresh
+   ``ObjectInfo`` (fresh key, ETag and LastModified strings, a distinct ETag per object) per object, as a parsed
+   ListBucketResult page does;
+3. plans with ``planner.build_set_plan`` (timed: ``time.process_time`` around it only).
+
+The cyclic GC is paused throughout, as ``observe.plan_declarations`` does. Two scenarios:
+
+- ``first``: nothing exists, no ledger: every output is created (3 N actions, N calls).
 - ``converged``: every output stands as the ledger recorded it: no actions, 3 N unchanged.
 
-Figures: expected outputs planned per second of CPU (``time.process_time`` around ``build_set_plan`` only),
-peak RSS of the whole process (inputs included: the listing, the observed objects, the ledger), and the RSS the
-inputs alone took before planning. Correctness is checked (counts) and a wrong result raises ``BenchError``.
+Figures: expected outputs planned per second of CPU, peak RSS of the whole process, the RSS after reading the
+ledger and after observing (the inputs, before planning). Correctness is checked (counts) and a wrong result raises
+``BenchError``.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from benchmarks import common as c
@@ -29,14 +42,17 @@ QUICK_N = 100_000
 RUNS = 3
 QUICK_RUNS = 1
 OUTPUTS = 3
+_DIRS = 997
 
 
 def _declaration() -> Any:
     from reconciler.declarations import build_declaration
 
+    # include products/*/*.jpg: the relative "large/{name}" outputs (products/dNNN/large/...) are listed with the
+    # sources but are not sources themselves
     return build_declaration({
         "version": 1, "name": "bench", "region": c.REGION, "bucket": SOURCE_BUCKET,
-        "pipelines": {"products": {"source": {"include": ["products/**/*.jpg"]}, "outputs": {
+        "pipelines": {"products": {"source": {"include": ["products/*/*.jpg"]}, "outputs": {
             "thumb": {"rule": "imageMogr2/thumbnail/200x/format/webp", "fileid": "/thumbs/{reldir}/{stem}-200.webp"},
             "large": {"rule": "imageMogr2/thumbnail/1200x", "fileid": "large/{name}"},
             "cdn": {"rule": "imageMogr2/format/avif", "fileid": "/{dir}/{stem}.avif", "bucket": CDN_BUCKET},
@@ -44,49 +60,123 @@ def _declaration() -> Any:
     }, "bench.yaml")
 
 
+# --- the synthetic bucket: every value a fresh object, as a parsed listing page gives ------------------------
+
+
+def _source_key(i: int) -> str:
+    return f"products/d{i % _DIRS:03d}/p{i:07d}.jpg"
+
+
+def _etag(i: int, j: int) -> str:
+    """A distinct MD5-like ETag per object (j = -1: the source i; j >= 0: its output j)."""
+    return f"{(i * 4 + j + 1) * 0x9E3779B97F4A7C15 % (1 << 128):032x}"
+
+
+def _made_at(i: int) -> str:
+    seconds = i * OUTPUTS // 500  # a run making ~500 outputs per second
+    return f"2026-01-{1 + seconds // 86400:02d}T{seconds // 3600 % 24:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
+
+
+def _sources(n: int) -> Iterator[Any]:
+    from reconciler.model import ObjectInfo
+
+    for i in range(n):
+        yield ObjectInfo(_source_key(i), _etag(i, -1), 1000 + i % 1000, f"2026-01-01T00:00:{i % 60:02d}.000Z")
+
+
+def _outputs(decl: Any, n: int) -> Iterator[tuple[int, int, str, str, str]]:
+    """(source index, output index, address, bucket, key) of every expected output."""
+    from reconciler.planner import expected_outputs
+
+    for index, (address, bucket, key) in enumerate(expected_outputs(decl, _sources(n))):
+        yield index // OUTPUTS, index % OUTPUTS, address, bucket, key
+
+
+class SyntheticStorage:
+    """The ``Storage`` the observer lists: N sources, and (converged) their outputs. Read-only."""
+
+    def __init__(self, decl: Any, n: int, converged: bool) -> None:
+        self.decl, self.n, self.converged = decl, n, converged
+
+    def list_objects(self, bucket: str, prefix: str = "", *, start_after: str = "") -> Iterator[Any]:
+        from reconciler.model import ObjectInfo
+
+        if bucket == SOURCE_BUCKET:
+            yield from (s for s in _sources(self.n) if s.key.startswith(prefix) and s.key > start_after)
+        if self.converged:
+            for i, j, _, out_bucket, key in _outputs(self.decl, self.n):
+                if out_bucket == bucket and key.startswith(prefix) and key > start_after:
+                    yield ObjectInfo(key, _etag(i, j), 5000 + i % 1000, f"2026-01-01T01:00:{i % 60:02d}.000Z")
+
+    def head_object(self, bucket: str, key: str) -> Any:
+        raise c.BenchError(f"unexpected HEAD {bucket}/{key}: the benchmark plans from listings only")
+
+    def __getattr__(self, name: str) -> Any:
+        raise c.BenchError(f"unexpected storage call {name}: planning never writes")
+
+
+def write_ledger(path: Path, n: int) -> int:
+    """The converged ledger of ``n`` sources in ``blobs.dump_json``'s format (indent 1), streamed; its size."""
+    from reconciler.ledger import FORMAT_VERSION
+    from reconciler.rules import fingerprint
+
+    decl = _declaration()
+    fps = {decl.address(p, o): fingerprint(o.rule, decl.output_bucket(o), o.fileid)
+           for p in decl.pipelines for o in p.outputs}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        out.write(f'{{\n "format_version": {FORMAT_VERSION},\n "kind": "ledger",\n "name": "{decl.name}",\n'
+                  ' "generation": "1",\n "declaration": null,\n "entries": [')
+        sep = "\n"
+        for i, j, address, bucket, key in _outputs(decl, n):
+            out.write(f'{sep}  {{\n   "bucket": "{bucket}",\n   "key": "{key}",\n   "address": "{address}",\n'
+                      f'   "source_key": "{_source_key(i)}",\n   "source_etag": "{_etag(i, -1)}",\n'
+                      f'   "fingerprint": "{fps[address]}",\n   "output_etag": "{_etag(i, j)}",\n'
+                      f'   "made_at": "{_made_at(i)}"\n  }}')
+            sep = ",\n"
+        out.write("\n ]\n}")
+    return path.stat().st_size
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def child(scenario: str, n: int) -> dict[str, Any]:
-    """One measured run in this process: build the inputs, then time the planner."""
-    from reconciler.model import Ledger, LedgerEntry, ObjectInfo
-    from reconciler.planner import build_set_plan, expected_outputs
-    from reconciler.rules import fingerprint
+def _current_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
 
+
+def child(scenario: str, n: int, state_dir: str) -> dict[str, Any]:
+    """One measured run in this process: read the ledger, observe, then time the planner."""
+    from reconciler.observe import observe_set
+    from reconciler.planner import build_set_plan
+    from reconciler.state import LedgerStore
+
+    gc.disable()  # as observe.plan_declarations does
     decl = _declaration()
-    etag = "0123456789abcdef0123456789abcdef"
-    # a listing as the observer holds it: ObjectInfo per source, and the bucket's {key: etag}
-    sources = [ObjectInfo(f"products/d{i % 997:03d}/p{i:07d}.jpg", etag, 1000, "2026-01-01T00:00:00.000Z")
-               for i in range(n)]
-    existing: dict[str, dict[str, str]] = {SOURCE_BUCKET: {s.key: s.etag for s in sources}, CDN_BUCKET: {}}
-    entries: dict[tuple[str, str], LedgerEntry] = {}
-    if scenario == "converged":
-        fps = {f"{p.name}.{o.name}": fingerprint(o.rule, decl.output_bucket(o), o.fileid)
-               for p in decl.pipelines for o in p.outputs}
-        out_etag = "fedcba9876543210fedcba9876543210"
-        for (address, bucket, key), src in zip(expected_outputs(decl, sources),
-                                               (s for s in sources for _ in range(OUTPUTS))):
-            existing[bucket][key] = out_etag
-            entries[(bucket, key)] = LedgerEntry(bucket, key, address, src.key, src.etag, fps[address], out_etag,
-                                                 "2026-01-01T00:00:00Z")
-    ledger = Ledger("bench", "1", entries)
-    inputs_mb = _rss_mb()
+    storage = SyntheticStorage(decl, n, scenario == "converged")
+    ledger = LedgerStore(lambda region: storage, Path(state_dir)).read(decl)  # type: ignore[arg-type,return-value]
+    ledger_mb, ledger_peak_mb = _current_mb(), _rss_mb()
+    obs = observe_set(decl, storage, ledger)  # type: ignore[arg-type]
+    inputs_mb = _current_mb()
     start = time.process_time()
-    plan = build_set_plan(decl, sources, existing, ledger, declaration_digest="d")
+    plan = build_set_plan(decl, obs.sources, obs.existing, ledger, declaration_digest="d")
     cpu = time.process_time() - start
     expected = n * OUTPUTS
     if scenario == "first":
         ok = len(plan.actions) == expected and len(plan.calls) == n and sum(plan.unchanged.values()) == 0
     else:
         ok = len(plan.actions) == 0 and len(plan.calls) == 0 and sum(plan.unchanged.values()) == expected
+    ok = ok and len(ledger.entries) == (expected if scenario == "converged" else 0)
     return {"scenario": scenario, "n": n, "outputs": expected, "cpu_s": cpu, "outputs_per_cpu_s": expected / cpu,
-            "inputs_rss_mb": inputs_mb, "peak_rss_mb": _rss_mb(), "ok": ok}
+            "ledger_rss_mb": ledger_mb, "ledger_peak_rss_mb": ledger_peak_mb, "inputs_rss_mb": inputs_mb,
+            "peak_rss_mb": _rss_mb(), "requests": obs.requests, "ok": ok}
 
 
-def _measure(scenario: str, n: int) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_planner", "--child", scenario, str(n)],
-                          capture_output=True, text=True, cwd=c.ROOT, timeout=1800)
+def _measure(scenario: str, n: int, state_dir: Path) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_planner", "--child", scenario, str(n),
+                           str(state_dir)], capture_output=True, text=True, cwd=c.ROOT, timeout=1800)
     if proc.returncode != 0:
         raise c.BenchError(f"planner child {scenario} {n} failed:\n{proc.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -100,14 +190,23 @@ def run(quick: bool = False) -> dict[str, Any]:
     runs = QUICK_RUNS if quick else RUNS
     figures, targets = [], []
     for scenario in ("first", "converged"):
-        results = [_measure(scenario, n) for _ in range(runs)]
+        with tempfile.TemporaryDirectory(prefix="cosrecon-bench-") as tmp:
+            state_dir = Path(tmp)
+            note = "no ledger"
+            if scenario == "converged":
+                size = write_ledger(state_dir / "bench" / "ledger.json", n)
+                note = f"ledger.json {size / 2**20:,.0f} MB"
+            results = [_measure(scenario, n, state_dir) for _ in range(runs)]
         label = f"{n:,} sources x {OUTPUTS} outputs, {scenario}"
         rate = c.figure(f"pure planning, {label}", "outputs/CPU s", [r["outputs_per_cpu_s"] for r in results])
         peak = c.figure(f"peak RSS, {label}", "MB", [r["peak_rss_mb"] for r in results],
-                        "whole process, inputs included")
+                        f"whole process: ledger read, listing, plan ({note})")
+        ledger_peak = c.figure(f"peak RSS while reading the ledger, {label}", "MB",
+                               [r["ledger_peak_rss_mb"] for r in results], "bytes + JSON document + entries")
+        ledger_rss = c.figure(f"RSS of the ledger read, {label}", "MB", [r["ledger_rss_mb"] for r in results])
         inputs = c.figure(f"RSS of the inputs alone, {label}", "MB", [r["inputs_rss_mb"] for r in results],
-                          "listing + observed objects + ledger, before planning")
-        figures += [rate, peak, inputs]
+                          "ledger + observed objects, before planning")
+        figures += [rate, peak, ledger_peak, ledger_rss, inputs]
         targets.append(c.target(f"planning rate ({scenario})", rate["median"], ">=", 200_000, "outputs per CPU s"))
         if n == FULL_N:
             targets.append(c.target(f"peak RSS, 1M x 3 ({scenario})", peak["median"], "<=", 1024, "MB"))
@@ -116,7 +215,10 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--child"]:
-        print(json.dumps(child(argv[1], int(argv[2]))))
+        print(json.dumps(child(argv[1], int(argv[2]), argv[3])))
+        return
+    if argv[:1] == ["--write-ledger"]:  # for profiling by hand: --write-ledger N FILE
+        print(write_ledger(Path(argv[2]), int(argv[1])))
         return
     results = run(quick="--quick" in argv)
     for f in results["figures"]:

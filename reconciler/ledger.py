@@ -18,7 +18,7 @@ leftover segments names them, so a saved plan made before a journaled change is 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,20 +100,100 @@ def ledger_to_data(ledger: Ledger) -> dict[str, Any]:
     }
 
 
+class EntryTable(Mapping[tuple[str, str], LedgerEntry]):
+    """A ledger's entries by (bucket, key), held as bucket -> {key: entry}: the same mapping as a dict keyed by
+    tuples, without a (bucket, key) tuple per entry (~70 bytes each: 200 MB for 3 million outputs).
+
+    Read-only; ``dict(table)`` makes the plain dict that code changing entries works on. ``by_bucket`` is for
+    hot loops that look up many keys of one bucket.
+    """
+
+    __slots__ = ("by_bucket", "_len")
+
+    def __init__(self, by_bucket: dict[str, dict[str, LedgerEntry]]) -> None:
+        self.by_bucket = by_bucket
+        self._len = sum(len(keys) for keys in by_bucket.values())
+
+    def __getitem__(self, where: tuple[str, str]) -> LedgerEntry:
+        return self.by_bucket[where[0]][where[1]]
+
+    def get(self, where: tuple[str, str], default: Any = None) -> Any:
+        keys = self.by_bucket.get(where[0])
+        return default if keys is None else keys.get(where[1], default)
+
+    def __contains__(self, where: object) -> bool:
+        if not isinstance(where, tuple) or len(where) != 2:
+            return False
+        keys = self.by_bucket.get(where[0])
+        return keys is not None and where[1] in keys
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for bucket, keys in self.by_bucket.items():
+            for key in keys:
+                yield bucket, key
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __repr__(self) -> str:
+        return f"EntryTable({dict(self)!r})"
+
+
+def by_bucket(entries: Mapping[tuple[str, str], LedgerEntry]) -> dict[str, dict[str, LedgerEntry]]:
+    """bucket -> {key: entry} of a ledger's entries (an ``EntryTable``'s own, not copied)."""
+    if isinstance(entries, EntryTable):
+        return entries.by_bucket
+    result: dict[str, dict[str, LedgerEntry]] = {}
+    for (bucket, key), entry in entries.items():
+        keys = result.get(bucket)
+        if keys is None:
+            keys = result[bucket] = {}
+        keys[key] = entry
+    return result
+
+
 def ledger_from_data(data: Any, where: str = "ledger") -> Ledger:
+    """A ledger from its JSON document. Equal strings repeated across entries (bucket, address, fingerprint, the
+    source key and ETag shared by a source's outputs, made_at) are kept once: JSON parsing makes a new string for
+    each, and a ledger of millions of outputs would hold them all."""
     doc = _check_header(data, "ledger", where)
     raw_entries = doc.get("entries", [])
     if not isinstance(raw_entries, list):
         raise StateError(f"{where}: entries must be a list")
-    entries = {}
+    tables: dict[str, dict[str, LedgerEntry]] = {}
+    shared: dict[str, str] = {}  # few distinct values: bucket, address, fingerprint, made_at
+    sources: dict[str, str] = {}  # source key -> itself
+    source_etags: dict[str, str] = {}  # source ETag -> itself
+    new_entry = LedgerEntry
     for index, raw in enumerate(raw_entries):
-        entry = entry_from_data(raw, f"{where}: entries[{index}]")
-        entries[(entry.bucket, entry.key)] = entry
+        try:
+            bucket, key, address, source_key = raw["bucket"], raw["key"], raw["address"], raw["source_key"]
+            source_etag, fingerprint, output_etag, made_at = (raw["source_etag"], raw["fingerprint"],
+                                                              raw["output_etag"], raw["made_at"])
+            plain = (type(bucket) is str and type(key) is str and type(address) is str and type(source_key) is str
+                     and type(source_etag) is str and type(fingerprint) is str and type(output_etag) is str
+                     and type(made_at) is str)
+        except (TypeError, KeyError, IndexError):
+            plain = False
+        if not plain:  # raises naming what is wrong (or accepts str subclasses, as it always did)
+            checked = entry_from_data(raw, f"{where}: entries[{index}]")
+            bucket, key, address, source_key = checked.bucket, checked.key, checked.address, checked.source_key
+            source_etag, fingerprint = checked.source_etag, checked.fingerprint
+            output_etag, made_at = checked.output_etag, checked.made_at
+        keys = tables.get(bucket)
+        if keys is None:
+            bucket = shared.setdefault(bucket, bucket)
+            keys = tables[bucket] = {}
+        keys[key] = new_entry(shared.setdefault(bucket, bucket), key, shared.setdefault(address, address),
+                              sources.setdefault(source_key, source_key),
+                              source_etags.setdefault(source_etag, source_etag),
+                              shared.setdefault(fingerprint, fingerprint), output_etag,
+                              shared.setdefault(made_at, made_at))
     declaration = doc.get("declaration")
     if declaration is not None and not isinstance(declaration, Mapping):
         raise StateError(f"{where}: declaration must be an object or null")
-    return Ledger(name=str(doc.get("name", "")), generation=str(doc.get("generation", "0")), entries=entries,
-                  declaration=declaration)
+    return Ledger(name=str(doc.get("name", "")), generation=str(doc.get("generation", "0")),
+                  entries=EntryTable(tables), declaration=declaration)
 
 
 def segment_to_data(segment: Segment) -> dict[str, Any]:
@@ -158,7 +238,7 @@ def merge(ledger: Ledger, segments: Sequence[Segment]) -> tuple[Ledger, dict[tup
     segments = [s for s in segments if s.base_generation == base]
     if not segments:
         return ledger, {}
-    entries = dict(ledger.entries)
+    entries = {bucket: dict(keys) for bucket, keys in by_bucket(ledger.entries).items()}
     pending: dict[tuple[str, str], LedgerEntry] = {}
     for segment in segments:
         for record in segment.records:
@@ -168,12 +248,13 @@ def merge(ledger: Ledger, segments: Sequence[Segment]) -> tuple[Ledger, dict[tup
                 continue
             pending.pop(where, None)
             if record.op == "put" and record.entry is not None:
-                entries[where] = record.entry
+                entries.setdefault(record.bucket, {})[record.key] = record.entry
             else:
-                entries.pop(where, None)
+                entries.get(record.bucket, {}).pop(record.key, None)
     ids = [f"{s.run_id}-{s.seq}" for s in segments]
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
-    merged = Ledger(name=ledger.name, generation=f"{base}+j{digest}", entries=entries, declaration=ledger.declaration)
+    merged = Ledger(name=ledger.name, generation=f"{base}+j{digest}", entries=EntryTable(entries),
+                    declaration=ledger.declaration)
     return merged, pending
 
 

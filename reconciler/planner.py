@@ -20,12 +20,14 @@ from typing import Any, TypeVar
 
 from reconciler.errors import CollisionError
 from reconciler.globs import Selector, base_dir, compile_globs
+from reconciler.ledger import by_bucket
 from reconciler.model import (
     MAX_RULES_PER_CALL,
     ActionKind,
     Call,
     Declaration,
     Ledger,
+    LedgerEntry,
     ObjectInfo,
     Pipeline,
     PlannedAction,
@@ -39,6 +41,7 @@ from reconciler.templates import FileidTemplate, key_problem, source_variables, 
 _SLASHES = re.compile(r"/{2,}")
 _MAX_LISTED_PROBLEMS = 20
 _EMPTY: Mapping[str, str] = {}
+_NO_ENTRIES: Mapping[str, LedgerEntry] = {}
 T = TypeVar("T")
 
 
@@ -224,6 +227,7 @@ def _plan(
     problems: list[str] = []
     entries = ledger.entries
     has_ledger = bool(entries)
+    recorded_in = by_bucket(entries) if has_ledger else {}  # bucket -> {key: entry}: no tuple per lookup
     matched = 0
     src_bucket = decl.bucket
     create, replace, conflict = ActionKind.CREATE, ActionKind.REPLACE, ActionKind.CONFLICT
@@ -233,7 +237,8 @@ def _plan(
     sub = _SLASHES.sub
     missing, rule_changed, source_changed = Reason.MISSING, Reason.RULE_CHANGED, Reason.SOURCE_CHANGED
     output_changed, unmanaged, replace_unmanaged_reason = Reason.OUTPUT_CHANGED, Reason.UNMANAGED, Reason.REPLACE_UNMANAGED
-    plans = [(p.selector.matches, p, tuple((o, claimed[o.bucket], existing.get(o.bucket, _EMPTY)) for o in p.outputs))
+    plans = [(p.selector.matches, p, tuple((o, claimed[o.bucket], existing.get(o.bucket, _EMPTY),
+                                            recorded_in.get(o.bucket, _NO_ENTRIES)) for o in p.outputs))
              for p in pipes]
     for src in sources:
         key = src.key
@@ -250,7 +255,7 @@ def _plan(
                 variables = source_variables(key, base)
                 last_base = base
                 slash = key.rfind("/")
-            for out, owners, current_objects in outs:
+            for out, owners, current_objects, recorded in outs:
                 fileid = out.template.format_map(variables)
                 if "//" in fileid:
                     fileid = sub("/", fileid)
@@ -274,7 +279,7 @@ def _plan(
                     problems.append(f"{bucket}/{okey}: {out.address} would overwrite its own source")
                     continue
                 current = current_objects.get(okey)
-                entry = entries.get((bucket, okey)) if has_ledger else None
+                entry = recorded.get(okey)
                 # claim with the ledger's equal key string when there is one: the rendered one can then be freed
                 owners[okey if entry is None else entry.key] = key
                 if entry is None:
