@@ -28,7 +28,7 @@ from qcloud_cos.cos_exception import CosClientError, CosServiceError
 try:  # the SDK's own request path for GET bucket (same in 1.9.30 and 1.9.44; guarded all the same)
     from qcloud_cos.cos_auth import CosS3Auth
     from qcloud_cos.cos_comm import format_values
-except ImportError:  # pragma: no cover - exercised by forcing the fallback in tests
+except ImportError:  # pragma: no cover - the fallback this leads to is tested by forcing it
     CosS3Auth = None
     format_values = None
 
