@@ -18,7 +18,7 @@ leftover segments names them, so a saved plan made before a journaled change is 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import ItemsView, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +137,33 @@ class EntryTable(Mapping[tuple[str, str], LedgerEntry]):
 
     def __repr__(self) -> str:
         return f"EntryTable({dict(self)!r})"
+
+    def values(self) -> ValuesView[LedgerEntry]:
+        return _Values(self)
+
+    def items(self) -> ItemsView[tuple[str, str], LedgerEntry]:
+        return _Items(self)
+
+
+class _Values(ValuesView[LedgerEntry]):
+    """An ``EntryTable``'s entries, iterated bucket by bucket (no lookup per entry)."""
+
+    _mapping: EntryTable
+
+    def __iter__(self) -> Iterator[LedgerEntry]:
+        for keys in self._mapping.by_bucket.values():
+            yield from keys.values()
+
+
+class _Items(ItemsView[tuple[str, str], LedgerEntry]):
+    """An ``EntryTable``'s ((bucket, key), entry) pairs, iterated bucket by bucket."""
+
+    _mapping: EntryTable
+
+    def __iter__(self) -> Iterator[tuple[tuple[str, str], LedgerEntry]]:
+        for bucket, keys in self._mapping.by_bucket.items():
+            for key, entry in keys.items():
+                yield (bucket, key), entry
 
 
 def by_bucket(entries: Mapping[tuple[str, str], LedgerEntry]) -> dict[str, dict[str, LedgerEntry]]:

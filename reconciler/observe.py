@@ -263,9 +263,16 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     entries = (ledger() if callable(ledger) else ledger).entries
     stray: dict[str, list[str]] = {}
     existing = obs.existing
-    for bucket, key in entries:
-        if key not in existing.get(bucket, _NOTHING) and not obs.covered(bucket, key):
-            stray.setdefault(bucket, []).append(key)
+    if isinstance(entries, EntryTable):
+        for bucket, recorded_keys in entries.by_bucket.items():
+            present = existing.get(bucket, _NOTHING)
+            missing = [k for k in recorded_keys if k not in present and not obs.covered(bucket, k)]
+            if missing:
+                stray.setdefault(bucket, []).extend(missing)
+    else:
+        for bucket, key in entries:
+            if key not in existing.get(bucket, _NOTHING) and not obs.covered(bucket, key):
+                stray.setdefault(bucket, []).append(key)
     if sum(len(k) for k in stray.values()) <= HEAD_LIMIT:
         for bucket, keys in stray.items():
             _head(storage, bucket, keys, obs)

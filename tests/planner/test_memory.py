@@ -36,6 +36,8 @@ def test_loaded_entries_equal_the_plain_mapping_and_share_repeated_strings() -> 
     table = loaded.entries
     assert isinstance(table, fmt.EntryTable)
     assert len(table) == 6 and dict(table) == plain and set(table) == set(plain)
+    assert dict(table.items()) == plain and sorted(table.values(), key=str) == sorted(plain.values(), key=str)
+    assert len(table.items()) == len(table.values()) == 6 and ((B, "t/0.webp"), plain[(B, "t/0.webp")]) in table.items()
     assert (B, "t/1.webp") in table and (B, "c/1.webp") not in table and "x" not in table
     assert table.get((C, "c/2.webp")) == plain[(C, "c/2.webp")] and table.get(("nope", "x")) is None
     with pytest.raises(KeyError):
@@ -93,3 +95,15 @@ def test_observed_objects_as_recorded_hold_the_ledgers_strings() -> None:
     assert sorted((a.action.value, a.reason.value, a.key) for a in plan.actions) == sorted(
         [("replace", "rule-changed", f"{w}/{i}.webp") for i in range(3) for w in ("t", "c")])
     assert "img/notes.txt" in obs.existing[B]
+
+
+def test_recorded_outputs_outside_the_listings_are_headed_from_a_loaded_ledger() -> None:
+    d = decl({"t": {"rule": "imageMogr2/strip", "fileid": "/t/{stem}.webp"}}, ["img/*.jpg"])
+    old = LedgerEntry(C, "old/0.webp", "p.gone", "img/0.jpg", "e", "fp", "o", "")
+    ledger = fmt.ledger_from_data(_document([old]))
+    storage = MemoryStorage({B: {"img/0.jpg": "e"}, C: {"old/0.webp": "o"}})
+    obs = observe_set(d, storage, ledger)
+    assert storage.heads == [(C, "old/0.webp")] and obs.existing[C] == {"old/0.webp": "o"}
+    plan = build_set_plan(d, obs.sources, obs.existing, ledger)
+    assert [(a.action.value, a.reason.value, a.key) for a in plan.actions if a.action.value != "create"] == [
+        ("orphaned", "not-declared", "old/0.webp")]
