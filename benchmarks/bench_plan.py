@@ -49,6 +49,9 @@ def _converged_ledger(base: Path, n: int, decl: Path, state: Path) -> None:
     """The converged state's ledger, without 3N HEADs: ``cosrecon adopt`` records one source's outputs (in a
     one-source store with the same bodies), then its entries are replicated for all N sources — every source and
     every output has the same body, so the same ETags and fingerprints. The plan then checks it: 3N unchanged."""
+    from reconciler.ledger import ledger_from_data, ledger_to_data
+    from reconciler.ledger_lines import parse_ledger, render_ledger
+
     root = base / f"adopt-root-{n}"
     _seed(root, 1, with_outputs=True)
     with c.local_server(root) as server:
@@ -57,7 +60,7 @@ def _converged_ledger(base: Path, n: int, decl: Path, state: Path) -> None:
     files = list(state.rglob("ledger.json"))
     if len(files) != 1 or any(p.is_file() for p in state.rglob("journal/*")):
         raise c.BenchError(f"adopt left an unexpected state dir: {sorted(map(str, state.rglob('*')))}")
-    ledger = json.loads(files[0].read_text())
+    ledger = ledger_to_data(parse_ledger(files[0].read_bytes()))  # its entries as format 1's plain records
     by_address = {e["address"]: e for e in ledger["entries"]}
     if len(by_address) != len(c.OUTPUTS_3) or len(ledger["entries"]) != len(c.OUTPUTS_3):
         raise c.BenchError(f"adopt recorded {len(ledger['entries'])} entries, expected {len(c.OUTPUTS_3)}")
@@ -67,7 +70,7 @@ def _converged_ledger(base: Path, n: int, decl: Path, state: Path) -> None:
         entries += [{**proto, "key": c.output_key(fileid, i), "source_key": c.source_key(i)} for i in range(n)]
     entries.sort(key=lambda e: (e["bucket"], e["key"].encode("utf-8")))
     ledger["entries"] = entries
-    files[0].write_text(json.dumps(ledger))
+    files[0].write_bytes(render_ledger(ledger_from_data(ledger)))  # in the format the store writes
 
 
 def _pair(server: Any, n: int, decl: Path, state: Path, env: dict[str, str], expect: dict[str, int],

@@ -4,7 +4,8 @@ Each run is a fresh subprocess (``python -m benchmarks.bench_planner --child SCE
 (``resource.getrusage`` maxrss) is its own. The child does what ``cosrecon plan`` does, in the same order:
 
 1. reads the set's ledger through the real ``state.LedgerStore`` (``--state-dir``: the bytes of ``ledger.json``,
-   ``json.loads``, ``ledger.ledger_from_data``); the parent wrote that file beforehand, in ``dump_json``'s format;
+   piece by piece, ``ledger_lines.parse_ledger``); the parent wrote that file beforehand, in the format the store
+   writes (format 2);
 2. observes through the real ``observe.observe_set`` against a synthetic ``Storage`` whose listings yield a fresh
    ``ObjectInfo`` (fresh key, ETag and LastModified strings, a distinct ETag per object) per object, as a parsed
    ListBucketResult page does;
@@ -115,9 +116,9 @@ class SyntheticStorage:
         raise c.BenchError(f"unexpected storage call {name}: planning never writes")
 
 
-def write_ledger(path: Path, n: int) -> int:
-    """The converged ledger of ``n`` sources in ``blobs.dump_json``'s format (indent 1), streamed; its size."""
-    from reconciler.ledger import FORMAT_VERSION
+def write_ledger(path: Path, n: int, version: int = 2) -> int:
+    """The converged ledger of ``n`` sources as ``state.LedgerStore`` writes it (``ledger_lines.render_ledger``,
+    format 2), or (``version=1``) in format 1 as ``blobs.dump_json`` wrote it (indent 1); streamed; its size."""
     from reconciler.rules import fingerprint
 
     decl = _declaration()
@@ -125,17 +126,50 @@ def write_ledger(path: Path, n: int) -> int:
            for p in decl.pipelines for o in p.outputs}
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
-        out.write(f'{{\n "format_version": {FORMAT_VERSION},\n "kind": "ledger",\n "name": "{decl.name}",\n'
-                  ' "generation": "1",\n "declaration": null,\n "entries": [')
-        sep = "\n"
-        for i, j, address, bucket, key in _outputs(decl, n):
-            out.write(f'{sep}  {{\n   "bucket": "{bucket}",\n   "key": "{key}",\n   "address": "{address}",\n'
-                      f'   "source_key": "{_source_key(i)}",\n   "source_etag": "{_etag(i, -1)}",\n'
-                      f'   "fingerprint": "{fps[address]}",\n   "output_etag": "{_etag(i, j)}",\n'
-                      f'   "made_at": "{_made_at(i)}"\n  }}')
-            sep = ",\n"
-        out.write("\n ]\n}")
+        if version == 1:
+            _write_v1(out, decl, fps, n)
+        else:
+            _write_v2(out, decl, fps, n)
     return path.stat().st_size
+
+
+def _write_v1(out: Any, decl: Any, fps: dict[str, str], n: int) -> None:
+    out.write(f'{{\n "format_version": 1,\n "kind": "ledger",\n "name": "{decl.name}",\n'
+              ' "generation": "1",\n "declaration": null,\n "entries": [')
+    sep = "\n"
+    for i, j, address, bucket, key in _outputs(decl, n):
+        out.write(f'{sep}  {{\n   "bucket": "{bucket}",\n   "key": "{key}",\n   "address": "{address}",\n'
+                  f'   "source_key": "{_source_key(i)}",\n   "source_etag": "{_etag(i, -1)}",\n'
+                  f'   "fingerprint": "{fps[address]}",\n   "output_etag": "{_etag(i, j)}",\n'
+                  f'   "made_at": "{_made_at(i)}"\n  }}')
+        sep = ",\n"
+    out.write("\n ]\n}")
+
+
+def _write_v2(out: Any, decl: Any, fps: dict[str, str], n: int) -> None:
+    """Format 2 in ``render_ledger``'s layout (tests/apply/test_ledger_format.py checks it byte for byte)."""
+    outputs = sorted({(bucket, address, fps[address]) for _, _, address, bucket, _ in _outputs(decl, min(n, 1))})
+    index = {o: k for k, o in enumerate(outputs)}
+    made = sorted({_made_at(i) for i in range(n)})
+    made_index = {m: k for k, m in enumerate(made)}
+    header = {"format_version": 2, "kind": "ledger", "name": decl.name, "generation": "1", "declaration": None,
+              "outputs": [list(o) for o in outputs], "made_at": made, "count": n * OUTPUTS}
+    out.write(json.dumps(header, separators=(",", ":"))[:-1] + ',"groups":[\n')
+    from reconciler.model import ObjectInfo
+    from reconciler.planner import expected_outputs
+
+    order = [i for d in range(_DIRS) for i in range(d, n, _DIRS)]  # the sources in key order, as the store sorts
+    sources = (ObjectInfo(_source_key(i), _etag(i, -1), 0, "") for i in order)
+    rows: list[list[Any]] = []
+    for k, (address, bucket, key) in enumerate(expected_outputs(decl, sources)):
+        i, j = order[k // OUTPUTS], k % OUTPUTS
+        rows.append([index[(bucket, address, fps[address])], key, _etag(i, j), made_index[_made_at(i)]])
+        if j == OUTPUTS - 1:
+            rows.sort()
+            line = json.dumps([_source_key(i), _etag(i, -1), rows], separators=(",", ":"))
+            out.write(line + (",\n" if k < n * OUTPUTS - 1 else "\n"))
+            rows = []
+    out.write("]}\n")
 
 
 def _rss_mb() -> float:
@@ -217,8 +251,8 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["--child"]:
         print(json.dumps(child(argv[1], int(argv[2]), argv[3])))
         return
-    if argv[:1] == ["--write-ledger"]:  # for profiling by hand: --write-ledger N FILE
-        print(write_ledger(Path(argv[2]), int(argv[1])))
+    if argv[:1] == ["--write-ledger"]:  # for profiling by hand: --write-ledger N FILE [VERSION]
+        print(write_ledger(Path(argv[2]), int(argv[1]), int(argv[3]) if len(argv) > 3 else 2))
         return
     results = run(quick="--quick" in argv)
     for f in results["figures"]:

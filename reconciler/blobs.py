@@ -11,10 +11,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Iterator
+from typing import Any, BinaryIO, Protocol
 
 from reconciler.errors import StateError, StorageError
 from reconciler.storage import Storage
+
+CHUNK = 1 << 20  # bytes per piece of ``read_chunks``
 
 
 class Blobs(Protocol):
@@ -23,6 +26,10 @@ class Blobs(Protocol):
     where: str
 
     def read(self, name: str) -> bytes | None: ...
+
+    def read_chunks(self, name: str) -> Iterator[bytes] | None:
+        """The object's bytes a piece at a time (a local file is never held whole); None when absent."""
+        ...
 
     def write(self, name: str, data: bytes) -> None: ...
 
@@ -49,6 +56,10 @@ class CosBlobs:
             if error.status == 404 or type(error).__name__ == "NotFound":
                 return None
             raise
+
+    def read_chunks(self, name: str) -> Iterator[bytes] | None:
+        data = self.read(name)  # the SDK's GET gives the whole body
+        return None if data is None else iter((data,))
 
     def write(self, name: str, data: bytes) -> None:
         self.storage.put_object(self.bucket, self.prefix + name, data, content_type="application/json")
@@ -87,6 +98,13 @@ class DirBlobs:
         except FileNotFoundError:
             return None
 
+    def read_chunks(self, name: str) -> Iterator[bytes] | None:
+        try:
+            handle = self._path(name).open("rb")
+        except FileNotFoundError:
+            return None
+        return _chunks(handle)
+
     def _temp(self, path: Path, data: bytes) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -123,6 +141,12 @@ class DirBlobs:
             return []
         names = [p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file()]
         return sorted(n for n in names if n.startswith(prefix) and not Path(n).name.startswith(".tmp-"))
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
 
 
 def dump_json(data: Any) -> bytes:

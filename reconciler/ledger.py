@@ -1,6 +1,7 @@
 """The ledger format (PURE: no I/O): ledgers and journal segments to and from plain JSON data, and journal merge.
 
-A ledger document (``format_version`` 1, schema ``schemas/ledger.schema.json``)::
+A ledger document of ``format_version`` 1 (schema ``schemas/ledger.schema.json``; still read, no longer written:
+the store writes ``ledger_lines``' compact format 2, one source per line)::
 
     {"format_version": 1, "kind": "ledger", "name": "catalog", "generation": "3",
      "declaration": {...last applied declaration...} | null,

@@ -6,7 +6,8 @@ Layout under the set's state location (COS ``state.bucket``/``state.prefix``, or
     <set>/journal/<run-id>-<seq>.json      journal segments written while a run is applying
     <set>/lock.json                        the set's lock (created create-only; see ``locks``)
 
-Every write is a whole object (``blobs``). The format is ``ledger``'s. This module reads, merges, settles and
+Every write is a whole object (``blobs``). The formats are ``ledger``'s (journal segments; ledgers of format 1) and
+``ledger_lines``' (ledgers: format 2 written, 1 and 2 read). This module reads, merges, settles and
 compacts; it must not plan or issue image_process calls. The lock logic lives in ``locks``, the journal's buffering
 in ``journal``, the object stores in ``blobs``; their names are re-exported here for existing importers.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import ledger as ledger_format
+from reconciler import ledger_lines
 from reconciler import locks
 from reconciler.blobs import Blobs, CosBlobs, DirBlobs, dump_json, load_json
 from reconciler.journal import Journal
@@ -62,12 +64,11 @@ class LedgerStore:
 
     def snapshot(self, decl: Declaration) -> Snapshot:
         blobs = self.blobs(decl)
-        raw = blobs.read(LEDGER_NAME)
-        if raw is None:
+        chunks = blobs.read_chunks(LEDGER_NAME)
+        if chunks is None:
             compacted = Ledger(name=decl.name)
-        else:
-            compacted = ledger_format.ledger_from_data(load_json(raw, f"{blobs.where}{LEDGER_NAME}"),
-                                                       f"{blobs.where}{LEDGER_NAME}")
+        else:  # read piece by piece: format 2 is parsed as it comes, never held whole
+            compacted = ledger_lines.parse_ledger(chunks, f"{blobs.where}{LEDGER_NAME}")
         names = tuple(n for n in blobs.list(JOURNAL_DIR) if n.endswith(".json"))
         segments: list[Segment] = []
         for name in names:
@@ -102,7 +103,7 @@ class LedgerStore:
         return name
 
     def write_ledger(self, decl: Declaration, ledger: Ledger) -> None:
-        self.blobs(decl).write(LEDGER_NAME, dump_json(ledger_format.ledger_to_data(ledger)))
+        self.blobs(decl).write(LEDGER_NAME, ledger_lines.render_ledger(ledger))
 
     def compact(self, decl: Declaration, ledger: Ledger, declaration: Any, segment_names: Iterable[str]) -> Ledger:
         """Write ``ledger`` as the next generation with ``declaration``, then delete the merged segments."""

@@ -1,0 +1,254 @@
+"""The compact ledger file (``format_version`` 2, PURE: no I/O): written once per value, read line by line.
+
+A million sources x 3 outputs in ``format_version`` 1 (one indented object per entry) is ~1 GB, and reading it held
+the bytes, the decoded text and the whole parsed document at once. Format 2 is still one JSON document, laid out
+one source per line so it is read a piece at a time, building the ``EntryTable`` as it goes::
+
+    {"format_version":2,"kind":"ledger","name":"catalog","generation":"3","declaration":{...}|null,
+     "outputs":[[bucket,address,fingerprint],...],"made_at":["2026-01-01T00:00:00Z",...],"count":3,"groups":[
+    [source_key,source_etag,[[output,key,output_etag,made_at],...]],
+    ...
+    [source_key,source_etag,[[output,key,output_etag,made_at],...]]
+    ]}
+
+(the header is the first line). ``output`` indexes the header's ``outputs`` (destination bucket,
+``pipeline.output``, rule fingerprint), ``made_at`` its ``made_at``; ``count`` is the number of entries, so a
+truncated file is refused. A format 2 document laid out otherwise (re-indented by hand) and format 1 documents are
+read whole. Schema: ``schemas/ledger.schema.json``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from reconciler.errors import StateError
+from reconciler.ledger import EntryTable, ledger_from_data
+from reconciler.model import Ledger, LedgerEntry
+
+LINES_VERSION = 2
+_CHUNK = 1 << 20  # bytes of lines parsed per json.loads call
+_OPEN = ',"groups":['  # how the header line ends
+_CLOSE = "]}"  # the last line
+_GROUP = "expected [source_key, source_etag, [[output, key, output_etag, made_at], ...]] indexing the header's tables"
+
+Tables = tuple[list[tuple[str, str, str]], list[str], dict[str, dict[str, LedgerEntry]]]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def render_ledger(ledger: Ledger) -> bytes:
+    """``ledger`` as a format 2 file, sources and tables sorted (the same ledger gives the same bytes)."""
+    outputs: dict[tuple[str, str, str], int] = {}
+    made: dict[str, int] = {}
+    groups: dict[tuple[str, str], list[tuple[int, str, str, int]]] = {}
+    for e in ledger.entries.values():
+        out = outputs.setdefault((e.bucket, e.address, e.fingerprint), len(outputs))
+        groups.setdefault((e.source_key, e.source_etag), []).append(
+            (out, e.key, e.output_etag, made.setdefault(e.made_at, len(made))))
+    out_order = sorted(outputs)
+    out_index = {outputs[o]: i for i, o in enumerate(out_order)}
+    made_order = sorted(made)
+    made_index = {made[m]: i for i, m in enumerate(made_order)}
+    header = _dumps({"format_version": LINES_VERSION, "kind": "ledger", "name": ledger.name,
+                     "generation": ledger.generation,
+                     "declaration": dict(ledger.declaration) if ledger.declaration is not None else None,
+                     "outputs": [list(o) for o in out_order], "made_at": made_order, "count": len(ledger.entries)})
+    lines = [_dumps([source_key, source_etag, sorted([out_index[o], key, etag, made_index[m]]
+                                                     for o, key, etag, m in items)])
+             for (source_key, source_etag), items in sorted(groups.items())]
+    return (header[:-1] + _OPEN + "\n" + ",\n".join(lines) + ("\n" if lines else "") + _CLOSE + "\n").encode("utf-8")
+
+
+def parse_ledger(data: bytes | Iterable[bytes], where: str = "ledger") -> Ledger:
+    """A ledger from its file (format 2 or 1), given whole or as pieces of bytes: format 2 as written is parsed as
+    it comes, never held whole. ``StateError`` naming ``where`` (and the line) when it is not a ledger."""
+    chunks = _pieces(data)
+    head: list[bytes] = []
+    for chunk in chunks:
+        head.append(chunk)
+        if b"\n" in chunk:
+            break
+    pending = b"".join(head)
+    del head
+    first, newline, rest = pending.partition(b"\n")
+    header = _header(first) if newline else None
+    if header is None:  # format 1, or format 2 laid out otherwise: one JSON document, read whole
+        whole = b"".join([pending, *chunks])
+        del pending
+        try:
+            doc = json.loads(whole.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StateError(f"{where}: not valid JSON ({error})") from None
+        del whole
+        if isinstance(doc, Mapping) and doc.get("format_version") == LINES_VERSION:
+            return ledger_from_document(doc, where)
+        return ledger_from_data(doc, where)
+    del pending, first
+    return _read_lines(header, rest, chunks, where)
+
+
+def ledger_from_document(doc: Mapping[str, Any], where: str = "ledger") -> Ledger:
+    """A ledger from a parsed format 2 document (however it was laid out)."""
+    tables = _tables(doc, where)
+    groups = doc.get("groups")
+    if not isinstance(groups, list):
+        raise StateError(f"{where}: groups must be a list")
+    for index, group in enumerate(groups):
+        if not _add(group, tables):
+            raise StateError(f"{where}: groups[{index}]: {_GROUP}")
+    return _ledger(doc, tables, where)
+
+
+def _pieces(data: bytes | Iterable[bytes]) -> Iterator[bytes]:
+    """``data`` in pieces of about ``_CHUNK`` bytes at most (a whole body is sliced, not parsed at once)."""
+    for chunk in ((data,) if isinstance(data, bytes) else data):
+        if len(chunk) <= _CHUNK:
+            yield chunk
+            continue
+        view = memoryview(chunk)
+        for start in range(0, len(chunk), _CHUNK):
+            yield bytes(view[start:start + _CHUNK])
+
+
+def _header(line: bytes) -> dict[str, Any] | None:
+    """The header of a format 2 file as written; None when ``line`` is not one."""
+    try:
+        text = line.decode("utf-8")
+        data = json.loads(text + _CLOSE) if text.endswith(_OPEN) else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if isinstance(data, dict) and data.get("format_version") == LINES_VERSION and data.get("groups") == []:
+        return data
+    return None
+
+
+def _tables(header: Mapping[str, Any], where: str) -> Tables:
+    if header.get("kind") != "ledger":
+        raise StateError(f"{where}: expected a ledger, found {header.get('kind')!r}")
+    outputs, made = header.get("outputs"), header.get("made_at")
+    if not (isinstance(outputs, list) and all(isinstance(o, list) and len(o) == 3 and all(type(v) is str for v in o)
+                                              for o in outputs)):
+        raise StateError(f"{where}: outputs must be a list of [bucket, address, fingerprint]")
+    if not (isinstance(made, list) and all(type(m) is str for m in made)):
+        raise StateError(f"{where}: made_at must be a list of strings")
+    if type(header.get("count")) is not int:
+        raise StateError(f"{where}: count must be an integer")
+    declaration = header.get("declaration")
+    if declaration is not None and not isinstance(declaration, Mapping):
+        raise StateError(f"{where}: declaration must be an object or null")
+    shared: dict[str, str] = {}  # a bucket named by several outputs: one string
+    outs = [(shared.setdefault(o[0], o[0]), shared.setdefault(o[1], o[1]), shared.setdefault(o[2], o[2]))
+            for o in outputs]
+    return outs, list(made), {bucket: {} for bucket, _, _ in outs}
+
+
+def _add(group: Any, tables: Tables) -> bool:
+    """Put one source's entries in ``tables``; False when ``group`` is not one."""
+    outputs, made, by_bucket = tables
+    try:
+        source_key, source_etag, rows = group
+        if type(source_key) is not str or type(source_etag) is not str or type(rows) is not list:
+            return False
+        for out, key, output_etag, when in rows:
+            if type(key) is not str or type(output_etag) is not str or type(out) is not int or out < 0 \
+                    or type(when) is not int or when < 0:
+                return False
+            bucket, address, fingerprint = outputs[out]
+            by_bucket[bucket][key] = LedgerEntry(bucket, key, address, source_key, source_etag, fingerprint,
+                                                 output_etag, made[when])
+    except (TypeError, ValueError, IndexError):
+        return False
+    return True
+
+
+def _ledger(header: Mapping[str, Any], tables: Tables, where: str) -> Ledger:
+    table = EntryTable({bucket: keys for bucket, keys in tables[2].items() if keys})
+    if len(table) != header["count"]:
+        raise StateError(f"{where}: holds {len(table)} entries where its header says {header['count']} "
+                         "(truncated or edited)")
+    return Ledger(name=str(header.get("name", "")), generation=str(header.get("generation", "0")), entries=table,
+                  declaration=header.get("declaration"))
+
+
+def _read_lines(header: dict[str, Any], rest: bytes, chunks: Iterator[bytes], where: str) -> Ledger:
+    tables = _tables(header, where)
+    line_no = 1  # lines read so far
+    closed = False
+    carry: str | None = None  # a block's last line held back: it has no comma, so it must be the last group
+    for block in _blocks(rest, chunks):
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise StateError(f"{where}: after line {line_no}: not valid UTF-8 ({error})") from None
+        if carry is not None:
+            text, line_no, carry = carry + "\n" + text, line_no - 1, None
+        if closed:
+            if text.strip():
+                raise StateError(f"{where}: line {line_no + 1}: data after the closing {_CLOSE}")
+            continue
+        lines = text.count("\n") + 1
+        last = text[text.rfind("\n") + 1:]
+        end = ("\n" + text).find("\n" + _CLOSE + "\n")
+        if end >= 0:
+            raise StateError(f"{where}: line {line_no + 1 + text.count(chr(10), 0, end) + 1}: data after the "
+                             f"closing {_CLOSE}")
+        if last.strip() == _CLOSE:
+            closed, text = True, text[:len(text) - len(last)]
+        elif not last.endswith(","):
+            carry, text = last, text[:len(text) - len(last)]
+        for offset, group in enumerate(_parse_block(text, closed, line_no, where)):
+            if not _add(group, tables):
+                raise StateError(f"{where}: line {line_no + 1 + offset}: {_GROUP}")
+        line_no += lines
+    if not closed:
+        raise StateError(f"{where}: ends at line {line_no} without the closing {_CLOSE} (truncated)")
+    return _ledger(header, tables, where)
+
+
+def _blocks(rest: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Whole lines, about ``_CHUNK`` bytes at a time, each block without its final newline."""
+    pending: list[bytes] = []
+    for chunk in itertools.chain((rest,), chunks):
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            pending.append(chunk)
+            continue
+        pending.append(chunk[:cut])
+        yield b"".join(pending)
+        pending = [chunk[cut + 1:]]
+    last = b"".join(pending)
+    if last:
+        yield last
+
+
+def _parse_block(text: str, closed: bool, line_no: int, where: str) -> list[Any]:
+    """The groups on the lines of ``text`` (each ends with a comma, except the last group of the document)."""
+    body = text.rstrip("\n")
+    if not closed:
+        if not body.endswith(","):
+            if not body:
+                return []
+            raise StateError(f"{where}: line {line_no + body.count(chr(10)) + 1}: expected a comma after the group")
+        body = body[:-1]
+    if not body:
+        return []
+    try:
+        values: list[Any] = json.loads("[" + body + "]")
+    except json.JSONDecodeError:
+        values = []
+    if len(values) == body.count("\n") + 1:
+        return values
+    last = body.count("\n")
+    for offset, line in enumerate(body.split("\n")):  # name the line that is wrong
+        try:
+            json.loads(line if offset == last else line.removesuffix(","))
+        except json.JSONDecodeError as error:
+            raise StateError(f"{where}: line {line_no + 1 + offset}: not valid JSON ({error})") from None
+        if offset < last and not line.endswith(","):
+            raise StateError(f"{where}: line {line_no + 1 + offset}: expected a comma after the group")
+    raise StateError(f"{where}: lines {line_no + 1}-{line_no + 1 + body.count(chr(10))}: one group per line expected")
