@@ -188,12 +188,32 @@ def ledger_from_data(data: Any, where: str = "ledger") -> Ledger:
     raw_entries = doc.get("entries", [])
     if not isinstance(raw_entries, list):
         raise StateError(f"{where}: entries must be a list")
-    tables: dict[str, dict[str, LedgerEntry]] = {}
-    shared: dict[str, str] = {}  # few distinct values: bucket, address, fingerprint, made_at
-    sources: dict[str, str] = {}  # source key -> itself
-    source_etags: dict[str, str] = {}  # source ETag -> itself
-    new_entry = LedgerEntry
+    builder = EntryBuilder(where)
     for index, raw in enumerate(raw_entries):
+        builder.add(index, raw)
+    return ledger_of(doc, builder, where)
+
+
+def ledger_of(doc: Mapping[str, Any], builder: EntryBuilder, where: str) -> Ledger:
+    """The ledger of a format 1 document's header fields and the entries ``builder`` collected."""
+    declaration = doc.get("declaration")
+    if declaration is not None and not isinstance(declaration, Mapping):
+        raise StateError(f"{where}: declaration must be an object or null")
+    return Ledger(name=str(doc.get("name", "")), generation=str(doc.get("generation", "0")),
+                  entries=EntryTable(builder.tables), declaration=declaration)
+
+
+class EntryBuilder:
+    """Collects format 1 entries one at a time into an ``EntryTable``'s buckets, keeping repeated strings once."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.tables: dict[str, dict[str, LedgerEntry]] = {}
+        self.shared: dict[str, str] = {}  # few distinct values: bucket, address, fingerprint, made_at
+        self.sources: dict[str, str] = {}  # source key -> itself
+        self.source_etags: dict[str, str] = {}  # source ETag -> itself
+
+    def add(self, index: int, raw: Any) -> None:
         try:
             bucket, key, address, source_key = raw["bucket"], raw["key"], raw["address"], raw["source_key"]
             source_etag, fingerprint, output_etag, made_at = (raw["source_etag"], raw["fingerprint"],
@@ -204,24 +224,20 @@ def ledger_from_data(data: Any, where: str = "ledger") -> Ledger:
         except (TypeError, KeyError, IndexError):
             plain = False
         if not plain:  # raises naming what is wrong (or accepts str subclasses, as it always did)
-            checked = entry_from_data(raw, f"{where}: entries[{index}]")
+            checked = entry_from_data(raw, f"{self.where}: entries[{index}]")
             bucket, key, address, source_key = checked.bucket, checked.key, checked.address, checked.source_key
             source_etag, fingerprint = checked.source_etag, checked.fingerprint
             output_etag, made_at = checked.output_etag, checked.made_at
-        keys = tables.get(bucket)
+        shared = self.shared
+        keys = self.tables.get(bucket)
         if keys is None:
             bucket = shared.setdefault(bucket, bucket)
-            keys = tables[bucket] = {}
-        keys[key] = new_entry(shared.setdefault(bucket, bucket), key, shared.setdefault(address, address),
-                              sources.setdefault(source_key, source_key),
-                              source_etags.setdefault(source_etag, source_etag),
-                              shared.setdefault(fingerprint, fingerprint), output_etag,
-                              shared.setdefault(made_at, made_at))
-    declaration = doc.get("declaration")
-    if declaration is not None and not isinstance(declaration, Mapping):
-        raise StateError(f"{where}: declaration must be an object or null")
-    return Ledger(name=str(doc.get("name", "")), generation=str(doc.get("generation", "0")),
-                  entries=EntryTable(tables), declaration=declaration)
+            keys = self.tables[bucket] = {}
+        keys[key] = LedgerEntry(shared.setdefault(bucket, bucket), key, shared.setdefault(address, address),
+                                self.sources.setdefault(source_key, source_key),
+                                self.source_etags.setdefault(source_etag, source_etag),
+                                shared.setdefault(fingerprint, fingerprint), output_etag,
+                                shared.setdefault(made_at, made_at))
 
 
 def segment_to_data(segment: Segment) -> dict[str, Any]:

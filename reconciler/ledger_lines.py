@@ -13,8 +13,8 @@ one source per line so it is read a piece at a time, building the ``EntryTable``
 
 (the header is the first line). ``output`` indexes the header's ``outputs`` (destination bucket,
 ``pipeline.output``, rule fingerprint), ``made_at`` its ``made_at``; ``count`` is the number of entries, so a
-truncated file is refused. A format 2 document laid out otherwise (re-indented by hand) and format 1 documents are
-read whole. Schema: ``schemas/ledger.schema.json``.
+truncated file is refused. Format 1 documents, and format 2 laid out otherwise (re-indented by hand), are read by
+``ledger_stream``. Schema: ``schemas/ledger.schema.json``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from reconciler.errors import StateError
-from reconciler.ledger import EntryTable, ledger_from_data
+from reconciler import ledger_stream
+from reconciler.ledger import EntryTable
 from reconciler.model import Ledger, LedgerEntry
 
 LINES_VERSION = 2
@@ -77,17 +78,8 @@ def parse_ledger(data: bytes | Iterable[bytes], where: str = "ledger") -> Ledger
     del head
     first, newline, rest = pending.partition(b"\n")
     header = _header(first) if newline else None
-    if header is None:  # format 1, or format 2 laid out otherwise: one JSON document, read whole
-        whole = b"".join([pending, *chunks])
-        del pending
-        try:
-            doc = json.loads(whole.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise StateError(f"{where}: not valid JSON ({error})") from None
-        del whole
-        if isinstance(doc, Mapping) and doc.get("format_version") == LINES_VERSION:
-            return ledger_from_document(doc, where)
-        return ledger_from_data(doc, where)
+    if header is None:  # format 1, or format 2 laid out otherwise: one JSON document, walked piece by piece
+        return ledger_stream.read_document(pending, chunks, where, lambda doc: ledger_from_document(doc, where))
     del pending, first
     return _read_lines(header, rest, chunks, where)
 

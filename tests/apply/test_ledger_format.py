@@ -147,3 +147,58 @@ def test_dir_blobs_read_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     store.write("x.json", b"0123456789abcdefghijXYZ")
     got = store.read_chunks("x.json")
     assert got is not None and list(got) == [b"0123456789", b"abcdefghij", b"XYZ"]
+
+
+def non_ascii() -> Ledger:
+    e = LedgerEntry(B, "t/façade-é.webp", "p.thumb", "img/façade-é.jpg", "s", "fp", "o", "2026-01-01T00:00:00Z")
+    return Ledger("catalog", "2", {(B, e.key): e}, {"name": "é"})
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 64, 1 << 20])
+def test_format_1_is_read_piece_by_piece(size: int) -> None:
+    for ledger in (sample(), non_ascii(), Ledger("catalog", "0")):
+        v1 = dump_json(fmt.ledger_to_data(ledger))
+        assert lines.parse_ledger(pieces(v1, size)) == ledger
+        compact = json.dumps(fmt.ledger_to_data(ledger), ensure_ascii=False, separators=(",", ":")).encode()
+        assert lines.parse_ledger(pieces(compact, size)) == ledger
+
+
+def test_reading_format_1_never_holds_the_whole_document() -> None:
+    import tracemalloc
+
+    v1 = dump_json(fmt.ledger_to_data(sample(3000)))
+    transient = []  # memory held while reading beyond the ledger read
+
+    def streamed() -> Ledger:
+        return lines.parse_ledger(v1[i:i + 4096] for i in range(0, len(v1), 4096))
+
+    def whole() -> Ledger:
+        return fmt.ledger_from_data(json.loads(v1))
+
+    for read in (streamed, whole):
+        tracemalloc.start()
+        ledger = read()
+        current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert len(ledger.entries) == 9000
+        transient.append(peak - current)
+    assert transient[0] * 3 < transient[1]
+
+
+@pytest.mark.parametrize(("v1", "message"), [
+    (b'{"format_version": 1, "kind": "ledger", "entries": [', "not valid JSON"),
+    (b'{"format_version": 1, "kind": "ledger", "entries": [{"bucket": "b"}]}', r"entries\[0\]: ledger entry lacks"),
+    (b'{"format_version": 99, "kind": "ledger", "entries": []}', "format_version 99"),
+    (b'{"kind": "ledger", "entries": []}', "format_version None"),
+    (b'{"format_version": 1, "kind": "journal", "records": []}', "expected a ledger"),
+    (b'{"format_version": 1, "kind": "ledger", "entries": []} {}', "extra data"),
+    (b'{"format_version": 1, "kind": "ledger", "entries": {}}', "entries must be a list"),
+    (b'{"format_version": 1 "kind": "ledger"}', "expected ','"),
+    (b'[1, 2]', "expected '{'"),
+    (b'', "expected '{'"),
+])
+def test_damaged_format_1_is_refused(v1: bytes, message: str) -> None:
+    for data in (v1, pieces(v1, 3)):
+        with pytest.raises(StateError, match=message) as caught:
+            lines.parse_ledger(data, "state/catalog/ledger.json")
+        assert str(caught.value).startswith("state/catalog/ledger.json: ")
