@@ -248,6 +248,11 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] in (["--help"], ["-h"]):
+        print(f"{__doc__}\nUsage: python -m benchmarks.bench_planner [--quick]  (full: {FULL_N:,} sources, {RUNS} runs)\n"
+              "       --write-ledger N FILE [VERSION]   write the converged ledger (format 2, or 1)\n"
+              "       --child SCENARIO N STATE_DIR      one measured run (first | converged)")
+        return
     if argv[:1] == ["--child"]:
         print(json.dumps(child(argv[1], int(argv[2]), argv[3])))
         return

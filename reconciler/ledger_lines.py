@@ -19,6 +19,7 @@ truncated file is refused. Format 1 documents, and format 2 laid out otherwise (
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -43,26 +44,38 @@ def _dumps(value: Any) -> str:
 
 
 def render_ledger(ledger: Ledger) -> bytes:
-    """``ledger`` as a format 2 file, sources and tables sorted (the same ledger gives the same bytes)."""
-    outputs: dict[tuple[str, str, str], int] = {}
-    made: dict[str, int] = {}
-    groups: dict[tuple[str, str], list[tuple[int, str, str, int]]] = {}
+    """``ledger`` as a format 2 file, sources and tables sorted (the same ledger gives the same bytes). Lines are
+    encoded one at a time into the buffer (no list of lines, no whole text beside the bytes)."""
+    outputs: set[tuple[str, str, str]] = set()
+    made: set[str] = set()
+    groups: dict[tuple[str, str], list[LedgerEntry]] = {}
     for e in ledger.entries.values():
-        out = outputs.setdefault((e.bucket, e.address, e.fingerprint), len(outputs))
-        groups.setdefault((e.source_key, e.source_etag), []).append(
-            (out, e.key, e.output_etag, made.setdefault(e.made_at, len(made))))
+        outputs.add((e.bucket, e.address, e.fingerprint))
+        made.add(e.made_at)
+        group = groups.get((e.source_key, e.source_etag))
+        if group is None:
+            groups[(e.source_key, e.source_etag)] = [e]
+        else:
+            group.append(e)
     out_order = sorted(outputs)
-    out_index = {outputs[o]: i for i, o in enumerate(out_order)}
+    out_index = {o: i for i, o in enumerate(out_order)}
     made_order = sorted(made)
-    made_index = {made[m]: i for i, m in enumerate(made_order)}
+    made_index = {m: i for i, m in enumerate(made_order)}
     header = _dumps({"format_version": LINES_VERSION, "kind": "ledger", "name": ledger.name,
                      "generation": ledger.generation,
                      "declaration": dict(ledger.declaration) if ledger.declaration is not None else None,
                      "outputs": [list(o) for o in out_order], "made_at": made_order, "count": len(ledger.entries)})
-    lines = [_dumps([source_key, source_etag, sorted([out_index[o], key, etag, made_index[m]]
-                                                     for o, key, etag, m in items)])
-             for (source_key, source_etag), items in sorted(groups.items())]
-    return (header[:-1] + _OPEN + "\n" + ",\n".join(lines) + ("\n" if lines else "") + _CLOSE + "\n").encode("utf-8")
+    buffer = io.BytesIO()
+    buffer.write((header[:-1] + _OPEN + "\n").encode("utf-8"))
+    separator = b""
+    for source_key, source_etag in sorted(groups):
+        rows = sorted([out_index[(e.bucket, e.address, e.fingerprint)], e.key, e.output_etag, made_index[e.made_at]]
+                      for e in groups[(source_key, source_etag)])
+        buffer.write(separator)
+        buffer.write(_dumps([source_key, source_etag, rows]).encode("utf-8"))
+        separator = b",\n"
+    buffer.write((b"\n" if groups else b"") + _CLOSE.encode() + b"\n")
+    return buffer.getvalue()
 
 
 def parse_ledger(data: bytes | Iterable[bytes], where: str = "ledger") -> Ledger:
