@@ -36,7 +36,7 @@ from reconciler.model import (
     SetPlan,
 )
 from reconciler.rules import fingerprint as rule_fingerprint
-from reconciler.templates import FileidTemplate, key_problem, source_variables, template_variables
+from reconciler.templates import FileidTemplate, key_problem, resolve_fileid, source_variables, template_variables
 
 _SLASHES = re.compile(r"/{2,}")
 _MAX_LISTED_PROBLEMS = 20
@@ -134,15 +134,9 @@ def _compile(decl: Declaration, rule_changes: Mapping[str, tuple[str, str]]) -> 
 
 
 def _render(out: _Output, variables: dict[str, str], source_key: str) -> tuple[str, str]:
-    """(fileid as sent, resolved output key) with COS's fileid semantics."""
-    fileid = out.template.format_map(variables)
-    if "//" in fileid:
-        fileid = _SLASHES.sub("/", fileid)
-    if out.absolute:
-        return fileid, fileid.lstrip("/")
-    fileid = fileid.lstrip("/")
-    slash = source_key.rfind("/")
-    return fileid, (fileid if slash < 0 else source_key[: slash + 1] + fileid)
+    """(fileid as sent, resolved output key) with COS's fileid semantics (``templates``)."""
+    fileid = FileidTemplate(out.template).render(variables)
+    return fileid, resolve_fileid(source_key, fileid)
 
 
 def _maker(cls: type[T]) -> Callable[..., T]:
@@ -256,6 +250,8 @@ def _plan(
                 last_base = base
                 slash = key.rfind("/")
             for out, owners, current_objects, recorded in outs:
+                # FileidTemplate.render + resolve_fileid, inlined: this loop runs once per expected output
+                # (millions); tests/planner/test_fileid_agreement.py keeps it equal to those functions.
                 fileid = out.template.format_map(variables)
                 if "//" in fileid:
                     fileid = sub("/", fileid)
