@@ -10,6 +10,7 @@ Every problem is ``(location, message)``, the location being the JSON path of th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.globs import GlobSyntaxError, Selector, compile_globs
 from reconciler.model import Declaration, OutputSpec, Pipeline
@@ -48,6 +49,34 @@ def check_declaration(decl: Declaration) -> list[Finding]:
             if _check_template(output, loc + ("fileid",), findings):
                 templates_ok.add(decl.address(pipeline, output))
     findings.extend(_check_keys(decl, usable, templates_ok))
+    return findings
+
+
+def check_outputs_of(data: Any) -> list[Finding]:
+    """Rule and fileid problems of a document the schema refused elsewhere, so one run still reports them all.
+
+    Walks the plain data as far as it has the declaration's shape; only string rules and fileids are checked.
+    """
+    findings: list[Finding] = []
+    pipelines = data.get("pipelines") if isinstance(data, dict) else None
+    if not isinstance(pipelines, dict):
+        return findings
+    for pname, pdata in pipelines.items():
+        outputs = pdata.get("outputs") if isinstance(pdata, dict) else None
+        if not isinstance(outputs, dict):
+            continue
+        for oname, odata in outputs.items():
+            if not isinstance(odata, dict):
+                continue
+            loc: Location = ("pipelines", pname, "outputs", oname)
+            rule, fileid = odata.get("rule"), odata.get("fileid")
+            if isinstance(rule, str):
+                try:
+                    parse_rule(rule)
+                except RuleError as exc:
+                    findings.append((loc + ("rule",), str(exc)))
+            if isinstance(fileid, str):
+                _check_template(OutputSpec(str(oname), "", fileid), loc + ("fileid",), findings)
     return findings
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.checks import check_declaration
+from reconciler.checks import check_declaration, check_outputs_of
 from reconciler.errors import DeclarationError, Problem
 from reconciler.model import DEFAULT_STATE_PREFIX, Declaration, OutputSpec, Pipeline, SourceSpec, StateLocation
 from reconciler.schemas import json_path, schema_issues
@@ -83,7 +83,11 @@ def _checked(document: Document) -> tuple[Declaration | None, list[Problem], Doc
         return None, [_problem(document, (), message)], document
     issues = schema_issues(SCHEMA, document.data)
     if issues:
-        return None, [_problem(document, i.location, i.message, key=i.key) for i in issues], document
+        problems = [_problem(document, i.location, i.message, key=i.key) for i in issues]
+        flagged = {tuple(i.location) for i in issues}
+        problems += [_problem(document, loc, message) for loc, message in check_outputs_of(document.data)
+                     if loc not in flagged]
+        return None, problems, document
     decl = build_declaration(document.data, file)
     problems = [_problem(document, loc, message) for loc, message in check_declaration(decl)]
     return (None if problems else decl), problems, document

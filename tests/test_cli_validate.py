@@ -76,3 +76,20 @@ def test_every_invalid_fixture_fails_cleanly() -> None:
         assert code == 1 and out == "", path
         assert err.splitlines()[-1].endswith("problem(s) found."), path
         assert "Traceback" not in err and "internal error" not in err, path
+
+
+def test_schema_problems_do_not_hide_rule_and_template_problems(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "version: 1\nname: x\nregion: ap-guangzhou\nbucket: Bad_Bucket\npipelines:\n  p:\n"
+        "    source: {include: ['a/*.jpg']}\n    outputs:\n"
+        "      o: {rule: imageMogr2/thumbnail/20xx, fileid: '/x/{stemm}.webp'}\n",
+        encoding="utf-8",
+    )
+    code, _, err = _run(str(path))
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0].startswith(f"{path}:4:9: $.bucket: ")
+    assert lines[1].startswith(f"{path}:9:") and "$.pipelines.p.outputs.o.rule: malformed thumbnail geometry '20xx'" in lines[1]
+    assert lines[2].startswith(f"{path}:9:") and "$.pipelines.p.outputs.o.fileid: unknown template variable {stemm}" in lines[2]
+    assert lines[3] == "Error: 3 problem(s) found."
