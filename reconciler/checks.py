@@ -10,6 +10,7 @@ Every problem is ``(location, message)``, the location being the JSON path of th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.globs import GlobSyntaxError, Selector, compile_globs
@@ -52,31 +53,36 @@ def check_declaration(decl: Declaration) -> list[Finding]:
     return findings
 
 
+def output_nodes(document: Any) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(pipeline, output, output node) of a declaration document, as far as it has that shape (never raises)."""
+    pipelines = document.get("pipelines") if isinstance(document, Mapping) else None
+    if not isinstance(pipelines, Mapping):
+        return
+    for pname, pdata in pipelines.items():
+        outputs = pdata.get("outputs") if isinstance(pdata, Mapping) else None
+        if not isinstance(outputs, Mapping):
+            continue
+        for oname, odata in outputs.items():
+            if isinstance(odata, Mapping):
+                yield str(pname), str(oname), odata
+
+
 def check_outputs_of(data: Any) -> list[Finding]:
     """Rule and fileid problems of a document the schema refused elsewhere, so one run still reports them all.
 
-    Walks the plain data as far as it has the declaration's shape; only string rules and fileids are checked.
+    Only string rules and fileids are checked.
     """
     findings: list[Finding] = []
-    pipelines = data.get("pipelines") if isinstance(data, dict) else None
-    if not isinstance(pipelines, dict):
-        return findings
-    for pname, pdata in pipelines.items():
-        outputs = pdata.get("outputs") if isinstance(pdata, dict) else None
-        if not isinstance(outputs, dict):
-            continue
-        for oname, odata in outputs.items():
-            if not isinstance(odata, dict):
-                continue
-            loc: Location = ("pipelines", pname, "outputs", oname)
-            rule, fileid = odata.get("rule"), odata.get("fileid")
-            if isinstance(rule, str):
-                try:
-                    parse_rule(rule)
-                except RuleError as exc:
-                    findings.append((loc + ("rule",), str(exc)))
-            if isinstance(fileid, str):
-                _check_template(OutputSpec(str(oname), "", fileid), loc + ("fileid",), findings)
+    for pname, oname, odata in output_nodes(data):
+        loc: Location = ("pipelines", pname, "outputs", oname)
+        rule, fileid = odata.get("rule"), odata.get("fileid")
+        if isinstance(rule, str):
+            try:
+                parse_rule(rule)
+            except RuleError as exc:
+                findings.append((loc + ("rule",), str(exc)))
+        if isinstance(fileid, str):
+            _check_template(OutputSpec(oname, "", fileid), loc + ("fileid",), findings)
     return findings
 
 

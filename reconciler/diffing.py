@@ -13,6 +13,8 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
+from reconciler.checks import output_nodes
+
 _FIELDS = ("rule", "fileid", "bucket")
 
 
@@ -28,20 +30,8 @@ class OutputChange:
 
 def _outputs(document: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
     """address -> {rule, fileid, bucket} of a declaration document (tolerant: bad shapes count as empty)."""
-    result: dict[str, dict[str, str]] = {}
-    if not isinstance(document, Mapping):
-        return result
-    pipelines = document.get("pipelines")
-    if not isinstance(pipelines, Mapping):
-        return result
-    for pname, pipeline in pipelines.items():
-        outputs = pipeline.get("outputs") if isinstance(pipeline, Mapping) else None
-        if not isinstance(outputs, Mapping):
-            continue
-        for oname, output in outputs.items():
-            if isinstance(output, Mapping):
-                result[f"{pname}.{oname}"] = {f: str(output.get(f) or "") for f in _FIELDS}
-    return result
+    return {f"{pname}.{oname}": {f: str(output.get(f) or "") for f in _FIELDS}
+            for pname, oname, output in output_nodes(document)}
 
 
 def output_changes(last: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[OutputChange]:
