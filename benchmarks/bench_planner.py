@@ -9,7 +9,8 @@ Each run is a fresh subprocess (``python -m benchmarks.bench_planner --child SCE
 2. observes through the real ``observe.observe_set`` against a synthetic ``Storage`` whose listings yield a fresh
    ``ObjectInfo`` (fresh key, ETag and LastModified strings, a distinct ETag per object) per object, as a parsed
    ListBucketResult page does;
-3. plans with ``planner.build_set_plan`` (timed: ``time.process_time`` around it only).
+3. plans with ``observe.plan_observed`` (``planner.build_set_plan`` given the observation; timed:
+   ``time.process_time`` around it only).
 
 The cyclic GC is paused throughout, as ``observe.plan_declarations`` does. Two scenarios:
 
@@ -183,8 +184,7 @@ def _current_mb() -> float:
 
 def child(scenario: str, n: int, state_dir: str) -> dict[str, Any]:
     """One measured run in this process: read the ledger, observe, then time the planner."""
-    from reconciler.observe import observe_set
-    from reconciler.planner import build_set_plan
+    from reconciler.observe import observe_set, plan_observed
     from reconciler.state import LedgerStore
 
     gc.disable()  # as observe.plan_declarations does
@@ -195,7 +195,7 @@ def child(scenario: str, n: int, state_dir: str) -> dict[str, Any]:
     obs = observe_set(decl, storage, ledger)  # type: ignore[arg-type]
     inputs_mb = _current_mb()
     start = time.process_time()
-    plan = build_set_plan(decl, obs.sources, obs.existing, ledger, declaration_digest="d")
+    plan = plan_observed(decl, obs, ledger, declaration_digest="d")
     cpu = time.process_time() - start
     expected = n * OUTPUTS
     if scenario == "first":

@@ -64,7 +64,7 @@ class Engine(Session):
     def run(self) -> ApplyReport:
         started = time.monotonic()
         self._open()
-        total = sum(len(c.rules) for r in self.runs for c in r.plan.calls)
+        total = sum(c.size for r in self.runs for c in r.plan.calls)
         total += sum(1 for r in self.runs for a in r.plan.actions if a.action is ActionKind.DELETE)
         if self.options.progress is not None:
             self.options.progress.start(total)
@@ -132,7 +132,7 @@ class Engine(Session):
 
     def _call(self, run: SetRun, call: Call) -> None:
         storage = self.backend.storage(run.decl.region)
-        tally, n = self.tally, len(call.rules)
+        tally, n = self.tally, call.size
         if self.options.recheck_sources and not self._source_unchanged(run, call, storage):
             return
 
@@ -176,7 +176,7 @@ class Engine(Session):
 
     def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
         """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""
-        tally, n = self.tally, len(call.rules)
+        tally, n = self.tally, call.size
         try:
             source = self._retry(lambda: storage.head_object(call.bucket, call.key))
         except StorageError as head_failed:

@@ -200,44 +200,20 @@ def ledger_of(doc: Mapping[str, Any], builder: EntryBuilder, where: str) -> Ledg
     if declaration is not None and not isinstance(declaration, Mapping):
         raise StateError(f"{where}: declaration must be an object or null")
     return Ledger(name=str(doc.get("name", "")), generation=str(doc.get("generation", "0")),
-                  entries=EntryTable(builder.tables), declaration=declaration)
+                  entries=builder.index, declaration=declaration)
 
 
 class EntryBuilder:
-    """Collects format 1 entries one at a time into an ``EntryTable``'s buckets, keeping repeated strings once."""
+    """Collects format 1 entries one at a time into a ``LedgerIndex`` (each entry a group of its own)."""
 
     def __init__(self, where: str) -> None:
+        from reconciler.ledger_index import LedgerIndex
+
         self.where = where
-        self.tables: dict[str, dict[str, LedgerEntry]] = {}
-        self.shared: dict[str, str] = {}  # few distinct values: bucket, address, fingerprint, made_at
-        self.sources: dict[str, str] = {}  # source key -> itself
-        self.source_etags: dict[str, str] = {}  # source ETag -> itself
+        self.index = LedgerIndex(where=where)
 
     def add(self, index: int, raw: Any) -> None:
-        try:
-            bucket, key, address, source_key = raw["bucket"], raw["key"], raw["address"], raw["source_key"]
-            source_etag, fingerprint, output_etag, made_at = (raw["source_etag"], raw["fingerprint"],
-                                                              raw["output_etag"], raw["made_at"])
-            plain = (type(bucket) is str and type(key) is str and type(address) is str and type(source_key) is str
-                     and type(source_etag) is str and type(fingerprint) is str and type(output_etag) is str
-                     and type(made_at) is str)
-        except (TypeError, KeyError, IndexError):
-            plain = False
-        if not plain:  # raises naming what is wrong (or accepts str subclasses, as it always did)
-            checked = entry_from_data(raw, f"{self.where}: entries[{index}]")
-            bucket, key, address, source_key = checked.bucket, checked.key, checked.address, checked.source_key
-            source_etag, fingerprint = checked.source_etag, checked.fingerprint
-            output_etag, made_at = checked.output_etag, checked.made_at
-        shared = self.shared
-        keys = self.tables.get(bucket)
-        if keys is None:
-            bucket = shared.setdefault(bucket, bucket)
-            keys = self.tables[bucket] = {}
-        keys[key] = LedgerEntry(shared.setdefault(bucket, bucket), key, shared.setdefault(address, address),
-                                self.sources.setdefault(source_key, source_key),
-                                self.source_etags.setdefault(source_etag, source_etag),
-                                shared.setdefault(fingerprint, fingerprint), output_etag,
-                                shared.setdefault(made_at, made_at))
+        self.index.add_entry(entry_from_data(raw, f"{self.where}: entries[{index}]"))
 
 
 def segment_to_data(segment: Segment) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from reconciler.errors import StateError
 from reconciler import ledger_stream
-from reconciler.ledger import EntryTable
+from reconciler.ledger_index import LedgerIndex
 from reconciler.model import Ledger, LedgerEntry
 
 LINES_VERSION = 2
@@ -36,7 +36,6 @@ _OPEN = ',"groups":['  # how the header line ends
 _CLOSE = "]}"  # the last line
 _GROUP = "expected [source_key, source_etag, [[output, key, output_etag, made_at], ...]] indexing the header's tables"
 
-Tables = tuple[list[tuple[str, str, str]], list[str], dict[str, dict[str, LedgerEntry]]]
 
 
 def _dumps(value: Any) -> str:
@@ -132,7 +131,7 @@ def _header(line: bytes) -> dict[str, Any] | None:
     return None
 
 
-def _tables(header: Mapping[str, Any], where: str) -> Tables:
+def _tables(header: Mapping[str, Any], where: str) -> LedgerIndex:
     if header.get("kind") != "ledger":
         raise StateError(f"{where}: expected a ledger, found {header.get('kind')!r}")
     outputs, made = header.get("outputs"), header.get("made_at")
@@ -149,30 +148,28 @@ def _tables(header: Mapping[str, Any], where: str) -> Tables:
     shared: dict[str, str] = {}  # a bucket named by several outputs: one string
     outs = [(shared.setdefault(o[0], o[0]), shared.setdefault(o[1], o[1]), shared.setdefault(o[2], o[2]))
             for o in outputs]
-    return outs, list(made), {bucket: {} for bucket, _, _ in outs}
+    return LedgerIndex(outs, made, where)
 
 
-def _add(group: Any, tables: Tables) -> bool:
-    """Put one source's entries in ``tables``; False when ``group`` is not one."""
-    outputs, made, by_bucket = tables
+def _add(group: Any, index: LedgerIndex) -> bool:
+    """Put one source's entries in ``index``; False when ``group`` is not one."""
+    n_outputs, n_made = len(index.outputs), len(index.made)
     try:
         source_key, source_etag, rows = group
         if type(source_key) is not str or type(source_etag) is not str or type(rows) is not list:
             return False
-        for out, key, output_etag, when in rows:
-            if type(key) is not str or type(output_etag) is not str or type(out) is not int or out < 0 \
-                    or type(when) is not int or when < 0:
+        for row in rows:
+            out, key, output_etag, when = row
+            if type(key) is not str or type(output_etag) is not str or type(out) is not int \
+                    or not 0 <= out < n_outputs or type(when) is not int or not 0 <= when < n_made:
                 return False
-            bucket, address, fingerprint = outputs[out]
-            by_bucket[bucket][key] = LedgerEntry(bucket, key, address, source_key, source_etag, fingerprint,
-                                                 output_etag, made[when])
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError):
         return False
+    index.add(source_key, source_etag, rows)
     return True
 
 
-def _ledger(header: Mapping[str, Any], tables: Tables, where: str) -> Ledger:
-    table = EntryTable({bucket: keys for bucket, keys in tables[2].items() if keys})
+def _ledger(header: Mapping[str, Any], table: LedgerIndex, where: str) -> Ledger:
     if len(table) != header["count"]:
         raise StateError(f"{where}: holds {len(table)} entries where its header says {header['count']} "
                          "(truncated or edited)")

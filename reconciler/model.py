@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 DEFAULT_STATE_PREFIX = ".cosrecon/"
 MAX_RULES_PER_CALL = 5  # Pic-Operations accepts at most 5 rules per request.
@@ -158,13 +159,161 @@ class RuleOp:
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
-    """One ``POST /<key>?image_process`` call: a source and at most five rules."""
+class Target:
+    """What a rule makes, apart from its key: shared by every rule making one declared output for one reason.
 
+    A plan of 10^6 sources x 3 outputs holds 3 x 10^6 rules; a call keeps each as (target, output key) only, and
+    its ``RuleOp``s and create/replace ``PlannedAction``s are made from them when asked for.
+    """
+
+    address: str
+    rule: str
+    bucket: str
+    fingerprint: str
+    absolute: bool  # the fileid as sent is "/" + key; else the key's part after the source's directory
+    action: ActionKind = ActionKind.CREATE
+    reason: Reason = Reason.MISSING
+    detail: str = ""
+
+
+class Call:
+    """One ``POST /<key>?image_process`` call: a source and at most five rules.
+
+    ``ops`` holds the rules as (``Target``, output key) pairs, flattened; ``rules`` makes the ``RuleOp``s.
+    ``Call(bucket, key, source_etag, rules)`` builds one from ``RuleOp``s (their fileids must follow from their keys,
+    as COS resolves them); ``Call.of`` takes the pairs as they are.
+    """
+
+    __slots__ = ("bucket", "key", "source_etag", "ops")
     bucket: str
     key: str
     source_etag: str
-    rules: tuple[RuleOp, ...]
+    ops: tuple[Target | str, ...]
+
+    def __init__(self, bucket: str, key: str, source_etag: str, rules: Iterable[RuleOp] = (),
+                 why: Mapping[tuple[str, str], tuple[ActionKind, Reason, str]] | None = None) -> None:
+        ops: list[Target | str] = []
+        slash = key.rfind("/")
+        for r in rules:
+            absolute = r.fileid.startswith("/")
+            if (r.fileid != "/" + r.key) if absolute else (key[: slash + 1] + r.fileid != r.key):
+                raise ValueError(f"rule {r.address} of {key!r}: fileid {r.fileid!r} does not resolve to {r.key!r}")
+            action, reason, detail = (why or {}).get((r.bucket, r.key), (ActionKind.CREATE, Reason.MISSING, ""))
+            ops += (Target(r.address, r.rule, r.bucket, r.fingerprint, absolute, action, reason, detail), r.key)
+        self._set(bucket, key, source_etag, tuple(ops))
+
+    def _set(self, bucket: str, key: str, source_etag: str, ops: tuple[Target | str, ...]) -> None:
+        _SET_BUCKET(self, bucket)
+        _SET_KEY(self, key)
+        _SET_SOURCE_ETAG(self, source_etag)
+        _SET_OPS(self, ops)
+
+    @classmethod
+    def of(cls, bucket: str, key: str, source_etag: str, ops: tuple[Target | str, ...]) -> Call:
+        """A call of (target, output key) pairs, flattened (the planner's constructor: no checks)."""
+        call = _NEW(cls)
+        _SET_BUCKET(call, bucket)
+        _SET_KEY(call, key)
+        _SET_SOURCE_ETAG(call, source_etag)
+        _SET_OPS(call, ops)
+        return call
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Call is immutable (cannot set {name})")
+
+    def pairs(self) -> Iterator[tuple[Target, str]]:
+        ops = self.ops
+        for i in range(0, len(ops), 2):
+            yield ops[i], ops[i + 1]  # type: ignore[misc]
+
+    @property
+    def size(self) -> int:
+        """The number of rules."""
+        return len(self.ops) // 2
+
+    @property
+    def rules(self) -> tuple[RuleOp, ...]:
+        cut = self.key.rfind("/") + 1
+        return tuple(RuleOp(t.address, t.rule, "/" + k if t.absolute else k[cut:], t.bucket, k, t.fingerprint)
+                     for t, k in self.pairs())
+
+    def changes(self) -> Iterator[PlannedAction]:
+        """The create/replace action of each rule."""
+        for t, k in self.pairs():
+            yield PlannedAction(t.action, t.address, t.bucket, k, self.key, t.reason, t.detail)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Call):
+            return NotImplemented
+        return (self.bucket, self.key, self.source_etag, self.ops) == (other.bucket, other.key, other.source_etag,
+                                                                       other.ops)
+
+    def __hash__(self) -> int:
+        return hash((self.bucket, self.key, self.source_etag, self.ops))
+
+    def __repr__(self) -> str:
+        return f"Call({self.bucket!r}, {self.key!r}, {self.source_etag!r}, {self.rules!r})"
+
+
+# the slots' own setters: a Call is immutable to everyone else
+_NEW = object.__new__
+_SET_BUCKET, _SET_KEY, _SET_SOURCE_ETAG, _SET_OPS = (getattr(Call, name).__set__ for name in Call.__slots__)
+
+
+class PlanActions(Sequence[PlannedAction]):
+    """A set's actions: the create/replace of each rule of its calls (made when iterated, never all held), then the
+    conflicts, orphans and deletes held as they are. Counts per kind are worked out once."""
+
+    __slots__ = ("calls", "others", "_tally")
+
+    def __init__(self, calls: Sequence[Call], others: Sequence[PlannedAction] = ()) -> None:
+        self.calls, self.others = calls, tuple(others)
+        self._tally: dict[ActionKind, int] | None = None
+
+    def __iter__(self) -> Iterator[PlannedAction]:
+        for call in self.calls:
+            yield from call.changes()
+        yield from self.others
+
+    def __len__(self) -> int:
+        return sum(len(c.ops) for c in self.calls) // 2 + len(self.others)
+
+    def __getitem__(self, index: Any) -> Any:
+        return tuple(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"PlanActions({tuple(self)!r})"
+
+    def tally(self) -> dict[ActionKind, int]:
+        if self._tally is None:
+            counts: dict[ActionKind, int] = {}
+            for call in self.calls:
+                ops = call.ops
+                for i in range(0, len(ops), 2):
+                    kind = ops[i].action  # type: ignore[union-attr]
+                    counts[kind] = counts.get(kind, 0) + 1
+            for a in self.others:
+                counts[a.action] = counts.get(a.action, 0) + 1
+            self._tally = counts
+        return self._tally
+
+
+def tally(actions: Iterable[PlannedAction]) -> dict[ActionKind, int]:
+    """Actions per kind (worked out once for ``PlanActions``)."""
+    if isinstance(actions, PlanActions):
+        return actions.tally()
+    counts: dict[ActionKind, int] = {}
+    for a in actions:
+        counts[a.action] = counts.get(a.action, 0) + 1
+    return counts
 
 
 @dataclass(frozen=True)
@@ -174,8 +323,8 @@ class SetPlan:
     name: str
     declaration_digest: str
     ledger_generation: str
-    actions: tuple[PlannedAction, ...]
-    calls: tuple[Call, ...]
+    actions: Sequence[PlannedAction]  # a tuple, or the planner's ``PlanActions`` (made from the calls)
+    calls: Sequence[Call]
     unchanged: Mapping[str, int]  # address -> count of unchanged outputs
     rule_changes: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # address -> (old, new)
     prune: bool = False
@@ -183,7 +332,7 @@ class SetPlan:
     def count(self, kind: ActionKind) -> int:
         if kind is ActionKind.UNCHANGED:
             return sum(self.unchanged.values())
-        return sum(1 for a in self.actions if a.action is kind)
+        return tally(self.actions).get(kind, 0)
 
 
 @dataclass(frozen=True)
@@ -201,11 +350,8 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(
-            a.action in (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.DELETE, ActionKind.CONFLICT)
-            for s in self.sets
-            for a in s.actions
-        )
+        return any(s.count(kind) for s in self.sets
+                   for kind in (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.DELETE, ActionKind.CONFLICT))
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,15 @@ from __future__ import annotations
 import gc
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from reconciler.declarations import declaration_digest
 from reconciler.globs import Selector, merge_prefixes
-from reconciler.ledger import EntryTable
-from reconciler.model import Declaration, Ledger, LedgerEntry, ObjectInfo, Plan, SetPlan
+from reconciler.ledger_index import BASE, KEYS, LAYOUT, SOURCE, LedgerIndex, etag_at, same_etag
+from reconciler.model import Declaration, Ledger, ObjectInfo, Plan, SetPlan
 from reconciler.planner import build_set_plan, expected_outputs, never_under
 from reconciler.storage import Storage
 
@@ -48,15 +48,49 @@ class PlanBackend(Protocol):
     def storage(self, region: str) -> Storage: ...
 
 
+class SourceList(Sequence[ObjectInfo]):
+    """The sources of an observation: their keys, in listing order, with ETags read from the listed objects
+    (each ``ObjectInfo`` is made when asked for: 10^6 sources hold no object each)."""
+
+    def __init__(self, keys: list[str], etags: Mapping[str, str]) -> None:
+        self.keys, self.etags = keys, etags
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self) -> Iterator[ObjectInfo]:
+        etags = self.etags
+        for key in self.keys:
+            yield ObjectInfo(key, etags[key])
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [ObjectInfo(k, self.etags[k]) for k in self.keys[index]]
+        key = self.keys[index]
+        return ObjectInfo(key, self.etags[key])
+
+
 @dataclass
 class Observation:
-    """What one set's plan is made from: source objects, bucket -> {key: etag}, and the requests spent."""
+    """What one set's plan is made from: source objects, bucket -> {key: etag}, and the requests spent.
 
-    sources: list[ObjectInfo] = field(default_factory=list)
+    ``confirmed`` (with ``index``, the ledger's entries it numbers): a byte per recorded output, set when a listing
+    showed that output with its recorded ETag. Those objects are not put in ``existing`` (converged, that is
+    every output: no dict entry, key or ETag string of the listing is kept for them); ``build_set_plan`` takes it.
+    """
+
+    source_keys: list[str] = field(default_factory=list)
     existing: dict[str, dict[str, str]] = field(default_factory=dict)
     listed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bucket -> prefixes listed
     heads: int = 0
     list_requests: int = 0
+    source_bucket: str = ""
+    index: LedgerIndex | None = None
+    confirmed: bytearray | None = None
+
+    @property
+    def sources(self) -> SourceList:
+        return SourceList(self.source_keys, self.existing.get(self.source_bucket, _NOTHING))
 
     @property
     def requests(self) -> int:
@@ -95,51 +129,88 @@ def output_prefixes(decl: Declaration) -> dict[str, tuple[str, ...]]:
 class _Listing:
     """One (bucket, prefix) listing, run on a worker thread; ``cancel`` stops it after the current page.
 
-    Memory (10^6 sources x 3 outputs): ``objects`` holds every listed key and ETag; an object that stands as the
-    ledger recorded it (``recorded``: the ledger's {key: entry} for this bucket) is held with the ledger's own key
-    and ETag strings, so the listing's copies are freed. ``infos`` (sources) keeps only the key and ETag of the
-    objects ``select`` accepts (no size, no date), sharing the strings of ``objects``.
+    Memory (10^6 sources x 3 outputs): an object that stands as the ledger recorded it (``index``) is only marked in
+    ``confirmed``, not kept; other objects are kept in ``objects`` (key -> ETag), with the ledger's key string when
+    it records the key. ``sources`` keeps the keys of the objects ``select`` accepts (their ETags stay in
+    ``objects``, even when confirmed).
     """
 
-    def __init__(self, storage: Storage, bucket: str, prefix: str, keep_infos: bool, counter: _Counter,
-                 select: Callable[[str], bool] | None = None,
-                 recorded: Mapping[str, LedgerEntry] | None = None) -> None:
+    def __init__(self, storage: Storage, bucket: str, prefix: str, keep_sources: bool, counter: _Counter,
+                 select: Callable[[str], bool] | None = None, index: LedgerIndex | None = None,
+                 confirmed: bytearray | None = None) -> None:
         self.storage, self.bucket, self.prefix = storage, bucket, prefix
-        self.keep_infos = keep_infos
+        self.keep_sources = keep_sources
         self.counter = counter
         self.select = select
-        self.recorded = recorded
+        self.index, self.confirmed = index, confirmed
         self.objects: dict[str, str] = {}
-        self.infos: list[ObjectInfo] = []
+        self.sources: list[str] = []
         self.count = 0
         self.complete = False
         self.reused = False
         self.cancelled = threading.Event()
 
+    def _taker(self) -> Callable[[str, str], None]:
+        """The function that takes one listed object (a closure: it runs once per object listed)."""
+        objects, sources, keep, select = self.objects, self.sources, self.keep_sources, self.select
+        index, confirmed = self.index, self.confirmed
+        recorded = index.by_key.get(self.bucket) if index is not None and confirmed is not None else None
+        own_sources = index.by_source if index is not None and keep else None
+        bucket = self.bucket
+
+        def take(key: str, etag: str) -> None:
+            is_source = keep and (select is None or select(key))
+            if recorded:
+                group = recorded.get(key)
+                if group is not None:
+                    j = index.locate(group, bucket, key)  # type: ignore[union-attr]
+                    key = group[KEYS + j]
+                    if same_etag(group, j, etag):
+                        confirmed[group[BASE] + j] = 1  # type: ignore[index]
+                        if not is_source:
+                            return
+            if is_source:
+                if own_sources:
+                    group = own_sources.get(key)
+                    if group is not None:
+                        key = group[SOURCE]
+                sources.append(key)
+            objects[key] = etag
+
+        return take
+
     def reuse(self, cache: ListingCache | None) -> bool:
         """Take the objects from a finished listing of this set or an earlier one that encloses this prefix."""
         for done in (cache or {}).get(self.bucket, ()):
             if done.complete and self.prefix.startswith(done.prefix):
-                prefix, select = self.prefix, self.select
-                self.objects = {k: v for k, v in done.objects.items() if k.startswith(prefix)}
-                if self.keep_infos:
-                    self.infos = [ObjectInfo(k, v) for k, v in self.objects.items() if select is None or select(k)]
-                self.count, self.complete, self.reused = len(self.objects), True, True
+                take, prefix = self._taker(), self.prefix
+                for key, etag in done.listed():
+                    if key.startswith(prefix):
+                        take(key, etag)
+                        self.count += 1
+                self.complete, self.reused = True, True
                 return True
         return False
 
+    def listed(self) -> Iterator[tuple[str, str]]:
+        """Every object this listing showed: those kept, and those it only marked as confirmed."""
+        yield from self.objects.items()
+        index, confirmed = self.index, self.confirmed
+        if index is None or confirmed is None or self.bucket not in index.by_key:
+            return
+        bucket, prefix, outputs = self.bucket, self.prefix, index.outputs
+        for group in index.groups():
+            layout, base = group[LAYOUT], group[BASE]
+            for j in range(len(group) - KEYS):
+                key = group[KEYS + j]
+                if confirmed[base + j] and outputs[layout[2 * j]][0] == bucket and key.startswith(prefix) \
+                        and key not in self.objects:
+                    yield key, etag_at(group, j)
+
     def run(self) -> _Listing:
-        objects, infos, keep, select = self.objects, self.infos, self.keep_infos, self.select
-        recorded = self.recorded or None
+        take = self._taker()
         for info in self.storage.list_objects(self.bucket, self.prefix):
-            key, etag = info.key, info.etag
-            if recorded is not None:
-                entry = recorded.get(key)
-                if entry is not None and entry.output_etag == etag:
-                    key, etag = entry.key, entry.output_etag
-            objects[key] = etag
-            if keep and (select is None or select(key)):
-                infos.append(ObjectInfo(key, etag))
+            take(info.key, info.etag)
             self.count += 1
             if self.count % PAGE == 0:
                 self.counter.add(PAGE)
@@ -204,13 +275,13 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     (bucket -> finished listings, shared by the sets of one plan), a prefix an earlier set listed is not listed
     again, and this set's listings are added to it.
     """
-    obs = Observation()
+    obs = Observation(source_bucket=decl.bucket)
     counter = _Counter(progress)
-    # the ledger's strings for what is listed, when the ledger is at hand (see _Listing); a source is an object
-    # that some pipeline selects
-    recorded: Mapping[str, Mapping[str, LedgerEntry]] = {}
-    if not callable(ledger) and isinstance(ledger.entries, EntryTable):
-        recorded = ledger.entries.by_bucket
+    # when the ledger is at hand, objects that stand as it records them are only marked (see _Listing)
+    index = confirmed = None
+    if not callable(ledger) and ledger.entries:
+        index = obs.index = LedgerIndex.of(ledger.entries)
+        confirmed = obs.confirmed = bytearray(index.size)
     skip = never_under(decl)
     matchers = [Selector(p.source.include, p.source.exclude, skip).matches for p in decl.pipelines]
     select = matchers[0] if len(matchers) == 1 else (lambda key: any(m(key) for m in matchers))
@@ -218,10 +289,10 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     outputs = output_prefixes(decl)
     # an output prefix that contains a source prefix (e.g. "" for "/{stem}.webp") is listed once, for both
     wider = [p for p in outputs.get(decl.bucket, ()) if any(s.startswith(p) for s in sources)]
-    source_listings = [_Listing(storage, decl.bucket, p, True, counter, select, recorded.get(decl.bucket))
+    source_listings = [_Listing(storage, decl.bucket, p, True, counter, select, index, confirmed)
                        for p in merge_prefixes([*sources, *wider])]
     covered = {decl.bucket: tuple(x.prefix for x in source_listings)}
-    output_listings = [_Listing(storage, bucket, p, False, counter, None, recorded.get(bucket))
+    output_listings = [_Listing(storage, bucket, p, False, counter, None, index, confirmed)
                        for bucket, prefixes in outputs.items()
                        for p in prefixes if not any(p.startswith(c) for c in covered.get(bucket, ()))]
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cosrecon-list") as pool:
@@ -233,8 +304,8 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
         try:
             for future in source_futures:
                 _record(obs, future.result())
-            obs.sources = [i for x in source_listings for i in x.infos if not (skip and i.key.startswith(skip))]
-            few = len(obs.sources) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
+            obs.source_keys = [k for x in source_listings for k in x.sources if not (skip and k.startswith(skip))]
+            few = len(obs.source_keys) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
             if few:
                 for x in output_listings:
                     x.cancelled.set()
@@ -263,12 +334,16 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     entries = (ledger() if callable(ledger) else ledger).entries
     stray: dict[str, list[str]] = {}
     existing = obs.existing
-    if isinstance(entries, EntryTable):
-        for bucket, recorded_keys in entries.by_bucket.items():
-            present = existing.get(bucket, _NOTHING)
-            missing = [k for k in recorded_keys if k not in present and not obs.covered(bucket, k)]
-            if missing:
-                stray.setdefault(bucket, []).extend(missing)
+    if index is not None and confirmed is not None:
+        recorded_outputs = index.outputs
+        for group in index.groups():
+            layout, base = group[LAYOUT], group[BASE]
+            for j in range(len(group) - KEYS):
+                if confirmed[base + j]:
+                    continue
+                bucket, key = recorded_outputs[layout[2 * j]][0], group[KEYS + j]
+                if key not in existing.get(bucket, _NOTHING) and not obs.covered(bucket, key):
+                    stray.setdefault(bucket, []).append(key)
     else:
         for bucket, key in entries:
             if key not in existing.get(bucket, _NOTHING) and not obs.covered(bucket, key):
@@ -297,14 +372,24 @@ def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], 
              cache: ListingCache | None = None) -> tuple[SetPlan, Observation]:
     """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way)."""
     obs = observe_set(decl, storage, ledger, progress, cache=cache)
-    ledger = ledger() if callable(ledger) else ledger
-    plan = build_set_plan(
-        decl, obs.sources, obs.existing, ledger,
-        prune=prune, replace_unmanaged=replace_unmanaged,
-        declaration_digest=declaration_digest(decl),
-        rule_changes=_rule_changes(ledger, decl),
-    )
+    plan = plan_observed(decl, obs, ledger() if callable(ledger) else ledger, prune=prune,
+                         replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest(decl),
+                         rule_changes=_rule_changes)
     return plan, obs
+
+
+def plan_observed(decl: Declaration, obs: Observation, ledger: Ledger, *, prune: bool = False,
+                  replace_unmanaged: bool = False, declaration_digest: str = "",
+                  rule_changes: Callable[[Ledger, Declaration], dict[str, tuple[str, str]]] | None = None) -> SetPlan:
+    """The plan of what ``obs`` saw: ``build_set_plan`` given the ledger's entries as the index the observation's
+    ``confirmed`` numbers."""
+    if obs.index is not None:
+        ledger = replace(ledger, entries=obs.index)
+    return build_set_plan(
+        decl, obs.sources, obs.existing, ledger, confirmed=obs.confirmed,
+        prune=prune, replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest,
+        rule_changes=rule_changes(ledger, decl) if rule_changes is not None else None,
+    )
 
 
 def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool = False,

@@ -14,26 +14,25 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from reconciler.errors import CollisionError
 from reconciler.globs import Selector, base_dir, compile_globs
-from reconciler.ledger import by_bucket
+from reconciler.ledger_index import BASE, KEYS, LAYOUT, SOURCE, Group, LedgerIndex, same_etag
 from reconciler.model import (
     MAX_RULES_PER_CALL,
     ActionKind,
     Call,
     Declaration,
     Ledger,
-    LedgerEntry,
     ObjectInfo,
     Pipeline,
+    PlanActions,
     PlannedAction,
     Reason,
-    RuleOp,
     SetPlan,
+    Target,
 )
 from reconciler.rules import fingerprint as rule_fingerprint
 from reconciler.templates import FileidTemplate, key_problem, resolve_fileid, source_variables, template_variables
@@ -41,8 +40,7 @@ from reconciler.templates import FileidTemplate, key_problem, resolve_fileid, so
 _SLASHES = re.compile(r"/{2,}")
 _MAX_LISTED_PROBLEMS = 20
 _EMPTY: Mapping[str, str] = {}
-_NO_ENTRIES: Mapping[str, LedgerEntry] = {}
-T = TypeVar("T")
+_NO_GROUPS: Mapping[str, Group] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +56,14 @@ class _Output:
     fingerprint: str
     overwrite_source: bool
     rule_detail: str  # shown on rule-changed replacements
+    # what a call's rule makes, by why it is made (shared by every call making this output for that reason)
+    create: Target
+    create_gone: Target  # recorded, but the object is gone
+    create_over_source: Target  # overwrite_source: the source is no conflict
+    replace_unmanaged: Target
+    rule_changed: Target
+    source_changed: Target
+    output_changed: Target
 
 
 @dataclass(frozen=True)
@@ -101,17 +107,31 @@ def _compile(decl: Declaration, rule_changes: Mapping[str, tuple[str, str]]) -> 
             bucket = decl.output_bucket(output)
             change = rule_changes.get(address)
             detail = f"{change[0]} -> {change[1]}" if change else "rule, destination bucket or fileid changed"
+            absolute = FileidTemplate(output.fileid).absolute
+            fingerprint = rule_fingerprint(output.rule, bucket, output.fileid)
+
+            def target(action: ActionKind, reason: Reason, why: str = "") -> Target:
+                return Target(address, output.rule, bucket, fingerprint, absolute, action, reason, why)
+
+            create, replace = ActionKind.CREATE, ActionKind.REPLACE
             outs.append(
                 _Output(
                     index=index,
                     address=address,
                     rule=output.rule,
                     template=output.fileid,
-                    absolute=FileidTemplate(output.fileid).absolute,
+                    absolute=absolute,
                     bucket=bucket,
-                    fingerprint=rule_fingerprint(output.rule, bucket, output.fileid),
+                    fingerprint=fingerprint,
                     overwrite_source=output.overwrite_source,
                     rule_detail=detail,
+                    create=target(create, Reason.MISSING),
+                    create_gone=target(create, Reason.MISSING, "recorded output is gone"),
+                    create_over_source=target(create, Reason.MISSING, "overwrites its source"),
+                    replace_unmanaged=target(replace, Reason.REPLACE_UNMANAGED),
+                    rule_changed=target(replace, Reason.RULE_CHANGED, detail),
+                    source_changed=target(replace, Reason.SOURCE_CHANGED),
+                    output_changed=target(replace, Reason.OUTPUT_CHANGED),
                 )
             )
             index += 1
@@ -139,22 +159,6 @@ def _render(out: _Output, variables: dict[str, str], source_key: str) -> tuple[s
     return fileid, resolve_fileid(source_key, fileid)
 
 
-def _maker(cls: type[T]) -> Callable[..., T]:
-    """A positional constructor for a frozen slots dataclass that sets the slots directly.
-
-    Frozen dataclasses initialise through ``object.__setattr__`` per field, which doubles the cost of building
-    millions of actions; the result is the same value (same fields, equality and hash).
-    """
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    args = ", ".join(names)
-    body = "".join(f"    _set_{n}(o, {n})\n" for n in names)
-    namespace: dict[str, Any] = {f"_set_{n}": getattr(cls, n).__set__ for n in names}
-    namespace.update(_new=object.__new__, _cls=cls)
-    exec(f"def build({args}):\n    o = _new(_cls)\n{body}    return o\n", namespace)  # noqa: S102 - fixed text
-    build: Callable[..., T] = namespace["build"]
-    return build
-
-
 def expected_outputs(decl: Declaration, sources: Iterable[ObjectInfo]) -> Iterator[tuple[str, str, str]]:
     """(address, bucket, key) of every expected output: what an observer may HEAD instead of listing."""
     pipes = _compile(decl, {})
@@ -177,11 +181,14 @@ def build_set_plan(
     declaration_digest: str = "",
     ledger_generation: str | None = None,
     rule_changes: Mapping[str, tuple[str, str]] | None = None,
+    confirmed: bytes | bytearray | None = None,
 ) -> SetPlan:
     """Plan one set.
 
     ``sources``: objects listed in the source bucket (keys that do not match any pipeline are ignored);
     ``existing``: bucket -> {key: etag} of every object observed where outputs (and recorded outputs) may be;
+    ``confirmed``: a byte per entry of ``ledger.entries`` (a ``LedgerIndex``), non-zero for a recorded output that
+    was observed with its recorded ETag and so is not in ``existing`` (``observe`` keeps those out of it);
     ``rule_changes``: address -> (old rule, new rule) from ``diffing``, shown on rule-changed replacements.
     Raises ``CollisionError`` when real keys collide or render to unusable keys.
     """
@@ -192,7 +199,7 @@ def build_set_plan(
     try:
         return _plan(decl, sources, existing, ledger, prune=prune or decl.prune, replace_unmanaged=replace_unmanaged,
                      declaration_digest=declaration_digest, ledger_generation=ledger_generation,
-                     rule_changes=rule_changes or {})
+                     rule_changes=rule_changes or {}, confirmed=confirmed)
     finally:
         if paused:
             gc.enable()
@@ -209,41 +216,50 @@ def _plan(
     declaration_digest: str,
     ledger_generation: str | None,
     rule_changes: Mapping[str, tuple[str, str]],
+    confirmed: bytes | bytearray | None,
 ) -> SetPlan:
     changes = rule_changes
     pipes = _compile(decl, changes)
     n_outputs = sum(len(p.outputs) for p in pipes)
     unchanged_counts = [0] * n_outputs
-    actions: list[PlannedAction] = []
+    conflicts: list[PlannedAction] = []
     calls: list[Call] = []
-    claimed: dict[str, dict[str, str]] = {}  # bucket -> output key -> source key
-    selected: set[str] = set()
+    # claims: output key -> the source whose output it is. A recorded output claimed by its own source is marked in
+    # ``claims`` (a byte per ledger entry) instead: converged, that is every output, and no dict entry is made.
+    claimed: dict[str, dict[str, str]] = {}
+    selected: list[str] = []
     problems: list[str] = []
-    entries = ledger.entries
-    has_ledger = bool(entries)
-    recorded_in = by_bucket(entries) if has_ledger else {}  # bucket -> {key: entry}: no tuple per lookup
+    index = LedgerIndex.of(ledger.entries) if ledger.entries else LedgerIndex()
+    claims = bytearray(index.size)
+    if confirmed is None or not index.size:
+        confirmed = bytes(index.size)
+    elif len(confirmed) != index.size:
+        raise ValueError(f"confirmed holds {len(confirmed)} entries, the ledger {index.size}")
+    ledger_buckets = [o[0] for o in index.outputs]
+    ledger_fingerprints = [o[2] for o in index.outputs]
     matched = 0
     src_bucket = decl.bucket
-    create, replace, conflict = ActionKind.CREATE, ActionKind.REPLACE, ActionKind.CONFLICT
     for out_bucket in {o.bucket for p in pipes for o in p.outputs}:
         claimed[out_bucket] = {}
-    new_action, new_op, new_call = _maker(PlannedAction), _maker(RuleOp), _maker(Call)
+    new_call = Call.of
     sub = _SLASHES.sub
-    missing, rule_changed, source_changed = Reason.MISSING, Reason.RULE_CHANGED, Reason.SOURCE_CHANGED
-    output_changed, unmanaged, replace_unmanaged_reason = Reason.OUTPUT_CHANGED, Reason.UNMANAGED, Reason.REPLACE_UNMANAGED
+    conflict, unmanaged = ActionKind.CONFLICT, Reason.UNMANAGED
     plans = [(p.selector.matches, p, tuple((o, claimed[o.bucket], existing.get(o.bucket, _EMPTY),
-                                            recorded_in.get(o.bucket, _NO_ENTRIES)) for o in p.outputs))
+                                            index.by_key.get(o.bucket, _NO_GROUPS)) for o in p.outputs))
              for p in pipes]
     for src in sources:
-        key = src.key
-        ops: list[RuleOp] | None = None
+        key, src_etag = src.key, src.etag
+        ops: list[Target | str] | None = None
         last_base: str | None = None
         variables: dict[str, str] = {}
         slash = -2
+        seen_group: Group | None = None
+        same_source = False
         for matches, pipe, outs in plans:
             if not matches(key):
                 continue
-            selected.add(key)
+            if last_base is None:
+                selected.append(key)
             base = pipe.base_for(key)
             if base != last_base:
                 variables = source_variables(key, base)
@@ -267,7 +283,16 @@ def _plan(
                         problems.append(f"{out.address}: source {key!r} {problem}")
                         continue
                 bucket = out.bucket
+                group = recorded.get(okey)
+                j = -1
+                if group is not None:
+                    j = group.index(okey, KEYS) - KEYS
+                    if ledger_buckets[group[LAYOUT][2 * j]] != bucket:
+                        j = index.locate(group, bucket, okey)
+                    okey = group[KEYS + j]  # the ledger's equal string: the rendered one is freed
                 owner = owners.get(okey)
+                if owner is None and j >= 0 and claims[group[BASE] + j]:  # type: ignore[index]
+                    owner = group[SOURCE]  # type: ignore[index]
                 if owner is not None:
                     problems.append(f"{bucket}/{okey}: output of both {owner!r} and {key!r} ({out.address})")
                     continue
@@ -275,51 +300,50 @@ def _plan(
                     problems.append(f"{bucket}/{okey}: {out.address} would overwrite its own source")
                     continue
                 current = current_objects.get(okey)
-                entry = recorded.get(okey)
-                # claim with the ledger's equal key string when there is one: the rendered one can then be freed
-                owners[okey if entry is None else entry.key] = key
-                if entry is None:
+                if j < 0:
+                    owners[okey] = key
                     if current is None:
-                        kind, reason, detail = create, missing, ""
+                        target = out.create
                     elif okey == key and bucket == src_bucket:  # overwrite_source: the source is no conflict
-                        kind, reason, detail = create, missing, "overwrites its source"
+                        target = out.create_over_source
                     elif replace_unmanaged:
-                        kind, reason, detail = replace, replace_unmanaged_reason, ""
+                        target = out.replace_unmanaged
                     else:
-                        actions.append(new_action(conflict, out.address, bucket, okey, key, unmanaged, ""))
+                        conflicts.append(PlannedAction(conflict, out.address, bucket, okey, key, unmanaged))
                         continue
                 else:
+                    entry_id = group[BASE] + j  # type: ignore[index]
+                    claims[entry_id] = 1
+                    if group[SOURCE] != key:  # type: ignore[index]
+                        owners[okey] = key
                     matched += 1
-                    if current is None:
-                        kind, reason, detail = create, missing, "recorded output is gone"
-                    elif entry.fingerprint != out.fingerprint:
-                        kind, reason, detail = replace, rule_changed, out.rule_detail
-                    elif entry.source_etag != src.etag and okey != key:
-                        kind, reason, detail = replace, source_changed, ""
-                    elif current != entry.output_etag:
-                        kind, reason, detail = replace, output_changed, ""
+                    if group is not seen_group:
+                        seen_group, same_source = group, same_etag(group, -1, src_etag)  # type: ignore[arg-type]
+                    if current is None and not confirmed[entry_id]:
+                        target = out.create_gone
+                    elif ledger_fingerprints[group[LAYOUT][2 * j]] != out.fingerprint:  # type: ignore[index]
+                        target = out.rule_changed
+                    elif not same_source and okey != key:
+                        target = out.source_changed
+                    elif current is not None and not same_etag(group, j, current):  # type: ignore[arg-type]
+                        target = out.output_changed
                     else:
                         unchanged_counts[out.index] += 1
                         continue
-                actions.append(new_action(kind, out.address, bucket, okey, key, reason, detail))
-                op = new_op(out.address, out.rule, fileid, bucket, okey, out.fingerprint)
                 if ops is None:
-                    ops = [op]
+                    ops = [target, okey]
                 else:
-                    ops.append(op)
+                    ops += (target, okey)
         if ops:
-            if len(ops) <= MAX_RULES_PER_CALL:
-                calls.append(new_call(src_bucket, key, src.etag, tuple(ops)))
+            if len(ops) <= 2 * MAX_RULES_PER_CALL:
+                calls.append(new_call(src_bucket, key, src_etag, tuple(ops)))
             else:
-                for i in range(0, len(ops), MAX_RULES_PER_CALL):
-                    calls.append(new_call(src_bucket, key, src.etag, tuple(ops[i : i + MAX_RULES_PER_CALL])))
+                step = 2 * MAX_RULES_PER_CALL
+                for i in range(0, len(ops), step):
+                    calls.append(new_call(src_bucket, key, src_etag, tuple(ops[i : i + step])))
 
-    own = claimed.get(src_bucket)
-    if own:
-        for key in selected:
-            owner = own.get(key)
-            if owner is not None and owner != key:
-                problems.append(f"{src_bucket}/{key}: output of {owner!r} is itself a source")
+    if src_bucket in claimed:
+        problems += _sources_claimed(src_bucket, selected, claimed[src_bucket], index, claims)
     if problems:
         shown = problems[:_MAX_LISTED_PROBLEMS]
         more = len(problems) - len(shown)
@@ -329,27 +353,48 @@ def _plan(
             + (f"\n  ... and {more} more" if more else "")
         )
 
-    if has_ledger and matched != len(entries):
-        actions.extend(_orphans(decl, pipes, ledger, claimed, existing, selected, prune))
+    others: list[PlannedAction] = conflicts
+    if matched != index.size:
+        others += _orphans(decl, pipes, index, claims, confirmed, existing, set(selected), prune)
 
     unchanged = {o.address: unchanged_counts[o.index] for p in pipes for o in p.outputs}
+    final_calls = tuple(calls)
     return SetPlan(
         name=decl.name,
         declaration_digest=declaration_digest,
         ledger_generation=ledger.generation if ledger_generation is None else ledger_generation,
-        actions=tuple(actions),
-        calls=tuple(calls),
+        actions=PlanActions(final_calls, others),
+        calls=final_calls,
         unchanged=unchanged,
         rule_changes=dict(changes),
         prune=prune,
     )
 
 
+def _sources_claimed(bucket: str, selected: list[str], owners: Mapping[str, str], index: LedgerIndex,
+                     claims: bytearray) -> list[str]:
+    """Problems for sources that are another source's output (``bucket`` is the sources' bucket)."""
+    problems = []
+    recorded = index.by_key.get(bucket, _NO_GROUPS)
+    for key in selected:
+        owner = owners.get(key)
+        if owner is None and recorded:
+            group = recorded.get(key)
+            if group is not None:
+                j = index.locate(group, bucket, key)
+                if claims[group[BASE] + j] and group[SOURCE] != key:
+                    owner = group[SOURCE]
+        if owner is not None and owner != key:
+            problems.append(f"{bucket}/{key}: output of {owner!r} is itself a source")
+    return problems
+
+
 def _orphans(
     decl: Declaration,
     pipes: tuple[_Pipe, ...],
-    ledger: Ledger,
-    claimed: Mapping[str, Mapping[str, str]],
+    index: LedgerIndex,
+    claims: bytearray,
+    confirmed: bytes | bytearray,
     existing: Mapping[str, Mapping[str, str]],
     selected: set[str],
     prune: bool,
@@ -357,23 +402,30 @@ def _orphans(
     """Recorded outputs that no expected output claims: orphaned, or delete when pruning."""
     selectors = {o.address: p.selector for p in pipes for o in p.outputs}
     result: list[PlannedAction] = []
-    for (bucket, key), entry in ledger.entries.items():
-        if key in claimed.get(bucket, _EMPTY):
-            continue
-        selector = selectors.get(entry.address)
-        still_selected = selector is not None and selector.matches(entry.source_key)
-        gone_source = still_selected and entry.source_key not in selected
-        reason = Reason.SOURCE_DELETED if gone_source else Reason.NOT_DECLARED
-        current = existing.get(bucket, _EMPTY).get(key)
-        if current is None:
-            result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
-                                        Reason.OUTPUT_GONE))
-        elif not prune:
-            result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key, reason))
-        elif current != entry.output_etag:
-            result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key, reason,
-                                        "changed outside cosrecon since it was made; not deleted"))
-        else:
-            result.append(PlannedAction(ActionKind.DELETE, entry.address, bucket, key, entry.source_key, reason))
+    for group in index.groups():
+        for j in range(len(group) - KEYS):
+            entry_id = group[BASE] + j
+            if claims[entry_id]:
+                continue
+            entry = index.entry(group, j)
+            bucket, key = entry.bucket, entry.key
+            selector = selectors.get(entry.address)
+            still_selected = selector is not None and selector.matches(entry.source_key)
+            gone_source = still_selected and entry.source_key not in selected
+            reason = Reason.SOURCE_DELETED if gone_source else Reason.NOT_DECLARED
+            current = existing.get(bucket, _EMPTY).get(key)
+            if current is None and confirmed[entry_id]:
+                current = entry.output_etag
+            if current is None:
+                result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
+                                            Reason.OUTPUT_GONE))
+            elif not prune:
+                result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
+                                            reason))
+            elif current != entry.output_etag:
+                result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key, reason,
+                                            "changed outside cosrecon since it was made; not deleted"))
+            else:
+                result.append(PlannedAction(ActionKind.DELETE, entry.address, bucket, key, entry.source_key, reason))
     result.sort(key=lambda a: (a.address, a.bucket, a.key))
     return result

@@ -13,6 +13,7 @@ from reconciler import ledger as fmt
 from reconciler import ledger_lines as lines
 from reconciler.blobs import DirBlobs, dump_json
 from reconciler.errors import StateError
+from reconciler.ledger_index import LedgerIndex
 from reconciler.model import Declaration, Ledger, LedgerEntry, StateLocation
 from reconciler.state import LEDGER_NAME, LedgerStore
 
@@ -75,13 +76,15 @@ def test_empty_ledger_round_trip() -> None:
     assert lines.parse_ledger(raw) == empty and lines.parse_ledger(pieces(raw, 1)) == empty
 
 
-def test_read_entries_share_repeated_strings() -> None:
+def test_read_entries_are_held_one_group_per_source() -> None:
     loaded = lines.parse_ledger(lines.render_ledger(sample()))
     table = loaded.entries
-    assert isinstance(table, fmt.EntryTable)
+    assert isinstance(table, LedgerIndex)
     a, b = table[(B, "t/001.webp")], table[(B, "l/001.webp")]
-    assert a.source_key is b.source_key and a.source_etag is b.source_etag and a.bucket is b.bucket
+    assert a.source_key is b.source_key and a.bucket is b.bucket
     assert a.fingerprint is table[(B, "t/002.webp")].fingerprint and a.made_at is table[(B, "t/004.webp")].made_at
+    assert len(table.all) == len({e.source_key for e in sample().entries.values()})
+    assert table.by_key[B]["t/001.webp"] is table.by_key[B]["l/001.webp"]
 
 
 def test_format_1_and_reindented_format_2_are_still_read() -> None:

@@ -1,16 +1,20 @@
-"""What keeps a plan of millions of outputs small: the ledger's entries by bucket with repeated strings kept once,
-and the observer holding the ledger's strings for objects that stand as recorded (same values, fewer objects)."""
+"""What keeps a plan of millions of outputs small: the ledger's entries held as one tuple per source with ETags as
+digests (``LedgerIndex``), the observer only marking objects that stand as recorded, and calls holding their rules as
+(target, key) pairs. Same values as the plain forms, fewer objects."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
 from reconciler import ledger as fmt
 from reconciler.errors import StateError
-from reconciler.model import Ledger, LedgerEntry
+from reconciler.ledger_index import BASE, ETAGS, KEYS, SOURCE, LedgerIndex, same_etag
+from reconciler.model import ActionKind, Call, Ledger, LedgerEntry, PlanActions, PlannedAction, Reason, RuleOp
 from reconciler.observe import observe_set
 from reconciler.planner import build_set_plan
 from tests.planner.test_observe import B, C, MemoryStorage, decl
@@ -34,7 +38,7 @@ def test_loaded_entries_equal_the_plain_mapping_and_share_repeated_strings() -> 
     plain = {(e.bucket, e.key): e for e in entries}
     assert loaded == Ledger("s", "4", plain)
     table = loaded.entries
-    assert isinstance(table, fmt.EntryTable)
+    assert isinstance(table, LedgerIndex)
     assert len(table) == 6 and dict(table) == plain and set(table) == set(plain)
     assert dict(table.items()) == plain and sorted(table.values(), key=str) == sorted(plain.values(), key=str)
     assert len(table.items()) == len(table.values()) == 6 and ((B, "t/0.webp"), plain[(B, "t/0.webp")]) in table.items()
@@ -42,10 +46,27 @@ def test_loaded_entries_equal_the_plain_mapping_and_share_repeated_strings() -> 
     assert table.get((C, "c/2.webp")) == plain[(C, "c/2.webp")] and table.get(("nope", "x")) is None
     with pytest.raises(KeyError):
         table[(B, "missing")]
-    first, second = table[(B, "t/1.webp")], table[(C, "c/1.webp")]
-    assert first.source_key is second.source_key and first.source_etag is second.source_etag  # one source
-    assert first.made_at is second.made_at and first.bucket is table[(B, "t/2.webp")].bucket
-    assert first.fingerprint is table[(B, "t/0.webp")].fingerprint
+    grouped = LedgerIndex.of(plain)  # one group per source, the source key held once
+    assert dict(grouped) == plain and len(grouped.all) == 3 and len(grouped.outputs) == 2 and len(grouped.made) == 1
+    group = grouped.by_key[B]["t/1.webp"]
+    assert group is grouped.by_key[C]["c/1.webp"] is grouped.by_source["img/1.jpg"]
+    assert group[SOURCE] == "img/1.jpg" and group[ETAGS] == ("src-etag-1", "out-t-1", "out-c-1")  # not MD5-like
+
+
+def test_md5_etags_are_held_as_digests_and_given_back_exactly() -> None:
+    md5 = [hashlib.md5(str(i).encode()).hexdigest() for i in range(4)]
+    index = LedgerIndex([(B, "p.t", "fp"), (C, "p.c", "fp")], ["2026-01-01T00:00:00Z"])
+    index.add("img/a.jpg", md5[0], [(0, "t/a.webp", md5[1], 0), (1, "c/a.webp", md5[2], 0)])
+    index.add("img/b.jpg", md5[3].upper(), [(0, "t/b.webp", md5[1], 0)])  # upper case: kept as it is
+    packed, kept = index.by_source["img/a.jpg"], index.by_source["img/b.jpg"]
+    assert type(packed[ETAGS]) is bytes and len(packed[ETAGS]) == 48 and kept[ETAGS] == (md5[3].upper(), md5[1])
+    assert index[(C, "c/a.webp")].output_etag == md5[2] and index[(B, "t/a.webp")].source_etag == md5[0]
+    assert index[(B, "t/b.webp")].source_etag == md5[3].upper()
+    assert same_etag(packed, 1, md5[2]) and not same_etag(packed, 1, md5[1]) and not same_etag(packed, 1, "x")
+    assert same_etag(kept, -1, md5[3].upper()) and not same_etag(kept, -1, md5[3])
+    assert [g[BASE] for g in index.groups()] == [0, 2] and len(index) == 3
+    with pytest.raises(StateError, match="t/a.webp is recorded twice"):
+        index.add("img/c.jpg", md5[0], [(0, "t/a.webp", md5[1], 0)])
 
 
 @pytest.mark.parametrize(("entry", "message"), [
@@ -69,7 +90,7 @@ def test_merge_keeps_entries_by_bucket() -> None:
     assert dict(loaded.entries) == {(e.bucket, e.key): e for e in entries}  # the loaded ledger is unchanged
 
 
-def test_observed_objects_as_recorded_hold_the_ledgers_strings() -> None:
+def test_observed_objects_as_recorded_are_only_marked() -> None:
     d = decl({"t": {"rule": "imageMogr2/strip", "fileid": "/t/{stem}.webp"},
               "c": {"rule": "imageMogr2/strip", "fileid": "/c/{stem}.webp", "bucket": C}}, ["img/*.jpg"])
     entries = _entries()
@@ -81,20 +102,47 @@ def test_observed_objects_as_recorded_hold_the_ledgers_strings() -> None:
     })
     obs = observe_set(d, storage, ledger)
     assert obs.existing[B]["t/1.webp"] == "changed" and obs.existing[C]["c/extra.webp"] == "x"
+    index, confirmed = obs.index, obs.confirmed
+    assert index is not None and confirmed is not None and sum(confirmed) == 5
     for bucket, key in [(B, "t/0.webp"), (B, "t/2.webp"), (C, "c/1.webp")]:
-        entry = ledger.entries[(bucket, key)]
-        (held,) = [k for k in obs.existing[bucket] if k == key]
-        assert held is entry.key and obs.existing[bucket][key] is entry.output_etag
+        assert key not in obs.existing[bucket]  # stands as recorded: marked, not kept
+        group = index.by_key[bucket][key]
+        assert confirmed[group[BASE] + index.locate(group, bucket, key)] == 1
+    (held,) = [k for k in obs.existing[B] if k == "t/1.webp"]
+    assert held is index.by_key[B]["t/1.webp"][KEYS + index.locate(index.by_key[B]["t/1.webp"], B, "t/1.webp")]
     # sources: only what a pipeline selects, key and ETag only
     assert [(s.key, s.etag, s.size, s.last_modified) for s in obs.sources] == [
         (f"img/{i}.jpg", f"src-etag-{i}", 0, "") for i in range(3)]
-    plan = build_set_plan(d, obs.sources, obs.existing, ledger)
+    marked = build_set_plan(d, obs.sources, obs.existing, replace(ledger, entries=index), confirmed=confirmed)
+    everything = dict(obs.existing[B]) | {k: v for k, v in storage.buckets[B].items()}
+    plain = build_set_plan(d, obs.sources, {B: everything, C: dict(storage.buckets[C])}, ledger)
+    assert tuple(marked.actions) == tuple(plain.actions) and marked.calls == plain.calls
     fingerprints = {"p.t": entries[0].fingerprint, "p.c": entries[1].fingerprint}
     assert fingerprints == {"p.t": "fp-t", "p.c": "fp-c"}
     # the recorded fingerprints are not the declaration's: every recorded output is a rule-changed replace
-    assert sorted((a.action.value, a.reason.value, a.key) for a in plan.actions) == sorted(
+    assert sorted((a.action.value, a.reason.value, a.key) for a in marked.actions) == sorted(
         [("replace", "rule-changed", f"{w}/{i}.webp") for i in range(3) for w in ("t", "c")])
     assert "img/notes.txt" in obs.existing[B]
+
+
+def test_converged_plan_from_marks_matches_the_plan_from_every_object() -> None:
+    d = decl({"t": {"rule": "imageMogr2/strip", "fileid": "/t/{stem}.webp"}}, ["img/*.jpg"])
+    from reconciler.rules import fingerprint
+
+    fp = fingerprint("imageMogr2/strip", B, "/t/{stem}.webp")
+    objects = {f"img/{i}.jpg": f"s{i}" for i in range(5)} | {f"t/{i}.webp": f"o{i}" for i in range(5)}
+    objects["t/3.webp"] = "edited"
+    del objects["t/4.webp"]
+    recorded = {(B, f"t/{i}.webp"): LedgerEntry(B, f"t/{i}.webp", "p.t", f"img/{i}.jpg", f"s{i}", fp, f"o{i}", "")
+                for i in range(5)}
+    ledger = Ledger("s", "1", LedgerIndex.of(recorded))
+    obs = observe_set(d, MemoryStorage({B: objects}), ledger)
+    assert obs.confirmed is not None and sum(obs.confirmed) == 3
+    marked = build_set_plan(d, obs.sources, obs.existing, replace(ledger, entries=obs.index), confirmed=obs.confirmed)
+    plain = build_set_plan(d, obs.sources, {B: objects}, Ledger("s", "1", recorded))
+    assert sorted((a.action.value, a.reason.value, a.key) for a in marked.actions) == [
+        ("create", "missing", "t/4.webp"), ("replace", "output-changed", "t/3.webp")]
+    assert list(marked.actions) == list(plain.actions) and marked.unchanged == plain.unchanged == {"p.t": 3}
 
 
 def test_recorded_outputs_outside_the_listings_are_headed_from_a_loaded_ledger() -> None:
@@ -107,3 +155,24 @@ def test_recorded_outputs_outside_the_listings_are_headed_from_a_loaded_ledger()
     plan = build_set_plan(d, obs.sources, obs.existing, ledger)
     assert [(a.action.value, a.reason.value, a.key) for a in plan.actions if a.action.value != "create"] == [
         ("orphaned", "not-declared", "old/0.webp")]
+
+
+def test_calls_hold_rules_as_target_key_pairs() -> None:
+    rules = (RuleOp("p.t", "imageMogr2/strip", "/t/a.webp", B, "t/a.webp", "fp-t"),
+             RuleOp("p.l", "imageMogr2/thumbnail/9x", "large/a.jpg", B, "img/large/a.jpg", "fp-l"))
+    why = {(B, "t/a.webp"): (ActionKind.REPLACE, Reason.RULE_CHANGED, "old -> new")}
+    call = Call(B, "img/a.jpg", "e", rules, why)
+    assert call.rules == rules and call.size == 2 and len(call.ops) == 4
+    assert Call.of(B, "img/a.jpg", "e", call.ops) == call and hash(Call.of(B, "img/a.jpg", "e", call.ops)) == hash(call)
+    assert list(call.changes()) == [
+        PlannedAction(ActionKind.REPLACE, "p.t", B, "t/a.webp", "img/a.jpg", Reason.RULE_CHANGED, "old -> new"),
+        PlannedAction(ActionKind.CREATE, "p.l", B, "img/large/a.jpg", "img/a.jpg", Reason.MISSING)]
+    with pytest.raises(ValueError, match="does not resolve"):
+        Call(B, "img/a.jpg", "e", (RuleOp("p.l", "r", "large/a.jpg", B, "large/a.jpg", "f"),))
+    with pytest.raises(AttributeError):
+        call.key = "other"  # type: ignore[misc]
+    conflict = PlannedAction(ActionKind.CONFLICT, "p.t", B, "t/b.webp", "img/b.jpg", Reason.UNMANAGED)
+    actions = PlanActions((call, call), (conflict,))
+    assert len(actions) == 5 and list(actions)[-1] == conflict and actions[0] == list(call.changes())[0]
+    assert actions.tally() == {ActionKind.REPLACE: 2, ActionKind.CREATE: 2, ActionKind.CONFLICT: 1}
+    assert actions == tuple(actions) and PlanActions(()) == ()

@@ -1,0 +1,199 @@
+"""A ledger's entries held compactly (PURE): one tuple per source, ETags as 16-byte digests.
+
+A ledger of 10^6 sources x 3 outputs held as a ``LedgerEntry`` per output took ~1.1 GB; the strings alone (keys,
+ETags) are ~640 MB of it. ``LedgerIndex`` keeps what a file holds, grouped as the file is (one group per source
+and source ETag):
+
+- a group is one tuple ``(source_key, base, layout, etags, key_0, ..., key_n-1)``: ``base`` numbers its first entry
+  (entries are numbered 0..size-1, so callers can keep a byte per entry: see ``observe``'s ``confirmed``);
+  ``layout`` is ``(output_0, made_0, output_1, made_1, ...)``, indexes into ``outputs`` ((bucket, address,
+  fingerprint)) and ``made`` (timestamps), shared by every group with the same layout; ``etags`` is the source's
+  then each output's ETag, as one ``bytes`` of 16-byte digests when all are MD5-like (32 lowercase hex digits, as
+  COS shows most), else a tuple of the ETags as they are;
+- ``by_key``: bucket -> output key -> its group (the planner's and observer's lookup); ``by_source``: source key
+  -> a group of it (so a listing can keep the ledger's string for a source key).
+
+It is a read-only ``Mapping`` of (bucket, key) -> ``LedgerEntry`` like any ledger's entries, making each entry when
+asked; code that changes entries works on ``dict(index)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
+from typing import Any
+
+from reconciler.errors import StateError
+from reconciler.model import LedgerEntry
+
+SOURCE, BASE, LAYOUT, ETAGS, KEYS = 0, 1, 2, 3, 4  # positions in a group
+Group = tuple[Any, ...]
+_MD5 = re.compile(r"[0-9a-f]{32}").fullmatch
+
+
+class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
+    """A ledger's entries by (bucket, key), held as groups (see the module's docstring)."""
+
+    __slots__ = ("outputs", "made", "by_key", "by_source", "all", "size", "_layouts", "_outs", "_mades", "where")
+
+    def __init__(self, outputs: Sequence[tuple[str, str, str]] = (), made: Sequence[str] = (),
+                 where: str = "ledger") -> None:
+        self.outputs: list[tuple[str, str, str]] = list(outputs)
+        self.made: list[str] = list(made)
+        self.by_key: dict[str, dict[str, Group]] = {bucket: {} for bucket, _, _ in self.outputs}
+        self.by_source: dict[str, Group] = {}
+        self.all: list[Group] = []
+        self.size = 0
+        self.where = where
+        self._layouts: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self._outs = {o: i for i, o in enumerate(self.outputs)}
+        self._mades = {m: i for i, m in enumerate(self.made)}
+
+    # --- building ------------------------------------------------------------------------------------------
+
+    def add(self, source_key: str, source_etag: str, rows: Iterable[Sequence[Any]]) -> None:
+        """One source's entries: rows of (output index, key, output ETag, made index), as a format 2 line has them.
+        Raises ``StateError`` for an output key recorded twice (a ledger cosrecon writes never has one)."""
+        layout: list[int] = []
+        keys: list[str] = []
+        etags = [source_etag]
+        for out, key, etag, made in rows:
+            layout += (out, made)
+            keys.append(key)
+            etags.append(etag)
+        if not keys:
+            return
+        shared = tuple(layout)
+        shared = self._layouts.setdefault(shared, shared)
+        packed: Any = tuple(etags)
+        if all(_MD5(e) for e in etags):
+            packed = bytes.fromhex("".join(etags))
+        source_key = self.by_source.get(source_key, (source_key,))[SOURCE]
+        group = (source_key, self.size, shared, packed, *keys)
+        outputs, by_key = self.outputs, self.by_key
+        for j, key in enumerate(keys):
+            table = by_key[outputs[layout[2 * j]][0]]
+            if key in table:
+                raise StateError(f"{self.where}: output {outputs[layout[2 * j]][0]}/{key} is recorded twice")
+            table[key] = group
+        self.by_source[source_key] = group
+        self.all.append(group)
+        self.size += len(keys)
+
+    def add_entry(self, entry: LedgerEntry) -> None:
+        """One entry alone (format 1 files, ledgers made in memory): a group of its own."""
+        self.add(entry.source_key, entry.source_etag,
+                 ((self._output(entry.bucket, entry.address, entry.fingerprint), entry.key, entry.output_etag,
+                   self._made(entry.made_at)),))
+
+    def _output(self, bucket: str, address: str, fingerprint: str) -> int:
+        out = (bucket, address, fingerprint)
+        index = self._outs.get(out)
+        if index is None:
+            index = self._outs[out] = len(self.outputs)
+            self.outputs.append(out)
+            self.by_key.setdefault(bucket, {})
+        return index
+
+    def _made(self, made_at: str) -> int:
+        index = self._mades.get(made_at)
+        if index is None:
+            index = self._mades[made_at] = len(self.made)
+            self.made.append(made_at)
+        return index
+
+    @staticmethod
+    def of(entries: Mapping[tuple[str, str], LedgerEntry]) -> LedgerIndex:
+        """``entries`` as an index (itself when it is one), grouped by source and source ETag."""
+        if isinstance(entries, LedgerIndex):
+            return entries
+        index = LedgerIndex()
+        groups: dict[tuple[str, str], list[LedgerEntry]] = {}
+        for entry in entries.values():
+            groups.setdefault((entry.source_key, entry.source_etag), []).append(entry)
+        for (source_key, source_etag), members in groups.items():
+            index.add(source_key, source_etag, [(index._output(e.bucket, e.address, e.fingerprint), e.key,
+                                                 e.output_etag, index._made(e.made_at)) for e in members])
+        return index
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    def locate(self, group: Group, bucket: str, key: str) -> int:
+        """The position of (bucket, key) in ``group`` (-1 when it is not there)."""
+        layout, outputs = group[LAYOUT], self.outputs
+        for j in range(len(group) - KEYS):
+            if group[KEYS + j] == key and outputs[layout[2 * j]][0] == bucket:
+                return j
+        return -1
+
+    def entry(self, group: Group, j: int) -> LedgerEntry:
+        layout = group[LAYOUT]
+        bucket, address, fingerprint = self.outputs[layout[2 * j]]
+        return LedgerEntry(bucket, group[KEYS + j], address, group[SOURCE], etag_at(group, -1), fingerprint,
+                           etag_at(group, j), self.made[layout[2 * j + 1]])
+
+    def groups(self) -> Iterator[Group]:
+        """Every group, in the order added."""
+        return iter(self.all)
+
+    def __getitem__(self, where: tuple[str, str]) -> LedgerEntry:
+        bucket, key = where
+        group = self.by_key[bucket][key]
+        return self.entry(group, self.locate(group, bucket, key))
+
+    def __contains__(self, where: object) -> bool:
+        if not isinstance(where, tuple) or len(where) != 2:
+            return False
+        table = self.by_key.get(where[0])
+        return table is not None and where[1] in table
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for bucket, table in self.by_key.items():
+            for key in table:
+                yield bucket, key
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"LedgerIndex({dict(self)!r})"
+
+    def values(self) -> ValuesView[LedgerEntry]:
+        return _Values(self)
+
+    def items(self) -> ItemsView[tuple[str, str], LedgerEntry]:
+        return _Items(self)
+
+
+class _Values(ValuesView[LedgerEntry]):
+    _mapping: LedgerIndex
+
+    def __iter__(self) -> Iterator[LedgerEntry]:
+        index = self._mapping
+        for group in index.groups():
+            for j in range(len(group) - KEYS):
+                yield index.entry(group, j)
+
+
+class _Items(ItemsView[tuple[str, str], LedgerEntry]):
+    _mapping: LedgerIndex
+
+    def __iter__(self) -> Iterator[tuple[tuple[str, str], LedgerEntry]]:
+        for entry in _Values(self._mapping):
+            yield (entry.bucket, entry.key), entry
+
+
+def etag_at(group: Group, j: int) -> str:
+    """The ETag of entry ``j`` of ``group`` as COS shows it (``j = -1``: the source's)."""
+    etags = group[ETAGS]
+    if type(etags) is bytes:
+        return etags[16 * (j + 1):16 * (j + 2)].hex()
+    return str(etags[j + 1])
+
+
+def same_etag(group: Group, j: int, etag: str) -> bool:
+    """Whether ``etag`` (as COS shows it) is the one recorded for entry ``j`` of ``group`` (-1: the source's)."""
+    etags = group[ETAGS]
+    if type(etags) is bytes:
+        return len(etag) == 32 and etags[16 * (j + 1):16 * (j + 2)].hex() == etag
+    return bool(etags[j + 1] == etag)
