@@ -19,11 +19,12 @@ leftover segments names them, so a saved plan made before a journaled change is 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import ItemsView, Iterator, Mapping, Sequence, ValuesView
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import StateError
+from reconciler.ledger_index import LedgerIndex
 from reconciler.model import Ledger, LedgerEntry
 
 FORMAT_VERSION = 1
@@ -101,85 +102,6 @@ def ledger_to_data(ledger: Ledger) -> dict[str, Any]:
     }
 
 
-class EntryTable(Mapping[tuple[str, str], LedgerEntry]):
-    """A ledger's entries by (bucket, key), held as bucket -> {key: entry}: the same mapping as a dict keyed by
-    tuples, without a (bucket, key) tuple per entry (~70 bytes each: 200 MB for 3 million outputs).
-
-    Read-only; ``dict(table)`` makes the plain dict that code changing entries works on. ``by_bucket`` is for
-    hot loops that look up many keys of one bucket.
-    """
-
-    __slots__ = ("by_bucket", "_len")
-
-    def __init__(self, by_bucket: dict[str, dict[str, LedgerEntry]]) -> None:
-        self.by_bucket = by_bucket
-        self._len = sum(len(keys) for keys in by_bucket.values())
-
-    def __getitem__(self, where: tuple[str, str]) -> LedgerEntry:
-        return self.by_bucket[where[0]][where[1]]
-
-    def get(self, where: tuple[str, str], default: Any = None) -> Any:
-        keys = self.by_bucket.get(where[0])
-        return default if keys is None else keys.get(where[1], default)
-
-    def __contains__(self, where: object) -> bool:
-        if not isinstance(where, tuple) or len(where) != 2:
-            return False
-        keys = self.by_bucket.get(where[0])
-        return keys is not None and where[1] in keys
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        for bucket, keys in self.by_bucket.items():
-            for key in keys:
-                yield bucket, key
-
-    def __len__(self) -> int:
-        return self._len
-
-    def __repr__(self) -> str:
-        return f"EntryTable({dict(self)!r})"
-
-    def values(self) -> ValuesView[LedgerEntry]:
-        return _Values(self)
-
-    def items(self) -> ItemsView[tuple[str, str], LedgerEntry]:
-        return _Items(self)
-
-
-class _Values(ValuesView[LedgerEntry]):
-    """An ``EntryTable``'s entries, iterated bucket by bucket (no lookup per entry)."""
-
-    _mapping: EntryTable
-
-    def __iter__(self) -> Iterator[LedgerEntry]:
-        for keys in self._mapping.by_bucket.values():
-            yield from keys.values()
-
-
-class _Items(ItemsView[tuple[str, str], LedgerEntry]):
-    """An ``EntryTable``'s ((bucket, key), entry) pairs, iterated bucket by bucket."""
-
-    _mapping: EntryTable
-
-    def __iter__(self) -> Iterator[tuple[tuple[str, str], LedgerEntry]]:
-        for bucket, keys in self._mapping.by_bucket.items():
-            for key, entry in keys.items():
-                yield (bucket, key), entry
-
-
-def by_bucket(entries: Mapping[tuple[str, str], LedgerEntry]) -> dict[str, dict[str, LedgerEntry]]:
-    """bucket -> {key: entry} of a ledger's entries (an ``EntryTable``'s own, not copied)."""
-    if isinstance(entries, EntryTable):
-        return entries.by_bucket
-    result: dict[str, dict[str, LedgerEntry]] = {}
-    for (bucket, key), entry in entries.items():
-        keys = result.get(bucket)
-        if keys is None:
-            keys = result[bucket] = {}
-        keys[key] = entry
-    return result
-
-
 def ledger_from_data(data: Any, where: str = "ledger") -> Ledger:
     """A ledger from its JSON document. Equal strings repeated across entries (bucket, address, fingerprint, the
     source key and ETag shared by a source's outputs, made_at) are kept once: JSON parsing makes a new string for
@@ -207,8 +129,6 @@ class EntryBuilder:
     """Collects format 1 entries one at a time into a ``LedgerIndex`` (each entry a group of its own)."""
 
     def __init__(self, where: str) -> None:
-        from reconciler.ledger_index import LedgerIndex
-
         self.where = where
         self.index = LedgerIndex(where=where)
 
@@ -258,7 +178,7 @@ def merge(ledger: Ledger, segments: Sequence[Segment]) -> tuple[Ledger, dict[tup
     segments = [s for s in segments if s.base_generation == base]
     if not segments:
         return ledger, {}
-    entries = {bucket: dict(keys) for bucket, keys in by_bucket(ledger.entries).items()}
+    entries = dict(ledger.entries)
     pending: dict[tuple[str, str], LedgerEntry] = {}
     for segment in segments:
         for record in segment.records:
@@ -268,12 +188,12 @@ def merge(ledger: Ledger, segments: Sequence[Segment]) -> tuple[Ledger, dict[tup
                 continue
             pending.pop(where, None)
             if record.op == "put" and record.entry is not None:
-                entries.setdefault(record.bucket, {})[record.key] = record.entry
+                entries[where] = record.entry
             else:
-                entries.get(record.bucket, {}).pop(record.key, None)
+                entries.pop(where, None)
     ids = [f"{s.run_id}-{s.seq}" for s in segments]
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
-    merged = Ledger(name=ledger.name, generation=f"{base}+j{digest}", entries=EntryTable(entries),
+    merged = Ledger(name=ledger.name, generation=f"{base}+j{digest}", entries=LedgerIndex.of(entries),
                     declaration=ledger.declaration)
     return merged, pending
 

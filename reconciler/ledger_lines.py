@@ -2,7 +2,7 @@
 
 A million sources x 3 outputs in ``format_version`` 1 (one indented object per entry) is ~1 GB, and reading it held
 the bytes, the decoded text and the whole parsed document at once. Format 2 is still one JSON document, laid out
-one source per line so it is read a piece at a time, building the ``EntryTable`` as it goes::
+one source per line so it is read a piece at a time, building the ``LedgerIndex`` as it goes::
 
     {"format_version":2,"kind":"ledger","name":"catalog","generation":"3","declaration":{...}|null,
      "outputs":[[bucket,address,fingerprint],...],"made_at":["2026-01-01T00:00:00Z",...],"count":3,"groups":[

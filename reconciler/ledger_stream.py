@@ -2,7 +2,7 @@
 
 ``json.loads`` of a format 1 ledger of 3 million outputs holds the text and the whole document (a dict per entry):
 ~4.7 GB. Here the top-level object is walked with ``json.JSONDecoder.raw_decode``: header values are decoded whole,
-the ``entries`` array one entry at a time into ``ledger.EntryBuilder``, so only the ``EntryTable`` and a piece of
+the ``entries`` array one entry at a time into ``ledger.EntryBuilder``, so only the ``LedgerIndex`` and a piece of
 text are held. Any layout of the document is accepted (it is plain JSON); errors name the character offset.
 """
 
