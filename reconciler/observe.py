@@ -11,28 +11,25 @@ bucket) are HEADed or listed too, so orphans are known to exist or be gone. Requ
 from __future__ import annotations
 
 import gc
-import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from reconciler.declarations import declaration_digest
 from reconciler.globs import Selector, merge_prefixes
-from reconciler.ledger_index import BASE, KEYS, LAYOUT, SOURCE, LedgerIndex, etag_at, same_etag
-from reconciler.model import Declaration, Ledger, ObjectInfo, Plan, SetPlan
+from reconciler.ledger_index import BASE, KEYS, LAYOUT, LedgerIndex
+from reconciler.listing import Counter, Listing, ListingCache, Progress, SourceList
+from reconciler.model import Declaration, Ledger, Plan, SetPlan
+from reconciler.compiled import output_prefixes, source_prefixes, template_prefix
+from reconciler.overlaps import SharedOutputs
 from reconciler.planner import build_set_plan, expected_outputs, never_under
 from reconciler.storage import Storage
 
 HEAD_LIMIT = 50  # expected outputs up to which HEADs (one request each) replace a listing
-PAGE = 1000  # objects per list request
 LIST_WORKERS = 8  # (bucket, prefix) listings run at once
-_SLASHES = re.compile(r"/{2,}")
 
-Progress = Callable[[int], None]
 _NOTHING: dict[str, str] = {}
-ListingCache = dict[str, list["_Listing"]]
 
 
 class LedgerReader(Protocol):
@@ -46,28 +43,6 @@ class PlanBackend(Protocol):
     def ledgers(self) -> LedgerReader: ...
 
     def storage(self, region: str) -> Storage: ...
-
-
-class SourceList(Sequence[ObjectInfo]):
-    """The sources of an observation: their keys, in listing order, with ETags read from the listed objects
-    (each ``ObjectInfo`` is made when asked for: 10^6 sources hold no object each)."""
-
-    def __init__(self, keys: list[str], etags: Mapping[str, str]) -> None:
-        self.keys, self.etags = keys, etags
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def __iter__(self) -> Iterator[ObjectInfo]:
-        etags = self.etags
-        for key in self.keys:
-            yield ObjectInfo(key, etags[key])
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return [ObjectInfo(k, self.etags[k]) for k in self.keys[index]]
-        key = self.keys[index]
-        return ObjectInfo(key, self.etags[key])
 
 
 @dataclass
@@ -100,147 +75,7 @@ class Observation:
         return any(key.startswith(p) for p in self.listed.get(bucket, ()))
 
 
-def template_prefix(template: str) -> str:
-    """The literal start of an absolute fileid template, as a key prefix (``/thumbs/{dir}/x`` -> ``thumbs/``)."""
-    literal = template.split("{", 1)[0]
-    return _SLASHES.sub("/", literal).lstrip("/")
-
-
-def source_prefixes(decl: Declaration) -> tuple[str, ...]:
-    """The fewest prefixes of the source bucket that cover every pipeline's include globs."""
-    return merge_prefixes(p for pipeline in decl.pipelines
-                          for p in Selector(pipeline.source.include).list_prefixes())
-
-
-def output_prefixes(decl: Declaration) -> dict[str, tuple[str, ...]]:
-    """bucket -> the fewest prefixes under which the set's expected outputs fall."""
-    wanted: dict[str, set[str]] = {}
-    for pipeline in decl.pipelines:
-        dirs = {p[: p.rfind("/") + 1] for p in Selector(pipeline.source.include).list_prefixes()}
-        for output in pipeline.outputs:
-            bucket = decl.output_bucket(output)
-            if output.fileid.startswith("/"):
-                wanted.setdefault(bucket, set()).add(template_prefix(output.fileid))
-            else:  # relative: under the source's directory, which lies under the include's directory
-                wanted.setdefault(bucket, set()).update(dirs)
-    return {b: merge_prefixes(p) for b, p in wanted.items()}
-
-
-class _Listing:
-    """One (bucket, prefix) listing, run on a worker thread; ``cancel`` stops it after the current page.
-
-    Memory (10^6 sources x 3 outputs): an object that stands as the ledger recorded it (``index``) is only marked in
-    ``confirmed``, not kept; other objects are kept in ``objects`` (key -> ETag), with the ledger's key string when
-    it records the key. ``sources`` keeps the keys of the objects ``select`` accepts (their ETags stay in
-    ``objects``, even when confirmed).
-    """
-
-    def __init__(self, storage: Storage, bucket: str, prefix: str, keep_sources: bool, counter: _Counter,
-                 select: Callable[[str], bool] | None = None, index: LedgerIndex | None = None,
-                 confirmed: bytearray | None = None) -> None:
-        self.storage, self.bucket, self.prefix = storage, bucket, prefix
-        self.keep_sources = keep_sources
-        self.counter = counter
-        self.select = select
-        self.index, self.confirmed = index, confirmed
-        self.objects: dict[str, str] = {}
-        self.sources: list[str] = []
-        self.count = 0
-        self.complete = False
-        self.reused = False
-        self.cancelled = threading.Event()
-
-    def _taker(self) -> Callable[[str, str], None]:
-        """The function that takes one listed object (a closure: it runs once per object listed)."""
-        objects, sources, keep, select = self.objects, self.sources, self.keep_sources, self.select
-        index, confirmed = self.index, self.confirmed
-        recorded = index.by_key.get(self.bucket) if index is not None and confirmed is not None else None
-        own_sources = index.by_source if index is not None and keep else None
-        bucket = self.bucket
-
-        def take(key: str, etag: str) -> None:
-            is_source = keep and (select is None or select(key))
-            if recorded:
-                group = recorded.get(key)
-                if group is not None:
-                    j = index.locate(group, bucket, key)  # type: ignore[union-attr]
-                    key = group[KEYS + j]
-                    if same_etag(group, j, etag):
-                        confirmed[group[BASE] + j] = 1  # type: ignore[index]
-                        if not is_source:
-                            return
-            if is_source:
-                if own_sources:
-                    group = own_sources.get(key)
-                    if group is not None:
-                        key = group[SOURCE]
-                sources.append(key)
-            objects[key] = etag
-
-        return take
-
-    def reuse(self, cache: ListingCache | None) -> bool:
-        """Take the objects from a finished listing of this set or an earlier one that encloses this prefix."""
-        for done in (cache or {}).get(self.bucket, ()):
-            if done.complete and self.prefix.startswith(done.prefix):
-                take, prefix = self._taker(), self.prefix
-                for key, etag in done.listed():
-                    if key.startswith(prefix):
-                        take(key, etag)
-                        self.count += 1
-                self.complete, self.reused = True, True
-                return True
-        return False
-
-    def listed(self) -> Iterator[tuple[str, str]]:
-        """Every object this listing showed: those kept, and those it only marked as confirmed."""
-        yield from self.objects.items()
-        index, confirmed = self.index, self.confirmed
-        if index is None or confirmed is None or self.bucket not in index.by_key:
-            return
-        bucket, prefix, outputs = self.bucket, self.prefix, index.outputs
-        for group in index.groups():
-            layout, base = group[LAYOUT], group[BASE]
-            for j in range(len(group) - KEYS):
-                key = group[KEYS + j]
-                if confirmed[base + j] and outputs[layout[2 * j]][0] == bucket and key.startswith(prefix) \
-                        and key not in self.objects:
-                    yield key, etag_at(group, j)
-
-    def run(self) -> _Listing:
-        take = self._taker()
-        for info in self.storage.list_objects(self.bucket, self.prefix):
-            take(info.key, info.etag)
-            self.count += 1
-            if self.count % PAGE == 0:
-                self.counter.add(PAGE)
-                if self.cancelled.is_set():
-                    return self
-        self.counter.add(self.count % PAGE)
-        self.complete = True
-        return self
-
-    @property
-    def requests(self) -> int:
-        return 0 if self.reused else max(1, -(-self.count // PAGE))
-
-
-class _Counter:
-    """Objects listed so far, across threads, reported to the progress callback."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.progress = progress
-        self.total = 0
-        self.lock = threading.Lock()
-
-    def add(self, n: int) -> None:
-        with self.lock:
-            self.total += n
-            if self.progress is not None:
-                self.progress(self.total)
-
-
-def _record(obs: Observation, listing: _Listing) -> None:
+def _record(obs: Observation, listing: Listing) -> None:
     obs.list_requests += listing.requests
     if not listing.complete:
         return
@@ -276,7 +111,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     again, and this set's listings are added to it.
     """
     obs = Observation(source_bucket=decl.bucket)
-    counter = _Counter(progress)
+    counter = Counter(progress)
     # when the ledger is at hand, objects that stand as it records them are only marked (see _Listing)
     index = confirmed = None
     if not callable(ledger) and ledger.entries:
@@ -289,10 +124,10 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     outputs = output_prefixes(decl)
     # an output prefix that contains a source prefix (e.g. "" for "/{stem}.webp") is listed once, for both
     wider = [p for p in outputs.get(decl.bucket, ()) if any(s.startswith(p) for s in sources)]
-    source_listings = [_Listing(storage, decl.bucket, p, True, counter, select, index, confirmed)
+    source_listings = [Listing(storage, decl.bucket, p, True, counter, select, index, confirmed)
                        for p in merge_prefixes([*sources, *wider])]
     covered = {decl.bucket: tuple(x.prefix for x in source_listings)}
-    output_listings = [_Listing(storage, bucket, p, False, counter, None, index, confirmed)
+    output_listings = [Listing(storage, bucket, p, False, counter, None, index, confirmed)
                        for bucket, prefixes in outputs.items()
                        for p in prefixes if not any(p.startswith(c) for c in covered.get(bucket, ()))]
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cosrecon-list") as pool:
@@ -355,7 +190,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
         for bucket, keys in stray.items():
             for prefix in merge_prefixes(k[: k.rfind("/") + 1] for k in keys):
                 if not obs.covered(bucket, prefix):
-                    _record(obs, _Listing(storage, bucket, prefix, False, counter).run())
+                    _record(obs, Listing(storage, bucket, prefix, False, counter).run())
     return obs
 
 
@@ -410,12 +245,14 @@ def _plan_all(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool
               progress: Progress | None) -> Plan:
     sets = []
     cache: dict[str, ListingCache] = {}  # per region: a (bucket, prefix) is listed once for all the sets
-    for decl in decls:
+    shared = SharedOutputs(decls)
+    for number, decl in enumerate(decls):
         storage = backend.storage(decl.region)
         # the ledger first, then the listings: what the ledger records was made before anything is listed
         ledger = backend.ledgers.read(decl)
-        plan, _ = plan_set(decl, storage, ledger, prune=prune, replace_unmanaged=replace_unmanaged, progress=progress,
-                           cache=cache.setdefault(decl.region, {}))
+        plan, obs = plan_set(decl, storage, ledger, prune=prune, replace_unmanaged=replace_unmanaged,
+                             progress=progress, cache=cache.setdefault(decl.region, {}))
+        shared.add(number, obs.sources)
         sets.append(plan)
     return Plan(tuple(sets))
 

@@ -2,23 +2,22 @@
 
 Values in, a value out: no I/O, no clock, nothing fetched lazily. For every expected output (selected source x
 declared output) it decides create / replace (with its reason) / unchanged / conflict; recorded outputs that are
-no longer expected become orphaned (delete when pruning); each source's outputs to make are packed into
-image_process calls of at most five rules. Unchanged outputs are counted per address, never listed.
+no longer expected become orphaned (``orphans``; delete when pruning); each source's outputs to make are packed
+into image_process calls of at most five rules. Unchanged outputs are counted per address, never listed.
 
-Speed and memory matter (10^6 sources x 3 outputs): everything that depends only on an output (template,
-fingerprint, bucket) is computed once, the template variables once per source and include base, and the loop
-touches only plain dicts and lists.
+Speed and memory matter (10^6 sources x 3 outputs): what depends only on an output is compiled once
+(``compiled``), the template variables are made once per source and include base, the ledger is looked up as
+``LedgerIndex`` groups, and an output to make is held as a (target, key) pair of its call.
 """
 
 from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
+from reconciler.compiled import compile_pipelines, expected_outputs, never_under
 from reconciler.errors import CollisionError
-from reconciler.globs import Selector, base_dir, compile_globs
 from reconciler.ledger_index import BASE, KEYS, LAYOUT, SOURCE, Group, LedgerIndex, same_etag
 from reconciler.model import (
     MAX_RULES_PER_CALL,
@@ -27,147 +26,21 @@ from reconciler.model import (
     Declaration,
     Ledger,
     ObjectInfo,
-    Pipeline,
     PlanActions,
     PlannedAction,
     Reason,
     SetPlan,
     Target,
 )
-from reconciler.rules import fingerprint as rule_fingerprint
-from reconciler.templates import FileidTemplate, key_problem, resolve_fileid, source_variables, template_variables
+from reconciler.orphans import orphans
+from reconciler.templates import key_problem, source_variables
+
+__all__ = ["build_set_plan", "expected_outputs", "never_under"]
 
 _SLASHES = re.compile(r"/{2,}")
 _MAX_LISTED_PROBLEMS = 20
 _EMPTY: Mapping[str, str] = {}
 _NO_GROUPS: Mapping[str, Group] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class _Output:
-    """Everything about one declared output that does not depend on the source."""
-
-    index: int
-    address: str
-    rule: str
-    template: str
-    absolute: bool
-    bucket: str
-    fingerprint: str
-    overwrite_source: bool
-    rule_detail: str  # shown on rule-changed replacements
-    # what a call's rule makes, by why it is made (shared by every call making this output for that reason)
-    create: Target
-    create_gone: Target  # recorded, but the object is gone
-    create_over_source: Target  # overwrite_source: the source is no conflict
-    replace_unmanaged: Target
-    rule_changed: Target
-    source_changed: Target
-    output_changed: Target
-
-
-@dataclass(frozen=True)
-class _Pipe:
-    """A pipeline's selection and outputs, compiled."""
-
-    selector: Selector
-    bases: tuple[tuple[re.Pattern[str], str], ...]  # (include regex, base dir) when bases differ; else ()
-    base: str  # the one base dir when every include pattern shares it
-    needs_base: bool  # a template uses {rel} or {reldir}
-    outputs: tuple[_Output, ...]
-
-    def base_for(self, key: str) -> str:
-        if not self.needs_base or not self.bases:
-            return self.base
-        for regex, base in self.bases:
-            if regex.match(key):
-                return base
-        return ""
-
-
-def never_under(decl: Declaration) -> str:
-    """The key prefix that is never a source: the ledger's, when it lives in the source bucket."""
-    return decl.state.prefix if decl.state.bucket == decl.bucket else ""
-
-
-def output_fingerprint(decl: Declaration, pipeline: Pipeline, index: int) -> str:
-    output = pipeline.outputs[index]
-    return rule_fingerprint(output.rule, decl.output_bucket(output), output.fileid)
-
-
-def _compile(decl: Declaration, rule_changes: Mapping[str, tuple[str, str]]) -> tuple[_Pipe, ...]:
-    pipes: list[_Pipe] = []
-    index = 0
-    skip = never_under(decl)
-    for pipeline in decl.pipelines:
-        outs: list[_Output] = []
-        needs_base = False
-        for output in pipeline.outputs:
-            address = decl.address(pipeline, output)
-            bucket = decl.output_bucket(output)
-            change = rule_changes.get(address)
-            detail = f"{change[0]} -> {change[1]}" if change else "rule, destination bucket or fileid changed"
-            absolute = FileidTemplate(output.fileid).absolute
-            fingerprint = rule_fingerprint(output.rule, bucket, output.fileid)
-
-            def target(action: ActionKind, reason: Reason, why: str = "") -> Target:
-                return Target(address, output.rule, bucket, fingerprint, absolute, action, reason, why)
-
-            create, replace = ActionKind.CREATE, ActionKind.REPLACE
-            outs.append(
-                _Output(
-                    index=index,
-                    address=address,
-                    rule=output.rule,
-                    template=output.fileid,
-                    absolute=absolute,
-                    bucket=bucket,
-                    fingerprint=fingerprint,
-                    overwrite_source=output.overwrite_source,
-                    rule_detail=detail,
-                    create=target(create, Reason.MISSING),
-                    create_gone=target(create, Reason.MISSING, "recorded output is gone"),
-                    create_over_source=target(create, Reason.MISSING, "overwrites its source"),
-                    replace_unmanaged=target(replace, Reason.REPLACE_UNMANAGED),
-                    rule_changed=target(replace, Reason.RULE_CHANGED, detail),
-                    source_changed=target(replace, Reason.SOURCE_CHANGED),
-                    output_changed=target(replace, Reason.OUTPUT_CHANGED),
-                )
-            )
-            index += 1
-            needs_base = needs_base or bool({"rel", "reldir"} & set(template_variables(output.fileid)))
-        include = pipeline.source.include
-        distinct = {base_dir(p) for p in include}
-        bases: tuple[tuple[re.Pattern[str], str], ...] = ()
-        if len(distinct) > 1:
-            bases = tuple((compile_globs((p,)), base_dir(p)) for p in include)  # type: ignore[misc]
-        pipes.append(
-            _Pipe(
-                selector=Selector(include, pipeline.source.exclude, skip),
-                bases=bases,
-                base=next(iter(distinct)) if len(distinct) == 1 else "",
-                needs_base=needs_base,
-                outputs=tuple(outs),
-            )
-        )
-    return tuple(pipes)
-
-
-def _render(out: _Output, variables: dict[str, str], source_key: str) -> tuple[str, str]:
-    """(fileid as sent, resolved output key) with COS's fileid semantics (``templates``)."""
-    fileid = FileidTemplate(out.template).render(variables)
-    return fileid, resolve_fileid(source_key, fileid)
-
-
-def expected_outputs(decl: Declaration, sources: Iterable[ObjectInfo]) -> Iterator[tuple[str, str, str]]:
-    """(address, bucket, key) of every expected output: what an observer may HEAD instead of listing."""
-    pipes = _compile(decl, {})
-    for src in sources:
-        for pipe in pipes:
-            if pipe.selector.matches(src.key):
-                variables = source_variables(src.key, pipe.base_for(src.key))
-                for out in pipe.outputs:
-                    yield out.address, out.bucket, _render(out, variables, src.key)[1]
 
 
 def build_set_plan(
@@ -219,7 +92,7 @@ def _plan(
     confirmed: bytes | bytearray | None,
 ) -> SetPlan:
     changes = rule_changes
-    pipes = _compile(decl, changes)
+    pipes = compile_pipelines(decl, changes)
     n_outputs = sum(len(p.outputs) for p in pipes)
     unchanged_counts = [0] * n_outputs
     conflicts: list[PlannedAction] = []
@@ -355,7 +228,7 @@ def _plan(
 
     others: list[PlannedAction] = conflicts
     if matched != index.size:
-        others += _orphans(decl, pipes, index, claims, confirmed, existing, set(selected), prune)
+        others += orphans(decl, pipes, index, claims, confirmed, existing, set(selected), prune)
 
     unchanged = {o.address: unchanged_counts[o.index] for p in pipes for o in p.outputs}
     final_calls = tuple(calls)
@@ -387,45 +260,3 @@ def _sources_claimed(bucket: str, selected: list[str], owners: Mapping[str, str]
         if owner is not None and owner != key:
             problems.append(f"{bucket}/{key}: output of {owner!r} is itself a source")
     return problems
-
-
-def _orphans(
-    decl: Declaration,
-    pipes: tuple[_Pipe, ...],
-    index: LedgerIndex,
-    claims: bytearray,
-    confirmed: bytes | bytearray,
-    existing: Mapping[str, Mapping[str, str]],
-    selected: set[str],
-    prune: bool,
-) -> list[PlannedAction]:
-    """Recorded outputs that no expected output claims: orphaned, or delete when pruning."""
-    selectors = {o.address: p.selector for p in pipes for o in p.outputs}
-    result: list[PlannedAction] = []
-    for group in index.groups():
-        for j in range(len(group) - KEYS):
-            entry_id = group[BASE] + j
-            if claims[entry_id]:
-                continue
-            entry = index.entry(group, j)
-            bucket, key = entry.bucket, entry.key
-            selector = selectors.get(entry.address)
-            still_selected = selector is not None and selector.matches(entry.source_key)
-            gone_source = still_selected and entry.source_key not in selected
-            reason = Reason.SOURCE_DELETED if gone_source else Reason.NOT_DECLARED
-            current = existing.get(bucket, _EMPTY).get(key)
-            if current is None and confirmed[entry_id]:
-                current = entry.output_etag
-            if current is None:
-                result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
-                                            Reason.OUTPUT_GONE))
-            elif not prune:
-                result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
-                                            reason))
-            elif current != entry.output_etag:
-                result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key, reason,
-                                            "changed outside cosrecon since it was made; not deleted"))
-            else:
-                result.append(PlannedAction(ActionKind.DELETE, entry.address, bucket, key, entry.source_key, reason))
-    result.sort(key=lambda a: (a.address, a.bucket, a.key))
-    return result

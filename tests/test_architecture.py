@@ -18,7 +18,8 @@ ONLY_IN = {
     "tqdm": {"cli/progress.py"},
 }
 # the pure core does no I/O: it may not import effectful modules
-PURE = {"model.py", "globs.py", "templates.py", "rules.py", "planner.py", "ledger.py"}
+PURE = {"model.py", "globs.py", "templates.py", "rules.py", "planner.py", "compiled.py", "orphans.py", "overlaps.py",
+        "ledger.py", "ledger_index.py", "ledger_lines.py", "ledger_stream.py"}
 EFFECTFUL = {"socket", "http", "requests", "urllib3", "qcloud_cos", "subprocess", "threading", "reconciler.storage.cos",
              "reconciler.state", "reconciler.executor", "reconciler.local", "reconciler.locks", "reconciler.journal",
              "reconciler.blobs", "reconciler.evidence", "reconciler.apply_session", "reconciler.adoption",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.declarations import build_declaration
-from reconciler.errors import NotFound
+from reconciler.errors import CollisionError, NotFound
 from reconciler.model import Ledger, LedgerEntry, ObjectInfo
 from reconciler.observe import (
     observe_set,
@@ -175,6 +175,39 @@ def test_sets_of_one_plan_share_listings() -> None:
     assert sorted(storage.lists) == [(B, "img/"), (B, "t/")]  # img/sub/ and t/ come from the first set's listings
     assert [len(s.calls) for s in plan.sets] == [31, 1]
     assert [a.key for a in plan.sets[1].actions] == ["t/x.png"]
+
+
+def _set(name: str, include: str, fileid: str, bucket: str = B) -> Any:
+    return build_declaration({"version": 1, "name": name, "region": "ap-guangzhou", "bucket": B,
+                              "pipelines": {"p": {"source": {"include": [include]}, "outputs": {
+                                  "o": {"rule": "imageMogr2/strip", "fileid": fileid, "bucket": bucket}}}}},
+                             f"{name}.yaml")
+
+
+def test_two_sets_writing_one_key_are_refused() -> None:
+    storage = MemoryStorage({B: {"img/a.jpg": "e", "img/b.jpg": "e", "png/a.png": "e"}, C: {}})
+    first = _set("first", "img/*.jpg", "/t/{stem}.webp")
+    clash = _set("second", "png/*.png", "/t/{stem}.webp")
+    with pytest.raises(CollisionError) as error:
+        plan_declarations([first, clash], FakeBackend(storage))
+    assert "src-1250000000/t/a.webp: output of set 'first' (first.yaml) and of set 'second' (p.o)" in str(error.value)
+    assert "t/b.webp" not in str(error.value)
+    # the same prefix, other keys; or another bucket: no collision
+    apart = _set("second", "png/*.png", "/t/{stem}-png.webp")
+    elsewhere = _set("second", "png/*.png", "/t/{stem}.webp", C)
+    for other in (apart, elsewhere):
+        plan = plan_declarations([first, other], FakeBackend(storage))
+        assert [len(s.calls) for s in plan.sets] == [2, 1]
+
+
+def test_sets_whose_outputs_cannot_meet_are_not_compared() -> None:
+    from reconciler.overlaps import SharedOutputs
+
+    shared = SharedOutputs([_set("a", "img/*.jpg", "/t/{stem}.webp"), _set("b", "img/*.jpg", "/u/{stem}.webp"),
+                            _set("c", "img/*.jpg", "/t/x/{stem}.webp", C)])
+    assert shared.watch == {}
+    meets = SharedOutputs([_set("a", "img/*.jpg", "/t/{stem}.webp"), _set("b", "img/*.jpg", "/t/x/{stem}.webp")])
+    assert meets.watch == {0: {B: {"t/"}}, 1: {B: {"t/x/"}}}
 
 
 class FailingOutputs(MemoryStorage):
