@@ -51,7 +51,7 @@ class SharedOutputs:
             if owner != number:
                 other = self.decls[owner]
                 problems.append(f"{bucket}/{key}: output of set {other.name!r} ({other.path or 'no file'}) and of "
-                                f"set {decl.name!r} ({address})")
+                                f"set {decl.name!r} ({decl.path or 'no file'}: {address})")
         if problems:
             shown = problems[:_MAX_LISTED]
             more = len(problems) - len(shown)

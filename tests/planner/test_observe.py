@@ -190,7 +190,7 @@ def test_two_sets_writing_one_key_are_refused() -> None:
     clash = _set("second", "png/*.png", "/t/{stem}.webp")
     with pytest.raises(CollisionError) as error:
         plan_declarations([first, clash], FakeBackend(storage))
-    assert "src-1250000000/t/a.webp: output of set 'first' (first.yaml) and of set 'second' (p.o)" in str(error.value)
+    assert "src-1250000000/t/a.webp: output of set 'first' (first.yaml) and of set 'second' (second.yaml: p.o)" in str(error.value)
     assert "t/b.webp" not in str(error.value)
     # the same prefix, other keys; or another bucket: no collision
     apart = _set("second", "png/*.png", "/t/{stem}-png.webp")
