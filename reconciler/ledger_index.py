@@ -9,7 +9,8 @@ and source ETag):
   ``layout`` is ``(output_0, made_0, output_1, made_1, ...)``, indexes into ``outputs`` ((bucket, address,
   fingerprint)) and ``made`` (timestamps), shared by every group with the same layout; ``etags`` is the source's
   then each output's ETag, as one ``bytes`` of 16-byte digests when all are MD5-like (32 lowercase hex digits, as
-  COS shows most), else a tuple of the ETags as they are;
+  COS shows single uploads), of 20-byte records (digest, part count) when some are a multipart upload's
+  (``<md5>-<parts>``), else a tuple of the ETags as they are (``pack_etags``);
 - ``by_key``: bucket -> output key -> its group (the planner's and observer's lookup); ``by_source``: source key
   -> a group of it (so a listing can keep the ledger's string for a source key).
 
@@ -29,6 +30,25 @@ from reconciler.model import LedgerEntry
 SOURCE, BASE, LAYOUT, ETAGS, KEYS = 0, 1, 2, 3, 4  # positions in a group
 Group = tuple[Any, ...]
 _MD5 = re.compile(r"[0-9a-f]{32}").fullmatch
+_MULTIPART = re.compile(r"[0-9a-f]{32}(?:-[1-9][0-9]{0,8})?").fullmatch  # a multipart upload's: MD5 of MD5s, parts
+
+
+def pack_etags(etags: Sequence[str]) -> bytes | tuple[str, ...]:
+    """ETags as one ``bytes``: 16-byte digests when all are MD5-like, else 20-byte records (digest + 4-byte part
+    count, 0 for none) when all are MD5-like or multipart; else the ETags as they are."""
+    if all(_MD5(e) for e in etags):
+        return bytes.fromhex("".join(etags))
+    if all(_MULTIPART(e) for e in etags):
+        return b"".join(bytes.fromhex(e[:32]) + int(e[33:] or 0).to_bytes(4, "big") for e in etags)
+    return tuple(etags)
+
+
+def _text(record: bytes) -> str:
+    """One packed ETag as COS shows it."""
+    if len(record) == 16:
+        return record.hex()
+    parts = int.from_bytes(record[16:], "big")
+    return record[:16].hex() + (f"-{parts}" if parts else "")
 
 
 class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
@@ -65,9 +85,7 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
             return
         shared = tuple(layout)
         shared = self._layouts.setdefault(shared, shared)
-        packed: Any = tuple(etags)
-        if all(_MD5(e) for e in etags):
-            packed = bytes.fromhex("".join(etags))
+        packed = pack_etags(etags)
         source_key = self.by_source.get(source_key, (source_key,))[SOURCE]
         group = (source_key, self.size, shared, packed, *keys)
         outputs, by_key = self.outputs, self.by_key
@@ -187,7 +205,8 @@ def etag_at(group: Group, j: int) -> str:
     """The ETag of entry ``j`` of ``group`` as COS shows it (``j = -1``: the source's)."""
     etags = group[ETAGS]
     if type(etags) is bytes:
-        return etags[16 * (j + 1):16 * (j + 2)].hex()
+        width = len(etags) // (len(group) - KEYS + 1)
+        return _text(etags[width * (j + 1):width * (j + 2)])
     return str(etags[j + 1])
 
 
@@ -195,5 +214,7 @@ def same_etag(group: Group, j: int, etag: str) -> bool:
     """Whether ``etag`` (as COS shows it) is the one recorded for entry ``j`` of ``group`` (-1: the source's)."""
     etags = group[ETAGS]
     if type(etags) is bytes:
-        return len(etag) == 32 and etags[16 * (j + 1):16 * (j + 2)].hex() == etag
+        if len(etags) == 16 * (len(group) - KEYS + 1):
+            return len(etag) == 32 and etags[16 * (j + 1):16 * (j + 2)].hex() == etag
+        return etag_at(group, j) == etag
     return bool(etags[j + 1] == etag)

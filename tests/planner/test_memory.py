@@ -13,7 +13,7 @@ import pytest
 
 from reconciler import ledger as fmt
 from reconciler.errors import StateError
-from reconciler.ledger_index import BASE, ETAGS, KEYS, SOURCE, LedgerIndex, same_etag
+from reconciler.ledger_index import BASE, ETAGS, KEYS, SOURCE, LedgerIndex, pack_etags, same_etag
 from reconciler.model import ActionKind, Call, Ledger, LedgerEntry, PlanActions, PlannedAction, Reason, RuleOp
 from reconciler.observe import observe_set
 from reconciler.planner import build_set_plan
@@ -65,6 +65,15 @@ def test_md5_etags_are_held_as_digests_and_given_back_exactly() -> None:
     assert same_etag(packed, 1, md5[2]) and not same_etag(packed, 1, md5[1]) and not same_etag(packed, 1, "x")
     assert same_etag(kept, -1, md5[3].upper()) and not same_etag(kept, -1, md5[3])
     assert [g[BASE] for g in index.groups()] == [0, 2] and len(index) == 3
+    # a multipart upload's ETag (MD5 of the parts' MD5s, dash, part count): 20-byte records, given back exactly
+    index.add("img/m.jpg", md5[0] + "-12", [(0, "t/m.webp", md5[1], 0), (1, "c/m.webp", md5[2] + "-3", 0)])
+    multi = index.by_source["img/m.jpg"]
+    assert type(multi[ETAGS]) is bytes and len(multi[ETAGS]) == 60
+    assert [index[(B, "t/m.webp")].source_etag, index[(B, "t/m.webp")].output_etag,
+            index[(C, "c/m.webp")].output_etag] == [md5[0] + "-12", md5[1], md5[2] + "-3"]
+    assert same_etag(multi, -1, md5[0] + "-12") and not same_etag(multi, -1, md5[0])
+    assert same_etag(multi, 0, md5[1]) and not same_etag(multi, 1, md5[2])
+    assert pack_etags([md5[0], "x"]) == (md5[0], "x") and pack_etags([md5[0] + "-0"]) == (md5[0] + "-0",)
     with pytest.raises(StateError, match="t/a.webp is recorded twice"):
         index.add("img/c.jpg", md5[0], [(0, "t/a.webp", md5[1], 0)])
 
