@@ -87,7 +87,7 @@ class DirBlobs:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.where = str(root)
+        self.where = f"{root}/"  # names are appended: <root>/ledger.json
 
     def _path(self, name: str) -> Path:
         return self.root / name

@@ -91,3 +91,17 @@ def test_intents_stay_pending_until_settled() -> None:
     merged, pending = fmt.merge(base, [seg, done])
     assert list(merged.entries) == [("b-1250000000", "a")]
     assert list(pending) == [("b-1250000000", "b")]
+
+
+def test_an_output_recorded_twice_is_refused_naming_the_file(tmp_path: Path) -> None:
+    store = LedgerStore(lambda region: pytest.fail("no COS in this test"), tmp_path)
+    d = decl()
+    store.write_ledger(d, Ledger("catalog", "1", {("b-1250000000", "a.webp"): entry("a.webp"),
+                                                  ("b-1250000000", "b.webp"): entry("b.webp")}))
+    path = tmp_path / "catalog" / "ledger.json"
+    lines = path.read_text().split("\n")
+    lines[2] = lines[2].replace('"b.webp"', '"a.webp"')  # the second source's output now has the first's key
+    path.write_text("\n".join(lines))
+    with pytest.raises(StateError, match=f"^{tmp_path}/catalog/ledger.json: output b-1250000000/a.webp is recorded"
+                                         " twice$"):
+        store.read(d)
