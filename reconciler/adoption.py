@@ -30,8 +30,8 @@ class Adopter(Session):
         self._open()
         try:
             groups = by_folder((run, call, op) for run in self.runs for call in run.plan.calls for op in call.rules
-                               if (action := run.actions.get((op.bucket, op.key))) is not None
-                               and action.reason is Reason.REPLACE_UNMANAGED)
+                               if (target := run.target(call, op)) is not None
+                               and target.reason is Reason.REPLACE_UNMANAGED)
             with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
                 list(pool.map(self._adopt_group, groups.items()))
         except BaseException:

@@ -79,7 +79,7 @@ class Session:
             if not (run.changed or run.snapshot.segment_names or run.journal.names or old.declaration != document):
                 generations[run.decl.name] = old.generation
                 continue
-            ledger = replace(old, entries=dict(run.entries))
+            ledger = replace(old, entries=run.entries)
             names = list(run.snapshot.segment_names) + run.journal.names
             new = self._retry(lambda: self.backend.ledgers.compact(run.decl, ledger, document, names))
             generations[run.decl.name] = new.generation

@@ -15,7 +15,9 @@ from reconciler.apply_contract import Failure, ProgressSink, Skipped
 from reconciler.errors import StorageError
 from reconciler.journal import Journal
 from reconciler.ledger import JournalRecord
-from reconciler.model import ActionKind, Call, Declaration, LedgerEntry, PlannedAction, Reason, SetPlan
+from reconciler.ledger_index import ChangedEntries
+from reconciler.model import (ActionKind, Call, Declaration, LedgerEntry, PlanActions, PlannedAction, Reason, RuleOp,
+                              SetPlan, Target)
 from reconciler.state import Snapshot
 
 
@@ -24,8 +26,9 @@ class SetRun:
 
     def __init__(self, decl: Declaration, set_plan: SetPlan, snapshot: Snapshot, journal: Journal) -> None:
         self.decl, self.plan, self.snapshot, self.journal = decl, set_plan, snapshot, journal
-        self.entries: dict[tuple[str, str], LedgerEntry] = dict(snapshot.ledger.entries)
-        self.actions: dict[tuple[str, str], PlannedAction] = {(a.bucket, a.key): a for a in set_plan.actions}
+        self.entries = ChangedEntries(snapshot.ledger.entries)  # the snapshot's, changes laid over (no copy)
+        # the deletes, conflicts and orphans; a call's creates and replaces are its rules' targets (``target``)
+        self.others: tuple[PlannedAction, ...] = other_actions(set_plan)
         self.changed = False
         self.lock = threading.Lock()
 
@@ -36,16 +39,32 @@ class SetRun:
         with self.lock:
             for r in records:
                 if r.op == "put" and r.entry is not None:
-                    self.entries[(r.bucket, r.key)] = r.entry
+                    self.entries.put(r.entry)
                 elif r.op == "delete":
-                    self.entries.pop((r.bucket, r.key), None)
+                    self.entries.delete((r.bucket, r.key))
             self.changed = True
         self.journal.add(records)
 
-    def was_missing(self, bucket: str, key: str) -> bool:
+    @staticmethod
+    def target(call: Call, op: RuleOp) -> Target | None:
+        """What the plan says ``op`` of ``call`` makes, and why."""
+        for target, key in call.pairs():
+            if key == op.key and target.bucket == op.bucket:
+                return target
+        return None
+
+    def was_missing(self, call: Call, op: RuleOp) -> bool:
         """Whether the plan found nothing at this output key (so an object there now is this run's)."""
-        action = self.actions.get((bucket, key))
-        return action is not None and action.action is ActionKind.CREATE and action.reason is Reason.MISSING
+        target = self.target(call, op)
+        return target is not None and target.action is ActionKind.CREATE and target.reason is Reason.MISSING
+
+
+def other_actions(set_plan: SetPlan) -> tuple[PlannedAction, ...]:
+    """The plan's actions that are not a call's create or replace (no action is made for those)."""
+    actions = set_plan.actions
+    if isinstance(actions, PlanActions):
+        return actions.others
+    return tuple(a for a in actions if a.action not in (ActionKind.CREATE, ActionKind.REPLACE))
 
 
 class Tally:
@@ -94,5 +113,12 @@ def made_entry(call: Call, bucket: str, key: str, address: str, fingerprint: str
                        fingerprint=fingerprint, output_etag=etag, made_at=_now())
 
 
+_LAST_NOW = [""]
+
+
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The time, to the second: one string per second however many entries are made in it."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if now != _LAST_NOW[0]:
+        _LAST_NOW[0] = now
+    return _LAST_NOW[0]

@@ -138,8 +138,8 @@ class Verifier:
                 continue
             entry = made_entry(call, op.bucket, op.key, op.address, op.fingerprint, etag)
             by_run.setdefault(id(run), (run, []))[1].append(JournalRecord.put(entry))
-            action = run.actions.get((op.bucket, op.key))
-            tally.made(action.action if action else None)
+            target = run.target(call, op)
+            tally.made(target.action if target else None)
             tally.advance(done=1)
         for run, records in by_run.values():
             run.record(records)

@@ -65,7 +65,7 @@ class Engine(Session):
         started = time.monotonic()
         self._open()
         total = sum(c.size for r in self.runs for c in r.plan.calls)
-        total += sum(1 for r in self.runs for a in r.plan.actions if a.action is ActionKind.DELETE)
+        total += sum(r.plan.count(ActionKind.DELETE) for r in self.runs)
         if self.options.progress is not None:
             self.options.progress.start(total)
         try:
@@ -117,7 +117,7 @@ class Engine(Session):
         """Journal, before issuing them, which calls may create outputs at keys the plan found empty."""
         for run in self.runs:
             intents = [JournalRecord.intent(made_entry(call, op.bucket, op.key, op.address, op.fingerprint, ""))
-                       for r, call in part if r is run for op in call.rules if run.was_missing(op.bucket, op.key)]
+                       for r, call in part if r is run for op in call.rules if run.was_missing(call, op)]
             if intents:
                 self._retry(lambda: run.journal.write_now(intents))
 
@@ -163,7 +163,7 @@ class Engine(Session):
                 continue
             # A failed call may have written its earlier rules' outputs. Evidence that one is ours: an object now
             # standing where the plan found nothing. Anything else is left for the next plan to judge.
-            if head is not None and run.was_missing(op.bucket, op.key):
+            if head is not None and run.was_missing(call, op):
                 records.append(JournalRecord.put(
                     made_entry(call, op.bucket, op.key, op.address, op.fingerprint, head.etag)))
                 tally.made(ActionKind.CREATE)
@@ -202,7 +202,7 @@ class Engine(Session):
     def _deletes(self, run: SetRun) -> None:
         """Delete the plan's prune targets — only objects this set's ledger records as its outputs."""
         by_bucket: dict[str, list[PlannedAction]] = {}
-        for action in run.plan.actions:
+        for action in run.others:
             if action.action is not ActionKind.DELETE:
                 continue
             if (action.bucket, action.key) not in run.entries:
@@ -229,7 +229,7 @@ class Engine(Session):
 
     def _forget_gone(self, run: SetRun) -> None:
         """Recorded outputs no longer declared whose object is gone too: nothing to keep a record of."""
-        gone = [JournalRecord.delete(a.bucket, a.key) for a in run.plan.actions
+        gone = [JournalRecord.delete(a.bucket, a.key) for a in run.others
                 if a.action is ActionKind.ORPHANED and a.reason is Reason.OUTPUT_GONE
                 and (a.bucket, a.key) in run.entries]
         run.record(gone)

@@ -210,5 +210,5 @@ def next_generation(generation: str) -> str:
 
 def compacted(ledger: Ledger, declaration: Mapping[str, Any] | None) -> Ledger:
     """The ledger to write at the end of a run: next generation, the applied declaration document."""
-    return Ledger(name=ledger.name, generation=next_generation(ledger.generation), entries=dict(ledger.entries),
+    return Ledger(name=ledger.name, generation=next_generation(ledger.generation), entries=ledger.entries,
                   declaration=dict(declaration) if declaration is not None else ledger.declaration)

@@ -27,7 +27,7 @@ from typing import Any
 
 from reconciler.errors import StateError
 from reconciler import ledger_stream
-from reconciler.ledger_index import LedgerIndex
+from reconciler.ledger_index import KEYS, LAYOUT, SOURCE, ChangedEntries, Group, LedgerIndex, etag_at
 from reconciler.model import Ledger, LedgerEntry
 
 LINES_VERSION = 2
@@ -44,18 +44,39 @@ def _dumps(value: Any) -> str:
 
 def render_ledger(ledger: Ledger) -> bytes:
     """``ledger`` as a format 2 file, sources and tables sorted (the same ledger gives the same bytes). Lines are
-    encoded one at a time into the buffer (no list of lines, no whole text beside the bytes)."""
+    encoded one at a time into the buffer (no list of lines, no whole text beside the bytes). Entries held in a
+    ``LedgerIndex`` (with a run's ``ChangedEntries`` over it) are written from its groups, in the order they were
+    read (sorted, as this writes them): no ``LedgerEntry`` is made for them and their ETags become text one line
+    at a time."""
+    base, hidden, loose_entries = _layers(ledger.entries)
     outputs: set[tuple[str, str, str]] = set()
     made: set[str] = set()
-    groups: dict[tuple[str, str], list[LedgerEntry]] = {}
-    for e in ledger.entries.values():
-        outputs.add((e.bucket, e.address, e.fingerprint))
+    count = 0
+    base_groups: list[Group] = []
+    if base is not None:
+        used_outputs, used_made = bytearray(len(base.outputs)), bytearray(len(base.made))
+        for group in base.groups():
+            layout, kept = group[LAYOUT], 0
+            for j in range(len(group) - KEYS):
+                if hidden and (base.outputs[layout[2 * j]][0], group[KEYS + j]) in hidden:
+                    continue
+                used_outputs[layout[2 * j]] = used_made[layout[2 * j + 1]] = 1
+                kept += 1
+            if kept:
+                count += kept
+                base_groups.append(group)
+        outputs.update(o for o, used in zip(base.outputs, used_outputs) if used)
+        made.update(m for m, used in zip(base.made, used_made) if used)
+        if any(_order(a) > _order(b) for a, b in zip(base_groups, base_groups[1:])):
+            base_groups.sort(key=_order)
+    # entries not in an index: rows of (output, key, ETag, made_at) by (source key, source ETag)
+    loose: dict[tuple[str, str], list[tuple[tuple[str, str, str], str, str, str]]] = {}
+    for e in loose_entries:
+        out = (e.bucket, e.address, e.fingerprint)
+        outputs.add(out)
         made.add(e.made_at)
-        group = groups.get((e.source_key, e.source_etag))
-        if group is None:
-            groups[(e.source_key, e.source_etag)] = [e]
-        else:
-            group.append(e)
+        loose.setdefault((e.source_key, e.source_etag), []).append((out, e.key, e.output_etag, e.made_at))
+        count += 1
     out_order = sorted(outputs)
     out_index = {o: i for i, o in enumerate(out_order)}
     made_order = sorted(made)
@@ -63,18 +84,48 @@ def render_ledger(ledger: Ledger) -> bytes:
     header = _dumps({"format_version": LINES_VERSION, "kind": "ledger", "name": ledger.name,
                      "generation": ledger.generation,
                      "declaration": dict(ledger.declaration) if ledger.declaration is not None else None,
-                     "outputs": [list(o) for o in out_order], "made_at": made_order, "count": len(ledger.entries)})
+                     "outputs": [list(o) for o in out_order], "made_at": made_order, "count": count})
     buffer = io.BytesIO()
     buffer.write((header[:-1] + _OPEN + "\n").encode("utf-8"))
     separator = b""
-    for source_key, source_etag in sorted(groups):
-        rows = sorted([out_index[(e.bucket, e.address, e.fingerprint)], e.key, e.output_etag, made_index[e.made_at]]
-                      for e in groups[(source_key, source_etag)])
+    loose_keys = sorted(loose)
+    i = k = 0
+    while i < len(base_groups) or k < len(loose_keys):  # merge the two sorted sequences of sources
+        here = min(_order(base_groups[i]) if i < len(base_groups) else loose_keys[k],
+                   loose_keys[k] if k < len(loose_keys) else _order(base_groups[i]))
+        line = []
+        if k < len(loose_keys) and loose_keys[k] == here:
+            line = [[out_index[o], key, etag, made_index[m]] for o, key, etag, m in loose[here]]
+            k += 1
+        while i < len(base_groups) and _order(base_groups[i]) == here:
+            group, layout = base_groups[i], base_groups[i][LAYOUT]
+            for j in range(len(group) - KEYS):
+                out = base.outputs[layout[2 * j]]  # type: ignore[union-attr]
+                if not (hidden and (out[0], group[KEYS + j]) in hidden):
+                    line.append([out_index[out], group[KEYS + j], etag_at(group, j),
+                                 made_index[base.made[layout[2 * j + 1]]]])  # type: ignore[union-attr]
+            i += 1
+        line.sort()
         buffer.write(separator)
-        buffer.write(_dumps([source_key, source_etag, rows]).encode("utf-8"))
+        buffer.write(_dumps([here[0], here[1], line]).encode("utf-8"))
         separator = b",\n"
-    buffer.write((b"\n" if groups else b"") + _CLOSE.encode() + b"\n")
+    buffer.write((b"\n" if count else b"") + _CLOSE.encode() + b"\n")
     return buffer.getvalue()
+
+
+def _order(group: Group) -> tuple[str, str]:
+    """Where a group's line goes: by source key, then source ETag."""
+    return group[SOURCE], etag_at(group, -1)
+
+
+def _layers(entries: Mapping[tuple[str, str], LedgerEntry]
+            ) -> tuple[LedgerIndex | None, set[tuple[str, str]], Iterable[LedgerEntry]]:
+    """(an index written from its groups, its keys not to write, the entries written one by one)."""
+    if isinstance(entries, LedgerIndex):
+        return entries, set(), ()
+    if isinstance(entries, ChangedEntries) and isinstance(entries.base, LedgerIndex):
+        return entries.base, entries.hidden(), entries.puts.values()
+    return None, set(), entries.values()
 
 
 def parse_ledger(data: bytes | Iterable[bytes], where: str = "ledger") -> Ledger:

@@ -169,13 +169,19 @@ def _parse(data: Mapping[str, Any]) -> Plan:
         actions.setdefault(_str(a["set"]), []).append(PlannedAction(
             ActionKind(a["action"]), _str(a["address"]), _str(a["bucket"]), _str(a["key"]), _str(a["source"]),
             Reason(a["reason"]), _str(a["detail"])))
+    # why each call's rule is made: its create or replace action (the call's targets carry it, as the planner's do)
+    why: dict[str, dict[tuple[str, str], tuple[ActionKind, Reason, str]]] = {}
+    for name, listed in actions.items():
+        why[name] = {(a.bucket, a.key): (a.action, a.reason, a.detail) for a in listed
+                     if a.action in (ActionKind.CREATE, ActionKind.REPLACE)}
     for c in data["calls"]:
         rules = tuple(RuleOp(_str(r["address"]), _str(r["rule"]), _str(r["fileid"]), _str(r["bucket"]),
                              _str(r["key"]), _str(r["fingerprint"])) for r in c["rules"])
         if not 1 <= len(rules) <= 5:
             raise ValueError(f"a call of {c['key']!r} has {len(rules)} rules (1 to 5 allowed)")
-        calls.setdefault(_str(c["set"]), []).append(Call(_str(c["bucket"]), _str(c["key"]), _str(c["source_etag"]),
-                                                         rules))
+        name = _str(c["set"])
+        calls.setdefault(name, []).append(Call(_str(c["bucket"]), _str(c["key"]), _str(c["source_etag"]), rules,
+                                               why.get(name, {})))
     sets = []
     names = set()
     for s in data["sets"]:

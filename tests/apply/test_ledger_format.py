@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -13,7 +14,7 @@ from reconciler import ledger as fmt
 from reconciler import ledger_lines as lines
 from reconciler.blobs import DirBlobs, dump_json
 from reconciler.errors import StateError
-from reconciler.ledger_index import LedgerIndex
+from reconciler.ledger_index import ChangedEntries, LedgerIndex
 from reconciler.model import Declaration, Ledger, LedgerEntry, StateLocation
 from reconciler.state import LEDGER_NAME, LedgerStore
 
@@ -205,3 +206,31 @@ def test_damaged_format_1_is_refused(v1: bytes, message: str) -> None:
         with pytest.raises(StateError, match=message) as caught:
             lines.parse_ledger(data, "state/catalog/ledger.json")
         assert str(caught.value).startswith("state/catalog/ledger.json: ")
+
+
+def test_a_runs_changes_over_a_read_ledger_write_the_same_bytes_as_a_plain_copy() -> None:
+    ledger = sample()
+    read = lines.parse_ledger(lines.render_ledger(ledger))
+    changed = ChangedEntries(read.entries)
+    plain = dict(ledger.entries)
+    first, second, third = list(plain)[:3]
+    new = replace(plain[first], output_etag="remade", made_at="2026-11-25T00:00:00Z")
+    moved = replace(plain[second], key="elsewhere/x.webp", source_key="img/new.jpg", source_etag="s-new")
+    for where in (first, second, third):
+        if where != first:
+            changed.delete(where)
+            plain.pop(where)
+    changed.put(new)
+    changed.put(moved)
+    changed.delete(("nope", "x"))  # not there: nothing to do
+    plain[first], plain[(moved.bucket, moved.key)] = new, moved
+    assert dict(changed) == plain and len(changed) == len(plain) and first in changed and second not in changed
+    assert changed[first] == new and changed.hidden() == {first, second, third}
+    with pytest.raises(KeyError):
+        changed[third]
+    changed.put(read.entries[third])  # put back as it was
+    plain[third] = read.entries[third]
+    assert len(changed) == len(plain) and changed.hidden() == {first, second, third}
+    assert lines.render_ledger(Ledger("catalog", "7", changed)) == lines.render_ledger(Ledger("catalog", "7", plain))
+    assert lines.render_ledger(Ledger("catalog", "7", read.entries)) == \
+        lines.render_ledger(Ledger("catalog", "7", dict(read.entries)))
