@@ -7,6 +7,7 @@ report. Helpers are checked against the product's own fileid semantics.
 
 from __future__ import annotations
 
+import gc
 import math
 from pathlib import Path
 
@@ -94,3 +95,32 @@ def test_part6_rate_control_makes_the_minimum_calls(tmp_path: Path) -> None:
 
     body = bench_apply.run_part6(sources=20, reps=1, workdir=tmp_path)
     assert _fig(body, "achieved rate")["median"] > 0
+
+
+@pytest.mark.parametrize("scenario", ["first", "converged"])
+def test_part2_planning_children_plan_correctly(tmp_path: Path, scenario: str) -> None:
+    from benchmarks import bench_planner
+
+    if scenario == "converged":
+        bench_planner.write_ledger(tmp_path / "bench" / "ledger.json", 300)
+    try:
+        result = bench_planner.child(scenario, 300, str(tmp_path))
+    finally:
+        gc.enable()  # the child pauses it, as a plan does
+    assert result["ok"] and result["outputs"] == 900 and result["peak_rss_mb"] > 0
+
+
+def test_part2_remake_child_records_and_writes_the_next_ledger(tmp_path: Path) -> None:
+    from benchmarks import bench_planner
+    from reconciler.ledger_lines import parse_ledger
+
+    bench_planner.write_ledger(tmp_path / "bench" / "ledger.json", 300)
+    before = parse_ledger((tmp_path / "bench" / "ledger.json").read_bytes())
+    try:
+        result = bench_planner.remake_child(300, str(tmp_path))
+    finally:
+        gc.enable()
+    after = parse_ledger((tmp_path / "bench" / "ledger.json").read_bytes())
+    assert result["ok"] and result["remade"] == 300 and after.generation == "2" and len(after.entries) == 900
+    changed = [w for w, e in after.entries.items() if e.output_etag != before.entries[w].output_etag]
+    assert len(changed) == 300 and all(key.startswith("thumbs/") for _, key in changed)
