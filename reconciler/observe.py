@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from reconciler.compiled import output_prefixes, source_prefixes, template_prefix
 from reconciler.declarations import declaration_digest
 from reconciler.globs import Selector, merge_prefixes
 from reconciler.ledger_index import BASE, KEYS, LAYOUT, LedgerIndex
 from reconciler.listing import Counter, Listing, ListingCache, Progress, SourceList
 from reconciler.model import Declaration, Ledger, Plan, SetPlan
-from reconciler.compiled import output_prefixes, source_prefixes, template_prefix
 from reconciler.overlaps import SharedOutputs
 from reconciler.planner import build_set_plan, expected_outputs, never_under
 from reconciler.storage import Storage
