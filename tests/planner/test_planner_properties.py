@@ -47,3 +47,58 @@ def test_fewest_calls_and_convergence(keys: list[str], n_first: int, n_second: i
     again = build_set_plan(decl, sources, existing, Ledger("p", "1", entries))
     assert again.actions == () and again.calls == ()
     assert sum(again.unchanged.values()) == sum(per_source.values())
+
+
+C = "cdn-1250000000"
+
+
+@settings(max_examples=60, deadline=None)
+@given(keys=names, states=st.lists(st.sampled_from(["same", "changed", "gone", "old-rule", "unrecorded", "absent"]),
+                                   min_size=50, max_size=50),
+       deleted=st.lists(st.booleans(), min_size=25, max_size=25), prune=st.booleans())
+def test_planning_from_a_listing_that_only_marks_what_stands_as_recorded_equals_planning_from_every_object(
+        keys: list[str], states: list[str], deleted: list[bool], prune: bool) -> None:
+    """observe keeps recorded outputs that stand as recorded out of ``existing`` (marks in ``confirmed``); the plan
+    must be the one made from every listed object and a plain ledger, whatever the state of each output."""
+    from reconciler.observe import observe_set, plan_observed
+    from reconciler.rules import fingerprint
+    from tests.planner.test_observe import MemoryStorage
+
+    outputs = {"t": {"rule": "imageMogr2/strip", "fileid": "/t/{key}.webp"},
+               "c": {"rule": "imageMogr2/format/png", "fileid": "c/{name}", "bucket": C}}
+    decl = build_declaration({"version": 1, "name": "p", "region": "ap-guangzhou", "bucket": B,
+                              "pipelines": {"p": {"source": {"include": ["**/*.jpg", "**/*.png"]},
+                                                  "outputs": outputs}}}, "p.yaml")
+    buckets: dict[str, dict[str, str]] = {B: {}, C: {}}
+    entries: dict[tuple[str, str], LedgerEntry] = {}
+    n = 0
+    for i, key in enumerate(keys):
+        gone_source = deleted[i % len(deleted)]
+        if not gone_source:
+            buckets[B][key] = "e-" + key
+        for name, bucket, out_key in (("t", B, f"t/{key}.webp"), ("c", C, key.rsplit("/", 1)[0] + "/c/"
+                                                                           + key.rsplit("/", 1)[-1]
+                                                                           if "/" in key else "c/" + key)):
+            state = states[n % len(states)]
+            n += 1
+            fp = fingerprint(outputs[name]["rule"], bucket, outputs[name]["fileid"])
+            if state in ("same", "changed", "old-rule", "unrecorded"):
+                buckets[bucket][out_key] = "changed" if state == "changed" else "o-" + out_key
+            if state in ("same", "changed", "gone", "old-rule"):
+                entries[(bucket, out_key)] = LedgerEntry(bucket, out_key, f"p.{name}", key, "e-" + key,
+                                                         "old" if state == "old-rule" else fp, "o-" + out_key, "t")
+    ledger = Ledger("p", "1", entries)
+    obs = observe_set(decl, MemoryStorage(buckets), ledger)
+    marked = plan_observed(decl, obs, ledger, prune=prune)
+    plain = build_set_plan(decl, [ObjectInfo(k, v) for k, v in sorted(buckets[B].items())
+                                  if k.endswith((".jpg", ".png")) and not k.startswith(("t/", ".cosrecon/"))],
+                           {b: dict(objects) for b, objects in buckets.items()}, ledger, prune=prune)
+
+    def summary(plan: object) -> object:
+        return sorted(map(repr, plan.actions)), sorted(map(repr, plan.calls)), plan.unchanged  # type: ignore[attr-defined]
+
+    assert summary(marked) == summary(plain)
+    standing = [(b, k) for (b, k), e in entries.items() if buckets[b].get(k) == e.output_etag]
+    if entries:  # every output standing as recorded was marked, and none of them kept in ``existing``
+        assert obs.confirmed is not None and sum(obs.confirmed) == len(standing)
+        assert not [(b, k) for b, k in standing if k in obs.existing.get(b, {})]
