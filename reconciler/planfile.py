@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.errors import StateError
-from reconciler.model import ActionKind, Call, Plan, PlannedAction, Reason, RuleOp, SetPlan
+from reconciler.model import ActionKind, Call, Plan, PlanActions, PlannedAction, Reason, SetPlan, Target
 
 FORMAT_VERSION = 1
-_SCHEMA_CHECK_LIMIT = 20_000  # past this many items the schema checks a sample; strict parsing checks all
+_SCHEMA_CHECK_LIMIT = 1_000  # past this many items the schema checks a sample; strict parsing checks all (a wrong
+# item past the sample is then checked alone, and named by its index)
 
 
 def summary(plan: Plan | SetPlan) -> dict[str, int]:
@@ -110,9 +111,16 @@ def save_plan(plan: Plan, path: Path) -> None:
 
 
 def load_plan(path: Path) -> Plan:
-    """Read and check a saved plan. Raises StateError (file, JSON path, what is wrong) on anything else."""
+    """Read and check a saved plan. Raises StateError (file, JSON path, what is wrong) on anything else.
+
+    A plan laid out as ``save_plan`` writes it (one action or call per line) is read a line at a time: a plan of
+    10^6 sources is never one JSON document in memory. Any other layout of the same JSON is read whole."""
     path = Path(path)
     try:
+        with path.open(encoding="utf-8") as stream:
+            plan = _read_lines(stream, str(path))
+        if plan is not None:
+            return plan
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise StateError(f"{path}: not a cosrecon plan (not UTF-8 text)") from exc
@@ -125,7 +133,83 @@ def load_plan(path: Path) -> Plan:
     return plan_from_data(data, where=str(path))
 
 
-def _check_schema(data: Any, where: str) -> None:
+def _read_lines(stream: TextIO, where: str) -> Plan | None:
+    """The plan from its lines as ``iter_plan_json`` writes them; None when they are laid out otherwise."""
+    head: list[str] = []
+    for line in stream:
+        if line.startswith('  "actions": ['):
+            break
+        head.append(line)
+    else:
+        return None
+    try:
+        header = json.loads("".join(head).rstrip().removesuffix(",") + "}")
+    except json.JSONDecodeError:
+        return None
+    _check_header(header, where)
+    sample: dict[str, Any] = dict(header, actions=[], calls=[])
+    builder = _Builder()
+    for field, next_field in (("actions", '  "calls": ['), ("calls", "}")):
+        items, index = sample[field], 0
+        closing = line.rstrip("\n").endswith("[]" + ("," if field == "actions" else ""))
+        while not closing:
+            line = stream.readline()
+            text = line.strip()
+            if text in ("]", "],"):
+                break
+            if not text:
+                return None
+            try:
+                item = json.loads(text.removesuffix(","))
+            except json.JSONDecodeError:
+                return None
+            if len(items) < _SCHEMA_CHECK_LIMIT:
+                items.append(item)
+            _add(builder, field, index, item, sample, where)
+            index += 1
+        line = stream.readline()
+        if not line.startswith(next_field):
+            return None
+    if stream.read().strip():
+        return None
+    _check_schema(sample, where)  # the whole header and the first items, as for a plan read whole
+    return _finish(builder, header, sample, where)
+
+
+def _check_header(data: Any, where: str) -> None:
+    if not isinstance(data, dict) or data.get("kind") != "plan":
+        raise StateError(f"{where}: not a cosrecon plan (expected a JSON object with \"kind\": \"plan\")")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise StateError(f"{where}: plan format_version {version!r} is not supported (this cosrecon reads "
+                         f"{FORMAT_VERSION}); make the plan again with this version")
+
+
+def _add(builder: _Builder, field: str, index: int, item: Any, sample: dict[str, Any], where: str) -> None:
+    """Item ``index`` of ``field`` into ``builder``; what the schema says of it (or the parse error) when wrong."""
+    try:
+        if field == "actions":
+            builder.action(item)
+        else:
+            builder.call(item)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if index < _SCHEMA_CHECK_LIMIT:
+            _check_schema(sample, where)
+        else:  # past the sample: the item alone, under its own index
+            _check_schema(dict(sample, **{field: [item]}), where, (f"$.{field}[0]", f"$.{field}[{index}]"))
+        raise StateError(f"{where}: {field}[{index}]: not a valid cosrecon plan ({type(exc).__name__}: {exc})"
+                         ) from exc
+
+
+def _finish(builder: _Builder, header: Mapping[str, Any], sample: Mapping[str, Any], where: str) -> Plan:
+    try:
+        return builder.finish(header["sets"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        _check_schema(sample, where)
+        raise StateError(f"{where}: not a valid cosrecon plan ({type(exc).__name__}: {exc})") from exc
+
+
+def _check_schema(data: Any, where: str, rename: tuple[str, str] = ("", "")) -> None:
     from reconciler.schemas import validate_document  # the jsonschema wrapper; imported when loading only
 
     sample = data
@@ -136,22 +220,23 @@ def _check_schema(data: Any, where: str) -> None:
                 sample[field] = data[field][:_SCHEMA_CHECK_LIMIT]
     problems = validate_document("plan", sample)
     if problems:
-        shown = "\n  ".join(f"{p}: {m}" for p, m in problems[:10])
+        old, new = rename
+        shown = "\n  ".join(f"{p.replace(old, new, 1) if old else p}: {m}" for p, m in problems[:10])
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise StateError(f"{where}: not a valid cosrecon plan:\n  {shown}{more}")
 
 
 def plan_from_data(data: Any, *, where: str = "plan") -> Plan:
     """The ``Plan`` a plan document describes (the inverse of ``plan_to_data``)."""
-    if not isinstance(data, dict) or data.get("kind") != "plan":
-        raise StateError(f"{where}: not a cosrecon plan (expected a JSON object with \"kind\": \"plan\")")
-    version = data.get("format_version")
-    if version != FORMAT_VERSION:
-        raise StateError(f"{where}: plan format_version {version!r} is not supported (this cosrecon reads "
-                         f"{FORMAT_VERSION}); make the plan again with this version")
+    _check_header(data, where)
     _check_schema(data, where)
     try:
-        return _parse(data)
+        builder = _Builder()
+        for action in data["actions"]:
+            builder.action(action)
+        for call in data["calls"]:
+            builder.call(call)
+        return builder.finish(data["sets"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError(f"{where}: not a valid cosrecon plan ({type(exc).__name__}: {exc})") from exc
 
@@ -162,42 +247,74 @@ def _str(value: Any) -> str:
     return value
 
 
-def _parse(data: Mapping[str, Any]) -> Plan:
-    actions: dict[str, list[PlannedAction]] = {}
-    calls: dict[str, list[Call]] = {}
-    for a in data["actions"]:
-        actions.setdefault(_str(a["set"]), []).append(PlannedAction(
-            ActionKind(a["action"]), _str(a["address"]), _str(a["bucket"]), _str(a["key"]), _str(a["source"]),
-            Reason(a["reason"]), _str(a["detail"])))
-    # why each call's rule is made: its create or replace action (the call's targets carry it, as the planner's do)
-    why: dict[str, dict[tuple[str, str], tuple[ActionKind, Reason, str]]] = {}
-    for name, listed in actions.items():
-        why[name] = {(a.bucket, a.key): (a.action, a.reason, a.detail) for a in listed
-                     if a.action in (ActionKind.CREATE, ActionKind.REPLACE)}
-    for c in data["calls"]:
-        rules = tuple(RuleOp(_str(r["address"]), _str(r["rule"]), _str(r["fileid"]), _str(r["bucket"]),
-                             _str(r["key"]), _str(r["fingerprint"])) for r in c["rules"])
-        if not 1 <= len(rules) <= 5:
-            raise ValueError(f"a call of {c['key']!r} has {len(rules)} rules (1 to 5 allowed)")
-        name = _str(c["set"])
-        calls.setdefault(name, []).append(Call(_str(c["bucket"]), _str(c["key"]), _str(c["source_etag"]), rules,
-                                               why.get(name, {})))
-    sets = []
-    names = set()
-    for s in data["sets"]:
-        name = _str(s["name"])
-        names.add(name)
-        sets.append(SetPlan(
-            name=name,
-            declaration_digest=_str(s["declaration_digest"]),
-            ledger_generation=_str(s["ledger_generation"]),
-            actions=tuple(actions.get(name, ())),
-            calls=tuple(calls.get(name, ())),
-            unchanged={_str(k): int(v) for k, v in s["unchanged"].items()},
-            rule_changes={_str(k): (_str(v["old"]), _str(v["new"])) for k, v in s["rule_changes"].items()},
-            prune=bool(s["prune"]),
-        ))
-    unknown = (set(actions) | set(calls)) - names
-    if unknown:
-        raise ValueError(f"actions or calls name sets that the plan does not list: {sorted(unknown)}")
-    return Plan(tuple(sets))
+class _Builder:
+    """A plan from its actions, then its calls, one at a time. A create or replace action is held only until the
+    call rule making it is read (the call's target carries it, as the planner's calls do); every rule must have one
+    and every such action must be made by one rule."""
+
+    _MAKES = (ActionKind.CREATE, ActionKind.REPLACE)
+
+    def __init__(self) -> None:
+        self.others: dict[str, list[PlannedAction]] = {}  # set -> deletes, conflicts, orphans
+        self.why: dict[str, dict[tuple[str, str], tuple[tuple[ActionKind, Reason, str], str]]] = {}
+        self.calls: dict[str, list[Call]] = {}
+        self.shared: dict[Any, Any] = {}  # equal targets, reasons and source keys: one object
+
+    def action(self, a: Mapping[str, Any]) -> None:
+        kind, reason = ActionKind(a["action"]), Reason(a["reason"])
+        name, bucket, key, source = _str(a["set"]), _str(a["bucket"]), _str(a["key"]), _str(a["source"])
+        detail, address = _str(a["detail"]), _str(a["address"])
+        if kind not in self._MAKES:
+            self.others.setdefault(name, []).append(PlannedAction(kind, address, bucket, key, source, reason, detail))
+            return
+        why = self.why.setdefault(name, {})
+        if (bucket, key) in why:
+            raise ValueError(f"{bucket}/{key} has two create or replace actions")
+        share = self.shared.setdefault
+        why[(bucket, key)] = (share((kind, reason, detail), (kind, reason, detail)), share(source, source))
+
+    def call(self, c: Mapping[str, Any]) -> None:
+        name, bucket, key, etag = _str(c["set"]), _str(c["bucket"]), _str(c["key"]), _str(c["source_etag"])
+        rules = c["rules"]
+        if not isinstance(rules, list) or not 1 <= len(rules) <= 5:
+            raise ValueError(f"a call of {key!r} has {len(rules)} rules (1 to 5 allowed)")
+        why, share, cut = self.why.get(name, {}), self.shared.setdefault, key.rfind("/") + 1
+        ops: list[Target | str] = []
+        for r in rules:
+            address, rule, fileid = _str(r["address"]), _str(r["rule"]), _str(r["fileid"])
+            out_bucket, out_key, fingerprint = _str(r["bucket"]), _str(r["key"]), _str(r["fingerprint"])
+            absolute = fileid.startswith("/")
+            if (fileid != "/" + out_key) if absolute else (key[:cut] + fileid != out_key):
+                raise ValueError(f"rule {address} of {key!r}: fileid {fileid!r} does not resolve to {out_key!r}")
+            made = why.pop((out_bucket, out_key), None)
+            if made is None or made[1] != key:
+                raise ValueError(f"rule {address} of {key!r} makes {out_bucket}/{out_key}, which no create or "
+                                 "replace action of that source names")
+            (kind, reason, detail) = made[0]
+            target = Target(address, rule, out_bucket, fingerprint, absolute, kind, reason, detail)
+            ops += (share(target, target), out_key)
+        self.calls.setdefault(name, []).append(Call.of(bucket, key, etag, tuple(ops)))
+
+    def finish(self, sets_data: Any) -> Plan:
+        left = [f"{b}/{k}" for why in self.why.values() for b, k in why]
+        if left:
+            raise ValueError(f"create or replace actions that no call makes: {', '.join(sorted(left)[:5])}")
+        sets, names = [], set()
+        for s in sets_data:
+            name = _str(s["name"])
+            names.add(name)
+            calls = tuple(self.calls.get(name, ()))
+            sets.append(SetPlan(
+                name=name,
+                declaration_digest=_str(s["declaration_digest"]),
+                ledger_generation=_str(s["ledger_generation"]),
+                actions=PlanActions(calls, self.others.get(name, ())),
+                calls=calls,
+                unchanged={_str(k): int(v) for k, v in s["unchanged"].items()},
+                rule_changes={_str(k): (_str(v["old"]), _str(v["new"])) for k, v in s["rule_changes"].items()},
+                prune=bool(s["prune"]),
+            ))
+        unknown = (set(self.others) | set(self.calls) | set(self.why)) - names
+        if unknown:
+            raise ValueError(f"actions or calls name sets that the plan does not list: {sorted(unknown)}")
+        return Plan(tuple(sets))

@@ -90,6 +90,59 @@ def test_save_and_load(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]  # no temp files left
 
 
+def test_saved_plans_are_read_line_by_line_and_equal_the_whole_document(tmp_path: Path) -> None:
+    from reconciler import planfile
+
+    plan = make_plan(4, 3, conflicts=2, rule_change=True)
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    with path.open(encoding="utf-8") as stream:
+        by_lines = planfile._read_lines(stream, str(path))
+    assert by_lines is not None and by_lines == plan == plan_from_data(json.loads(path.read_text()))
+    assert [a.action.value for a in by_lines.sets[0].actions].count("replace") == 12
+    reindented = tmp_path / "re.json"  # the same JSON laid out otherwise: read whole
+    reindented.write_text(json.dumps(json.loads(path.read_text()), indent=4))
+    with reindented.open(encoding="utf-8") as stream:
+        assert planfile._read_lines(stream, str(reindented)) is None
+    assert load_plan(reindented) == plan
+    empty = Plan((SetPlan("shop", "d", "1", (), (), {"p.o": 5}),))
+    save_plan(empty, path)
+    assert load_plan(path) == empty
+
+
+def test_a_wrong_item_past_the_schema_sample_is_named_by_its_index(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler import planfile
+
+    monkeypatch.setattr(planfile, "_SCHEMA_CHECK_LIMIT", 2)
+    path = tmp_path / "plan.json"
+    save_plan(make_plan(4, 2), path)
+    lines = path.read_text().split("\n")
+    first = next(i for i, line in enumerate(lines) if '"actions": [' in line)
+    lines[first + 6] = lines[first + 6].replace('"reason": "missing"', '"reason": 7')
+    path.write_text("\n".join(lines))
+    with pytest.raises(StateError, match=r"\$\.actions\[5\]\.reason"):
+        load_plan(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda text: text.replace('"key": "o1/k0000002.webp", "source"', '"key": "o1/elsewhere.webp", "source"'),
+     "which no create or replace action of that source names"),
+    (lambda text: text.replace('"source": "src/k0000001.jpg"', '"source": "src/other.jpg"', 1),
+     "which no create or replace action of that source names"),
+    (lambda text: text.replace('"actions": [', '"actions": [\n    {"set": "shop", "action": "create", "address": '
+                               '"pipe.out0", "bucket": "src-1250000000", "key": "x.webp", "source": "src/x.jpg", '
+                               '"reason": "missing", "detail": ""},', 1),
+     "create or replace actions that no call makes: src-1250000000/x.webp"),
+])
+def test_calls_and_their_actions_must_agree(tmp_path: Path, edit: object, message: str) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(make_plan(3, 2), path)
+    path.write_text(edit(path.read_text()))  # type: ignore[operator]
+    with pytest.raises(StateError, match=message):
+        load_plan(path)
+
+
 @pytest.mark.parametrize("content, message", [
     (b"\xff\xfe\x00junk", "not UTF-8"),
     (b"{not json", "invalid JSON"),
