@@ -18,7 +18,9 @@ The cyclic GC is paused throughout, as ``observe.plan_declarations`` does. Two s
 - ``converged``: every output stands as the ledger recorded it: no actions, 3 N unchanged.
 
 Then ``remake`` (``remake_child``): an apply's bookkeeping after remaking one output of every source — the
-ledger read, a record per remade output, the next ledger written — measured (peak RSS, wall), with no target.
+ledger read, a record per remade output, the next ledger written — and ``save`` / ``load`` (``saved_plan_child``):
+a first run's plan saved as ``plan --out`` does and read back as ``apply --plan`` does; measured (peak RSS, wall),
+with no target.
 
 Figures: expected outputs planned per second of CPU, peak RSS of the whole process, the RSS after reading the
 ledger and after observing (the inputs, before planning). Correctness is checked (counts) and a wrong result raises
@@ -253,6 +255,28 @@ def remake_child(n: int, state_dir: str) -> dict[str, Any]:
             "peak_rss_mb": _rss_mb(), "ok": remade == n and len(new.entries) == n * OUTPUTS}
 
 
+def saved_plan_child(step: str, n: int, directory: str) -> dict[str, Any]:
+    """``save``: plan a first run of ``n`` sources and save it as ``plan --out`` does; ``load``: read it back as
+    ``apply --plan`` does (``planfile.load_plan``), in a process of its own so its peak RSS is the load's."""
+    from reconciler.model import ActionKind, Ledger, Plan
+    from reconciler.observe import observe_set, plan_observed
+    from reconciler.planfile import load_plan, save_plan
+
+    gc.disable()
+    path = Path(directory) / "plan.json"
+    start = time.monotonic()
+    if step == "save":
+        decl = _declaration()
+        obs = observe_set(decl, SyntheticStorage(decl, n, False), Ledger(decl.name))  # type: ignore[arg-type]
+        plan = Plan((plan_observed(decl, obs, Ledger(decl.name), declaration_digest="d" * 64),))
+        start = time.monotonic()
+        save_plan(plan, path)
+        return {"seconds": time.monotonic() - start, "mb": path.stat().st_size / 2**20, "ok": plan.calls == n}
+    plan = load_plan(path)
+    return {"seconds": time.monotonic() - start, "peak_rss_mb": _rss_mb(),
+            "ok": plan.calls == n and plan.count(ActionKind.CREATE) == n * OUTPUTS}
+
+
 def _measure(scenario: str, n: int, state_dir: Path) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_planner", "--child", scenario, str(n),
                            str(state_dir)], capture_output=True, text=True, cwd=c.ROOT, timeout=1800)
@@ -296,6 +320,13 @@ def run(quick: bool = False) -> dict[str, Any]:
     figures.append(c.figure(f"apply bookkeeping peak RSS, {label}", "MB", [r["peak_rss_mb"] for r in remakes],
                             "ledger read, one record per remade output, next ledger written (no target)"))
     figures.append(c.figure(f"apply bookkeeping wall, {label}", "s", [r["seconds"] for r in remakes]))
+    with tempfile.TemporaryDirectory(prefix="cosrecon-bench-") as tmp:
+        saved = _measure("save", n, Path(tmp))
+        loads = [_measure("load", n, Path(tmp)) for _ in range(runs)]
+    label = f"{n:,} sources x {OUTPUTS} outputs, first run ({saved['mb']:,.0f} MB)"
+    figures.append(c.figure(f"saved plan: load wall (apply --plan), {label}", "s", [r["seconds"] for r in loads]))
+    figures.append(c.figure(f"saved plan: load peak RSS, {label}", "MB", [r["peak_rss_mb"] for r in loads],
+                            "planfile.load_plan in a process of its own (no target)"))
     return {"figures": figures, "targets": targets}
 
 
@@ -303,10 +334,16 @@ def main(argv: list[str]) -> None:
     if argv[:1] in (["--help"], ["-h"]):
         print(f"{__doc__}\nUsage: python -m benchmarks.bench_planner [--quick]  (full: {FULL_N:,} sources, {RUNS} runs)\n"
               "       --write-ledger N FILE [VERSION]   write the converged ledger (format 2, or 1)\n"
-              "       --child SCENARIO N STATE_DIR      one measured run (first | converged | remake)")
+              "       --child SCENARIO N STATE_DIR      one measured run (first | converged | remake | save | load)")
         return
     if argv[:1] == ["--child"]:
-        result = remake_child(int(argv[2]), argv[3]) if argv[1] == "remake" else child(argv[1], int(argv[2]), argv[3])
+        scenario, n, directory = argv[1], int(argv[2]), argv[3]
+        if scenario == "remake":
+            result = remake_child(n, directory)
+        elif scenario in ("save", "load"):
+            result = saved_plan_child(scenario, n, directory)
+        else:
+            result = child(scenario, n, directory)
         print(json.dumps(result))
         return
     if argv[:1] == ["--write-ledger"]:  # for profiling by hand: --write-ledger N FILE [VERSION]

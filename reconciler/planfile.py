@@ -3,7 +3,8 @@
 Versioned plain JSON (``format_version`` 1, schema ``schemas/plan.schema.json``) carrying, per set, the
 declaration digest and ledger generation the plan was made from, so apply can refuse a stale plan. Writing streams
 one action or call per line (plans of millions of outputs never become one giant string); saving is atomic (temp
-file + rename). Loading checks everything and raises ``StateError`` naming the file and what is wrong.
+file + rename). Loading reads a saved plan a line at a time, holding a create or replace action only until the call
+that makes it is read; it checks everything and raises ``StateError`` naming the file and what is wrong.
 """
 
 from __future__ import annotations

@@ -124,3 +124,14 @@ def test_part2_remake_child_records_and_writes_the_next_ledger(tmp_path: Path) -
     assert result["ok"] and result["remade"] == 300 and after.generation == "2" and len(after.entries) == 900
     changed = [w for w, e in after.entries.items() if e.output_etag != before.entries[w].output_etag]
     assert len(changed) == 300 and all(key.startswith("thumbs/") for _, key in changed)
+
+
+def test_part2_saved_plan_children_save_and_load(tmp_path: Path) -> None:
+    from benchmarks import bench_planner
+
+    try:
+        saved = bench_planner.saved_plan_child("save", 300, str(tmp_path))
+        loaded = bench_planner.saved_plan_child("load", 300, str(tmp_path))
+    finally:
+        gc.enable()
+    assert saved["ok"] and saved["mb"] > 0 and loaded["ok"] and loaded["peak_rss_mb"] > 0
