@@ -119,6 +119,8 @@ _LAST_NOW = [""]
 def _now() -> str:
     """The time, to the second: one string per second however many entries are made in it."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if now != _LAST_NOW[0]:
-        _LAST_NOW[0] = now
-    return _LAST_NOW[0]
+    last = _LAST_NOW[0]
+    if now == last:
+        return last
+    _LAST_NOW[0] = now  # worker threads may race here: each still returns its own time
+    return now
