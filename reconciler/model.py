@@ -5,9 +5,9 @@ Pure data only: frozen dataclasses and ``str`` Enums that serialise as themselve
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 DEFAULT_STATE_PREFIX = ".cosrecon/"
