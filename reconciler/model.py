@@ -175,6 +175,21 @@ class Target:
     reason: Reason = Reason.MISSING
     detail: str = ""
 
+    @staticmethod
+    def of_rule(source_key: str, rule: RuleOp, action: ActionKind = ActionKind.CREATE,
+                reason: Reason = Reason.MISSING, detail: str = "") -> Target:
+        """The target of ``rule`` of a call on ``source_key``; ValueError when its fileid does not resolve to its
+        key as COS resolves fileids (a leading "/" is absolute, else relative to the source's directory)."""
+        absolute = rule.fileid.startswith("/")
+        if absolute:
+            resolves = rule.fileid == "/" + rule.key
+        else:
+            resolves = source_key[: source_key.rfind("/") + 1] + rule.fileid == rule.key
+        if not resolves:
+            raise ValueError(f"rule {rule.address} of {source_key!r}: fileid {rule.fileid!r} does not resolve to "
+                             f"{rule.key!r}")
+        return Target(rule.address, rule.rule, rule.bucket, rule.fingerprint, absolute, action, reason, detail)
+
 
 class Call:
     """One ``POST /<key>?image_process`` call: a source and at most five rules.
@@ -193,13 +208,8 @@ class Call:
     def __init__(self, bucket: str, key: str, source_etag: str, rules: Iterable[RuleOp] = (),
                  why: Mapping[tuple[str, str], tuple[ActionKind, Reason, str]] | None = None) -> None:
         ops: list[Target | str] = []
-        slash = key.rfind("/")
         for r in rules:
-            absolute = r.fileid.startswith("/")
-            if (r.fileid != "/" + r.key) if absolute else (key[: slash + 1] + r.fileid != r.key):
-                raise ValueError(f"rule {r.address} of {key!r}: fileid {r.fileid!r} does not resolve to {r.key!r}")
-            action, reason, detail = (why or {}).get((r.bucket, r.key), (ActionKind.CREATE, Reason.MISSING, ""))
-            ops += (Target(r.address, r.rule, r.bucket, r.fingerprint, absolute, action, reason, detail), r.key)
+            ops += (Target.of_rule(key, r, *(why or {}).get((r.bucket, r.key), ())), r.key)
         self._set(bucket, key, source_etag, tuple(ops))
 
     def _set(self, bucket: str, key: str, source_etag: str, ops: tuple[Target | str, ...]) -> None:

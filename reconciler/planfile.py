@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.errors import StateError
-from reconciler.model import ActionKind, Call, Plan, PlanActions, PlannedAction, Reason, SetPlan, Target
+from reconciler.model import ActionKind, Call, Plan, PlanActions, PlannedAction, Reason, RuleOp, SetPlan, Target
 
 FORMAT_VERSION = 1
 _SCHEMA_CHECK_LIMIT = 1_000  # past this many items the schema checks a sample; strict parsing checks all (a wrong
@@ -279,21 +279,17 @@ class _Builder:
         rules = c["rules"]
         if not isinstance(rules, list) or not 1 <= len(rules) <= 5:
             raise ValueError(f"a call of {key!r} has {len(rules)} rules (1 to 5 allowed)")
-        why, share, cut = self.why.get(name, {}), self.shared.setdefault, key.rfind("/") + 1
+        why, share = self.why.get(name, {}), self.shared.setdefault
         ops: list[Target | str] = []
         for r in rules:
-            address, rule, fileid = _str(r["address"]), _str(r["rule"]), _str(r["fileid"])
-            out_bucket, out_key, fingerprint = _str(r["bucket"]), _str(r["key"]), _str(r["fingerprint"])
-            absolute = fileid.startswith("/")
-            if (fileid != "/" + out_key) if absolute else (key[:cut] + fileid != out_key):
-                raise ValueError(f"rule {address} of {key!r}: fileid {fileid!r} does not resolve to {out_key!r}")
-            made = why.pop((out_bucket, out_key), None)
+            op = RuleOp(_str(r["address"]), _str(r["rule"]), _str(r["fileid"]), _str(r["bucket"]), _str(r["key"]),
+                        _str(r["fingerprint"]))
+            made = why.pop((op.bucket, op.key), None)
             if made is None or made[1] != key:
-                raise ValueError(f"rule {address} of {key!r} makes {out_bucket}/{out_key}, which no create or "
+                raise ValueError(f"rule {op.address} of {key!r} makes {op.bucket}/{op.key}, which no create or "
                                  "replace action of that source names")
-            (kind, reason, detail) = made[0]
-            target = Target(address, rule, out_bucket, fingerprint, absolute, kind, reason, detail)
-            ops += (share(target, target), out_key)
+            target = Target.of_rule(key, op, *made[0])
+            ops += (share(target, target), op.key)
         self.calls.setdefault(name, []).append(Call.of(bucket, key, etag, tuple(ops)))
 
     def finish(self, sets_data: Any) -> Plan:
