@@ -90,14 +90,15 @@ def render_ledger(ledger: Ledger) -> bytes:
     separator = b""
     loose_keys = sorted(loose)
     i = k = 0
-    while i < len(base_groups) or k < len(loose_keys):  # merge the two sorted sequences of sources
-        here = min(_order(base_groups[i]) if i < len(base_groups) else loose_keys[k],
-                   loose_keys[k] if k < len(loose_keys) else _order(base_groups[i]))
+    next_base = _order(base_groups[0]) if base_groups else None
+    while next_base is not None or k < len(loose_keys):  # merge the two sorted sequences of sources
+        next_loose = loose_keys[k] if k < len(loose_keys) else None
+        here = min(o for o in (next_base, next_loose) if o is not None)
         line = []
-        if k < len(loose_keys) and loose_keys[k] == here:
+        if next_loose == here:
             line = [[out_index[o], key, etag, made_index[m]] for o, key, etag, m in loose[here]]
             k += 1
-        while i < len(base_groups) and _order(base_groups[i]) == here:
+        while next_base == here:
             group, layout = base_groups[i], base_groups[i][LAYOUT]
             for j in range(len(group) - KEYS):
                 out = base.outputs[layout[2 * j]]  # type: ignore[union-attr]
@@ -105,6 +106,7 @@ def render_ledger(ledger: Ledger) -> bytes:
                     line.append([out_index[out], group[KEYS + j], etag_at(group, j),
                                  made_index[base.made[layout[2 * j + 1]]]])  # type: ignore[union-attr]
             i += 1
+            next_base = _order(base_groups[i]) if i < len(base_groups) else None
         line.sort()
         buffer.write(separator)
         buffer.write(_dumps([here[0], here[1], line]).encode("utf-8"))
