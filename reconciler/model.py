@@ -180,15 +180,21 @@ class Target:
                 reason: Reason = Reason.MISSING, detail: str = "") -> Target:
         """The target of ``rule`` of a call on ``source_key``; ValueError when its fileid does not resolve to its
         key as COS resolves fileids (a leading "/" is absolute, else relative to the source's directory)."""
-        absolute = rule.fileid.startswith("/")
-        if absolute:
-            resolves = rule.fileid == "/" + rule.key
-        else:
-            resolves = source_key[: source_key.rfind("/") + 1] + rule.fileid == rule.key
-        if not resolves:
-            raise ValueError(f"rule {rule.address} of {source_key!r}: fileid {rule.fileid!r} does not resolve to "
-                             f"{rule.key!r}")
+        absolute = fileid_is_absolute(source_key, rule.address, rule.fileid, rule.key)
         return Target(rule.address, rule.rule, rule.bucket, rule.fingerprint, absolute, action, reason, detail)
+
+
+def fileid_is_absolute(source_key: str, address: str, fileid: str, key: str) -> bool:
+    """Whether ``fileid`` (as sent) is absolute; ValueError when it does not resolve to the output ``key`` as COS
+    resolves fileids (a leading "/" is absolute, else relative to the source's directory)."""
+    absolute = fileid.startswith("/")
+    if absolute:
+        resolves = fileid == "/" + key
+    else:
+        resolves = source_key[: source_key.rfind("/") + 1] + fileid == key
+    if not resolves:
+        raise ValueError(f"rule {address} of {source_key!r}: fileid {fileid!r} does not resolve to {key!r}")
+    return absolute
 
 
 class Call:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.errors import StateError
-from reconciler.model import ActionKind, Call, Plan, PlanActions, PlannedAction, Reason, RuleOp, SetPlan, Target
+from reconciler.model import (ActionKind, Call, Plan, PlanActions, PlannedAction, Reason, SetPlan, Target,
+                              fileid_is_absolute)
 
 FORMAT_VERSION = 1
 _SCHEMA_CHECK_LIMIT = 1_000  # past this many items the schema checks a sample; strict parsing checks all (a wrong
@@ -282,14 +283,15 @@ class _Builder:
         why, share = self.why.get(name, {}), self.shared.setdefault
         ops: list[Target | str] = []
         for r in rules:
-            op = RuleOp(_str(r["address"]), _str(r["rule"]), _str(r["fileid"]), _str(r["bucket"]), _str(r["key"]),
-                        _str(r["fingerprint"]))
-            made = why.pop((op.bucket, op.key), None)
+            address, rule, fileid = _str(r["address"]), _str(r["rule"]), _str(r["fileid"])
+            out_bucket, out_key, fingerprint = _str(r["bucket"]), _str(r["key"]), _str(r["fingerprint"])
+            absolute = fileid_is_absolute(key, address, fileid, out_key)
+            made = why.pop((out_bucket, out_key), None)
             if made is None or made[1] != key:
-                raise ValueError(f"rule {op.address} of {key!r} makes {op.bucket}/{op.key}, which no create or "
+                raise ValueError(f"rule {address} of {key!r} makes {out_bucket}/{out_key}, which no create or "
                                  "replace action of that source names")
-            target = Target.of_rule(key, op, *made[0])
-            ops += (share(target, target), op.key)
+            target = Target(address, rule, out_bucket, fingerprint, absolute, *made[0])
+            ops += (share(target, target), out_key)
         self.calls.setdefault(name, []).append(Call.of(bucket, key, etag, tuple(ops)))
 
     def finish(self, sets_data: Any) -> Plan:
