@@ -49,8 +49,8 @@ def _converged_ledger(base: Path, n: int, decl: Path, state: Path) -> None:
     """The converged state's ledger, without 3N HEADs: ``cosrecon adopt`` records one source's outputs (in a
     one-source store with the same bodies), then its entries are replicated for all N sources — every source and
     every output has the same body, so the same ETags and fingerprints. The plan then checks it: 3N unchanged."""
-    from reconciler.ledger import ledger_from_data, ledger_to_data
-    from reconciler.ledger_lines import parse_ledger, render_ledger
+    from reconciler.state.ledger import ledger_from_data, ledger_to_data
+    from reconciler.state.ledger_file import parse_ledger, render_ledger
 
     root = base / f"adopt-root-{n}"
     _seed(root, 1, with_outputs=True)

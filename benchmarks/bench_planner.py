@@ -53,7 +53,7 @@ _DIRS = 997
 
 
 def _declaration() -> Any:
-    from reconciler.declarations import build_declaration
+    from reconciler.declare.load import build_declaration
 
     # include products/*/*.jpg: the relative "large/{name}" outputs (products/dNNN/large/...) are listed with the
     # sources but are not sources themselves
@@ -93,7 +93,7 @@ def _sources(n: int) -> Iterator[Any]:
 
 def _outputs(decl: Any, n: int) -> Iterator[tuple[int, int, str, str, str]]:
     """(source index, output index, address, bucket, key) of every expected output."""
-    from reconciler.planner import expected_outputs
+    from reconciler.plan.planner import expected_outputs
 
     for index, (address, bucket, key) in enumerate(expected_outputs(decl, _sources(n))):
         yield index // OUTPUTS, index % OUTPUTS, address, bucket, key
@@ -125,7 +125,7 @@ class SyntheticStorage:
 def write_ledger(path: Path, n: int, version: int = 2) -> int:
     """The converged ledger of ``n`` sources as ``state.LedgerStore`` writes it (``ledger_lines.render_ledger``,
     format 2), or (``version=1``) in format 1 as ``blobs.dump_json`` wrote it (indent 1); streamed; its size."""
-    from reconciler.rules import fingerprint
+    from reconciler.declare.rules import fingerprint
 
     decl = _declaration()
     fps = {decl.address(p, o): fingerprint(o.rule, decl.output_bucket(o), o.fileid)
@@ -162,7 +162,7 @@ def _write_v2(out: Any, decl: Any, fps: dict[str, str], n: int) -> None:
               "outputs": [list(o) for o in outputs], "made_at": made, "count": n * OUTPUTS}
     out.write(json.dumps(header, separators=(",", ":"))[:-1] + ',"groups":[\n')
     from reconciler.model import ObjectInfo
-    from reconciler.planner import expected_outputs
+    from reconciler.plan.planner import expected_outputs
 
     order = [i for d in range(_DIRS) for i in range(d, n, _DIRS)]  # the sources in key order, as the store sorts
     sources = (ObjectInfo(_source_key(i), _etag(i, -1), 0, "") for i in order)
@@ -189,8 +189,8 @@ def _current_mb() -> float:
 
 def child(scenario: str, n: int, state_dir: str) -> dict[str, Any]:
     """One measured run in this process: read the ledger, observe, then time the planner."""
-    from reconciler.observe import observe_set, plan_observed
-    from reconciler.state import LedgerStore
+    from reconciler.plan.observed import observe_set, plan_observed
+    from reconciler.state.store import LedgerStore
 
     gc.disable()  # as observe.plan_declarations does
     decl = _declaration()
@@ -219,11 +219,11 @@ def remake_child(n: int, state_dir: str) -> dict[str, Any]:
     the next generation (``LedgerStore.compact``: ``ledger_lines.render_ledger``, to the state dir)."""
     from dataclasses import replace
 
-    from reconciler.bookkeeping import SetRun
-    from reconciler.ledger import JournalRecord
-    from reconciler.ledger_index import KEYS, LAYOUT, LedgerIndex
+    from reconciler.apply.bookkeeping import SetRun
+    from reconciler.state.ledger import JournalRecord
+    from reconciler.state.index import KEYS, LAYOUT, LedgerIndex
     from reconciler.model import SetPlan
-    from reconciler.state import LedgerStore
+    from reconciler.state.store import LedgerStore
 
     gc.disable()
     decl = _declaration()
@@ -259,8 +259,8 @@ def saved_plan_child(step: str, n: int, directory: str) -> dict[str, Any]:
     """``save``: plan a first run of ``n`` sources and save it as ``plan --out`` does; ``load``: read it back as
     ``apply --plan`` does (``planfile.load_plan``), in a process of its own so its peak RSS is the load's."""
     from reconciler.model import ActionKind, Ledger, Plan
-    from reconciler.observe import observe_set, plan_observed
-    from reconciler.planfile import load_plan, save_plan
+    from reconciler.plan.observed import observe_set, plan_observed
+    from reconciler.plan.planfile import load_plan, save_plan
 
     gc.disable()
     path = Path(directory) / "plan.json"

@@ -16,8 +16,8 @@ from typing import Any
 
 import pulumi
 
-from cosrecon_engine import PROJECT_ROOT, ApplySettings, Connection, discover_files, read_source
-from cosrecon_provider import ProcessingSet
+from reconciler.pulumi.engine import PROJECT_ROOT, ApplySettings, Connection, discover_files, read_source
+from reconciler.pulumi.provider import ProcessingSet
 
 DEFAULT_DECLARATIONS = "examples/"
 

@@ -16,7 +16,7 @@ import pytest
 from benchmarks import common as c
 from benchmarks.__main__ import _normalise
 from benchmarks.bench_plan import parse_summary
-from reconciler.templates import resolve_fileid, source_variables
+from reconciler.declare.templates import resolve_fileid, source_variables
 
 
 def _fig(body: dict, prefix: str) -> dict:
@@ -112,7 +112,7 @@ def test_part2_planning_children_plan_correctly(tmp_path: Path, scenario: str) -
 
 def test_part2_remake_child_records_and_writes_the_next_ledger(tmp_path: Path) -> None:
     from benchmarks import bench_planner
-    from reconciler.ledger_lines import parse_ledger
+    from reconciler.state.ledger_file import parse_ledger
 
     bench_planner.write_ledger(tmp_path / "bench" / "ledger.json", 300)
     before = parse_ledger((tmp_path / "bench" / "ledger.json").read_bytes())

@@ -10,14 +10,14 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-from reconciler.backend import Backend
+from reconciler.apply.backend import Backend
 from reconciler.cli import main
-from reconciler.declarations import load_declaration
+from reconciler.declare.load import load_declaration
 from reconciler.local import LocalServer
 from reconciler.model import Ledger, LedgerEntry
-from reconciler.planfile import load_plan, plan_from_data
-from reconciler.rules import fingerprint
-from reconciler.state import LedgerStore
+from reconciler.plan.planfile import load_plan, plan_from_data
+from reconciler.declare.rules import fingerprint
+from reconciler.state.store import LedgerStore
 
 SRC = "shop-1250000000"
 CDN = "cdn-1250000000"

@@ -7,9 +7,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from reconciler.declarations import load_declarations
-from reconciler.globs import Selector
-from reconciler.templates import FileidTemplate, resolve_fileid, source_variables
+from reconciler.declare.load import load_declarations
+from reconciler.declare.globs import Selector
+from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -15,15 +15,18 @@ from pathlib import Path
 
 import click
 
-from reconciler.backend import DEFAULT_POOL_SIZE, Backend
+from reconciler.apply.backend import DEFAULT_POOL_SIZE, Backend
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
-from reconciler.declarations import declaration_digest, load_declarations
+from reconciler.declare.load import declaration_digest, load_declarations
 from reconciler.errors import Aborted, ApplyFailed, StalePlanError, UsageError
-from reconciler.executor import ApplyOptions, ApplyReport, adopt, apply_plan, check_budget, lock_sets
+from reconciler.apply.adopt import adopt
+from reconciler.apply.contract import ApplyOptions, ApplyReport, check_budget
+from reconciler.apply.engine import apply_plan
+from reconciler.apply.locking import lock_sets
 from reconciler.model import Declaration, Plan
-from reconciler.observe import plan_declarations
-from reconciler.planfile import load_plan
+from reconciler.plan.observed import plan_declarations
+from reconciler.plan.planfile import load_plan
 from reconciler.render import apply_report, render_text
 
 

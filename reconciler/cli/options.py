@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler.backend import DEFAULT_POOL_SIZE, Backend, open_backend
+from reconciler.apply.backend import DEFAULT_POOL_SIZE, Backend, open_backend
 from reconciler.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])

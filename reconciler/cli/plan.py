@@ -14,10 +14,10 @@ import click
 
 from reconciler.cli.errors import EXIT_CHANGES
 from reconciler.cli.options import backend_from_options, backend_options
-from reconciler.declarations import load_declarations
+from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
-from reconciler.observe import plan_declarations
-from reconciler.planfile import save_plan
+from reconciler.plan.observed import plan_declarations
+from reconciler.plan.planfile import save_plan
 from reconciler.render import render_markdown, render_text, write_json
 
 

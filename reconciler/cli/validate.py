@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.declarations import load_declarations
+from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
 
 

@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reconciler.executor import ApplyReport
+    from reconciler.apply.contract import ApplyReport
 
 FORMAT_VERSION = 1
 SHOWN = 20  # failures/skips listed before "... and N more"

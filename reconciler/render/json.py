@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from reconciler.model import Plan
-from reconciler.planfile import iter_plan_json
+from reconciler.plan.planfile import iter_plan_json
 
 
 def render_json(plan: Plan) -> str:

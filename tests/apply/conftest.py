@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from reconciler.backend import Backend
-from reconciler.declarations import build_declaration
+from reconciler.apply.backend import Backend
+from reconciler.declare.load import build_declaration
 from reconciler.local import LocalServer
 from reconciler.model import Declaration, Plan
-from reconciler.observe import plan_declarations
+from reconciler.plan.observed import plan_declarations
 
 SRC = "src-1250000000"
 OUT = "out-1250000000"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reconciler.backend import Backend
+from reconciler.apply.backend import Backend
 from reconciler.cli import main
-from reconciler.declarations import load_declarations
+from reconciler.declare.load import load_declarations
 from reconciler.local import LocalServer
 
 from conftest import REGION, SRC, declaration, keys, make_plan, process_calls, seed, slowdowns
@@ -77,7 +77,7 @@ def test_budget_guards_refuse_before_starting(server: LocalServer, backend: Back
 
 
 def test_saved_plan_applied_and_stale_one_refused(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
-    from reconciler.planfile import save_plan
+    from reconciler.plan.planfile import save_plan
 
     seed(backend, ["photos/a.jpg"])
     path = write_decl(tmp_path)

@@ -3,8 +3,10 @@ true (ETags as HEAD shows them), and re-runs converge."""
 
 from __future__ import annotations
 
-from reconciler.backend import Backend
-from reconciler.executor import ApplyOptions, adopt, apply_plan
+from reconciler.apply.backend import Backend
+from reconciler.apply.adopt import adopt
+from reconciler.apply.contract import ApplyOptions
+from reconciler.apply.engine import apply_plan
 from reconciler.local import LocalServer
 from reconciler.model import ActionKind, Reason
 

@@ -11,9 +11,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from reconciler.errors import NotFound, StorageError
-from reconciler.executor import ApplyOptions, RetryPolicy, apply_plan
+from reconciler.apply.contract import ApplyOptions
+from reconciler.apply.engine import apply_plan
+from reconciler.pacing import RetryPolicy
 from reconciler.model import ActionKind, Call, Ledger, LedgerEntry, ObjectInfo, Plan, PlannedAction, Reason, RuleOp, SetPlan
-from reconciler.state import LedgerStore
+from reconciler.state.store import LedgerStore
 from reconciler.storage import ProcessedObject, ProcessResult
 
 from conftest import SRC, declaration

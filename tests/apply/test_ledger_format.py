@@ -10,13 +10,13 @@ import jsonschema
 import pytest
 
 from benchmarks import bench_planner
-from reconciler import ledger as fmt
-from reconciler import ledger_lines as lines
-from reconciler.blobs import DirBlobs, dump_json
+from reconciler.state import ledger as fmt
+from reconciler.state import ledger_file as lines
+from reconciler.state.blobs import DirBlobs, dump_json
 from reconciler.errors import StateError
-from reconciler.ledger_index import ChangedEntries, LedgerIndex
+from reconciler.state.index import ChangedEntries, LedgerIndex
 from reconciler.model import Declaration, Ledger, LedgerEntry, StateLocation
-from reconciler.state import LEDGER_NAME, LedgerStore
+from reconciler.state.store import LEDGER_NAME, LedgerStore
 
 ROOT = Path(__file__).resolve().parents[2]
 B, C = "b-1250000000", "cdn-1250000000"
@@ -143,7 +143,7 @@ def test_store_writes_format_2_and_reads_a_format_1_ledger(tmp_path: Path) -> No
 
 
 def test_dir_blobs_read_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from reconciler import blobs
+    from reconciler.state import blobs
 
     monkeypatch.setattr(blobs, "CHUNK", 10)
     store = DirBlobs(tmp_path)

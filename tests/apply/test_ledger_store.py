@@ -8,11 +8,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from reconciler import ledger as fmt
+from reconciler.state import ledger as fmt
 from reconciler.errors import StateError
-from reconciler.ledger import JournalRecord
+from reconciler.state.ledger import JournalRecord
 from reconciler.model import Declaration, Ledger, LedgerEntry, StateLocation
-from reconciler.state import LedgerStore
+from reconciler.state.store import LedgerStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

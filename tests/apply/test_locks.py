@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.backend import Backend
+from reconciler.apply.backend import Backend
 from reconciler.errors import LockError
-from reconciler.state import LOCK_NAME, LedgerStore, LockInfo
+from reconciler.state.locks import LOCK_NAME, LockInfo
+from reconciler.state.store import LedgerStore
 
 from conftest import declaration
 

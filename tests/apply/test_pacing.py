@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StorageError
-from reconciler.executor import ApplyOptions, RetryPolicy, TokenBucket, check_budget, pic_operations, with_retries
+from reconciler.apply.contract import ApplyOptions, check_budget
+from reconciler.apply.engine import pic_operations
+from reconciler.pacing import RetryPolicy, TokenBucket, with_retries
 from reconciler.errors import BudgetExceeded
-from reconciler.ledger import JournalRecord
+from reconciler.state.ledger import JournalRecord
 from reconciler.model import ObjectInfo, ActionKind, Call, LedgerEntry, Plan, PlannedAction, Reason, RuleOp, SetPlan
-from reconciler.state import Journal, LedgerStore
+from reconciler.state.journal import Journal
+from reconciler.state.store import LedgerStore
 
 from conftest import declaration
 

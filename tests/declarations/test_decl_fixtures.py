@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.declarations import declaration_digest, load_declaration, load_declarations
+from reconciler.declare.load import declaration_digest, load_declaration, load_declarations
 from reconciler.errors import DeclarationError, Problem
 from reconciler.model import StateLocation
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from reconciler.rules import RuleError, fingerprint, normalise_rule, parse_rule
+from reconciler.declare.rules import RuleError, fingerprint, normalise_rule, parse_rule
 
 VALID = [
     "imageMogr2/thumbnail/!50p", "imageMogr2/thumbnail/!50px", "imageMogr2/thumbnail/!x50p",

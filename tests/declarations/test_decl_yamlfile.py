@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.declarations import load_declarations
+from reconciler.declare.load import load_declarations
 from reconciler.errors import DeclarationError
-from reconciler.yamlfile import LoadError, load_document, parse_text
+from reconciler.declare.yamlfile import LoadError, load_document, parse_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

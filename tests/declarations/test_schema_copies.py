@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from reconciler.schemas import load_schema, validate_document
+from reconciler.declare.schemas import load_schema, validate_document
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from reconciler.declarations import build_declaration
-from reconciler.diffing import rule_changes
+from reconciler.declare.load import build_declaration
+from reconciler.plan.diffing import rule_changes
 from reconciler.errors import CollisionError
 from reconciler.model import Declaration, Ledger, LedgerEntry, ObjectInfo
-from reconciler.planner import build_set_plan
-from reconciler.rules import fingerprint
+from reconciler.plan.planner import build_set_plan
+from reconciler.declare.rules import fingerprint
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.json"))
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.globs import base_dir
+from reconciler.declare.globs import base_dir
 from reconciler.model import Declaration, Ledger, ObjectInfo, OutputSpec, Pipeline, SourceSpec, StateLocation
-from reconciler.planner import build_set_plan, expected_outputs
-from reconciler.templates import FileidTemplate, resolve_fileid, source_variables
+from reconciler.plan.planner import build_set_plan, expected_outputs
+from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables
 
 TEMPLATES = ["/thumbs/{dir}/{stem}.webp", "{stem}-x.{ext}", "/m/{rel}", "sub/{reldir}/{name}", "{dir}/copy-{name}",
              "/{key}.png", "/out/{reldir}/{stem}.jpg"]

@@ -11,12 +11,12 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler import ledger as fmt
+from reconciler.state import ledger as fmt
 from reconciler.errors import StateError
-from reconciler.ledger_index import BASE, ETAGS, KEYS, SOURCE, LedgerIndex, pack_etags, same_etag
+from reconciler.state.index import BASE, ETAGS, KEYS, SOURCE, LedgerIndex, pack_etags, same_etag
 from reconciler.model import ActionKind, Call, Ledger, LedgerEntry, PlanActions, PlannedAction, Reason, RuleOp
-from reconciler.observe import observe_set
-from reconciler.planner import build_set_plan
+from reconciler.plan.observed import observe_set
+from reconciler.plan.planner import build_set_plan
 from tests.planner.test_observe import B, C, MemoryStorage, decl
 
 
@@ -136,7 +136,7 @@ def test_observed_objects_as_recorded_are_only_marked() -> None:
 
 def test_converged_plan_from_marks_matches_the_plan_from_every_object() -> None:
     d = decl({"t": {"rule": "imageMogr2/strip", "fileid": "/t/{stem}.webp"}}, ["img/*.jpg"])
-    from reconciler.rules import fingerprint
+    from reconciler.declare.rules import fingerprint
 
     fp = fingerprint("imageMogr2/strip", B, "/t/{stem}.webp")
     objects = {f"img/{i}.jpg": f"s{i}" for i in range(5)} | {f"t/{i}.webp": f"o{i}" for i in range(5)}

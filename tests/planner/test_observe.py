@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.declarations import build_declaration
+from reconciler.declare.load import build_declaration
 from reconciler.errors import CollisionError, NotFound
 from reconciler.model import Ledger, LedgerEntry, ObjectInfo
-from reconciler.observe import (
+from reconciler.plan.observed import (
     observe_set,
     output_prefixes,
     plan_declarations,
@@ -201,7 +201,7 @@ def test_two_sets_writing_one_key_are_refused() -> None:
 
 
 def test_sets_whose_outputs_cannot_meet_are_not_compared() -> None:
-    from reconciler.overlaps import SharedOutputs
+    from reconciler.plan.overlaps import SharedOutputs
 
     shared = SharedOutputs([_set("a", "img/*.jpg", "/t/{stem}.webp"), _set("b", "img/*.jpg", "/u/{stem}.webp"),
                             _set("c", "img/*.jpg", "/t/x/{stem}.webp", C)])

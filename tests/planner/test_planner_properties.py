@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.declarations import build_declaration
+from reconciler.declare.load import build_declaration
 from reconciler.model import ActionKind, Ledger, LedgerEntry, ObjectInfo
-from reconciler.planner import build_set_plan
+from reconciler.plan.planner import build_set_plan
 
 B = "src-1250000000"
 names = st.lists(st.from_regex(r"[a-c]{1,3}(/[a-c]{1,2}){0,2}\.(jpg|png)", fullmatch=True), max_size=25, unique=True)
@@ -60,8 +60,8 @@ def test_planning_from_a_listing_that_only_marks_what_stands_as_recorded_equals_
         keys: list[str], states: list[str], deleted: list[bool], prune: bool) -> None:
     """observe keeps recorded outputs that stand as recorded out of ``existing`` (marks in ``confirmed``); the plan
     must be the one made from every listed object and a plain ledger, whatever the state of each output."""
-    from reconciler.observe import observe_set, plan_observed
-    from reconciler.rules import fingerprint
+    from reconciler.plan.observed import observe_set, plan_observed
+    from reconciler.declare.rules import fingerprint
     from tests.planner.test_observe import MemoryStorage
 
     outputs = {"t": {"rule": "imageMogr2/strip", "fileid": "/t/{key}.webp"},

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from reconciler.errors import StateError
 from reconciler.model import ActionKind, Call, Plan, PlannedAction, Reason, RuleOp, SetPlan
-from reconciler.planfile import load_plan, plan_from_data, plan_to_data, save_plan
+from reconciler.plan.planfile import load_plan, plan_from_data, plan_to_data, save_plan
 from reconciler.render import COMMENT_LIMIT, render_json, render_markdown, render_text, summary_line, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +91,7 @@ def test_save_and_load(tmp_path: Path) -> None:
 
 
 def test_saved_plans_are_read_line_by_line_and_equal_the_whole_document(tmp_path: Path) -> None:
-    from reconciler import planfile
+    from reconciler.plan import planfile
 
     plan = make_plan(4, 3, conflicts=2, rule_change=True)
     path = tmp_path / "plan.json"
@@ -112,7 +112,7 @@ def test_saved_plans_are_read_line_by_line_and_equal_the_whole_document(tmp_path
 
 def test_a_wrong_item_past_the_schema_sample_is_named_by_its_index(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from reconciler import planfile
+    from reconciler.plan import planfile
 
     monkeypatch.setattr(planfile, "_SCHEMA_CHECK_LIMIT", 2)
     path = tmp_path / "plan.json"

@@ -92,7 +92,7 @@ def test_no_secret_reaches_inputs_or_the_pickled_provider(write_declaration, tmp
     assert SECRET_KEY not in json.dumps(inputs)
     pickled = base64.b64decode(provider_blob)
     assert SECRET_KEY.encode() not in pickled
-    assert b"cosrecon_provider" in pickled  # by reference to the module Pulumi's provider host imports
+    assert b"reconciler.pulumi.provider" in pickled  # by reference to the installed package, importable anywhere
     assert len(pickled) < 1000  # no client, lock or thread captured: the class reference and an empty state
 
 
@@ -126,8 +126,8 @@ def test_two_files_declaring_one_set_fail_the_program(write_declaration, tmp_pat
 
 
 def test_a_directory_is_searched_exactly_as_cosrecon_validate_searches_it() -> None:
-    import cosrecon_engine as engine
-    from reconciler.declarations import load_declarations
+    from reconciler.pulumi import engine
+    from reconciler.declare.load import load_declarations
 
     examples = PROGRAM_DIR.parent / "examples"
     validated = sorted(Path(d.path).resolve() for d in load_declarations([str(examples)]))

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import declaration_text
 
-import cosrecon_engine as engine
-from cosrecon_provider import ProcessingSetProvider
-from reconciler.declarations import load_declarations
+from reconciler.pulumi import engine
+from reconciler.pulumi.provider import ProcessingSetProvider
+from reconciler.declare.load import load_declarations
 from reconciler.errors import DeclarationError
 
 INVALID = {

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import PROGRAM_DIR
 
-import cosrecon_engine as engine
-from cosrecon_provider import ProcessingSetProvider
+from reconciler.pulumi import engine
+from reconciler.pulumi.provider import ProcessingSetProvider
 
 local = pytest.importorskip("reconciler.local", reason="the embedded local server (reconciler.local) has not landed")
 EXAMPLES = PROGRAM_DIR.parent / "examples"

@@ -19,9 +19,9 @@ from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider
 
-import cosrecon_engine as engine
+from reconciler.pulumi import engine
 from reconciler.errors import StorageError
-from cosrecon_provider import ProcessingSetProvider, SetDiffResult
+from reconciler.pulumi.provider import ProcessingSetProvider, SetDiffResult
 
 BUCKET = "pulumibucket-1250000000"
 SOURCES = ("products/shoes/red.jpg", "products/shoes/blue.jpg", "products/bags/tote.jpg")
@@ -29,7 +29,7 @@ THUMB = "thumbnails.thumb-200"
 SMALL = "thumbnails.small"
 
 local = pytest.importorskip("reconciler.local", reason="the embedded local server (reconciler.local) has not landed")
-observe = pytest.importorskip("reconciler.observe", reason="the planner's observer (reconciler.observe) has not landed")
+observe = pytest.importorskip("reconciler.plan.observed", reason="the planner's observer (reconciler.plan.observed) has not landed")
 
 
 @pytest.fixture(scope="module")
@@ -224,14 +224,16 @@ def test_failed_calls_fail_the_step_with_cosrecon_summary_and_the_next_run_conve
 
 
 def engine_options(retries: int) -> Any:
-    from reconciler.executor import ApplyOptions, RetryPolicy
+    from reconciler.apply.contract import ApplyOptions
+    from reconciler.pacing import RetryPolicy
 
     return ApplyOptions(retry=RetryPolicy(attempts=retries, base=0.01, cap=0.02))
 
 
 def test_a_set_locked_by_another_apply_fails_the_step_naming_the_holder(server: Any, lifecycle: dict[str, Any]) -> None:
     from reconciler.errors import LockError
-    from reconciler.executor import ApplyOptions, lock_sets
+    from reconciler.apply.contract import ApplyOptions
+    from reconciler.apply.locking import lock_sets
 
     decl = _decl(rule=NEW_RULE)
     with engine.backend_for(engine.Connection(endpoint=server.endpoint), decl, None) as backend:

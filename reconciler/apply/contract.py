@@ -1,0 +1,119 @@
+"""What an apply takes and gives back: ``ApplyOptions``, the ``ApplyReport`` with its ``Failure``/``Skipped`` rows,
+the budget check, and the two interfaces the engine is handed (``BackendLike``, ``ProgressSink``).
+
+Shared by the executor, ``cosrecon apply``, the report renderer and the Pulumi provider. Values and checks only:
+this module must not issue requests, start threads, print, or know how the calls are made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from reconciler.errors import BudgetExceeded
+from reconciler.model import ActionKind, Plan
+from reconciler.pacing import RetryPolicy
+from reconciler.storage import Storage
+
+if TYPE_CHECKING:
+    from reconciler.state.store import LedgerStore
+
+
+class BackendLike(Protocol):
+    """What the executor needs of ``backend.Backend``."""
+
+    ledgers: LedgerStore
+
+    def storage(self, region: str) -> Storage: ...
+
+
+class ProgressSink(Protocol):
+    """Receives progress from worker threads (calls are serialised by the executor)."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, *, done: int = 0, failed: int = 0, calls: int = 0) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How an apply runs: parallelism, pacing, budgets, lock waiting, journaling and evidence intervals."""
+
+    parallelism: int = 16
+    max_qps: float = 100.0  # 0: no limit
+    max_calls: int | None = None
+    max_delete: int | None = None
+    lock_timeout: float = 0.0
+    lease: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    journal_interval: float = 1.0
+    journal_batch: int = 100
+    check_generation: bool = True  # refuse (StalePlanError) when a set's ledger moved since the plan
+    recheck_sources: bool = False  # HEAD each source before its call (saved plans: the plan may be old)
+    verify_interval: float = 0.25  # how often made outputs are looked up (their ETags, as listing shows them)
+    progress: ProgressSink | None = None
+    on_lock_wait: Callable[[str], None] | None = None  # told the holder while waiting for a lock
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An output not made (or not deleted), with COS's code, message and request id."""
+
+    set: str
+    address: str
+    bucket: str
+    key: str
+    source: str
+    code: str
+    message: str
+    request_id: str = ""
+    status: int = 0
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An output deliberately left alone, and why."""
+
+    set: str
+    address: str
+    bucket: str
+    key: str
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """What an apply did. ``failures`` and ``skipped`` are per output; ``calls`` counts image_process calls."""
+
+    created: int = 0
+    replaced: int = 0
+    deleted: int = 0
+    adopted: int = 0
+    failures: tuple[Failure, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    calls: int = 0
+    attempts: int = 0
+    seconds: float = 0.0
+    takeovers: tuple[str, ...] = ()
+    generations: Mapping[str, str] = field(default_factory=dict)  # set -> ledger generation written
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def calls_per_second(self) -> float:
+        return self.calls / self.seconds if self.seconds > 0 else 0.0
+
+
+def check_budget(plan: Plan, options: ApplyOptions) -> None:
+    """Refuse before starting when the plan needs more calls or deletes than allowed."""
+    if options.max_calls is not None and plan.calls > options.max_calls:
+        raise BudgetExceeded(f"the plan needs {plan.calls} image_process calls; --max-calls allows {options.max_calls}")
+    deletes = plan.count(ActionKind.DELETE)
+    if options.max_delete is not None and deletes > options.max_delete:
+        raise BudgetExceeded(f"the plan deletes {deletes} objects; --max-delete allows {options.max_delete}")

@@ -1,0 +1,246 @@
+"""Apply engine: executes a ``model.Plan`` — exactly its image_process calls and prune deletes — crash-safely.
+
+Used by ``cosrecon apply`` and by the Pulumi provider, so nothing here prints, prompts or exits. A bounded worker
+pool issues the calls through a token-bucket rate limit, retrying throttling, 5xx and connection errors with
+exponential backoff and full jitter (``pacing``). Every output is recorded only with evidence (its ETag as listed or
+HEADed after the call, ``evidence``), journaled as it happens and compacted into the set's ledger at the end
+(``apply_session``). Intents are journaled before their calls, so a run killed mid-call leaves proof that an object
+later found at a planned-missing key is its own. This module must not decide what to do (the plan does), take
+shortcuts around the locks, or delete anything the set's ledger does not record as its output.
+
+The names callers import from here (options, report, pacing, locks, ``adopt``) are re-exported from where they live.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+from reconciler.apply.contract import (ApplyOptions, ApplyReport, BackendLike, Failure, ProgressSink, Skipped,
+                                       check_budget)
+from reconciler.apply.session import Session, new_run_id
+from reconciler.apply.bookkeeping import SetRun, failure, made_entry
+from reconciler.errors import StorageError, UsageError
+from reconciler.apply.evidence import Verifier, list_range
+from reconciler.state.ledger import JournalRecord
+from reconciler.apply.locking import lock_sets
+from reconciler.state.locks import HeldLock
+from reconciler.model import ActionKind, Call, Declaration, PlannedAction, Plan, Reason
+from reconciler.pacing import PACE, RetryPolicy, TokenBucket, with_retries
+from reconciler.storage import Storage
+
+
+
+def pic_operations(call: Call) -> str:
+    """The Pic-Operations header of a call (ASCII-only JSON: raw UTF-8 in headers is fragile)."""
+    rules = []
+    for op in call.rules:
+        rule: dict[str, str] = {"fileid": op.fileid, "rule": op.rule}
+        if op.bucket != call.bucket:
+            rule["bucket"] = op.bucket
+        rules.append(rule)
+    return json.dumps({"is_pic_info": 0, "rules": rules}, ensure_ascii=True, separators=(",", ":"))
+
+
+class Engine(Session):
+    """One apply over the sets of a plan, with the locks held by the caller: calls, then prune deletes."""
+
+    def __init__(self, plan: Plan, decls: Sequence[Declaration], backend: BackendLike, options: ApplyOptions,
+                 locks: Mapping[str, HeldLock]) -> None:
+        super().__init__(plan, decls, backend, options, locks)
+        # A little under the limit and no burst: no 1-second window ever sees more than --max-qps calls.
+        self.limiter = TokenBucket(options.max_qps * PACE, burst=1) if options.max_qps > 0 else None
+        self.verifier: Verifier | None = None
+
+    def run(self) -> ApplyReport:
+        started = time.monotonic()
+        self._open()
+        total = sum(c.size for r in self.runs for c in r.plan.calls)
+        total += sum(r.plan.count(ActionKind.DELETE) for r in self.runs)
+        if self.options.progress is not None:
+            self.options.progress.start(total)
+        try:
+            self.verifier = Verifier(self)
+            try:
+                self._calls()
+            finally:
+                self.verifier.close()
+            if self.crash is not None:
+                raise self.crash
+            for run in self.runs:
+                self._deletes(run)
+                self._forget_gone(run)
+        except BaseException:
+            self.stop.set()
+            self._keep_journals()
+            raise
+        finally:
+            if self.options.progress is not None:
+                self.options.progress.close()
+        return self._report(started, self._close())
+
+    # --- image_process calls ---------------------------------------------------------------------
+
+    def _calls(self) -> None:
+        items = [(run, call) for run in self.runs for call in run.plan.calls]
+        if not items:
+            return
+        parallelism = max(1, self.options.parallelism)
+        chunk = max(16, min(100, 2 * parallelism))
+        gate = threading.Semaphore(parallelism + chunk)
+
+        def done(_: object) -> None:
+            gate.release()
+
+        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
+            for start in range(0, len(items), chunk):
+                part = items[start:start + chunk]
+                self._write_intents(part)
+                for run, call in part:
+                    gate.acquire()
+                    if self.stop.is_set():
+                        break
+                    pool.submit(self._guarded_call, run, call).add_done_callback(done)
+                if self.stop.is_set():
+                    break
+
+    def _write_intents(self, part: Sequence[tuple[SetRun, Call]]) -> None:
+        """Journal, before issuing them, which calls may create outputs at keys the plan found empty."""
+        for run in self.runs:
+            intents = [JournalRecord.intent(made_entry(call, op.bucket, op.key, op.address, op.fingerprint, ""))
+                       for r, call in part if r is run for op in call.rules if run.was_missing(call, op)]
+            if intents:
+                self._retry(lambda: run.journal.write_now(intents))
+
+    def _guarded_call(self, run: SetRun, call: Call) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            self._call(run, call)
+        except BaseException as error:  # a bug, not a COS failure: stop dispatching and re-raise in the caller
+            self.crash = error
+            self.stop.set()
+
+    def _call(self, run: SetRun, call: Call) -> None:
+        storage = self.backend.storage(run.decl.region)
+        tally, n = self.tally, call.size
+        if self.options.recheck_sources and not self._source_unchanged(run, call, storage):
+            return
+
+        def count_attempt() -> None:
+            with tally.lock:
+                tally.attempts += 1
+
+        error: StorageError | None = None
+        try:
+            self._retry_process(storage, call, count_attempt)
+        except StorageError as failed:
+            error = failed
+        with tally.lock:
+            tally.calls += 1
+        tally.advance(calls=1)
+        if error is None:
+            assert self.verifier is not None
+            self.verifier.add(run, call)  # the outputs' ETags are learnt as listing shows them, in batches
+            return
+        records: list[JournalRecord] = []
+        made = failed_n = 0
+        for op in call.rules:
+            try:
+                head = self._retry(lambda: storage.head_object(op.bucket, op.key))
+            except StorageError as head_error:
+                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+                failed_n += 1
+                continue
+            # A failed call may have written its earlier rules' outputs. Evidence that one is ours: an object now
+            # standing where the plan found nothing. Anything else is left for the next plan to judge.
+            if head is not None and run.was_missing(call, op):
+                records.append(JournalRecord.put(
+                    made_entry(call, op.bucket, op.key, op.address, op.fingerprint, head.etag)))
+                tally.made(ActionKind.CREATE)
+                made += 1
+            else:
+                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+                failed_n += 1
+        run.record(records)
+        tally.advance(done=made, failed=failed_n)
+
+    def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
+        """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""
+        tally, n = self.tally, call.size
+        try:
+            source = self._retry(lambda: storage.head_object(call.bucket, call.key))
+        except StorageError as head_failed:
+            for op in call.rules:
+                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, head_failed))
+            tally.advance(failed=n)
+            return False
+        if source is None or source.etag != call.source_etag:
+            why = "source deleted since the plan" if source is None else "source changed since the plan"
+            for op in call.rules:
+                tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key, why))
+            tally.advance(done=n)
+            return False
+        return True
+
+    def _retry_process(self, storage: Storage, call: Call, on_attempt: Callable[[], None]) -> None:
+        header = pic_operations(call)
+        with_retries(lambda: storage.process(call.bucket, call.key, header), self.options.retry,
+                     limiter=self.limiter, on_attempt=on_attempt)
+
+    # --- prune -----------------------------------------------------------------------------------
+
+    def _deletes(self, run: SetRun) -> None:
+        """Delete the plan's prune targets — only objects this set's ledger records as its outputs."""
+        by_bucket: dict[str, list[PlannedAction]] = {}
+        for action in run.others:
+            if action.action is not ActionKind.DELETE:
+                continue
+            if (action.bucket, action.key) not in run.entries:
+                self.tally.skip(Skipped(run.decl.name, action.address, action.bucket, action.key, action.source,
+                                        "not recorded as this set's output; never deleted"))
+                self.tally.advance(done=1)
+                continue
+            by_bucket.setdefault(action.bucket, []).append(action)
+        storage = self.backend.storage(run.decl.region)
+        for bucket, actions in sorted(by_bucket.items()):
+            for start in range(0, len(actions), 1000):
+                batch = actions[start:start + 1000]
+                try:
+                    self._retry(lambda: storage.delete_objects(bucket, [a.key for a in batch]))
+                except StorageError as error:
+                    for a in batch:
+                        self.tally.fail(failure(run, a.address, a.bucket, a.key, a.source, error))
+                    self.tally.advance(failed=len(batch))
+                    continue
+                run.record([JournalRecord.delete(a.bucket, a.key) for a in batch])
+                with self.tally.lock:
+                    self.tally.deleted += len(batch)
+                self.tally.advance(done=len(batch))
+
+    def _forget_gone(self, run: SetRun) -> None:
+        """Recorded outputs no longer declared whose object is gone too: nothing to keep a record of."""
+        gone = [JournalRecord.delete(a.bucket, a.key) for a in run.others
+                if a.action is ActionKind.ORPHANED and a.reason is Reason.OUTPUT_GONE
+                and (a.bucket, a.key) in run.entries]
+        run.record(gone)
+
+
+def apply_plan(plan: Plan, decls: Sequence[Declaration], backend: BackendLike, options: ApplyOptions = ApplyOptions(),
+               *, locks: Mapping[str, HeldLock] | None = None) -> ApplyReport:
+    """Execute ``plan``. Holds each set's lock (taking it unless ``locks`` are given), refuses a stale plan,
+    issues the calls and deletes, journals, compacts. Failures of single calls are in the report, not raised."""
+    check_budget(plan, options)
+    by_name = {d.name: d for d in decls}
+    missing = [s.name for s in plan.sets if s.name not in by_name]
+    if missing:
+        raise UsageError(f"the plan covers set(s) {', '.join(missing)} but no declaration of that name was given")
+    set_decls = [by_name[s.name] for s in plan.sets]
+    with ExitStack() as stack:
+        if locks is None:
+            locks = stack.enter_context(lock_sets(set_decls, backend, options))
+        return Engine(plan, set_decls, backend, options, locks).run()

@@ -1,0 +1,108 @@
+"""An apply-like run over the sets of a plan: open each set (snapshot, stale-plan check, journal), finish it
+(flush journals, compact changed ledgers) and make the report.
+
+The common frame of the executor's ``Engine`` (apply) and ``adoption``'s ``Adopter``. The caller holds the locks.
+This module must not issue image_process calls or deletes, and must not take or release locks.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import TypeVar
+
+from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike
+from reconciler.apply.bookkeeping import SetRun, Tally
+from reconciler.errors import StalePlanError, StateError, StorageError
+from reconciler.state.journal import Journal
+from reconciler.state.locks import HeldLock
+from reconciler.model import Declaration, Plan
+from reconciler.pacing import TokenBucket, with_retries
+
+T = TypeVar("T")
+
+
+def new_run_id() -> str:
+    """A run's id: UTC time then random hex, so journal segments sort by run."""
+    return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def _plain(document: Mapping[str, object]) -> dict[str, object]:
+    """The declaration as plain JSON data, as the ledger stores it."""
+    data: dict[str, object] = json.loads(json.dumps(document, ensure_ascii=False, default=str))
+    return data
+
+
+class Session:
+    """One run over the sets of a plan, with the locks held by the caller."""
+
+    def __init__(self, plan: Plan, decls: Sequence[Declaration], backend: BackendLike, options: ApplyOptions,
+                 locks: Mapping[str, HeldLock]) -> None:
+        self.plan, self.decls, self.backend, self.options, self.locks = plan, decls, backend, options, locks
+        self.run_id = new_run_id()
+        self.tally = Tally(options.progress)
+        self.runs: list[SetRun] = []
+        self.stop = threading.Event()  # set to stop dispatching (Ctrl-C, a lost lock, a crash)
+        self.crash: BaseException | None = None
+
+    def _open(self) -> None:
+        store = self.backend.ledgers
+        snapshots = []
+        for set_plan, decl in zip(self.plan.sets, self.decls):
+            snap = store.snapshot(decl)
+            if self.options.check_generation and snap.ledger.generation != set_plan.ledger_generation:
+                raise StalePlanError(
+                    f"set {decl.name!r}: the ledger changed since the plan was made (generation "
+                    f"{set_plan.ledger_generation} -> {snap.ledger.generation}); make a new plan")
+            snapshots.append(snap)
+        for set_plan, decl, snap in zip(self.plan.sets, self.decls, snapshots):
+            journal = Journal(store, decl, self.run_id, snap.compacted.generation,
+                              interval=self.options.journal_interval, batch=self.options.journal_batch)
+            self.runs.append(SetRun(decl, set_plan, snap, journal))
+
+    def _close(self) -> dict[str, str]:
+        """Flush every journal, then compact each set whose ledger or declaration changed."""
+        problems: list[str] = []
+        for run in self.runs:
+            try:
+                run.journal.close()
+            except StorageError as error:
+                problems.append(f"set {run.decl.name!r}: journal not written: {error.message}")
+        if problems:
+            raise StateError("; ".join(problems) + " — outputs made by this run may be reported again as conflicts")
+        generations: dict[str, str] = {}
+        for run in self.runs:
+            document = _plain(run.decl.document)
+            old = run.snapshot.ledger
+            if not (run.changed or run.snapshot.segment_names or run.journal.names or old.declaration != document):
+                generations[run.decl.name] = old.generation
+                continue
+            ledger = replace(old, entries=run.entries)
+            names = list(run.snapshot.segment_names) + run.journal.names
+            new = self._retry(lambda: self.backend.ledgers.compact(run.decl, ledger, document, names))
+            generations[run.decl.name] = new.generation
+        return generations
+
+    def _keep_journals(self) -> None:
+        """After a failed run: write what each journal holds (best effort); the lock is released by the caller."""
+        for run in self.runs:
+            try:
+                run.journal.close()
+            except StorageError:
+                pass
+
+    def _retry(self, fn: Callable[[], T], limiter: TokenBucket | None = None) -> T:
+        return with_retries(fn, self.options.retry, limiter=limiter)
+
+    def _report(self, started: float, generations: dict[str, str]) -> ApplyReport:
+        t = self.tally
+        takeovers = tuple(f"set {name!r}: took over {lock.took_over.describe()}"
+                          for name, lock in sorted(self.locks.items()) if lock.took_over is not None)
+        return ApplyReport(created=t.created, replaced=t.replaced, deleted=t.deleted, adopted=t.adopted,
+                           failures=tuple(t.failures), skipped=tuple(t.skipped), calls=t.calls, attempts=t.attempts,
+                           seconds=time.monotonic() - started, takeovers=takeovers, generations=generations)

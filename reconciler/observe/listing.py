@@ -1,0 +1,157 @@
+"""Listing one (bucket, prefix) for a plan, on a worker thread, keeping only what planning needs (no requests
+of its own: it pages through ``Storage.list_objects``).
+
+Memory is the point (10^6 sources x 3 outputs): an object that stands as the ledger records it is only marked in
+the observation's ``confirmed`` (a byte per ledger entry); other objects are kept as key -> ETag, with the
+ledger's string for a key it records; sources are kept as keys, their ETags in the same dict (``SourceList``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from reconciler.state.index import BASE, KEYS, LAYOUT, SOURCE, LedgerIndex, etag_at, same_etag
+from reconciler.model import ObjectInfo
+from reconciler.storage import Storage
+
+PAGE = 1000  # objects per list request
+Progress = Callable[[int], None]
+ListingCache = dict[str, list["Listing"]]  # bucket -> finished listings, shared by the sets of one plan
+
+
+class SourceList(Sequence[ObjectInfo]):
+    """The sources of an observation: their keys, in listing order, with ETags read from the listed objects
+    (each ``ObjectInfo`` is made when asked for: 10^6 sources hold no object each)."""
+
+    def __init__(self, keys: list[str], etags: Mapping[str, str]) -> None:
+        self.keys, self.etags = keys, etags
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self) -> Iterator[ObjectInfo]:
+        etags = self.etags
+        for key in self.keys:
+            yield ObjectInfo(key, etags[key])
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [ObjectInfo(k, self.etags[k]) for k in self.keys[index]]
+        key = self.keys[index]
+        return ObjectInfo(key, self.etags[key])
+
+
+class Listing:
+    """One (bucket, prefix) listing, run on a worker thread; ``cancel`` stops it after the current page.
+
+    Memory (10^6 sources x 3 outputs): an object that stands as the ledger recorded it (``index``) is only marked in
+    ``confirmed``, not kept; other objects are kept in ``objects`` (key -> ETag), with the ledger's key string when
+    it records the key. ``sources`` keeps the keys of the objects ``select`` accepts (their ETags stay in
+    ``objects``, even when confirmed).
+    """
+
+    def __init__(self, storage: Storage, bucket: str, prefix: str, keep_sources: bool, counter: Counter,
+                 select: Callable[[str], bool] | None = None, index: LedgerIndex | None = None,
+                 confirmed: bytearray | None = None) -> None:
+        self.storage, self.bucket, self.prefix = storage, bucket, prefix
+        self.keep_sources = keep_sources
+        self.counter = counter
+        self.select = select
+        self.index, self.confirmed = index, confirmed
+        self.objects: dict[str, str] = {}
+        self.sources: list[str] = []
+        self.count = 0
+        self.complete = False
+        self.reused = False
+        self.cancelled = threading.Event()
+
+    def _taker(self) -> Callable[[str, str], None]:
+        """The function that takes one listed object (a closure: it runs once per object listed)."""
+        objects, sources, keep, select = self.objects, self.sources, self.keep_sources, self.select
+        index, confirmed = self.index, self.confirmed
+        recorded = index.by_key.get(self.bucket) if index is not None and confirmed is not None else None
+        own_sources = index.by_source if index is not None and keep else None
+        bucket = self.bucket
+
+        def take(key: str, etag: str) -> None:
+            is_source = keep and (select is None or select(key))
+            if recorded:
+                group = recorded.get(key)
+                if group is not None:
+                    j = index.locate(group, bucket, key)  # type: ignore[union-attr]
+                    key = group[KEYS + j]
+                    if same_etag(group, j, etag):
+                        confirmed[group[BASE] + j] = 1  # type: ignore[index]
+                        if not is_source:
+                            return
+            if is_source:
+                if own_sources:
+                    group = own_sources.get(key)
+                    if group is not None:
+                        key = group[SOURCE]
+                sources.append(key)
+            objects[key] = etag
+
+        return take
+
+    def reuse(self, cache: ListingCache | None) -> bool:
+        """Take the objects from a finished listing of this set or an earlier one that encloses this prefix."""
+        for done in (cache or {}).get(self.bucket, ()):
+            if done.complete and self.prefix.startswith(done.prefix):
+                take, prefix = self._taker(), self.prefix
+                for key, etag in done.listed():
+                    if key.startswith(prefix):
+                        take(key, etag)
+                        self.count += 1
+                self.complete, self.reused = True, True
+                return True
+        return False
+
+    def listed(self) -> Iterator[tuple[str, str]]:
+        """Every object this listing showed: those kept, and those it only marked as confirmed."""
+        yield from self.objects.items()
+        index, confirmed = self.index, self.confirmed
+        if index is None or confirmed is None or self.bucket not in index.by_key:
+            return
+        bucket, prefix, outputs = self.bucket, self.prefix, index.outputs
+        for group in index.groups():
+            layout, base = group[LAYOUT], group[BASE]
+            for j in range(len(group) - KEYS):
+                key = group[KEYS + j]
+                if confirmed[base + j] and outputs[layout[2 * j]][0] == bucket and key.startswith(prefix) \
+                        and key not in self.objects:
+                    yield key, etag_at(group, j)
+
+    def run(self) -> Listing:
+        take = self._taker()
+        for info in self.storage.list_objects(self.bucket, self.prefix):
+            take(info.key, info.etag)
+            self.count += 1
+            if self.count % PAGE == 0:
+                self.counter.add(PAGE)
+                if self.cancelled.is_set():
+                    return self
+        self.counter.add(self.count % PAGE)
+        self.complete = True
+        return self
+
+    @property
+    def requests(self) -> int:
+        return 0 if self.reused else max(1, -(-self.count // PAGE))
+
+
+class Counter:
+    """Objects listed so far, across threads, reported to the progress callback."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.total += n
+            if self.progress is not None:
+                self.progress(self.total)

@@ -1,0 +1,258 @@
+"""Observe what a plan needs, through ``Storage``, and hand it to the pure planner. Never writes, takes no lock.
+
+For each set: read its ledger; list the fixed prefixes of the include globs in the source bucket and the prefixes
+under which expected outputs fall, per destination bucket (absolute fileids: the template's literal prefix;
+relative ones: the directories of the source prefixes). Each (bucket, prefix) is listed once — a prefix inside one
+already listed never again, one listing serving as both sources and outputs, and the sets of one plan sharing
+their listings — and the listings run concurrently. Where only a few outputs are expected, HEAD them instead
+(never one request per object for large sets). Recorded outputs outside everything listed (an old fileid, an old
+bucket) are HEADed or listed too, so orphans are known to exist or be gone. Requests ~ objects / 1000.
+"""
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from reconciler.plan.compiled import output_prefixes, source_prefixes, template_prefix
+from reconciler.declare.load import declaration_digest
+from reconciler.declare.globs import Selector, merge_prefixes
+from reconciler.state.index import BASE, KEYS, LAYOUT, LedgerIndex
+from reconciler.observe.listing import Counter, Listing, ListingCache, Progress, SourceList
+from reconciler.model import Declaration, Ledger, Plan, SetPlan
+from reconciler.plan.overlaps import SharedOutputs
+from reconciler.plan.planner import build_set_plan, expected_outputs, never_under
+from reconciler.storage import Storage
+
+HEAD_LIMIT = 50  # expected outputs up to which HEADs (one request each) replace a listing
+LIST_WORKERS = 8  # (bucket, prefix) listings run at once
+
+_NOTHING: dict[str, str] = {}
+
+
+class LedgerReader(Protocol):
+    def read(self, decl: Declaration) -> Ledger: ...
+
+
+class PlanBackend(Protocol):
+    """What planning needs of ``backend.Backend``: storage per region and the ledger store (read only)."""
+
+    @property
+    def ledgers(self) -> LedgerReader: ...
+
+    def storage(self, region: str) -> Storage: ...
+
+
+@dataclass
+class Observation:
+    """What one set's plan is made from: source objects, bucket -> {key: etag}, and the requests spent.
+
+    ``confirmed`` (with ``index``, the ledger's entries it numbers): a byte per recorded output, set when a listing
+    showed that output with its recorded ETag. Those objects are not put in ``existing`` (converged, that is
+    every output: no dict entry, key or ETag string of the listing is kept for them); ``build_set_plan`` takes it.
+    """
+
+    source_keys: list[str] = field(default_factory=list)
+    existing: dict[str, dict[str, str]] = field(default_factory=dict)
+    listed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bucket -> prefixes listed
+    heads: int = 0
+    list_requests: int = 0
+    source_bucket: str = ""
+    index: LedgerIndex | None = None
+    confirmed: bytearray | None = None
+
+    @property
+    def sources(self) -> SourceList:
+        return SourceList(self.source_keys, self.existing.get(self.source_bucket, _NOTHING))
+
+    @property
+    def requests(self) -> int:
+        return self.heads + self.list_requests
+
+    def covered(self, bucket: str, key: str) -> bool:
+        return any(key.startswith(p) for p in self.listed.get(bucket, ()))
+
+
+def _record(obs: Observation, listing: Listing) -> None:
+    obs.list_requests += listing.requests
+    if not listing.complete:
+        return
+    objects = obs.existing.setdefault(listing.bucket, {})
+    if objects:
+        objects.update(listing.objects)
+    else:
+        obs.existing[listing.bucket] = listing.objects
+    obs.listed[listing.bucket] = (*obs.listed.get(listing.bucket, ()), listing.prefix)
+
+
+def _head(storage: Storage, bucket: str, keys: Iterable[str], obs: Observation) -> None:
+    objects = obs.existing.setdefault(bucket, {})
+    for key in sorted(set(keys)):
+        if key in objects:
+            continue
+        obs.heads += 1
+        info = storage.head_object(bucket, key)
+        if info is not None:
+            objects[info.key] = info.etag
+
+
+def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger],
+                progress: Progress | None = None, *, workers: int = LIST_WORKERS,
+                cache: ListingCache | None = None) -> Observation:
+    """List (or HEAD) everything the plan of ``decl`` needs. Raises StorageError as the storage does.
+
+    The source listings and the output listings run concurrently (different prefixes are independent; each is
+    paged with markers). Output listings start before the sources are known: when the sources turn out to be
+    few, any output listing still running is stopped after its page and the expected outputs are HEADed.
+    ``ledger`` may be a callable (e.g. a future's ``result``): it is needed only at the end. With ``cache``
+    (bucket -> finished listings, shared by the sets of one plan), a prefix an earlier set listed is not listed
+    again, and this set's listings are added to it.
+    """
+    obs = Observation(source_bucket=decl.bucket)
+    counter = Counter(progress)
+    # when the ledger is at hand, objects that stand as it records them are only marked (see _Listing)
+    index = confirmed = None
+    if not callable(ledger) and ledger.entries:
+        index = obs.index = LedgerIndex.of(ledger.entries)
+        confirmed = obs.confirmed = bytearray(index.size)
+    skip = never_under(decl)
+    matchers = [Selector(p.source.include, p.source.exclude, skip).matches for p in decl.pipelines]
+    select = matchers[0] if len(matchers) == 1 else (lambda key: any(m(key) for m in matchers))
+    sources = source_prefixes(decl)
+    outputs = output_prefixes(decl)
+    # an output prefix that contains a source prefix (e.g. "" for "/{stem}.webp") is listed once, for both
+    wider = [p for p in outputs.get(decl.bucket, ()) if any(s.startswith(p) for s in sources)]
+    source_listings = [Listing(storage, decl.bucket, p, True, counter, select, index, confirmed)
+                       for p in merge_prefixes([*sources, *wider])]
+    covered = {decl.bucket: tuple(x.prefix for x in source_listings)}
+    output_listings = [Listing(storage, bucket, p, False, counter, None, index, confirmed)
+                       for bucket, prefixes in outputs.items()
+                       for p in prefixes if not any(p.startswith(c) for c in covered.get(bucket, ()))]
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cosrecon-list") as pool:
+        source_futures = [pool.submit(x.run) for x in source_listings if not x.reuse(cache)]
+        output_futures = [pool.submit(x.run) for x in output_listings if not x.reuse(cache)]
+        for x in (*source_listings, *output_listings):
+            if x.reused:
+                _record(obs, x)
+        try:
+            for future in source_futures:
+                _record(obs, future.result())
+            obs.source_keys = [k for x in source_listings for k in x.sources if not (skip and k.startswith(skip))]
+            few = len(obs.source_keys) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
+            if few:
+                for x in output_listings:
+                    x.cancelled.set()
+            for future in output_futures:
+                _record(obs, future.result())
+        except BaseException:  # a failed listing or Ctrl-C: stop the others after their current page
+            for x in (*source_listings, *output_listings):
+                x.cancelled.set()
+            raise
+    unfinished = {x.bucket for x in output_listings if not x.complete}
+    if unfinished:  # few sources: HEAD the expected outputs no finished listing covers
+        wanted: dict[str, list[str]] = {}
+        for _, bucket, key in expected_outputs(decl, obs.sources):
+            if bucket in unfinished and not obs.covered(bucket, key):
+                wanted.setdefault(bucket, []).append(key)
+        for bucket, keys in wanted.items():
+            _head(storage, bucket, keys, obs)
+    for x in output_listings:
+        obs.existing.setdefault(x.bucket, {})
+    if cache is not None:
+        for x in (*source_listings, *output_listings):
+            if x.complete and not x.reused:
+                cache.setdefault(x.bucket, []).append(x)
+
+    # recorded outputs outside everything observed: orphan candidates must be known to exist or not
+    entries = (ledger() if callable(ledger) else ledger).entries
+    stray: dict[str, list[str]] = {}
+    existing = obs.existing
+    if index is not None and confirmed is not None:
+        recorded_outputs = index.outputs
+        for group in index.groups():
+            layout, base = group[LAYOUT], group[BASE]
+            for j in range(len(group) - KEYS):
+                if confirmed[base + j]:
+                    continue
+                bucket, key = recorded_outputs[layout[2 * j]][0], group[KEYS + j]
+                if key not in existing.get(bucket, _NOTHING) and not obs.covered(bucket, key):
+                    stray.setdefault(bucket, []).append(key)
+    else:
+        for bucket, key in entries:
+            if key not in existing.get(bucket, _NOTHING) and not obs.covered(bucket, key):
+                stray.setdefault(bucket, []).append(key)
+    if sum(len(k) for k in stray.values()) <= HEAD_LIMIT:
+        for bucket, keys in stray.items():
+            _head(storage, bucket, keys, obs)
+    else:
+        for bucket, keys in stray.items():
+            for prefix in merge_prefixes(k[: k.rfind("/") + 1] for k in keys):
+                if not obs.covered(bucket, prefix):
+                    _record(obs, Listing(storage, bucket, prefix, False, counter).run())
+    return obs
+
+
+def _rule_changes(ledger: Ledger, decl: Declaration) -> dict[str, tuple[str, str]]:
+    if ledger.declaration is None:
+        return {}
+    from reconciler.plan.diffing import rule_changes  # deepdiff is slow to import: only when there is something to diff
+
+    return rule_changes(ledger.declaration, decl.document)
+
+
+def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger], *, prune: bool = False,
+             replace_unmanaged: bool = False, progress: Progress | None = None,
+             cache: ListingCache | None = None) -> tuple[SetPlan, Observation]:
+    """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way)."""
+    obs = observe_set(decl, storage, ledger, progress, cache=cache)
+    plan = plan_observed(decl, obs, ledger() if callable(ledger) else ledger, prune=prune,
+                         replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest(decl),
+                         rule_changes=_rule_changes)
+    return plan, obs
+
+
+def plan_observed(decl: Declaration, obs: Observation, ledger: Ledger, *, prune: bool = False,
+                  replace_unmanaged: bool = False, declaration_digest: str = "",
+                  rule_changes: Callable[[Ledger, Declaration], dict[str, tuple[str, str]]] | None = None) -> SetPlan:
+    """The plan of what ``obs`` saw: ``build_set_plan`` given the ledger's entries as the index the observation's
+    ``confirmed`` numbers."""
+    if obs.index is not None:
+        ledger = replace(ledger, entries=obs.index)
+    return build_set_plan(
+        decl, obs.sources, obs.existing, ledger, confirmed=obs.confirmed,
+        prune=prune, replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest,
+        rule_changes=rule_changes(ledger, decl) if rule_changes is not None else None,
+    )
+
+
+def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool = False,
+                      replace_unmanaged: bool = False, progress: Progress | None = None) -> Plan:
+    """The plan of every set, in order: reads each set's ledger and observes its buckets. Never writes."""
+    # Observation builds millions of long-lived objects (listed objects, ledger entries): the cyclic GC would
+    # rescan them again and again (~10% of a plan's time at 10^4 sources, more beyond). Nothing here makes cycles.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan_all(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged, progress=progress)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _plan_all(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool, replace_unmanaged: bool,
+              progress: Progress | None) -> Plan:
+    sets = []
+    cache: dict[str, ListingCache] = {}  # per region: a (bucket, prefix) is listed once for all the sets
+    shared = SharedOutputs(decls)
+    for number, decl in enumerate(decls):
+        storage = backend.storage(decl.region)
+        # the ledger first, then the listings: what the ledger records was made before anything is listed
+        ledger = backend.ledgers.read(decl)
+        plan, obs = plan_set(decl, storage, ledger, prune=prune, replace_unmanaged=replace_unmanaged,
+                             progress=progress, cache=cache.setdefault(decl.region, {}))
+        shared.add(number, obs.sources)
+        sets.append(plan)
+    return Plan(tuple(sets))
+
