@@ -20,6 +20,7 @@ from reconciler.local.faults import Faults, FaultSettings, Stats
 from reconciler.local.handler import Handler
 from reconciler.local.protocol import valid_bucket_name
 from reconciler.local.store import LocalStore
+from reconciler.local.uploads import Uploads
 
 DEFAULT_SECRET_ID = "AKIDcosreconLOCAL0000000000000000000"
 DEFAULT_SECRET_KEY = "cosreconLocalSecretKey00000000000"
@@ -59,7 +60,8 @@ class LocalServer:
         for name in buckets:
             self.create_bucket(name)
         self._state = ServerState(self.store, credentials,
-                                  Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate), seed), Stats())
+                                  Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate), seed), Stats(),
+                                  Uploads(self.store))
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 

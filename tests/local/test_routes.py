@@ -13,6 +13,7 @@ from reconciler.local.context import ServerState
 from reconciler.local.faults import Faults, FaultSettings, Stats
 from reconciler.local.protocol import Request, RequestBody
 from reconciler.local.store import LocalStore
+from reconciler.local.uploads import Uploads
 
 BUCKET = "routes-1250000000"
 
@@ -21,7 +22,7 @@ BUCKET = "routes-1250000000"
 def state(tmp_path: Path) -> ServerState:
     store = LocalStore(tmp_path)
     store.create_bucket(BUCKET)
-    return ServerState(store, Credentials("id", "key"), Faults(FaultSettings(ci_qps=0)), Stats())
+    return ServerState(store, Credentials("id", "key"), Faults(FaultSettings(ci_qps=0)), Stats(), Uploads(store))
 
 
 def request(method: str, key: str = "", body: bytes | None = None, query: list[tuple[str, str]] | None = None,
