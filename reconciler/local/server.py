@@ -8,6 +8,7 @@ port. Credentials: explicit arguments, else ``TENCENTCLOUD_SECRET_ID`` / ``TENCE
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterable
 from http.server import ThreadingHTTPServer
@@ -40,6 +41,11 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     allow_reuse_address = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client resetting its connection is routine; the server never prints a traceback for it."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class LocalServer:
