@@ -83,3 +83,26 @@ def test_service_listing_and_a_request_without_a_bucket(state: ServerState) -> N
 def test_head_errors_have_no_body(state: ServerState) -> None:
     reply = routing.handle(state, request("HEAD", "missing"))
     assert (reply.status, reply.body, reply.content_length()) == (404, b"", 0)
+
+
+def test_refusals_happen_before_the_store_is_touched(state: ServerState) -> None:
+    routing.handle(state, request("PUT", "k", b"keep me"))
+    acl = routing.handle(state, request("PUT", "k", b"", query=[("acl", "")]))
+    assert acl.status == 501 and isinstance(acl.body, bytes) and b"'acl'" in acl.body
+    assert routing.handle(state, request("GET", "k")).body == b"keep me"
+    assert routing.handle(state, request("DELETE", "", query=[("cors", "")])).status == 501
+    assert state.store.bucket_exists(BUCKET)
+
+
+def test_encoding_type_other_than_url_is_refused(state: ServerState) -> None:
+    reply = routing.handle(state, request("GET", query=[("encoding-type", "xml")]))
+    assert reply.status == 400 and isinstance(reply.body, bytes) and b"encoding-type" in reply.body
+
+
+def test_a_chunked_body_is_read_to_its_end(state: ServerState) -> None:
+    wire = io.BytesIO(b"3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nTrailer: x\r\n\r\nNEXT")
+    req = request("PUT", "chunked")
+    req.body = RequestBody(wire, None, wire.readline)
+    assert routing.handle(state, req).status == 200
+    assert routing.handle(state, request("GET", "chunked")).body == b"abcdefg"
+    assert wire.read() == b"NEXT"  # the next request on the connection is untouched
