@@ -15,7 +15,8 @@ _MODEL = anycrc.Model("CRC64-XZ")
 
 def crc64(data: bytes, crc: int = 0) -> int:
     """The CRC of ``data`` appended to bytes whose CRC is ``crc`` (0 for nothing before)."""
-    return int(_MODEL.calc(data, crc))
+    value: int = _MODEL.calc(data, crc) if crc else _MODEL.calc(data)  # no init argument: 2x faster per call
+    return value
 
 
 def combine(first: int, second: int, second_length: int) -> int:

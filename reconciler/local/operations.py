@@ -19,7 +19,8 @@ from reconciler.local import conditions, replies
 from reconciler.local.auth import header_bytes_text
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import CosError, Readable, Request, Response
-from reconciler.local.store import BucketMissing, ObjectExists, StoredObject
+from reconciler.local.checksum import crc64
+from reconciler.local.store import CRC_HEADER, BucketMissing, ObjectExists, StoredObject
 
 STORED_HEADERS = ("Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires")
 RESPONSE_OVERRIDES = {"response-content-type": "Content-Type", "response-content-language": "Content-Language",
@@ -82,8 +83,8 @@ def put_object(state: ServerState, req: Request) -> Response:
 
 
 def _crc(obj: StoredObject) -> dict[str, str]:
-    value = obj.meta.get("x-cos-hash-crc64ecma")
-    return {} if value is None else {"x-cos-hash-crc64ecma": value}
+    value = obj.meta.get(CRC_HEADER)
+    return {} if value is None else {CRC_HEADER: value}
 
 
 def copy_source(state: ServerState, req: Request) -> tuple[StoredObject, bytes]:
@@ -111,7 +112,7 @@ def copy_object(state: ServerState, req: Request) -> Response:
     if req.headers.get("x-cos-metadata-directive", "Copy").strip().lower() == "replaced":
         copied = store_object(state, req, body, stored_headers(req))
     else:
-        kept = {k: v for k, v in obj.meta.items() if k != "x-cos-hash-crc64ecma"}
+        kept = {k: v for k, v in obj.meta.items() if k != CRC_HEADER}
         copied = store_object(state, req, body, kept, obj.content_type)
     return Response(200, _crc(copied), replies.copy_result(copied))
 
@@ -142,14 +143,17 @@ def _range(spec: str, size: int) -> tuple[int, int] | None:
 def get_object(state: ServerState, req: Request, *, with_body: bool = True) -> Response:
     assert req.bucket is not None
     store = state.store
-    if with_body:
+    obj = None if with_body else store.head(req.bucket, req.key)
+    body = b""
+    if with_body or (obj is not None and CRC_HEADER not in obj.meta):
         found = store.get(req.bucket, req.key)
         obj, body = found if found else (None, b"")
-    else:
-        obj, body = store.head(req.bucket, req.key), b""
     if obj is None:
         raise CosError("NoSuchKey", "The specified key does not exist.")
     headers = object_headers(obj)
+    if CRC_HEADER not in obj.meta:  # seeded by put_many, which leaves the CRC to the first read
+        headers[CRC_HEADER] = str(crc64(body))
+        body = body if with_body else b""
     if conditions.check_read(obj, req.headers):
         return Response(304, {**headers, "Content-Length": "0"})
     for param, header in RESPONSE_OVERRIDES.items():

@@ -106,3 +106,13 @@ def test_a_chunked_body_is_read_to_its_end(state: ServerState) -> None:
     assert routing.handle(state, req).status == 200
     assert routing.handle(state, request("GET", "chunked")).body == b"abcdefg"
     assert wire.read() == b"NEXT"  # the next request on the connection is untouched
+
+
+def test_seeded_objects_get_their_crc_when_read(state: ServerState) -> None:
+    state.store.put_many(BUCKET, [("seeded.bin", b"123456789"), ("big.bin", b"y" * 100_000)])
+    assert routing.handle(state, request("HEAD", "seeded.bin")).headers["x-cos-hash-crc64ecma"] == "11051210869376104954"
+    assert routing.handle(state, request("GET", "seeded.bin")).headers["x-cos-hash-crc64ecma"] == "11051210869376104954"
+    routing.handle(state, request("PUT", "put.bin", b"123456789"))
+    assert routing.handle(state, request("HEAD", "put.bin")).headers["x-cos-hash-crc64ecma"] == "11051210869376104954"
+    big = routing.handle(state, request("HEAD", "big.bin"))
+    assert (big.body, big.content_length()) == (b"", 100_000) and big.headers["x-cos-hash-crc64ecma"].isdigit()
