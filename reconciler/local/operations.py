@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+from collections.abc import Iterator
+from typing import BinaryIO
 from urllib.parse import unquote
 
 from reconciler.local import conditions, replies
@@ -140,33 +142,56 @@ def _range(spec: str, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
+def _chunks(body: BinaryIO, remaining: int) -> Iterator[bytes]:
+    """Up to ``remaining`` bytes of an open body, 1 MiB at a time; closes it."""
+    with body:
+        while remaining > 0:
+            chunk = body.read(min(remaining, 1 << 20))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+
+
+def _crc_of(body: BinaryIO) -> str:
+    crc = 0
+    while chunk := body.read(1 << 20):
+        crc = crc64(chunk, crc)
+    body.seek(0)
+    return str(crc)
+
+
 def get_object(state: ServerState, req: Request, *, with_body: bool = True) -> Response:
+    """GET/HEAD Object; a body is streamed from its file, never read whole into memory."""
     assert req.bucket is not None
-    store = state.store
-    obj = None if with_body else store.head(req.bucket, req.key)
-    body = b""
-    if with_body or (obj is not None and CRC_HEADER not in obj.meta):
-        found = store.get(req.bucket, req.key)
-        obj, body = found if found else (None, b"")
-    if obj is None:
+    found = state.store.open(req.bucket, req.key)
+    if found is None:
         raise CosError("NoSuchKey", "The specified key does not exist.")
-    headers = object_headers(obj)
-    if CRC_HEADER not in obj.meta:  # seeded by put_many, which leaves the CRC to the first read
-        headers[CRC_HEADER] = str(crc64(body))
-        body = body if with_body else b""
-    if conditions.check_read(obj, req.headers):
-        return Response(304, {**headers, "Content-Length": "0"})
-    for param, header in RESPONSE_OVERRIDES.items():
-        if param in req.params:
-            headers[header] = req.params[param]
-    span = _range(req.headers.get("range", ""), obj.size) if "range" in req.headers else None
-    if span is not None:
-        start, end = span
-        headers["Content-Range"] = f"bytes {start}-{end}/{obj.size}"
-        headers["Content-Length"] = str(end - start + 1)
-        return Response(206, headers, body[start:end + 1])
-    headers["Content-Length"] = str(obj.size)
-    return Response(200, headers, body)
+    obj, body = found
+    try:
+        headers = object_headers(obj)
+        if CRC_HEADER not in obj.meta:  # seeded by put_many, which leaves the CRC to the first read
+            headers[CRC_HEADER] = _crc_of(body)
+        if conditions.check_read(obj, req.headers):
+            body.close()
+            return Response(304, {**headers, "Content-Length": "0"})
+        for param, header in RESPONSE_OVERRIDES.items():
+            if param in req.params:
+                headers[header] = req.params[param]
+        status, start, length = 200, 0, obj.size
+        span = _range(req.headers.get("range", ""), obj.size) if "range" in req.headers else None
+        if span is not None:
+            status, start, length = 206, span[0], span[1] - span[0] + 1
+            headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{obj.size}"
+        headers["Content-Length"] = str(length)
+    except BaseException:
+        body.close()
+        raise
+    if not with_body:
+        body.close()
+        return Response(status, headers)
+    body.seek(start)
+    return Response(status, headers, _chunks(body, length))
 
 
 def head_object(state: ServerState, req: Request) -> Response:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 import sqlite3
@@ -24,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from reconciler.local.checksum import crc64
 from reconciler.local.listing import (BucketMissing, BucketNotEmpty, ListPage, ObjectExists, StoredObject,
@@ -187,7 +188,10 @@ class LocalStore:
             raise
         return row
 
-    def commit(self, bucket: str, row: StoredObject, data: bytes | None, forbid_overwrite: bool) -> None:
+    def commit(self, bucket: str, row: StoredObject, data: bytes | None, forbid_overwrite: bool,
+               also: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Commit an object's index row (its body file, if any, already durable); ``also`` runs in the same
+        transaction (completing a multipart upload drops the upload with it)."""
         kb = row.key.encode("utf-8")
         with self.write_lock:
             conn = self.connection()
@@ -196,9 +200,19 @@ class LocalStore:
             old = conn.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, kb)).fetchone()
             if old is not None and forbid_overwrite:
                 raise ObjectExists(row.key)
-            conn.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?)",
-                         (bucket, kb, row.size, row.etag, row.mtime, row.content_type,
-                          json.dumps(row.meta), row.blob, data))
+            values = (bucket, kb, row.size, row.etag, row.mtime, row.content_type, json.dumps(row.meta), row.blob,
+                      data)
+            if also is None:
+                conn.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?)", values)
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?)", values)
+                    also(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
         if old is not None:
             self.drop_blob(old[0])
 
@@ -249,6 +263,16 @@ class LocalStore:
 
     def get(self, bucket: str, key: str) -> tuple[StoredObject, bytes] | None:
         """The object and its whole body, or None."""
+        found = self.open(bucket, key)
+        if found is None:
+            return None
+        obj, body = found
+        with body:
+            return obj, body.read()
+
+    def open(self, bucket: str, key: str) -> tuple[StoredObject, BinaryIO] | None:
+        """The object and its body as an open file (a BytesIO for an inline body), or None. The caller closes
+        it; an overwrite or delete meanwhile does not disturb a body already open."""
         for _ in range(3):  # a concurrent overwrite may unlink the file between the row read and the open
             row = self.connection().execute(
                 "SELECT key, size, etag, mtime, ctype, meta, blob, body FROM objects WHERE bucket=? AND key=?",
@@ -257,9 +281,9 @@ class LocalStore:
                 return None
             obj = _row(row[:7])
             if obj.blob is None:
-                return obj, bytes(row[7])
+                return obj, io.BytesIO(bytes(row[7]))
             try:
-                return obj, self.blob_path(obj.blob).read_bytes()
+                return obj, open(self.blob_path(obj.blob), "rb")  # noqa: SIM115 - handed to the caller
             except FileNotFoundError:
                 continue
         return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -110,18 +111,29 @@ class Uploads:
                 yield Upload(str(row[0]), bucket, key, float(row[2]), str(row[3]), json.loads(str(row[4])))
 
     def complete(self, upload: Upload, chosen: Sequence[Part]) -> StoredObject:
-        """Concatenate ``chosen`` parts into the object (durably), then drop the upload and all its parts."""
+        """Concatenate ``chosen`` parts into the object (durably), then, in the same transaction as the object's
+        row, drop the upload and its parts: a crash leaves either the upload or the object, never both."""
         md5s = b"".join(bytes.fromhex(p.etag.strip('"')) for p in chosen)
         etag = f'"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"'
         blob, size, _, crc = self.store.write_blob(self._chunks(chosen))
         row = StoredObject(upload.key, size, etag, time.time(), upload.content_type,
                            {**upload.meta, CRC_HEADER: str(crc)}, blob)
+        part_blobs: list[str] = []
+
+        def drop_upload(conn: sqlite3.Connection) -> None:
+            part_blobs.extend(r[0] for r in conn.execute("SELECT blob FROM parts WHERE upload_id=?",
+                                                         (upload.upload_id,)))
+            conn.execute("DELETE FROM parts WHERE upload_id=?", (upload.upload_id,))
+            if not conn.execute("DELETE FROM uploads WHERE upload_id=?", (upload.upload_id,)).rowcount:
+                raise NoSuchUpload(upload.upload_id)  # completed or aborted meanwhile
+
         try:
-            self.store.commit(upload.bucket, row, None, False)
+            self.store.commit(upload.bucket, row, None, False, also=drop_upload)
         except BaseException:
             self.store.drop_blob(blob)
             raise
-        self.abort(upload)
+        for part_blob in part_blobs:
+            self.store.drop_blob(part_blob)
         return row
 
     def _chunks(self, chosen: Sequence[Part]) -> Iterator[bytes]:

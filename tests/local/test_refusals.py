@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.local import LocalServer
+from reconciler.local import LocalServer, routing
 from reconciler.local.auth import sign, string_to_sign
 
 BUCKET = "refuse-1250000000"
@@ -50,6 +50,11 @@ def snapshot(srv: LocalServer) -> dict[str, Any]:
     return state
 
 
+def implemented(subresource: str, method: str, key: str) -> bool:
+    target = routing.Target.OBJECT if key else routing.Target.BUCKET
+    return any(r.subresource == subresource and r.method == method and r.target is target for r in routing.ROUTES)
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with LocalServer(tmp_path_factory.mktemp("refusals"), buckets=[BUCKET, "empty-1250000000"]) as server:
@@ -63,6 +68,8 @@ def test_unimplemented_subresources_are_refused_and_change_nothing(srv: LocalSer
     before = snapshot(srv)
     for method in METHODS:
         for key in ("k.txt", ""):
+            if implemented(subresource, method, key):
+                continue  # implemented since this list was written: its own tests cover it
             for query in (subresource, f"{subresource}=nosuch"):
                 status, body = signed(srv, method, key, query, BODY)
                 where = f"{method} /{key}?{query}"
@@ -71,7 +78,7 @@ def test_unimplemented_subresources_are_refused_and_change_nothing(srv: LocalSer
                     assert b"<Code>NotImplemented</Code>" in body and subresource.encode() in body, where
     assert snapshot(srv) == before
     # an empty bucket survives DELETE /?<sub-resource> too
-    assert signed(srv, "DELETE", "", subresource)[0] == 501
+    assert implemented(subresource, "DELETE", "") or signed(srv, "DELETE", "", subresource)[0] == 501
     assert srv.store.bucket_exists("empty-1250000000")
 
 
