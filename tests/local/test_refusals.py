@@ -102,3 +102,27 @@ def test_unknown_ci_process_parameters_are_refused(srv: LocalServer, tmp_path: P
     assert status == 400 and b"NoSuchProcess" in body
     status, body = signed(srv, "GET", "k.txt", "imageMogr2/thumbnail/10x&acl")
     assert status == 501 and b"acl" in body
+
+
+def test_a_reply_before_closing_says_connection_close(srv: LocalServer) -> None:
+    """An unread chunked body cannot be skipped safely: the server closes, and announces it."""
+    host = f"{BUCKET}.cos.ap-guangzhou.myqcloud.com"
+    now = int(time.time())
+    key_time = f"{now - 60};{now + 600}"
+    to_sign = string_to_sign("put", "/k.txt", {}, {}, key_time)
+    auth = (f"q-sign-algorithm=sha1&q-ak={srv.secret_id}&q-sign-time={key_time}&q-key-time={key_time}"
+            f"&q-header-list=&q-url-param-list=&q-signature={sign(srv.secret_key, key_time, to_sign)}")
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request("PUT", "/k.txt?acl", body=iter([b"<AccessControlPolicy/>"]), encode_chunked=True,
+                 headers={"Host": host, "Authorization": auth, "Transfer-Encoding": "chunked"})
+    reply = conn.getresponse()
+    reply.read()
+    assert (reply.status, reply.getheader("Connection")) == (501, "close")
+    conn.close()
+    to_sign = string_to_sign("get", "/k.txt", {}, {}, key_time)
+    auth = auth.rsplit("=", 1)[0] + "=" + sign(srv.secret_key, key_time, to_sign)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request("GET", "/k.txt", headers={"Host": host, "Authorization": auth})
+    kept = conn.getresponse()
+    assert (kept.status, kept.read(), kept.getheader("Connection")) == (200, b"precious", None)
+    conn.close()
