@@ -18,8 +18,11 @@ FORMATS = {"jpg": "jpg", "jpeg": "jpg", "png": "png", "apng": "png", "bmp": "bmp
            "tiff": "tiff", "gif": "gif", "avif": "avif"}
 UNSUPPORTED_FORMATS = {"heif", "heic", "tpg"}
 GRAVITIES = {"northwest", "north", "northeast", "west", "center", "east", "southwest", "south", "southeast"}
-AI_OPERATIONS = {"AISuperResolution", "AIImageColoring", "AIEnhanceImage", "AIImageCrop", "AIPicMatting",
-                 "AIPortraitMatting", "GoodsMatting"}
+AI_PARAMETERS = {"AISuperResolution": {"magnify"}, "AIImageColoring": set(), "AIEnhanceImage": {"denoise", "sharpen"},
+                 "AIImageCrop": {"width", "height", "fixed"}, "AIPicMatting": {"center-layout", "padding-layout"},
+                 "AIPortraitMatting": {"center-layout", "padding-layout"},
+                 "GoodsMatting": {"center-layout", "padding-layout"}}  # what each takes (cos-notes.md)
+AI_OPERATIONS = set(AI_PARAMETERS)
 _NOARG = {"strip", "auto-orient"}
 _WITHARG = {"thumbnail", "crop", "cut", "gravity", "dx", "dy", "rotate", "flip", "format", "quality", "rquality",
             "lquality", "interlace", "blur", "grayscale", "bright", "contrast", "sharpen", "size-limit",
@@ -253,6 +256,9 @@ def _ai(segment: str) -> Step:
         raise RuleError(f"ci-process={name}: not an image-producing operation the local server supports "
                         f"(one of {', '.join(sorted(AI_OPERATIONS))})")
     params = tuple((k, v) for k, _, v in pairs[1:])
+    unknown = sorted({k for k, _ in params} - AI_PARAMETERS[name])
+    if unknown:
+        raise RuleError(f"ci-process={name} takes no parameter {unknown[0]!r}")
     step = Step(name, params)
     if name == "AISuperResolution" and step.get("magnify", "2") not in ("1", "2", "4"):
         raise RuleError(f"{segment!r}: magnify must be 1, 2 or 4")
