@@ -215,3 +215,17 @@ def test_bucket_already_owned_and_image_info(client: Any, bucket: str) -> None:
         "md5": hashlib.md5(photo).hexdigest(), "frame_count": "1"}
     exif = _error(lambda: client.ci_get_image_info(Bucket=bucket, Key="p.jpg", Param="exif"))
     assert (exif.get_status_code(), exif.get_error_code()) == (501, "NotImplemented")
+
+
+def test_complete_honours_forbid_overwrite_and_keeps_the_upload(client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="taken.bin", Body=b"first")
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key="taken.bin")["UploadId"]
+    part = client.upload_part(Bucket=bucket, Key="taken.bin", Body=b"second", PartNumber=1, UploadId=upload_id)
+    parts = {"Part": [{"PartNumber": "1", "ETag": part["ETag"]}]}
+    refused = _error(lambda: client.complete_multipart_upload(
+        Bucket=bucket, Key="taken.bin", UploadId=upload_id, MultipartUpload=parts,
+        Metadata={"x-cos-forbid-overwrite": "true"}))
+    assert (refused.get_status_code(), refused.get_error_code()) == (409, "FileAlreadyExists")
+    assert client.get_object(Bucket=bucket, Key="taken.bin")["Body"].get_raw_stream().read() == b"first"
+    client.complete_multipart_upload(Bucket=bucket, Key="taken.bin", UploadId=upload_id, MultipartUpload=parts)
+    assert client.get_object(Bucket=bucket, Key="taken.bin")["Body"].get_raw_stream().read() == b"second"
