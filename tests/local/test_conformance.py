@@ -229,3 +229,34 @@ def test_complete_honours_forbid_overwrite_and_keeps_the_upload(client: Any, buc
     assert client.get_object(Bucket=bucket, Key="taken.bin")["Body"].get_raw_stream().read() == b"first"
     client.complete_multipart_upload(Bucket=bucket, Key="taken.bin", UploadId=upload_id, MultipartUpload=parts)
     assert client.get_object(Bucket=bucket, Key="taken.bin")["Body"].get_raw_stream().read() == b"second"
+
+
+def test_upload_file_resumes_an_interrupted_upload(client: Any, bucket: str, tmp_path: Path) -> None:
+    """upload_file finds the earlier upload of the key (list_multipart_uploads), checks its parts (list_parts)
+    and uploads only the rest."""
+    data = os.urandom(3 * MIB + 100)
+    path = tmp_path / "resume.bin"
+    path.write_bytes(data)
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key="resume.bin")["UploadId"]
+    client.upload_part(Bucket=bucket, Key="resume.bin", Body=data[:MIB], PartNumber=1, UploadId=upload_id)
+    client.upload_file(Bucket=bucket, Key="resume.bin", LocalFilePath=str(path), PartSize=1)
+    assert client.get_object(Bucket=bucket, Key="resume.bin")["Body"].get_raw_stream().read() == data
+    assert "Upload" not in client.list_multipart_uploads(Bucket=bucket)
+
+
+def test_list_multipart_uploads_and_parts_paginate(client: Any, bucket: str) -> None:
+    ids = {key: client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+           for key in ("a/1", "a/2", "b/x/1", "b/y/2", "c")}
+    rolled = client.list_multipart_uploads(Bucket=bucket, Delimiter="/", Prefix="b/")
+    assert [p["Prefix"] for p in rolled["CommonPrefixes"]] == ["b/x/", "b/y/"] and "Upload" not in rolled
+    first = client.list_multipart_uploads(Bucket=bucket, MaxUploads=2)
+    assert [u["Key"] for u in first["Upload"]] == ["a/1", "a/2"] and first["IsTruncated"] == "true"
+    rest = client.list_multipart_uploads(Bucket=bucket, KeyMarker=first["NextKeyMarker"],
+                                         UploadIdMarker=first["NextUploadIdMarker"])
+    assert [u["Key"] for u in rest["Upload"]] == ["b/x/1", "b/y/2", "c"] and rest["IsTruncated"] == "false"
+    for number in (1, 2, 3):
+        client.upload_part(Bucket=bucket, Key="c", Body=b"p" * number, PartNumber=number, UploadId=ids["c"])
+    page = client.list_parts(Bucket=bucket, Key="c", UploadId=ids["c"], MaxParts=2)
+    assert [p["Size"] for p in page["Part"]] == ["1", "2"] and page["IsTruncated"] == "true"
+    tail = client.list_parts(Bucket=bucket, Key="c", UploadId=ids["c"], PartNumberMarker=page["NextPartNumberMarker"])
+    assert [p["PartNumber"] for p in tail["Part"]] == ["3"] and tail["IsTruncated"] == "false"
