@@ -85,7 +85,6 @@ def _run(state: ServerState, req: Request, source: bytes, ops: processing.PicOpe
 
 
 def image_process(state: ServerState, req: Request) -> Response:
-    state.stats.count("image_process")
     req.body.read_all()
     if "pic-operations" not in req.headers:
         raise CosError("InvalidArgument", "image_process needs a Pic-Operations header.", ci=True)
@@ -95,7 +94,6 @@ def image_process(state: ServerState, req: Request) -> Response:
 
 
 def put_with_processing(state: ServerState, req: Request) -> Response:
-    state.stats.count("ci_put_object")
     ops = _operations(req)
     _admit(state, rate_limited=True)
     body = req.body.read_all()
@@ -118,7 +116,6 @@ def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
 
 def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str, str]) -> Response:
     """Download-time processing; ``overrides`` are the response-* parameters GET understands."""
-    state.stats.count("ci_get_object")
     rule = _checked_download_rule(req, overrides)
     source = _source(state, req)
     try:
@@ -138,7 +135,6 @@ def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str
 def image_info(state: ServerState, req: Request) -> Response:
     """``GET /<key>?imageInfo`` (the SDK's ci_get_image_info): the JSON CI returns, every value a string
     (https://cloud.tencent.com/document/product/460/36504)."""
-    state.stats.count("ci_get_image_info")
     source = _source(state, req)
     try:
         info = imaging.describe(source)

@@ -203,12 +203,14 @@ def test_keys_beginning_with_a_slash(client: Any, bucket: str) -> None:
     assert client.get_object(Bucket=bucket, Key="//lead.txt")["Body"].get_raw_stream().read() == b"lead"
 
 
-def test_bucket_already_owned_and_image_info(client: Any, bucket: str) -> None:
+def test_bucket_already_owned_and_image_info(client: Any, bucket: str, server: LocalServer) -> None:
     owned = _error(lambda: client.create_bucket(Bucket=bucket))
     assert (owned.get_status_code(), owned.get_error_code()) == (409, "BucketAlreadyOwnedByYou")
     photo = jpeg(320, 200)
     client.put_object(Bucket=bucket, Key="p.jpg", Body=photo)
+    before = server.stats().get("ci_get_image_info", 0)
     _, data = client.ci_get_image_info(Bucket=bucket, Key="p.jpg")
+    assert server.stats()["ci_get_image_info"] == before + 1  # counted once
     info = json.loads(data)
     assert {k: info[k] for k in ("format", "width", "height", "size", "md5", "frame_count")} == {
         "format": "jpg", "width": "320", "height": "200", "size": str(len(photo)),
