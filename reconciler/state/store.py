@@ -24,7 +24,7 @@ from reconciler.state import ledger_file
 from reconciler.state import locks
 from reconciler.state.blobs import Blobs, CosBlobs, DirBlobs, dump_json, load_json
 from reconciler.state.ledger import JournalRecord, Segment
-from reconciler.state.locks import DEFAULT_LEASE, LOCK_NAME, HeldLock, LockInfo
+from reconciler.state.locks import DEFAULT_LEASE, HeldLock, LockInfo
 from reconciler.model import Declaration, Ledger, LedgerEntry
 from reconciler.storage import Storage
 
