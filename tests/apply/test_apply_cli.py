@@ -19,7 +19,7 @@ from reconciler.cli import main
 from reconciler.declare.load import load_declarations
 from reconciler.local import LocalServer
 
-from conftest import REGION, SRC, declaration, keys, make_plan, process_calls, seed, slowdowns
+from tests.apply.conftest import REGION, SRC, declaration, keys, make_plan, process_calls, seed, slowdowns
 
 ROOT = Path(__file__).resolve().parents[2]
 DECL = """\

@@ -14,7 +14,7 @@ from reconciler.errors import StorageError, UsageError
 from reconciler.local import LocalServer
 from reconciler.storage.cos import CosStorage
 
-from conftest import REGION, SRC, jpeg, process_calls
+from tests.apply.conftest import REGION, SRC, jpeg, process_calls
 from test_apply_cli import write_decl
 
 SECRET = "s3cr3t-KEY-that-must-never-show-0000"

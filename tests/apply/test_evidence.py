@@ -19,7 +19,7 @@ from reconciler.state.store import LedgerStore
 from reconciler.storage import ProcessedObject, ProcessResult
 from reconciler.storage.memory import MemoryStorage
 
-from conftest import SRC, declaration
+from tests.apply.conftest import SRC, declaration
 
 OPTIONS = ApplyOptions(parallelism=2, max_qps=0, retry=RetryPolicy(attempts=3, base=0.001, cap=0.002))
 
