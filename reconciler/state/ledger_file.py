@@ -34,8 +34,7 @@ _OUTPUT = ("bucket", "address", "fingerprint")  # the fields of an entry of the 
 _Row = tuple[tuple[str, str, str], str, str, str]  # (output, key, output ETag, made_at) of an entry not in an index
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once: json.dumps makes one a line
 
 
 def render_ledger(ledger: Ledger) -> bytes:
