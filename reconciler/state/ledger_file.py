@@ -44,26 +44,7 @@ def render_ledger(ledger: Ledger) -> bytes:
     read (sorted, as this writes them): no ``LedgerEntry`` is made for them and their ETags become text one line
     at a time."""
     base, hidden, loose_entries = _layers(ledger.entries)
-    outputs: set[tuple[str, str, str]] = set()
-    made: set[str] = set()
-    count = 0
-    base_groups: list[Group] = []
-    if base is not None:
-        used_outputs, used_made = bytearray(len(base.outputs)), bytearray(len(base.made))
-        for group in base.groups():
-            layout, kept = group[LAYOUT], 0
-            for j in range(len(group) - KEYS):
-                if hidden and (base.outputs[layout[2 * j]][0], group[KEYS + j]) in hidden:
-                    continue
-                used_outputs[layout[2 * j]] = used_made[layout[2 * j + 1]] = 1
-                kept += 1
-            if kept:
-                count += kept
-                base_groups.append(group)
-        outputs.update(o for o, used in zip(base.outputs, used_outputs) if used)
-        made.update(m for m, used in zip(base.made, used_made) if used)
-        if any(_order(a) > _order(b) for a, b in zip(base_groups, base_groups[1:])):
-            base_groups.sort(key=_order)
+    groups, outputs, made, count = _kept_groups(base, hidden)
     loose: dict[tuple[str, str], list[_Row]] = {}  # entries not in an index, by (source key, source ETag)
     for e in loose_entries:
         out = (e.bucket, e.address, e.fingerprint)
@@ -71,9 +52,8 @@ def render_ledger(ledger: Ledger) -> bytes:
         made.add(e.made_at)
         loose.setdefault((e.source_key, e.source_etag), []).append((out, e.key, e.output_etag, e.made_at))
         count += 1
-    out_order = sorted(outputs)
+    out_order, made_order = sorted(outputs), sorted(made)
     out_index = {o: i for i, o in enumerate(out_order)}
-    made_order = sorted(made)
     made_index = {m: i for i, m in enumerate(made_order)}
     buffer = io.BytesIO()
     buffer.write(_dumps({
@@ -81,30 +61,65 @@ def render_ledger(ledger: Ledger) -> bytes:
         "declaration": dict(ledger.declaration) if ledger.declaration is not None else None, "count": count,
         "outputs": [{"bucket": b, "address": a, "fingerprint": f} for b, a, f in out_order],
         "made_at": made_order}).encode("utf-8"))
+    base_rows = _rows(base, hidden, out_index, made_index)
     loose_keys = sorted(loose)
     i = k = 0
-    next_base = _order(base_groups[0]) if base_groups else None
+    next_base = _order(groups[0]) if groups else None
     while next_base is not None or k < len(loose_keys):  # merge the two sorted sequences of sources
         next_loose = loose_keys[k] if k < len(loose_keys) else None
         here = min(o for o in (next_base, next_loose) if o is not None)
-        rows = []
+        rows: list[list[Any]] = []
         if next_loose == here:
             rows = [[out_index[o], key, etag, made_index[m]] for o, key, etag, m in loose[here]]
             k += 1
         while next_base == here:
-            group, layout = base_groups[i], base_groups[i][LAYOUT]
-            for j in range(len(group) - KEYS):
-                out = base.outputs[layout[2 * j]]  # type: ignore[union-attr]
-                if not (hidden and (out[0], group[KEYS + j]) in hidden):
-                    rows.append([out_index[out], group[KEYS + j], etag_at(group, j),
-                                 made_index[base.made[layout[2 * j + 1]]]])  # type: ignore[union-attr]
+            rows += base_rows(groups[i])
             i += 1
-            next_base = _order(base_groups[i]) if i < len(base_groups) else None
+            next_base = _order(groups[i]) if i < len(groups) else None
         rows.sort()
         buffer.write(b"\n")
         buffer.write(_dumps({"source_key": here[0], "source_etag": here[1], "entries": rows}).encode("utf-8"))
     buffer.write(b"\n")
     return buffer.getvalue()
+
+
+def _kept_groups(base: LedgerIndex, hidden: set[tuple[str, str]]
+                 ) -> tuple[list[Group], set[tuple[str, str, str]], set[str], int]:
+    """The groups of ``base`` with an entry to write (in source order), the outputs and times those entries use,
+    and how many entries there are."""
+    groups: list[Group] = []
+    count = 0
+    used_outputs, used_made = bytearray(len(base.outputs)), bytearray(len(base.made))
+    for group in base.groups():
+        layout, kept = group[LAYOUT], 0
+        for j in range(len(group) - KEYS):
+            if hidden and (base.outputs[layout[2 * j]][0], group[KEYS + j]) in hidden:
+                continue
+            used_outputs[layout[2 * j]] = used_made[layout[2 * j + 1]] = 1
+            kept += 1
+        if kept:
+            count += kept
+            groups.append(group)
+    if any(_order(a) > _order(b) for a, b in zip(groups, groups[1:])):
+        groups.sort(key=_order)
+    outputs = {o for o, used in zip(base.outputs, used_outputs) if used}
+    return groups, outputs, {m for m, used in zip(base.made, used_made) if used}, count
+
+
+def _rows(base: LedgerIndex, hidden: set[tuple[str, str]], out_index: Mapping[tuple[str, str, str], int],
+          made_index: Mapping[str, int]) -> Callable[[Group], list[list[Any]]]:
+    """A group's entries as rows of the file (indexes into the file's tables), hidden ones left out."""
+    outputs, made = base.outputs, base.made
+
+    def rows(group: Group) -> list[list[Any]]:
+        layout, found = group[LAYOUT], []
+        for j in range(len(group) - KEYS):
+            out = outputs[layout[2 * j]]
+            if not (hidden and (out[0], group[KEYS + j]) in hidden):
+                found.append([out_index[out], group[KEYS + j], etag_at(group, j), made_index[made[layout[2 * j + 1]]]])
+        return found
+
+    return rows
 
 
 def _order(group: Group) -> tuple[str, str]:
@@ -113,13 +128,13 @@ def _order(group: Group) -> tuple[str, str]:
 
 
 def _layers(entries: Mapping[tuple[str, str], LedgerEntry]
-            ) -> tuple[LedgerIndex | None, set[tuple[str, str]], Iterable[LedgerEntry]]:
+            ) -> tuple[LedgerIndex, set[tuple[str, str]], Iterable[LedgerEntry]]:
     """(an index written from its groups, its keys not to write, the entries written one by one)."""
     if isinstance(entries, LedgerIndex):
         return entries, set(), ()
     if isinstance(entries, ChangedEntries) and isinstance(entries.base, LedgerIndex):
         return entries.base, entries.hidden(), entries.puts.values()
-    return None, set(), entries.values()
+    return LedgerIndex(), set(), entries.values()
 
 
 def parse_ledger(data: bytes | Iterable[bytes], where: str = "ledger") -> Ledger:
