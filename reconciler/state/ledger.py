@@ -79,7 +79,8 @@ def _check_header(data: Any, kind: str, where: str) -> Mapping[str, Any]:
         raise StateError(f"{where}: not a cosrecon {kind} (expected a JSON object)")
     version = data.get("format_version")
     if version != FORMAT_VERSION:
-        raise StateError(f"{where}: unsupported {kind} format_version {version!r} (this cosrecon reads {FORMAT_VERSION})")
+        raise StateError(f"{where}: unsupported {kind} format_version {version!r} "
+                         f"(this cosrecon reads {FORMAT_VERSION})")
     if data.get("kind", kind) != kind:
         raise StateError(f"{where}: expected a {kind}, found {data.get('kind')!r}")
     return data

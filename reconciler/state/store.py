@@ -70,7 +70,8 @@ class LedgerStore:
         for name in names:
             data = blobs.read(name)
             if data is not None:
-                segments.append(ledger_format.segment_from_data(load_json(data, blobs.where + name), blobs.where + name))
+                where = blobs.where + name
+                segments.append(ledger_format.segment_from_data(load_json(data, where), where))
         merged, pending = ledger_format.merge(compacted, segments)
         return Snapshot(self._settle(decl, merged, pending), compacted, names)
 
