@@ -30,6 +30,7 @@ _CHUNK = 1 << 20  # bytes of whole lines decoded at a time
 _SCAN: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # json.loads's own scanner
 _LINE = ('expected {"source_key": ..., "source_etag": ..., "entries": [[output, key, output_etag, made_at], ...]} '
          "indexing the header's outputs and made_at")
+_REFUSED = object()  # what _scan_line gives for a line it did not read
 _OUTPUT = ("bucket", "address", "fingerprint")  # the fields of an entry of the header's outputs
 _Row = tuple[tuple[str, str, str], str, str, str]  # (output, key, output ETag, made_at) of an entry not in an index
 
@@ -150,12 +151,17 @@ def parse_ledger(data: bytes | Iterable[bytes], where: str = "ledger") -> Ledger
             raise StateError(f"{where}: after line {line_no}: not valid UTF-8 ({error})") from None
         for line in text.split("\n"):
             line_no += 1
-            if not line.strip():
+            if not line or line.isspace():
                 continue
             if header is None:
-                header = _header(_loads(line, line_no, where), where)
+                here = f"{where}: line {line_no}"
+                header = _header(_loads(line, here, "the header line of a cosrecon ledger"), here)
                 index = _tables(header, where)
-            elif not _add(_loads(line, line_no, where), index):
+                continue
+            value = _scan_line(line)
+            if value is _REFUSED:
+                value = _loads(line, f"{where}: line {line_no}", "one JSON object per line")
+            if not _add(value, index):
                 raise StateError(f"{where}: line {line_no}: {_LINE}")
     if header is None:
         raise StateError(f"{where}: empty: expected the header line of a cosrecon ledger")
@@ -193,42 +199,44 @@ def _blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield last
 
 
-def _loads(line: str, line_no: int, where: str) -> Any:
-    """One line's value, from the scanner ``json.loads`` uses (its wrappers add a third to the time of a line)."""
+def _scan_line(line: str) -> Any:
+    """One line's value, from the scanner ``json.loads`` uses (its wrappers add a third to the time of a line);
+    ``_REFUSED`` when the scanner refuses it (or there is white space before the value: ``_loads`` reads those)."""
     try:
         value, end = _SCAN(line, 0)
-        if end == len(line) or not line[end:].strip():
-            return value
     except (StopIteration, ValueError):
-        pass
-    try:  # a line the scanner refused, or one with white space before its value: json.loads says what is wrong
+        return _REFUSED
+    return value if end == len(line) or not line[end:].strip() else _REFUSED
+
+
+def _loads(line: str, here: str, expected: str) -> Any:
+    """One line's value by ``json.loads``, or ``StateError`` naming ``here`` and what is wrong."""
+    try:
         return json.loads(line)
     except json.JSONDecodeError as error:
-        what = "the header line of a cosrecon ledger" if line_no == 1 else "one JSON object per line"
-        raise StateError(f"{where}: line {line_no}: not valid JSON ({error.msg}, column {error.colno}); "
-                         f"expected {what}") from None
+        raise StateError(f"{here}: not valid JSON ({error.msg}, column {error.colno}); expected {expected}") from None
 
 
-def _header(data: Any, where: str) -> dict[str, Any]:
-    """The header line, checked: a ledger of this format with its tables and count."""
+def _header(data: Any, here: str) -> dict[str, Any]:
+    """The header line, checked: a ledger of this format with its tables and count. ``here``: file and line."""
     if not isinstance(data, dict):
-        raise StateError(f"{where}: line 1: expected the header object of a cosrecon ledger")
+        raise StateError(f"{here}: expected the header object of a cosrecon ledger")
     if data.get("kind") != "ledger":
-        raise StateError(f"{where}: line 1: expected a ledger, found {data.get('kind')!r}")
+        raise StateError(f"{here}: expected a ledger, found {data.get('kind')!r}")
     if data.get("format_version") != FORMAT_VERSION:
-        raise StateError(f"{where}: line 1: unsupported ledger format_version {data.get('format_version')!r} "
+        raise StateError(f"{here}: unsupported ledger format_version {data.get('format_version')!r} "
                          f"(this cosrecon reads {FORMAT_VERSION})")
     outputs, made = data.get("outputs"), data.get("made_at")
     if not (isinstance(outputs, list) and all(isinstance(o, dict) and all(type(o.get(f)) is str for f in _OUTPUT)
                                               for o in outputs)):
-        raise StateError(f"{where}: line 1: outputs must be a list of {{bucket, address, fingerprint}}")
+        raise StateError(f"{here}: outputs must be a list of {{bucket, address, fingerprint}}")
     if not (isinstance(made, list) and all(type(m) is str for m in made)):
-        raise StateError(f"{where}: line 1: made_at must be a list of strings")
+        raise StateError(f"{here}: made_at must be a list of strings")
     if type(data.get("count")) is not int:
-        raise StateError(f"{where}: line 1: count must be an integer")
+        raise StateError(f"{here}: count must be an integer")
     declaration = data.get("declaration")
     if declaration is not None and not isinstance(declaration, Mapping):
-        raise StateError(f"{where}: line 1: declaration must be an object or null")
+        raise StateError(f"{here}: declaration must be an object or null")
     return data
 
 

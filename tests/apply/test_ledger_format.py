@@ -144,6 +144,7 @@ def test_bench_writes_the_same_bytes_as_the_store(tmp_path: Path) -> None:
     (lambda raw: raw.replace(b'"format_version":1', b'"format_version":99'),
      "line 1: unsupported ledger format_version 99"),
     (lambda raw: raw.replace(b'"kind":"ledger"', b'"kind":"journal"'), "line 1: expected a ledger"),
+    (lambda raw: b"\n" + raw.replace(b'"kind":"ledger"', b'"kind":"journal"'), "line 2: expected a ledger"),
     (lambda raw: raw.replace(b'"made_at":["', b'"made_at":[1,"'), "line 1: made_at must be a list of strings"),
     (lambda raw: raw.replace(b'"address":"p.cdn",', b""), "line 1: outputs must be a list of"),
     (lambda raw: b"\xff" + raw, "not valid UTF-8"),
