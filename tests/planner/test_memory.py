@@ -17,7 +17,7 @@ from reconciler.model import ActionKind, Call, Ledger, LedgerEntry, PlanActions,
 from reconciler.plan.observed import observe_set
 from reconciler.plan.planner import build_set_plan
 from reconciler.storage.memory import MemoryStorage
-from tests.planner.test_observe import B, C, decl
+from tests.planner.conftest import B, C, decl
 
 
 def _entries() -> list[LedgerEntry]:

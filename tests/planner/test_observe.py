@@ -21,14 +21,7 @@ from reconciler.plan.observed import (
     template_prefix,
 )
 from reconciler.storage.memory import MemoryStorage
-
-B, C = "src-1250000000", "cdn-1250000000"
-
-
-def decl(outputs: dict[str, Any], include: list[str]) -> Any:
-    return build_declaration({"version": 1, "name": "s", "region": "ap-guangzhou", "bucket": B,
-                              "pipelines": {"p": {"source": {"include": include}, "outputs": outputs}}}, "s.yaml")
-
+from tests.planner.conftest import B, C, decl
 
 def test_prefixes() -> None:
     assert template_prefix("/thumbs/{dir}/{stem}.webp") == "thumbs/"
