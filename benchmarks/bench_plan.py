@@ -49,7 +49,9 @@ def _converged_ledger(base: Path, n: int, decl: Path, state: Path) -> None:
     """The converged state's ledger, without 3N HEADs: ``cosrecon adopt`` records one source's outputs (in a
     one-source store with the same bodies), then its entries are replicated for all N sources — every source and
     every output has the same body, so the same ETags and fingerprints. The plan then checks it: 3N unchanged."""
-    from reconciler.state.ledger import ledger_from_data, ledger_to_data
+    from dataclasses import replace
+
+    from reconciler.model import Ledger
     from reconciler.state.ledger_file import parse_ledger, render_ledger
 
     root = base / f"adopt-root-{n}"
@@ -57,20 +59,20 @@ def _converged_ledger(base: Path, n: int, decl: Path, state: Path) -> None:
     with c.local_server(root) as server:
         env = c.credentials_env(server.secret_id, server.secret_key)
         c.run_process([*c.cosrecon_argv(), "adopt", str(decl), *c.cli_env_args(server.endpoint, state)], env=env)
-    files = list(state.rglob("ledger.json"))
+    files = list(state.rglob("ledger.jsonl"))
     if len(files) != 1 or any(p.is_file() for p in state.rglob("journal/*")):
         raise c.BenchError(f"adopt left an unexpected state dir: {sorted(map(str, state.rglob('*')))}")
-    ledger = ledger_to_data(parse_ledger(files[0].read_bytes()))  # its entries as format 1's plain records
-    by_address = {e["address"]: e for e in ledger["entries"]}
-    if len(by_address) != len(c.OUTPUTS_3) or len(ledger["entries"]) != len(c.OUTPUTS_3):
-        raise c.BenchError(f"adopt recorded {len(ledger['entries'])} entries, expected {len(c.OUTPUTS_3)}")
-    entries = []
+    adopted = parse_ledger(files[0].read_bytes())
+    by_address = {e.address: e for e in adopted.entries.values()}
+    if len(by_address) != len(c.OUTPUTS_3) or len(adopted.entries) != len(c.OUTPUTS_3):
+        raise c.BenchError(f"adopt recorded {len(adopted.entries)} entries, expected {len(c.OUTPUTS_3)}")
+    entries = {}
     for name, _, fileid in c.OUTPUTS_3:
         proto = by_address[f"p0.{name}"]
-        entries += [{**proto, "key": c.output_key(fileid, i), "source_key": c.source_key(i)} for i in range(n)]
-    entries.sort(key=lambda e: (e["bucket"], e["key"].encode("utf-8")))
-    ledger["entries"] = entries
-    files[0].write_bytes(render_ledger(ledger_from_data(ledger)))  # in the format the store writes
+        for i in range(n):
+            entry = replace(proto, key=c.output_key(fileid, i), source_key=c.source_key(i))
+            entries[(entry.bucket, entry.key)] = entry
+    files[0].write_bytes(render_ledger(Ledger(adopted.name, adopted.generation, entries, adopted.declaration)))
 
 
 def _pair(server: Any, n: int, decl: Path, state: Path, env: dict[str, str], expect: dict[str, int],

@@ -3,9 +3,9 @@
 Each run is a fresh subprocess (``python -m benchmarks.bench_planner --child SCENARIO N DIR``) so its peak RSS
 (``resource.getrusage`` maxrss) is its own. The child does what ``cosrecon plan`` does, in the same order:
 
-1. reads the set's ledger through the real ``state.LedgerStore`` (``--state-dir``: the bytes of ``ledger.json``,
-   piece by piece, ``ledger_lines.parse_ledger``); the parent wrote that file beforehand, in the format the store
-   writes (format 2);
+1. reads the set's ledger through the real ``state.LedgerStore`` (``--state-dir``: the bytes of ``ledger.jsonl``,
+   a line at a time, ``ledger_file.parse_ledger``); the parent wrote that file beforehand, in the format the store
+   writes;
 2. observes through the real ``observe.observe_set`` against a synthetic ``Storage`` whose listings yield a fresh
    ``ObjectInfo`` (fresh key, ETag and LastModified strings, a distinct ETag per object) per object, as a parsed
    ListBucketResult page does;
@@ -122,60 +122,38 @@ class SyntheticStorage:
         raise c.BenchError(f"unexpected storage call {name}: planning never writes")
 
 
-def write_ledger(path: Path, n: int, version: int = 2) -> int:
-    """The converged ledger of ``n`` sources as ``state.LedgerStore`` writes it (``ledger_lines.render_ledger``,
-    format 2), or (``version=1``) in format 1 as ``blobs.dump_json`` wrote it (indent 1); streamed; its size."""
+def write_ledger(path: Path, n: int) -> int:
+    """The converged ledger of ``n`` sources as ``state.LedgerStore`` writes it (``ledger_file.render_ledger``'s
+    JSON Lines), streamed; its size."""
     from reconciler.declare.rules import fingerprint
+    from reconciler.model import ObjectInfo
+    from reconciler.plan.planner import expected_outputs
 
     decl = _declaration()
     fps = {decl.address(p, o): fingerprint(o.rule, decl.output_bucket(o), o.fileid)
            for p in decl.pipelines for o in p.outputs}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
-        if version == 1:
-            _write_v1(out, decl, fps, n)
-        else:
-            _write_v2(out, decl, fps, n)
-    return path.stat().st_size
-
-
-def _write_v1(out: Any, decl: Any, fps: dict[str, str], n: int) -> None:
-    out.write(f'{{\n "format_version": 1,\n "kind": "ledger",\n "name": "{decl.name}",\n'
-              ' "generation": "1",\n "declaration": null,\n "entries": [')
-    sep = "\n"
-    for i, j, address, bucket, key in _outputs(decl, n):
-        out.write(f'{sep}  {{\n   "bucket": "{bucket}",\n   "key": "{key}",\n   "address": "{address}",\n'
-                  f'   "source_key": "{_source_key(i)}",\n   "source_etag": "{_etag(i, -1)}",\n'
-                  f'   "fingerprint": "{fps[address]}",\n   "output_etag": "{_etag(i, j)}",\n'
-                  f'   "made_at": "{_made_at(i)}"\n  }}')
-        sep = ",\n"
-    out.write("\n ]\n}")
-
-
-def _write_v2(out: Any, decl: Any, fps: dict[str, str], n: int) -> None:
-    """Format 2 in ``render_ledger``'s layout (tests/apply/test_ledger_format.py checks it byte for byte)."""
     outputs = sorted({(bucket, address, fps[address]) for _, _, address, bucket, _ in _outputs(decl, min(n, 1))})
     index = {o: k for k, o in enumerate(outputs)}
     made = sorted({_made_at(i) for i in range(n)})
     made_index = {m: k for k, m in enumerate(made)}
-    header = {"format_version": 2, "kind": "ledger", "name": decl.name, "generation": "1", "declaration": None,
-              "outputs": [list(o) for o in outputs], "made_at": made, "count": n * OUTPUTS}
-    out.write(json.dumps(header, separators=(",", ":"))[:-1] + ',"groups":[\n')
-    from reconciler.model import ObjectInfo
-    from reconciler.plan.planner import expected_outputs
-
+    header = {"format_version": 1, "kind": "ledger", "name": decl.name, "generation": "1", "declaration": None,
+              "count": n * OUTPUTS, "outputs": [{"bucket": b, "address": a, "fingerprint": f} for b, a, f in outputs],
+              "made_at": made}
     order = [i for d in range(_DIRS) for i in range(d, n, _DIRS)]  # the sources in key order, as the store sorts
     sources = (ObjectInfo(_source_key(i), _etag(i, -1), 0, "") for i in order)
-    rows: list[list[Any]] = []
-    for k, (address, bucket, key) in enumerate(expected_outputs(decl, sources)):
-        i, j = order[k // OUTPUTS], k % OUTPUTS
-        rows.append([index[(bucket, address, fps[address])], key, _etag(i, j), made_index[_made_at(i)]])
-        if j == OUTPUTS - 1:
-            rows.sort()
-            line = json.dumps([_source_key(i), _etag(i, -1), rows], separators=(",", ":"))
-            out.write(line + (",\n" if k < n * OUTPUTS - 1 else "\n"))
-            rows = []
-    out.write("]}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(header, separators=(",", ":")) + "\n")
+        rows: list[list[Any]] = []
+        for k, (address, bucket, key) in enumerate(expected_outputs(decl, sources)):
+            i, j = order[k // OUTPUTS], k % OUTPUTS
+            rows.append([index[(bucket, address, fps[address])], key, _etag(i, j), made_index[_made_at(i)]])
+            if j == OUTPUTS - 1:
+                rows.sort()
+                line = {"source_key": _source_key(i), "source_etag": _etag(i, -1), "entries": rows}
+                out.write(json.dumps(line, separators=(",", ":")) + "\n")
+                rows = []
+    return path.stat().st_size
 
 
 def _rss_mb() -> float:
@@ -216,7 +194,7 @@ def child(scenario: str, n: int, state_dir: str) -> dict[str, Any]:
 def remake_child(n: int, state_dir: str) -> dict[str, Any]:
     """An apply's bookkeeping at scale, no HTTP: read the converged ledger as apply does (``LedgerStore.snapshot``),
     record one remade output per source into the run's ``SetRun`` (as evidence does after each call), then write
-    the next generation (``LedgerStore.compact``: ``ledger_lines.render_ledger``, to the state dir)."""
+    the next generation (``LedgerStore.compact``: ``ledger_file.render_ledger``, to the state dir)."""
     from dataclasses import replace
 
     from reconciler.apply.bookkeeping import SetRun
@@ -297,8 +275,8 @@ def run(quick: bool = False) -> dict[str, Any]:
             state_dir = Path(tmp)
             note = "no ledger"
             if scenario == "converged":
-                size = write_ledger(state_dir / "bench" / "ledger.json", n)
-                note = f"ledger.json {size / 2**20:,.0f} MB"
+                size = write_ledger(state_dir / "bench" / "ledger.jsonl", n)
+                note = f"ledger.jsonl {size / 2**20:,.0f} MB"
             results = [_measure(scenario, n, state_dir) for _ in range(runs)]
         label = f"{n:,} sources x {OUTPUTS} outputs, {scenario}"
         rate = c.figure(f"pure planning, {label}", "outputs/CPU s", [r["outputs_per_cpu_s"] for r in results])
@@ -314,7 +292,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         if n == FULL_N:
             targets.append(c.target(f"peak RSS, 1M x 3 ({scenario})", peak["median"], "<=", 1024, "MB"))
     with tempfile.TemporaryDirectory(prefix="cosrecon-bench-") as tmp:
-        write_ledger(Path(tmp) / "bench" / "ledger.json", n)
+        write_ledger(Path(tmp) / "bench" / "ledger.jsonl", n)
         remakes = [_measure("remake", n, Path(tmp)) for _ in range(runs)]
     label = f"{n:,} sources x {OUTPUTS} outputs, 1 output per source remade"
     figures.append(c.figure(f"apply bookkeeping peak RSS, {label}", "MB", [r["peak_rss_mb"] for r in remakes],
@@ -333,7 +311,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     if argv[:1] in (["--help"], ["-h"]):
         print(f"{__doc__}\nUsage: python -m benchmarks.bench_planner [--quick]  (full: {FULL_N:,} sources, {RUNS} runs)\n"
-              "       --write-ledger N FILE [VERSION]   write the converged ledger (format 2, or 1)\n"
+              "       --write-ledger N FILE             write the converged ledger\n"
               "       --child SCENARIO N STATE_DIR      one measured run (first | converged | remake | save | load)")
         return
     if argv[:1] == ["--child"]:
@@ -346,8 +324,8 @@ def main(argv: list[str]) -> None:
             result = child(scenario, n, directory)
         print(json.dumps(result))
         return
-    if argv[:1] == ["--write-ledger"]:  # for profiling by hand: --write-ledger N FILE [VERSION]
-        print(write_ledger(Path(argv[2]), int(argv[1]), int(argv[3]) if len(argv) > 3 else 2))
+    if argv[:1] == ["--write-ledger"]:  # for profiling by hand: --write-ledger N FILE
+        print(write_ledger(Path(argv[2]), int(argv[1])))
         return
     results = run(quick="--quick" in argv)
     for f in results["figures"]:

@@ -1,8 +1,9 @@
 """Pacing of COS requests: a token-bucket rate limit and exponential-backoff retries with full jitter.
 
-For the apply engine (``executor``) and its helpers. This module only waits and retries what it is given: it must
-not issue requests itself, keep state beyond a bucket's tokens, print, or decide which errors are retryable (that is
-``StorageError.retryable``).
+For the apply engine and its helpers, which wait for a token; the local server's Cloud Infinite rate limit takes
+tokens from the same ``TokenBucket`` and refuses when none is there. This module only waits and retries what it is
+given: it must not issue requests itself, keep state beyond a bucket's tokens, print, or decide which errors are
+retryable (that is ``StorageError.retryable``).
 """
 
 from __future__ import annotations
@@ -33,16 +34,31 @@ class TokenBucket:
         self._last = clock()
         self._lock = threading.Lock()
 
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+
     def reserve(self) -> float:
         """Take a token; returns how long to wait before using it."""
         if self.rate <= 0:
             return 0.0
         with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
+            self._refill()
             self._tokens -= 1
             return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def try_take(self) -> bool:
+        """Take a token if one is there now; False, taking nothing, when the bucket is empty (a server refusing a
+        request over its rate, where a client would wait)."""
+        if self.rate <= 0:
+            return True
+        with self._lock:
+            self._refill()
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
 
     def acquire(self) -> None:
         wait = self.reserve()

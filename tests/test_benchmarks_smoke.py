@@ -102,7 +102,7 @@ def test_part2_planning_children_plan_correctly(tmp_path: Path, scenario: str) -
     from benchmarks import bench_planner
 
     if scenario == "converged":
-        bench_planner.write_ledger(tmp_path / "bench" / "ledger.json", 300)
+        bench_planner.write_ledger(tmp_path / "bench" / "ledger.jsonl", 300)
     try:
         result = bench_planner.child(scenario, 300, str(tmp_path))
     finally:
@@ -114,13 +114,13 @@ def test_part2_remake_child_records_and_writes_the_next_ledger(tmp_path: Path) -
     from benchmarks import bench_planner
     from reconciler.state.ledger_file import parse_ledger
 
-    bench_planner.write_ledger(tmp_path / "bench" / "ledger.json", 300)
-    before = parse_ledger((tmp_path / "bench" / "ledger.json").read_bytes())
+    bench_planner.write_ledger(tmp_path / "bench" / "ledger.jsonl", 300)
+    before = parse_ledger((tmp_path / "bench" / "ledger.jsonl").read_bytes())
     try:
         result = bench_planner.remake_child(300, str(tmp_path))
     finally:
         gc.enable()
-    after = parse_ledger((tmp_path / "bench" / "ledger.json").read_bytes())
+    after = parse_ledger((tmp_path / "bench" / "ledger.jsonl").read_bytes())
     assert result["ok"] and result["remade"] == 300 and after.generation == "2" and len(after.entries) == 900
     changed = [w for w, e in after.entries.items() if e.output_etag != before.entries[w].output_etag]
     assert len(changed) == 300 and all(key.startswith("thumbs/") for _, key in changed)

@@ -14,6 +14,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from reconciler.pacing import TokenBucket
+
 
 @dataclass(frozen=True)
 class FaultSettings:
@@ -32,8 +34,7 @@ class Faults:
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self.settings = settings
-        self._tokens = max(1.0, settings.ci_qps)
-        self._stamp = time.monotonic()
+        self._bucket = _rate_limit(settings.ci_qps)
 
     def update(self, **changes: float | None) -> None:
         with self._lock:
@@ -44,26 +45,13 @@ class Faults:
                     raise TypeError(f"unknown fault setting {name!r}")
             self.settings = FaultSettings(**{**current.__dict__, **values})
             if "ci_qps" in values:
-                self._tokens = max(1.0, self.settings.ci_qps)
-                self._stamp = time.monotonic()
-
-    def _take_token(self) -> bool:
-        qps = self.settings.ci_qps
-        if qps <= 0:
-            return True
-        now = time.monotonic()
-        self._tokens = min(max(1.0, qps), self._tokens + (now - self._stamp) * qps)
-        self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
+                self._bucket = _rate_limit(self.settings.ci_qps)
 
     def admit(self, *, rate_limited: bool = True) -> str | None:
         """Call once per processing request: None to proceed, or the error code to answer with.
         ``rate_limited`` is False for download-time processing (the cloud allows 3000/s there)."""
         with self._lock:
-            if rate_limited and not self._take_token():
+            if rate_limited and not self._bucket.try_take():
                 return "SlowDown"
             settings = self.settings
             throttle = self._random.random() < settings.throttle_rate
@@ -75,6 +63,11 @@ class Faults:
         if fail:
             return "InternalError"
         return None
+
+
+def _rate_limit(ci_qps: float) -> TokenBucket:
+    """``ci_qps`` tokens per second, a second's worth at most (0: no limit)."""
+    return TokenBucket(ci_qps, burst=max(1.0, ci_qps))
 
 
 class Stats:

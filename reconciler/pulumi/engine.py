@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from reconciler.apply.backend import Backend
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds Pulumi.yaml (an editable install)
-COUNTED = ("create", "replace", "delete", "conflict", "orphaned", "unchanged")
 TO_DO = ("create", "replace", "delete")  # what apply acts on (a conflict is listed, never overwritten unasked)
 
 
@@ -176,10 +175,6 @@ def backend_for(connection: Connection, decl: Declaration, credentials: Credenti
 
 
 # --- summaries (what Pulumi shows and stores: counts, never objects) ---------------------------------------------
-
-
-def plan_counts(plan: SetPlan) -> dict[str, int]:
-    return {kind: plan.count(ActionKind(kind)) for kind in COUNTED}
 
 
 def changes_by_output(plan: SetPlan) -> dict[str, dict[str, int]]:

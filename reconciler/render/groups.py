@@ -54,10 +54,6 @@ def group_set(plan: SetPlan, samples: int | None = None) -> list[OutputGroup]:
     return list(groups.values()) + [extra[a] for a in sorted(extra)]
 
 
-def total_listed(plan: SetPlan) -> int:
-    return len(plan.actions)
-
-
 def describe(action: PlannedAction, *, detail: bool = True) -> str:
     """``bucket/key (from source; reason: detail)`` (``detail=False``: the reason only)."""
     why = action.reason.value + (f": {action.detail}" if action.detail and detail else "")

@@ -94,7 +94,7 @@ class DirBlobs:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.where = f"{root}/"  # names are appended: <root>/ledger.json
+        self.where = f"{root}/"  # names are appended: <root>/ledger.jsonl
 
     def _path(self, name: str) -> Path:
         return self.root / name

@@ -1,17 +1,12 @@
-"""The ledger format (PURE: no I/O): ledgers and journal segments to and from plain JSON data, and journal merge.
+"""Journal segments (PURE: no I/O): to and from plain JSON data, and their merge onto a ledger.
 
-A ledger document of ``format_version`` 1 (schema ``schemas/ledger.schema.json``; still read, no longer written:
-the store writes ``ledger_lines``' compact format 2, one source per line)::
-
-    {"format_version": 1, "kind": "ledger", "name": "catalog", "generation": "3",
-     "declaration": {...last applied declaration...} | null,
-     "entries": [{"bucket", "key", "address", "source_key", "source_etag", "fingerprint", "output_etag", "made_at"}]}
-
-A journal segment records what one run did since the last compaction, in order::
+The ledger file itself is ``ledger_file``'s. A journal segment records what one run did since the last compaction,
+in order (schema ``schemas/ledger.schema.json``)::
 
     {"format_version": 1, "kind": "journal", "name": "catalog", "run_id": "...", "seq": 4, "base_generation": "3",
      "records": [{"op": "put", "entry": {...}} | {"op": "delete", "bucket": "...", "key": "..."}]}
 
+An entry is ``{"bucket", "key", "address", "source_key", "source_etag", "fingerprint", "output_etag", "made_at"}``.
 Segments are merged onto the ledger in (run start, run id, seq) order; the effective generation of a ledger with
 leftover segments names them, so a saved plan made before a journaled change is refused as stale.
 """
@@ -84,56 +79,11 @@ def _check_header(data: Any, kind: str, where: str) -> Mapping[str, Any]:
         raise StateError(f"{where}: not a cosrecon {kind} (expected a JSON object)")
     version = data.get("format_version")
     if version != FORMAT_VERSION:
-        raise StateError(f"{where}: unsupported {kind} format_version {version!r} (this cosrecon reads {FORMAT_VERSION})")
+        raise StateError(f"{where}: unsupported {kind} format_version {version!r} "
+                         f"(this cosrecon reads {FORMAT_VERSION})")
     if data.get("kind", kind) != kind:
         raise StateError(f"{where}: expected a {kind}, found {data.get('kind')!r}")
     return data
-
-
-def ledger_to_data(ledger: Ledger) -> dict[str, Any]:
-    entries = sorted(ledger.entries.values(), key=lambda e: (e.bucket, e.key))
-    return {
-        "format_version": FORMAT_VERSION,
-        "kind": "ledger",
-        "name": ledger.name,
-        "generation": ledger.generation,
-        "declaration": dict(ledger.declaration) if ledger.declaration is not None else None,
-        "entries": [entry_to_data(e) for e in entries],
-    }
-
-
-def ledger_from_data(data: Any, where: str = "ledger") -> Ledger:
-    """A ledger from its JSON document. Equal strings repeated across entries (bucket, address, fingerprint, the
-    source key and ETag shared by a source's outputs, made_at) are kept once: JSON parsing makes a new string for
-    each, and a ledger of millions of outputs would hold them all."""
-    doc = _check_header(data, "ledger", where)
-    raw_entries = doc.get("entries", [])
-    if not isinstance(raw_entries, list):
-        raise StateError(f"{where}: entries must be a list")
-    builder = EntryBuilder(where)
-    for index, raw in enumerate(raw_entries):
-        builder.add(index, raw)
-    return ledger_of(doc, builder, where)
-
-
-def ledger_of(doc: Mapping[str, Any], builder: EntryBuilder, where: str) -> Ledger:
-    """The ledger of a format 1 document's header fields and the entries ``builder`` collected."""
-    declaration = doc.get("declaration")
-    if declaration is not None and not isinstance(declaration, Mapping):
-        raise StateError(f"{where}: declaration must be an object or null")
-    return Ledger(name=str(doc.get("name", "")), generation=str(doc.get("generation", "0")),
-                  entries=builder.index, declaration=declaration)
-
-
-class EntryBuilder:
-    """Collects format 1 entries one at a time into a ``LedgerIndex`` (each entry a group of its own)."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-        self.index = LedgerIndex(where=where)
-
-    def add(self, index: int, raw: Any) -> None:
-        self.index.add_entry(entry_from_data(raw, f"{self.where}: entries[{index}]"))
 
 
 def segment_to_data(segment: Segment) -> dict[str, Any]:

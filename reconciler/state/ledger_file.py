@@ -1,118 +1,126 @@
-"""The compact ledger file (``format_version`` 2, PURE: no I/O): written once per value, read line by line.
+"""The ledger file (PURE: no I/O): JSON Lines, written from the index's groups, read a line at a time into it.
 
-A million sources x 3 outputs in ``format_version`` 1 (one indented object per entry) is ~1 GB, and reading it held
-the bytes, the decoded text and the whole parsed document at once. Format 2 is still one JSON document, laid out
-one source per line so it is read a piece at a time, building the ``LedgerIndex`` as it goes::
+The first line is the header, then one line per source (docs/ledger-format.md shows it with jq and pandas)::
 
-    {"format_version":2,"kind":"ledger","name":"catalog","generation":"3","declaration":{...}|null,
-     "outputs":[[bucket,address,fingerprint],...],"made_at":["2026-01-01T00:00:00Z",...],"count":3,"groups":[
-    [source_key,source_etag,[[output,key,output_etag,made_at],...]],
+    {"format_version":1,"kind":"ledger","name":"catalog","generation":"3","declaration":{...}|null,"count":3,
+     "outputs":[{"bucket":"b-1250000000","address":"photos.thumb","fingerprint":"..."},...],
+     "made_at":["2026-01-01T00:00:00Z",...]}
+    {"source_key":"img/a.jpg","source_etag":"...","entries":[[0,"thumbs/a.webp","<output ETag>",0],...]}
     ...
-    [source_key,source_etag,[[output,key,output_etag,made_at],...]]
-    ]}
 
-(the header is the first line). ``output`` indexes the header's ``outputs`` (destination bucket,
-``pipeline.output``, rule fingerprint), ``made_at`` its ``made_at``; ``count`` is the number of entries, so a
-truncated file is refused. Format 1 documents, and format 2 laid out otherwise (re-indented by hand), are read by
-``ledger_stream``. Schema: ``schemas/ledger.schema.json``.
+An entry is ``[output, key, output_etag, made_at]``: ``output`` indexes the header's ``outputs`` (destination bucket,
+``pipeline.output``, rule fingerprint), ``made_at`` its ``made_at``, so the values repeated by millions of entries
+are written once. ``count`` is the number of entries, so a file cut at a line end is refused. Every line is a JSON
+object a ``json.loads`` reads. Schema of each line: ``schemas/ledger.schema.json``.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from reconciler.errors import StateError
-from reconciler.state import ledger_stream
 from reconciler.state.index import KEYS, LAYOUT, SOURCE, ChangedEntries, Group, LedgerIndex, etag_at
 from reconciler.model import Ledger, LedgerEntry
 
-LINES_VERSION = 2
-_CHUNK = 1 << 20  # bytes of lines parsed per json.loads call
-_OPEN = ',"groups":['  # how the header line ends
-_CLOSE = "]}"  # the last line
-_GROUP = "expected [source_key, source_etag, [[output, key, output_etag, made_at], ...]] indexing the header's tables"
+FORMAT_VERSION = 1
+_CHUNK = 1 << 20  # bytes of whole lines decoded at a time
+_SCAN: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # json.loads's own scanner
+_LINE = ('expected {"source_key": ..., "source_etag": ..., "entries": [[output, key, output_etag, made_at], ...]} '
+         "indexing the header's outputs and made_at")
+_REFUSED = object()  # what _scan_line gives for a line it did not read
+_OUTPUT = ("bucket", "address", "fingerprint")  # the fields of an entry of the header's outputs
+_Row = tuple[tuple[str, str, str], str, str, str]  # (output, key, output ETag, made_at) of an entry not in an index
 
 
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once: json.dumps makes one a line
 
 
 def render_ledger(ledger: Ledger) -> bytes:
-    """``ledger`` as a format 2 file, sources and tables sorted (the same ledger gives the same bytes). Lines are
-    encoded one at a time into the buffer (no list of lines, no whole text beside the bytes). Entries held in a
+    """``ledger`` as its file, sources and tables sorted (the same ledger gives the same bytes). Lines are encoded
+    one at a time into the buffer (no list of lines, no whole text beside the bytes). Entries held in a
     ``LedgerIndex`` (with a run's ``ChangedEntries`` over it) are written from its groups, in the order they were
     read (sorted, as this writes them): no ``LedgerEntry`` is made for them and their ETags become text one line
     at a time."""
     base, hidden, loose_entries = _layers(ledger.entries)
-    outputs: set[tuple[str, str, str]] = set()
-    made: set[str] = set()
-    count = 0
-    base_groups: list[Group] = []
-    if base is not None:
-        used_outputs, used_made = bytearray(len(base.outputs)), bytearray(len(base.made))
-        for group in base.groups():
-            layout, kept = group[LAYOUT], 0
-            for j in range(len(group) - KEYS):
-                if hidden and (base.outputs[layout[2 * j]][0], group[KEYS + j]) in hidden:
-                    continue
-                used_outputs[layout[2 * j]] = used_made[layout[2 * j + 1]] = 1
-                kept += 1
-            if kept:
-                count += kept
-                base_groups.append(group)
-        outputs.update(o for o, used in zip(base.outputs, used_outputs) if used)
-        made.update(m for m, used in zip(base.made, used_made) if used)
-        if any(_order(a) > _order(b) for a, b in zip(base_groups, base_groups[1:])):
-            base_groups.sort(key=_order)
-    # entries not in an index: rows of (output, key, ETag, made_at) by (source key, source ETag)
-    loose: dict[tuple[str, str], list[tuple[tuple[str, str, str], str, str, str]]] = {}
+    groups, outputs, made, count = _kept_groups(base, hidden)
+    loose: dict[tuple[str, str], list[_Row]] = {}  # entries not in an index, by (source key, source ETag)
     for e in loose_entries:
         out = (e.bucket, e.address, e.fingerprint)
         outputs.add(out)
         made.add(e.made_at)
         loose.setdefault((e.source_key, e.source_etag), []).append((out, e.key, e.output_etag, e.made_at))
         count += 1
-    out_order = sorted(outputs)
+    out_order, made_order = sorted(outputs), sorted(made)
     out_index = {o: i for i, o in enumerate(out_order)}
-    made_order = sorted(made)
     made_index = {m: i for i, m in enumerate(made_order)}
-    header = _dumps({"format_version": LINES_VERSION, "kind": "ledger", "name": ledger.name,
-                     "generation": ledger.generation,
-                     "declaration": dict(ledger.declaration) if ledger.declaration is not None else None,
-                     "outputs": [list(o) for o in out_order], "made_at": made_order, "count": count})
     buffer = io.BytesIO()
-    buffer.write((header[:-1] + _OPEN + "\n").encode("utf-8"))
-    separator = b""
+    buffer.write(_dumps({
+        "format_version": FORMAT_VERSION, "kind": "ledger", "name": ledger.name, "generation": ledger.generation,
+        "declaration": dict(ledger.declaration) if ledger.declaration is not None else None, "count": count,
+        "outputs": [{"bucket": b, "address": a, "fingerprint": f} for b, a, f in out_order],
+        "made_at": made_order}).encode("utf-8"))
+    base_rows = _rows(base, hidden, out_index, made_index)
     loose_keys = sorted(loose)
     i = k = 0
-    next_base = _order(base_groups[0]) if base_groups else None
+    next_base = _order(groups[0]) if groups else None
     while next_base is not None or k < len(loose_keys):  # merge the two sorted sequences of sources
         next_loose = loose_keys[k] if k < len(loose_keys) else None
         here = min(o for o in (next_base, next_loose) if o is not None)
-        line = []
+        rows: list[list[Any]] = []
         if next_loose == here:
-            line = [[out_index[o], key, etag, made_index[m]] for o, key, etag, m in loose[here]]
+            rows = [[out_index[o], key, etag, made_index[m]] for o, key, etag, m in loose[here]]
             k += 1
         while next_base == here:
-            group, layout = base_groups[i], base_groups[i][LAYOUT]
-            for j in range(len(group) - KEYS):
-                out = base.outputs[layout[2 * j]]  # type: ignore[union-attr]
-                if not (hidden and (out[0], group[KEYS + j]) in hidden):
-                    line.append([out_index[out], group[KEYS + j], etag_at(group, j),
-                                 made_index[base.made[layout[2 * j + 1]]]])  # type: ignore[union-attr]
+            rows += base_rows(groups[i])
             i += 1
-            next_base = _order(base_groups[i]) if i < len(base_groups) else None
-        line.sort()
-        buffer.write(separator)
-        buffer.write(_dumps([here[0], here[1], line]).encode("utf-8"))
-        separator = b",\n"
-    buffer.write((b"\n" if count else b"") + _CLOSE.encode() + b"\n")
+            next_base = _order(groups[i]) if i < len(groups) else None
+        rows.sort()
+        buffer.write(b"\n")
+        buffer.write(_dumps({"source_key": here[0], "source_etag": here[1], "entries": rows}).encode("utf-8"))
+    buffer.write(b"\n")
     return buffer.getvalue()
+
+
+def _kept_groups(base: LedgerIndex, hidden: set[tuple[str, str]]
+                 ) -> tuple[list[Group], set[tuple[str, str, str]], set[str], int]:
+    """The groups of ``base`` with an entry to write (in source order), the outputs and times those entries use,
+    and how many entries there are."""
+    groups: list[Group] = []
+    count = 0
+    used_outputs, used_made = bytearray(len(base.outputs)), bytearray(len(base.made))
+    for group in base.groups():
+        layout, kept = group[LAYOUT], 0
+        for j in range(len(group) - KEYS):
+            if hidden and (base.outputs[layout[2 * j]][0], group[KEYS + j]) in hidden:
+                continue
+            used_outputs[layout[2 * j]] = used_made[layout[2 * j + 1]] = 1
+            kept += 1
+        if kept:
+            count += kept
+            groups.append(group)
+    if any(_order(a) > _order(b) for a, b in zip(groups, groups[1:])):
+        groups.sort(key=_order)
+    outputs = {o for o, used in zip(base.outputs, used_outputs) if used}
+    return groups, outputs, {m for m, used in zip(base.made, used_made) if used}, count
+
+
+def _rows(base: LedgerIndex, hidden: set[tuple[str, str]], out_index: Mapping[tuple[str, str, str], int],
+          made_index: Mapping[str, int]) -> Callable[[Group], list[list[Any]]]:
+    """A group's entries as rows of the file (indexes into the file's tables), hidden ones left out."""
+    outputs, made = base.outputs, base.made
+
+    def rows(group: Group) -> list[list[Any]]:
+        layout, found = group[LAYOUT], []
+        for j in range(len(group) - KEYS):
+            out = outputs[layout[2 * j]]
+            if not (hidden and (out[0], group[KEYS + j]) in hidden):
+                found.append([out_index[out], group[KEYS + j], etag_at(group, j), made_index[made[layout[2 * j + 1]]]])
+        return found
+
+    return rows
 
 
 def _order(group: Group) -> tuple[str, str]:
@@ -121,48 +129,51 @@ def _order(group: Group) -> tuple[str, str]:
 
 
 def _layers(entries: Mapping[tuple[str, str], LedgerEntry]
-            ) -> tuple[LedgerIndex | None, set[tuple[str, str]], Iterable[LedgerEntry]]:
+            ) -> tuple[LedgerIndex, set[tuple[str, str]], Iterable[LedgerEntry]]:
     """(an index written from its groups, its keys not to write, the entries written one by one)."""
     if isinstance(entries, LedgerIndex):
         return entries, set(), ()
     if isinstance(entries, ChangedEntries) and isinstance(entries.base, LedgerIndex):
         return entries.base, entries.hidden(), entries.puts.values()
-    return None, set(), entries.values()
+    return LedgerIndex(), set(), entries.values()
 
 
 def parse_ledger(data: bytes | Iterable[bytes], where: str = "ledger") -> Ledger:
-    """A ledger from its file (format 2 or 1), given whole or as pieces of bytes: format 2 as written is parsed as
-    it comes, never held whole. ``StateError`` naming ``where`` (and the line) when it is not a ledger."""
-    chunks = _pieces(data)
-    head: list[bytes] = []
-    for chunk in chunks:
-        head.append(chunk)
-        if b"\n" in chunk:
-            break
-    pending = b"".join(head)
-    del head
-    first, newline, rest = pending.partition(b"\n")
-    header = _header(first) if newline else None
-    if header is None:  # format 1, or format 2 laid out otherwise: one JSON document, walked piece by piece
-        return ledger_stream.read_document(pending, chunks, where, lambda doc: ledger_from_document(doc, where))
-    del pending, first
-    return _read_lines(header, rest, chunks, where)
-
-
-def ledger_from_document(doc: Mapping[str, Any], where: str = "ledger") -> Ledger:
-    """A ledger from a parsed format 2 document (however it was laid out)."""
-    tables = _tables(doc, where)
-    groups = doc.get("groups")
-    if not isinstance(groups, list):
-        raise StateError(f"{where}: groups must be a list")
-    for index, group in enumerate(groups):
-        if not _add(group, tables):
-            raise StateError(f"{where}: groups[{index}]: {_GROUP}")
-    return _ledger(doc, tables, where)
+    """A ledger from its file, given whole or as pieces of bytes, read a line at a time into a ``LedgerIndex``
+    (never held whole). ``StateError`` naming ``where`` and the line when it is not a cosrecon ledger."""
+    header: dict[str, Any] | None = None
+    index = LedgerIndex(where=where)
+    line_no = 0
+    for block in _blocks(_pieces(data)):
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise StateError(f"{where}: after line {line_no}: not valid UTF-8 ({error})") from None
+        for line in text.split("\n"):
+            line_no += 1
+            if not line or line.isspace():
+                continue
+            if header is None:
+                here = f"{where}: line {line_no}"
+                header = _header(_loads(line, here, "the header line of a cosrecon ledger"), here)
+                index = _tables(header, where)
+                continue
+            value = _scan_line(line)
+            if value is _REFUSED:
+                value = _loads(line, f"{where}: line {line_no}", "one JSON object per line")
+            if not _add(value, index):
+                raise StateError(f"{where}: line {line_no}: {_LINE}")
+    if header is None:
+        raise StateError(f"{where}: empty: expected the header line of a cosrecon ledger")
+    if len(index) != header["count"]:
+        raise StateError(f"{where}: holds {len(index)} entries where its header says {header['count']} "
+                         "(truncated or edited)")
+    return Ledger(name=str(header.get("name", "")), generation=str(header.get("generation", "0")), entries=index,
+                  declaration=header.get("declaration"))
 
 
 def _pieces(data: bytes | Iterable[bytes]) -> Iterator[bytes]:
-    """``data`` in pieces of about ``_CHUNK`` bytes at most (a whole body is sliced, not parsed at once)."""
+    """``data`` in pieces of about ``_CHUNK`` bytes at most (a whole body is sliced, not decoded at once)."""
     for chunk in ((data,) if isinstance(data, bytes) else data):
         if len(chunk) <= _CHUNK:
             yield chunk
@@ -172,103 +183,10 @@ def _pieces(data: bytes | Iterable[bytes]) -> Iterator[bytes]:
             yield bytes(view[start:start + _CHUNK])
 
 
-def _header(line: bytes) -> dict[str, Any] | None:
-    """The header of a format 2 file as written; None when ``line`` is not one."""
-    try:
-        text = line.decode("utf-8")
-        data = json.loads(text + _CLOSE) if text.endswith(_OPEN) else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if isinstance(data, dict) and data.get("format_version") == LINES_VERSION and data.get("groups") == []:
-        return data
-    return None
-
-
-def _tables(header: Mapping[str, Any], where: str) -> LedgerIndex:
-    if header.get("kind") != "ledger":
-        raise StateError(f"{where}: expected a ledger, found {header.get('kind')!r}")
-    outputs, made = header.get("outputs"), header.get("made_at")
-    if not (isinstance(outputs, list) and all(isinstance(o, list) and len(o) == 3 and all(type(v) is str for v in o)
-                                              for o in outputs)):
-        raise StateError(f"{where}: outputs must be a list of [bucket, address, fingerprint]")
-    if not (isinstance(made, list) and all(type(m) is str for m in made)):
-        raise StateError(f"{where}: made_at must be a list of strings")
-    if type(header.get("count")) is not int:
-        raise StateError(f"{where}: count must be an integer")
-    declaration = header.get("declaration")
-    if declaration is not None and not isinstance(declaration, Mapping):
-        raise StateError(f"{where}: declaration must be an object or null")
-    shared: dict[str, str] = {}  # a bucket named by several outputs: one string
-    outs = [(shared.setdefault(o[0], o[0]), shared.setdefault(o[1], o[1]), shared.setdefault(o[2], o[2]))
-            for o in outputs]
-    return LedgerIndex(outs, made, where)
-
-
-def _add(group: Any, index: LedgerIndex) -> bool:
-    """Put one source's entries in ``index``; False when ``group`` is not one."""
-    n_outputs, n_made = len(index.outputs), len(index.made)
-    try:
-        source_key, source_etag, rows = group
-        if type(source_key) is not str or type(source_etag) is not str or type(rows) is not list:
-            return False
-        for row in rows:
-            out, key, output_etag, when = row
-            if type(key) is not str or type(output_etag) is not str or type(out) is not int \
-                    or not 0 <= out < n_outputs or type(when) is not int or not 0 <= when < n_made:
-                return False
-    except (TypeError, ValueError):
-        return False
-    index.add(source_key, source_etag, rows)
-    return True
-
-
-def _ledger(header: Mapping[str, Any], table: LedgerIndex, where: str) -> Ledger:
-    if len(table) != header["count"]:
-        raise StateError(f"{where}: holds {len(table)} entries where its header says {header['count']} "
-                         "(truncated or edited)")
-    return Ledger(name=str(header.get("name", "")), generation=str(header.get("generation", "0")), entries=table,
-                  declaration=header.get("declaration"))
-
-
-def _read_lines(header: dict[str, Any], rest: bytes, chunks: Iterator[bytes], where: str) -> Ledger:
-    tables = _tables(header, where)
-    line_no = 1  # lines read so far
-    closed = False
-    carry: str | None = None  # a block's last line held back: it has no comma, so it must be the last group
-    for block in _blocks(rest, chunks):
-        try:
-            text = block.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise StateError(f"{where}: after line {line_no}: not valid UTF-8 ({error})") from None
-        if carry is not None:
-            text, line_no, carry = carry + "\n" + text, line_no - 1, None
-        if closed:
-            if text.strip():
-                raise StateError(f"{where}: line {line_no + 1}: data after the closing {_CLOSE}")
-            continue
-        lines = text.count("\n") + 1
-        last = text[text.rfind("\n") + 1:]
-        end = ("\n" + text).find("\n" + _CLOSE + "\n")
-        if end >= 0:
-            raise StateError(f"{where}: line {line_no + 1 + text.count(chr(10), 0, end) + 1}: data after the "
-                             f"closing {_CLOSE}")
-        if last.strip() == _CLOSE:
-            closed, text = True, text[:len(text) - len(last)]
-        elif not last.endswith(","):
-            carry, text = last, text[:len(text) - len(last)]
-        for offset, group in enumerate(_parse_block(text, closed, line_no, where)):
-            if not _add(group, tables):
-                raise StateError(f"{where}: line {line_no + 1 + offset}: {_GROUP}")
-        line_no += lines
-    if not closed:
-        raise StateError(f"{where}: ends at line {line_no} without the closing {_CLOSE} (truncated)")
-    return _ledger(header, tables, where)
-
-
-def _blocks(rest: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """Whole lines, about ``_CHUNK`` bytes at a time, each block without its final newline."""
     pending: list[bytes] = []
-    for chunk in itertools.chain((rest,), chunks):
+    for chunk in chunks:
         cut = chunk.rfind(b"\n")
         if cut < 0:
             pending.append(chunk)
@@ -281,29 +199,70 @@ def _blocks(rest: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield last
 
 
-def _parse_block(text: str, closed: bool, line_no: int, where: str) -> list[Any]:
-    """The groups on the lines of ``text`` (each ends with a comma, except the last group of the document)."""
-    body = text.rstrip("\n")
-    if not closed:
-        if not body.endswith(","):
-            if not body:
-                return []
-            raise StateError(f"{where}: line {line_no + body.count(chr(10)) + 1}: expected a comma after the group")
-        body = body[:-1]
-    if not body:
-        return []
+def _scan_line(line: str) -> Any:
+    """One line's value, from the scanner ``json.loads`` uses (its wrappers add a third to the time of a line);
+    ``_REFUSED`` when the scanner refuses it (or there is white space before the value: ``_loads`` reads those)."""
     try:
-        values: list[Any] = json.loads("[" + body + "]")
-    except json.JSONDecodeError:
-        values = []
-    if len(values) == body.count("\n") + 1:
-        return values
-    last = body.count("\n")
-    for offset, line in enumerate(body.split("\n")):  # name the line that is wrong
-        try:
-            json.loads(line if offset == last else line.removesuffix(","))
-        except json.JSONDecodeError as error:
-            raise StateError(f"{where}: line {line_no + 1 + offset}: not valid JSON ({error})") from None
-        if offset < last and not line.endswith(","):
-            raise StateError(f"{where}: line {line_no + 1 + offset}: expected a comma after the group")
-    raise StateError(f"{where}: lines {line_no + 1}-{line_no + 1 + body.count(chr(10))}: one group per line expected")
+        value, end = _SCAN(line, 0)
+    except (StopIteration, ValueError):
+        return _REFUSED
+    return value if end == len(line) or not line[end:].strip() else _REFUSED
+
+
+def _loads(line: str, here: str, expected: str) -> Any:
+    """One line's value by ``json.loads``, or ``StateError`` naming ``here`` and what is wrong."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise StateError(f"{here}: not valid JSON ({error.msg}, column {error.colno}); expected {expected}") from None
+
+
+def _header(data: Any, here: str) -> dict[str, Any]:
+    """The header line, checked: a ledger of this format with its tables and count. ``here``: file and line."""
+    if not isinstance(data, dict):
+        raise StateError(f"{here}: expected the header object of a cosrecon ledger")
+    if data.get("kind") != "ledger":
+        raise StateError(f"{here}: expected a ledger, found {data.get('kind')!r}")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise StateError(f"{here}: unsupported ledger format_version {data.get('format_version')!r} "
+                         f"(this cosrecon reads {FORMAT_VERSION})")
+    outputs, made = data.get("outputs"), data.get("made_at")
+    if not (isinstance(outputs, list) and all(isinstance(o, dict) and all(type(o.get(f)) is str for f in _OUTPUT)
+                                              for o in outputs)):
+        raise StateError(f"{here}: outputs must be a list of {{bucket, address, fingerprint}}")
+    if not (isinstance(made, list) and all(type(m) is str for m in made)):
+        raise StateError(f"{here}: made_at must be a list of strings")
+    if type(data.get("count")) is not int:
+        raise StateError(f"{here}: count must be an integer")
+    declaration = data.get("declaration")
+    if declaration is not None and not isinstance(declaration, Mapping):
+        raise StateError(f"{here}: declaration must be an object or null")
+    return data
+
+
+def _tables(header: Mapping[str, Any], where: str) -> LedgerIndex:
+    """An empty index with the header's tables; a bucket named by several outputs is held as one string."""
+    shared: dict[str, str] = {}
+    outs = [(shared.setdefault(o["bucket"], o["bucket"]), o["address"], o["fingerprint"]) for o in header["outputs"]]
+    return LedgerIndex(outs, header["made_at"], where)
+
+
+def _add(line: Any, index: LedgerIndex) -> bool:
+    """Put one source's entries in ``index``; False when ``line`` is not a source line."""
+    if type(line) is not dict:
+        return False
+    source_key, source_etag, rows = line.get("source_key"), line.get("source_etag"), line.get("entries")
+    if type(source_key) is not str or type(source_etag) is not str or type(rows) is not list:
+        return False
+    n_outputs, n_made = len(index.outputs), len(index.made)
+    try:
+        for row in rows:
+            out, key, output_etag, when = row
+            if type(key) is not str or type(output_etag) is not str or type(out) is not int \
+                    or not 0 <= out < n_outputs or type(when) is not int or not 0 <= when < n_made:
+                return False
+    except (TypeError, ValueError):
+        return False
+    index.add(source_key, source_etag, rows)
+    return True
+

@@ -2,14 +2,14 @@
 
 Layout under the set's state location (COS ``state.bucket``/``state.prefix``, or ``DIR/``)::
 
-    <set>/ledger.json                      the compacted ledger (whole-object writes)
+    <set>/ledger.jsonl                     the compacted ledger (JSON Lines, whole-object writes)
     <set>/journal/<run-id>-<seq>.json      journal segments written while a run is applying
     <set>/lock.json                        the set's lock (created create-only; see ``locks``)
 
-Every write is a whole object (``blobs``). The formats are ``ledger``'s (journal segments; ledgers of format 1) and
-``ledger_lines``' (ledgers: format 2 written, 1 and 2 read). This module reads, merges, settles and
-compacts; it must not plan or issue image_process calls. The lock logic lives in ``locks``, the journal's buffering
-in ``journal``, the object stores in ``blobs``.
+Every write is a whole object (``blobs``). The formats are ``ledger_file``'s (the ledger, JSON Lines) and
+``ledger``'s (journal segments). This module reads, merges, settles and compacts; it must not plan or issue
+image_process calls. The lock logic lives in ``locks``, the journal's buffering in ``journal``, the object stores in
+``blobs``.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.state import ledger as ledger_format
-from reconciler.state import ledger_file as ledger_lines
+from reconciler.state import ledger_file
 from reconciler.state import locks
 from reconciler.state.blobs import Blobs, CosBlobs, DirBlobs, dump_json, load_json
 from reconciler.state.ledger import JournalRecord, Segment
-from reconciler.state.locks import DEFAULT_LEASE, LOCK_NAME, HeldLock, LockInfo
+from reconciler.state.locks import DEFAULT_LEASE, HeldLock, LockInfo
 from reconciler.model import Declaration, Ledger, LedgerEntry
 from reconciler.storage import Storage
 
-LEDGER_NAME = "ledger.json"
+LEDGER_NAME = "ledger.jsonl"
 JOURNAL_DIR = "journal/"
 
 
@@ -63,14 +63,15 @@ class LedgerStore:
         chunks = blobs.read_chunks(LEDGER_NAME)
         if chunks is None:
             compacted = Ledger(name=decl.name)
-        else:  # read piece by piece: format 2 is parsed as it comes, never held whole
-            compacted = ledger_lines.parse_ledger(chunks, f"{blobs.where}{LEDGER_NAME}")
+        else:  # read piece by piece, a line at a time: never held whole
+            compacted = ledger_file.parse_ledger(chunks, f"{blobs.where}{LEDGER_NAME}")
         names = tuple(n for n in blobs.list(JOURNAL_DIR) if n.endswith(".json"))
         segments: list[Segment] = []
         for name in names:
             data = blobs.read(name)
             if data is not None:
-                segments.append(ledger_format.segment_from_data(load_json(data, blobs.where + name), blobs.where + name))
+                where = blobs.where + name
+                segments.append(ledger_format.segment_from_data(load_json(data, where), where))
         merged, pending = ledger_format.merge(compacted, segments)
         return Snapshot(self._settle(decl, merged, pending), compacted, names)
 
@@ -99,7 +100,7 @@ class LedgerStore:
         return name
 
     def write_ledger(self, decl: Declaration, ledger: Ledger) -> None:
-        self.blobs(decl).write(LEDGER_NAME, ledger_lines.render_ledger(ledger))
+        self.blobs(decl).write(LEDGER_NAME, ledger_file.render_ledger(ledger))
 
     def compact(self, decl: Declaration, ledger: Ledger, declaration: Any, segment_names: Iterable[str]) -> Ledger:
         """Write ``ledger`` as the next generation with ``declaration``, then delete the merged segments."""

@@ -19,7 +19,7 @@ from reconciler.cli import main
 from reconciler.declare.load import load_declarations
 from reconciler.local import LocalServer
 
-from conftest import REGION, SRC, declaration, keys, make_plan, process_calls, seed, slowdowns
+from tests.apply.conftest import REGION, SRC, declaration, keys, make_plan, process_calls, seed, slowdowns
 
 ROOT = Path(__file__).resolve().parents[2]
 DECL = """\
@@ -97,6 +97,7 @@ def test_saved_plan_applied_and_stale_one_refused(server: LocalServer, backend: 
     assert process_calls(server) == 1
 
 
+@pytest.mark.usefixtures("instant_retries")
 def test_throttling_storm_converges(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
     seed(backend, [f"photos/{i}.jpg" for i in range(12)])
     server.set_faults(throttle_rate=0.3)
@@ -110,6 +111,7 @@ def test_throttling_storm_converges(server: LocalServer, backend: Backend, tmp_p
     assert code == 0 and "0 calls" in out and process_calls(server) == before
 
 
+@pytest.mark.usefixtures("instant_retries")
 def test_failures_reported_then_fixed(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
     seed(backend, [f"photos/{i}.jpg" for i in range(6)])
     server.set_faults(fail_rate=1.0)

@@ -10,7 +10,7 @@ from reconciler.apply.engine import apply_plan
 from reconciler.local import LocalServer
 from reconciler.model import ActionKind, Reason
 
-from conftest import OUT, REGION, SRC, declaration, keys, make_plan, process_calls, seed
+from tests.apply.conftest import OUT, REGION, SRC, declaration, keys, make_plan, process_calls, seed
 
 FAST = ApplyOptions(parallelism=4, max_qps=0, journal_interval=0.2)
 SOURCES = ["photos/a.jpg", "photos/b.jpg", "photos/x/c.jpg"]

@@ -14,7 +14,7 @@ from reconciler.errors import StorageError, UsageError
 from reconciler.local import LocalServer
 from reconciler.storage.cos import CosStorage
 
-from conftest import REGION, SRC, jpeg, process_calls
+from tests.apply.conftest import REGION, SRC, jpeg, process_calls
 from test_apply_cli import write_decl
 
 SECRET = "s3cr3t-KEY-that-must-never-show-0000"
@@ -29,8 +29,8 @@ def test_state_dir_keeps_the_ledger_locally(server: LocalServer, tmp_path: Path)
             "--state-dir", str(tmp_path / "state")]
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 0, result.stderr
-    ledger = json.loads((tmp_path / "state" / "shop" / "ledger.json").read_text())
-    assert ledger["format_version"] == 2 and ledger["count"] == 2
+    header = json.loads((tmp_path / "state" / "shop" / "ledger.jsonl").read_text().split("\n")[0])
+    assert header["format_version"] == 1 and header["count"] == 2
     assert not [o for o in storage.list_objects(SRC, ".cosrecon/")]  # nothing written to COS
     again = CliRunner().invoke(main, args, env=env)
     assert again.exit_code == 0 and "0 calls" in again.stdout and process_calls(server) == 1

@@ -1,8 +1,11 @@
-"""The compact ledger file (format 2): layout, schema, piecewise reading, format 1 still read, clear errors."""
+"""The ledger file (JSON Lines): layout, schema, what jq and json.loads see, piecewise reading, clear errors."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,13 +13,11 @@ import jsonschema
 import pytest
 
 from benchmarks import bench_planner
-from reconciler.state import ledger as fmt
-from reconciler.state import ledger_file as lines
-from reconciler.state.blobs import DirBlobs, dump_json
 from reconciler.errors import StateError
+from reconciler.model import Ledger, LedgerEntry
+from reconciler.state import ledger_file as lines
+from reconciler.state.blobs import DirBlobs
 from reconciler.state.index import ChangedEntries, LedgerIndex
-from reconciler.model import Declaration, Ledger, LedgerEntry, StateLocation
-from reconciler.state.store import LEDGER_NAME, LedgerStore
 
 ROOT = Path(__file__).resolve().parents[2]
 B, C = "b-1250000000", "cdn-1250000000"
@@ -41,24 +42,49 @@ def pieces(raw: bytes, size: int) -> list[bytes]:
     return [raw[i:i + size] for i in range(0, len(raw), size)]
 
 
-def test_written_file_is_one_json_document_valid_against_the_schema() -> None:
+def test_every_line_is_a_json_object_valid_against_the_schema() -> None:
     ledger = sample()
     raw = lines.render_ledger(ledger)
-    doc = json.loads(raw)
-    jsonschema.validate(doc, schema())
-    assert doc["format_version"] == 2 and doc["count"] == 120 and len(doc["groups"]) == 40
-    assert doc["outputs"] == [[B, "p.large", "fp-l"], [B, "p.thumb", "fp-t"], [C, "p.cdn", "fp-c"]]
-    # header on the first line, one source per line, then the closing line
     text = raw.decode()
-    assert text.endswith("\n]}\n") and len(text.splitlines()) == 1 + 40 + 1
-    assert json.loads(text.splitlines()[1].rstrip(",")) == doc["groups"][0]
+    assert text.endswith("}\n") and len(text.splitlines()) == 1 + 40  # the header, then one line per source
+    header, *sources = [json.loads(line) for line in text.splitlines()]
+    validator = jsonschema.Draft202012Validator(schema())
+    for line in [header, *sources]:
+        validator.validate(line)
+    assert header["format_version"] == 1 and header["kind"] == "ledger" and header["count"] == 120
+    assert header["outputs"] == [{"bucket": B, "address": "p.large", "fingerprint": "fp-l"},
+                                 {"bucket": B, "address": "p.thumb", "fingerprint": "fp-t"},
+                                 {"bucket": C, "address": "p.cdn", "fingerprint": "fp-c"}]
+    assert header["declaration"] == ledger.declaration and header["generation"] == "7"
+    assert sources[1] == {"source_key": "img/001.jpg", "source_etag": "src-1",
+                          "entries": [[0, "l/001.webp", "out-l-1", 1], [1, "t/001.webp", "out-t-1", 1],
+                                      [2, "c/001.webp", "out-c-1", 1]]}
     assert lines.render_ledger(Ledger("catalog", "7", dict(reversed(list(ledger.entries.items()))),
                                       ledger.declaration)) == raw  # independent of the entries' order
 
 
-def test_format_2_is_far_smaller_than_format_1() -> None:
-    ledger = sample(200)
-    assert len(lines.render_ledger(ledger)) * 3 < len(dump_json(fmt.ledger_to_data(ledger)))
+def test_the_lines_flattened_as_the_docs_show_are_the_ledgers_entries() -> None:
+    ledger = sample()
+    header, *sources = [json.loads(line) for line in lines.render_ledger(ledger).decode().splitlines()]
+    flat = {(header["outputs"][o]["bucket"], key): LedgerEntry(
+        header["outputs"][o]["bucket"], key, header["outputs"][o]["address"], s["source_key"], s["source_etag"],
+        header["outputs"][o]["fingerprint"], etag, header["made_at"][m])
+        for s in sources for o, key, etag, m in s["entries"]}
+    assert flat == dict(ledger.entries)
+
+
+def test_the_jq_one_liner_in_the_docs_gives_one_record_per_entry(tmp_path: Path) -> None:
+    jq = shutil.which("jq")
+    if jq is None:
+        pytest.skip("jq is not installed")
+    doc = (ROOT / "docs" / "ledger-format.md").read_text()
+    program = re.search(r"jq -nc '(.+?)' ledger\.jsonl", doc)
+    assert program is not None, "docs/ledger-format.md shows a jq one-liner"
+    path = tmp_path / "ledger.jsonl"
+    path.write_bytes(lines.render_ledger(sample()))
+    out = subprocess.run([jq, "-nc", program.group(1), str(path)], capture_output=True, text=True, check=True).stdout
+    records = [json.loads(line) for line in out.splitlines()]
+    assert {(r["bucket"], r["key"]): LedgerEntry(**r) for r in records} == dict(sample().entries)
 
 
 @pytest.mark.parametrize("size", [1, 7, 100, 4096, 1 << 22])
@@ -68,13 +94,22 @@ def test_round_trip_whole_or_in_pieces_of_any_size(size: int, monkeypatch: pytes
     assert lines.parse_ledger(pieces(raw, size)) == ledger
     monkeypatch.setattr(lines, "_CHUNK", min(size, 1 << 20))  # whole bodies are cut into pieces of this size
     assert lines.parse_ledger(raw) == ledger
+    for ledger in (non_ascii(), Ledger("catalog", "0")):
+        assert lines.parse_ledger(pieces(lines.render_ledger(ledger), size)) == ledger
 
 
-def test_empty_ledger_round_trip() -> None:
+def test_empty_ledger_is_its_header_line() -> None:
     empty = Ledger("catalog", "0")
     raw = lines.render_ledger(empty)
+    assert raw.count(b"\n") == 1
     jsonschema.validate(json.loads(raw), schema())
     assert lines.parse_ledger(raw) == empty and lines.parse_ledger(pieces(raw, 1)) == empty
+
+
+def test_white_space_around_a_line_and_blank_lines_are_read() -> None:
+    ledger = sample(3)
+    spaced = lines.render_ledger(ledger).replace(b"\n", b" \n\n  \t")
+    assert lines.parse_ledger(spaced) == ledger
 
 
 def test_read_entries_are_held_one_group_per_source() -> None:
@@ -88,17 +123,6 @@ def test_read_entries_are_held_one_group_per_source() -> None:
     assert table.by_key[B]["t/001.webp"] is table.by_key[B]["l/001.webp"]
 
 
-def test_format_1_and_reindented_format_2_are_still_read() -> None:
-    ledger = sample()
-    v1 = dump_json(fmt.ledger_to_data(ledger))
-    jsonschema.validate(json.loads(v1), schema())
-    assert lines.parse_ledger(v1) == ledger and lines.parse_ledger(pieces(v1, 50)) == ledger
-    compact_v1 = json.dumps(fmt.ledger_to_data(ledger)).encode()  # one line, no newline at all
-    assert lines.parse_ledger(pieces(compact_v1, 64)) == ledger
-    reindented = json.dumps(json.loads(lines.render_ledger(ledger)), indent=2).encode()
-    assert lines.parse_ledger(reindented) == ledger
-
-
 def test_bench_writes_the_same_bytes_as_the_store(tmp_path: Path) -> None:
     for n in (0, 3, 1200):
         path = tmp_path / f"{n}.json"
@@ -108,38 +132,33 @@ def test_bench_writes_the_same_bytes_as_the_store(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("mangle", "message"), [
-    (lambda raw: raw[:len(raw) // 2], "truncated|line"),
-    (lambda raw: raw[:raw.rindex(b"]}")], "truncated"),
+    (lambda raw: raw[:len(raw) // 2], "line 20: not valid JSON"),
+    (lambda raw: raw[:raw.rindex(b"{")], "holds 117 entries where its header says 120 \\(truncated or edited\\)"),
     (lambda raw: raw.replace(b'"count":120', b'"count":121'), "holds 120 entries where its header says 121"),
     (lambda raw: raw.replace(b'[[0,"l/003.webp"', b'[[9,"l/003.webp"'), "line 5: expected"),
     (lambda raw: raw.replace(b'"src-5",', b'"src-5"', 1), "line 7: not valid JSON"),
     (lambda raw: raw.replace(b'"img/006.jpg"', b'6', 1), "line 8: expected"),
-    (lambda raw: raw.replace(b"],\n[", b"]\n[", 1), "line 2: expected a comma|line 2"),
-    (lambda raw: raw + b"[1]\n", "after the closing"),
-    (lambda raw: raw.replace(b'"format_version":2', b'"format_version":99'), "format_version"),
-    (lambda raw: raw.replace(b'"kind":"ledger"', b'"kind":"journal"'), "expected a ledger"),
-    (lambda raw: b"\xff" + raw, "not valid JSON"),
+    (lambda raw: raw.replace(b'"entries"', b'"outputs"', 1), "line 2: expected"),
+    (lambda raw: raw + b"[1]\n", "line 42: expected"),
+    (lambda raw: raw.replace(b"]]}\n", b"]]} x\n", 1), "line 2: not valid JSON \\(Extra data"),
+    (lambda raw: raw.replace(b'"format_version":1', b'"format_version":99'),
+     "line 1: unsupported ledger format_version 99"),
+    (lambda raw: raw.replace(b'"kind":"ledger"', b'"kind":"journal"'), "line 1: expected a ledger"),
+    (lambda raw: b"\n" + raw.replace(b'"kind":"ledger"', b'"kind":"journal"'), "line 2: expected a ledger"),
+    (lambda raw: raw.replace(b'"made_at":["', b'"made_at":[1,"'), "line 1: made_at must be a list of strings"),
+    (lambda raw: raw.replace(b'"address":"p.cdn",', b""), "line 1: outputs must be a list of"),
+    (lambda raw: b"\xff" + raw, "not valid UTF-8"),
+    (lambda raw: b"", "empty: expected the header line"),
+    (lambda raw: json.dumps({"format_version": 1, "kind": "ledger", "entries": []}, indent=1).encode(),
+     "line 1: not valid JSON .*expected the header line of a cosrecon ledger"),
 ])
 def test_damaged_files_are_refused_naming_the_line(mangle: object, message: str) -> None:
     raw = lines.render_ledger(sample())
     damaged = mangle(raw)  # type: ignore[operator]
     for data in (damaged, pieces(damaged, 37)):
         with pytest.raises(StateError, match=message) as caught:
-            lines.parse_ledger(data, "state/catalog/ledger.json")
-        assert str(caught.value).startswith("state/catalog/ledger.json: ")
-
-
-def test_store_writes_format_2_and_reads_a_format_1_ledger(tmp_path: Path) -> None:
-    store = LedgerStore(lambda region: pytest.fail("no COS in this test"), tmp_path)
-    d = Declaration(name="catalog", region="ap-guangzhou", bucket=B, pipelines=(), state=StateLocation(B))
-    ledger = sample()
-    path = tmp_path / "catalog" / LEDGER_NAME
-    path.parent.mkdir(parents=True)
-    path.write_bytes(dump_json(fmt.ledger_to_data(ledger)))  # left by an older cosrecon
-    assert store.read(d) == ledger
-    new = store.compact(d, store.read(d), ledger.declaration, ())
-    assert json.loads(path.read_bytes())["format_version"] == 2 and store.read(d) == new
-    assert dict(new.entries) == dict(ledger.entries)
+            lines.parse_ledger(data, "state/catalog/ledger.jsonl")
+        assert str(caught.value).startswith("state/catalog/ledger.jsonl: ")
 
 
 def test_dir_blobs_read_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,54 +177,16 @@ def non_ascii() -> Ledger:
     return Ledger("catalog", "2", {(B, e.key): e}, {"name": "é"})
 
 
-@pytest.mark.parametrize("size", [1, 2, 5, 64, 1 << 20])
-def test_format_1_is_read_piece_by_piece(size: int) -> None:
-    for ledger in (sample(), non_ascii(), Ledger("catalog", "0")):
-        v1 = dump_json(fmt.ledger_to_data(ledger))
-        assert lines.parse_ledger(pieces(v1, size)) == ledger
-        compact = json.dumps(fmt.ledger_to_data(ledger), ensure_ascii=False, separators=(",", ":")).encode()
-        assert lines.parse_ledger(pieces(compact, size)) == ledger
-
-
-def test_reading_format_1_never_holds_the_whole_document() -> None:
+def test_reading_never_holds_the_whole_file() -> None:
     import tracemalloc
 
-    v1 = dump_json(fmt.ledger_to_data(sample(3000)))
-    transient = []  # memory held while reading beyond the ledger read
-
-    def streamed() -> Ledger:
-        return lines.parse_ledger(v1[i:i + 4096] for i in range(0, len(v1), 4096))
-
-    def whole() -> Ledger:
-        return fmt.ledger_from_data(json.loads(v1))
-
-    for read in (streamed, whole):
-        tracemalloc.start()
-        ledger = read()
-        current, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        assert len(ledger.entries) == 9000
-        transient.append(peak - current)
-    assert transient[0] * 3 < transient[1]
-
-
-@pytest.mark.parametrize(("v1", "message"), [
-    (b'{"format_version": 1, "kind": "ledger", "entries": [', "not valid JSON"),
-    (b'{"format_version": 1, "kind": "ledger", "entries": [{"bucket": "b"}]}', r"entries\[0\]: ledger entry lacks"),
-    (b'{"format_version": 99, "kind": "ledger", "entries": []}', "format_version 99"),
-    (b'{"kind": "ledger", "entries": []}', "format_version None"),
-    (b'{"format_version": 1, "kind": "journal", "records": []}', "expected a ledger"),
-    (b'{"format_version": 1, "kind": "ledger", "entries": []} {}', "extra data"),
-    (b'{"format_version": 1, "kind": "ledger", "entries": {}}', "entries must be a list"),
-    (b'{"format_version": 1 "kind": "ledger"}', "expected ','"),
-    (b'[1, 2]', "expected '{'"),
-    (b'', "expected '{'"),
-])
-def test_damaged_format_1_is_refused(v1: bytes, message: str) -> None:
-    for data in (v1, pieces(v1, 3)):
-        with pytest.raises(StateError, match=message) as caught:
-            lines.parse_ledger(data, "state/catalog/ledger.json")
-        assert str(caught.value).startswith("state/catalog/ledger.json: ")
+    raw = lines.render_ledger(sample(1000))
+    tracemalloc.start()
+    ledger = lines.parse_ledger(raw[i:i + 4096] for i in range(0, len(raw), 4096))
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(ledger.entries) == 3000
+    assert peak - current < len(raw) // 4  # what reading held beyond the ledger read: a block of lines, not the file
 
 
 def test_a_runs_changes_over_a_read_ledger_write_the_same_bytes_as_a_plain_copy() -> None:

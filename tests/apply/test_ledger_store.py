@@ -1,4 +1,4 @@
-"""Ledger format round trips, journal merge and the local-folder ledger store."""
+"""Journal segments: round trip and schema, their merge, and the local-folder ledger store."""
 
 from __future__ import annotations
 
@@ -36,13 +36,6 @@ def test_schema_copies_are_identical() -> None:
         (ROOT / "reconciler" / "schemas" / "ledger.schema.json").read_bytes()
 
 
-def test_ledger_round_trip_and_schema() -> None:
-    ledger = Ledger("catalog", "3", {("b-1250000000", "a.webp"): entry("a.webp")}, {"version": 1, "name": "catalog"})
-    data = fmt.ledger_to_data(ledger)
-    jsonschema.validate(data, schema())
-    assert fmt.ledger_from_data(json.loads(json.dumps(data))) == ledger
-
-
 def test_segment_round_trip_and_schema() -> None:
     segment = fmt.Segment("catalog", "run1", 2, (JournalRecord.put(entry("a")), JournalRecord.delete("b", "k"),
                                                  JournalRecord.intent(entry("c", ""))), "3")
@@ -51,9 +44,9 @@ def test_segment_round_trip_and_schema() -> None:
     assert fmt.segment_from_data(data) == segment
 
 
-def test_unknown_format_version_is_refused() -> None:
-    with pytest.raises(StateError, match="format_version"):
-        fmt.ledger_from_data({"format_version": 99, "kind": "ledger", "entries": []})
+def test_unknown_segment_format_version_is_refused() -> None:
+    with pytest.raises(StateError, match="journal/r-000001.json: unsupported journal format_version 99"):
+        fmt.segment_from_data({"format_version": 99, "kind": "journal", "records": []}, "journal/r-000001.json")
 
 
 def test_merge_applies_segments_of_the_same_base_only() -> None:
@@ -98,10 +91,10 @@ def test_an_output_recorded_twice_is_refused_naming_the_file(tmp_path: Path) -> 
     d = decl()
     store.write_ledger(d, Ledger("catalog", "1", {("b-1250000000", "a.webp"): entry("a.webp"),
                                                   ("b-1250000000", "b.webp"): entry("b.webp")}))
-    path = tmp_path / "catalog" / "ledger.json"
+    path = tmp_path / "catalog" / "ledger.jsonl"
     lines = path.read_text().split("\n")
     lines[2] = lines[2].replace('"b.webp"', '"a.webp"')  # the second source's output now has the first's key
     path.write_text("\n".join(lines))
-    with pytest.raises(StateError, match=f"^{tmp_path}/catalog/ledger.json: output b-1250000000/a.webp is recorded"
+    with pytest.raises(StateError, match=f"^{tmp_path}/catalog/ledger.jsonl: output b-1250000000/a.webp is recorded"
                                          " twice$"):
         store.read(d)

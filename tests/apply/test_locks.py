@@ -17,7 +17,7 @@ from reconciler.errors import LockError
 from reconciler.state.locks import LOCK_NAME, LockInfo
 from reconciler.state.store import LedgerStore
 
-from conftest import declaration
+from tests.apply.conftest import declaration
 
 
 @pytest.fixture(params=["dir", "cos"])

@@ -18,7 +18,7 @@ from reconciler.model import ObjectInfo, ActionKind, Call, LedgerEntry, Plan, Pl
 from reconciler.state.journal import Journal
 from reconciler.state.store import LedgerStore
 
-from conftest import declaration
+from tests.apply.conftest import declaration
 
 
 class FakeClock:
@@ -48,6 +48,17 @@ def test_token_bucket_reservations_queue_concurrent_callers() -> None:
     bucket = TokenBucket(10, burst=1, clock=clock, sleep=clock.sleep)
     waits = [bucket.reserve() for _ in range(4)]  # four workers arriving at once
     assert waits == pytest.approx([0.0, 0.1, 0.2, 0.3])
+
+
+def test_token_bucket_try_take_refuses_when_empty_without_taking() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(2, burst=2, clock=clock, sleep=clock.sleep)  # as the local server's CI rate limit
+    assert [bucket.try_take() for _ in range(3)] == [True, True, False]
+    clock.now += 0.25  # half a token: still refused, and the refusal took nothing
+    assert not bucket.try_take()
+    clock.now += 0.25
+    assert bucket.try_take() and not bucket.try_take()
+    assert clock.slept == [] and TokenBucket(0).try_take()
 
 
 def test_token_bucket_refills_while_idle_but_not_beyond_the_burst() -> None:
@@ -146,8 +157,11 @@ def test_journal_flushes_by_count_and_by_time_and_on_close(tmp_path: Path) -> No
             break
         time.sleep(0.02)
     assert len(journal.names) == 1
-    journal.add([JournalRecord.put(_entry("late"))])  # below the batch: flushed by age
-    time.sleep(0.8)
+    journal.add([JournalRecord.put(_entry("late"))])  # below the batch: flushed by age (0.3 s)
+    for _ in range(250):
+        if len(journal.names) == 2:
+            break
+        time.sleep(0.02)
     assert len(journal.names) == 2
     journal.write_now([JournalRecord.intent(_entry("next"))])
     journal.add([JournalRecord.put(_entry("last"))])

@@ -124,10 +124,17 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
             assert (key in listed) != (upload_id in pending), key
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """SIGINT handled as in a terminal, even when the tests run as a background job (which ignores it, and a Python
+    started with SIGINT ignored keeps ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_serve_prints_endpoint_and_never_an_environment_secret(tmp_path: Path) -> None:
     env = {**os.environ, "TENCENTCLOUD_SECRET_ID": "AKIDenvironment", "TENCENTCLOUD_SECRET_KEY": "do-not-print-me"}
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "local", "serve", "--root", str(tmp_path),
-                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
     assert proc.stdout is not None
     lines = [proc.stdout.readline() for _ in range(5)]
     proc.send_signal(signal.SIGINT)

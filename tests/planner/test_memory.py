@@ -5,19 +5,19 @@ digests (``LedgerIndex``), the observer only marking objects that stand as recor
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from dataclasses import replace
 
 import pytest
 
 from reconciler.state import ledger as fmt
+from reconciler.state import ledger_file
 from reconciler.errors import StateError
 from reconciler.state.index import BASE, ETAGS, KEYS, SOURCE, LedgerIndex, pack_etags, same_etag
 from reconciler.model import ActionKind, Call, Ledger, LedgerEntry, PlanActions, PlannedAction, Reason, RuleOp
 from reconciler.plan.observed import observe_set
 from reconciler.plan.planner import build_set_plan
-from tests.planner.test_observe import B, C, MemoryStorage, decl
+from reconciler.storage.memory import MemoryStorage
+from tests.planner.conftest import B, C, decl
 
 
 def _entries() -> list[LedgerEntry]:
@@ -26,15 +26,14 @@ def _entries() -> list[LedgerEntry]:
             for i in range(3) for bucket, where in ((B, "t"), (C, "c"))]
 
 
-def _document(entries: list[LedgerEntry]) -> object:
-    """A ledger document as JSON parsing gives it: a new string for every value."""
-    ledger = Ledger("s", "4", {(e.bucket, e.key): e for e in entries})
-    return json.loads(json.dumps(fmt.ledger_to_data(ledger)))
+def _loaded(entries: list[LedgerEntry]) -> Ledger:
+    """A ledger as the store reads it from its file: JSON parsing makes a new string for every value."""
+    return ledger_file.parse_ledger(ledger_file.render_ledger(Ledger("s", "4", {(e.bucket, e.key): e for e in entries})))
 
 
 def test_loaded_entries_equal_the_plain_mapping_and_share_repeated_strings() -> None:
     entries = _entries()
-    loaded = fmt.ledger_from_data(_document(entries))
+    loaded = _loaded(entries)
     plain = {(e.bucket, e.key): e for e in entries}
     assert loaded == Ledger("s", "4", plain)
     table = loaded.entries
@@ -78,19 +77,9 @@ def test_md5_etags_are_held_as_digests_and_given_back_exactly() -> None:
         index.add("img/c.jpg", md5[0], [(0, "t/a.webp", md5[1], 0)])
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ("text", "entries[0]: a ledger entry must be an object"),
-    ({"bucket": B, "key": "k"}, "entries[0]: ledger entry lacks address, source_key"),
-    ({name: 1 for name in fmt.ENTRY_FIELDS}, "entries[0]: ledger entry lacks bucket, key"),
-])
-def test_a_bad_entry_is_named(entry: object, message: str) -> None:
-    with pytest.raises(StateError, match=re.escape(f"led.json: {message}")):
-        fmt.ledger_from_data({"format_version": 1, "kind": "ledger", "entries": [entry]}, "led.json")
-
-
 def test_merge_keeps_entries_by_bucket() -> None:
     entries = _entries()
-    loaded = fmt.ledger_from_data(_document(entries))
+    loaded = _loaded(entries)
     new = LedgerEntry(C, "c/9.webp", "p.c", "img/9.jpg", "e", "fp-c", "o", "")
     segment = fmt.Segment("s", "run", 1, (fmt.JournalRecord.put(new), fmt.JournalRecord.delete(B, "t/0.webp")), "4")
     merged, pending = fmt.merge(loaded, [segment])
@@ -103,7 +92,7 @@ def test_observed_objects_as_recorded_are_only_marked() -> None:
     d = decl({"t": {"rule": "imageMogr2/strip", "fileid": "/t/{stem}.webp"},
               "c": {"rule": "imageMogr2/strip", "fileid": "/c/{stem}.webp", "bucket": C}}, ["img/*.jpg"])
     entries = _entries()
-    ledger = fmt.ledger_from_data(_document(entries))
+    ledger = _loaded(entries)
     storage = MemoryStorage({
         B: {"img/0.jpg": "src-etag-0", "img/1.jpg": "src-etag-1", "img/2.jpg": "src-etag-2", "img/notes.txt": "n",
             "t/0.webp": "out-t-0", "t/1.webp": "changed", "t/2.webp": "out-t-2"},
@@ -157,7 +146,7 @@ def test_converged_plan_from_marks_matches_the_plan_from_every_object() -> None:
 def test_recorded_outputs_outside_the_listings_are_headed_from_a_loaded_ledger() -> None:
     d = decl({"t": {"rule": "imageMogr2/strip", "fileid": "/t/{stem}.webp"}}, ["img/*.jpg"])
     old = LedgerEntry(C, "old/0.webp", "p.gone", "img/0.jpg", "e", "fp", "o", "")
-    ledger = fmt.ledger_from_data(_document([old]))
+    ledger = _loaded([old])
     storage = MemoryStorage({B: {"img/0.jpg": "e"}, C: {"old/0.webp": "o"}})
     obs = observe_set(d, storage, ledger)
     assert storage.heads == [(C, "old/0.webp")] and obs.existing[C] == {"old/0.webp": "o"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,50 +20,8 @@ from reconciler.plan.observed import (
     source_prefixes,
     template_prefix,
 )
-from reconciler.storage import ProcessResult
-
-B, C = "src-1250000000", "cdn-1250000000"
-
-
-class MemoryStorage:
-    """Buckets in dicts; records every list and head request."""
-
-    def __init__(self, buckets: dict[str, dict[str, str]]) -> None:
-        self.buckets = buckets
-        self.lists: list[tuple[str, str]] = []
-        self.heads: list[tuple[str, str]] = []
-
-    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
-        self.lists.append((bucket, prefix))
-        for key in sorted(self.buckets[bucket]):
-            if key.startswith(prefix):
-                yield ObjectInfo(key, self.buckets[bucket][key])
-
-    def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
-        self.heads.append((bucket, key))
-        etag = self.buckets[bucket].get(key)
-        return None if etag is None else ObjectInfo(key, etag)
-
-    def get_object(self, bucket: str, key: str) -> bytes:
-        raise AssertionError("plan never reads bodies")
-
-    def put_object(self, bucket: str, key: str, body: bytes, **kw: Any) -> str:
-        raise AssertionError("plan never writes")
-
-    def delete_object(self, bucket: str, key: str) -> None:
-        raise AssertionError("plan never writes")
-
-    def delete_objects(self, bucket: str, keys: Iterable[str]) -> None:
-        raise AssertionError("plan never writes")
-
-    def process(self, bucket: str, key: str, pic_operations: str) -> ProcessResult:
-        raise AssertionError("plan never processes")
-
-
-def decl(outputs: dict[str, Any], include: list[str]) -> Any:
-    return build_declaration({"version": 1, "name": "s", "region": "ap-guangzhou", "bucket": B,
-                              "pipelines": {"p": {"source": {"include": include}, "outputs": outputs}}}, "s.yaml")
-
+from reconciler.storage.memory import MemoryStorage
+from tests.planner.conftest import B, C, decl
 
 def test_prefixes() -> None:
     assert template_prefix("/thumbs/{dir}/{stem}.webp") == "thumbs/"
@@ -83,7 +41,7 @@ def test_each_prefix_listed_once_and_shared_by_sources_and_outputs() -> None:
               "cdn": {"rule": "imageMogr2/strip", "fileid": "/t/{name}", "bucket": C}}, ["img/*.jpg"])
     obs = observe_set(d, storage, Ledger("s"))
     assert sorted(storage.lists) == sorted([(B, "img/"), (B, "t/"), (C, "t/")])  # each once
-    assert storage.heads == []
+    assert storage.heads == [] and storage.writes == []  # planning never writes
     assert len(obs.sources) == 30
 
 
@@ -110,11 +68,11 @@ class SlowOutputs(MemoryStorage):
         super().__init__(buckets)
         self.sources_done = threading.Event()
 
-    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list_objects(self, bucket: str, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         if bucket == C:
             self.sources_done.wait(5)
             time.sleep(0.3)  # the observer has seen the sources by now and stopped this listing
-        yield from super().list_objects(bucket, prefix)
+        yield from super().list_objects(bucket, prefix, start_after=start_after)
         if bucket == B:
             self.sources_done.set()
 
@@ -175,6 +133,7 @@ def test_sets_of_one_plan_share_listings() -> None:
     assert sorted(storage.lists) == [(B, "img/"), (B, "t/")]  # img/sub/ and t/ come from the first set's listings
     assert [len(s.calls) for s in plan.sets] == [31, 1]
     assert [a.key for a in plan.sets[1].actions] == ["t/x.png"]
+    assert storage.writes == []
 
 
 def _set(name: str, include: str, fileid: str, bucket: str = B) -> Any:
@@ -211,11 +170,11 @@ def test_sets_whose_outputs_cannot_meet_are_not_compared() -> None:
 
 
 class FailingOutputs(MemoryStorage):
-    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list_objects(self, bucket: str, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         if bucket == C:
             raise NotFound("The specified bucket does not exist.", bucket=C, status=404, code="NoSuchBucket",
                            request_id="req-1")
-        yield from super().list_objects(bucket, prefix)
+        yield from super().list_objects(bucket, prefix, start_after=start_after)
 
 
 def test_a_failed_listing_raises_its_storage_error() -> None:

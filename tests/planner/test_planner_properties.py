@@ -62,7 +62,7 @@ def test_planning_from_a_listing_that_only_marks_what_stands_as_recorded_equals_
     must be the one made from every listed object and a plain ledger, whatever the state of each output."""
     from reconciler.plan.observed import observe_set, plan_observed
     from reconciler.declare.rules import fingerprint
-    from tests.planner.test_observe import MemoryStorage
+    from reconciler.storage.memory import MemoryStorage
 
     outputs = {"t": {"rule": "imageMogr2/strip", "fileid": "/t/{key}.webp"},
                "c": {"rule": "imageMogr2/format/png", "fileid": "c/{name}", "bucket": C}}

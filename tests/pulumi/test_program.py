@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from conftest import PROGRAM_DIR, declaration_text
+from tests.pulumi.conftest import PROGRAM_DIR, declaration_text
 
 SECRET_KEY = "sk-never-in-state-0123456789"
 RESOURCE_TYPE = "pulumi-python:dynamic/cosrecon:ProcessingSet"

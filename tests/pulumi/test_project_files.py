@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import PROGRAM_DIR
+from tests.pulumi.conftest import PROGRAM_DIR
 from ruamel.yaml import YAML
 
 ROOT = PROGRAM_DIR.parent

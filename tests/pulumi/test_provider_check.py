@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import declaration_text
+from tests.pulumi.conftest import declaration_text
 
 from reconciler.pulumi import engine
 from reconciler.pulumi.provider import ProcessingSetProvider

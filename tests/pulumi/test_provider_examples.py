@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PROGRAM_DIR
+from tests.pulumi.conftest import PROGRAM_DIR
 
 from reconciler.pulumi import engine
 from reconciler.pulumi.provider import ProcessingSetProvider

@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import PROGRAM_DIR, declaration_text, jpeg
+from tests.pulumi.conftest import PROGRAM_DIR, declaration_text, jpeg
 from google.protobuf import struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc

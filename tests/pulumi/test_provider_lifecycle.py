@@ -14,7 +14,7 @@ from typing import Any
 
 import dill
 import pytest
-from conftest import declaration_text, jpeg
+from tests.pulumi.conftest import declaration_text, jpeg
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider

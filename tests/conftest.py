@@ -1,0 +1,21 @@
+"""Fixtures shared by every test folder. (The in-memory Storage the tests share is ``reconciler.storage.memory``.)"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+
+from reconciler.pacing import RetryPolicy
+
+
+@pytest.fixture
+def instant_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``RetryPolicy`` retries as often as it says, without pausing between attempts: a test of what is
+    retried, not of how long backoff waits (``test_pacing`` tests the delays), spends no time in real sleeps."""
+
+    def no_pause(self: RetryPolicy, attempt: int, rand: Callable[[float, float], float] = random.uniform) -> float:
+        return 0.0
+
+    monkeypatch.setattr(RetryPolicy, "delay", no_pause)
