@@ -100,6 +100,7 @@ class ApplyReport:
     seconds: float = 0.0
     takeovers: tuple[str, ...] = ()
     generations: Mapping[str, str] = field(default_factory=dict)  # set -> ledger generation written
+    warnings: tuple[str, ...] = ()  # e.g. ledger entries this set could not have written (nothing done with them)
 
     @property
     def failed(self) -> int:

@@ -26,6 +26,7 @@ from reconciler.apply.session import Session, new_run_id
 from reconciler.apply.bookkeeping import SetRun, failure, made_entry
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier, list_range
+from reconciler.apply.guard import refusal_summary
 from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets
 from reconciler.state.locks import HeldLock
@@ -86,7 +87,7 @@ class Engine(Session):
     # --- image_process calls ---------------------------------------------------------------------
 
     def _calls(self) -> None:
-        items = [(run, call) for run in self.runs for call in run.plan.calls]
+        items = [(run, call) for run in self.runs for call in run.plan.calls if self._may_write(run, call)]
         if not items:
             return
         parallelism = max(1, self.options.parallelism)
@@ -107,6 +108,19 @@ class Engine(Session):
                     pool.submit(self._guarded_call, run, call).add_done_callback(done)
                 if self.stop.is_set():
                     break
+
+    def _may_write(self, run: SetRun, call: Call) -> bool:
+        """A call whose rules would overwrite a protected key (another set's source or output, any state prefix)
+        is not issued; each of its outputs is reported skipped, with why."""
+        why = next((f"{op.bucket}/{op.key} is {reason}" for op in call.rules
+                    if (reason := self.guard.protected(run.decl.name, op.bucket, op.key, writing=True))), None)
+        if why is None:
+            return True
+        for op in call.rules:
+            self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key,
+                                    f"not written: {why}; never overwritten"))
+        self.tally.advance(done=call.size)
+        return False
 
     def _write_intents(self, part: Sequence[tuple[SetRun, Call]]) -> None:
         """Journal, before issuing them, which calls may create outputs at keys the plan found empty."""
@@ -197,15 +211,20 @@ class Engine(Session):
     def _deletes(self, run: SetRun) -> None:
         """Delete the plan's prune targets — only objects this set's ledger records as its outputs."""
         by_bucket: dict[str, list[PlannedAction]] = {}
+        unwritable = 0
         for action in run.others:
             if action.action is not ActionKind.DELETE:
                 continue
-            if (action.bucket, action.key) not in run.entries:
+            why = self._why_not_delete(run, action)
+            if why is not None:
+                unwritable += why.startswith("the declaration could not")
                 self.tally.skip(Skipped(run.decl.name, action.address, action.bucket, action.key, action.source,
-                                        "not recorded as this set's output; never deleted"))
+                                        f"{why}; never deleted"))
                 self.tally.advance(done=1)
                 continue
             by_bucket.setdefault(action.bucket, []).append(action)
+        if unwritable:
+            self.warnings.append(refusal_summary(run.decl.name, unwritable))
         storage = self.backend.storage(run.decl.region)
         for bucket, actions in sorted(by_bucket.items()):
             for start in range(0, len(actions), 1000):
@@ -221,6 +240,17 @@ class Engine(Session):
                 with self.tally.lock:
                     self.tally.deleted += len(batch)
                 self.tally.advance(done=len(batch))
+
+    def _why_not_delete(self, run: SetRun, action: PlannedAction) -> str | None:
+        """Why a planned delete is refused (None: it may go): only a recorded output this set could have written,
+        and never a protected key (``guard``)."""
+        where = (action.bucket, action.key)
+        if where not in run.entries:
+            return "not recorded as this set's output"
+        entry = run.entries[where]
+        if not self.guard.could_have_written(run.decl, entry, run.snapshot.ledger.declaration):
+            return "the declaration could not have written it (ledger entry not trusted)"
+        return self.guard.protected(run.decl.name, action.bucket, action.key)
 
     def _forget_gone(self, run: SetRun) -> None:
         """Recorded outputs no longer declared whose object is gone too: nothing to keep a record of."""

@@ -21,7 +21,7 @@ def summary_line(report: ApplyReport) -> str:
 
 
 def render_text(report: ApplyReport) -> str:
-    lines = [f"Note: {t}" for t in report.takeovers]
+    lines = [f"Note: {t}" for t in report.takeovers] + [f"Warning: {w}" for w in report.warnings]
     if report.adopted:
         lines.append(f"Adopted {report.adopted} existing output(s) into the ledger.")
     if report.skipped:
@@ -55,6 +55,7 @@ def report_to_data(report: ApplyReport) -> dict[str, Any]:
         "skipped": [{"set": s.set, "address": s.address, "bucket": s.bucket, "key": s.key, "source": s.source,
                      "reason": s.reason} for s in report.skipped],
         "takeovers": list(report.takeovers),
+        "warnings": list(report.warnings),
         "generations": dict(report.generations),
     }
 

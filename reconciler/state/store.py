@@ -54,6 +54,13 @@ class LedgerStore:
             return DirBlobs(self.state_dir / decl.name)
         return CosBlobs(self._storage_for(decl.region), decl.state.bucket, f"{decl.state.prefix}{decl.name}/")
 
+    def owner_blobs(self, decl: Declaration) -> Blobs:
+        """``decl``'s state location itself (where every set's folder is): for the owner indexes (``_owners/``,
+        see ``apply.ownership``)."""
+        if self.state_dir is not None:
+            return DirBlobs(self.state_dir)
+        return CosBlobs(self._storage_for(decl.region), decl.state.bucket, decl.state.prefix)
+
     def read(self, decl: Declaration) -> Ledger:
         """The set's ledger with any leftover journal merged; an empty ledger when none was ever written."""
         return self.snapshot(decl).ledger
