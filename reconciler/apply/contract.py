@@ -48,6 +48,7 @@ class ApplyOptions:
     max_delete: int | None = None
     lock_timeout: float = 0.0
     lease: float = 60.0
+    lock_check_interval: float = 1.0  # before a batch of calls, the lock object is read again if older than this
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     journal_interval: float = 1.0
     journal_batch: int = 100

@@ -73,6 +73,8 @@ class Engine(Session):
             if self.crash is not None:
                 raise self.crash
             for run in self.runs:
+                if any(a.action is ActionKind.DELETE for a in run.others):
+                    self.check_locks(0.0)
                 self._deletes(run)
                 self._forget_gone(run)
         except BaseException:
@@ -100,6 +102,7 @@ class Engine(Session):
         with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
             for start in range(0, len(items), chunk):
                 part = items[start:start + chunk]
+                self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
                 self._write_intents(part)
                 for run, call in part:
                     gate.acquire()

@@ -22,7 +22,7 @@ from reconciler.apply.guard import Guard
 from reconciler.apply.ownership import Ownership, gather, index_of, write_index
 from reconciler.errors import StalePlanError, StateError, StorageError
 from reconciler.state.journal import Journal
-from reconciler.state.locks import HeldLock
+from reconciler.state.locks import HeldLock, LockLost
 from reconciler.model import Declaration, Plan
 from reconciler.pacing import TokenBucket, with_retries
 
@@ -86,6 +86,7 @@ class Session:
                 problems.append(f"set {run.decl.name!r}: journal not written: {error.message}")
         if problems:
             raise StateError("; ".join(problems) + " — outputs made by this run may be reported again as conflicts")
+        self.check_locks(0.0)  # never compact over another holder's ledger: the journal stays for it to merge
         generations: dict[str, str] = {}
         for run in self.runs:
             document = _plain(run.decl.document)
@@ -108,6 +109,18 @@ class Session:
         index = index_of(run.decl, recorded, previous) if recorded or previous is None else None
         if index is not None and index != previous:
             self._retry(lambda: write_index(self.backend.ledgers, run.decl, index))
+
+    def check_locks(self, max_age: float) -> None:
+        """Raise ``LockLost`` (and stop dispatching) when this run no longer holds a set's lock."""
+        for run in self.runs:
+            lock = self.locks.get(run.decl.name)
+            if lock is None:
+                continue
+            try:
+                lock.check(max_age)
+            except LockLost:
+                self.stop.set()
+                raise
 
     def _keep_journals(self) -> None:
         """After a failed run: write what each journal holds (best effort); the lock is released by the caller."""

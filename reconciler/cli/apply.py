@@ -23,6 +23,8 @@ from reconciler.declare.load import load_declarations
 from reconciler.errors import Aborted, ApplyFailed, UsageError
 from reconciler.model import Declaration, Plan
 from reconciler.plan.planfile import load_plan
+from reconciler.state.journal import set_aside
+from reconciler.state.locks import CorruptLock
 from reconciler.render import apply_report, render_text
 
 
@@ -131,16 +133,44 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, endpoi
 @backend_options
 def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
                    state_dir: Path | None) -> None:
-    """Break the lock LOCK_ID held on one of the sets declared in PATHs (when its holder is gone)."""
+    """Break the lock LOCK_ID held on one of the sets declared in PATHs (when its holder is gone); a corrupt lock
+    object by the token its error names."""
     decls = load_declarations(list(paths))
     with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
         for decl in decls:
-            holder = backend.ledgers.read_lock(decl)
-            if holder is not None and holder.id == lock_id:
-                backend.ledgers.unlock(decl, lock_id)
+            try:
+                holder = backend.ledgers.read_lock(decl)
+            except CorruptLock as corrupt:
+                holder = None if corrupt.token != lock_id else backend.ledgers.unlock(decl, lock_id)
+            else:
+                holder = backend.ledgers.unlock(decl, lock_id) if holder is not None and holder.id == lock_id else None
+            if holder is not None:
                 click.echo(f"Unlocked set {decl.name!r}: removed {holder.describe()}.")
                 return
     raise UsageError(f"no set declared in {', '.join(map(str, paths))} holds lock {lock_id}")
 
 
-COMMANDS: list[click.Command] = [apply_command, adopt_command, unlock_command]
+@click.group("journal")
+def journal_group() -> None:
+    """Journal segments a run left (merged into the ledger by the next apply)."""
+
+
+@journal_group.command("set-aside")
+@click.argument("segment")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@backend_options
+def set_aside_command(segment: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
+                      state_dir: Path | None) -> None:
+    """Move the journal segment SEGMENT of a set declared in PATHs out of the journal (when it is corrupt)."""
+    decls = load_declarations(list(paths))
+    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
+        for decl in decls:
+            blobs = backend.ledgers.blobs(decl)
+            if f"journal/{segment}" in blobs.list("journal/"):
+                moved = set_aside(blobs, segment)
+                click.echo(f"Set aside {segment} of set {decl.name!r}: now {blobs.where}{moved}.")
+                return
+    raise UsageError(f"no set declared in {', '.join(map(str, paths))} has journal segment {segment}")
+
+
+COMMANDS: list[click.Command] = [apply_command, adopt_command, unlock_command, journal_group]

@@ -1,0 +1,145 @@
+"""Issue 12's attacks on a run: a lock lost mid-apply, corrupt lock and journal objects (located errors and a way
+out), against the local server through the real SDK."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.apply.backend import Backend
+from reconciler.apply.contract import ApplyOptions
+from reconciler.apply.engine import apply_plan
+from reconciler.apply.locking import lock_sets
+from reconciler.cli import main
+from reconciler.local import LocalServer
+from reconciler.state.locks import LockLost
+
+from conftest import REGION, SRC, declaration, keys, make_plan, process_calls, seed
+from test_safety import everything, shop_text, write
+
+MANY = [f"photos/p{i:03d}.jpg" for i in range(60)]
+
+
+def cli(server: LocalServer, *args: str) -> tuple[int, str, str]:
+    env = {"TENCENTCLOUD_SECRET_ID": server.secret_id, "TENCENTCLOUD_SECRET_KEY": server.secret_key}
+    result = CliRunner().invoke(main, [*args, "--endpoint", server.endpoint], env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+class TakeOverAfter:
+    """A progress sink that, after ``calls`` calls, breaks the run's lock and takes it as another process would."""
+
+    def __init__(self, backend: Backend, calls: int) -> None:
+        self.backend, self.calls, self.seen, self.thief = backend, calls, 0, None
+
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, *, done: int = 0, failed: int = 0, calls: int = 0) -> None:
+        self.seen += calls
+        if self.thief is None and self.seen >= self.calls:
+            decl = declaration()
+            holder = self.backend.ledgers.read_lock(decl)
+            assert holder is not None
+            self.backend.ledgers.unlock(decl, holder.id)  # as if its lease ran out and another apply took it over
+            self.thief = self.backend.ledgers.acquire(decl, lease=600, operation="apply")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_lost_lock_stops_the_run_and_never_compacts_over_the_new_holder(server: LocalServer,
+                                                                          backend: Backend) -> None:
+    seed(backend, MANY)
+    decl = declaration()
+    sink = TakeOverAfter(backend, calls=5)
+    options = ApplyOptions(parallelism=2, max_qps=0, lock_check_interval=0.0, progress=sink)
+    ledger_before = backend.ledgers.blobs(decl).read("ledger.json")
+    with pytest.raises(LockLost) as lost:
+        with lock_sets([decl], backend, options) as locks:
+            apply_plan(make_plan([decl], backend), [decl], backend, options, locks=locks)
+    assert sink.thief is not None
+    assert sink.thief.info.id in str(lost.value) and "held by" in str(lost.value)  # says who holds it now
+    assert process_calls(server) < len(MANY)  # stopped calling
+    blobs = backend.ledgers.blobs(decl)
+    assert blobs.read("ledger.json") == ledger_before  # never compacted over the new holder's ledger
+    assert blobs.list("journal/")  # what it made is journaled, for the next apply to merge
+    current = backend.ledgers.read_lock(decl)
+    assert current is not None and current.id == sink.thief.info.id  # the new holder's lock is untouched
+    sink.thief.release()
+    report = apply_plan(make_plan([decl], backend), [decl], backend, replace(options, progress=None))
+    assert report.failed == 0 and not make_plan([decl], backend).has_changes  # the journal merged: converges
+    assert len(keys(backend, SRC, "thumbs/")) == len(MANY)
+
+
+def test_a_refresh_never_rewrites_the_lock_object(server: LocalServer, backend: Backend) -> None:
+    decl = declaration()
+    held = backend.ledgers.acquire(decl, lease=600)
+    blobs = backend.ledgers.blobs(decl)
+    first = blobs.read("lock.json")
+    held.refresh()
+    assert blobs.read("lock.json") == first  # the lease is extended in this holder's own object
+    assert backend.ledgers.read_lock(decl).expires > json.loads(first)["expires"]  # type: ignore[union-attr]
+    backend.ledgers.unlock(decl, held.info.id)
+    thief = backend.ledgers.acquire(decl, lease=600)
+    held.refresh()  # a late refresh of the old holder
+    assert held.lost and backend.ledgers.read_lock(decl).id == thief.info.id  # type: ignore[union-attr]
+    held.release()
+    assert backend.ledgers.read_lock(decl).id == thief.info.id  # type: ignore[union-attr]
+    thief.release()
+
+
+@pytest.mark.parametrize("content, cause", [
+    (b'{"format_version": 1, "kind": "lock", "id": "x", "set": "shop", "host": "h", "pid": "abc", '
+     b'"operation": "apply", "started": "", "expires": 0}', "field 'pid' must be an integer"),
+    (b'{"format_version": 1, "kind": "lock", "id": "x", "set": "shop", "host": "h", "pid": 1, '
+     b'"operation": "apply", "started": "", "expires": "soon"}', "field 'expires' must be a number"),
+    (b"{not json", "not valid JSON"),
+])
+def test_a_corrupt_lock_is_a_located_error_and_unlock_breaks_it(server: LocalServer, backend: Backend,
+                                                                 tmp_path: Path, content: bytes, cause: str) -> None:
+    seed(backend, ["photos/a.jpg"])
+    path = write(tmp_path, shop_text())
+    backend.storage(REGION).put_object(SRC, ".cosrecon/shop/lock.json", content)
+    before = everything(backend)
+    code, out, err = cli(server, "apply", "--yes", str(path))
+    assert code == 1 and cause in err and "lock.json" in err and "internal error" not in err
+    assert everything(backend) == before
+    command = err.split("break the lock with: ")[1].split()
+    assert command[:2] == ["cosrecon", "unlock"]
+    code, out, err = cli(server, *command[1:])
+    assert code == 0 and "Unlocked set 'shop'" in out, err
+    code, out, err = cli(server, "apply", "--yes", str(path))
+    assert code == 0 and "2 created" in out, err
+
+
+@pytest.mark.parametrize("edit, cause", [
+    (lambda seg: {**seg, "seq": "abc"}, "seq must be an integer"),
+    (lambda seg: {**seg, "name": "gallery"}, "belongs to set 'gallery'"),
+    (lambda seg: "[", "not valid JSON"),
+])
+def test_a_corrupt_journal_segment_is_named_with_the_command_that_sets_it_aside(server: LocalServer,
+                                                                                backend: Backend, tmp_path: Path,
+                                                                                edit: object, cause: str) -> None:
+    seed(backend, ["photos/a.jpg", "photos/b.jpg"])
+    path = write(tmp_path, shop_text())
+    decl = declaration()
+    segment = backend.ledgers.write_segment(decl, "20260101T000000-deadbeef", 0, "0", [])
+    blobs = backend.ledgers.blobs(decl)
+    data = json.loads(blobs.read(segment) or b"")
+    changed = edit(data)  # type: ignore[operator]
+    blobs.write(segment, changed.encode() if isinstance(changed, str) else json.dumps(changed).encode())
+    before = everything(backend)
+    code, out, err = cli(server, "apply", "--yes", str(path))
+    assert code == 1 and cause in err and segment in err and "internal error" not in err
+    assert everything(backend) == before
+    command = err.split("with: ")[-1].split()
+    assert command[:3] == ["cosrecon", "journal", "set-aside"]
+    code, out, err = cli(server, *command[1:])
+    assert code == 0 and "Set aside" in out, err
+    code, out, err = cli(server, "apply", "--yes", str(path))
+    assert code == 0 and "4 created" in out, err
