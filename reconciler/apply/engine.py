@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 
 from reconciler.apply.contract import (ApplyOptions, ApplyReport, BackendLike, Failure, ProgressSink, Skipped,
                                        check_budget)
@@ -27,6 +28,7 @@ from reconciler.apply.bookkeeping import SetRun, failure, made_entry
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier, list_range
 from reconciler.apply.guard import refusal_summary
+from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, EndpointWatch, RunStopped, Terminated
 from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets
 from reconciler.state.locks import HeldLock
@@ -56,6 +58,7 @@ class Engine(Session):
         # A little under the limit and no burst: no 1-second window ever sees more than --max-qps calls.
         self.limiter = TokenBucket(options.max_qps * PACE, burst=1) if options.max_qps > 0 else None
         self.verifier: Verifier | None = None
+        self.watch = EndpointWatch(options.dead_endpoint_after, options.clock)
 
     def run(self) -> ApplyReport:
         started = time.monotonic()
@@ -70,6 +73,10 @@ class Engine(Session):
                 self._calls()
             finally:
                 self.verifier.close()
+            if self.watch.tripped:  # before a crash: verifying outputs fails too when the endpoint is dead
+                raise RunStopped(f"{self.watch.describe()}; stopped. What was made is journaled where the journal "
+                                 f"could be written; the next apply goes on from there",
+                                 replace(self._report(started, {}), stopped=self.watch.describe()))
             if self.crash is not None:
                 raise self.crash
             for run in self.runs:
@@ -77,6 +84,13 @@ class Engine(Session):
                     self.check_locks(0.0)
                 self._deletes(run)
                 self._forget_gone(run)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (``Terminated``): in-flight calls have finished
+            self.stop.set()
+            self._keep_journals()
+            signal = ("SIGTERM", EXIT_SIGTERM) if isinstance(interrupt, Terminated) else ("Ctrl-C", EXIT_SIGINT)
+            raise RunStopped(f"interrupted ({signal[0]}): stopped dispatching; what was made is journaled and the next "
+                             f"apply goes on from there", replace(self._report(started, {}), stopped=signal[0]),
+                             signal[1]) from None
         except BaseException:
             self.stop.set()
             self._keep_journals()
@@ -101,6 +115,8 @@ class Engine(Session):
 
         with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
             for start in range(0, len(items), chunk):
+                if self.stop.is_set():
+                    break
                 part = items[start:start + chunk]
                 self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
                 self._write_intents(part)
@@ -166,6 +182,11 @@ class Engine(Session):
             return
         records: list[JournalRecord] = []
         made = failed_n = 0
+        if self.stop.is_set():  # no evidence-gathering while stopping: the journaled intents settle it next run
+            for op in call.rules:
+                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+            tally.advance(failed=call.size)
+            return
         for op in call.rules:
             try:
                 head = self._retry(lambda: storage.head_object(op.bucket, op.key))
@@ -206,8 +227,19 @@ class Engine(Session):
 
     def _retry_process(self, storage: Storage, call: Call, on_attempt: Callable[[], None]) -> None:
         header = pic_operations(call)
-        with_retries(lambda: storage.process(call.bucket, call.key, header), self.options.retry,
-                     limiter=self.limiter, on_attempt=on_attempt)
+
+        def attempt() -> None:
+            if self.stop.is_set():  # a dead endpoint, a lost lock or a signal: no more attempts
+                raise StorageError("not issued: apply was stopping", bucket=call.bucket, key=call.key, code="Stopped")
+            try:
+                storage.process(call.bucket, call.key, header)
+            except StorageError as error:
+                if self.watch.failure(error):
+                    self.stop.set()
+                raise
+            self.watch.success()
+
+        with_retries(attempt, self.options.retry, limiter=self.limiter, on_attempt=on_attempt)
 
     # --- prune -----------------------------------------------------------------------------------
 

@@ -8,14 +8,18 @@ unlock: break a set's lock by its id (as ``terraform force-unlock``).
 from __future__ import annotations
 
 import re
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from reconciler.apply.backend import DEFAULT_POOL_SIZE
 from reconciler.apply.contract import ApplyOptions, ApplyReport
+from reconciler.apply.stopping import EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
@@ -65,6 +69,39 @@ def _finish(report: ApplyReport, fmt: str) -> None:
         raise ApplyFailed(f"{report.failed} output(s) failed; run apply again to retry them")
 
 
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancellation, Kubernetes) handled as Ctrl-C: the engine stops dispatching, in-flight calls end,
+    the journal is flushed, the lock released, the report printed; exit 143. A second SIGTERM is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    except Terminated:  # before anything was applied (while locking or planning): nothing changed
+        click.echo("Terminated (SIGTERM); nothing was applied.", err=True)
+        sys.exit(EXIT_SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _report_when_stopped(fmt: str) -> Iterator[None]:
+    """A run that stopped early (a signal, a dead endpoint) still prints what it made and what it did not."""
+    try:
+        yield
+    except RunStopped as stopped:
+        click.echo(apply_report.render_json(stopped.report) if fmt == "json"
+                   else apply_report.render_text(stopped.report))
+        raise
+
+
 def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete: int | None, lock_timeout: float,
              quiet: bool) -> ApplyOptions:
     def waiting(holder: str) -> None:
@@ -107,8 +144,9 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
     callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed))
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
-    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
-        outcome = run_sets(decls, backend, settings, callbacks)
+    with _sigterm_as_interrupt(), _report_when_stopped(fmt):
+        with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
+            outcome = run_sets(decls, backend, settings, callbacks)
     _finish(outcome.report, fmt)
 
 
@@ -122,8 +160,9 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, endpoi
     """Record the objects already standing at declared keys in the ledger, as they are (no processing)."""
     decls = load_declarations(list(paths))
     settings = RunSettings(options=_options(16, 0, None, None, lock_timeout, True), operation=Operation.ADOPT)
-    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
-        outcome = run_sets(decls, backend, settings)
+    with _sigterm_as_interrupt(), _report_when_stopped(fmt):
+        with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
+            outcome = run_sets(decls, backend, settings)
     _finish(outcome.report, fmt)
 
 

@@ -15,7 +15,8 @@ SHOWN = 20  # failures/skips listed before "... and N more"
 
 def summary_line(report: ApplyReport) -> str:
     """``Apply complete: 12 created, 3 replaced, 0 deleted, 0 failed; 9 calls in 4.1s (2.2 calls/s).``"""
-    return (f"Apply complete: {report.created} created, {report.replaced} replaced, {report.deleted} deleted, "
+    state = f"Apply stopped ({report.stopped})" if report.stopped else "Apply complete"
+    return (f"{state}: {report.created} created, {report.replaced} replaced, {report.deleted} deleted, "
             f"{report.failed} failed; {report.calls} calls in {report.seconds:.1f}s "
             f"({report.calls_per_second:.1f} calls/s).")
 
@@ -56,6 +57,7 @@ def report_to_data(report: ApplyReport) -> dict[str, Any]:
                      "reason": s.reason} for s in report.skipped],
         "takeovers": list(report.takeovers),
         "warnings": list(report.warnings),
+        "stopped": report.stopped,
         "generations": dict(report.generations),
     }
 

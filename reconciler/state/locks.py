@@ -141,6 +141,8 @@ class HeldLock:
             current = read_lock(self.store, self.decl)
         except CorruptLock:
             current = None
+        except StorageError:
+            return not self.lost  # unknown (the endpoint may be down): the next check reads again
         self._checked = time.monotonic()
         self.holder = current
         if current is None or current.id != self.info.id:
@@ -173,18 +175,20 @@ class HeldLock:
         self.release()
 
     def release(self) -> None:
+        """Delete the lock object if it is still this process's (best effort: a lock left behind by a dead endpoint
+        expires with its lease)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
         try:
             current = read_lock(self.store, self.decl)
-        except CorruptLock:
-            current = None
-        blobs = self.store.blobs(self.decl)
-        if current is not None and current.id == self.info.id:
-            blobs.delete(LOCK_NAME)
-        blobs.delete(f"{LEASE_DIR}{self.info.id}.json")
+            blobs = self.store.blobs(self.decl)
+            if current is not None and current.id == self.info.id:
+                blobs.delete(LOCK_NAME)
+            blobs.delete(f"{LEASE_DIR}{self.info.id}.json")
+        except (CorruptLock, StorageError):
+            pass
 
 
 def read_lock(store: LedgerStore, decl: Declaration) -> LockInfo | None:

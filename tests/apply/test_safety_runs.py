@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -143,3 +144,136 @@ def test_a_corrupt_journal_segment_is_named_with_the_command_that_sets_it_aside(
     assert code == 0 and "Set aside" in out, err
     code, out, err = cli(server, "apply", "--yes", str(path))
     assert code == 0 and "4 created" in out, err
+
+
+# --- SIGTERM and a dead endpoint -------------------------------------------------------------------------------
+
+
+def test_sigterm_mid_apply_is_handled_as_ctrl_c(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    from test_apply_cli import _apply_process
+
+    sources = [f"photos/{i:02d}.jpg" for i in range(40)]
+    seed(backend, sources)
+    path = write(tmp_path, shop_text())
+    server.set_faults(latency_ms=150)
+    proc = _apply_process(server, path, "--parallelism", "4")
+    deadline = time.monotonic() + 30
+    while process_calls(server) < 12 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    server.set_faults(latency_ms=0)
+    assert proc.returncode == 143, err
+    assert "interrupted (SIGTERM)" in err and "Apply stopped (SIGTERM)" in out  # the report is printed
+    assert backend.ledgers.read_lock(declaration()) is None  # the lock is released
+    issued = process_calls(server)
+    assert issued < len(sources)
+    # everything the stopped run made is journaled: the next run redoes no call
+    proc = _apply_process(server, path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert process_calls(server) == len(sources)  # 0 calls redone
+    assert not make_plan([declaration()], backend).has_changes
+
+
+class Forwarder:
+    """A TCP forwarder in front of the local server: ``kill`` closes it and every connection (the endpoint dies)."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+        import threading
+
+        self.upstream = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            with self.lock:
+                self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: Any, b: Any) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        import socket
+
+        self.listener.close()
+        with self.lock:
+            for s in self.sockets:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+
+
+class SteppingClock:
+    """A clock that moves 10 s each time it is read: the 30 s dead-endpoint window passes in a few failures."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 10.0
+        return self.now
+
+
+def test_a_dead_endpoint_stops_the_run_with_a_report(server: LocalServer, backend: Backend,
+                                                     tmp_path: Path) -> None:
+    import time
+
+    from reconciler.apply.stopping import RunStopped
+    from reconciler.pacing import RetryPolicy
+
+    seed(backend, MANY)
+    decl = declaration()
+    forwarder = Forwarder(int(server.endpoint.rsplit(":", 1)[1]))
+    through = Backend(endpoint=f"http://127.0.0.1:{forwarder.port}", secret_id=server.secret_id,
+                      secret_key=server.secret_key, state_dir=tmp_path / "state")
+
+    class KillEndpointAfter(TakeOverAfter):
+        def advance(self, *, done: int = 0, failed: int = 0, calls: int = 0) -> None:
+            self.seen += calls
+            if self.seen >= self.calls and self.thief is None:
+                self.thief = True  # type: ignore[assignment]
+                forwarder.kill()
+
+    options = ApplyOptions(parallelism=4, max_qps=0, progress=KillEndpointAfter(backend, 8), clock=SteppingClock(),
+                           retry=RetryPolicy(attempts=50, base=0.001, cap=0.01))
+    plan = make_plan([decl], through)
+    started = time.monotonic()
+    with pytest.raises(RunStopped) as stopped:
+        apply_plan(plan, [decl], through, options)
+    assert time.monotonic() - started < 20  # without the watch: 50 attempts per call, 60 calls
+    report = stopped.value.report
+    assert "the endpoint stopped answering" in str(stopped.value) and report.stopped
+    assert report.created + report.failed > 0 and report.failed > 0  # what was made, and what was not
+    assert (tmp_path / "state" / "shop" / "journal").is_dir()  # kept what it journaled
