@@ -277,3 +277,45 @@ def test_a_dead_endpoint_stops_the_run_with_a_report(server: LocalServer, backen
     assert "the endpoint stopped answering" in str(stopped.value) and report.stopped
     assert report.created + report.failed > 0 and report.failed > 0  # what was made, and what was not
     assert (tmp_path / "state" / "shop" / "journal").is_dir()  # kept what it journaled
+
+
+# --- credentials -----------------------------------------------------------------------------------------------
+
+TOKEN = "tok-3f9c2a7d5e1b4c6a8d0f"
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"TENCENTCLOUD_SECRET_ID": "AKIDexample0000", "TENCENTCLOUD_SECRET_KEY": None}, "TENCENTCLOUD_SECRET_KEY is not"),
+    ({"TENCENTCLOUD_SECRET_ID": None, "TENCENTCLOUD_SECRET_KEY": "sk-0123456789abcdef"}, "TENCENTCLOUD_SECRET_ID is not"),
+])
+def test_exactly_one_credential_is_an_error_naming_the_missing_one(server: LocalServer, tmp_path: Path,
+                                                                   env: dict[str, str | None], named: str) -> None:
+    path = write(tmp_path, shop_text())
+    for args in (["apply", "--yes", str(path), "--endpoint", server.endpoint], ["apply", "--yes", "--local", str(path)]):
+        result = CliRunner().invoke(main, args, env={**env, "COSRECON_LOCAL_ROOT": str(tmp_path / "local")})
+        assert result.exit_code == 1 and named in result.stderr  # no fall-back to the local server's public pair
+        assert "sk-0123456789abcdef" not in result.stderr + result.stdout
+    assert process_calls(server) == 0
+
+
+@pytest.mark.parametrize("name, value", [
+    ("TENCENTCLOUD_SECURITY_TOKEN", TOKEN + "\n"),
+    ("TENCENTCLOUD_SECRET_KEY", " " + TOKEN),
+    ("TENCENTCLOUD_SECRET_ID", TOKEN + "\r\n"),
+])
+def test_a_credential_with_whitespace_is_refused_without_printing_it(server: LocalServer, tmp_path: Path,
+                                                                      name: str, value: str) -> None:
+    path = write(tmp_path, shop_text())
+    env = {"TENCENTCLOUD_SECRET_ID": server.secret_id, "TENCENTCLOUD_SECRET_KEY": server.secret_key, name: value}
+    result = CliRunner().invoke(main, ["apply", "--yes", str(path), "--endpoint", server.endpoint], env=env)
+    assert result.exit_code == 1 and name in result.stderr and "not shown" in result.stderr
+    assert TOKEN not in result.stderr + result.stdout
+
+
+def test_no_error_message_carries_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.apply.credentials import redact
+
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "sk-0123456789abcdef")
+    monkeypatch.setenv("TENCENTCLOUD_SECURITY_TOKEN", TOKEN)
+    text = redact(f"Invalid header value b'{TOKEN}\\n' with sk-0123456789abcdef")
+    assert TOKEN not in text and "sk-0123456789abcdef" not in text and text.count("<redacted>") == 2
