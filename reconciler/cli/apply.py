@@ -19,6 +19,7 @@ import click
 
 from reconciler.apply.backend import DEFAULT_POOL_SIZE
 from reconciler.apply.contract import ApplyOptions, ApplyReport
+from reconciler.apply.resets import reset_warnings
 from reconciler.apply.stopping import EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
 from reconciler.cli.options import backend_from_options, backend_options
@@ -61,6 +62,8 @@ def _confirm(plan: Plan, yes: bool) -> None:
 
 def _show_plan(plan: Plan, fmt: str) -> None:
     click.echo(render_text(plan), err=fmt == "json")
+    for warning in reset_warnings(plan):
+        click.echo(f"Warning: {warning}", err=True)
 
 
 def _finish(report: ApplyReport, fmt: str) -> None:

@@ -12,6 +12,8 @@ from typing import TextIO
 
 import click
 
+from reconciler.apply.resets import reset_warnings
+
 from reconciler.cli.errors import EXIT_CHANGES
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.declare.load import load_declarations
@@ -89,6 +91,8 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     else:
         stdout.write(render_text(result, full=full))
     stdout.flush()
+    for warning in reset_warnings(result):
+        click.echo(f"Warning: {warning}", err=True)
     if out is not None and fmt == "text":
         click.echo(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`.", err=True)
     if detailed_exitcode and result.has_changes:

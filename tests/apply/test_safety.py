@@ -248,3 +248,26 @@ def test_an_unedited_saved_plan_still_applies(server: LocalServer, backend: Back
     code, out, err = cli(server, "apply", "--plan", str(tmp_path / "plan.json"), str(path))
     assert code == 0, err
     assert "4 created" in out
+
+
+# --- silent resets ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reset", ["deleted", "emptied"])
+def test_a_lost_ledger_with_standing_outputs_is_a_warning_naming_adopt(server: LocalServer, backend: Backend,
+                                                                       tmp_path: Path, reset: str) -> None:
+    seed(backend, SOURCES)
+    path = write(tmp_path, shop_text())
+    assert cli(server, "apply", "--yes", str(path))[0] == 0
+    decl = declaration()
+    if reset == "deleted":
+        backend.storage(REGION).delete_object(SRC, ".cosrecon/shop/ledger.json")
+    else:
+        backend.ledgers.write_ledger(decl, replace(backend.ledgers.read(decl), entries={}))
+    code, out, err = cli(server, "plan", str(path))
+    assert code == 0 and "4 conflict" in out
+    assert "Warning: set 'shop' has" in err and "cosrecon adopt" in err
+    code, out, err = cli(server, "adopt", str(path))
+    assert code == 0, err
+    code, out, err = cli(server, "plan", str(path))
+    assert "Warning" not in err
