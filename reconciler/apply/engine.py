@@ -58,7 +58,7 @@ class Engine(Session):
         # A little under the limit and no burst: no 1-second window ever sees more than --max-qps calls.
         self.limiter = TokenBucket(options.max_qps * PACE, burst=1) if options.max_qps > 0 else None
         self.verifier: Verifier | None = None
-        self.watch = EndpointWatch(options.dead_endpoint_after, options.clock)
+        self.watch = EndpointWatch(options.dead_endpoint_after, options.clock, least=min(3, options.parallelism))
 
     def run(self) -> ApplyReport:
         started = time.monotonic()
@@ -231,10 +231,11 @@ class Engine(Session):
         def attempt() -> None:
             if self.stop.is_set():  # a dead endpoint, a lost lock or a signal: no more attempts
                 raise StorageError("not issued: apply was stopping", bucket=call.bucket, key=call.key, code="Stopped")
+            started = self.watch.clock()
             try:
                 storage.process(call.bucket, call.key, header)
             except StorageError as error:
-                if self.watch.failure(error):
+                if self.watch.failure(error, started):
                     self.stop.set()
                 raise
             self.watch.success()

@@ -33,10 +33,12 @@ class RunStopped(CosreconError):
 
 
 class EndpointWatch:
-    """Trips when connection failures follow each other, across workers, for ``window`` seconds."""
+    """Trips when connection failures follow each other, across workers, for ``window`` seconds (counted from the
+    start of the first failed attempt, so requests that time out count their waiting), and at least ``least`` of
+    them were seen (one slow request alone is no dead endpoint)."""
 
-    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window, self.clock = window, clock
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic, least: int = 3) -> None:
+        self.window, self.clock, self.least = window, clock, least
         self.failures = 0
         self.since: float | None = None
         self.tripped = False
@@ -46,16 +48,17 @@ class EndpointWatch:
         with self._lock:
             self.failures, self.since = 0, None
 
-    def failure(self, error: StorageError) -> bool:
-        """Count ``error`` if it is a connection failure; whether the endpoint is now taken for dead."""
+    def failure(self, error: StorageError, started: float | None = None) -> bool:
+        """Count ``error`` (of an attempt begun at ``started``) if it is a connection failure; whether the endpoint
+        is now taken for dead."""
         if error.code != "ConnectionError":
             return self.tripped
         with self._lock:
             now = self.clock()
-            if self.since is None:
-                self.since = now
+            begun = now if started is None else started
+            self.since = begun if self.since is None else min(self.since, begun)
             self.failures += 1
-            if now - self.since >= self.window:
+            if self.failures >= self.least and now - self.since >= self.window:
                 self.tripped = True
             return self.tripped
 
