@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import configparser
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from reconciler.declare.globs import Selector
 from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables
 from reconciler.errors import StateError
-from reconciler.model import Declaration, Ledger, LedgerEntry
+from reconciler.model import ActionKind, Declaration, Ledger, LedgerEntry, Plan
 from reconciler.plan.compiled import template_prefix
 from reconciler.state.blobs import Blobs, dump_json, load_json
 
@@ -114,8 +114,9 @@ class OwnerIndex:
 
 
 def repository_identity(path: str) -> str:
-    """The git repository holding ``path``, as its normalised ``origin`` URL (``host/owner/repo``); "" if none."""
-    if not path:
+    """The git repository holding ``path``, as its normalised ``origin`` URL (``host/owner/repo``); "" if none, or
+    when ``path`` is not a file here (Pulumi's paths are relative to a project folder this process may not be in)."""
+    if not path or not Path(path).is_file():
         return ""
     folder = Path(path).resolve().parent
     for candidate in (folder, *folder.parents):
@@ -140,11 +141,10 @@ def _normalise_remote(url: str) -> str:
     return re.sub(r"\.git/?$", "", url).rstrip("/").lower()
 
 
-def index_of(decl: Declaration, recorded: Iterable[LedgerEntry], previous: OwnerIndex | None) -> OwnerIndex:
+def index_of(decl: Declaration, addresses: set[str], previous: OwnerIndex | None) -> OwnerIndex:
     """The index to write after a run: the declaration's outputs, plus earlier definitions of outputs whose
-    entries the ledger still holds (so they can still be pruned, and are still owned)."""
+    entries the ledger still holds (``addresses``), so they can still be pruned, and are still owned."""
     outputs = {o.address: o for o in declared_outputs(decl)}
-    addresses = {e.address for e in recorded}
     kept = [o for o in (previous.outputs if previous else ()) if o.address in addresses and o not in outputs.values()]
     identity = repository_identity(decl.path) or (previous.identity if previous else "")
     return OwnerIndex(decl.name, identity, decl.path, tuple(outputs.values()) + tuple(kept))
@@ -221,3 +221,27 @@ def gather(store: OwnershipStore, decl: Declaration) -> Ownership:
             if bucket in mine:
                 owned[(bucket, key)] = other.name
     return Ownership(own, owned)
+
+
+def ownership_warnings(plan: Plan, decls: Sequence[Declaration], store: OwnershipStore) -> list[str]:
+    """For ``cosrecon plan``: each set's identity checked (two repositories, one set: an error), and the planned
+    writes and deletes at keys another set owns counted (apply skips them)."""
+    by_name = {d.name: d for d in decls}
+    warnings = []
+    for s in plan.sets:
+        decl = by_name.get(s.name)
+        if decl is None:
+            continue
+        owned = gather(store, decl).owned
+        if not owned:
+            continue
+        taken: dict[str, int] = {}
+        keys = [(op.bucket, op.key) for call in s.calls for op in call.rules]
+        keys += [(a.bucket, a.key) for a in s.actions if a.action is ActionKind.DELETE]
+        for where in keys:
+            if where in owned:
+                taken[owned[where]] = taken.get(owned[where], 0) + 1
+        for other, count in sorted(taken.items()):
+            warnings.append(f"set {s.name!r}: {count} planned change(s) are at keys set {other!r}'s ledger owns; "
+                            f"apply leaves them alone")
+    return warnings

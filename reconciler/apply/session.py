@@ -105,9 +105,12 @@ class Session:
     def _write_index(self, run: SetRun) -> None:
         """Record what the set owns now (``ownership``), when it changed: other sets' plans and applies read it."""
         previous = self.ownership[run.decl.name].own if run.decl.name in self.ownership else None
-        recorded = run.entries.values() if run.changed or previous is None else ()
-        index = index_of(run.decl, recorded, previous) if recorded or previous is None else None
-        if index is not None and index != previous:
+        if run.changed or previous is None:
+            addresses = {e.address for e in run.entries.values()}
+        else:  # nothing recorded changed: the outputs it held are still held
+            addresses = {o.address for o in previous.outputs}
+        index = index_of(run.decl, addresses, previous)
+        if index != previous:
             self._retry(lambda: write_index(self.backend.ledgers, run.decl, index))
 
     def check_locks(self, max_age: float) -> None:

@@ -60,16 +60,19 @@ class LockInfo:
     operation: str
     started: str
     expires: float
+    declaration: str = ""  # the holder's declaration file, so a collision names both declarations
 
     @staticmethod
-    def new(set_name: str, operation: str, lease: float) -> LockInfo:
+    def new(set_name: str, operation: str, lease: float, declaration: str = "") -> LockInfo:
         now = time.time()
         return LockInfo(uuid.uuid4().hex[:16], set_name, socket.gethostname(), os.getpid(), operation,
-                        datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), now + lease)
+                        datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), now + lease,
+                        declaration)
 
     def to_data(self) -> dict[str, Any]:
         return {"format_version": 1, "kind": "lock", "id": self.id, "set": self.set, "host": self.host,
-                "pid": self.pid, "operation": self.operation, "started": self.started, "expires": self.expires}
+                "pid": self.pid, "operation": self.operation, "started": self.started, "expires": self.expires,
+                "declaration": self.declaration}
 
     @staticmethod
     def from_data(data: Any, where: str = LOCK_NAME) -> LockInfo:
@@ -83,8 +86,9 @@ class LockInfo:
             if not isinstance(value, allowed) or isinstance(value, bool):
                 wanted = "a number" if float in allowed else ("an integer" if int in allowed else "a string")
                 raise StateError(f"{where}: field {name!r} must be {wanted}, got {json.dumps(value)[:40]}")
+        declaration = data.get("declaration", "")
         return LockInfo(data["id"], data["set"], data["host"], data["pid"], data["operation"], data["started"],
-                        float(data["expires"]))
+                        float(data["expires"]), declaration if isinstance(declaration, str) else "")
 
     def is_stale(self) -> bool:
         """Expired lease, or a holder on this host whose process is gone."""
@@ -93,7 +97,8 @@ class LockInfo:
         return self.host == socket.gethostname() and not _pid_alive(self.pid)
 
     def describe(self) -> str:
-        return f"lock {self.id} ({self.operation} by pid {self.pid} on {self.host}, since {self.started})"
+        of = f" of {self.declaration}" if self.declaration else ""
+        return f"lock {self.id} ({self.operation}{of} by pid {self.pid} on {self.host}, since {self.started})"
 
 
 class CorruptLock(StateError):
@@ -222,7 +227,7 @@ def acquire(store: LedgerStore, decl: Declaration, *, timeout: float = 0, lease:
     took_over: LockInfo | None = None
     waited = False
     while True:
-        mine = LockInfo.new(decl.name, operation, lease)
+        mine = LockInfo.new(decl.name, operation, lease, decl.path)
         if blobs.create(LOCK_NAME, dump_json(mine.to_data())):
             return HeldLock(store, decl, mine, lease, took_over)
         holder = read_lock(store, decl)

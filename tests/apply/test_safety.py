@@ -271,3 +271,21 @@ def test_a_lost_ledger_with_standing_outputs_is_a_warning_naming_adopt(server: L
     assert code == 0, err
     code, out, err = cli(server, "plan", str(path))
     assert "Warning" not in err
+
+
+def test_plan_names_the_keys_another_set_owns_and_the_two_repositories(server: LocalServer, backend: Backend,
+                                                                       tmp_path: Path) -> None:
+    seed(backend, SOURCES)
+    gallery = write(tmp_path / "g", shop_text("gallery"))
+    rival = write(tmp_path / "r", shop_text("rival"))
+    assert cli(server, "apply", "--yes", str(gallery))[0] == 0
+    code, out, err = cli(server, "plan", "--replace-unmanaged", str(rival))
+    assert code == 0 and "4 planned change(s) are at keys set 'gallery'" in err
+    (tmp_path / "g" / ".git").mkdir()
+    (tmp_path / "g" / ".git" / "config").write_text('[remote "origin"]\n\turl = https://example.com/a/site\n')
+    (tmp_path / "h" / ".git").mkdir(parents=True)
+    (tmp_path / "h" / ".git" / "config").write_text('[remote "origin"]\n\turl = https://example.com/b/site\n')
+    assert cli(server, "apply", "--yes", str(gallery))[0] == 0  # records its repository
+    other = write(tmp_path / "h", shop_text("gallery"))
+    code, out, err = cli(server, "plan", str(other))
+    assert code == 1 and "two declarations claim this set" in err and "example.com/a/site" in err
