@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
@@ -28,13 +29,15 @@ from reconciler.apply.bookkeeping import SetRun, failure, made_entry
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier, list_range
 from reconciler.apply.guard import refusal_summary
-from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, EndpointWatch, RunStopped, Terminated
+from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets
 from reconciler.state.locks import HeldLock
 from reconciler.model import ActionKind, Call, Declaration, PlannedAction, Plan, Reason
 from reconciler.pacing import PACE, RetryPolicy, TokenBucket, with_retries
 from reconciler.storage import Storage
+
+T = TypeVar("T")
 
 
 
@@ -58,7 +61,6 @@ class Engine(Session):
         # A little under the limit and no burst: no 1-second window ever sees more than --max-qps calls.
         self.limiter = TokenBucket(options.max_qps * PACE, burst=1) if options.max_qps > 0 else None
         self.verifier: Verifier | None = None
-        self.watch = EndpointWatch(options.dead_endpoint_after, options.clock, least=min(3, options.parallelism))
 
     def run(self) -> ApplyReport:
         started = time.monotonic()
@@ -189,7 +191,7 @@ class Engine(Session):
             return
         for op in call.rules:
             try:
-                head = self._retry(lambda: storage.head_object(op.bucket, op.key))
+                head = self._watched(lambda: storage.head_object(op.bucket, op.key), op.bucket, op.key)
             except StorageError as head_error:
                 tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
                 failed_n += 1
@@ -206,6 +208,23 @@ class Engine(Session):
                 failed_n += 1
         run.record(records)
         tally.advance(done=made, failed=failed_n)
+
+    def _watched(self, fn: Callable[[], T], bucket: str, key: str) -> T:
+        """``fn`` retried, its connection failures counted by the dead-endpoint watch; no attempt once stopping."""
+        def attempt() -> T:
+            if self.stop.is_set():
+                raise StorageError("not issued: apply was stopping", bucket=bucket, key=key, code="Stopped")
+            started = self.watch.clock()
+            try:
+                result = fn()
+            except StorageError as error:
+                if self.watch.failure(error, started):
+                    self.stop.set()
+                raise
+            self.watch.success()
+            return result
+
+        return with_retries(attempt, self.options.retry)
 
     def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
         """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""

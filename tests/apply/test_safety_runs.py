@@ -225,6 +225,10 @@ class Forwarder:
     def kill(self) -> None:
         import socket
 
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (close alone would not on Linux)
+        except OSError:
+            pass
         self.listener.close()
         with self.lock:
             for s in self.sockets:
