@@ -76,9 +76,10 @@ class Engine(Session):
             finally:
                 self.verifier.close()
             if self.watch.tripped:  # before a crash: verifying outputs fails too when the endpoint is dead
-                raise RunStopped(f"{self.watch.describe()}; stopped. What was made is journaled where the journal "
-                                 f"could be written; the next apply goes on from there",
-                                 replace(self._report(started, {}), stopped=self.watch.describe()))
+                report = self._report(started, {})
+                raise RunStopped(f"{self.watch.describe()}; stopped with {self._not_attempted(report)} output(s) not "
+                                 f"attempted. What was made is journaled where the journal could be written; the next "
+                                 f"apply goes on from there", replace(report, stopped=self.watch.describe()))
             if self.crash is not None:
                 raise self.crash
             for run in self.runs:
@@ -90,9 +91,10 @@ class Engine(Session):
             self.stop.set()
             self._keep_journals()
             signal = ("SIGTERM", EXIT_SIGTERM) if isinstance(interrupt, Terminated) else ("Ctrl-C", EXIT_SIGINT)
-            raise RunStopped(f"interrupted ({signal[0]}): stopped dispatching; what was made is journaled and the next "
-                             f"apply goes on from there", replace(self._report(started, {}), stopped=signal[0]),
-                             signal[1]) from None
+            report = self._report(started, {})
+            raise RunStopped(f"interrupted ({signal[0]}): stopped dispatching with {self._not_attempted(report)} "
+                             f"output(s) not attempted; what was made is journaled and the next apply goes on from "
+                             f"there", replace(report, stopped=signal[0]), signal[1]) from None
         except BaseException:
             self.stop.set()
             self._keep_journals()
@@ -101,6 +103,12 @@ class Engine(Session):
             if self.options.progress is not None:
                 self.options.progress.close()
         return self._report(started, self._close())
+
+    def _not_attempted(self, report: ApplyReport) -> int:
+        planned = sum(c.size for r in self.runs for c in r.plan.calls)
+        planned += sum(r.plan.count(ActionKind.DELETE) for r in self.runs)
+        done = report.created + report.replaced + report.deleted + report.failed + len(report.skipped)
+        return max(0, planned - done)
 
     # --- image_process calls ---------------------------------------------------------------------
 
