@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from reconciler.declare.globs import Selector
 from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables
 from reconciler.errors import StateError
-from reconciler.model import ActionKind, Declaration, Ledger, LedgerEntry, Plan
+from reconciler.model import Declaration, Ledger, LedgerEntry
 from reconciler.plan.compiled import template_prefix
 from reconciler.state.blobs import Blobs, dump_json, load_json
 
@@ -222,26 +222,3 @@ def gather(store: OwnershipStore, decl: Declaration) -> Ownership:
                 owned[(bucket, key)] = other.name
     return Ownership(own, owned)
 
-
-def ownership_warnings(plan: Plan, decls: Sequence[Declaration], store: OwnershipStore) -> list[str]:
-    """For ``cosrecon plan``: each set's identity checked (two repositories, one set: an error), and the planned
-    writes and deletes at keys another set owns counted (apply skips them)."""
-    by_name = {d.name: d for d in decls}
-    warnings = []
-    for s in plan.sets:
-        decl = by_name.get(s.name)
-        if decl is None:
-            continue
-        owned = gather(store, decl).owned
-        if not owned:
-            continue
-        taken: dict[str, int] = {}
-        keys = [(op.bucket, op.key) for call in s.calls for op in call.rules]
-        keys += [(a.bucket, a.key) for a in s.actions if a.action is ActionKind.DELETE]
-        for where in keys:
-            if where in owned:
-                taken[owned[where]] = taken.get(owned[where], 0) + 1
-        for other, count in sorted(taken.items()):
-            warnings.append(f"set {s.name!r}: {count} planned change(s) are at keys set {other!r}'s ledger owns; "
-                            f"apply leaves them alone")
-    return warnings
