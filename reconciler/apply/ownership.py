@@ -141,11 +141,13 @@ def _normalise_remote(url: str) -> str:
     return re.sub(r"\.git/?$", "", url).rstrip("/").lower()
 
 
-def index_of(decl: Declaration, addresses: set[str], previous: OwnerIndex | None) -> OwnerIndex:
-    """The index to write after a run: the declaration's outputs, plus earlier definitions of outputs whose
-    entries the ledger still holds (``addresses``), so they can still be pruned, and are still owned."""
+def index_of(decl: Declaration, previous: OwnerIndex | None) -> OwnerIndex:
+    """The index to write after a run: the declaration's outputs, plus every earlier definition not declared any
+    more (its entries may still be in the ledger: they can still be pruned, and stay owned). Kept without reading
+    the ledger's entries, so a run of 10^6 sources pays nothing for it; a definition never widens what a ledger
+    entry alone can make apply do (the entry must still be in the ledger, and made by that definition)."""
     outputs = {o.address: o for o in declared_outputs(decl)}
-    kept = [o for o in (previous.outputs if previous else ()) if o.address in addresses and o not in outputs.values()]
+    kept = [o for o in (previous.outputs if previous else ()) if o not in outputs.values()]
     identity = repository_identity(decl.path) or (previous.identity if previous else "")
     return OwnerIndex(decl.name, identity, decl.path, tuple(outputs.values()) + tuple(kept))
 

@@ -108,11 +108,7 @@ class Session:
     def _write_index(self, run: SetRun) -> None:
         """Record what the set owns now (``ownership``), when it changed: other sets' plans and applies read it."""
         previous = self.ownership[run.decl.name].own if run.decl.name in self.ownership else None
-        if run.changed or previous is None:
-            addresses = {e.address for e in run.entries.values()}
-        else:  # nothing recorded changed: the outputs it held are still held
-            addresses = {o.address for o in previous.outputs}
-        index = index_of(run.decl, addresses, previous)
+        index = index_of(run.decl, previous)
         if index != previous:
             self._retry(lambda: write_index(self.backend.ledgers, run.decl, index))
 
