@@ -90,6 +90,7 @@ class Session:
         if problems:
             raise StateError("; ".join(problems) + " — outputs made by this run may be reported again as conflicts")
         self.check_locks(0.0)  # never compact over another holder's ledger: the journal stays for it to merge
+        self._note_vanished_segments()
         generations: dict[str, str] = {}
         for run in self.runs:
             document = _plain(run.decl.document)
@@ -111,6 +112,19 @@ class Session:
         index = index_of(run.decl, previous)
         if index != previous:
             self._retry(lambda: write_index(self.backend.ledgers, run.decl, index))
+
+    def _note_vanished_segments(self) -> None:
+        """Journal segments this run wrote that are gone before compaction (deleted by hand or by another
+        process): nothing is lost now (the ledger is written from memory), but a run killed meanwhile would have."""
+        for run in self.runs:
+            if not run.journal.names:
+                continue
+            present = set(self._retry(lambda: self.backend.ledgers.blobs(run.decl).list("journal/")))
+            gone = [n for n in run.journal.names if n not in present]
+            if gone:
+                self.warnings.append(f"set {run.decl.name!r}: {len(gone)} journal segment(s) this run wrote were "
+                                     f"deleted while it ran (e.g. {gone[0]}); the ledger is written from what the "
+                                     f"run holds, but check what deletes the state location's objects")
 
     def check_locks(self, max_age: float) -> None:
         """Raise ``LockLost`` (and stop dispatching) when this run no longer holds a set's lock."""

@@ -323,3 +323,25 @@ def test_no_error_message_carries_a_secret(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("TENCENTCLOUD_SECURITY_TOKEN", TOKEN)
     text = redact(f"Invalid header value b'{TOKEN}\\n' with sk-0123456789abcdef")
     assert TOKEN not in text and "sk-0123456789abcdef" not in text and text.count("<redacted>") == 2
+
+
+def test_journal_segments_deleted_mid_run_are_reported(server: LocalServer, backend: Backend) -> None:
+    seed(backend, MANY[:20])
+    decl = declaration()
+
+    class DeleteSegments(TakeOverAfter):
+        def advance(self, *, done: int = 0, failed: int = 0, calls: int = 0) -> None:
+            self.seen += calls
+            if self.seen >= 12 and self.thief is None:
+                blobs = self.backend.ledgers.blobs(decl)
+                names = blobs.list("journal/")
+                for name in names:
+                    blobs.delete(name)
+                self.thief = names  # type: ignore[assignment]
+
+    sink = DeleteSegments(backend, 12)
+    options = ApplyOptions(parallelism=2, max_qps=0, progress=sink, journal_batch=4, journal_interval=0.01)
+    report = apply_plan(make_plan([decl], backend), [decl], backend, options)
+    assert sink.thief, "segments were written before the 12th call"
+    assert any("journal segment(s) this run wrote were deleted while it ran" in w for w in report.warnings)
+    assert not make_plan([decl], backend).has_changes  # nothing lost: the ledger was written from the run
