@@ -124,19 +124,23 @@ class Engine(Session):
             gate.release()
 
         with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
-            for start in range(0, len(items), chunk):
-                if self.stop.is_set():
-                    break
-                part = items[start:start + chunk]
-                self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
-                self._write_intents(part)
-                for run, call in part:
-                    gate.acquire()
+            try:
+                for start in range(0, len(items), chunk):
                     if self.stop.is_set():
                         break
-                    pool.submit(self._guarded_call, run, call).add_done_callback(done)
-                if self.stop.is_set():
-                    break
+                    part = items[start:start + chunk]
+                    self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
+                    self._write_intents(part)
+                    for run, call in part:
+                        gate.acquire()
+                        if self.stop.is_set():
+                            break
+                        pool.submit(self._guarded_call, run, call).add_done_callback(done)
+                    if self.stop.is_set():
+                        break
+            except BaseException:  # Ctrl-C, SIGTERM, a lost lock: queued calls are never issued, and calls in
+                self.stop.set()  # flight end after their current attempt (no retry once stopping)
+                raise
 
     def _may_write(self, run: SetRun, call: Call) -> bool:
         """A call whose rules would overwrite a protected key (another set's source or output, any state prefix)
