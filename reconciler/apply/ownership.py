@@ -120,8 +120,8 @@ def repository_identity(path: str) -> str:
         return ""
     folder = Path(path).resolve().parent
     for candidate in (folder, *folder.parents):
-        config = candidate / ".git" / "config"
-        if config.is_file():
+        config = _git_config(candidate / ".git")
+        if config is not None:
             parser = configparser.ConfigParser(strict=False, interpolation=None)
             try:
                 parser.read(config, encoding="utf-8")
@@ -130,6 +130,21 @@ def repository_identity(path: str) -> str:
             url = parser.get('remote "origin"', "url", fallback="")
             return _normalise_remote(url)
     return ""
+
+
+def _git_config(dot_git: Path) -> Path | None:
+    """The config file of the repository whose ``.git`` this is (a folder, or a worktree's ``gitdir:`` file)."""
+    if (dot_git / "config").is_file():
+        return dot_git / "config"
+    if not dot_git.is_file():
+        return None
+    try:
+        gitdir = Path(dot_git.read_text(encoding="utf-8").split("gitdir:", 1)[1].strip())
+        gitdir = gitdir if gitdir.is_absolute() else dot_git.parent / gitdir
+        common = gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    return common / "config" if (common / "config").is_file() else None
 
 
 def _normalise_remote(url: str) -> str:

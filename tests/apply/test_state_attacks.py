@@ -308,3 +308,22 @@ def test_plan_reports_ledger_entries_the_set_could_not_have_written(server: Loca
     code, out, err = cli(server, "apply", "--yes", str(path))
     assert code == 0 and "could not have written" in out
     assert backend.storage(REGION).get_object(SRC, "important/contract.pdf") == b"%PDF signed"
+
+
+def test_the_repository_identity_is_the_origin_remote_also_from_a_worktree(tmp_path: Path) -> None:
+    import subprocess
+
+    from reconciler.apply.ownership import repository_identity
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "remote", "add", "origin", "git@github.com:Team-A/Site.git"], check=True)
+    write(repo / "sets", shop_text())
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    subprocess.run([*git, "worktree", "add", "-q", str(tmp_path / "wt")], check=True)
+    assert repository_identity(str(repo / "sets" / "shop.yaml")) == "github.com/team-a/site"
+    assert repository_identity(str(tmp_path / "wt" / "sets" / "shop.yaml")) == "github.com/team-a/site"
+    assert repository_identity(str(tmp_path / "nowhere.yaml")) == ""
