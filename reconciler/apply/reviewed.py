@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from reconciler.apply.bookkeeping import other_actions
 from reconciler.declare.load import declaration_digest
 from reconciler.errors import StalePlanError
 from reconciler.model import ActionKind, Call, Declaration, Plan, PlannedAction, SetPlan
@@ -62,13 +63,19 @@ def _check_set(saved: SetPlan, fresh: SetPlan, where: str) -> None:
     if saved.ledger_generation != fresh.ledger_generation:
         raise _refuse(where, name, f"the ledger changed since the plan was made (generation "
                                    f"{saved.ledger_generation} -> {fresh.ledger_generation})")
-    fresh_rules = {item for call in fresh.calls for item in call_items(call)}
+    by_source: dict[tuple[str, str], list[Call]] = {}  # the fresh calls by source (a source may have several)
+    for call in fresh.calls:
+        by_source.setdefault((call.bucket, call.key), []).append(call)
     for call in saved.calls:
+        matches = by_source.get((call.bucket, call.key), ())
+        if any(call == match for match in matches):
+            continue  # the same call, rule for rule (the common case: compared without unpacking its rules)
+        fresh_items = {item for match in matches for item in call_items(match)}
         for item in call_items(call):
-            if item not in fresh_rules:
+            if item not in fresh_items:
                 raise _refuse(where, name, f"the saved plan would {_describe(item)}, which a fresh plan does not")
-    fresh_deletes = {_delete_item(a) for a in fresh.actions if a.action is ActionKind.DELETE}
-    for action in saved.actions:
+    fresh_deletes = {_delete_item(a) for a in other_actions(fresh) if a.action is ActionKind.DELETE}
+    for action in other_actions(saved):  # deletes are never a call's (whose creates/replaces are checked above)
         if action.action is ActionKind.DELETE and _delete_item(action) not in fresh_deletes:
             raise _refuse(where, name, f"the saved plan would delete {action.bucket}/{action.key} "
                                        f"({action.address}), which a fresh plan does not")
