@@ -187,7 +187,8 @@ def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, 
             else:
                 holder = backend.ledgers.unlock(decl, lock_id) if holder is not None and holder.id == lock_id else None
             if holder is not None:
-                click.echo(f"Unlocked set {decl.name!r}: removed {holder.describe()}.")
+                what = "its corrupt lock object" if holder.pid == 0 and not holder.host else holder.describe()
+                click.echo(f"Unlocked set {decl.name!r}: removed {what}.")
                 return
     raise UsageError(f"no set declared in {', '.join(map(str, paths))} holds lock {lock_id}")
 
