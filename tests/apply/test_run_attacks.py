@@ -345,3 +345,32 @@ def test_journal_segments_deleted_mid_run_are_reported(server: LocalServer, back
     assert sink.thief, "segments were written before the 12th call"
     assert any("journal segment(s) this run wrote were deleted while it ran" in w for w in report.warnings)
     assert not make_plan([decl], backend).has_changes  # nothing lost: the ledger was written from the run
+
+
+def test_a_lost_lock_mid_apply_exits_1_naming_the_holder(server: LocalServer, backend: Backend,
+                                                         tmp_path: Path) -> None:
+    import time
+
+    from test_apply_cli import _apply_process
+
+    seed(backend, [f"photos/{i:02d}.jpg" for i in range(40)])
+    path = write(tmp_path, shop_text())
+    server.set_faults(latency_ms=150)
+    proc = _apply_process(server, path, "--parallelism", "2")
+    deadline = time.monotonic() + 30
+    while process_calls(server) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    decl = declaration()
+    holder = backend.ledgers.read_lock(decl)
+    assert holder is not None
+    backend.ledgers.unlock(decl, holder.id)  # its lease "ran out" and another apply took the set
+    thief = backend.ledgers.acquire(decl, lease=600)
+    ledger_before = backend.ledgers.blobs(decl).read("ledger.json")
+    out, err = proc.communicate(timeout=60)
+    server.set_faults(latency_ms=0)
+    assert proc.returncode == 1, out + err
+    assert f"lost its lock {holder.id}" in err and f"held by lock {thief.info.id}" in err
+    assert process_calls(server) < 40  # stopped calling
+    assert backend.ledgers.blobs(decl).read("ledger.json") == ledger_before  # no compaction over the new holder
+    assert backend.ledgers.read_lock(decl).id == thief.info.id  # type: ignore[union-attr]
+    thief.release()
