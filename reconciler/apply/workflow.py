@@ -15,6 +15,7 @@ from reconciler.apply.adopt import adopt
 from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, check_budget
 from reconciler.apply.engine import apply_plan
 from reconciler.apply.locking import lock_sets
+from reconciler.apply.preview import refusal_warnings
 from reconciler.apply.reviewed import check_saved_declarations, reviewed_plan
 from reconciler.model import Declaration, Plan
 from reconciler.plan.observed import plan_declarations
@@ -44,13 +45,18 @@ def _nothing(_: Plan) -> None:
     return None
 
 
+def _ignore(_: str) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Callbacks:
-    """What the caller does at the workflow's steps: ``show`` the plan, ``confirm`` it (raise ``Aborted`` to stop
-    before anything changes)."""
+    """What the caller does at the workflow's steps: ``show`` the plan, ``warn`` of what apply will refuse
+    (``preview``), ``confirm`` it (raise ``Aborted`` to stop before anything changes)."""
 
     show: Callable[[Plan], None] = _nothing
     confirm: Callable[[Plan], None] = _nothing
+    warn: Callable[[str], None] = _ignore
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
         if settings.saved is not None:
             plan = reviewed_plan(settings.saved, plan, settings.saved_where)
         callbacks.show(plan)
+        for warning in refusal_warnings(plan, decls, backend.ledgers):  # one set of two repositories: refused here
+            callbacks.warn(warning)
         if settings.operation is Operation.ADOPT:
             return Outcome(plan, adopt(plan, decls, backend, options, locks=locks))
         check_budget(plan, options)

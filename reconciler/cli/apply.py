@@ -145,7 +145,8 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
                            saved_where=str(plan_file or ""))
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
-    callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed))
+    callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed),
+                          warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
     with _sigterm_as_interrupt(), _report_when_stopped(fmt):
         with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
