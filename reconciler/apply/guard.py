@@ -50,7 +50,8 @@ class Guard:
         self._owned = owned_elsewhere or {}
 
     def could_have_written(self, decl: Declaration, entry: LedgerEntry, last_applied: Mapping[str, Any] | None) -> bool:
-        """Whether an output the set declares, declared or last applied makes ``entry`` from its recorded source."""
+        """Whether an output the set declares, declared or last applied makes ``entry`` from its recorded source
+        (``last_applied``, the ledger's, is read once per set: it is one document for the whole run)."""
         outputs = self._outputs.get(decl.name)
         if outputs is None:
             outputs = self._outputs[decl.name] = declared_outputs(decl)

@@ -374,3 +374,9 @@ def test_a_lost_lock_mid_apply_exits_1_naming_the_holder(server: LocalServer, ba
     assert backend.ledgers.blobs(decl).read("ledger.json") == ledger_before  # no compaction over the new holder
     assert backend.ledgers.read_lock(decl).id == thief.info.id  # type: ignore[union-attr]
     thief.release()
+
+
+def test_local_serve_refuses_one_credential_of_two(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["local", "serve", "--root", str(tmp_path / "srv"), "--port", "0"],
+                                env={"TENCENTCLOUD_SECRET_ID": "AKIDexample0000", "TENCENTCLOUD_SECRET_KEY": None})
+    assert result.exit_code == 1 and "TENCENTCLOUD_SECRET_KEY is not" in result.stderr
