@@ -69,6 +69,13 @@ class ApplySettings:
         return ApplyOptions(parallelism=self.parallelism, max_qps=self.max_qps, lock_timeout=self.lock_timeout)
 
 
+def redact(message: str, secrets: Any = ()) -> str:
+    """``message`` without the environment's or the given secret values."""
+    from reconciler.apply.credentials import redact as redact_secrets
+
+    return redact_secrets(message, secrets)
+
+
 def check_credentials(secret_id: Any, secret_key: Any, token: Any) -> None:
     """The stack's secret config, checked as the environment is (both or neither; no whitespace; never shown)."""
     from reconciler.apply.credentials import check_pair
