@@ -195,16 +195,15 @@ def overlaps(mine: Mapping[str, set[str]], theirs: Mapping[str, set[str]]) -> bo
                for b in theirs.get(bucket, ()))
 
 
-def check_identity(decl: Declaration, index: OwnerIndex | None) -> None:
-    """Refuse a set whose state was written from another repository (the same set name, two declarations)."""
-    if index is None or not index.identity:
-        return
+def check_identity(decl: Declaration, recorded: str, where: str) -> None:
+    """Refuse a set whose state (``where``: its ledger or owner index) was written from another repository: one
+    set name, two declarations."""
     here = repository_identity(decl.path)
-    if here and here != index.identity:
+    if recorded and here and here != recorded:
         raise StateError(
-            f"set {decl.name!r}: two declarations claim this set: {decl.path} of repository {here} and "
-            f"{index.describe()}, whose ledger is at this state location; nothing was done. Rename one of the sets "
-            f"(or give it its own state prefix)")
+            f"set {decl.name!r}: two declarations claim this set: {decl.path} of repository {here}, and the one of "
+            f"repository {recorded} whose state is {where}; nothing was done. Rename one of the sets (or give it "
+            f"its own state prefix)")
 
 
 def outputs_of(indexes: Sequence[OwnerIndex]) -> dict[str, tuple[OutputDef, ...]]:
@@ -227,7 +226,9 @@ def gather(store: OwnershipStore, decl: Declaration) -> Ownership:
     """Check the set's identity, then read the other sets' indexes at its state location and, where their output
     prefixes overlap this set's, their ledgers' keys in those buckets."""
     own = read_index(store, decl)
-    check_identity(decl, own)
+    if own is not None:
+        check_identity(decl, own.identity, f"{store.owner_blobs(decl).where}{OWNERS_DIR}{decl.name}.json "
+                                           f"(declared in {own.declaration or 'an unknown file'})")
     mine = OwnerIndex(decl.name, "", decl.path, declared_outputs(decl) + (own.outputs if own else ())).prefixes()
     owned: dict[tuple[str, str], str] = {}
     for other in other_indexes(store, decl):

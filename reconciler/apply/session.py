@@ -19,7 +19,8 @@ from typing import TypeVar
 from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike
 from reconciler.apply.bookkeeping import SetRun, Tally
 from reconciler.apply.guard import Guard
-from reconciler.apply.ownership import Ownership, gather, index_of, write_index
+from reconciler.apply.ownership import (Ownership, check_identity, gather, index_of, repository_identity,
+                                        write_index)
 from reconciler.apply.stopping import EndpointWatch
 from reconciler.errors import StalePlanError, StateError, StorageError
 from reconciler.state.journal import Journal
@@ -69,6 +70,7 @@ class Session:
             if snap.compacted.name != decl.name:
                 raise StateError(f"set {decl.name!r}: its ledger names set {snap.compacted.name!r} (copied from "
                                  f"another set?); nothing was done. Move it back, or delete it and run adopt")
+            check_identity(decl, snap.compacted.identity, f"{store.blobs(decl).where}ledger.json")
             if self.options.check_generation and snap.ledger.generation != set_plan.ledger_generation:
                 raise StalePlanError(
                     f"set {decl.name!r}: the ledger changed since the plan was made (generation "
@@ -95,10 +97,13 @@ class Session:
         for run in self.runs:
             document = _plain(run.decl.document)
             old = run.snapshot.ledger
-            if not (run.changed or run.snapshot.segment_names or run.journal.names or old.declaration != document):
+            unrecorded = not old.identity and bool(repository_identity(run.decl.path))
+            if not (run.changed or run.snapshot.segment_names or run.journal.names or old.declaration != document
+                    or unrecorded):
                 generations[run.decl.name] = old.generation
                 continue
-            ledger = replace(old, entries=run.entries)
+            identity = repository_identity(run.decl.path) or old.identity  # recorded at the first apply
+            ledger = replace(old, entries=run.entries, identity=identity)
             names = list(run.snapshot.segment_names) + run.journal.names
             new = self._retry(lambda: self.backend.ledgers.compact(run.decl, ledger, document, names))
             generations[run.decl.name] = new.generation

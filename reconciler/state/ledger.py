@@ -199,7 +199,7 @@ def merge(ledger: Ledger, segments: Sequence[Segment]) -> tuple[Ledger, dict[tup
     ids = [f"{s.run_id}-{s.seq}" for s in segments]
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
     merged = Ledger(name=ledger.name, generation=f"{base}+j{digest}", entries=LedgerIndex.of(entries),
-                    declaration=ledger.declaration)
+                    declaration=ledger.declaration, identity=ledger.identity)
     return merged, pending
 
 
@@ -216,4 +216,5 @@ def next_generation(generation: str) -> str:
 def compacted(ledger: Ledger, declaration: Mapping[str, Any] | None) -> Ledger:
     """The ledger to write at the end of a run: next generation, the applied declaration document."""
     return Ledger(name=ledger.name, generation=next_generation(ledger.generation), entries=ledger.entries,
-                  declaration=dict(declaration) if declaration is not None else ledger.declaration)
+                  declaration=dict(declaration) if declaration is not None else ledger.declaration,
+                  identity=ledger.identity)

@@ -82,7 +82,7 @@ def render_ledger(ledger: Ledger) -> bytes:
     made_order = sorted(made)
     made_index = {m: i for i, m in enumerate(made_order)}
     header = _dumps({"format_version": LINES_VERSION, "kind": "ledger", "name": ledger.name,
-                     "generation": ledger.generation,
+                     "generation": ledger.generation, **({"identity": ledger.identity} if ledger.identity else {}),
                      "declaration": dict(ledger.declaration) if ledger.declaration is not None else None,
                      "outputs": [list(o) for o in out_order], "made_at": made_order, "count": count})
     buffer = io.BytesIO()
@@ -227,7 +227,7 @@ def _ledger(header: Mapping[str, Any], table: LedgerIndex, where: str) -> Ledger
         raise StateError(f"{where}: holds {len(table)} entries where its header says {header['count']} "
                          "(truncated or edited)")
     return Ledger(name=str(header.get("name", "")), generation=str(header.get("generation", "0")), entries=table,
-                  declaration=header.get("declaration"))
+                  declaration=header.get("declaration"), identity=str(header.get("identity") or ""))
 
 
 def _read_lines(header: dict[str, Any], rest: bytes, chunks: Iterator[bytes], where: str) -> Ledger:

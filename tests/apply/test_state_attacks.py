@@ -140,9 +140,11 @@ def test_a_ledger_entry_owned_by_another_set_is_not_deleted(server: LocalServer,
     assert all("an output of set 'gallery'" in s.reason for s in report.skipped), report.skipped
 
 
+@pytest.mark.parametrize("recorded_in", ["owner index and ledger header", "ledger header only"])
 def test_one_set_name_in_two_repositories_is_refused_before_anything_is_deleted(server: LocalServer,
                                                                                  backend: Backend,
-                                                                                 tmp_path: Path) -> None:
+                                                                                 tmp_path: Path,
+                                                                                 recorded_in: str) -> None:
     seed(backend, SOURCES)
     repos = {}
     for team in ("team-a", "team-b"):
@@ -153,6 +155,9 @@ def test_one_set_name_in_two_repositories_is_refused_before_anything_is_deleted(
     b = write(repos["team-b"] / "sets", shop_text(prune=True, png="other"))
     code, out, err = cli(server, "apply", "--yes", str(a))
     assert code == 0, err
+    assert backend.ledgers.read(declaration()).identity == "github.com/team-a/site"
+    if recorded_in == "ledger header only":
+        backend.storage(REGION).delete_object(SRC, ".cosrecon/_owners/shop.json")
     before = everything(backend)
     code, out, err = cli(server, "apply", "--yes", "--prune", str(b))
     assert code == 1
