@@ -17,8 +17,10 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 
 from reconciler.apply.contract import (ApplyOptions, ApplyReport, BackendLike, Failure, ProgressSink, Skipped,
                                        check_budget)
@@ -26,12 +28,16 @@ from reconciler.apply.session import Session, new_run_id
 from reconciler.apply.bookkeeping import SetRun, failure, made_entry
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier, list_range
+from reconciler.apply.guard import refusal_summary
+from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets
 from reconciler.state.locks import HeldLock
 from reconciler.model import ActionKind, Call, Declaration, PlannedAction, Plan, Reason
 from reconciler.pacing import PACE, RetryPolicy, TokenBucket, with_retries
 from reconciler.storage import Storage
+
+T = TypeVar("T")
 
 
 
@@ -69,11 +75,26 @@ class Engine(Session):
                 self._calls()
             finally:
                 self.verifier.close()
+            if self.watch.tripped:  # before a crash: verifying outputs fails too when the endpoint is dead
+                report = self._report(started, {})
+                raise RunStopped(f"{self.watch.describe()}; stopped with {self._not_attempted(report)} output(s) not "
+                                 f"attempted. What was made is journaled where the journal could be written; the next "
+                                 f"apply goes on from there", replace(report, stopped=self.watch.describe()))
             if self.crash is not None:
                 raise self.crash
             for run in self.runs:
+                if any(a.action is ActionKind.DELETE for a in run.others):
+                    self.check_locks(0.0)
                 self._deletes(run)
                 self._forget_gone(run)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (``Terminated``): in-flight calls have finished
+            self.stop.set()
+            self._keep_journals()
+            signal = ("SIGTERM", EXIT_SIGTERM) if isinstance(interrupt, Terminated) else ("Ctrl-C", EXIT_SIGINT)
+            report = self._report(started, {})
+            raise RunStopped(f"interrupted ({signal[0]}): stopped dispatching with {self._not_attempted(report)} "
+                             f"output(s) not attempted; what was made is journaled and the next apply goes on from "
+                             f"there", replace(report, stopped=signal[0]), signal[1]) from None
         except BaseException:
             self.stop.set()
             self._keep_journals()
@@ -83,10 +104,16 @@ class Engine(Session):
                 self.options.progress.close()
         return self._report(started, self._close())
 
+    def _not_attempted(self, report: ApplyReport) -> int:
+        planned = sum(c.size for r in self.runs for c in r.plan.calls)
+        planned += sum(r.plan.count(ActionKind.DELETE) for r in self.runs)
+        done = report.created + report.replaced + report.deleted + report.failed + len(report.skipped)
+        return max(0, planned - done)
+
     # --- image_process calls ---------------------------------------------------------------------
 
     def _calls(self) -> None:
-        items = [(run, call) for run in self.runs for call in run.plan.calls]
+        items = [(run, call) for run in self.runs for call in run.plan.calls if self._may_write(run, call)]
         if not items:
             return
         parallelism = max(1, self.options.parallelism)
@@ -97,16 +124,36 @@ class Engine(Session):
             gate.release()
 
         with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
-            for start in range(0, len(items), chunk):
-                part = items[start:start + chunk]
-                self._write_intents(part)
-                for run, call in part:
-                    gate.acquire()
+            try:
+                for start in range(0, len(items), chunk):
                     if self.stop.is_set():
                         break
-                    pool.submit(self._guarded_call, run, call).add_done_callback(done)
-                if self.stop.is_set():
-                    break
+                    part = items[start:start + chunk]
+                    self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
+                    self._write_intents(part)
+                    for run, call in part:
+                        gate.acquire()
+                        if self.stop.is_set():
+                            break
+                        pool.submit(self._guarded_call, run, call).add_done_callback(done)
+                    if self.stop.is_set():
+                        break
+            except BaseException:  # Ctrl-C, SIGTERM, a lost lock: queued calls are never issued, and calls in
+                self.stop.set()  # flight end after their current attempt (no retry once stopping)
+                raise
+
+    def _may_write(self, run: SetRun, call: Call) -> bool:
+        """A call whose rules would overwrite a protected key (another set's source or output, any state prefix)
+        is not issued; each of its outputs is reported skipped, with why."""
+        why = next((f"{op.bucket}/{op.key} is {reason}" for op in call.rules
+                    if (reason := self.guard.protected(run.decl.name, op.bucket, op.key, writing=True))), None)
+        if why is None:
+            return True
+        for op in call.rules:
+            self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key,
+                                    f"not written: {why}; never overwritten"))
+        self.tally.advance(done=call.size)
+        return False
 
     def _write_intents(self, part: Sequence[tuple[SetRun, Call]]) -> None:
         """Journal, before issuing them, which calls may create outputs at keys the plan found empty."""
@@ -149,9 +196,14 @@ class Engine(Session):
             return
         records: list[JournalRecord] = []
         made = failed_n = 0
+        if self.stop.is_set():  # no evidence-gathering while stopping: the journaled intents settle it next run
+            for op in call.rules:
+                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+            tally.advance(failed=call.size)
+            return
         for op in call.rules:
             try:
-                head = self._retry(lambda: storage.head_object(op.bucket, op.key))
+                head = self._watched(lambda: storage.head_object(op.bucket, op.key), op.bucket, op.key)
             except StorageError as head_error:
                 tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
                 failed_n += 1
@@ -168,6 +220,23 @@ class Engine(Session):
                 failed_n += 1
         run.record(records)
         tally.advance(done=made, failed=failed_n)
+
+    def _watched(self, fn: Callable[[], T], bucket: str, key: str) -> T:
+        """``fn`` retried, its connection failures counted by the dead-endpoint watch; no attempt once stopping."""
+        def attempt() -> T:
+            if self.stop.is_set():
+                raise StorageError("not issued: apply was stopping", bucket=bucket, key=key, code="Stopped")
+            started = self.watch.clock()
+            try:
+                result = fn()
+            except StorageError as error:
+                if self.watch.failure(error, started):
+                    self.stop.set()
+                raise
+            self.watch.success()
+            return result
+
+        return with_retries(attempt, self.options.retry)
 
     def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
         """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""
@@ -189,23 +258,40 @@ class Engine(Session):
 
     def _retry_process(self, storage: Storage, call: Call, on_attempt: Callable[[], None]) -> None:
         header = pic_operations(call)
-        with_retries(lambda: storage.process(call.bucket, call.key, header), self.options.retry,
-                     limiter=self.limiter, on_attempt=on_attempt)
+
+        def attempt() -> None:
+            if self.stop.is_set():  # a dead endpoint, a lost lock or a signal: no more attempts
+                raise StorageError("not issued: apply was stopping", bucket=call.bucket, key=call.key, code="Stopped")
+            started = self.watch.clock()
+            try:
+                storage.process(call.bucket, call.key, header)
+            except StorageError as error:
+                if self.watch.failure(error, started):
+                    self.stop.set()
+                raise
+            self.watch.success()
+
+        with_retries(attempt, self.options.retry, limiter=self.limiter, on_attempt=on_attempt)
 
     # --- prune -----------------------------------------------------------------------------------
 
     def _deletes(self, run: SetRun) -> None:
         """Delete the plan's prune targets — only objects this set's ledger records as its outputs."""
         by_bucket: dict[str, list[PlannedAction]] = {}
+        unwritable = 0
         for action in run.others:
             if action.action is not ActionKind.DELETE:
                 continue
-            if (action.bucket, action.key) not in run.entries:
+            why = self._why_not_delete(run, action)
+            if why is not None:
+                unwritable += why.startswith("the declaration could not")
                 self.tally.skip(Skipped(run.decl.name, action.address, action.bucket, action.key, action.source,
-                                        "not recorded as this set's output; never deleted"))
+                                        f"{why}; never deleted"))
                 self.tally.advance(done=1)
                 continue
             by_bucket.setdefault(action.bucket, []).append(action)
+        if unwritable:
+            self.warnings.append(refusal_summary(run.decl.name, unwritable))
         storage = self.backend.storage(run.decl.region)
         for bucket, actions in sorted(by_bucket.items()):
             for start in range(0, len(actions), 1000):
@@ -221,6 +307,17 @@ class Engine(Session):
                 with self.tally.lock:
                     self.tally.deleted += len(batch)
                 self.tally.advance(done=len(batch))
+
+    def _why_not_delete(self, run: SetRun, action: PlannedAction) -> str | None:
+        """Why a planned delete is refused (None: it may go): only a recorded output this set could have written,
+        and never a protected key (``guard``)."""
+        where = (action.bucket, action.key)
+        if where not in run.entries:
+            return "not recorded as this set's output"
+        entry = run.entries[where]
+        if not self.guard.could_have_written(run.decl, entry, run.snapshot.ledger.declaration):
+            return "the declaration could not have written it (ledger entry not trusted)"
+        return self.guard.protected(run.decl.name, action.bucket, action.key)
 
     def _forget_gone(self, run: SetRun) -> None:
         """Recorded outputs no longer declared whose object is gone too: nothing to keep a record of."""

@@ -1,6 +1,6 @@
-"""`cosrecon apply`, `cosrecon adopt`, `cosrecon unlock`: thin commands over ``executor`` and ``state``.
+"""`cosrecon apply`, `cosrecon adopt`, `cosrecon unlock`: thin commands over ``apply.workflow`` and ``state``.
 
-apply: lock the sets, plan (or load a saved plan and refuse it when stale), show, confirm, execute, report.
+apply: the workflow (lock, plan, a saved plan checked against a fresh one, show, confirm, execute, compact), report.
 adopt: record objects standing at declared keys in the ledger, without processing them.
 unlock: break a set's lock by its id (as ``terraform force-unlock``).
 """
@@ -8,25 +8,28 @@ unlock: break a set's lock by its id (as ``terraform force-unlock``).
 from __future__ import annotations
 
 import re
+import signal
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from reconciler.apply.backend import DEFAULT_POOL_SIZE, Backend
+from reconciler.apply.backend import DEFAULT_POOL_SIZE
+from reconciler.apply.contract import ApplyOptions, ApplyReport
+from reconciler.apply.resets import reset_warnings
+from reconciler.apply.stopping import EXIT_SIGTERM, RunStopped, Terminated
+from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
-from reconciler.declare.load import declaration_digest, load_declarations
-from reconciler.errors import Aborted, ApplyFailed, StalePlanError, UsageError
-from reconciler.apply.adopt import adopt
-from reconciler.apply.contract import ApplyOptions, ApplyReport, check_budget
-from reconciler.apply.engine import apply_plan
-from reconciler.apply.locking import lock_sets
+from reconciler.declare.load import load_declarations
+from reconciler.errors import Aborted, ApplyFailed, UsageError
 from reconciler.model import Declaration, Plan
-from reconciler.plan.observed import plan_declarations
 from reconciler.plan.planfile import load_plan
+from reconciler.state.journal import set_aside
+from reconciler.state.locks import CorruptLock
 from reconciler.render import apply_report, render_text
 
 
@@ -44,22 +47,6 @@ def _buckets(decls: Sequence[Declaration]) -> list[str]:
     return sorted(names)
 
 
-def make_plan(decls: Sequence[Declaration], backend: Backend, *, prune: bool, replace_unmanaged: bool) -> Plan:
-    """The planner's plan, observed through the backend (the same as ``cosrecon plan`` shows)."""
-    return plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged)
-
-
-def _check_saved(plan: Plan, decls: Sequence[Declaration], where: str) -> None:
-    by_name = {d.name: d for d in decls}
-    for s in plan.sets:
-        decl = by_name.get(s.name)
-        if decl is None:
-            raise StalePlanError(f"{where}: the plan is for set {s.name!r}, which the given declarations do not declare")
-        if declaration_digest(decl) != s.declaration_digest:
-            raise StalePlanError(f"{where}: set {s.name!r} was planned from a different declaration ({decl.path} "
-                                 f"changed since); make a new plan")
-
-
 def _interactive() -> bool:
     return sys.stdin.isatty()
 
@@ -75,12 +62,47 @@ def _confirm(plan: Plan, yes: bool) -> None:
 
 def _show_plan(plan: Plan, fmt: str) -> None:
     click.echo(render_text(plan), err=fmt == "json")
+    for warning in reset_warnings(plan):
+        click.echo(f"Warning: {warning}", err=True)
 
 
 def _finish(report: ApplyReport, fmt: str) -> None:
     click.echo(apply_report.render_json(report) if fmt == "json" else apply_report.render_text(report))
     if report.failures:
         raise ApplyFailed(f"{report.failed} output(s) failed; run apply again to retry them")
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancellation, Kubernetes) handled as Ctrl-C: the engine stops dispatching, in-flight calls end,
+    the journal is flushed, the lock released, the report printed; exit 143. A second SIGTERM is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    except Terminated:  # while locking or planning (nothing changed), or during adopt (its records are journaled)
+        click.echo("Terminated (SIGTERM): stopped; anything recorded is journaled and the lock is released.", err=True)
+        sys.exit(EXIT_SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _report_when_stopped(fmt: str) -> Iterator[None]:
+    """A run that stopped early (a signal, a dead endpoint) still prints what it made and what it did not."""
+    try:
+        yield
+    except RunStopped as stopped:
+        click.echo(apply_report.render_json(stopped.report) if fmt == "json"
+                   else apply_report.render_text(stopped.report))
+        raise
 
 
 def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete: int | None, lock_timeout: float,
@@ -95,7 +117,8 @@ def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete
 @click.command("apply")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Execute a plan saved with `plan --out` (give the same declaration PATHs).")
+              help="Execute a plan saved with `plan --out` where a fresh plan agrees with it (give the same "
+                   "declaration PATHs, and --prune/--replace-unmanaged if the plan was made with them).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True)
 @click.option("--max-qps", type=click.FloatRange(0), default=100.0, show_default=True,
@@ -116,25 +139,19 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
     if not paths:
         raise UsageError("apply: give the declaration files or folders (with --plan: the ones the plan was made from)")
-    if plan_file is not None and (prune or replace_unmanaged):
-        raise UsageError("--prune and --replace-unmanaged are decided when the plan is made, not with --plan")
     decls = load_declarations(list(paths))
     options = _options(parallelism, max_qps, max_calls, max_delete, lock_timeout, quiet or fmt == "json")
-    saved = None
-    if plan_file is not None:
-        saved = load_plan(plan_file)
-        _check_saved(saved, decls, str(plan_file))
-        options = replace(options, recheck_sources=True)  # the plan may be old: HEAD each source before its call
-        decls = [d for d in decls if d.name in {s.name for s in saved.sets}]
+    saved = load_plan(plan_file) if plan_file is not None else None
+    settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
+                           saved_where=str(plan_file or ""))
+    confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
+    callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed),
+                          warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
-    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
-        with lock_sets(decls, backend, options) as locks:
-            plan = saved or make_plan(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged)
-            _show_plan(plan, fmt)
-            check_budget(plan, options)
-            _confirm(plan, yes or saved is not None)  # a saved plan was reviewed when it was made
-            report = apply_plan(plan, decls, backend, options, locks=locks)
-    _finish(report, fmt)
+    with _sigterm_as_interrupt(), _report_when_stopped(fmt):
+        with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
+            outcome = run_sets(decls, backend, settings, callbacks)
+    _finish(outcome.report, fmt)
 
 
 @click.command("adopt")
@@ -146,12 +163,11 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, endpoi
                   state_dir: Path | None) -> None:
     """Record the objects already standing at declared keys in the ledger, as they are (no processing)."""
     decls = load_declarations(list(paths))
-    options = _options(16, 0, None, None, lock_timeout, True)
-    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
-        with lock_sets(decls, backend, options, operation="adopt") as locks:
-            plan = make_plan(decls, backend, prune=False, replace_unmanaged=True)
-            report = adopt(plan, decls, backend, options, locks=locks)
-    _finish(report, fmt)
+    settings = RunSettings(options=_options(16, 0, None, None, lock_timeout, True), operation=Operation.ADOPT)
+    with _sigterm_as_interrupt(), _report_when_stopped(fmt):
+        with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
+            outcome = run_sets(decls, backend, settings)
+    _finish(outcome.report, fmt)
 
 
 @click.command("unlock")
@@ -160,16 +176,45 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, endpoi
 @backend_options
 def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
                    state_dir: Path | None) -> None:
-    """Break the lock LOCK_ID held on one of the sets declared in PATHs (when its holder is gone)."""
+    """Break the lock LOCK_ID held on one of the sets declared in PATHs (when its holder is gone); a corrupt lock
+    object by the token its error names."""
     decls = load_declarations(list(paths))
     with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
         for decl in decls:
-            holder = backend.ledgers.read_lock(decl)
-            if holder is not None and holder.id == lock_id:
-                backend.ledgers.unlock(decl, lock_id)
-                click.echo(f"Unlocked set {decl.name!r}: removed {holder.describe()}.")
+            try:
+                holder = backend.ledgers.read_lock(decl)
+            except CorruptLock as corrupt:
+                holder = None if corrupt.token != lock_id else backend.ledgers.unlock(decl, lock_id)
+            else:
+                holder = backend.ledgers.unlock(decl, lock_id) if holder is not None and holder.id == lock_id else None
+            if holder is not None:
+                what = "its corrupt lock object" if holder.pid == 0 and not holder.host else holder.describe()
+                click.echo(f"Unlocked set {decl.name!r}: removed {what}.")
                 return
     raise UsageError(f"no set declared in {', '.join(map(str, paths))} holds lock {lock_id}")
 
 
-COMMANDS: list[click.Command] = [apply_command, adopt_command, unlock_command]
+@click.group("journal")
+def journal_group() -> None:
+    """Journal segments a run left (merged into the ledger by the next apply)."""
+
+
+@journal_group.command("set-aside")
+@click.argument("segment")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@backend_options
+def set_aside_command(segment: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
+                      state_dir: Path | None) -> None:
+    """Move the journal segment SEGMENT of a set declared in PATHs out of the journal (when it is corrupt)."""
+    decls = load_declarations(list(paths))
+    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
+        for decl in decls:
+            blobs = backend.ledgers.blobs(decl)
+            if f"journal/{segment}" in blobs.list("journal/"):
+                moved = set_aside(blobs, segment)
+                click.echo(f"Set aside {segment} of set {decl.name!r}: now {blobs.where}{moved}.")
+                return
+    raise UsageError(f"no set declared in {', '.join(map(str, paths))} has journal segment {segment}")
+
+
+COMMANDS: list[click.Command] = [apply_command, adopt_command, unlock_command, journal_group]

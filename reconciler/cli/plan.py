@@ -12,6 +12,9 @@ from typing import TextIO
 
 import click
 
+from reconciler.apply.preview import refusal_warnings
+from reconciler.apply.resets import reset_warnings
+
 from reconciler.cli.errors import EXIT_CHANGES
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.declare.load import load_declarations
@@ -76,6 +79,7 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
         with backend_from_options(endpoint, local, state_dir, buckets=buckets_of(decls)) as backend:
             result = plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged,
                                        progress=progress)
+            owned = refusal_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
     finally:
         if progress is not None:
             progress.close()
@@ -89,6 +93,8 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     else:
         stdout.write(render_text(result, full=full))
     stdout.flush()
+    for warning in reset_warnings(result) + owned:
+        click.echo(f"Warning: {warning}", err=True)
     if out is not None and fmt == "text":
         click.echo(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`.", err=True)
     if detailed_exitcode and result.has_changes:

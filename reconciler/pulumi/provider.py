@@ -14,7 +14,9 @@ declaration says ``prune: true``; ``read`` refreshes the counts from the ledger.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pulumi
 from pulumi.dynamic import (
@@ -33,6 +35,28 @@ from reconciler.pulumi import engine
 
 INPUTS = ("declaration", "source_path", "source_text", "connection", "apply_settings")
 OUTPUTS = ("set_name", "summary", "calls", "ledger_generation", "declaration_digest", "recorded")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _redacted(method: F) -> F:
+    """Any error leaving a provider method carries no secret (the environment's or the stack config's)."""
+
+    @functools.wraps(method)
+    def guarded(self: ProcessingSetProvider, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as error:
+            secrets = (self._credentials.secret_key, self._credentials.token) if self._credentials else ()
+            text = engine.redact(str(error), secrets)
+            if text != str(error):
+                error.args = (text,)
+                if hasattr(error, "message"):
+                    error.message = text
+            raise
+
+    return guarded  # type: ignore[return-value]
 
 
 class SetDiffResult(DiffResult):
@@ -57,6 +81,8 @@ class ProcessingSetProvider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         secret_id = req.config.get("cosrecon:secretId")
         secret_key = req.config.get("cosrecon:secretKey")
+        token = req.config.get("cosrecon:securityToken")
+        engine.check_credentials(secret_id, secret_key, token)  # both or neither; never printed
         if secret_id and secret_key:
             self._credentials = engine.Credentials(str(secret_id), str(secret_key),
                                                    str(req.config.get("cosrecon:securityToken") or "") or None)
@@ -74,6 +100,7 @@ class ProcessingSetProvider(ResourceProvider):
 
     # --- planning ---------------------------------------------------------------------------------------------
 
+    @_redacted
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         if any(_unknown(news.get(key)) for key in INPUTS):
             return DiffResult(changes=True, replaces=[], delete_before_replace=False)
@@ -91,24 +118,28 @@ class ProcessingSetProvider(ResourceProvider):
 
     # --- applying ---------------------------------------------------------------------------------------------
 
+    @_redacted
     def create(self, props: dict[str, Any]) -> CreateResult:
         decl = engine.load_declaration(props["source_path"], props["source_text"])
         outs = engine.apply_set(decl, engine.Connection.from_inputs(props.get("connection")), self._credentials,
                                 _options(props))
         return CreateResult(decl.name, {**_inputs(props), **outs})
 
+    @_redacted
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         decl = engine.load_declaration(news["source_path"], news["source_text"])
         outs = engine.apply_set(decl, engine.Connection.from_inputs(news.get("connection")), self._credentials,
                                 _options(news))
         return UpdateResult({**_inputs(news), **outs})
 
+    @_redacted
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         decl = engine.load_declaration(props["source_path"], props["source_text"])
         if decl.prune:
             engine.retire_set(decl, engine.Connection.from_inputs(props.get("connection")), self._credentials,
                               _options(props))
 
+    @_redacted
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         if not isinstance(props.get("source_text"), str):
             return ReadResult(id_, props)  # nothing to read the ledger with (an import without inputs)

@@ -13,6 +13,8 @@ leftover segments names them, so a saved plan made before a journaled change is 
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -113,7 +115,10 @@ def segment_from_data(data: Any, where: str = "journal") -> Segment:
             records.append(JournalRecord.intent(entry_from_data(raw.get("entry"), here)))
         else:
             records.append(JournalRecord.delete(str(raw.get("bucket", "")), str(raw.get("key", ""))))
-    return Segment(name=str(doc.get("name", "")), run_id=str(doc.get("run_id", "")), seq=int(doc.get("seq", 0)),
+    seq = doc.get("seq", 0)
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise StateError(f"{where}: seq must be an integer, got {json.dumps(seq)[:40]}")
+    return Segment(name=str(doc.get("name", "")), run_id=str(doc.get("run_id", "")), seq=seq,
                    records=tuple(records), base_generation=str(doc.get("base_generation", "0")))
 
 
@@ -144,7 +149,7 @@ def merge(ledger: Ledger, segments: Sequence[Segment]) -> tuple[Ledger, dict[tup
     ids = [f"{s.run_id}-{s.seq}" for s in segments]
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
     merged = Ledger(name=ledger.name, generation=f"{base}+j{digest}", entries=LedgerIndex.of(entries),
-                    declaration=ledger.declaration)
+                    declaration=ledger.declaration, identity=ledger.identity)
     return merged, pending
 
 
@@ -161,4 +166,5 @@ def next_generation(generation: str) -> str:
 def compacted(ledger: Ledger, declaration: Mapping[str, Any] | None) -> Ledger:
     """The ledger to write at the end of a run: next generation, the applied declaration document."""
     return Ledger(name=ledger.name, generation=next_generation(ledger.generation), entries=ledger.entries,
-                  declaration=dict(declaration) if declaration is not None else ledger.declaration)
+                  declaration=dict(declaration) if declaration is not None else ledger.declaration,
+                  identity=ledger.identity)

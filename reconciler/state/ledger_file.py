@@ -2,7 +2,7 @@
 
 The first line is the header, then one line per source (docs/ledger-format.md shows it with jq and pandas)::
 
-    {"format_version":1,"kind":"ledger","name":"catalog","generation":"3","declaration":{...}|null,"count":3,
+    {"format_version":1,"kind":"ledger","name":"catalog","generation":"3","identity":"...","declaration":{...}|null,"count":3,
      "outputs":[{"bucket":"b-1250000000","address":"photos.thumb","fingerprint":"..."},...],
      "made_at":["2026-01-01T00:00:00Z",...]}
     {"source_key":"img/a.jpg","source_etag":"...","entries":[[0,"thumbs/a.webp","<output ETag>",0],...]}
@@ -59,6 +59,7 @@ def render_ledger(ledger: Ledger) -> bytes:
     buffer = io.BytesIO()
     buffer.write(_dumps({
         "format_version": FORMAT_VERSION, "kind": "ledger", "name": ledger.name, "generation": ledger.generation,
+        **({"identity": ledger.identity} if ledger.identity else {}),
         "declaration": dict(ledger.declaration) if ledger.declaration is not None else None, "count": count,
         "outputs": [{"bucket": b, "address": a, "fingerprint": f} for b, a, f in out_order],
         "made_at": made_order}).encode("utf-8"))
@@ -169,7 +170,7 @@ def parse_ledger(data: bytes | Iterable[bytes], where: str = "ledger") -> Ledger
         raise StateError(f"{where}: holds {len(index)} entries where its header says {header['count']} "
                          "(truncated or edited)")
     return Ledger(name=str(header.get("name", "")), generation=str(header.get("generation", "0")), entries=index,
-                  declaration=header.get("declaration"))
+                  declaration=header.get("declaration"), identity=str(header.get("identity") or ""))
 
 
 def _pieces(data: bytes | Iterable[bytes]) -> Iterator[bytes]:
@@ -237,6 +238,8 @@ def _header(data: Any, here: str) -> dict[str, Any]:
     declaration = data.get("declaration")
     if declaration is not None and not isinstance(declaration, Mapping):
         raise StateError(f"{here}: declaration must be an object or null")
+    if "identity" in data and type(data["identity"]) is not str:
+        raise StateError(f"{here}: identity must be a string")
     return data
 
 

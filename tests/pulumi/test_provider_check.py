@@ -84,3 +84,29 @@ def test_credentials_in_the_environment_do_not_matter_to_check(write_declaration
     os.environ.setdefault("TENCENTCLOUD_SECRET_ID", "irrelevant")
     path = write_declaration("catalog.yaml", declaration_text())
     assert ProcessingSetProvider().check({}, props_for(path, tmp_path)).failures == []
+
+
+def test_configure_refuses_one_credential_of_two_and_errors_carry_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from reconciler.errors import StorageError, UsageError
+
+    provider = ProcessingSetProvider()
+    with pytest.raises(UsageError, match="cosrecon:secretKey is not"):
+        provider.configure(SimpleNamespace(config={"cosrecon:secretId": "AKIDexample0000"}))  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="cosrecon:securityToken contains") as bad:
+        provider.configure(SimpleNamespace(config={  # type: ignore[arg-type]
+            "cosrecon:secretId": "AKIDexample0000", "cosrecon:secretKey": "sk-0123456789abcdef",
+            "cosrecon:securityToken": "tok-0123456789\n"}))
+    assert "tok-0123456789" not in str(bad.value)
+    provider.configure(SimpleNamespace(config={  # type: ignore[arg-type]
+        "cosrecon:secretId": "AKIDexample0000", "cosrecon:secretKey": "sk-0123456789abcdef"}))
+
+    def leaking(*_: object) -> None:
+        raise StorageError("Invalid header value b'sk-0123456789abcdef'", code="ClientError")
+
+    monkeypatch.setattr(engine, "apply_set", leaking)
+    text = declaration_text()
+    with pytest.raises(StorageError) as leaked:
+        provider.create({"source_path": "decls/catalog.yaml", "source_text": text, "connection": {}})
+    assert "sk-0123456789abcdef" not in str(leaked.value) and "<redacted>" in str(leaked.value)
