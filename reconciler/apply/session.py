@@ -25,6 +25,7 @@ from reconciler.apply.stopping import EndpointWatch
 from reconciler.errors import StalePlanError, StateError, StorageError
 from reconciler.state.journal import Journal
 from reconciler.state.locks import HeldLock, LockLost
+from reconciler.state.store import LEDGER_NAME
 from reconciler.model import Declaration, Plan
 from reconciler.pacing import TokenBucket, with_retries
 
@@ -70,7 +71,7 @@ class Session:
             if snap.compacted.name != decl.name:
                 raise StateError(f"set {decl.name!r}: its ledger names set {snap.compacted.name!r} (copied from "
                                  f"another set?); nothing was done. Move it back, or delete it and run adopt")
-            check_identity(decl, snap.compacted.identity, f"{store.blobs(decl).where}ledger.json")
+            check_identity(decl, snap.compacted.identity, f"{store.blobs(decl).where}{LEDGER_NAME}")
             if self.options.check_generation and snap.ledger.generation != set_plan.ledger_generation:
                 raise StalePlanError(
                     f"set {decl.name!r}: the ledger changed since the plan was made (generation "

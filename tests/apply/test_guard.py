@@ -43,7 +43,7 @@ def test_protected_keys() -> None:
     assert guard.protected("shop", SRC, "raw/a.jpg", writing=True) == "a source of set 'other'"
     assert guard.protected("shop", SRC, "photos/a.jpg") == "a source of set 'shop'"  # never deleted
     assert guard.protected("shop", SRC, "photos/a.jpg", writing=True) is None  # own source: the planner decides
-    assert "state prefix" in (guard.protected("shop", SRC, ".cosrecon/other/ledger.json") or "")
+    assert "state prefix" in (guard.protected("shop", SRC, ".cosrecon/other/ledger.jsonl") or "")
     assert guard.protected("shop", SRC, "big/a.png") == "an output of set 'gallery' (its ledger records it)"
     assert guard.protected("shop", SRC, "thumbs/a.webp") is None
     assert guard.protected("shop", OUT, "photos/a.jpg") is None  # another bucket: not a source there

@@ -59,7 +59,7 @@ def test_a_lost_lock_stops_the_run_and_never_compacts_over_the_new_holder(server
     decl = declaration()
     sink = TakeOverAfter(backend, calls=5)
     options = ApplyOptions(parallelism=2, max_qps=0, lock_check_interval=0.0, progress=sink)
-    ledger_before = backend.ledgers.blobs(decl).read("ledger.json")
+    ledger_before = backend.ledgers.blobs(decl).read("ledger.jsonl")
     with pytest.raises(LockLost) as lost:
         with lock_sets([decl], backend, options) as locks:
             apply_plan(make_plan([decl], backend), [decl], backend, options, locks=locks)
@@ -67,7 +67,7 @@ def test_a_lost_lock_stops_the_run_and_never_compacts_over_the_new_holder(server
     assert sink.thief.info.id in str(lost.value) and "held by" in str(lost.value)  # says who holds it now
     assert process_calls(server) < len(MANY)  # stopped calling
     blobs = backend.ledgers.blobs(decl)
-    assert blobs.read("ledger.json") == ledger_before  # never compacted over the new holder's ledger
+    assert blobs.read("ledger.jsonl") == ledger_before  # never compacted over the new holder's ledger
     assert blobs.list("journal/")  # what it made is journaled, for the next apply to merge
     current = backend.ledgers.read_lock(decl)
     assert current is not None and current.id == sink.thief.info.id  # the new holder's lock is untouched
@@ -365,13 +365,13 @@ def test_a_lost_lock_mid_apply_exits_1_naming_the_holder(server: LocalServer, ba
     assert holder is not None
     backend.ledgers.unlock(decl, holder.id)  # its lease "ran out" and another apply took the set
     thief = backend.ledgers.acquire(decl, lease=600)
-    ledger_before = backend.ledgers.blobs(decl).read("ledger.json")
+    ledger_before = backend.ledgers.blobs(decl).read("ledger.jsonl")
     out, err = proc.communicate(timeout=60)
     server.set_faults(latency_ms=0)
     assert proc.returncode == 1, out + err
     assert f"lost its lock {holder.id}" in err and f"held by lock {thief.info.id}" in err
     assert process_calls(server) < 40  # stopped calling
-    assert backend.ledgers.blobs(decl).read("ledger.json") == ledger_before  # no compaction over the new holder
+    assert backend.ledgers.blobs(decl).read("ledger.jsonl") == ledger_before  # no compaction over the new holder
     assert backend.ledgers.read_lock(decl).id == thief.info.id  # type: ignore[union-attr]
     thief.release()
 

@@ -92,7 +92,7 @@ def test_a_forged_ledger_line_deletes_nothing_it_names(server: LocalServer, back
     model = next(iter(ledger.entries.values()))
     entries = dict(ledger.entries)
     for bucket, key, address in [(SRC, "photos/a.jpg", "photos.gone"), (SRC, "important/contract.pdf", "photos.png"),
-                                 (OUT, "thumbs/a.webp", "photos.thumb"), (SRC, ".cosrecon/other/ledger.json", "x.y")]:
+                                 (OUT, "thumbs/a.webp", "photos.thumb"), (SRC, ".cosrecon/other/ledger.jsonl", "x.y")]:
         entries[(bucket, key)] = forged(backend, model, bucket, key, address)
     backend.ledgers.write_ledger(decl, replace(ledger, entries=entries))
     before = everything(backend, state=True)
@@ -115,7 +115,7 @@ def test_a_ledger_copied_from_another_set_is_refused(server: LocalServer, backen
     gallery = declaration("gallery", outputs={"big": {"rule": "imageMogr2/format/png", "fileid": "/big/{stem}.png"}})
     apply_plan(make_plan([gallery], backend), [gallery], backend)
     storage = backend.storage(REGION)
-    storage.put_object(SRC, ".cosrecon/shop/ledger.json", storage.get_object(SRC, ".cosrecon/gallery/ledger.json"))
+    storage.put_object(SRC, ".cosrecon/shop/ledger.jsonl", storage.get_object(SRC, ".cosrecon/gallery/ledger.jsonl"))
     before = everything(backend)
     decl = declaration(prune=True)
     with pytest.raises(StateError, match="its ledger names set 'gallery'"):
@@ -266,7 +266,7 @@ def test_a_lost_ledger_with_standing_outputs_is_a_warning_naming_adopt(server: L
     assert cli(server, "apply", "--yes", str(path))[0] == 0
     decl = declaration()
     if reset == "deleted":
-        backend.storage(REGION).delete_object(SRC, ".cosrecon/shop/ledger.json")
+        backend.storage(REGION).delete_object(SRC, ".cosrecon/shop/ledger.jsonl")
     else:
         backend.ledgers.write_ledger(decl, replace(backend.ledgers.read(decl), entries={}))
     code, out, err = cli(server, "plan", str(path))
