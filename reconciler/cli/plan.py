@@ -13,10 +13,11 @@ from typing import TextIO
 import click
 
 from reconciler.cli.errors import EXIT_CHANGES
+from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
-from reconciler.plan.observed import plan_declarations
+from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
 from reconciler.plan.planfile import save_plan
 from reconciler.render import render_markdown, render_text, write_json
 
@@ -65,17 +66,21 @@ def buckets_of(decls: list[Declaration]) -> set[str]:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none, 1 on error.")
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
+@narrowing_options
 @backend_options
 def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool, prune: bool,
-         replace_unmanaged: bool, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], endpoint: str | None,
+         local: bool, state_dir: Path | None) -> None:
     """Show which outputs are missing or stale, and the image_process calls that fix them. Changes nothing."""
     decls = load_declarations(list(paths))
+    narrowing = narrowing_from_options(target, replace, decls)
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
-        with backend_from_options(endpoint, local, state_dir, buckets=buckets_of(decls)) as backend:
-            result = plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged,
-                                       progress=progress)
+        buckets = buckets_of(targeted_declarations(decls, narrowing.targets))
+        with backend_from_options(endpoint, local, state_dir, buckets=buckets) as backend:
+            result = plan_narrowed(decls, backend, targets=narrowing.targets, replacements=narrowing.replacements,
+                                   prune=prune, replace_unmanaged=replace_unmanaged, progress=progress)
     finally:
         if progress is not None:
             progress.close()
