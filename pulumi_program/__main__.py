@@ -1,16 +1,14 @@
-"""The cosrecon Pulumi program (Pulumi.yaml's ``main``): one ``ProcessingSet`` resource per declaration file.
-
-Pulumi runs this folder with it as the working directory, and its dynamic-provider host too, so the sibling modules
-(``cosrecon_stack``, ``cosrecon_provider``, ``cosrecon_engine``) are imported as top-level modules here and there.
+"""The cosrecon Pulumi program (Pulumi.yaml's ``main``): read the stack config, declare one ``ProcessingSet`` per
+declaration file. Everything else lives in the installed package (``reconciler.pulumi``), so the provider Pulumi
+pickles is importable whatever folder its host runs in; this program only knows where the project folder is.
 """
 
-import os
-import sys
+from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pulumi
 
-import pulumi  # noqa: E402
+from reconciler.pulumi.stack import define_stack, settings_from_config
 
-from cosrecon_stack import define_stack, settings_from_config  # noqa: E402
+PROJECT = Path(__file__).resolve().parent.parent  # the folder that holds Pulumi.yaml
 
-define_stack(settings_from_config(pulumi.Config("cosrecon")))
+define_stack(settings_from_config(pulumi.Config("cosrecon"), PROJECT), PROJECT)

@@ -1,6 +1,6 @@
-"""`cosrecon apply`, `cosrecon adopt`, `cosrecon unlock`: thin commands over ``executor`` and ``state``.
+"""`cosrecon apply`, `cosrecon adopt`, `cosrecon unlock`: thin commands over ``apply.workflow`` and ``state``.
 
-apply: lock the sets, plan (or load a saved plan and refuse it when stale), show, confirm, execute, report.
+apply: the workflow (lock, plan, a saved plan checked against a fresh one, show, confirm, execute, compact), report.
 adopt: record objects standing at declared keys in the ledger, without processing them.
 unlock: break a set's lock by its id (as ``terraform force-unlock``).
 """
@@ -10,22 +10,18 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from reconciler.apply.backend import DEFAULT_POOL_SIZE, Backend
+from reconciler.apply.backend import DEFAULT_POOL_SIZE
+from reconciler.apply.contract import ApplyOptions, ApplyReport
+from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
-from reconciler.declare.load import declaration_digest, load_declarations
-from reconciler.errors import Aborted, ApplyFailed, StalePlanError, UsageError
-from reconciler.apply.adopt import adopt
-from reconciler.apply.contract import ApplyOptions, ApplyReport, check_budget
-from reconciler.apply.engine import apply_plan
-from reconciler.apply.locking import lock_sets
+from reconciler.declare.load import load_declarations
+from reconciler.errors import Aborted, ApplyFailed, UsageError
 from reconciler.model import Declaration, Plan
-from reconciler.plan.observed import plan_declarations
 from reconciler.plan.planfile import load_plan
 from reconciler.render import apply_report, render_text
 
@@ -42,22 +38,6 @@ def _buckets(decls: Sequence[Declaration]) -> list[str]:
     names = {d.bucket for d in decls} | {d.state.bucket for d in decls}
     names |= {o.bucket for d in decls for p in d.pipelines for o in p.outputs if o.bucket}
     return sorted(names)
-
-
-def make_plan(decls: Sequence[Declaration], backend: Backend, *, prune: bool, replace_unmanaged: bool) -> Plan:
-    """The planner's plan, observed through the backend (the same as ``cosrecon plan`` shows)."""
-    return plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged)
-
-
-def _check_saved(plan: Plan, decls: Sequence[Declaration], where: str) -> None:
-    by_name = {d.name: d for d in decls}
-    for s in plan.sets:
-        decl = by_name.get(s.name)
-        if decl is None:
-            raise StalePlanError(f"{where}: the plan is for set {s.name!r}, which the given declarations do not declare")
-        if declaration_digest(decl) != s.declaration_digest:
-            raise StalePlanError(f"{where}: set {s.name!r} was planned from a different declaration ({decl.path} "
-                                 f"changed since); make a new plan")
 
 
 def _interactive() -> bool:
@@ -95,7 +75,8 @@ def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete
 @click.command("apply")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Execute a plan saved with `plan --out` (give the same declaration PATHs).")
+              help="Execute a plan saved with `plan --out` where a fresh plan agrees with it (give the same "
+                   "declaration PATHs, and --prune/--replace-unmanaged if the plan was made with them).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True)
 @click.option("--max-qps", type=click.FloatRange(0), default=100.0, show_default=True,
@@ -116,25 +97,17 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
     if not paths:
         raise UsageError("apply: give the declaration files or folders (with --plan: the ones the plan was made from)")
-    if plan_file is not None and (prune or replace_unmanaged):
-        raise UsageError("--prune and --replace-unmanaged are decided when the plan is made, not with --plan")
     decls = load_declarations(list(paths))
     options = _options(parallelism, max_qps, max_calls, max_delete, lock_timeout, quiet or fmt == "json")
-    saved = None
-    if plan_file is not None:
-        saved = load_plan(plan_file)
-        _check_saved(saved, decls, str(plan_file))
-        options = replace(options, recheck_sources=True)  # the plan may be old: HEAD each source before its call
-        decls = [d for d in decls if d.name in {s.name for s in saved.sets}]
+    saved = load_plan(plan_file) if plan_file is not None else None
+    settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
+                           saved_where=str(plan_file or ""))
+    confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
+    callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed))
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
     with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
-        with lock_sets(decls, backend, options) as locks:
-            plan = saved or make_plan(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged)
-            _show_plan(plan, fmt)
-            check_budget(plan, options)
-            _confirm(plan, yes or saved is not None)  # a saved plan was reviewed when it was made
-            report = apply_plan(plan, decls, backend, options, locks=locks)
-    _finish(report, fmt)
+        outcome = run_sets(decls, backend, settings, callbacks)
+    _finish(outcome.report, fmt)
 
 
 @click.command("adopt")
@@ -146,12 +119,10 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, endpoi
                   state_dir: Path | None) -> None:
     """Record the objects already standing at declared keys in the ledger, as they are (no processing)."""
     decls = load_declarations(list(paths))
-    options = _options(16, 0, None, None, lock_timeout, True)
+    settings = RunSettings(options=_options(16, 0, None, None, lock_timeout, True), operation=Operation.ADOPT)
     with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
-        with lock_sets(decls, backend, options, operation="adopt") as locks:
-            plan = make_plan(decls, backend, prune=False, replace_unmanaged=True)
-            report = adopt(plan, decls, backend, options, locks=locks)
-    _finish(report, fmt)
+        outcome = run_sets(decls, backend, settings)
+    _finish(outcome.report, fmt)
 
 
 @click.command("unlock")

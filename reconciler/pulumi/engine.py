@@ -18,14 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.declare import yamlfile
 from reconciler.declare import load as declarations_module
-from reconciler.errors import DeclarationError, Problem
+from reconciler.errors import DeclarationError, Problem, UsageError
 from reconciler.model import ActionKind, Declaration, Ledger, SetPlan
 
 if TYPE_CHECKING:
     from reconciler.apply.backend import Backend
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds Pulumi.yaml (an editable install)
-COUNTED = ("create", "replace", "delete", "conflict", "orphaned", "unchanged")
 TO_DO = ("create", "replace", "delete")  # what apply acts on (a conflict is listed, never overwritten unasked)
 
 
@@ -107,15 +105,16 @@ def discover_files(path: Path) -> list[Path]:
     return found
 
 
-def display_path(file: Path, root: Path = PROJECT_ROOT) -> str:
+def display_path(file: Path, root: Path) -> str:
     try:
         return file.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return str(file)
 
 
-def read_source(file: Path, root: Path = PROJECT_ROOT) -> SetSource:
-    """Read one declaration file: its text, its data when it parses, and the set's name (else the file's stem)."""
+def read_source(file: Path, root: Path) -> SetSource:
+    """Read one declaration file: its text, its data when it parses, and the set's name (else the file's stem).
+    ``root`` is the project folder (the stack program's parent), for the path shown in messages."""
     shown = display_path(file, root)
     try:
         text = file.read_text(encoding="utf-8-sig")
@@ -152,8 +151,12 @@ def declaration_digest(decl: Declaration) -> str:
 
 
 def _local_path(value: str) -> Path:
+    """A local folder of the connection: absolute, as the stack program makes it (the provider host's working
+    folder is not promised, and this package may be installed anywhere)."""
     path = Path(value)
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    if not path.is_absolute():
+        raise UsageError(f"connection folder {value!r} is relative; the stack program passes absolute paths")
+    return path
 
 
 @contextmanager
@@ -176,10 +179,6 @@ def backend_for(connection: Connection, decl: Declaration, credentials: Credenti
 
 
 # --- summaries (what Pulumi shows and stores: counts, never objects) ---------------------------------------------
-
-
-def plan_counts(plan: SetPlan) -> dict[str, int]:
-    return {kind: plan.count(ActionKind(kind)) for kind in COUNTED}
 
 
 def changes_by_output(plan: SetPlan) -> dict[str, dict[str, int]]:
@@ -253,19 +252,16 @@ def read_set(decl: Declaration, connection: Connection, credentials: Credentials
 def _apply(target: Declaration, decl: Declaration, connection: Connection, credentials: Credentials | None,
            options: Any) -> dict[str, Any]:
     from reconciler.apply.contract import ApplyOptions
-    from reconciler.apply.engine import apply_plan
-    from reconciler.apply.locking import lock_sets
-    from reconciler.plan.observed import plan_declarations
+    from reconciler.apply.workflow import RunSettings, run_sets
 
-    options = options if options is not None else ApplyOptions()
+    settings = RunSettings(options=options if options is not None else ApplyOptions(), prune=target.prune)
     with backend_for(connection, decl, credentials) as backend:
-        with lock_sets([target], backend, options) as locks:
-            plan = plan_declarations([target], backend, prune=target.prune)
-            report = apply_plan(plan, [target], backend, options, locks=locks)
+        outcome = run_sets([target], backend, settings)  # no confirmation: `pulumi up` asked already
         ledger = backend.ledgers.read(decl)
+    report = outcome.report
     if report.failures:
         raise ApplyIncomplete(failure_summary(decl.name, report))
-    set_plan = plan.sets[0]
+    set_plan = outcome.plan.sets[0]
     summary = {"create": report.created, "replace": report.replaced, "delete": report.deleted,
                "conflict": set_plan.count(ActionKind.CONFLICT), "orphaned": set_plan.count(ActionKind.ORPHANED),
                "unchanged": set_plan.count(ActionKind.UNCHANGED), "failed": report.failed,

@@ -1,16 +1,13 @@
-"""Fixtures for the Pulumi program tests: the program's folder on sys.path, as Pulumi's own hosts have it."""
+"""Fixtures for the Pulumi tests. Nothing is put on sys.path: the provider lives in the installed package."""
 
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 
 import pytest
 
 PROGRAM_DIR = Path(__file__).resolve().parents[2] / "pulumi_program"
-if str(PROGRAM_DIR) not in sys.path:
-    sys.path.insert(0, str(PROGRAM_DIR))
 
 CATALOG = """\
 version: 1

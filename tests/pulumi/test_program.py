@@ -75,7 +75,8 @@ def test_one_resource_per_set_with_the_declaration_as_inputs(write_declaration, 
         "imageMogr2/thumbnail/200x/format/webp"
     assert catalog["source_text"] == declaration_text("catalog")
     assert catalog["source_path"].endswith("decls/catalog.yaml")
-    assert catalog["connection"] == {"endpoint": "http://127.0.0.1:9000", "state_dir": "state", "local_root": ""}
+    assert catalog["connection"] == {"endpoint": "http://127.0.0.1:9000", "local_root": "",
+                                     "state_dir": str(PROGRAM_DIR.parent / "state")}  # absolute: see stack.py
     assert catalog["apply_settings"] == {"lock_timeout": 30.0, "max_qps": 50.0, "parallelism": 16}
     assert "__provider" in catalog  # the pickled provider travels with the resource, as Pulumi stores it
 

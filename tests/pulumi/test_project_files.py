@@ -19,7 +19,7 @@ def test_pulumi_yaml_names_the_program_and_declares_what_it_reads() -> None:
     assert (ROOT / project["main"] / "__main__.py").is_file()
     assert set(project["config"]) == READ_BY_PROGRAM
     assert project["config"]["declarations"]["default"] == "examples/"
-    source = (PROGRAM_DIR / "cosrecon_stack.py").read_text(encoding="utf-8")
+    source = (ROOT / "reconciler" / "pulumi" / "stack.py").read_text(encoding="utf-8")
     assert {m for m in re.findall(r'config\.get(?:_int)?\("(\w+)"\)', source)} == READ_BY_PROGRAM
 
 

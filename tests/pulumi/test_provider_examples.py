@@ -22,7 +22,7 @@ def test_the_shop_example_applies_and_converges_on_the_embedded_server(tmp_path:
         monkeypatch.delenv(name, raising=False)
     root, state = tmp_path / "local", tmp_path / "state"
     local.import_tree(root, EXAMPLES / "images" / "shop", "shop-1250000000")
-    source = engine.read_source(EXAMPLES / "shop.yaml")
+    source = engine.read_source(EXAMPLES / "shop.yaml", EXAMPLES.parent)
     props = {"declaration": source.document, "source_path": source.path, "source_text": source.text,
              "connection": engine.Connection(local_root=str(root), state_dir=str(state)).to_inputs()}
     assert source.path == "examples/shop.yaml" and source.name == "shop"

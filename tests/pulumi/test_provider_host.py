@@ -8,6 +8,7 @@ configures it with the stack config (credentials as secrets), and serves Check/D
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -120,3 +121,38 @@ def test_the_provider_unpickles_in_any_working_folder(tmp_path: Path) -> None:
     elsewhere = subprocess.run([sys.executable, "-c", script, blob], cwd=tmp_path, capture_output=True,
                                env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert elsewhere.returncode == 0, elsewhere.stderr.decode()
+
+
+CALL_ELSEWHERE = """
+import base64, json, sys
+import dill
+provider = dill.loads(base64.b64decode(sys.argv[1]))
+props = json.loads(sys.argv[2])
+created = provider.create(props)
+diff = provider.diff(created.id, {**props, **created.outs}, props)
+print(json.dumps({"module": type(provider).__module__, "id": created.id, "summary": created.outs["summary"],
+                  "changes": diff.changes}))
+"""
+
+
+def test_the_unpickled_provider_creates_and_diffs_from_an_unrelated_folder(server: Any, tmp_path: Path) -> None:
+    """Pickled as Pulumi pickles it (dill), then unpickled and driven in a fresh interpreter whose working folder
+    is unrelated to the project and whose sys.path has no help: ``create`` then ``diff`` against the local server."""
+    with engine.backend_for(engine.Connection(endpoint=server.endpoint), _decl(), None) as backend:
+        backend.storage("ap-guangzhou").put_object(BUCKET, "products/elsewhere/a.jpg", jpeg())
+    text = declaration_text("elsewhere", BUCKET).replace("products/**/*.jpg", "products/elsewhere/*.jpg")
+    props = {"declaration": None, "source_path": "decls/elsewhere.yaml", "source_text": text,
+             "connection": engine.Connection(endpoint=server.endpoint, state_dir=str(tmp_path / "state")).to_inputs()}
+    blob = serialize_provider(ProcessingSetProvider())
+    unrelated = tmp_path / "somewhere" / "else"
+    unrelated.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("TENCENTCLOUD_") and k not in ("PYTHONPATH", "COSRECON_ENDPOINT")}
+    ran = subprocess.run([sys.executable, "-c", CALL_ELSEWHERE, blob, json.dumps(props)], cwd=unrelated,
+                         capture_output=True, env=env, timeout=120)
+    assert ran.returncode == 0, ran.stderr.decode()[-3000:]
+    result = json.loads(ran.stdout.decode().strip().splitlines()[-1])
+    assert result["module"] == "reconciler.pulumi.provider"
+    assert result["id"] == "elsewhere" and result["summary"]["create"] == 2
+    assert result["changes"] is False  # applied: a fresh plan has nothing left to do
+    assert (tmp_path / "state" / "elsewhere").is_dir() and not (unrelated / "state").exists()

@@ -1,4 +1,6 @@
-"""The Pulumi program's logic: find the declaration files, register one ``ProcessingSet`` per processing set.
+"""The Pulumi stack's logic: read the stack config, find the declaration files, register one ``ProcessingSet`` per
+processing set. The program in ``pulumi_program/`` calls it with the project folder (it knows where it is; this
+package does not, wherever it is installed), and every path that reaches the provider is made absolute here.
 
 Never one resource per object: a set of millions of outputs is one resource whose state holds the declaration and a
 few counts. Files are read here (the program runs where the files are); the provider gets the declaration as plain
@@ -16,7 +18,7 @@ from typing import Any
 
 import pulumi
 
-from reconciler.pulumi.engine import PROJECT_ROOT, ApplySettings, Connection, discover_files, read_source
+from reconciler.pulumi.engine import ApplySettings, Connection, discover_files, read_source
 from reconciler.pulumi.provider import ProcessingSet
 
 DEFAULT_DECLARATIONS = "examples/"
@@ -31,9 +33,15 @@ class StackSettings:
     apply_settings: ApplySettings = ApplySettings()
 
 
-def settings_from_config(config: pulumi.Config) -> StackSettings:
+def _absolute(value: str | None, root: Path) -> str:
+    """A folder from the config, absolute (relative ones are relative to the project folder); "" when unset."""
+    return str(root / value) if value else ""
+
+
+def settings_from_config(config: pulumi.Config, root: Path) -> StackSettings:
     """Read ``cosrecon:declarations``, ``endpoint``, ``stateDir``, ``localRoot``, ``lockTimeout``, ``maxQps``,
-    ``parallelism`` (all non-secret; credentials are read by the provider, never here)."""
+    ``parallelism`` (all non-secret; credentials are read by the provider, never here). ``stateDir`` and
+    ``localRoot`` are made absolute against ``root``, the project folder."""
     default = ApplySettings()
     lock_timeout, max_qps, parallelism = (config.get_int("lockTimeout"), config.get_int("maxQps"),
                                           config.get_int("parallelism"))
@@ -41,8 +49,8 @@ def settings_from_config(config: pulumi.Config) -> StackSettings:
         declarations=config.get("declarations") or DEFAULT_DECLARATIONS,
         connection=Connection(
             endpoint=config.get("endpoint") or "",
-            state_dir=config.get("stateDir") or "",
-            local_root=config.get("localRoot") or "",
+            state_dir=_absolute(config.get("stateDir"), root),
+            local_root=_absolute(config.get("localRoot"), root),
         ),
         apply_settings=ApplySettings(
             lock_timeout=float(lock_timeout) if lock_timeout is not None else default.lock_timeout,
@@ -52,7 +60,7 @@ def settings_from_config(config: pulumi.Config) -> StackSettings:
     )
 
 
-def declaration_files(spec: str, root: Path = PROJECT_ROOT) -> list[Path]:
+def declaration_files(spec: str, root: Path) -> list[Path]:
     """The files ``spec`` names, relative to ``root``: a file, a directory (its declaration files) or a glob."""
     base = Path(spec) if Path(spec).is_absolute() else root / spec
     if any(ch in spec for ch in "*?["):
@@ -66,7 +74,7 @@ def declaration_files(spec: str, root: Path = PROJECT_ROOT) -> list[Path]:
     return discover_files(base)
 
 
-def define_stack(settings: StackSettings, root: Path = PROJECT_ROOT) -> list[ProcessingSet]:
+def define_stack(settings: StackSettings, root: Path) -> list[ProcessingSet]:
     """Register one ``ProcessingSet`` per declaration file; export a summary per set."""
     files = declaration_files(settings.declarations, root)
     if not files:

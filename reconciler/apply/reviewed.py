@@ -1,0 +1,86 @@
+"""A saved plan is a reviewed intent, not a program: ``apply --plan FILE`` executes it only where a fresh plan, made
+from the declarations and the ledger under the lock, contains the very same thing.
+
+Every call rule of the saved plan (source, source ETag, rule, fileid, destination bucket, key, fingerprint, action
+kind and reason) and every delete must be in the fresh plan, and each set's declaration digest, ledger generation
+and ``prune`` must match; otherwise the whole plan is refused (``StalePlanError``) naming the first difference. What
+the fresh plan has beyond the saved one is not done. So an edited plan can never add a delete, a key, a bucket or a
+rule. Pure: compares two plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from reconciler.declare.load import declaration_digest
+from reconciler.errors import StalePlanError
+from reconciler.model import ActionKind, Call, Declaration, Plan, PlannedAction, SetPlan
+
+RuleItem = tuple[str, str, str, str, str, str, str, str, str, str]
+"""(source bucket, source key, source ETag, address, rule, fileid, bucket, key, fingerprint, action kind)."""
+
+
+def check_saved_declarations(saved: Plan, decls: Sequence[Declaration], where: str) -> None:
+    """Refuse a saved plan for a set the declarations do not declare, or declared differently since."""
+    by_name = {d.name: d for d in decls}
+    for s in saved.sets:
+        decl = by_name.get(s.name)
+        if decl is None:
+            raise StalePlanError(f"{where}: the plan is for set {s.name!r}, which the given declarations do not declare")
+        if declaration_digest(decl) != s.declaration_digest:
+            raise StalePlanError(f"{where}: set {s.name!r} was planned from a different declaration ({decl.path} "
+                                 f"changed since); make a new plan")
+
+
+def call_items(call: Call) -> Iterator[RuleItem]:
+    """Each rule of ``call`` with everything that decides what it writes and why."""
+    for op, change in zip(call.rules, call.changes()):
+        yield (call.bucket, call.key, call.source_etag, op.address, op.rule, op.fileid, op.bucket, op.key,
+               op.fingerprint, change.action.value)
+
+
+def _delete_item(a: PlannedAction) -> tuple[str, str, str, str]:
+    return a.address, a.bucket, a.key, a.source
+
+
+def _describe(item: RuleItem) -> str:
+    bucket, key, etag, address, rule, fileid, out_bucket, out_key, _, kind = item
+    return (f"{kind} {out_bucket}/{out_key} ({address}: rule {rule!r}, fileid {fileid!r}) from source "
+            f"{bucket}/{key} (ETag {etag})")
+
+
+def _refuse(where: str, name: str, what: str) -> StalePlanError:
+    return StalePlanError(f"{where}: set {name!r}: {what}; the saved plan is stale or was edited — nothing was "
+                          f"applied; make a new plan")
+
+
+def _check_set(saved: SetPlan, fresh: SetPlan, where: str) -> None:
+    name = saved.name
+    if saved.prune != fresh.prune:
+        raise _refuse(where, name, f"the saved plan says prune {str(saved.prune).lower()}, the declaration and the "
+                                   f"command line say prune {str(fresh.prune).lower()}")
+    if saved.ledger_generation != fresh.ledger_generation:
+        raise _refuse(where, name, f"the ledger changed since the plan was made (generation "
+                                   f"{saved.ledger_generation} -> {fresh.ledger_generation})")
+    fresh_rules = {item for call in fresh.calls for item in call_items(call)}
+    for call in saved.calls:
+        for item in call_items(call):
+            if item not in fresh_rules:
+                raise _refuse(where, name, f"the saved plan would {_describe(item)}, which a fresh plan does not")
+    fresh_deletes = {_delete_item(a) for a in fresh.actions if a.action is ActionKind.DELETE}
+    for action in saved.actions:
+        if action.action is ActionKind.DELETE and _delete_item(action) not in fresh_deletes:
+            raise _refuse(where, name, f"the saved plan would delete {action.bucket}/{action.key} "
+                                       f"({action.address}), which a fresh plan does not")
+
+
+def reviewed_plan(saved: Plan, fresh: Plan, where: str) -> Plan:
+    """The saved plan when everything in it is in ``fresh`` too (what only ``fresh`` has is left for the next
+    plan); else ``StalePlanError`` naming the first difference."""
+    by_name = {s.name: s for s in fresh.sets}
+    for s in saved.sets:
+        match = by_name.get(s.name)
+        if match is None:
+            raise _refuse(where, s.name, "a fresh plan has no such set")
+        _check_set(s, match, where)
+    return saved

@@ -1,0 +1,83 @@
+"""The one apply workflow, used by ``cosrecon apply``/``adopt`` and by the Pulumi provider alike:
+lock every set -> plan (a saved plan is checked against a fresh one) -> show -> budget -> confirm -> apply -> compact.
+
+The caller fills one ``RunSettings`` and gives ``Callbacks`` for what only it can do (show the plan, ask for
+confirmation); this module prints nothing and asks nothing itself. Compaction and the journal are the engine's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from reconciler.apply.adopt import adopt
+from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, check_budget
+from reconciler.apply.engine import apply_plan
+from reconciler.apply.locking import lock_sets
+from reconciler.apply.reviewed import check_saved_declarations, reviewed_plan
+from reconciler.model import Declaration, Plan
+from reconciler.plan.observed import plan_declarations
+
+
+class Operation(str, Enum):
+    APPLY = "apply"
+    ADOPT = "adopt"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What one run does: filled by the CLI from its options, or by the Pulumi engine from the resource's inputs."""
+
+    options: ApplyOptions = field(default_factory=ApplyOptions)
+    prune: bool = False  # delete recorded outputs no longer declared (the CLI's --prune; Pulumi: the set's prune)
+    replace_unmanaged: bool = False
+    operation: Operation = Operation.APPLY
+    saved: Plan | None = None  # a plan saved with ``plan --out``: executed only where a fresh plan agrees with it
+    saved_where: str = ""  # the saved plan's file, for messages
+
+
+def _nothing(_: Plan) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """What the caller does at the workflow's steps: ``show`` the plan, ``confirm`` it (raise ``Aborted`` to stop
+    before anything changes)."""
+
+    show: Callable[[Plan], None] = _nothing
+    confirm: Callable[[Plan], None] = _nothing
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The plan that was executed and what executing it did."""
+
+    plan: Plan
+    report: ApplyReport
+
+
+def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSettings,
+             callbacks: Callbacks = Callbacks()) -> Outcome:
+    """Lock the sets, plan, show, confirm, then apply (or adopt) and compact; the locks are released on return."""
+    options = settings.options
+    if settings.saved is not None:
+        check_saved_declarations(settings.saved, decls, settings.saved_where)
+        names = {s.name for s in settings.saved.sets}
+        decls = [d for d in decls if d.name in names]
+    replace_unmanaged = settings.replace_unmanaged or settings.operation is Operation.ADOPT
+    with lock_sets(decls, backend, options, operation=settings.operation.value) as locks:
+        plan = plan_declarations(decls, backend, prune=settings.prune and settings.operation is Operation.APPLY,
+                                 replace_unmanaged=replace_unmanaged)
+        if settings.saved is not None:
+            plan = reviewed_plan(settings.saved, plan, settings.saved_where)
+        callbacks.show(plan)
+        if settings.operation is Operation.ADOPT:
+            return Outcome(plan, adopt(plan, decls, backend, options, locks=locks))
+        check_budget(plan, options)
+        callbacks.confirm(plan)
+        return Outcome(plan, apply_plan(plan, decls, backend, options, locks=locks))
