@@ -17,6 +17,7 @@ import click
 from reconciler.apply.backend import DEFAULT_POOL_SIZE
 from reconciler.apply.contract import ApplyOptions, ApplyReport
 from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
+from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
 from reconciler.declare.load import load_declarations
@@ -73,7 +74,7 @@ def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete
 
 
 @click.command("apply")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Execute a plan saved with `plan --out` where a fresh plan agrees with it (give the same "
                    "declaration PATHs, and --prune/--replace-unmanaged if the plan was made with them).")
@@ -89,19 +90,23 @@ def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete
               help="How long to wait for another apply's lock.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@narrowing_options
 @backend_options
 def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, parallelism: int, max_qps: float,
                   prune: bool, replace_unmanaged: bool, max_calls: int | None, max_delete: int | None,
-                  lock_timeout: float, fmt: str, quiet: bool, endpoint: str | None, local: bool,
-                  state_dir: Path | None) -> None:
+                  lock_timeout: float, fmt: str, quiet: bool, target: tuple[str, ...], replace: tuple[str, ...],
+                  endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
-    if not paths:
-        raise UsageError("apply: give the declaration files or folders (with --plan: the ones the plan was made from)")
+    if plan_file is not None and (target or replace):
+        raise UsageError("--target and --replace are decided when the plan is made (`cosrecon plan --target ... "
+                         "--out FILE`), not with --plan")
     decls = load_declarations(list(paths))
+    narrowing = narrowing_from_options(target, replace, decls)
     options = _options(parallelism, max_qps, max_calls, max_delete, lock_timeout, quiet or fmt == "json")
     saved = load_plan(plan_file) if plan_file is not None else None
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
-                           saved_where=str(plan_file or ""))
+                           saved_where=str(plan_file or ""), targets=narrowing.targets,
+                           replacements=narrowing.replacements)
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
     callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed))
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads

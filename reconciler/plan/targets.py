@@ -51,10 +51,12 @@ def declared_addresses(decls: Iterable[Declaration]) -> list[str]:
 
 
 def parse_address(text: str, decls: Sequence[Declaration], *, option: str = "--target") -> Address:
-    """The address ``text`` names; UsageError (listing what is declared) when it names nothing declared."""
+    """The address ``text`` names; UsageError (listing what is declared) when its set is not declared. A pipeline
+    or output no longer declared may still be named (its recorded outputs: orphans); ``select_targets`` refuses
+    an address that matches nothing declared or recorded."""
     parts = text.strip().split(".")
     known = declared_addresses(decls)
-    if text.strip() not in known or len(parts) > 3:
+    if parts[0] not in {d.name for d in decls} or len(parts) > 3 or not all(parts):
         shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
         raise UsageError(f"{option} {text!r}: no such set, pipeline or output is declared (declared: {shown})")
     return Address(parts[0], *(parts[1:] + [None, None])[:2])
@@ -78,10 +80,13 @@ def _narrow_call(call: Call, keep: Mapping[str, bool]) -> Call | None:
     return Call.of(call.bucket, call.key, call.source_etag, tuple(ops)) if ops else None
 
 
+def _addresses(s: SetPlan) -> set[str]:
+    return ({t.address for c in s.calls for t, _ in c.pairs()} | set(s.unchanged)
+            | {a.address for a in s.actions if a.action not in _CALL_KINDS})
+
+
 def _narrow_set(s: SetPlan, targets: Sequence[Address]) -> SetPlan:
-    addresses = {t.address for c in s.calls for t, _ in c.pairs()} | {a.address for a in s.actions
-                                                                          if a.action not in _CALL_KINDS}
-    keep = {a: _covered(targets, s.name, a) for a in addresses | set(s.unchanged)}
+    keep = {a: _covered(targets, s.name, a) for a in _addresses(s)}
     calls = tuple(c for c in (_narrow_call(call, keep) for call in s.calls) if c is not None)
     others = [a for a in s.actions if a.action not in _CALL_KINDS and keep[a.address]]
     return replace(s, actions=PlanActions(calls, others), calls=calls,
@@ -94,11 +99,16 @@ _CALL_KINDS = (ActionKind.CREATE, ActionKind.REPLACE)
 
 def select_targets(plan: Plan, targets: Sequence[Address]) -> Plan:
     """Only the targeted outputs of ``plan``: their calls (rules of other outputs taken out), conflicts, orphans
-    and deletes; sets not targeted are left out. No targets: the plan as it is."""
+    and deletes; sets not targeted are left out. No targets: the plan as it is. UsageError for a target that
+    matches no output declared or recorded."""
     if not targets:
         return plan
     wanted = sets_of(targets)
-    return Plan(tuple(_narrow_set(s, targets) for s in plan.sets if s.name in wanted))
+    sets = tuple(_narrow_set(s, targets) for s in plan.sets if s.name in wanted)
+    for t in targets:
+        if not any(t.covers(s.name, a) for s in sets for a in _addresses(s)):
+            raise UsageError(f"--target {str(t)!r}: no output of set {t.set!r} is declared or recorded at that address")
+    return Plan(sets)
 
 
 @dataclass(frozen=True)
@@ -170,3 +180,10 @@ def unmatched_replacements(ledgers: Mapping[str, Ledger], replacements: Sequence
     """The replacements that name no recorded output (nothing would be remade for them)."""
     return [r for r in replacements
             if not any(r.covers(name, e) for name, ledger in ledgers.items() for e in ledger.entries.values())]
+
+
+def replacements_in(plan: Plan) -> tuple[Replacement, ...]:
+    """The outputs a saved plan remakes on request: a fresh plan must be made with the same replacements."""
+    return tuple(dict.fromkeys(Replacement(f"{t.bucket}/{key}", bucket=t.bucket, key=key)
+                               for s in plan.sets for c in s.calls for t, key in c.pairs()
+                               if t.reason is Reason.REPLACE_REQUESTED))
