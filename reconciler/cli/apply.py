@@ -7,7 +7,6 @@ unlock: break a set's lock by its id (as ``terraform force-unlock``).
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ import click
 from reconciler.apply.backend import DEFAULT_POOL_SIZE
 from reconciler.apply.contract import ApplyOptions, ApplyReport
 from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
+from reconciler.cli.durations import DURATION
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
@@ -25,14 +25,6 @@ from reconciler.errors import Aborted, ApplyFailed, UsageError
 from reconciler.model import Declaration, Plan
 from reconciler.plan.planfile import load_plan
 from reconciler.render import apply_report, render_text
-
-
-def parse_duration(text: str) -> float:
-    """``30``, ``30s``, ``5m``, ``1h`` -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
-    if not match:
-        raise click.BadParameter(f"{text!r}: expected a duration such as 30s, 5m or 90")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
 def _buckets(decls: Sequence[Declaration]) -> list[str]:
@@ -86,8 +78,8 @@ def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete
 @click.option("--replace-unmanaged", is_flag=True, help="Overwrite objects at declared keys the ledger never recorded.")
 @click.option("--max-calls", type=click.IntRange(0), default=None, help="Refuse when the plan needs more calls.")
 @click.option("--max-delete", type=click.IntRange(0), default=None, help="Refuse when the plan deletes more objects.")
-@click.option("--lock-timeout", type=parse_duration, default="0s", show_default=True,
-              help="How long to wait for another apply's lock.")
+@click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
+              help="How long to wait for another run's lock on a set, e.g. 30s, 5m, 1h30m (0s: do not wait).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @narrowing_options
@@ -117,7 +109,8 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
 
 @click.command("adopt")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--lock-timeout", type=parse_duration, default="0s", show_default=True)
+@click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
+              help="How long to wait for another run's lock on a set, e.g. 30s, 5m, 1h30m (0s: do not wait).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @backend_options
 def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, endpoint: str | None, local: bool,
