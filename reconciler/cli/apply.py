@@ -71,16 +71,20 @@ def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete
               help="Execute a plan saved with `plan --out` where a fresh plan agrees with it (give the same "
                    "declaration PATHs, and --prune/--replace-unmanaged if the plan was made with them).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True)
-@click.option("--max-qps", type=click.FloatRange(0), default=100.0, show_default=True,
+@click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True, metavar="N",
+              help="image_process calls (and deletes) in flight at once, 1-256.")
+@click.option("--max-qps", type=click.FloatRange(0), default=100.0, show_default=True, metavar="QPS",
               help="image_process calls per second (CI allows 100; 50 in finance and overseas regions; 0: no limit).")
 @click.option("--prune", is_flag=True, help="Delete recorded outputs that are no longer declared.")
 @click.option("--replace-unmanaged", is_flag=True, help="Overwrite objects at declared keys the ledger never recorded.")
-@click.option("--max-calls", type=click.IntRange(0), default=None, help="Refuse when the plan needs more calls.")
-@click.option("--max-delete", type=click.IntRange(0), default=None, help="Refuse when the plan deletes more objects.")
+@click.option("--max-calls", type=click.IntRange(0), default=None, metavar="N",
+              help="Refuse, changing nothing, when the plan needs more than N image_process calls.")
+@click.option("--max-delete", type=click.IntRange(0), default=None, metavar="N",
+              help="Refuse, changing nothing, when the plan deletes more than N objects.")
 @click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
               help="How long to wait for another run's lock on a set, e.g. 30s, 5m, 1h30m (0s: do not wait).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people; json: the report, with every output created, replaced, deleted or failed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @narrowing_options
 @backend_options
@@ -108,10 +112,11 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
 
 
 @click.command("adopt")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
               help="How long to wait for another run's lock on a set, e.g. 30s, 5m, 1h30m (0s: do not wait).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people; json: the report as one document.")
 @backend_options
 def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, endpoint: str | None, local: bool,
                   state_dir: Path | None) -> None:
@@ -124,8 +129,8 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, endpoi
 
 
 @click.command("unlock")
-@click.argument("lock_id")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("lock_id", metavar="LOCK_ID")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @backend_options
 def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
                    state_dir: Path | None) -> None:

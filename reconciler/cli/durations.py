@@ -26,7 +26,7 @@ class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in cl
 
     name = "duration"
 
-    def get_metavar(self, param: click.Parameter, *args: Any) -> str:
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
         return "DURATION"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
