@@ -83,6 +83,7 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
             plan = reviewed_plan(settings.saved, plan, settings.saved_where)
         callbacks.show(plan)
         if settings.operation is Operation.ADOPT:
+            callbacks.confirm(plan)
             return Outcome(plan, adopt(plan, decls, backend, options, locks=locks))
         check_budget(plan, options)
         callbacks.confirm(plan)

@@ -16,15 +16,17 @@ import click
 from reconciler.apply.backend import DEFAULT_POOL_SIZE
 from reconciler.apply.contract import ApplyOptions, ApplyReport
 from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
+from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
 from reconciler.declare.load import load_declarations
 from reconciler.errors import Aborted, ApplyFailed, UsageError
-from reconciler.model import Declaration, Plan
+from reconciler.model import Declaration, Plan, Reason
 from reconciler.plan.planfile import load_plan
 from reconciler.render import apply_report, render_text
+from reconciler.render.outcome import render_adopt_text, render_adoption, render_outcome_json
 
 
 def _buckets(decls: Sequence[Declaration]) -> list[str]:
@@ -50,8 +52,8 @@ def _show_plan(plan: Plan, fmt: str) -> None:
     click.echo(render_text(plan), err=fmt == "json")
 
 
-def _finish(report: ApplyReport, fmt: str) -> None:
-    click.echo(apply_report.render_json(report) if fmt == "json" else apply_report.render_text(report))
+def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
+    click.echo(render_outcome_json(plan, report) if fmt == "json" else apply_report.render_text(report))
     if report.failures:
         raise ApplyFailed(f"{report.failed} output(s) failed; run apply again to retry them")
 
@@ -108,7 +110,7 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
     with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
         outcome = run_sets(decls, backend, settings, callbacks)
-    _finish(outcome.report, fmt)
+    _finish(outcome.plan, outcome.report, fmt)
 
 
 @click.command("adopt")
@@ -117,15 +119,25 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
               help="How long to wait for another run's lock on a set, e.g. 30s, 5m, 1h30m (0s: do not wait).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people; json: the report as one document.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @backend_options
-def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, endpoint: str | None, local: bool,
-                  state_dir: Path | None) -> None:
+def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: bool, endpoint: str | None,
+                  local: bool, state_dir: Path | None) -> None:
     """Record the objects already standing at declared keys in the ledger, as they are (no processing)."""
     decls = load_declarations(list(paths))
     settings = RunSettings(options=_options(16, 0, None, None, lock_timeout, True), operation=Operation.ADOPT)
+
+    def confirm(plan: Plan) -> None:
+        if any(a.reason is Reason.REPLACE_UNMANAGED for s in plan.sets for a in s.actions):
+            confirm_or_abort("Record these objects in the ledger?", yes=yes, command="adopt")
+
+    callbacks = Callbacks(show=lambda plan: click.echo(render_adoption(plan), err=fmt == "json"), confirm=confirm)
     with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
-        outcome = run_sets(decls, backend, settings)
-    _finish(outcome.report, fmt)
+        outcome = run_sets(decls, backend, settings, callbacks)
+    report = outcome.report
+    click.echo(render_outcome_json(outcome.plan, report) if fmt == "json" else render_adopt_text(report))
+    if report.failures:
+        raise ApplyFailed(f"{report.failed} output(s) could not be adopted; run adopt again to retry them")
 
 
 @click.command("unlock")
