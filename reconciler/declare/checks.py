@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from reconciler.declare.globs import GlobSyntaxError, Selector, compile_globs
+from reconciler.declare.globs import GlobSyntaxError, Selector, base_dir, compile_globs
 from reconciler.model import Declaration, OutputSpec, Pipeline
 from reconciler.declare.rules import RuleError, parse_rule
 from reconciler.declare.templates import (
@@ -81,9 +81,35 @@ def check_outputs_of(data: Any) -> list[Finding]:
                 parse_rule(rule)
             except RuleError as exc:
                 findings.append((loc + ("rule",), str(exc)))
-        if isinstance(fileid, str):
-            _check_template(OutputSpec(oname, "", fileid), loc + ("fileid",), findings)
+        if isinstance(fileid, str) and _check_template(OutputSpec(oname, "", fileid), loc + ("fileid",), findings):
+            findings.extend((loc + ("fileid",), m) for m in _key_problems(fileid, _includes(data, pname))[:1])
     return findings
+
+
+def _includes(data: Mapping[str, Any], pipeline: str) -> list[str]:
+    """A schema-refused document's include globs of ``pipeline``, as far as they are usable strings."""
+    source = data["pipelines"][pipeline].get("source")
+    include = source.get("include") if isinstance(source, Mapping) else None
+    found = []
+    for pattern in include if isinstance(include, list) else ():
+        try:
+            if isinstance(pattern, str) and not pattern.startswith("/") and compile_globs((pattern,)):
+                found.append(pattern)
+        except GlobSyntaxError:
+            continue
+    return found
+
+
+def _key_problems(fileid: str, includes: list[str]) -> list[str]:
+    """Unusable keys (``..``, empty segments) ``fileid`` renders to for the sample sources of ``includes``."""
+    found = []
+    for pattern in includes:
+        for source in sample_keys(pattern):
+            key = resolve_fileid(source, FileidTemplate(fileid).render(source_variables(source, base_dir(pattern))))
+            problem = key_problem(key)
+            if problem:
+                found.append(f"fileid {problem}, for source {source!r}")
+    return found
 
 
 def _selector(decl: Declaration, pipeline: Pipeline) -> Selector:
