@@ -7,6 +7,7 @@ unlock: break a set's lock by its id (as ``terraform force-unlock``).
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from reconciler.errors import Aborted, ApplyFailed, UsageError
 from reconciler.model import Declaration, Plan, Reason
 from reconciler.plan.planfile import load_plan
 from reconciler.render import apply_report, render_text
+from reconciler.render.notes import next_steps
 from reconciler.render.outcome import render_adopt_text, render_adoption, render_outcome_json
 
 
@@ -111,6 +113,8 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
         outcome = run_sets(decls, backend, settings, callbacks)
     _finish(outcome.plan, outcome.report, fmt)
+    for step in next_steps(outcome.plan, shlex.join(map(str, paths))):  # what stands between this and a green plan
+        click.echo(step, err=fmt == "json")
 
 
 @click.command("adopt")

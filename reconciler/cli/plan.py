@@ -1,6 +1,8 @@
 """`cosrecon plan PATH...`: show what apply would do — data on stdout, progress on stderr (terminals only).
 
-Exit codes: 0 (and, with ``--detailed-exitcode``, no changes), 2 changes present (``--detailed-exitcode``), 1 error.
+Exit codes: 0 (and, with ``--detailed-exitcode``, a green plan: nothing to create, replace or delete, no conflict and
+no orphan), 2 with ``--detailed-exitcode`` when the plan is not green (conflicts and kept orphans count: they need a
+decision — adopt, --replace-unmanaged, --prune or ``state rm`` — before the plan is green), 1 error.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
 from reconciler.plan.planfile import save_plan
+from reconciler.plan.warnings import plan_warnings
 from reconciler.render import render_markdown, render_text, write_json
+from reconciler.render.notes import is_green
 
 
 class ListingProgress:
@@ -63,7 +67,9 @@ def buckets_of(decls: list[Declaration]) -> set[str]:
 @click.option("--full", is_flag=True, help="List every action, even in plans of thousands (text).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the plan to FILE for `cosrecon apply --plan FILE`.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none, 1 on error.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when the plan is green (nothing to create, replace or delete, no conflict, no orphan), "
+                   "2 when it is not, 1 on error.")
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
 @narrowing_options
@@ -86,17 +92,20 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
             progress.close()
     if out is not None:
         save_plan(result, out)
+    warnings = plan_warnings(targeted_declarations(decls, narrowing.targets), result)
     stdout = sys.stdout
     if fmt == "json":
         write_json(result, stdout)
     elif fmt == "markdown":
-        stdout.write(render_markdown(result))
+        stdout.write(render_markdown(result, warnings=warnings))
     else:
         stdout.write(render_text(result, full=full))
     stdout.flush()
     if out is not None and fmt == "text":
         click.echo(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`.", err=True)
-    if detailed_exitcode and result.has_changes:
+    for warning in warnings:
+        click.echo(str(warning), err=True)
+    if detailed_exitcode and not is_green(result):
         sys.exit(EXIT_CHANGES)
 
 
