@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from reconciler.model import ActionKind, Plan, Reason
-from reconciler.render.apply_report import render_text, report_to_data
+from reconciler.render.apply_report import SHOWN, render_text, report_to_data
 
 if TYPE_CHECKING:
     from reconciler.apply.contract import ApplyReport
@@ -50,12 +50,20 @@ def render_outcome_json(plan: Plan, report: ApplyReport) -> str:
 
 def render_adoption(plan: Plan) -> str:
     """What an adopt will record: the objects standing unrecorded at declared keys, as they stand."""
-    rows = [(s.name, a) for s in plan.sets for a in s.actions
-            if a.action is ActionKind.REPLACE and a.reason is Reason.REPLACE_UNMANAGED]
-    if not rows:
+    count, shown = 0, list[str]()
+    for s in plan.sets:
+        for call in s.calls:
+            for target, key in call.pairs():
+                if target.reason is Reason.REPLACE_UNMANAGED:
+                    count += 1
+                    if len(shown) < SHOWN:
+                        shown.append(f"  + {target.bucket}/{key} ({s.name} {target.address}, from {call.key})")
+    if not count:
         return "Nothing to adopt: no unrecorded object stands at a declared key."
-    lines = [f"Adopt will record {len(rows)} object(s) standing at declared keys, as they are (nothing is processed):"]
-    lines += [f"  + {a.bucket}/{a.key} ({name} {a.address}, from {a.source})" for name, a in rows]
+    lines = [f"Adopt will record {count} object(s) standing at declared keys, as they are (nothing is processed):",
+             *shown]
+    if count > SHOWN:
+        lines.append(f"  ... and {count - SHOWN} more")
     return "\n".join(lines)
 
 
