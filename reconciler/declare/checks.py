@@ -10,7 +10,7 @@ Every problem is ``(location, message)``, the location being the JSON path of th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from reconciler.declare.globs import GlobSyntaxError, Selector, base_dir, compile_globs
@@ -50,6 +50,13 @@ def check_declaration(decl: Declaration) -> list[Finding]:
             if _check_template(output, loc + ("fileid",), findings):
                 templates_ok.add(decl.address(pipeline, output))
     findings.extend(_check_keys(decl, usable, templates_ok))
+    for pipeline in decl.pipelines:  # a bad glob must not hide a '..' fileid: check with the globs that are fine
+        if pipeline.name not in usable:
+            includes = _usable_globs(pipeline.source.include)
+            for output in pipeline.outputs:
+                if decl.address(pipeline, output) in templates_ok:
+                    where: Location = ("pipelines", pipeline.name, "outputs", output.name, "fileid")
+                    findings.extend((where, m) for m in _key_problems(output.fileid, includes)[:1])
     return findings
 
 
@@ -90,8 +97,13 @@ def _includes(data: Mapping[str, Any], pipeline: str) -> list[str]:
     """A schema-refused document's include globs of ``pipeline``, as far as they are usable strings."""
     source = data["pipelines"][pipeline].get("source")
     include = source.get("include") if isinstance(source, Mapping) else None
+    return _usable_globs(include if isinstance(include, list) else ())
+
+
+def _usable_globs(patterns: Iterable[object]) -> list[str]:
+    """The patterns that are globs a key can match (the others are reported where they stand)."""
     found = []
-    for pattern in include if isinstance(include, list) else ():
+    for pattern in patterns:
         try:
             if isinstance(pattern, str) and not pattern.startswith("/") and compile_globs((pattern,)):
                 found.append(pattern)

@@ -91,3 +91,29 @@ pipelines:
         f"{path}:16:9: $.pipelines.p.outputs.two.extra: unknown property 'extra' (allowed: bucket, fileid, "
         "overwrite_source, rule)",
         "Error: 3 problem(s) found."]
+
+
+def test_validate_reports_dotdot_fileids_beside_a_bad_glob(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("""\
+version: 1
+name: shop
+region: ap-guangzhou
+bucket: shop-1250000000
+pipelines:
+  p:
+    source:
+      include: ["a/*.jpg", "/b/*.jpg"]
+    outputs:
+      one:
+        rule: imageMogr2/format/webp
+        fileid: "../x/{stem}.webp"
+""", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}:8:28: $.pipelines.p.source.include[1]: glob '/b/*.jpg' starts with '/': object keys never do "
+        "(drop the '/')",
+        f"{path}:12:17: $.pipelines.p.outputs.one.fileid: fileid renders to 'a/../x/sample.webp', which has a '..' "
+        "segment (keys must not escape), for source 'a/sample.jpg'",
+        "Error: 2 problem(s) found."]

@@ -155,3 +155,15 @@ def test_saved_plan_with_replacements_applies(server: LocalServer, backend: Back
     assert "0 created, 1 replaced" in out
     code, _, err = run(server, "apply", str(path), "--plan", str(saved), "--target", "shop")
     assert code == 1 and "decided when the plan is made" in err
+
+
+def test_saved_targeted_plan_applies_only_its_outputs(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+    seed(backend, ["photos/a.jpg", "banners/x.jpg"])
+    path = write(tmp_path)
+    saved = tmp_path / "plan.json"
+    code, _, err = run(server, "plan", str(path), "--target", "shop.banners.web", "--out", str(saved))
+    assert code == 0 and f"apply it with `cosrecon apply {path} --plan {saved}`" in err
+    code, out, err = run(server, "apply", str(path), "--plan", str(saved))
+    assert code == 0 and "1 created" in out, err
+    assert keys(backend, prefix="web/") == {"web/x.webp"}
+    assert keys(backend, prefix="thumbs/") == set() and keys(backend, prefix="png/") == set()
