@@ -70,14 +70,16 @@ def _covered(targets: Sequence[Address], set_name: str, address: str) -> bool:
     return any(t.covers(set_name, address) for t in targets)
 
 
+def _rebuilt(call: Call, pairs: Sequence[tuple[Target, str]]) -> Call:
+    """``call`` with these (target, output key) rules (the one place that makes a ``Call`` here)."""
+    return Call.of(call.bucket, call.key, call.source_etag, tuple(x for pair in pairs for x in pair))
+
+
 def _narrow_call(call: Call, keep: Mapping[str, bool]) -> Call | None:
-    ops: list[Target | str] = []
-    for target, key in call.pairs():
-        if keep[target.address]:
-            ops += (target, key)
-    if len(ops) == len(call.ops):
+    pairs = [(target, key) for target, key in call.pairs() if keep[target.address]]
+    if len(pairs) == call.size:
         return call
-    return Call.of(call.bucket, call.key, call.source_etag, tuple(ops)) if ops else None
+    return _rebuilt(call, pairs) if pairs else None
 
 
 def _addresses(s: SetPlan) -> set[str]:
@@ -166,14 +168,14 @@ def label_replacements(plan: Plan, ledgers: Mapping[str, Ledger], replacements: 
 
 
 def _relabel(call: Call, chosen: set[tuple[str, str]]) -> Call:
-    ops: list[Target | str] = []
+    pairs = []
     changed = False
     for target, key in call.pairs():
         if target.reason is Reason.OUTPUT_CHANGED and (target.bucket, key) in chosen:
             target = replace(target, reason=Reason.REPLACE_REQUESTED, detail="--replace")
             changed = True
-        ops += (target, key)
-    return Call.of(call.bucket, call.key, call.source_etag, tuple(ops)) if changed else call
+        pairs.append((target, key))
+    return _rebuilt(call, pairs) if changed else call
 
 
 def unmatched_replacements(ledgers: Mapping[str, Ledger], replacements: Sequence[Replacement]) -> list[Replacement]:
