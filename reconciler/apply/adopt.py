@@ -45,6 +45,11 @@ class Adopter(Session):
         storage = self.backend.storage(region)
         found = list_range(storage, bucket, folder, sorted(op.key for _, _, op in outputs))
         for run, call, op in outputs:
+            why = self.guard.protected(run.decl.name, op.bucket, op.key, writing=True)
+            if why is not None:  # another set's output, a source or state: never taken
+                self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key,
+                                        f"not adopted: {op.bucket}/{op.key} is {why}"))
+                continue
             try:
                 etag = standing_etag(found, storage, op, self.options.retry)
             except StorageError as error:

@@ -7,13 +7,13 @@ is the ``state.LedgerStore`` (in COS, or in ``--state-dir``). With ``local_root`
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from reconciler.apply.credentials import check_pair, environment
 from reconciler.state.store import LedgerStore
 from reconciler.storage import Storage
 
@@ -26,6 +26,7 @@ class Backend:
     def __init__(self, *, endpoint: str | None = None, state_dir: Path | None = None,
                  secret_id: str | None = None, secret_key: str | None = None, token: str | None = None,
                  pool_size: int = DEFAULT_POOL_SIZE) -> None:
+        check_pair(secret_id, secret_key, token, names=("secret id", "secret key", "security token"))
         self.endpoint = endpoint
         self._credentials = (secret_id, secret_key, token)
         self._pool_size = pool_size
@@ -59,7 +60,7 @@ def _local_default_credentials() -> tuple[str | None, str | None]:
 def open_backend(*, endpoint: str | None = None, local_root: Path | None = None, state_dir: Path | None = None,
                  local_buckets: Iterable[str] = (), pool_size: int = DEFAULT_POOL_SIZE) -> Iterator[Backend]:
     """A backend for one command; with ``local_root`` an embedded server runs for the duration."""
-    env_id, env_key = os.environ.get("TENCENTCLOUD_SECRET_ID"), os.environ.get("TENCENTCLOUD_SECRET_KEY")
+    env_id, env_key, env_token = environment()  # checked: both or neither, nothing unsafe in them
     if local_root is None:
         secret_id = secret_key = None
         if endpoint and not (env_id and env_key):
@@ -79,7 +80,7 @@ def open_backend(*, endpoint: str | None = None, local_root: Path | None = None,
         yield Backend(endpoint=server.endpoint, state_dir=state_dir,
                       secret_id=getattr(server, "secret_id", None) or env_id,
                       secret_key=getattr(server, "secret_key", None) or env_key,
-                      token=os.environ.get("TENCENTCLOUD_SECURITY_TOKEN") if env_id and env_key else None,
+                      token=env_token if env_id and env_key else None,
                       pool_size=pool_size)
     finally:
         server.stop()

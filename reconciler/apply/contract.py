@@ -7,6 +7,7 @@ this module must not issue requests, start threads, print, or know how the calls
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -48,6 +49,9 @@ class ApplyOptions:
     max_delete: int | None = None
     lock_timeout: float = 0.0
     lease: float = 60.0
+    lock_check_interval: float = 1.0  # before a batch of calls, the lock object is read again if older than this
+    dead_endpoint_after: float = 30.0  # stop when only connection failures were seen, across workers, this long
+    clock: Callable[[], float] = time.monotonic  # for the dead-endpoint window (tests inject one)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     journal_interval: float = 1.0
     journal_batch: int = 100
@@ -100,6 +104,8 @@ class ApplyReport:
     seconds: float = 0.0
     takeovers: tuple[str, ...] = ()
     generations: Mapping[str, str] = field(default_factory=dict)  # set -> ledger generation written
+    stopped: str = ""  # why the run stopped before its end ("" when it ran to the end)
+    warnings: tuple[str, ...] = ()  # e.g. ledger entries this set could not have written (nothing done with them)
 
     @property
     def failed(self) -> int:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 
 from reconciler.apply.contract import (ApplyOptions, ApplyReport, BackendLike, Failure, ProgressSink, Skipped,
                                        check_budget)
@@ -26,6 +27,8 @@ from reconciler.apply.session import Session, new_run_id
 from reconciler.apply.bookkeeping import SetRun, failure, made_entry
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier, list_range
+from reconciler.apply.guard import refusal_summary
+from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, EndpointWatch, RunStopped, Terminated
 from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets
 from reconciler.state.locks import HeldLock
@@ -55,6 +58,7 @@ class Engine(Session):
         # A little under the limit and no burst: no 1-second window ever sees more than --max-qps calls.
         self.limiter = TokenBucket(options.max_qps * PACE, burst=1) if options.max_qps > 0 else None
         self.verifier: Verifier | None = None
+        self.watch = EndpointWatch(options.dead_endpoint_after, options.clock, least=min(3, options.parallelism))
 
     def run(self) -> ApplyReport:
         started = time.monotonic()
@@ -69,11 +73,24 @@ class Engine(Session):
                 self._calls()
             finally:
                 self.verifier.close()
+            if self.watch.tripped:  # before a crash: verifying outputs fails too when the endpoint is dead
+                raise RunStopped(f"{self.watch.describe()}; stopped. What was made is journaled where the journal "
+                                 f"could be written; the next apply goes on from there",
+                                 replace(self._report(started, {}), stopped=self.watch.describe()))
             if self.crash is not None:
                 raise self.crash
             for run in self.runs:
+                if any(a.action is ActionKind.DELETE for a in run.others):
+                    self.check_locks(0.0)
                 self._deletes(run)
                 self._forget_gone(run)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (``Terminated``): in-flight calls have finished
+            self.stop.set()
+            self._keep_journals()
+            signal = ("SIGTERM", EXIT_SIGTERM) if isinstance(interrupt, Terminated) else ("Ctrl-C", EXIT_SIGINT)
+            raise RunStopped(f"interrupted ({signal[0]}): stopped dispatching; what was made is journaled and the next "
+                             f"apply goes on from there", replace(self._report(started, {}), stopped=signal[0]),
+                             signal[1]) from None
         except BaseException:
             self.stop.set()
             self._keep_journals()
@@ -86,7 +103,7 @@ class Engine(Session):
     # --- image_process calls ---------------------------------------------------------------------
 
     def _calls(self) -> None:
-        items = [(run, call) for run in self.runs for call in run.plan.calls]
+        items = [(run, call) for run in self.runs for call in run.plan.calls if self._may_write(run, call)]
         if not items:
             return
         parallelism = max(1, self.options.parallelism)
@@ -98,7 +115,10 @@ class Engine(Session):
 
         with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
             for start in range(0, len(items), chunk):
+                if self.stop.is_set():
+                    break
                 part = items[start:start + chunk]
+                self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
                 self._write_intents(part)
                 for run, call in part:
                     gate.acquire()
@@ -107,6 +127,19 @@ class Engine(Session):
                     pool.submit(self._guarded_call, run, call).add_done_callback(done)
                 if self.stop.is_set():
                     break
+
+    def _may_write(self, run: SetRun, call: Call) -> bool:
+        """A call whose rules would overwrite a protected key (another set's source or output, any state prefix)
+        is not issued; each of its outputs is reported skipped, with why."""
+        why = next((f"{op.bucket}/{op.key} is {reason}" for op in call.rules
+                    if (reason := self.guard.protected(run.decl.name, op.bucket, op.key, writing=True))), None)
+        if why is None:
+            return True
+        for op in call.rules:
+            self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key,
+                                    f"not written: {why}; never overwritten"))
+        self.tally.advance(done=call.size)
+        return False
 
     def _write_intents(self, part: Sequence[tuple[SetRun, Call]]) -> None:
         """Journal, before issuing them, which calls may create outputs at keys the plan found empty."""
@@ -149,6 +182,11 @@ class Engine(Session):
             return
         records: list[JournalRecord] = []
         made = failed_n = 0
+        if self.stop.is_set():  # no evidence-gathering while stopping: the journaled intents settle it next run
+            for op in call.rules:
+                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+            tally.advance(failed=call.size)
+            return
         for op in call.rules:
             try:
                 head = self._retry(lambda: storage.head_object(op.bucket, op.key))
@@ -189,23 +227,40 @@ class Engine(Session):
 
     def _retry_process(self, storage: Storage, call: Call, on_attempt: Callable[[], None]) -> None:
         header = pic_operations(call)
-        with_retries(lambda: storage.process(call.bucket, call.key, header), self.options.retry,
-                     limiter=self.limiter, on_attempt=on_attempt)
+
+        def attempt() -> None:
+            if self.stop.is_set():  # a dead endpoint, a lost lock or a signal: no more attempts
+                raise StorageError("not issued: apply was stopping", bucket=call.bucket, key=call.key, code="Stopped")
+            started = self.watch.clock()
+            try:
+                storage.process(call.bucket, call.key, header)
+            except StorageError as error:
+                if self.watch.failure(error, started):
+                    self.stop.set()
+                raise
+            self.watch.success()
+
+        with_retries(attempt, self.options.retry, limiter=self.limiter, on_attempt=on_attempt)
 
     # --- prune -----------------------------------------------------------------------------------
 
     def _deletes(self, run: SetRun) -> None:
         """Delete the plan's prune targets — only objects this set's ledger records as its outputs."""
         by_bucket: dict[str, list[PlannedAction]] = {}
+        unwritable = 0
         for action in run.others:
             if action.action is not ActionKind.DELETE:
                 continue
-            if (action.bucket, action.key) not in run.entries:
+            why = self._why_not_delete(run, action)
+            if why is not None:
+                unwritable += why.startswith("the declaration could not")
                 self.tally.skip(Skipped(run.decl.name, action.address, action.bucket, action.key, action.source,
-                                        "not recorded as this set's output; never deleted"))
+                                        f"{why}; never deleted"))
                 self.tally.advance(done=1)
                 continue
             by_bucket.setdefault(action.bucket, []).append(action)
+        if unwritable:
+            self.warnings.append(refusal_summary(run.decl.name, unwritable))
         storage = self.backend.storage(run.decl.region)
         for bucket, actions in sorted(by_bucket.items()):
             for start in range(0, len(actions), 1000):
@@ -221,6 +276,17 @@ class Engine(Session):
                 with self.tally.lock:
                     self.tally.deleted += len(batch)
                 self.tally.advance(done=len(batch))
+
+    def _why_not_delete(self, run: SetRun, action: PlannedAction) -> str | None:
+        """Why a planned delete is refused (None: it may go): only a recorded output this set could have written,
+        and never a protected key (``guard``)."""
+        where = (action.bucket, action.key)
+        if where not in run.entries:
+            return "not recorded as this set's output"
+        entry = run.entries[where]
+        if not self.guard.could_have_written(run.decl, entry, run.snapshot.ledger.declaration):
+            return "the declaration could not have written it (ledger entry not trusted)"
+        return self.guard.protected(run.decl.name, action.bucket, action.key)
 
     def _forget_gone(self, run: SetRun) -> None:
         """Recorded outputs no longer declared whose object is gone too: nothing to keep a record of."""

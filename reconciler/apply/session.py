@@ -18,9 +18,11 @@ from typing import TypeVar
 
 from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike
 from reconciler.apply.bookkeeping import SetRun, Tally
+from reconciler.apply.guard import Guard
+from reconciler.apply.ownership import Ownership, gather, index_of, write_index
 from reconciler.errors import StalePlanError, StateError, StorageError
 from reconciler.state.journal import Journal
-from reconciler.state.locks import HeldLock
+from reconciler.state.locks import HeldLock, LockLost
 from reconciler.model import Declaration, Plan
 from reconciler.pacing import TokenBucket, with_retries
 
@@ -46,15 +48,24 @@ class Session:
         self.plan, self.decls, self.backend, self.options, self.locks = plan, decls, backend, options, locks
         self.run_id = new_run_id()
         self.tally = Tally(options.progress)
+        self.guard = Guard(decls)  # what no plan or ledger can make this run delete or overwrite (set by _open)
+        self.ownership: dict[str, Ownership] = {}
+        self.warnings: list[str] = []
         self.runs: list[SetRun] = []
         self.stop = threading.Event()  # set to stop dispatching (Ctrl-C, a lost lock, a crash)
         self.crash: BaseException | None = None
 
     def _open(self) -> None:
         store = self.backend.ledgers
+        self.ownership = {d.name: gather(store, d) for d in self.decls}  # refuses a set of another repository
+        self.guard = Guard(self.decls, {n: o.owned for n, o in self.ownership.items()},
+                           {n: o.own.outputs for n, o in self.ownership.items() if o.own is not None})
         snapshots = []
         for set_plan, decl in zip(self.plan.sets, self.decls):
             snap = store.snapshot(decl)
+            if snap.compacted.name != decl.name:
+                raise StateError(f"set {decl.name!r}: its ledger names set {snap.compacted.name!r} (copied from "
+                                 f"another set?); nothing was done. Move it back, or delete it and run adopt")
             if self.options.check_generation and snap.ledger.generation != set_plan.ledger_generation:
                 raise StalePlanError(
                     f"set {decl.name!r}: the ledger changed since the plan was made (generation "
@@ -75,6 +86,7 @@ class Session:
                 problems.append(f"set {run.decl.name!r}: journal not written: {error.message}")
         if problems:
             raise StateError("; ".join(problems) + " — outputs made by this run may be reported again as conflicts")
+        self.check_locks(0.0)  # never compact over another holder's ledger: the journal stays for it to merge
         generations: dict[str, str] = {}
         for run in self.runs:
             document = _plain(run.decl.document)
@@ -86,7 +98,32 @@ class Session:
             names = list(run.snapshot.segment_names) + run.journal.names
             new = self._retry(lambda: self.backend.ledgers.compact(run.decl, ledger, document, names))
             generations[run.decl.name] = new.generation
+        for run in self.runs:
+            self._write_index(run)
         return generations
+
+    def _write_index(self, run: SetRun) -> None:
+        """Record what the set owns now (``ownership``), when it changed: other sets' plans and applies read it."""
+        previous = self.ownership[run.decl.name].own if run.decl.name in self.ownership else None
+        if run.changed or previous is None:
+            addresses = {e.address for e in run.entries.values()}
+        else:  # nothing recorded changed: the outputs it held are still held
+            addresses = {o.address for o in previous.outputs}
+        index = index_of(run.decl, addresses, previous)
+        if index != previous:
+            self._retry(lambda: write_index(self.backend.ledgers, run.decl, index))
+
+    def check_locks(self, max_age: float) -> None:
+        """Raise ``LockLost`` (and stop dispatching) when this run no longer holds a set's lock."""
+        for run in self.runs:
+            lock = self.locks.get(run.decl.name)
+            if lock is None:
+                continue
+            try:
+                lock.check(max_age)
+            except LockLost:
+                self.stop.set()
+                raise
 
     def _keep_journals(self) -> None:
         """After a failed run: write what each journal holds (best effort); the lock is released by the caller."""
@@ -105,4 +142,5 @@ class Session:
                           for name, lock in sorted(self.locks.items()) if lock.took_over is not None)
         return ApplyReport(created=t.created, replaced=t.replaced, deleted=t.deleted, adopted=t.adopted,
                            failures=tuple(t.failures), skipped=tuple(t.skipped), calls=t.calls, attempts=t.attempts,
-                           seconds=time.monotonic() - started, takeovers=takeovers, generations=generations)
+                           seconds=time.monotonic() - started, takeovers=takeovers, generations=generations,
+                           warnings=tuple(self.warnings))

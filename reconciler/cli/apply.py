@@ -8,14 +8,19 @@ unlock: break a set's lock by its id (as ``terraform force-unlock``).
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from reconciler.apply.backend import DEFAULT_POOL_SIZE
 from reconciler.apply.contract import ApplyOptions, ApplyReport
+from reconciler.apply.resets import reset_warnings
+from reconciler.apply.stopping import EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
 from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
@@ -26,6 +31,8 @@ from reconciler.declare.load import load_declarations
 from reconciler.errors import Aborted, ApplyFailed, UsageError
 from reconciler.model import Declaration, Plan, Reason
 from reconciler.plan.planfile import load_plan
+from reconciler.state.journal import set_aside
+from reconciler.state.locks import CorruptLock
 from reconciler.render import apply_report, render_text
 from reconciler.render.notes import next_steps
 from reconciler.render.outcome import render_adopt_text, render_adoption, render_outcome_json
@@ -52,12 +59,47 @@ def _confirm(plan: Plan, yes: bool) -> None:
 
 def _show_plan(plan: Plan, fmt: str) -> None:
     click.echo(render_text(plan), err=fmt == "json")
+    for warning in reset_warnings(plan):
+        click.echo(f"Warning: {warning}", err=True)
 
 
 def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
     click.echo(render_outcome_json(plan, report) if fmt == "json" else apply_report.render_text(report))
     if report.failures:
         raise ApplyFailed(f"{report.failed} output(s) failed; run apply again to retry them")
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancellation, Kubernetes) handled as Ctrl-C: the engine stops dispatching, in-flight calls end,
+    the journal is flushed, the lock released, the report printed; exit 143. A second SIGTERM is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    except Terminated:  # before anything was applied (while locking or planning): nothing changed
+        click.echo("Terminated (SIGTERM); nothing was applied.", err=True)
+        sys.exit(EXIT_SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _report_when_stopped(fmt: str) -> Iterator[None]:
+    """A run that stopped early (a signal, a dead endpoint) still prints what it made and what it did not."""
+    try:
+        yield
+    except RunStopped as stopped:
+        click.echo(apply_report.render_json(stopped.report) if fmt == "json"
+                   else apply_report.render_text(stopped.report))
+        raise
 
 
 def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete: int | None, lock_timeout: float,
@@ -110,8 +152,9 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
     callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed))
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
-    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
-        outcome = run_sets(decls, backend, settings, callbacks)
+    with _sigterm_as_interrupt(), _report_when_stopped(fmt):
+        with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
+            outcome = run_sets(decls, backend, settings, callbacks)
     _finish(outcome.plan, outcome.report, fmt)
     for step in next_steps(outcome.plan, shlex.join(map(str, paths))):  # what stands between this and a green plan
         click.echo(step, err=fmt == "json")
@@ -136,8 +179,9 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: b
             confirm_or_abort("Record these objects in the ledger?", yes=yes, command="adopt")
 
     callbacks = Callbacks(show=lambda plan: click.echo(render_adoption(plan), err=fmt == "json"), confirm=confirm)
-    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
-        outcome = run_sets(decls, backend, settings, callbacks)
+    with _sigterm_as_interrupt(), _report_when_stopped(fmt):
+        with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
+            outcome = run_sets(decls, backend, settings, callbacks)
     report = outcome.report
     click.echo(render_outcome_json(outcome.plan, report) if fmt == "json" else render_adopt_text(report))
     if report.failures:
@@ -150,16 +194,44 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: b
 @backend_options
 def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
                    state_dir: Path | None) -> None:
-    """Break the lock LOCK_ID held on one of the sets declared in PATHs (when its holder is gone)."""
+    """Break the lock LOCK_ID held on one of the sets declared in PATHs (when its holder is gone); a corrupt lock
+    object by the token its error names."""
     decls = load_declarations(list(paths))
     with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
         for decl in decls:
-            holder = backend.ledgers.read_lock(decl)
-            if holder is not None and holder.id == lock_id:
-                backend.ledgers.unlock(decl, lock_id)
+            try:
+                holder = backend.ledgers.read_lock(decl)
+            except CorruptLock as corrupt:
+                holder = None if corrupt.token != lock_id else backend.ledgers.unlock(decl, lock_id)
+            else:
+                holder = backend.ledgers.unlock(decl, lock_id) if holder is not None and holder.id == lock_id else None
+            if holder is not None:
                 click.echo(f"Unlocked set {decl.name!r}: removed {holder.describe()}.")
                 return
     raise UsageError(f"no set declared in {', '.join(map(str, paths))} holds lock {lock_id}")
 
 
-COMMANDS: list[click.Command] = [apply_command, adopt_command, unlock_command]
+@click.group("journal")
+def journal_group() -> None:
+    """Journal segments a run left (merged into the ledger by the next apply)."""
+
+
+@journal_group.command("set-aside")
+@click.argument("segment", metavar="SEGMENT")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@backend_options
+def set_aside_command(segment: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
+                      state_dir: Path | None) -> None:
+    """Move the journal segment SEGMENT of a set declared in PATHs out of the journal (when it is corrupt)."""
+    decls = load_declarations(list(paths))
+    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
+        for decl in decls:
+            blobs = backend.ledgers.blobs(decl)
+            if f"journal/{segment}" in blobs.list("journal/"):
+                moved = set_aside(blobs, segment)
+                click.echo(f"Set aside {segment} of set {decl.name!r}: now {blobs.where}{moved}.")
+                return
+    raise UsageError(f"no set declared in {', '.join(map(str, paths))} has journal segment {segment}")
+
+
+COMMANDS: list[click.Command] = [apply_command, adopt_command, unlock_command, journal_group]

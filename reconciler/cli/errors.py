@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from reconciler.apply.credentials import redact
 from reconciler.errors import CosreconError, DeclarationError
 
 EXIT_OK = 0
@@ -27,7 +28,7 @@ def report(error: CosreconError) -> None:
             click.echo(str(problem), err=True)
         click.echo(f"Error: {len(error.problems)} problem(s) found.", err=True)
     else:
-        click.echo(f"Error: {error.message}", err=True)
+        click.echo(f"Error: {redact(error.message)}", err=True)
 
 
 class GuardedGroup(click.Group):
@@ -52,8 +53,9 @@ class GuardedGroup(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(EXIT_ERROR)
         except OSError as error:
-            click.echo(f"Error: {error.filename or ''}: {error.strerror or error}", err=True)
+            click.echo(f"Error: {error.filename or ''}: {redact(str(error.strerror or error))}", err=True)
             sys.exit(EXIT_ERROR)
         except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
-            click.echo(f"Error: internal error ({type(error).__name__}: {error}). Please report it.", err=True)
+            click.echo(f"Error: internal error ({type(error).__name__}: {redact(str(error))}). Please report it.",
+                       err=True)
             sys.exit(EXIT_ERROR)

@@ -14,6 +14,9 @@ from typing import TextIO
 
 import click
 
+from reconciler.apply.ownership import ownership_warnings
+from reconciler.apply.resets import reset_warnings
+
 from reconciler.cli.errors import EXIT_CHANGES
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_from_options, backend_options
@@ -87,12 +90,14 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
         with backend_from_options(endpoint, local, state_dir, buckets=buckets) as backend:
             result = plan_narrowed(decls, backend, targets=narrowing.targets, replacements=narrowing.replacements,
                                    prune=prune, replace_unmanaged=replace_unmanaged, progress=progress)
+            owned = ownership_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
     finally:
         if progress is not None:
             progress.close()
     if out is not None:
         save_plan(result, out)
-    warnings = plan_warnings(targeted_declarations(decls, narrowing.targets), result)
+    warnings = [str(w) for w in plan_warnings(targeted_declarations(decls, narrowing.targets), result)]
+    warnings += [f"Warning: {w}" for w in reset_warnings(result) + owned]
     stdout = sys.stdout
     if fmt == "json":
         write_json(result, stdout)
@@ -101,10 +106,10 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     else:
         stdout.write(render_text(result, full=full))
     stdout.flush()
+    for warning in warnings:
+        click.echo(warning, err=True)
     if out is not None and fmt == "text":
         click.echo(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`.", err=True)
-    for warning in warnings:
-        click.echo(str(warning), err=True)
     if detailed_exitcode and not is_green(result):
         sys.exit(EXIT_CHANGES)
 

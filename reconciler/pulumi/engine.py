@@ -69,6 +69,14 @@ class ApplySettings:
         return ApplyOptions(parallelism=self.parallelism, max_qps=self.max_qps, lock_timeout=self.lock_timeout)
 
 
+def check_credentials(secret_id: Any, secret_key: Any, token: Any) -> None:
+    """The stack's secret config, checked as the environment is (both or neither; no whitespace; never shown)."""
+    from reconciler.apply.credentials import check_pair
+
+    check_pair(str(secret_id or "") or None, str(secret_key or "") or None, str(token or "") or None,
+               names=("cosrecon:secretId", "cosrecon:secretKey", "cosrecon:securityToken"))
+
+
 @dataclass(frozen=True)
 class Credentials:
     """A credential pair from the stack's secret config; never part of inputs, outputs, messages or pickles."""

@@ -57,6 +57,8 @@ class ProcessingSetProvider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         secret_id = req.config.get("cosrecon:secretId")
         secret_key = req.config.get("cosrecon:secretKey")
+        token = req.config.get("cosrecon:securityToken")
+        engine.check_credentials(secret_id, secret_key, token)  # both or neither; never printed
         if secret_id and secret_key:
             self._credentials = engine.Credentials(str(secret_id), str(secret_key),
                                                    str(req.config.get("cosrecon:securityToken") or "") or None)

@@ -15,13 +15,14 @@ SHOWN = 20  # failures/skips listed before "... and N more"
 
 def summary_line(report: ApplyReport) -> str:
     """``Apply complete: 12 created, 3 replaced, 0 deleted, 0 failed; 9 calls in 4.1s (2.2 calls/s).``"""
-    return (f"Apply complete: {report.created} created, {report.replaced} replaced, {report.deleted} deleted, "
+    state = f"Apply stopped ({report.stopped})" if report.stopped else "Apply complete"
+    return (f"{state}: {report.created} created, {report.replaced} replaced, {report.deleted} deleted, "
             f"{report.failed} failed; {report.calls} calls in {report.seconds:.1f}s "
             f"({report.calls_per_second:.1f} calls/s).")
 
 
 def render_text(report: ApplyReport) -> str:
-    lines = [f"Note: {t}" for t in report.takeovers]
+    lines = [f"Note: {t}" for t in report.takeovers] + [f"Warning: {w}" for w in report.warnings]
     if report.adopted:
         lines.append(f"Adopted {report.adopted} existing output(s) into the ledger.")
     if report.skipped:
@@ -55,6 +56,8 @@ def report_to_data(report: ApplyReport) -> dict[str, Any]:
         "skipped": [{"set": s.set, "address": s.address, "bucket": s.bucket, "key": s.key, "source": s.source,
                      "reason": s.reason} for s in report.skipped],
         "takeovers": list(report.takeovers),
+        "warnings": list(report.warnings),
+        "stopped": report.stopped,
         "generations": dict(report.generations),
     }
 

@@ -12,10 +12,49 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from reconciler.errors import StorageError
-from reconciler.state.ledger import JournalRecord
+from reconciler.errors import StateError, StorageError
+from reconciler.state import ledger as ledger_format
+from reconciler.state.blobs import load_json
+from reconciler.state.ledger import JournalRecord, Segment
 from reconciler.model import Declaration
 
+
+
+SET_ASIDE_DIR = "journal-set-aside/"
+
+
+def read_segment(decl: Declaration, where: str, name: str, data: bytes) -> Segment:
+    """One journal segment of ``decl``'s set; ``StateError`` naming the segment, what is wrong and the command that
+    sets it aside, when it is not valid or belongs to another set."""
+    try:
+        segment = ledger_format.segment_from_data(load_json(data, where + name), where + name)
+        if segment.name != decl.name:
+            raise StateError(f"{where}{name}: the journal segment belongs to set {segment.name!r}, not {decl.name!r}")
+    except StateError as error:
+        raise StateError(f"{error.message}. Nothing was done. If no apply is running on this set, set the segment "
+                         f"aside (what it recorded is then forgotten; `cosrecon adopt` records standing outputs "
+                         f"again) with: cosrecon journal set-aside {name.removeprefix('journal/')} "
+                         f"{decl.path or '<declaration>'}") from error
+    return segment
+
+
+class Blobs(Protocol):
+    def read(self, name: str) -> bytes | None: ...
+
+    def write(self, name: str, data: bytes) -> None: ...
+
+    def delete(self, name: str) -> None: ...
+
+
+def set_aside(blobs: Blobs, segment: str) -> str:
+    """Move one journal segment out of the journal (to ``journal-set-aside/``), so no run merges it; its new name."""
+    name = f"journal/{segment}"
+    data = blobs.read(name)
+    if data is None:
+        raise StateError(f"no journal segment {segment!r}")
+    blobs.write(SET_ASIDE_DIR + segment, data)
+    blobs.delete(name)
+    return SET_ASIDE_DIR + segment
 
 
 class SegmentWriter(Protocol):

@@ -18,6 +18,8 @@ leftover segments names them, so a saved plan made before a journaled change is 
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -163,7 +165,10 @@ def segment_from_data(data: Any, where: str = "journal") -> Segment:
             records.append(JournalRecord.intent(entry_from_data(raw.get("entry"), here)))
         else:
             records.append(JournalRecord.delete(str(raw.get("bucket", "")), str(raw.get("key", ""))))
-    return Segment(name=str(doc.get("name", "")), run_id=str(doc.get("run_id", "")), seq=int(doc.get("seq", 0)),
+    seq = doc.get("seq", 0)
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise StateError(f"{where}: seq must be an integer, got {json.dumps(seq)[:40]}")
+    return Segment(name=str(doc.get("name", "")), run_id=str(doc.get("run_id", "")), seq=seq,
                    records=tuple(records), base_generation=str(doc.get("base_generation", "0")))
 
 

@@ -1,12 +1,18 @@
 """Set locks: the lock object (``LockInfo``), taking, holding (lease refreshed by a thread) and breaking it.
 
 A set's lock is ``<set>/lock.json`` beside its ledger, created create-only, so one apply or adopt at a time
-changes a set. A holder that is provably gone (expired lease, or a dead process on this host) is taken over.
+changes a set. It is never rewritten: COS has no conditional PUT, so a refresh that rewrote it could overwrite a
+lock another process took. The holder extends its lease in its own object, ``<set>/lock-lease/<id>.json``, which
+no other holder writes. A holder that is provably gone (expired lease, or a dead process on this host) is taken
+over. ``HeldLock.check`` says whether this process still holds the lock (``LockLost`` names who does now).
+A lock object that is not valid is a ``CorruptLock`` naming the token ``cosrecon unlock`` breaks it with.
 This module must not read or write ledgers or journals, and never waits longer than it is told.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 import threading
@@ -25,6 +31,7 @@ from reconciler.model import Declaration
 
 
 LOCK_NAME = "lock.json"
+LEASE_DIR = "lock-lease/"
 DEFAULT_LEASE = 60.0  # seconds a lock stays valid without a refresh
 
 
@@ -53,24 +60,35 @@ class LockInfo:
     operation: str
     started: str
     expires: float
+    declaration: str = ""  # the holder's declaration file, so a collision names both declarations
 
     @staticmethod
-    def new(set_name: str, operation: str, lease: float) -> LockInfo:
+    def new(set_name: str, operation: str, lease: float, declaration: str = "") -> LockInfo:
         now = time.time()
         return LockInfo(uuid.uuid4().hex[:16], set_name, socket.gethostname(), os.getpid(), operation,
-                        datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), now + lease)
+                        datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), now + lease,
+                        declaration)
 
     def to_data(self) -> dict[str, Any]:
         return {"format_version": 1, "kind": "lock", "id": self.id, "set": self.set, "host": self.host,
-                "pid": self.pid, "operation": self.operation, "started": self.started, "expires": self.expires}
+                "pid": self.pid, "operation": self.operation, "started": self.started, "expires": self.expires,
+                "declaration": self.declaration}
 
     @staticmethod
-    def from_data(data: Any) -> LockInfo:
+    def from_data(data: Any, where: str = LOCK_NAME) -> LockInfo:
+        """The lock, or ``StateError`` naming the field that is wrong (``where``: the lock object)."""
         if not isinstance(data, dict) or data.get("kind") != "lock":
-            raise StateError("lock object is not a cosrecon lock")
-        return LockInfo(str(data.get("id", "")), str(data.get("set", "")), str(data.get("host", "")),
-                        int(data.get("pid", 0)), str(data.get("operation", "")), str(data.get("started", "")),
-                        float(data.get("expires", 0)))
+            raise StateError(f"{where}: not a cosrecon lock")
+        kinds: dict[str, tuple[type, ...]] = {"id": (str,), "set": (str,), "host": (str,), "pid": (int,),
+                                              "operation": (str,), "started": (str,), "expires": (int, float)}
+        for name, allowed in kinds.items():
+            value = data.get(name)
+            if not isinstance(value, allowed) or isinstance(value, bool):
+                wanted = "a number" if float in allowed else ("an integer" if int in allowed else "a string")
+                raise StateError(f"{where}: field {name!r} must be {wanted}, got {json.dumps(value)[:40]}")
+        declaration = data.get("declaration", "")
+        return LockInfo(data["id"], data["set"], data["host"], data["pid"], data["operation"], data["started"],
+                        float(data["expires"]), declaration if isinstance(declaration, str) else "")
 
     def is_stale(self) -> bool:
         """Expired lease, or a holder on this host whose process is gone."""
@@ -79,7 +97,26 @@ class LockInfo:
         return self.host == socket.gethostname() and not _pid_alive(self.pid)
 
     def describe(self) -> str:
-        return f"lock {self.id} ({self.operation} by pid {self.pid} on {self.host}, since {self.started})"
+        of = f" of {self.declaration}" if self.declaration else ""
+        return f"lock {self.id} ({self.operation}{of} by pid {self.pid} on {self.host}, since {self.started})"
+
+
+class CorruptLock(StateError):
+    """The set's lock object is not a valid lock; ``token`` is what ``cosrecon unlock`` breaks it with."""
+
+    def __init__(self, message: str, token: str) -> None:
+        super().__init__(message)
+        self.token = token
+
+
+class LockLost(LockError):
+    """This process no longer holds the set's lock (its lease ran out and another process took it, or it was
+    broken by hand): the run stops."""
+
+
+def corrupt_token(raw: bytes) -> str:
+    """The token naming one corrupt lock object's exact content (so unlock never breaks one that changed since)."""
+    return "corrupt-" + hashlib.sha256(raw).hexdigest()[:12]
 
 
 class HeldLock:
@@ -89,16 +126,43 @@ class HeldLock:
                  took_over: LockInfo | None) -> None:
         self.store, self.decl, self.info, self.lease, self.took_over = store, decl, info, lease, took_over
         self.lost = False
+        self.holder: LockInfo | None = info  # who holds the lock, as last read
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._checked = time.monotonic()
 
     def refresh(self) -> None:
-        current = read_lock(self.store, self.decl)
+        """Extend the lease in this holder's own lease object, if the lock is still this process's."""
+        if not self.still_held():
+            return
+        expires = time.time() + self.lease
+        self.store.blobs(self.decl).write(f"{LEASE_DIR}{self.info.id}.json",
+                                          dump_json({"kind": "lease", "id": self.info.id, "expires": expires}))
+        self.info = replace(self.info, expires=expires)
+
+    def still_held(self) -> bool:
+        """Read the lock object: whether it is still this process's (sets ``lost`` and ``holder``)."""
+        try:
+            current = read_lock(self.store, self.decl)
+        except CorruptLock:
+            current = None
+        except StorageError:
+            return not self.lost  # unknown (the endpoint may be down): the next check reads again
+        self._checked = time.monotonic()
+        self.holder = current
         if current is None or current.id != self.info.id:
             self.lost = True
-            return
-        self.info = replace(self.info, expires=time.time() + self.lease)
-        self.store.blobs(self.decl).write(LOCK_NAME, dump_json(self.info.to_data()))
+        return not self.lost
+
+    def check(self, max_age: float = 0.0) -> None:
+        """Raise ``LockLost`` naming the holder now when this process no longer holds the lock. The lock object is
+        read again unless it was read less than ``max_age`` seconds ago."""
+        if not self.lost and time.monotonic() - self._checked >= max_age:
+            self.still_held()
+        if self.lost:
+            now = self.holder.describe() if self.holder is not None else "nobody (the lock object is gone or corrupt)"
+            raise LockLost(f"set {self.decl.name!r}: this apply lost its lock {self.info.id}; it is held by {now}. "
+                           f"Stopped: what was made is journaled, nothing more is done")
 
     def _run(self) -> None:
         while not self._stop.wait(self.lease / 3):
@@ -116,20 +180,42 @@ class HeldLock:
         self.release()
 
     def release(self) -> None:
+        """Delete the lock object if it is still this process's (best effort: a lock left behind by a dead endpoint
+        expires with its lease)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        current = read_lock(self.store, self.decl)
-        if current is not None and current.id == self.info.id:
-            self.store.blobs(self.decl).delete(LOCK_NAME)
+        try:
+            current = read_lock(self.store, self.decl)
+            blobs = self.store.blobs(self.decl)
+            if current is not None and current.id == self.info.id:
+                blobs.delete(LOCK_NAME)
+            blobs.delete(f"{LEASE_DIR}{self.info.id}.json")
+        except (CorruptLock, StorageError):
+            pass
 
 
 def read_lock(store: LedgerStore, decl: Declaration) -> LockInfo | None:
-    """The set's lock as it stands; None when the set is not locked."""
+    """The set's lock as it stands, its lease extended by its holder's lease object; None when the set is not
+    locked. ``CorruptLock`` (located, with the unlock command) when the object is not a valid lock."""
     blobs = store.blobs(decl)
     raw = blobs.read(LOCK_NAME)
-    return None if raw is None else LockInfo.from_data(load_json(raw, blobs.where + LOCK_NAME))
+    if raw is None:
+        return None
+    where = blobs.where + LOCK_NAME
+    try:
+        info = LockInfo.from_data(load_json(raw, where), where)
+    except StateError as error:
+        token = corrupt_token(raw)
+        raise CorruptLock(f"set {decl.name!r}: {error.message}. If no apply is running on this set, break the lock "
+                          f"with: cosrecon unlock {token} {decl.path or '<declaration>'}", token) from error
+    lease = blobs.read(f"{LEASE_DIR}{info.id}.json")
+    try:
+        expires = float(json.loads(lease)["expires"]) if lease is not None else 0.0
+    except (ValueError, KeyError, TypeError):
+        expires = 0.0  # a lease object that does not read extends nothing
+    return replace(info, expires=max(info.expires, expires))
 
 
 def acquire(store: LedgerStore, decl: Declaration, *, timeout: float = 0, lease: float = DEFAULT_LEASE,
@@ -141,7 +227,7 @@ def acquire(store: LedgerStore, decl: Declaration, *, timeout: float = 0, lease:
     took_over: LockInfo | None = None
     waited = False
     while True:
-        mine = LockInfo.new(decl.name, operation, lease)
+        mine = LockInfo.new(decl.name, operation, lease, decl.path)
         if blobs.create(LOCK_NAME, dump_json(mine.to_data())):
             return HeldLock(store, decl, mine, lease, took_over)
         holder = read_lock(store, decl)
@@ -152,6 +238,7 @@ def acquire(store: LedgerStore, decl: Declaration, *, timeout: float = 0, lease:
             again = read_lock(store, decl)
             if again is not None and again.id == holder.id:
                 blobs.delete(LOCK_NAME)
+                blobs.delete(f"{LEASE_DIR}{holder.id}.json")
                 took_over = holder
             continue
         if time.monotonic() >= deadline:
@@ -165,8 +252,15 @@ def acquire(store: LedgerStore, decl: Declaration, *, timeout: float = 0, lease:
 
 
 def unlock(store: LedgerStore, decl: Declaration, lock_id: str) -> LockInfo:
-    """Break the set's lock by hand (as ``terraform force-unlock``): only the lock with this id."""
-    holder = read_lock(store, decl)
+    """Break the set's lock by hand (as ``terraform force-unlock``): only the lock with this id (a corrupt lock
+    object: the token its ``CorruptLock`` names)."""
+    try:
+        holder = read_lock(store, decl)
+    except CorruptLock as corrupt:
+        if corrupt.token != lock_id:
+            raise
+        store.blobs(decl).delete(LOCK_NAME)
+        return LockInfo(lock_id, decl.name, "", 0, "corrupt lock object", "", 0.0)
     if holder is None:
         raise LockError(f"set {decl.name!r} is not locked")
     if holder.id != lock_id:

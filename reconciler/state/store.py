@@ -21,7 +21,7 @@ from typing import Any
 
 from reconciler.state import ledger as ledger_format
 from reconciler.state import ledger_file as ledger_lines
-from reconciler.state import locks
+from reconciler.state import journal, locks
 from reconciler.state.blobs import Blobs, CosBlobs, DirBlobs, dump_json, load_json
 from reconciler.state.ledger import JournalRecord, Segment
 from reconciler.state.locks import DEFAULT_LEASE, LOCK_NAME, HeldLock, LockInfo
@@ -54,6 +54,13 @@ class LedgerStore:
             return DirBlobs(self.state_dir / decl.name)
         return CosBlobs(self._storage_for(decl.region), decl.state.bucket, f"{decl.state.prefix}{decl.name}/")
 
+    def owner_blobs(self, decl: Declaration) -> Blobs:
+        """``decl``'s state location itself (where every set's folder is): for the owner indexes (``_owners/``,
+        see ``apply.ownership``)."""
+        if self.state_dir is not None:
+            return DirBlobs(self.state_dir)
+        return CosBlobs(self._storage_for(decl.region), decl.state.bucket, decl.state.prefix)
+
     def read(self, decl: Declaration) -> Ledger:
         """The set's ledger with any leftover journal merged; an empty ledger when none was ever written."""
         return self.snapshot(decl).ledger
@@ -70,7 +77,7 @@ class LedgerStore:
         for name in names:
             data = blobs.read(name)
             if data is not None:
-                segments.append(ledger_format.segment_from_data(load_json(data, blobs.where + name), blobs.where + name))
+                segments.append(journal.read_segment(decl, blobs.where, name, data))
         merged, pending = ledger_format.merge(compacted, segments)
         return Snapshot(self._settle(decl, merged, pending), compacted, names)
 

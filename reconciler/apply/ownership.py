@@ -1,0 +1,247 @@
+"""Output ownership, global to a state location: each set's small owner index, ``<state>/_owners/<set>.json``.
+
+The index says which set it is (name, a stable identity, the declaration file), and every output definition
+(destination bucket, fileid template, source globs) under which its ledger holds entries. Apply writes it at each
+compaction; plan and apply read the other sets' indexes (a listing of ``_owners/`` and a few small objects), and
+only where another set's output prefixes overlap this one's do they read that set's ledger for the keys it owns.
+So no set deletes, overwrites or adopts another's outputs, and two sets cannot ping-pong one key.
+
+The identity: the git repository holding the declaration file (its ``origin`` remote, normalised), recorded at the
+first apply. A set whose ledger was written from another repository is refused, naming both declarations.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+from reconciler.declare.globs import Selector
+from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables
+from reconciler.errors import StateError
+from reconciler.model import ActionKind, Declaration, Ledger, LedgerEntry, Plan
+from reconciler.plan.compiled import template_prefix
+from reconciler.state.blobs import Blobs, dump_json, load_json
+
+OWNERS_DIR = "_owners/"  # beside the set folders; a set name never starts with "_"
+
+
+@dataclass(frozen=True)
+class OutputDef:
+    """One output as declared when its entries were written: enough to tell whether it makes a key."""
+
+    address: str
+    bucket: str
+    fileid: str
+    include: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+    @cached_property
+    def selector(self) -> Selector:
+        return Selector(self.include, self.exclude)
+
+    def makes(self, entry: LedgerEntry) -> bool:
+        """Whether this output, from the entry's recorded source, writes the entry's bucket and key."""
+        if entry.address != self.address or entry.bucket != self.bucket:
+            return False
+        selector = self.selector
+        if not selector.matches(entry.source_key):
+            return False
+        try:
+            fileid = FileidTemplate(self.fileid).render(source_variables(entry.source_key,
+                                                                         selector.base_for(entry.source_key)))
+        except (KeyError, ValueError, IndexError):
+            return False
+        return resolve_fileid(entry.source_key, fileid) == entry.key
+
+    def prefixes(self) -> tuple[str, ...]:
+        """Key prefixes (in ``bucket``) under which this output's keys fall."""
+        if self.fileid.startswith("/"):
+            return (template_prefix(self.fileid),)
+        return tuple({p[: p.rfind("/") + 1] for p in Selector(self.include).list_prefixes()})
+
+    def to_data(self) -> dict[str, Any]:
+        return {"address": self.address, "bucket": self.bucket, "fileid": self.fileid, "include": list(self.include),
+                "exclude": list(self.exclude)}
+
+    @staticmethod
+    def from_data(data: Any, where: str) -> OutputDef:
+        try:
+            return OutputDef(str(data["address"]), str(data["bucket"]), str(data["fileid"]),
+                             tuple(map(str, data["include"])), tuple(map(str, data.get("exclude", ()))))
+        except (KeyError, TypeError) as error:
+            raise StateError(f"{where}: not a cosrecon owner index ({error})") from error
+
+
+def declared_outputs(decl: Declaration) -> tuple[OutputDef, ...]:
+    return tuple(OutputDef(decl.address(p, o), decl.output_bucket(o), o.fileid, p.source.include, p.source.exclude)
+                 for p in decl.pipelines for o in p.outputs)
+
+
+@dataclass(frozen=True)
+class OwnerIndex:
+    """What one set owns at a state location (``_owners/<set>.json``)."""
+
+    name: str  # the set's
+    identity: str  # "" when unknown (a declaration outside any git repository with a remote)
+    declaration: str  # the declaration file, as given, for messages
+    outputs: tuple[OutputDef, ...]
+
+    def describe(self) -> str:
+        where = f" of repository {self.identity}" if self.identity else ""
+        return f"{self.declaration or '(unknown file)'}{where}"
+
+    def prefixes(self) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for out in self.outputs:
+            found.setdefault(out.bucket, set()).update(out.prefixes())
+        return found
+
+    def to_data(self) -> dict[str, Any]:
+        return {"format_version": 1, "kind": "owners", "set": self.name, "identity": self.identity,
+                "declaration": self.declaration, "outputs": [o.to_data() for o in self.outputs]}
+
+    @staticmethod
+    def from_data(data: Any, where: str) -> OwnerIndex:
+        if not isinstance(data, Mapping) or data.get("kind") != "owners" or not isinstance(data.get("outputs"), list):
+            raise StateError(f"{where}: not a cosrecon owner index")
+        return OwnerIndex(str(data.get("set", "")), str(data.get("identity", "")), str(data.get("declaration", "")),
+                          tuple(OutputDef.from_data(o, where) for o in data["outputs"]))
+
+
+def repository_identity(path: str) -> str:
+    """The git repository holding ``path``, as its normalised ``origin`` URL (``host/owner/repo``); "" if none, or
+    when ``path`` is not a file here (Pulumi's paths are relative to a project folder this process may not be in)."""
+    if not path or not Path(path).is_file():
+        return ""
+    folder = Path(path).resolve().parent
+    for candidate in (folder, *folder.parents):
+        config = candidate / ".git" / "config"
+        if config.is_file():
+            parser = configparser.ConfigParser(strict=False, interpolation=None)
+            try:
+                parser.read(config, encoding="utf-8")
+            except (configparser.Error, OSError, UnicodeDecodeError):
+                return ""
+            url = parser.get('remote "origin"', "url", fallback="")
+            return _normalise_remote(url)
+    return ""
+
+
+def _normalise_remote(url: str) -> str:
+    """``git@github.com:Org/Repo.git`` and ``https://github.com/org/repo`` -> ``github.com/org/repo``."""
+    url = url.strip()
+    url = re.sub(r"^[a-z+]+://", "", url)
+    url = re.sub(r"^[^@/]+@", "", url)
+    url = url.replace(":", "/", 1) if ":" in url.split("/", 1)[0] else url
+    return re.sub(r"\.git/?$", "", url).rstrip("/").lower()
+
+
+def index_of(decl: Declaration, addresses: set[str], previous: OwnerIndex | None) -> OwnerIndex:
+    """The index to write after a run: the declaration's outputs, plus earlier definitions of outputs whose
+    entries the ledger still holds (``addresses``), so they can still be pruned, and are still owned."""
+    outputs = {o.address: o for o in declared_outputs(decl)}
+    kept = [o for o in (previous.outputs if previous else ()) if o.address in addresses and o not in outputs.values()]
+    identity = repository_identity(decl.path) or (previous.identity if previous else "")
+    return OwnerIndex(decl.name, identity, decl.path, tuple(outputs.values()) + tuple(kept))
+
+
+class IndexStore(Protocol):
+    def owner_blobs(self, decl: Declaration) -> Blobs: ...
+
+
+def read_index(store: IndexStore, decl: Declaration, name: str | None = None) -> OwnerIndex | None:
+    blobs = store.owner_blobs(decl)
+    file = f"{OWNERS_DIR}{name or decl.name}.json"
+    raw = blobs.read(file)
+    return None if raw is None else OwnerIndex.from_data(load_json(raw, blobs.where + file), blobs.where + file)
+
+
+def write_index(store: IndexStore, decl: Declaration, index: OwnerIndex) -> None:
+    store.owner_blobs(decl).write(f"{OWNERS_DIR}{decl.name}.json", dump_json(index.to_data()))
+
+
+def other_indexes(store: IndexStore, decl: Declaration) -> list[OwnerIndex]:
+    """Every other set's index at ``decl``'s state location."""
+    listed = store.owner_blobs(decl).list(OWNERS_DIR)
+    names = [n[len(OWNERS_DIR):-5] for n in listed if n.endswith(".json") and "/" not in n[len(OWNERS_DIR):]]
+    found = [read_index(store, decl, n) for n in sorted(names) if n != decl.name]
+    return [i for i in found if i is not None]
+
+
+def overlaps(mine: Mapping[str, set[str]], theirs: Mapping[str, set[str]]) -> bool:
+    return any(a.startswith(b) or b.startswith(a) for bucket, ps in mine.items() for a in ps
+               for b in theirs.get(bucket, ()))
+
+
+def check_identity(decl: Declaration, index: OwnerIndex | None) -> None:
+    """Refuse a set whose state was written from another repository (the same set name, two declarations)."""
+    if index is None or not index.identity:
+        return
+    here = repository_identity(decl.path)
+    if here and here != index.identity:
+        raise StateError(
+            f"set {decl.name!r}: two declarations claim this set: {decl.path} of repository {here} and "
+            f"{index.describe()}, whose ledger is at this state location; nothing was done. Rename one of the sets "
+            f"(or give it its own state prefix)")
+
+
+def outputs_of(indexes: Sequence[OwnerIndex]) -> dict[str, tuple[OutputDef, ...]]:
+    return {i.name: i.outputs for i in indexes}
+
+
+class OwnershipStore(IndexStore, Protocol):
+    def read(self, decl: Declaration) -> Ledger: ...
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """What one set may not take: its own index as last written, and the keys other sets' ledgers own."""
+
+    own: OwnerIndex | None
+    owned: Mapping[tuple[str, str], str]  # (bucket, key) -> other set
+
+
+def gather(store: OwnershipStore, decl: Declaration) -> Ownership:
+    """Check the set's identity, then read the other sets' indexes at its state location and, where their output
+    prefixes overlap this set's, their ledgers' keys in those buckets."""
+    own = read_index(store, decl)
+    check_identity(decl, own)
+    mine = OwnerIndex(decl.name, "", decl.path, declared_outputs(decl) + (own.outputs if own else ())).prefixes()
+    owned: dict[tuple[str, str], str] = {}
+    for other in other_indexes(store, decl):
+        if not overlaps(mine, other.prefixes()):
+            continue
+        ledger = store.read(replace(decl, name=other.name, pipelines=(), document={}))
+        for bucket, key in ledger.entries:
+            if bucket in mine:
+                owned[(bucket, key)] = other.name
+    return Ownership(own, owned)
+
+
+def ownership_warnings(plan: Plan, decls: Sequence[Declaration], store: OwnershipStore) -> list[str]:
+    """For ``cosrecon plan``: each set's identity checked (two repositories, one set: an error), and the planned
+    writes and deletes at keys another set owns counted (apply skips them)."""
+    by_name = {d.name: d for d in decls}
+    warnings = []
+    for s in plan.sets:
+        decl = by_name.get(s.name)
+        if decl is None:
+            continue
+        owned = gather(store, decl).owned
+        if not owned:
+            continue
+        taken: dict[str, int] = {}
+        keys = [(op.bucket, op.key) for call in s.calls for op in call.rules]
+        keys += [(a.bucket, a.key) for a in s.actions if a.action is ActionKind.DELETE]
+        for where in keys:
+            if where in owned:
+                taken[owned[where]] = taken.get(owned[where], 0) + 1
+        for other, count in sorted(taken.items()):
+            warnings.append(f"set {s.name!r}: {count} planned change(s) are at keys set {other!r}'s ledger owns; "
+                            f"apply leaves them alone")
+    return warnings
