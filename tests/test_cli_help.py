@@ -81,7 +81,7 @@ def test_endpoint_typos_are_one_clear_line(tmp_path: Path, endpoint: str, messag
 
 def test_readme_synopses_match_the_usage_lines() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    synopses = re.findall(r"^\| `(cosrecon [a-z]+(?: [a-z]+)?) ([^`]*)`", readme, re.MULTILINE)
+    synopses = re.findall(r"^\| `(cosrecon [a-z]+(?: [a-z-]+)?) ([^`]*)`", readme, re.MULTILINE)
     assert synopses
     for command, arguments in synopses:
         words = command.split()[1:]
