@@ -89,10 +89,13 @@ def test_state_rm_forgets_entries_and_keeps_objects(server: LocalServer, backend
     assert "thumbs/a.webp" in keys(backend, prefix="thumbs/")
     code, out, _ = run(server, "plan", str(path), "--detailed-exitcode")
     assert code == 2 and f"! {SRC}/thumbs/a.webp" in out  # the object stands, unrecorded: a conflict
+    code, out, err = run(server, "adopt", str(path), "--yes")  # ... which adopt takes back
+    assert code == 0 and "Adopt complete: 1 recorded" in out, err
+    assert run(server, "plan", str(path), "--detailed-exitcode")[0] == 0
     code, _, err = run(server, "state", "rm", str(path))
     assert code == 1 and "say what to forget" in err
     code, out, err = run(server, "state", "rm", str(path), "--set", "shop", "--yes")
-    assert code == 0 and "Forgot 4 recorded output(s)" in out, err
+    assert code == 0 and "Forgot 5 recorded output(s)" in out, err
     code, out, err = run(server, "state", "list", str(path))
     assert code == 0 and out == "" and err == "0 recorded output(s).\n"
 
