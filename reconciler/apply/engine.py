@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
@@ -28,13 +29,15 @@ from reconciler.apply.bookkeeping import SetRun, failure, made_entry
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier, list_range
 from reconciler.apply.guard import refusal_summary
-from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, EndpointWatch, RunStopped, Terminated
+from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets
 from reconciler.state.locks import HeldLock
 from reconciler.model import ActionKind, Call, Declaration, PlannedAction, Plan, Reason
 from reconciler.pacing import PACE, RetryPolicy, TokenBucket, with_retries
 from reconciler.storage import Storage
+
+T = TypeVar("T")
 
 
 
@@ -58,7 +61,6 @@ class Engine(Session):
         # A little under the limit and no burst: no 1-second window ever sees more than --max-qps calls.
         self.limiter = TokenBucket(options.max_qps * PACE, burst=1) if options.max_qps > 0 else None
         self.verifier: Verifier | None = None
-        self.watch = EndpointWatch(options.dead_endpoint_after, options.clock, least=min(3, options.parallelism))
 
     def run(self) -> ApplyReport:
         started = time.monotonic()
@@ -74,9 +76,10 @@ class Engine(Session):
             finally:
                 self.verifier.close()
             if self.watch.tripped:  # before a crash: verifying outputs fails too when the endpoint is dead
-                raise RunStopped(f"{self.watch.describe()}; stopped. What was made is journaled where the journal "
-                                 f"could be written; the next apply goes on from there",
-                                 replace(self._report(started, {}), stopped=self.watch.describe()))
+                report = self._report(started, {})
+                raise RunStopped(f"{self.watch.describe()}; stopped with {self._not_attempted(report)} output(s) not "
+                                 f"attempted. What was made is journaled where the journal could be written; the next "
+                                 f"apply goes on from there", replace(report, stopped=self.watch.describe()))
             if self.crash is not None:
                 raise self.crash
             for run in self.runs:
@@ -88,9 +91,10 @@ class Engine(Session):
             self.stop.set()
             self._keep_journals()
             signal = ("SIGTERM", EXIT_SIGTERM) if isinstance(interrupt, Terminated) else ("Ctrl-C", EXIT_SIGINT)
-            raise RunStopped(f"interrupted ({signal[0]}): stopped dispatching; what was made is journaled and the next "
-                             f"apply goes on from there", replace(self._report(started, {}), stopped=signal[0]),
-                             signal[1]) from None
+            report = self._report(started, {})
+            raise RunStopped(f"interrupted ({signal[0]}): stopped dispatching with {self._not_attempted(report)} "
+                             f"output(s) not attempted; what was made is journaled and the next apply goes on from "
+                             f"there", replace(report, stopped=signal[0]), signal[1]) from None
         except BaseException:
             self.stop.set()
             self._keep_journals()
@@ -99,6 +103,12 @@ class Engine(Session):
             if self.options.progress is not None:
                 self.options.progress.close()
         return self._report(started, self._close())
+
+    def _not_attempted(self, report: ApplyReport) -> int:
+        planned = sum(c.size for r in self.runs for c in r.plan.calls)
+        planned += sum(r.plan.count(ActionKind.DELETE) for r in self.runs)
+        done = report.created + report.replaced + report.deleted + report.failed + len(report.skipped)
+        return max(0, planned - done)
 
     # --- image_process calls ---------------------------------------------------------------------
 
@@ -189,7 +199,7 @@ class Engine(Session):
             return
         for op in call.rules:
             try:
-                head = self._retry(lambda: storage.head_object(op.bucket, op.key))
+                head = self._watched(lambda: storage.head_object(op.bucket, op.key), op.bucket, op.key)
             except StorageError as head_error:
                 tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
                 failed_n += 1
@@ -206,6 +216,23 @@ class Engine(Session):
                 failed_n += 1
         run.record(records)
         tally.advance(done=made, failed=failed_n)
+
+    def _watched(self, fn: Callable[[], T], bucket: str, key: str) -> T:
+        """``fn`` retried, its connection failures counted by the dead-endpoint watch; no attempt once stopping."""
+        def attempt() -> T:
+            if self.stop.is_set():
+                raise StorageError("not issued: apply was stopping", bucket=bucket, key=key, code="Stopped")
+            started = self.watch.clock()
+            try:
+                result = fn()
+            except StorageError as error:
+                if self.watch.failure(error, started):
+                    self.stop.set()
+                raise
+            self.watch.success()
+            return result
+
+        return with_retries(attempt, self.options.retry)
 
     def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
         """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""

@@ -121,13 +121,26 @@ class Verifier:
     def _verify_group(self, group: tuple[Where, list[Output]]) -> None:
         (region, bucket, folder), outputs = group
         storage = self.engine.backend.storage(region)
-        found = list_range(storage, bucket, folder, sorted(op.key for _, _, op in outputs), self.PER_PAGE)
+        tally, watch = self.engine.tally, self.engine.watch
+        try:
+            found = list_range(storage, bucket, folder, sorted(op.key for _, _, op in outputs), self.PER_PAGE)
+        except StorageError as error:  # cannot look: report them (a create's journaled intent settles it later)
+            if watch.failure(error):
+                self.engine.stop.set()
+            for run, call, op in outputs:
+                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+            tally.advance(failed=len(outputs))
+            return
         by_run: dict[int, tuple[SetRun, list[JournalRecord]]] = {}
-        tally = self.engine.tally
         for run, call, op in outputs:
             try:
+                if self.engine.stop.is_set() and op.key not in found:  # stopping: no HEAD with retries
+                    raise StorageError("not verified: apply was stopping", bucket=op.bucket, key=op.key,
+                                       code="Stopped")
                 etag = standing_etag(found, storage, op, self.engine.options.retry)
             except StorageError as error:
+                if watch.failure(error):
+                    self.engine.stop.set()
                 tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
                 tally.advance(failed=1)
                 continue

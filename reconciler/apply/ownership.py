@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from reconciler.declare.globs import Selector
 from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables
 from reconciler.errors import StateError
-from reconciler.model import ActionKind, Declaration, Ledger, LedgerEntry, Plan
+from reconciler.model import Declaration, Ledger, LedgerEntry
 from reconciler.plan.compiled import template_prefix
 from reconciler.state.blobs import Blobs, dump_json, load_json
 
@@ -141,11 +141,13 @@ def _normalise_remote(url: str) -> str:
     return re.sub(r"\.git/?$", "", url).rstrip("/").lower()
 
 
-def index_of(decl: Declaration, addresses: set[str], previous: OwnerIndex | None) -> OwnerIndex:
-    """The index to write after a run: the declaration's outputs, plus earlier definitions of outputs whose
-    entries the ledger still holds (``addresses``), so they can still be pruned, and are still owned."""
+def index_of(decl: Declaration, previous: OwnerIndex | None) -> OwnerIndex:
+    """The index to write after a run: the declaration's outputs, plus every earlier definition not declared any
+    more (its entries may still be in the ledger: they can still be pruned, and stay owned). Kept without reading
+    the ledger's entries, so a run of 10^6 sources pays nothing for it; a definition never widens what a ledger
+    entry alone can make apply do (the entry must still be in the ledger, and made by that definition)."""
     outputs = {o.address: o for o in declared_outputs(decl)}
-    kept = [o for o in (previous.outputs if previous else ()) if o.address in addresses and o not in outputs.values()]
+    kept = [o for o in (previous.outputs if previous else ()) if o not in outputs.values()]
     identity = repository_identity(decl.path) or (previous.identity if previous else "")
     return OwnerIndex(decl.name, identity, decl.path, tuple(outputs.values()) + tuple(kept))
 
@@ -222,26 +224,3 @@ def gather(store: OwnershipStore, decl: Declaration) -> Ownership:
                 owned[(bucket, key)] = other.name
     return Ownership(own, owned)
 
-
-def ownership_warnings(plan: Plan, decls: Sequence[Declaration], store: OwnershipStore) -> list[str]:
-    """For ``cosrecon plan``: each set's identity checked (two repositories, one set: an error), and the planned
-    writes and deletes at keys another set owns counted (apply skips them)."""
-    by_name = {d.name: d for d in decls}
-    warnings = []
-    for s in plan.sets:
-        decl = by_name.get(s.name)
-        if decl is None:
-            continue
-        owned = gather(store, decl).owned
-        if not owned:
-            continue
-        taken: dict[str, int] = {}
-        keys = [(op.bucket, op.key) for call in s.calls for op in call.rules]
-        keys += [(a.bucket, a.key) for a in s.actions if a.action is ActionKind.DELETE]
-        for where in keys:
-            if where in owned:
-                taken[owned[where]] = taken.get(owned[where], 0) + 1
-        for other, count in sorted(taken.items()):
-            warnings.append(f"set {s.name!r}: {count} planned change(s) are at keys set {other!r}'s ledger owns; "
-                            f"apply leaves them alone")
-    return warnings

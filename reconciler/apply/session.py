@@ -20,6 +20,7 @@ from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike
 from reconciler.apply.bookkeeping import SetRun, Tally
 from reconciler.apply.guard import Guard
 from reconciler.apply.ownership import Ownership, gather, index_of, write_index
+from reconciler.apply.stopping import EndpointWatch
 from reconciler.errors import StalePlanError, StateError, StorageError
 from reconciler.state.journal import Journal
 from reconciler.state.locks import HeldLock, LockLost
@@ -50,6 +51,8 @@ class Session:
         self.tally = Tally(options.progress)
         self.guard = Guard(decls)  # what no plan or ledger can make this run delete or overwrite (set by _open)
         self.ownership: dict[str, Ownership] = {}
+        # connection failures in a row, across workers: a dead endpoint stops the run (``stopping``)
+        self.watch = EndpointWatch(options.dead_endpoint_after, options.clock, least=min(3, options.parallelism))
         self.warnings: list[str] = []
         self.runs: list[SetRun] = []
         self.stop = threading.Event()  # set to stop dispatching (Ctrl-C, a lost lock, a crash)
@@ -105,11 +108,7 @@ class Session:
     def _write_index(self, run: SetRun) -> None:
         """Record what the set owns now (``ownership``), when it changed: other sets' plans and applies read it."""
         previous = self.ownership[run.decl.name].own if run.decl.name in self.ownership else None
-        if run.changed or previous is None:
-            addresses = {e.address for e in run.entries.values()}
-        else:  # nothing recorded changed: the outputs it held are still held
-            addresses = {o.address for o in previous.outputs}
-        index = index_of(run.decl, addresses, previous)
+        index = index_of(run.decl, previous)
         if index != previous:
             self._retry(lambda: write_index(self.backend.ledgers, run.decl, index))
 

@@ -84,8 +84,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
         yield
-    except Terminated:  # before anything was applied (while locking or planning): nothing changed
-        click.echo("Terminated (SIGTERM); nothing was applied.", err=True)
+    except Terminated:  # while locking or planning (nothing changed), or during adopt (its records are journaled)
+        click.echo("Terminated (SIGTERM): stopped; anything recorded is journaled and the lock is released.", err=True)
         sys.exit(EXIT_SIGTERM)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -14,7 +14,7 @@ from typing import TextIO
 
 import click
 
-from reconciler.apply.ownership import ownership_warnings
+from reconciler.apply.preview import refusal_warnings
 from reconciler.apply.resets import reset_warnings
 
 from reconciler.cli.errors import EXIT_CHANGES
@@ -90,7 +90,7 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
         with backend_from_options(endpoint, local, state_dir, buckets=buckets) as backend:
             result = plan_narrowed(decls, backend, targets=narrowing.targets, replacements=narrowing.replacements,
                                    prune=prune, replace_unmanaged=replace_unmanaged, progress=progress)
-            owned = ownership_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
+            owned = refusal_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
     finally:
         if progress is not None:
             progress.close()

@@ -289,3 +289,22 @@ def test_plan_names_the_keys_another_set_owns_and_the_two_repositories(server: L
     other = write(tmp_path / "h", shop_text("gallery"))
     code, out, err = cli(server, "plan", str(other))
     assert code == 1 and "two declarations claim this set" in err and "example.com/a/site" in err
+
+
+def test_plan_reports_ledger_entries_the_set_could_not_have_written(server: LocalServer, backend: Backend,
+                                                                    tmp_path: Path) -> None:
+    seed(backend, SOURCES)
+    backend.storage(REGION).put_object(SRC, "important/contract.pdf", b"%PDF signed")
+    path = write(tmp_path, shop_text(prune=True))
+    assert cli(server, "apply", "--yes", str(path))[0] == 0
+    decl = declaration()
+    ledger = backend.ledgers.read(decl)
+    model = next(iter(ledger.entries.values()))
+    forged_line = forged(backend, model, SRC, "important/contract.pdf", "photos.png")
+    backend.ledgers.write_ledger(decl, replace(ledger, entries={**dict(ledger.entries),
+                                                                 (SRC, "important/contract.pdf"): forged_line}))
+    code, out, err = cli(server, "plan", str(path))
+    assert code == 0 and "the ledger records 1 key(s) this set could not have written; nothing done" in err
+    code, out, err = cli(server, "apply", "--yes", str(path))
+    assert code == 0 and "could not have written" in out
+    assert backend.storage(REGION).get_object(SRC, "important/contract.pdf") == b"%PDF signed"

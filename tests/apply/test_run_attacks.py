@@ -20,7 +20,7 @@ from reconciler.local import LocalServer
 from reconciler.state.locks import LockLost
 
 from conftest import REGION, SRC, declaration, keys, make_plan, process_calls, seed
-from test_safety import everything, shop_text, write
+from test_state_attacks import everything, shop_text, write
 
 MANY = [f"photos/p{i:03d}.jpg" for i in range(60)]
 
@@ -225,6 +225,10 @@ class Forwarder:
     def kill(self) -> None:
         import socket
 
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (close alone would not on Linux)
+        except OSError:
+            pass
         self.listener.close()
         with self.lock:
             for s in self.sockets:
