@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean
+.PHONY: demo test bench lint typecheck clean dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# A wheel for `pip install dist/cosrecon-<version>-py3-none-any.whl` on any machine with Python >= 3.11 (pip fetches
+# the dependencies). Needs only python3 and network access to a package index (for the build's setuptools).
+dist:
+	rm -rf dist
+	$(PYTHON) -m pip wheel --no-deps --wheel-dir dist .
+	@ls dist/*.whl
+
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy
 
 clean:
-	rm -rf $(VENV) .cosrecon/demo build *.egg-info
+	rm -rf $(VENV) .cosrecon/demo build dist *.egg-info

@@ -183,7 +183,7 @@ def run_part4(sources: int = 100, repair: int = 30, workdir: Path | None = None)
         adopt_decl.write_text(c.declaration_yaml("adopt4"))
         with c.local_server(adopt_root) as srv:
             before = c.op_counts(srv)
-            c.run_process([*c.cosrecon_argv(), "adopt", str(adopt_decl),
+            c.run_process([*c.cosrecon_argv(), "adopt", "--yes", str(adopt_decl),
                            *c.cli_env_args(srv.endpoint, Path(tmp) / "adopt-state")],
                           env=c.credentials_env(srv.secret_id, srv.secret_key))
             adopt_requests = c.diff_counts(c.op_counts(srv), before)

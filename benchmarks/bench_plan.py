@@ -58,7 +58,8 @@ def _converged_ledger(base: Path, n: int, decl: Path, state: Path) -> None:
     _seed(root, 1, with_outputs=True)
     with c.local_server(root) as server:
         env = c.credentials_env(server.secret_id, server.secret_key)
-        c.run_process([*c.cosrecon_argv(), "adopt", str(decl), *c.cli_env_args(server.endpoint, state)], env=env)
+        c.run_process([*c.cosrecon_argv(), "adopt", "--yes", str(decl), *c.cli_env_args(server.endpoint, state)],
+                      env=env)
     files = list(state.rglob("ledger.jsonl"))
     if len(files) != 1 or any(p.is_file() for p in state.rglob("journal/*")):
         raise c.BenchError(f"adopt left an unexpected state dir: {sorted(map(str, state.rglob('*')))}")
@@ -158,7 +159,7 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000), reps: int = 3, workdir: Path
                 env = c.credentials_env(server.secret_id, server.secret_key)
                 conv = base / f"state-conv-{n}"
                 if converged == "adopt":
-                    adopt = c.run_process([*c.cosrecon_argv(), "adopt", str(decl),
+                    adopt = c.run_process([*c.cosrecon_argv(), "adopt", "--yes", str(decl),
                                            *c.cli_env_args(server.endpoint, conv)], env=env)
                     figures.append(c.figure(f"cosrecon adopt wall ({n:,} sources, {3 * n:,} outputs)", "s",
                                             [adopt.seconds], "makes the converged state; one run"))

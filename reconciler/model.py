@@ -125,6 +125,7 @@ class Reason(str, Enum):
     OUTPUT_CHANGED = "output-changed"  # replace: output ETag differs from the recorded one (changed outside)
     UNMANAGED = "unmanaged"  # conflict: an object stands at the key but the ledger never recorded it
     REPLACE_UNMANAGED = "replace-unmanaged"  # replace: a conflict the user told us to overwrite
+    REPLACE_REQUESTED = "replace-requested"  # replace: unchanged, but the user asked to remake it (--replace)
     NOT_DECLARED = "not-declared"  # orphaned/delete: recorded, no longer declared
     SOURCE_DELETED = "source-deleted"  # orphaned/delete: its source is gone
     OUTPUT_GONE = "output-gone"  # orphaned, nothing to delete: recorded, but the object is gone too

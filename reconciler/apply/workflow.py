@@ -18,7 +18,8 @@ from reconciler.apply.locking import lock_sets
 from reconciler.apply.preview import refusal_warnings
 from reconciler.apply.reviewed import check_saved_declarations, reviewed_plan
 from reconciler.model import Declaration, Plan
-from reconciler.plan.observed import plan_declarations
+from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
+from reconciler.plan.targets import Address, Replacement, replacements_in
 
 
 class Operation(str, Enum):
@@ -39,6 +40,8 @@ class RunSettings:
     operation: Operation = Operation.APPLY
     saved: Plan | None = None  # a plan saved with ``plan --out``: executed only where a fresh plan agrees with it
     saved_where: str = ""  # the saved plan's file, for messages
+    targets: tuple[Address, ...] = ()  # --target: only these outputs (empty: all)
+    replacements: tuple[Replacement, ...] = ()  # --replace: remake these although unchanged
 
 
 def _nothing(_: Plan) -> None:
@@ -76,15 +79,19 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
         names = {s.name for s in settings.saved.sets}
         decls = [d for d in decls if d.name in names]
     replace_unmanaged = settings.replace_unmanaged or settings.operation is Operation.ADOPT
+    decls = targeted_declarations(decls, settings.targets)
+    replacements = settings.replacements or (replacements_in(settings.saved) if settings.saved else ())
     with lock_sets(decls, backend, options, operation=settings.operation.value) as locks:
-        plan = plan_declarations(decls, backend, prune=settings.prune and settings.operation is Operation.APPLY,
-                                 replace_unmanaged=replace_unmanaged)
+        plan = plan_narrowed(decls, backend, targets=settings.targets, replacements=replacements,
+                             prune=settings.prune and settings.operation is Operation.APPLY,
+                             replace_unmanaged=replace_unmanaged)
         if settings.saved is not None:
             plan = reviewed_plan(settings.saved, plan, settings.saved_where)
         callbacks.show(plan)
         for warning in refusal_warnings(plan, decls, backend.ledgers):  # one set of two repositories: refused here
             callbacks.warn(warning)
         if settings.operation is Operation.ADOPT:
+            callbacks.confirm(plan)
             return Outcome(plan, adopt(plan, decls, backend, options, locks=locks))
         check_budget(plan, options)
         callbacks.confirm(plan)

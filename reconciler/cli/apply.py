@@ -7,7 +7,7 @@ unlock: break a set's lock by its id (as ``terraform force-unlock``).
 
 from __future__ import annotations
 
-import re
+import shlex
 import signal
 import sys
 import threading
@@ -22,23 +22,20 @@ from reconciler.apply.contract import ApplyOptions, ApplyReport
 from reconciler.apply.resets import reset_warnings
 from reconciler.apply.stopping import EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
+from reconciler.cli.confirm import confirm_or_abort
+from reconciler.cli.durations import DURATION
+from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
 from reconciler.declare.load import load_declarations
 from reconciler.errors import Aborted, ApplyFailed, UsageError
-from reconciler.model import Declaration, Plan
+from reconciler.model import Declaration, Plan, Reason
 from reconciler.plan.planfile import load_plan
 from reconciler.state.journal import set_aside
 from reconciler.state.locks import CorruptLock
 from reconciler.render import apply_report, render_text
-
-
-def parse_duration(text: str) -> float:
-    """``30``, ``30s``, ``5m``, ``1h`` -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
-    if not match:
-        raise click.BadParameter(f"{text!r}: expected a duration such as 30s, 5m or 90")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+from reconciler.render.notes import next_steps
+from reconciler.render.outcome import render_adopt_text, render_adoption, render_outcome_json
 
 
 def _buckets(decls: Sequence[Declaration]) -> list[str]:
@@ -66,8 +63,8 @@ def _show_plan(plan: Plan, fmt: str) -> None:
         click.echo(f"Warning: {warning}", err=True)
 
 
-def _finish(report: ApplyReport, fmt: str) -> None:
-    click.echo(apply_report.render_json(report) if fmt == "json" else apply_report.render_text(report))
+def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
+    click.echo(render_outcome_json(plan, report) if fmt == "json" else apply_report.render_text(report))
     if report.failures:
         raise ApplyFailed(f"{report.failed} output(s) failed; run apply again to retry them")
 
@@ -115,35 +112,43 @@ def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete
 
 
 @click.command("apply")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Execute a plan saved with `plan --out` where a fresh plan agrees with it (give the same "
                    "declaration PATHs, and --prune/--replace-unmanaged if the plan was made with them).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True)
-@click.option("--max-qps", type=click.FloatRange(0), default=100.0, show_default=True,
+@click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True, metavar="N",
+              help="image_process calls (and deletes) in flight at once, 1-256.")
+@click.option("--max-qps", type=click.FloatRange(0), default=100.0, show_default=True, metavar="QPS",
               help="image_process calls per second (CI allows 100; 50 in finance and overseas regions; 0: no limit).")
 @click.option("--prune", is_flag=True, help="Delete recorded outputs that are no longer declared.")
 @click.option("--replace-unmanaged", is_flag=True, help="Overwrite objects at declared keys the ledger never recorded.")
-@click.option("--max-calls", type=click.IntRange(0), default=None, help="Refuse when the plan needs more calls.")
-@click.option("--max-delete", type=click.IntRange(0), default=None, help="Refuse when the plan deletes more objects.")
-@click.option("--lock-timeout", type=parse_duration, default="0s", show_default=True,
-              help="How long to wait for another apply's lock.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--max-calls", type=click.IntRange(0), default=None, metavar="N",
+              help="Refuse, changing nothing, when the plan needs more than N image_process calls.")
+@click.option("--max-delete", type=click.IntRange(0), default=None, metavar="N",
+              help="Refuse, changing nothing, when the plan deletes more than N objects.")
+@click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
+              help="How long to wait for another run's lock on a set, e.g. 30s, 5m, 1h30m (0s: do not wait).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people; json: the report, with every output created, replaced, deleted or failed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@narrowing_options
 @backend_options
 def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, parallelism: int, max_qps: float,
                   prune: bool, replace_unmanaged: bool, max_calls: int | None, max_delete: int | None,
-                  lock_timeout: float, fmt: str, quiet: bool, endpoint: str | None, local: bool,
-                  state_dir: Path | None) -> None:
+                  lock_timeout: float, fmt: str, quiet: bool, target: tuple[str, ...], replace: tuple[str, ...],
+                  endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
-    if not paths:
-        raise UsageError("apply: give the declaration files or folders (with --plan: the ones the plan was made from)")
+    if plan_file is not None and (target or replace):
+        raise UsageError("--target and --replace are decided when the plan is made (`cosrecon plan --target ... "
+                         "--out FILE`), not with --plan")
     decls = load_declarations(list(paths))
+    narrowing = narrowing_from_options(target, replace, decls)
     options = _options(parallelism, max_qps, max_calls, max_delete, lock_timeout, quiet or fmt == "json")
     saved = load_plan(plan_file) if plan_file is not None else None
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
-                           saved_where=str(plan_file or ""))
+                           saved_where=str(plan_file or ""), targets=narrowing.targets,
+                           replacements=narrowing.replacements)
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
     callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed),
                           warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
@@ -151,28 +156,42 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     with _sigterm_as_interrupt(), _report_when_stopped(fmt):
         with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
             outcome = run_sets(decls, backend, settings, callbacks)
-    _finish(outcome.report, fmt)
+    _finish(outcome.plan, outcome.report, fmt)
+    for step in next_steps(outcome.plan, shlex.join(map(str, paths))):  # what stands between this and a green plan
+        click.echo(step, err=fmt == "json")
 
 
 @click.command("adopt")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--lock-timeout", type=parse_duration, default="0s", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
+              help="How long to wait for another run's lock on a set, e.g. 30s, 5m, 1h30m (0s: do not wait).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people; json: the report as one document.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @backend_options
-def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, endpoint: str | None, local: bool,
-                  state_dir: Path | None) -> None:
+def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: bool, endpoint: str | None,
+                  local: bool, state_dir: Path | None) -> None:
     """Record the objects already standing at declared keys in the ledger, as they are (no processing)."""
     decls = load_declarations(list(paths))
     settings = RunSettings(options=_options(16, 0, None, None, lock_timeout, True), operation=Operation.ADOPT)
+
+    def confirm(plan: Plan) -> None:
+        if any(a.reason is Reason.REPLACE_UNMANAGED for s in plan.sets for a in s.actions):
+            confirm_or_abort("Record these objects in the ledger?", yes=yes, command="adopt")
+
+    callbacks = Callbacks(show=lambda plan: click.echo(render_adoption(plan), err=fmt == "json"), confirm=confirm)
     with _sigterm_as_interrupt(), _report_when_stopped(fmt):
         with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
-            outcome = run_sets(decls, backend, settings)
-    _finish(outcome.report, fmt)
+            outcome = run_sets(decls, backend, settings, callbacks)
+    report = outcome.report
+    click.echo(render_outcome_json(outcome.plan, report) if fmt == "json" else render_adopt_text(report))
+    if report.failures:
+        raise ApplyFailed(f"{report.failed} output(s) could not be adopted; run adopt again to retry them")
 
 
 @click.command("unlock")
-@click.argument("lock_id")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("lock_id", metavar="LOCK_ID")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @backend_options
 def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
                    state_dir: Path | None) -> None:
@@ -200,8 +219,8 @@ def journal_group() -> None:
 
 
 @journal_group.command("set-aside")
-@click.argument("segment")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("segment", metavar="SEGMENT")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @backend_options
 def set_aside_command(segment: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
                       state_dir: Path | None) -> None:

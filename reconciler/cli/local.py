@@ -22,18 +22,21 @@ def local() -> None:
 
 @local.command("serve")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ROOT, show_default=True,
-              envvar="COSRECON_LOCAL_ROOT", show_envvar=True,
+              envvar="COSRECON_LOCAL_ROOT", show_envvar=True, metavar="DIR",
               help="Directory holding the store (created if missing).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
-@click.option("--port", type=click.IntRange(0, 65535), default=9000, show_default=True, help="0 picks a free port.")
-@click.option("--bucket", "buckets", multiple=True, help="Create this bucket at start (repeatable).")
-@click.option("--ci-qps", type=click.FloatRange(min=0), default=100.0, show_default=True,
+@click.option("--host", default="127.0.0.1", show_default=True, metavar="ADDRESS", help="Address to listen on (loopback by default).")
+@click.option("--port", type=click.IntRange(0, 65535), default=9000, show_default=True, metavar="PORT",
+              help="Port to listen on, 0-65535; 0 picks a free port.")
+@click.option("--bucket", "buckets", multiple=True, metavar="NAME", help="Create this bucket at start (repeatable).")
+@click.option("--ci-qps", type=click.FloatRange(min=0), default=100.0, show_default=True, metavar="QPS",
               help="Cloud Infinite persistent-processing rate limit per second (0 = off).")
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Delay added to processing calls.")
-@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of processing calls failing 500.")
-@click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0.0,
-              help="Share of processing calls answered 503 SlowDown.")
-@click.option("--seed", type=int, default=None, help="Seed for the injected faults (reproducible runs).")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, metavar="MS",
+              help="Delay in milliseconds added to processing calls.")
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, metavar="SHARE",
+              help="Share of processing calls failing 500, 0-1.")
+@click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0.0, metavar="SHARE",
+              help="Share of processing calls answered 503 SlowDown, 0-1.")
+@click.option("--seed", type=int, default=None, metavar="N", help="Seed for the injected faults (reproducible runs).")
 def serve(root: Path, host: str, port: int, buckets: tuple[str, ...], ci_qps: float, latency_ms: float,
           fail_rate: float, throttle_rate: float, seed: int | None) -> None:
     """Serve the COS XML API and CI processing until interrupted (Ctrl-C)."""
@@ -74,10 +77,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 @local.command("import")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--bucket", required=True, help="Bucket to copy into (created if missing).")
-@click.option("--prefix", default="", help="Key prefix, e.g. 'photos/'.")
+@click.option("--bucket", required=True, metavar="NAME", help="Bucket to copy into (created if missing).")
+@click.option("--prefix", default="", metavar="PREFIX", help="Key prefix, e.g. 'photos/'.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ROOT, show_default=True,
-              envvar="COSRECON_LOCAL_ROOT", show_envvar=True,
+              envvar="COSRECON_LOCAL_ROOT", show_envvar=True, metavar="DIR",
               help="Directory holding the store.")
 def import_(directory: Path, bucket: str, prefix: str, root: Path) -> None:
     """Copy a folder of files into the local store without HTTP (fast seeding)."""

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.apply.backend import DEFAULT_POOL_SIZE, Backend, open_backend
+from reconciler.cli.endpoint import endpoint_callback
 from reconciler.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,10 +31,11 @@ def local_root() -> Path:
 def backend_options(command: F) -> F:
     """Add ``--endpoint``, ``--local`` and ``--state-dir`` to a click command."""
     command = click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                           help="Keep ledgers in this local folder instead of COS.")(command)
+                           metavar="DIR", help="Keep ledgers in this local folder instead of COS.")(command)
     command = click.option("--local", "local", is_flag=True, default=False,
                            help=f"Run against the embedded local server (root {LOCAL_ROOT} or ${LOCAL_ROOT_ENV}), started in-process.")(command)
     command = click.option("--endpoint", envvar="COSRECON_ENDPOINT", default=None, metavar="URL",
+                           callback=endpoint_callback,
                            help="COS-compatible endpoint, e.g. http://127.0.0.1:9000 (env COSRECON_ENDPOINT).")(command)
     return command
 

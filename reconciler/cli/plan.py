@@ -1,6 +1,8 @@
 """`cosrecon plan PATH...`: show what apply would do — data on stdout, progress on stderr (terminals only).
 
-Exit codes: 0 (and, with ``--detailed-exitcode``, no changes), 2 changes present (``--detailed-exitcode``), 1 error.
+Exit codes: 0 (and, with ``--detailed-exitcode``, a green plan: nothing to create, replace or delete, no conflict and
+no orphan), 2 with ``--detailed-exitcode`` when the plan is not green (conflicts and kept orphans count: they need a
+decision — adopt, --replace-unmanaged, --prune or ``state rm`` — before the plan is green), 1 error.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from reconciler.apply.preview import refusal_warnings
 from reconciler.apply.resets import reset_warnings
 
 from reconciler.cli.errors import EXIT_CHANGES
+from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
-from reconciler.plan.observed import plan_declarations
+from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
 from reconciler.plan.planfile import save_plan
+from reconciler.plan.warnings import plan_warnings
 from reconciler.render import render_markdown, render_text, write_json
+from reconciler.render.notes import is_green
 
 
 class ListingProgress:
@@ -65,39 +70,47 @@ def buckets_of(decls: list[Declaration]) -> set[str]:
 @click.option("--full", is_flag=True, help="List every action, even in plans of thousands (text).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the plan to FILE for `cosrecon apply --plan FILE`.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none, 1 on error.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when the plan is green (nothing to create, replace or delete, no conflict, no orphan), "
+                   "2 when it is not, 1 on error.")
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
+@narrowing_options
 @backend_options
 def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool, prune: bool,
-         replace_unmanaged: bool, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], endpoint: str | None,
+         local: bool, state_dir: Path | None) -> None:
     """Show which outputs are missing or stale, and the image_process calls that fix them. Changes nothing."""
     decls = load_declarations(list(paths))
+    narrowing = narrowing_from_options(target, replace, decls)
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
-        with backend_from_options(endpoint, local, state_dir, buckets=buckets_of(decls)) as backend:
-            result = plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged,
-                                       progress=progress)
+        buckets = buckets_of(targeted_declarations(decls, narrowing.targets))
+        with backend_from_options(endpoint, local, state_dir, buckets=buckets) as backend:
+            result = plan_narrowed(decls, backend, targets=narrowing.targets, replacements=narrowing.replacements,
+                                   prune=prune, replace_unmanaged=replace_unmanaged, progress=progress)
             owned = refusal_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
     finally:
         if progress is not None:
             progress.close()
     if out is not None:
         save_plan(result, out)
+    warnings = [str(w) for w in plan_warnings(targeted_declarations(decls, narrowing.targets), result)]
+    warnings += [f"Warning: {w}" for w in reset_warnings(result) + owned]
     stdout = sys.stdout
     if fmt == "json":
         write_json(result, stdout)
     elif fmt == "markdown":
-        stdout.write(render_markdown(result))
+        stdout.write(render_markdown(result, warnings=warnings))
     else:
         stdout.write(render_text(result, full=full))
     stdout.flush()
-    for warning in reset_warnings(result) + owned:
-        click.echo(f"Warning: {warning}", err=True)
+    for warning in warnings:
+        click.echo(warning, err=True)
     if out is not None and fmt == "text":
         click.echo(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`.", err=True)
-    if detailed_exitcode and result.has_changes:
+    if detailed_exitcode and not is_green(result):
         sys.exit(EXIT_CHANGES)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from reconciler.declare.load import load_declarations
+from reconciler.declare.warnings import declaration_warnings
 from reconciler.model import Declaration
 
 
@@ -28,6 +29,8 @@ def validate(paths: tuple[str, ...]) -> None:
     """Check declaration files (or directories of them) and report every problem with file:line:col."""
     declarations = load_declarations(list(paths))
     click.echo(render_summary(declarations))
+    for warning in (w for d in declarations for w in declaration_warnings(d)):
+        click.echo(str(warning), err=True)
 
 
 COMMANDS: list[click.Command] = [validate]

@@ -10,10 +10,10 @@ Every problem is ``(location, message)``, the location being the JSON path of th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from reconciler.declare.globs import GlobSyntaxError, Selector, compile_globs
+from reconciler.declare.globs import GlobSyntaxError, Selector, base_dir, compile_globs
 from reconciler.model import Declaration, OutputSpec, Pipeline
 from reconciler.declare.rules import RuleError, parse_rule
 from reconciler.declare.templates import (
@@ -50,6 +50,13 @@ def check_declaration(decl: Declaration) -> list[Finding]:
             if _check_template(output, loc + ("fileid",), findings):
                 templates_ok.add(decl.address(pipeline, output))
     findings.extend(_check_keys(decl, usable, templates_ok))
+    for pipeline in decl.pipelines:  # a bad glob must not hide a '..' fileid: check with the globs that are fine
+        if pipeline.name not in usable:
+            includes = _usable_globs(pipeline.source.include)
+            for output in pipeline.outputs:
+                if decl.address(pipeline, output) in templates_ok:
+                    where: Location = ("pipelines", pipeline.name, "outputs", output.name, "fileid")
+                    findings.extend((where, m) for m in _key_problems(output.fileid, includes)[:1])
     return findings
 
 
@@ -81,9 +88,40 @@ def check_outputs_of(data: Any) -> list[Finding]:
                 parse_rule(rule)
             except RuleError as exc:
                 findings.append((loc + ("rule",), str(exc)))
-        if isinstance(fileid, str):
-            _check_template(OutputSpec(oname, "", fileid), loc + ("fileid",), findings)
+        if isinstance(fileid, str) and _check_template(OutputSpec(oname, "", fileid), loc + ("fileid",), findings):
+            findings.extend((loc + ("fileid",), m) for m in _key_problems(fileid, _includes(data, pname))[:1])
     return findings
+
+
+def _includes(data: Mapping[str, Any], pipeline: str) -> list[str]:
+    """A schema-refused document's include globs of ``pipeline``, as far as they are usable strings."""
+    source = data["pipelines"][pipeline].get("source")
+    include = source.get("include") if isinstance(source, Mapping) else None
+    return _usable_globs(include if isinstance(include, list) else ())
+
+
+def _usable_globs(patterns: Iterable[object]) -> list[str]:
+    """The patterns that are globs a key can match (the others are reported where they stand)."""
+    found = []
+    for pattern in patterns:
+        try:
+            if isinstance(pattern, str) and not pattern.startswith("/") and compile_globs((pattern,)):
+                found.append(pattern)
+        except GlobSyntaxError:
+            continue
+    return found
+
+
+def _key_problems(fileid: str, includes: list[str]) -> list[str]:
+    """Unusable keys (``..``, empty segments) ``fileid`` renders to for the sample sources of ``includes``."""
+    found = []
+    for pattern in includes:
+        for source in sample_keys(pattern):
+            key = resolve_fileid(source, FileidTemplate(fileid).render(source_variables(source, base_dir(pattern))))
+            problem = key_problem(key)
+            if problem:
+                found.append(f"fileid {problem}, for source {source!r}")
+    return found
 
 
 def _selector(decl: Declaration, pipeline: Pipeline) -> Selector:

@@ -1,7 +1,7 @@
 """Load declaration files (YAML or JSON), validate them, and build ``model.Declaration`` values.
 
 ``load_declarations`` takes files and directories (searched recursively for *.yaml, *.yml, *.json; hidden
-folders skipped), and either returns every declaration or raises ``DeclarationError`` listing every problem
+folders skipped; files found there that are plainly no declaration skipped, see ``is_declaration``), and either returns every declaration or raises ``DeclarationError`` listing every problem
 across all files: unreadable paths, malformed text, schema violations, semantic checks (``checks``) and set
 names declared twice. Each problem points at the offending node: ``file:line:col: json.path: message``.
 """
@@ -28,17 +28,26 @@ SUFFIXES = (".yaml", ".yml", ".json")
 def load_declarations(paths: Sequence[str | Path]) -> list[Declaration]:
     """Every declaration in ``paths`` (files or directories), validated. Raises DeclarationError."""
     problems: list[Problem] = []
-    files = _expand_paths(paths, problems)
+    searched: set[str] = set()
+    files = _expand_paths(paths, problems, searched)
     declarations: list[Declaration] = []
     documents: list[Document] = []
+    skipped: list[str] = []
     for file in files:
         decl, found, document = load_file(file)
+        if file in searched and document is not None and not is_declaration(document.data):
+            skipped.append(file)  # found by directory search and plainly something else (a compose file, a plan)
+            continue
         problems.extend(sorted(found, key=lambda p: (p.line, p.column)))
         if decl is not None:
             declarations.append(decl)
         if document is not None:
             documents.append(document)
     problems.extend(_duplicate_names(documents))
+    if skipped and not declarations and not problems:
+        shown = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        problems.append(Problem(str(next(iter(paths))), 1, 1, "$", f"no declarations found: {len(skipped)} file(s) "
+                                f"skipped as not declarations ({shown}; a declaration has version: 1 and pipelines)"))
     if problems:
         raise DeclarationError(problems)
     return declarations
@@ -130,7 +139,17 @@ def declaration_digest(decl: Declaration) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _expand_paths(paths: Iterable[str | Path], problems: list[Problem]) -> list[str]:
+def is_declaration(data: Any) -> bool:
+    """Whether a file found by directory search is taken as a declaration: anything but a mapping that has no
+    ``pipelines`` key and is not ``version: 1`` with a ``name`` or ``bucket`` (so docker-compose files, workflows
+    and saved plans beside declarations are skipped; text that does not parse, lists and empty files are still
+    reported, as they may be broken declarations). Files named on the command line are always declarations."""
+    if not isinstance(data, dict):
+        return True
+    return "pipelines" in data or (data.get("version") == 1 and ("name" in data or "bucket" in data))
+
+
+def _expand_paths(paths: Iterable[str | Path], problems: list[Problem], searched: set[str]) -> list[str]:
     files: list[str] = []
     seen: set[str] = set()
 
@@ -150,6 +169,7 @@ def _expand_paths(paths: Iterable[str | Path], problems: list[Problem]) -> list[
                 problems.append(Problem(path, 1, 1, "$", "directory holds no declaration files (*.yaml, *.yml, *.json)"))
             for file in found:
                 add(file)
+                searched.add(file)
         else:
             add(path)
     return files

@@ -8,9 +8,11 @@ list saying how many it leaves out. However large the plan, the result stays und
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from reconciler.model import ActionKind, Plan
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
+from reconciler.render.notes import is_green, set_notes
 from reconciler.render.text import CONVERGED, summary_line
 
 COMMENT_LIMIT = 65_535
@@ -51,11 +53,20 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MARKER) -> str:
-    """The comment body (starting with a hidden marker so a workflow can find and update it)."""
+def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MARKER,
+                    warnings: Sequence[object] = ()) -> str:
+    """The comment body (starting with a hidden marker so a workflow can find and update it). Deletions are listed
+    open; what conflicts and orphans mean, and the ``warnings``, come right after the summary."""
     out = _Budget(limit)
     out.add(f"{marker}\n### cosrecon plan\n\n")
-    out.add(f"**{summary_line(plan) if plan.has_changes else CONVERGED}**\n\n")
+    out.add(f"**{CONVERGED if is_green(plan) else summary_line(plan)}**\n\n")
+    for warning in warnings:
+        out.add(f"> :warning: {_cell(str(warning))}\n")
+    notes = [(s.name, note) for s in plan.sets for note in set_notes(s)]
+    out.add("\n" if warnings else "")
+    for name, note in notes:
+        out.add(f"- {_cell(name)}: {_cell(note)}\n")
+    out.add("\n" if notes else "")
     out.add("| set | output | create | replace | delete | conflict | orphaned | unchanged |\n"
             "|---|---|---:|---:|---:|---:|---:|---:|\n")
     grouped = [(s, group_set(s, _LIST_SAMPLES)) for s in plan.sets]
@@ -77,7 +88,8 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MAR
     for index, (s, g, kind) in enumerate(lists):
         total = g.count(kind)
         share = out.room() // (len(lists) - index)  # a fair share; what a list leaves goes to the next ones
-        head = (f"<details><summary>{SYMBOL[kind]} {html.escape(s.name)} · {html.escape(g.address)}: "
+        opened = "<details open>" if kind is ActionKind.DELETE else "<details>"  # deletions: seen without a click
+        head = (f"{opened}<summary>{SYMBOL[kind]} {html.escape(s.name)} · {html.escape(g.address)}: "
                 f"{total} {kind.value}</summary>\n\n<pre>\n")
         tail = "</pre>\n</details>\n\n"
         used = len(head) + len(tail) + 40  # room for the "… and N more" line

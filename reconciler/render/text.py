@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from reconciler.model import ActionKind, Plan, SetPlan
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
+from reconciler.render.notes import is_green, set_notes
 
 FULL_LIMIT = 200
 SAMPLES = 3
@@ -24,7 +25,8 @@ def summary_line(plan: Plan) -> str:
     return (
         f"Plan: {plan.count(ActionKind.CREATE)} to create, {plan.count(ActionKind.REPLACE)} to replace, "
         f"{plan.count(ActionKind.DELETE)} to delete, {_plural(plan.count(ActionKind.CONFLICT), 'conflict')}, "
-        f"{plan.count(ActionKind.UNCHANGED)} unchanged; {_plural(plan.calls, 'image_process call')}."
+        + (f"{plan.count(ActionKind.ORPHANED)} orphaned, " if plan.count(ActionKind.ORPHANED) else "")
+        + f"{plan.count(ActionKind.UNCHANGED)} unchanged; {_plural(plan.calls, 'image_process call')}."
     )
 
 
@@ -55,27 +57,16 @@ def _render_set(s: SetPlan, full: bool) -> list[str]:
             hidden = group.count(kind) - len(shown)
             if hidden > 0:
                 lines.append(f"      {SYMBOL[kind]} ... and {hidden} more (--full lists all)")
-    orphaned = s.count(ActionKind.ORPHANED)
-    if orphaned:
-        lines.append(f"  {_plural(orphaned, 'orphaned output')} kept (prune: true or --prune deletes them).")
-    conflicts = s.count(ActionKind.CONFLICT)
-    if conflicts:
-        lines.append(f"  {_plural(conflicts, 'conflict')}: objects cosrecon did not make stand at declared keys; "
-                     "`cosrecon adopt` records them, --replace-unmanaged remakes them.")
+    lines.extend(f"  {note}" for note in set_notes(s))
     return lines
 
 
 def render_text(plan: Plan, *, full: bool = False) -> str:
     """The whole plan as text, ending with the summary line (or the converged message)."""
-    if not plan.has_changes:
-        lines = [CONVERGED]
-        orphaned = plan.count(ActionKind.ORPHANED)
-        if orphaned:
-            lines.extend(line for s in plan.sets if s.count(ActionKind.ORPHANED) for line in _render_set(s, full))
+    if is_green(plan):  # orphans are no "No changes": they are listed, counted and explained below
         unchanged = plan.count(ActionKind.UNCHANGED)
-        lines.append(f"({unchanged} unchanged" + (f", {orphaned} orphaned kept" if orphaned else "") + ".)"
-                     if unchanged or orphaned else "(No source objects match the include globs.)")
-        return "\n".join(lines) + "\n"
+        return f"{CONVERGED}\n" + (f"({unchanged} unchanged.)\n" if unchanged else
+                                    "(No source objects match the include globs.)\n")
     lines = []
     for s in plan.sets:
         lines.extend(_render_set(s, full))

@@ -132,8 +132,8 @@ def test_adopt_and_unlock(server: LocalServer, backend: Backend, tmp_path: Path)
     seed(backend, ["photos/a.jpg"])
     backend.storage(REGION).put_object(SRC, "png/a.png", b"made elsewhere")
     path = write_decl(tmp_path)
-    code, out, err = run(server, "adopt", str(path))
-    assert code == 0 and "Adopted 1" in out, err
+    code, out, err = run(server, "adopt", str(path), "--yes")
+    assert code == 0 and "Adopt complete: 1 recorded" in out, err
     decl = declaration()
     held = backend.ledgers.acquire(decl, lease=600)
     code, out, err = run(server, "apply", str(path), "--yes")

@@ -272,7 +272,7 @@ def test_a_lost_ledger_with_standing_outputs_is_a_warning_naming_adopt(server: L
     code, out, err = cli(server, "plan", str(path))
     assert code == 0 and "4 conflict" in out
     assert "Warning: set 'shop' has" in err and "cosrecon adopt" in err
-    code, out, err = cli(server, "adopt", str(path))
+    code, out, err = cli(server, "adopt", str(path), "--yes")
     assert code == 0, err
     code, out, err = cli(server, "plan", str(path))
     assert "Warning" not in err

@@ -43,10 +43,10 @@ def make_plan(n: int = 3, addresses: int = 1, *, conflicts: int = 0, rule_change
 
 def test_summary_line_format() -> None:
     plan = make_plan(3, 2, conflicts=4)
-    assert summary_line(plan) == "Plan: 6 to create, 0 to replace, 0 to delete, 4 conflicts, 14 unchanged; " \
-                                 "6 image_process calls."
+    assert summary_line(plan) == "Plan: 6 to create, 0 to replace, 0 to delete, 4 conflicts, 1 orphaned, " \
+                                 "14 unchanged; 6 image_process calls."
     one = make_plan(1, 1, conflicts=1)
-    assert summary_line(one).endswith("1 conflict, 7 unchanged; 1 image_process call.")
+    assert summary_line(one).endswith("1 conflict, 1 orphaned, 7 unchanged; 1 image_process call.")
 
 
 def test_text_lists_small_plans_and_summarises_large_ones() -> None:
