@@ -12,6 +12,7 @@ the content is approximated (resampling, filters, a background-colour key), whic
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ _FROM_PIL = {v: k for k, v in _PIL_FORMAT.items()} | {"MPO": "jpg"}
 _MIME = {"jpg": "image/jpeg", "png": "image/png", "bmp": "image/bmp", "webp": "image/webp", "tiff": "image/tiff",
          "gif": "image/gif", "avif": "image/avif"}
 _LOSSY = ("jpg", "webp", "avif")
+PROCESS_SLOTS = 2  # requests processed at once; the others wait (with LOCAL_MAX_PIXELS, this bounds memory)
+_SLOTS = threading.BoundedSemaphore(PROCESS_SLOTS)
 _DEFAULT_QUALITY = 85  # a source without a known quality (not a JPEG): an approximation, CI does not document it
 _IJG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
              14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
@@ -62,8 +65,9 @@ class Output:
     mime: str
 
 
-def _open(data: bytes) -> Image.Image:
-    """Decode the source, refusing before decoding what is over the documented or local limits."""
+def _open(data: bytes, steps: tuple[Step, ...] = ()) -> Image.Image:
+    """Decode the source, refusing before decoding what is over the documented or local limits, and (with
+    ``steps``) any rule whose intermediate sizes, worked out from the header alone, would be."""
     if len(data) > MAX_INPUT_BYTES:
         raise RuleError(f"the source is {len(data)} bytes: over the 32 MB input limit")
     try:
@@ -77,6 +81,9 @@ def _open(data: bytes) -> Image.Image:
             raise RuleError(f"the source is {image.width}x{image.height} x {frames} frame(s): over the local "
                             f"server's {LOCAL_MAX_PIXELS:,} pixel budget per request (CI accepts up to "
                             f"{MAX_PIXELS:,})")
+        size = image.size
+        for step in steps:
+            size = planned_size(step, *size)
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         if isinstance(exc, RuleError):
@@ -140,7 +147,8 @@ def process(data: bytes, pipeline: Pipeline) -> Output:
     """Apply a parsed rule to image bytes; raises RuleError or NotAnImage. With ignore-error/1 a failure
     while processing returns the original image instead (as the docs say CI does)."""
     try:
-        return _process(data, pipeline)
+        with _SLOTS:
+            return _process(data, pipeline)
     except RuleError:
         if not pipeline.ignore_error:
             raise
@@ -148,14 +156,19 @@ def process(data: bytes, pipeline: Pipeline) -> Output:
 
 
 def original(data: bytes) -> Output:
-    """The source bytes as an output (ignore-error/1, size-limit/...!, minisize/1)."""
-    image = Image.open(io.BytesIO(data))
-    info = _info(image, jpeg_quality(image) or 100)
-    return Output(data, info, _MIME.get(info.format, "application/octet-stream"))
+    """The source bytes as an output (ignore-error/1, size-limit/...!, minisize/1), described from its header
+    alone: a source refused for its size is never decoded."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise NotAnImage("the source object is not an image Cloud Infinite can decode") from None
+    fmt = _FROM_PIL.get(image.format or "", (image.format or "").lower())
+    info = ImageInfo(fmt, image.width, image.height, jpeg_quality(image) or 100, 1, "")
+    return Output(data, info, _MIME.get(fmt, "application/octet-stream"))
 
 
 def _process(data: bytes, pipeline: Pipeline) -> Output:
-    image = _open(data)
+    image = _open(data, pipeline.steps)
     source_format = _FROM_PIL.get(image.format or "", "png")
     source_quality = jpeg_quality(image)
     exif = image.info.get("exif")
@@ -213,6 +226,15 @@ def planned_size(step: Step, width: int, height: int) -> tuple[int, int]:
     if name == "scrop":
         w, h = (int(p) for p in step.get("size").split("x"))
         return checked(w, h)
+    if name == "crop":
+        w_text, _, h_text = step.get("size").partition("x")
+        return checked(min(width, int(w_text or width)), min(height, int(h_text or height)))
+    if name == "cut":
+        w, h, dx, dy = (int(p) for p in step.get("size").split("x"))
+        return checked(max(1, min(w, width - dx)), max(1, min(h, height - dy)))
+    if name == "iradius":
+        side = min(2 * int(step.get("radius")), width, height)
+        return checked(side, side)
     if name == "AISuperResolution":
         magnify = int(step.get("magnify", "2"))
         return checked(width * magnify, height * magnify)

@@ -105,9 +105,13 @@ def test_animated_gif_keeps_its_frames_and_is_not_scaled_up() -> None:
 def test_every_step_is_sized_before_it_runs() -> None:
     assert rotated_size(45, 100, 100) == (142, 142)
     rotate = parse_rule("imageMogr2/" + "/".join(["rotate/45"] * 16)).steps[0]
-    assert imaging.planned_size(rotate, 5000, 5000) == (7072, 7072)
+    assert imaging.planned_size(rotate, 4000, 4000) == (5657, 5657)
     with pytest.raises(RuleError, match="over the limits"):  # refused before the step would allocate it
-        imaging.planned_size(rotate, 7072, 7072)
+        imaging.planned_size(rotate, 9000, 9000)
+    with pytest.raises(RuleError, match="pixel budget"):
+        imaging.planned_size(rotate, 5000, 5000)
+    with pytest.raises(RuleError, match="over the limits"):  # sixteen rotate/45: refused from the header alone
+        _run(jpeg(100, 100), "imageMogr2/" + "/".join(["rotate/45"] * 16))
     with pytest.raises(RuleError, match="pixel budget"):  # the source's decoded size is checked before decoding
         imaging.describe(_png(8100, 8100))
 
