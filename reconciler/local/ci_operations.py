@@ -26,7 +26,7 @@ def download_rule(params: Mapping[str, str]) -> str | None:
     for name, value in params.items():
         if name.startswith("ci-process="):  # the SDK's ci_get_object(Rule='ci-process=...') sends it as a name
             return name + (f"={value}" if value else "")
-        if name.startswith(_RULE_PREFIXES):
+        if name.startswith(_RULE_PREFIXES) or name == "imageSlim":
             return name + (f"={value}" if value else "")
     return None
 
