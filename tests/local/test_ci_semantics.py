@@ -87,6 +87,8 @@ def test_size_limit_ignore_error_and_the_output_cap() -> None:
     limited = _run(big, "imageMogr2/size-limit/15k")
     assert len(limited.data) <= 15 * 1024 and open_image(limited.data).size == (800, 600)
     assert _run(big, "imageMogr2/quality/100!/size-limit/500k!").data == big  # the original is smaller
+    assert _run(big, "imageMogr2/quality/100!/minisize/1").data == big  # minisize: the smaller of the two
+    assert len(_run(big, "imageMogr2/quality/30!/minisize/1").data) < len(big)
     with pytest.raises(RuleError, match="9999 px a side"):
         _run(big, "imageMogr2/thumbnail/x9999")
     assert _run(big, "imageMogr2/thumbnail/x9999/ignore-error/1").data == big  # the original instead
