@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from reconciler.declare import operations as ops
 from reconciler.local.steps import STEPS
 from reconciler.local.ruleparse import (LOCAL_MAX_PIXELS, MAX_INPUT_SIDE, MAX_PIXELS, Pipeline, RuleError, Step,
-                                        checked, rotated_size, thumbnail_size, view2_size)
+                                        planned_size)
 
 MAX_INPUT_BYTES = ops.MAX_INPUT_BYTES
 MAX_AI_INPUT_BYTES = ops.MAX_AI_INPUT_BYTES
@@ -212,38 +212,6 @@ def _run(image: Image.Image, step: Step, animated: bool) -> Image.Image:
             size[0] > image.width or size[1] > image.height):
         return image  # GIF is not scaled up (1045/33713, 436/36366)
     return STEPS[step.name](image, step)
-
-
-def planned_size(step: Step, width: int, height: int) -> tuple[int, int]:
-    """A step's output size for a width x height input, checked against the limits before it runs."""
-    name = step.name
-    if name == "thumbnail":
-        return thumbnail_size(step.get("geometry"), width, height)
-    if name == "imageView2":
-        return view2_size(step, width, height)[0]
-    if name == "rotate":
-        return rotated_size(int(step.get("degrees")), width, height)
-    if name == "scrop":
-        w, h = (int(p) for p in step.get("size").split("x"))
-        return checked(w, h)
-    if name == "crop":
-        w_text, _, h_text = step.get("size").partition("x")
-        return checked(min(width, int(w_text or width)), min(height, int(h_text or height)))
-    if name == "cut":
-        w, h, dx, dy = (int(p) for p in step.get("size").split("x"))
-        return checked(max(1, min(w, width - dx)), max(1, min(h, height - dy)))
-    if name == "iradius":
-        side = min(2 * int(step.get("radius")), width, height)
-        return checked(side, side)
-    if name == "AISuperResolution":
-        magnify = int(step.get("magnify", "2"))
-        return checked(width * magnify, height * magnify)
-    if name == "AIImageCrop":
-        return checked(int(step.get("width")), int(step.get("height")))
-    if name.endswith("Matting"):
-        pad_x, _, pad_y = (step.get("padding-layout") or "0x0").partition("x")
-        return checked(width + 2 * int(pad_x), height + 2 * int(pad_y))
-    return checked(width, height)
 
 
 def _upright(exif: bytes) -> bytes:

@@ -248,6 +248,38 @@ def rotated_size(degrees: int, width: int, height: int) -> tuple[int, int]:
     return checked(math.ceil(width * c + height * s - 1e-9), math.ceil(width * s + height * c - 1e-9))
 
 
+def planned_size(step: Step, width: int, height: int) -> tuple[int, int]:
+    """A step's output size for a width x height input, checked against the limits before it runs."""
+    name = step.name
+    if name == "thumbnail":
+        return thumbnail_size(step.get("geometry"), width, height)
+    if name == "imageView2":
+        return view2_size(step, width, height)[0]
+    if name == "rotate":
+        return rotated_size(int(step.get("degrees")), width, height)
+    if name == "scrop":
+        w, h = (int(p) for p in step.get("size").split("x"))
+        return checked(w, h)
+    if name == "crop":
+        w_text, _, h_text = step.get("size").partition("x")
+        return checked(min(width, int(w_text or width)), min(height, int(h_text or height)))
+    if name == "cut":
+        w, h, dx, dy = (int(p) for p in step.get("size").split("x"))
+        return checked(max(1, min(w, width - dx)), max(1, min(h, height - dy)))
+    if name == "iradius":
+        side = min(2 * int(step.get("radius")), width, height)
+        return checked(side, side)
+    if name == "AISuperResolution":
+        magnify = int(step.get("magnify", "2"))
+        return checked(width * magnify, height * magnify)
+    if name == "AIImageCrop":
+        return checked(int(step.get("width")), int(step.get("height")))
+    if name.endswith("Matting"):
+        pad_x, _, pad_y = (step.get("padding-layout") or "0x0").partition("x")
+        return checked(width + 2 * int(pad_x), height + 2 * int(pad_y))
+    return checked(width, height)
+
+
 def checked(w: float, h: float) -> tuple[int, int]:
     """A step's output size, refused when over CI's output limit or the local server's pixel budget."""
     iw, ih = max(1, round(w)), max(1, round(h))
