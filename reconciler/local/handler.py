@@ -19,6 +19,7 @@ from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_BODY, CosError, Request, RequestBody, Response, valid_bucket_name
 
 _DRAIN_LIMIT = 64 * 1024 * 1024
+_CHUNK_LINE_LIMIT = 4096
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -70,6 +71,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._authenticate(req)
                 response = routing.route(self.state, req)
         except CosError as exc:
+            if req is not None and req.body.chunked:
+                self.close_connection = True  # where a refused chunked body ends is not worth finding out
             response = routing.error_response(self.state, exc, req, request_id)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -84,13 +87,17 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _parse(self, method: str, request_id: str) -> Request:
-        raw_path, _, raw_query = self.path.partition("?")
+        # The request line's own target: http.server collapses a leading '//' in self.path, but a key may
+        # begin with '/' (the SDK sends '//lead.txt' for key '/lead.txt' and signs that path).
+        words = self.requestline.split()
+        target = words[1] if len(words) == 3 else self.path
+        raw_path, _, raw_query = target.partition("?")
         if raw_path.startswith(("http://", "https://")):
             raw_path = "/" + raw_path.split("/", 3)[-1] if raw_path.count("/") >= 3 else "/"
         host = self.headers.get("Host", "").strip().lower()
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
-            key = unquote_to_bytes(raw_path.lstrip("/")).decode("utf-8")
+            key = unquote_to_bytes(raw_path.removeprefix("/")).decode("utf-8")
             query = parse_qsl(raw_query, keep_blank_values=True, encoding="utf-8", errors="strict")
         except UnicodeDecodeError:
             raise CosError("InvalidURI", "The request URI is not valid UTF-8.") from None
@@ -107,13 +114,24 @@ class Handler(BaseHTTPRequestHandler):
                 raise CosError("InvalidBucketName", "The bucket name in the Host header is not valid.")
         return Request(method, bucket, region, host, key, query, headers,
                        params={k: v for k, v in query if k.lower() not in AUTH_FIELDS},
-                       body=RequestBody(self.rfile, self._content_length(headers)), request_id=request_id)
+                       body=self._body(headers), request_id=request_id)
 
     def _authenticate(self, req: Request) -> None:
         try:
             verify(self.state.credentials, req.method, "/" + req.key, req.query, req.headers, time.time())
         except AuthFailure as exc:
             raise CosError(exc.code, exc.message) from None
+
+    def _body(self, headers: dict[str, str]) -> RequestBody:
+        length = self._content_length(headers)
+        chunked = length is None and headers.get("transfer-encoding", "").strip().lower() == "chunked"
+        return RequestBody(self.rfile, length, self._chunk_line if chunked else None)
+
+    def _chunk_line(self) -> bytes:
+        line = self.rfile.readline(_CHUNK_LINE_LIMIT + 1)
+        if not line or len(line) > _CHUNK_LINE_LIMIT:
+            raise ConnectionResetError("a chunked body ended early or has an overlong line")
+        return line
 
     @staticmethod
     def _content_length(headers: dict[str, str]) -> int | None:
@@ -138,7 +156,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if body.length is None:
             if "transfer-encoding" in req.headers:
-                self.close_connection = True  # chunked bodies are not supported: do not reuse the connection
+                self.close_connection = True  # an unread chunked body: do not reuse the connection
             return
         if body.length <= _DRAIN_LIMIT:
             body.reader().read()

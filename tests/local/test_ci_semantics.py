@@ -20,13 +20,11 @@ from reconciler.declare import operations as ops
 from reconciler.declare.rules import RuleError as DeclRuleError
 from reconciler.declare.rules import parse_rule as validate
 from reconciler.local import imaging, routing
-from reconciler.local.auth import Credentials
 from reconciler.local.context import ServerState
-from reconciler.local.faults import Faults, FaultSettings, Stats
-from reconciler.local.store import LocalStore
 from reconciler.local.ruleparse import (NotEmulated, RuleError, parse_rule, planned_size, rotated_size,
                                         thumbnail_size)
 from tests.local.conftest import jpeg, open_image
+from tests.local.test_routes import request, state  # noqa: F401 - state is a fixture
 
 
 def _gif(frames: int = 3, size: tuple[int, int] = (40, 30)) -> bytes:
@@ -138,12 +136,7 @@ def test_fileids_are_url_decoded_as_the_docs_say(client: Any, bucket: str) -> No
     assert process("d/src.jpg")["ProcessResults"]["Object"]["Key"] == "d/src.jpg"  # rule 4: the source itself
 
 
-def test_download_errors_carry_x_errno_and_ci_replies_say_tencent_ci(tmp_path: Path) -> None:
-    from tests.local.test_routes import BUCKET, request
-
-    store = LocalStore(tmp_path)
-    store.create_bucket(BUCKET)
-    state = ServerState(store, Credentials("id", "key"), Faults(FaultSettings(ci_qps=0)), Stats())
+def test_download_errors_carry_x_errno_and_ci_replies_say_tencent_ci(state: ServerState) -> None:
     assert routing.handle(state, request("PUT", "e/src.jpg", jpeg(24, 32))).status == 200
     for rule, errno in [("imageMogr2/thumbnail/9999x", "-442"), ("imageMogr2/rcrop/10x", "-1"),
                         ("style/missing", "-105")]:
