@@ -36,6 +36,10 @@ def test_one_refused_rule_does_not_take_four_good_ones_down(server: LocalServer,
     again = make_plan([decl], backend)
     assert [(a.action, a.address) for s in again.sets for a in s.actions
             if a.action is not ActionKind.UNCHANGED] == [(ActionKind.CREATE, "photos.bad")]
+    changed = {name: {**spec, "rule": spec["rule"] + "/strip"} for name, spec in GOOD.items()}
+    decl = declaration(outputs={**changed, **REFUSED})
+    report = apply_plan(make_plan([decl], backend), [decl], backend, ApplyOptions(max_qps=0))
+    assert (report.replaced, report.created, report.failed) == (4, 0, 1)  # the re-issued rules keep their reason
 
 
 def test_cli_names_the_refusal_and_does_not_suggest_a_retry(server: LocalServer, backend: Backend,
