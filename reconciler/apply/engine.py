@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from urllib.parse import quote
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from urllib.parse import quote
 
 from reconciler.apply.contract import (ApplyOptions, ApplyReport, BackendLike, Failure, ProgressSink, Skipped,
                                        check_budget)

@@ -88,3 +88,14 @@ def refusal_message(op: RuleOp, error: StorageError, split: Split, size: int) ->
     return (f"refused by Cloud Infinite (a retry cannot succeed; fix the rule): rule {op.rule!r}: "
             f"{error.detail or error}; the call's other {size - 1} rule(s) were re-issued without it "
             f"({split.extra_calls} extra call(s))")
+
+
+def failure_summary(failures: tuple[Failure, ...]) -> str:
+    """What apply says when outputs failed: a retry is suggested only for what a retry can make."""
+    refused = sum(1 for f in failures if is_refused(f))
+    if refused == len(failures):
+        return f"{refused} output(s) refused by Cloud Infinite: fix their rules (applying again cannot make them)"
+    if refused:
+        return (f"{len(failures)} output(s) failed; run apply again to retry the others ({refused} refused by "
+                "Cloud Infinite: fix their rules)")
+    return f"{len(failures)} output(s) failed; run apply again to retry them"
