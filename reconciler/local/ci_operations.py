@@ -87,7 +87,6 @@ def _run(state: ServerState, req: Request, source: bytes, ops: processing.PicOpe
 
 
 def image_process(state: ServerState, req: Request) -> Response:
-    state.stats.count("image_process")
     req.body.read_all()
     if "pic-operations" not in req.headers:
         raise CosError("InvalidArgument", "image_process needs a Pic-Operations header.", ci=True)
@@ -97,7 +96,6 @@ def image_process(state: ServerState, req: Request) -> Response:
 
 
 def put_with_processing(state: ServerState, req: Request) -> Response:
-    state.stats.count("ci_put_object")
     ops = _operations(state, req)
     _admit(state, rate_limited=True)
     body = req.body.read_all()
@@ -106,11 +104,11 @@ def put_with_processing(state: ServerState, req: Request) -> Response:
 
 
 def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
-    """The rule of a download-time processing GET, refusing parameters it does not take (the rule's own
-    parameters are checked by the one grammar, ``declare.rules``)."""
+    """The rule of a download-time processing GET. With a rule as a parameter's name, any other parameter but
+    the response-* overrides is refused; ``ci-process`` names and their parameters are checked by parse_rule."""
     rule = download_rule(req.params)
     assert rule is not None
-    if "ci-process" not in req.params:  # the rule is one parameter's name; others may only be overrides
+    if "ci-process" not in req.params:
         extra = sorted(k for k in req.params if k not in overrides and not rule.startswith(k))
         if extra:
             raise CosError("NotImplemented", f"GET with the parameter {extra[0]!r} is not implemented by the local "
@@ -121,7 +119,6 @@ def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
 def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str, str]) -> Response:
     """Download-time processing; ``overrides`` are the response-* parameters GET understands. Errors carry CI's
     numeric ``X-ErrNo`` (1045/33700)."""
-    state.stats.count("ci_get_object")
     rule = _checked_download_rule(req, overrides)
     source = _source(state, req)
     assert req.bucket is not None
@@ -146,7 +143,6 @@ def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str
 def image_info(state: ServerState, req: Request) -> Response:
     """``GET /<key>?imageInfo`` (the SDK's ci_get_image_info): the JSON CI returns, every value a string
     (https://cloud.tencent.com/document/product/460/36504)."""
-    state.stats.count("ci_get_image_info")
     source = _source(state, req)
     try:
         info = imaging.describe(source)

@@ -71,8 +71,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._authenticate(req)
                 response = routing.route(self.state, req)
         except CosError as exc:
-            if req is not None and req.body.chunked:
-                self.close_connection = True  # where a refused chunked body ends is not worth finding out
+            if req is not None and req.body.chunked and req.body.consumed:
+                self.close_connection = True  # an error while reading a chunked body: where it ends is unknown
             response = routing.error_response(self.state, exc, req, request_id)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -123,6 +123,8 @@ class Handler(BaseHTTPRequestHandler):
             raise CosError(exc.code, exc.message) from None
 
     def _body(self, headers: dict[str, str]) -> RequestBody:
+        if "content-length" in headers and "transfer-encoding" in headers:  # RFC 9112 6.3: ambiguous framing
+            raise CosError("InvalidArgument", "A request may not carry both Content-Length and Transfer-Encoding.")
         length = self._content_length(headers)
         chunked = length is None and headers.get("transfer-encoding", "").strip().lower() == "chunked"
         return RequestBody(self.rfile, length, self._chunk_line if chunked else None)
@@ -146,21 +148,29 @@ class Handler(BaseHTTPRequestHandler):
         return length
 
     def _drain(self, req: Request | None) -> None:
-        """Consume a body the operation did not read, so the next request on this connection parses;
-        close the connection when that is not possible."""
+        """Consume a body the operation did not read (up to 64 MiB), so the next request on this connection
+        parses and closing never resets a reply the client has not read; past that, close the connection."""
         if req is None:
             self.close_connection = True
             return
         body = req.body
         if body.consumed:
             return
-        if body.length is None:
+        if body.length is None and not body.chunked:
             if "transfer-encoding" in req.headers:
-                self.close_connection = True  # an unread chunked body: do not reuse the connection
+                self.close_connection = True  # a transfer coding other than chunked: where it ends is unknown
             return
-        if body.length <= _DRAIN_LIMIT:
-            body.reader().read()
-        else:
+        if body.length is not None and body.length > _DRAIN_LIMIT:
+            self.close_connection = True
+            return
+        reader, drained = body.reader(), 0
+        try:
+            while chunk := reader.read(1 << 20):
+                drained += len(chunk)
+                if drained > _DRAIN_LIMIT:
+                    self.close_connection = True
+                    return
+        except CosError:  # a malformed chunked body
             self.close_connection = True
 
     def _write(self, response: Response, request_id: str) -> None:
