@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from urllib.parse import quote
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,8 @@ from reconciler.apply.contract import (ApplyOptions, ApplyReport, BackendLike, F
                                        check_budget)
 from reconciler.apply.session import Session, new_run_id
 from reconciler.apply.bookkeeping import SetRun, failure, made_entry
+from reconciler.apply.refusals import is_refusal, refusal_message, split_refused, subcall
+from reconciler.declare.rules import normalise_rule
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier, list_range
 from reconciler.apply.guard import refusal_summary
@@ -42,10 +45,11 @@ T = TypeVar("T")
 
 
 def pic_operations(call: Call) -> str:
-    """The Pic-Operations header of a call (ASCII-only JSON: raw UTF-8 in headers is fragile)."""
+    """The Pic-Operations header of a call (ASCII-only JSON: raw UTF-8 in headers is fragile). The fileid is
+    URL-encoded, as CI requires (zh 1045/73025), and the rule is sent as validated and fingerprinted."""
     rules = []
     for op in call.rules:
-        rule: dict[str, str] = {"fileid": op.fileid, "rule": op.rule}
+        rule: dict[str, str] = {"fileid": quote(op.fileid, safe="/"), "rule": normalise_rule(op.rule)}
         if op.bucket != call.bucket:
             rule["bucket"] = op.bucket
         rules.append(rule)
@@ -194,6 +198,9 @@ class Engine(Session):
             assert self.verifier is not None
             self.verifier.add(run, call)  # the outputs' ETags are learnt as listing shows them, in batches
             return
+        if is_refusal(error):
+            self._reissue(run, call, storage, error, count_attempt)
+            return
         records: list[JournalRecord] = []
         made = failed_n = 0
         if self.stop.is_set():  # no evidence-gathering while stopping: the journaled intents settle it next run
@@ -237,6 +244,27 @@ class Engine(Session):
             return result
 
         return with_retries(attempt, self.options.retry)
+
+    def _reissue(self, run: SetRun, call: Call, storage: Storage, error: StorageError,
+                 on_attempt: Callable[[], None]) -> None:
+        """A call CI refused (``refusals``): its other rules are made in this run, the refused ones reported."""
+        def issue(sub: Call) -> StorageError | None:
+            try:
+                self._retry_process(storage, sub, on_attempt)
+            except StorageError as failed:
+                return failed
+            return None
+
+        split = split_refused(call, error, issue)
+        with self.tally.lock:
+            self.tally.calls += split.extra_calls
+        if split.made:
+            assert self.verifier is not None
+            self.verifier.add(run, subcall(call, split.made))
+        for op, why in split.refused:
+            message = refusal_message(op, why, split, call.size) if is_refusal(why) else ""
+            self.tally.fail(failure(run, op.address, op.bucket, op.key, call.key, why, message))
+        self.tally.advance(failed=len(split.refused))
 
     def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
         """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""

@@ -36,6 +36,7 @@ from reconciler.state.locks import CorruptLock
 from reconciler.render import apply_report, render_text
 from reconciler.render.notes import next_steps
 from reconciler.render.outcome import render_adopt_text, render_adoption, render_outcome_json
+from reconciler.apply.refusals import failure_summary
 
 
 def _buckets(decls: Sequence[Declaration]) -> list[str]:
@@ -66,7 +67,7 @@ def _show_plan(plan: Plan, fmt: str) -> None:
 def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
     click.echo(render_outcome_json(plan, report) if fmt == "json" else apply_report.render_text(report))
     if report.failures:
-        raise ApplyFailed(f"{report.failed} output(s) failed; run apply again to retry them")
+        raise ApplyFailed(failure_summary(report.failures))
 
 
 @contextmanager

@@ -11,13 +11,14 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from reconciler.local import imaging, processing, replies
+from reconciler.local import imaging, processing, replies, styles
 from reconciler.local.context import ServerState
 from reconciler.local.operations import store_object
 from reconciler.local.protocol import CosError, Request, Response
-from reconciler.local.ruleparse import RuleError, parse_rule
+from reconciler.local.ruleparse import NotEmulated, RuleError, parse_rule
 
 _RULE_PREFIXES = ("imageMogr2/", "imageView2/", "watermark/", "style/")
+
 
 def download_rule(params: Mapping[str, str]) -> str | None:
     """The processing rule of a GET's query string, or None for a plain download."""
@@ -27,7 +28,7 @@ def download_rule(params: Mapping[str, str]) -> str | None:
     for name, value in params.items():
         if name.startswith("ci-process="):  # the SDK's ci_get_object(Rule='ci-process=...') sends it as a name
             return name + (f"={value}" if value else "")
-        if name.startswith(_RULE_PREFIXES):
+        if name.startswith(_RULE_PREFIXES) or name == "imageSlim":
             return name + (f"={value}" if value else "")
     return None
 
@@ -48,10 +49,11 @@ def _source(state: ServerState, req: Request) -> bytes:
     return found[1]
 
 
-def _operations(req: Request) -> processing.PicOperations:
+def _operations(state: ServerState, req: Request) -> processing.PicOperations:
     assert req.bucket is not None
     try:
-        return processing.parse_pic_operations(req.headers["pic-operations"], req.bucket, req.key)
+        return processing.parse_pic_operations(req.headers["pic-operations"], req.bucket, req.key,
+                                               styles.bucket_styles(state, req.bucket))
     except RuleError as exc:
         raise CosError("InvalidArgument", str(exc), ci=True) from None
 
@@ -90,15 +92,15 @@ def image_process(state: ServerState, req: Request) -> Response:
         raise CosError("InvalidArgument", "image_process needs a Pic-Operations header.", ci=True)
     source = _source(state, req)
     _admit(state, rate_limited=True)
-    return Response(200, {}, _run(state, req, source, _operations(req)))
+    return Response(200, {"Server": "tencent-ci"}, _run(state, req, source, _operations(state, req)))
 
 
 def put_with_processing(state: ServerState, req: Request) -> Response:
-    ops = _operations(req)
+    ops = _operations(state, req)
     _admit(state, rate_limited=True)
     body = req.body.read_all()
     store_object(state, req, body)
-    return Response(200, {}, _run(state, req, body, ops))
+    return Response(200, {"Server": "tencent-ci"}, _run(state, req, body, ops))
 
 
 def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
@@ -115,21 +117,27 @@ def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
 
 
 def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str, str]) -> Response:
-    """Download-time processing; ``overrides`` are the response-* parameters GET understands."""
+    """Download-time processing; ``overrides`` are the response-* parameters GET understands. Errors carry CI's
+    numeric ``X-ErrNo`` (1045/33700)."""
     rule = _checked_download_rule(req, overrides)
     source = _source(state, req)
+    assert req.bucket is not None
     try:
-        pipeline = parse_rule(rule)
+        pipeline = parse_rule(rule, styles.bucket_styles(state, req.bucket))
     except RuleError as exc:
-        raise CosError("InvalidArgument", str(exc), ci=True) from None
+        errno = "-105" if rule.startswith("style/") else "-1"
+        raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": errno}) from None
     _admit(state, rate_limited=False)
     try:
         output = imaging.process(source, pipeline)
+    except NotEmulated as exc:
+        raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": "-1"}) from None
     except RuleError as exc:
-        raise CosError("InvalidArgument", str(exc), ci=True) from None
+        errno = "-442" if "px a side" in str(exc) else "-447"
+        raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": errno}) from None
     except imaging.NotAnImage as exc:
-        raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True) from None
-    return Response(200, {"Content-Type": output.mime}, output.data)
+        raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True, headers={"X-ErrNo": "-441"}) from None
+    return Response(200, {"Content-Type": output.mime, "Server": "tencent-ci"}, output.data)
 
 
 def image_info(state: ServerState, req: Request) -> Response:

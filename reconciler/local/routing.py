@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from reconciler.local import buckets, ci_operations, multipart, operations, replies
+from reconciler.local import buckets, ci_operations, multipart, operations, replies, styles
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_KEY_BYTES, CosError, Request, Response
 
@@ -60,6 +60,10 @@ B, O = Target.BUCKET, Target.OBJECT
 
 ROUTES: tuple[Route, ...] = (
     Route("list_buckets", Target.SERVICE, "GET", buckets.list_buckets),
+    # CI image styles, before the bucket routes a ?style request would otherwise fall to
+    Route("ci_put_image_style", B, "PUT", styles.put_style, subresource="style"),
+    Route("ci_get_image_style", B, "GET", styles.get_styles, subresource="style"),
+    Route("ci_delete_image_style", B, "DELETE", styles.delete_style, subresource="style"),
     Route("put_bucket", B, "PUT", buckets.put_bucket),
     Route("head_bucket", B, "HEAD", buckets.head_bucket),
     Route("delete_bucket", B, "DELETE", buckets.delete_bucket),
@@ -107,9 +111,10 @@ def error_response(state: ServerState, exc: CosError, req: Request | None, reque
     request_id = req.request_id if req is not None else request_id
     resource = None if exc.ci else (req.host if req else "") + "/" + (req.key if req else "")
     body = replies.error(exc.code, exc.message, request_id, request_id, resource)
+    headers = {"Server": "tencent-ci", **exc.headers} if exc.ci else {}
     if req is not None and req.method == "HEAD":
-        return Response(exc.status, {"Content-Length": "0"})
-    return Response(exc.status, {}, body)
+        return Response(exc.status, {"Content-Length": "0", **headers})
+    return Response(exc.status, headers, body)
 
 
 def route(state: ServerState, req: Request) -> Response:

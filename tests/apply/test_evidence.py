@@ -44,8 +44,8 @@ class Misbehaving(MemoryStorage):
 
     def make_output(self, bucket: str, key: str, index: int, rule: Mapping[str, Any]) -> ProcessedObject:
         if index == 1 and key in self.fail_after_first_rule:
-            raise StorageError("processing failed", bucket=bucket, key=key, status=400,
-                               code="InvalidArgument", request_id="req-1")
+            raise StorageError("processing failed", bucket=bucket, key=key, status=500,  # not a refusal
+                               code="InternalError", request_id="req-1")
         if rule["fileid"].lstrip("/") in self.drop_outputs:
             return ProcessedObject(rule["fileid"].lstrip("/"), "f" * 40)
         return super().make_output(bucket, key, index, rule)
@@ -90,8 +90,8 @@ def test_partial_failure_records_only_outputs_with_evidence(tmp_path: Path) -> N
     actions[1] = PlannedAction(ActionKind.REPLACE, "p.old.webp", SRC, "old.webp", "a.jpg", Reason.RULE_CHANGED)
     report = apply_plan(_plan([call], actions), [decl], backend, OPTIONS)  # type: ignore[arg-type]
     assert report.created == 1 and report.failed == 2 and report.calls == 1
-    assert {(f.key, f.code, f.request_id) for f in report.failures} == {("old.webp", "InvalidArgument", "req-1"),
-                                                                       ("x.png", "InvalidArgument", "req-1")}
+    assert {(f.key, f.code, f.request_id) for f in report.failures} == {("old.webp", "InternalError", "req-1"),
+                                                                       ("x.png", "InternalError", "req-1")}
     entries = backend.ledgers.read(decl).entries
     assert entries[(SRC, "new.webp")].output_etag == storage.head_object(SRC, "new.webp").etag  # type: ignore
     assert entries[(SRC, "old.webp")].output_etag == old_etag  # untouched: no evidence it was remade

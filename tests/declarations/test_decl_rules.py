@@ -25,7 +25,7 @@ VALID = [
     "watermark/1/image/aHR0cDovL2V4YW1wbGUuY29tL2xvZ28ucG5n/gravity/southeast",
     "watermark/2/text/Q09T/fontsize/24", "watermark/3/type/3/text/Q09T",
     "style/thumb_small", "imageSlim",
-    "ci-process=AISuperResolution", "ci-process=AISuperResolution&magnify=1",
+    "ci-process=AISuperResolution", "ci-process=AISuperResolution&magnify=2",
     "ci-process=AISuperResolution&magnify=4", "ci-process=AIImageColoring",
     "ci-process=AIEnhanceImage&denoise=5&sharpen=0", "ci-process=AIImageCrop&width=10&height=20&fixed=0",
     "ci-process=AIPicMatting&center-layout=1&padding-layout=20x10", "ci-process=AIPortraitMatting",
@@ -33,6 +33,10 @@ VALID = [
     "imageMogr2/thumbnail/200x|imageMogr2/format/webp", "ci-process=AIImageColoring|imageMogr2/format/png",
     "|".join(["imageMogr2/strip"] * 10),
     "  imageMogr2 / thumbnail / 200x /  ",
+    # issue 14: forms the cloud documents that validate or the server used to refuse
+    "imageMogr2/thumbnail/200x200/pad/1/color/I0ZGMDAwMA", "imageMogr2/thumbnail/!50.5p", "imageMogr2/quality/0",
+    "imageMogr2/gravity/center/crop/300x200", "imageMogr2/cgif/10", "imageMogr2/minisize/1",
+    "imageView2/format/png", "imageView2/2/w/100/interlace/1", "watermark/1/image/aHR0cA", "imageSlim",
 ]
 
 INVALID = [
@@ -56,7 +60,20 @@ INVALID = [
     ("imageView2/1/width/100", "unknown imageView2 parameter 'width'"),
     ("imageView2/1/w", "has no value"),
     ("watermark/4/text/abc", "watermark needs a type"),
-    ("watermark/2/text/abc/gravity/top", "malformed watermark gravity 'top'"),
+    ("watermark/2/text/Q09T/gravity/top", "malformed watermark gravity 'top'"),
+    ("watermark/2/fontsize/20", "watermark/2 needs text"),
+    ("imageMogr2/rotate/²", "malformed rotate value '²'"),
+    ("imageMogr2/rotate/" + "9" * 5000, "malformed rotate value '999"),
+    ("imageMogr2/scrop/0x0", "malformed scrop value '0x0'"),
+    ("imageMogr2/crop/0x0", "malformed crop value '0x0'"),
+    ("imageMogr2/cut/0x0x0x0", "malformed cut value '0x0x0x0'"),
+    ("imageMogr2/scrop/50000x50000", "malformed scrop value"),
+    ("imageMogr2/thumbnail/12000x", "malformed thumbnail geometry '12000x'"),
+    ("ci-process=AIImageCrop&width=50000&height=50000", "AIImageCrop height='50000' is not valid"),
+    ("ci-process=GoodsMatting&padding-layout=20000x20000", "padding-layout='20000x20000' is not valid"),
+    ("ci-process=GoodsMatting&padding-layout=abc", "padding-layout='abc' is not valid"),
+    ("ci-process=AISuperResolution&magnify=1", "magnify='1' is not valid (expected 2 or 4)"),
+    ("imageView2/2/format/png", "imageView2/2 needs w or h"),
     ("style/", "style/<name> takes one style name"),
     ("style/a|imageMogr2/strip", "style/<name> stands alone"),
     ("ci-process=AISuperResoluton", "unknown AI operation 'AISuperResoluton' (did you mean 'AISuperResolution'?)"),
@@ -119,3 +136,16 @@ def test_fingerprint_is_short_stable_hex_of_rule_bucket_and_template() -> None:
         fingerprint("imageMogr2/thumbnail/200x", "shop-1250000000", "/t/{stem}.jpg"),
     }
     assert fp not in others and len(others) == 3
+
+
+def test_validate_says_which_key_a_fileid_equal_to_the_source_key_writes() -> None:
+    from reconciler.declare.checks import check_declaration
+    from reconciler.declare.load import build_declaration
+
+    data = {"version": 1, "name": "s", "region": "ap-guangzhou", "bucket": "b-1250000000",
+            "pipelines": {"p": {"source": {"include": ["p9/*.jpg"]},
+                                "outputs": {"same": {"rule": "imageMogr2/strip", "fileid": "{key}"}}}}}
+    (finding,) = check_declaration(build_declaration(data, "s.yaml"))
+    assert "Cloud Infinite writes 'p9/sample.jpg' itself" in finding[1] and "overwrite_source: true" in finding[1]
+    data["pipelines"]["p"]["outputs"]["same"]["overwrite_source"] = True  # type: ignore[index]
+    assert check_declaration(build_declaration(data, "s.yaml")) == []
