@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -257,6 +257,16 @@ class LocalStore:
                   max_keys: int = 1000) -> ListPage:
         """One listing page: keys after ``marker`` under ``prefix``; with ``delimiter``, rolled-up prefixes."""
         return list_page(self.connection(), bucket, prefix, delimiter, marker, max_keys)
+
+    def iter_all(self, bucket: str) -> Iterator[StoredObject]:
+        """Every object of a bucket in key order (for consistency checks)."""
+        marker = ""
+        while True:
+            page = self.list_page(bucket, marker=marker, max_keys=1000)
+            yield from page.objects
+            if not page.truncated:
+                return
+            marker = page.next_marker
 
     def verify(self) -> list[str]:
         """Consistency check: every index row's body exists and has the recorded size and MD5."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from reconciler.apply.backend import Backend
 from reconciler.local import LocalServer
 
-from conftest import REGION, SRC, jpeg, keys, seed
+from tests.apply.conftest import REGION, SRC, jpeg, keys, seed
 from test_cli_state import run
 from test_cli_targets import write
 

@@ -9,7 +9,7 @@ from reconciler.apply.backend import Backend
 from reconciler.local import LocalServer
 from reconciler.render.markdown import MARKER
 
-from conftest import REGION, SRC, jpeg, seed
+from tests.apply.conftest import REGION, SRC, jpeg, seed
 from test_cli_state import run
 from test_cli_targets import write
 

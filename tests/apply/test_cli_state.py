@@ -11,7 +11,7 @@ from reconciler.apply.backend import Backend
 from reconciler.cli import main
 from reconciler.local import LocalServer
 
-from conftest import REGION, SRC, jpeg, keys, seed
+from tests.apply.conftest import REGION, SRC, jpeg, keys, seed
 from test_cli_targets import write
 
 RETIRED = """\

@@ -12,7 +12,7 @@ from reconciler.cli import main
 from reconciler.declare.load import load_declarations
 from reconciler.local import LocalServer
 
-from conftest import SRC, keys, process_calls, seed
+from tests.apply.conftest import SRC, keys, process_calls, seed
 
 DECL = """\
 version: 1

@@ -9,7 +9,7 @@ from reconciler.apply.guard import Guard
 from reconciler.apply.ownership import OutputDef, OwnerIndex, declared_outputs, overlaps
 from reconciler.model import LedgerEntry
 
-from conftest import OUT, SRC, declaration
+from tests.apply.conftest import OUT, SRC, declaration
 
 
 def entry(key: str, source: str, address: str = "photos.thumb", bucket: str = SRC) -> LedgerEntry:

@@ -19,7 +19,7 @@ from reconciler.cli import main
 from reconciler.local import LocalServer
 from reconciler.state.locks import LockLost
 
-from conftest import REGION, SRC, declaration, keys, make_plan, process_calls, seed
+from tests.apply.conftest import REGION, SRC, declaration, keys, make_plan, process_calls, seed
 from test_state_attacks import everything, shop_text, write
 
 MANY = [f"photos/p{i:03d}.jpg" for i in range(60)]

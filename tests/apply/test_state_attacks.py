@@ -21,7 +21,7 @@ from reconciler.local import LocalServer
 from reconciler.model import ActionKind, LedgerEntry
 from reconciler.plan.planfile import load_plan, plan_to_data
 
-from conftest import OUT, REGION, SRC, declaration, jpeg, make_plan, seed
+from tests.apply.conftest import OUT, REGION, SRC, declaration, jpeg, make_plan, seed
 
 SOURCES = ["photos/a.jpg", "photos/b.jpg"]
 SHOP = """\
