@@ -15,9 +15,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from reconciler.cli import apply, local, plan, validate
+    from reconciler.cli import apply, local, plan, preview, validate
 
-    for module in (validate, plan, apply, local):
+    for module in (validate, plan, preview, apply, local):
         for command in module.COMMANDS:
             main.add_command(command)
 

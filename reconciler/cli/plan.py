@@ -13,12 +13,15 @@ from typing import TextIO
 import click
 
 from reconciler.cli.errors import EXIT_CHANGES
-from reconciler.cli.options import backend_from_options, backend_options
+from reconciler.cli.estimating import estimate_plan
+from reconciler.cli.options import backend_from_options, backend_options, pace_options, prices_option
 from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
 from reconciler.plan.observed import plan_declarations
 from reconciler.plan.planfile import save_plan
+from reconciler.plan.prices import load_prices
 from reconciler.render import render_markdown, render_text, write_json
+from reconciler.render.estimate import estimate_data, estimate_lines, render_estimate_markdown
 
 
 class ListingProgress:
@@ -65,11 +68,16 @@ def buckets_of(decls: list[Declaration]) -> set[str]:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none, 1 on error.")
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
+@pace_options
+@prices_option
 @backend_options
 def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool, prune: bool,
-         replace_unmanaged: bool, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
-    """Show which outputs are missing or stale, and the image_process calls that fix them. Changes nothing."""
+         replace_unmanaged: bool, parallelism: int, max_qps: float, prices_file: Path | None, endpoint: str | None,
+         local: bool, state_dir: Path | None) -> None:
+    """Show which outputs are missing or stale, the image_process calls that fix them, and an estimate of their
+    time, fees and blast radius. Changes nothing."""
     decls = load_declarations(list(paths))
+    book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
@@ -81,13 +89,18 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
             progress.close()
     if out is not None:
         save_plan(result, out)
+    estimate = estimate_plan(result, decls, book, max_qps=max_qps, parallelism=parallelism)
     stdout = sys.stdout
     if fmt == "json":
-        write_json(result, stdout)
+        write_json(result, stdout, {"estimate": estimate_data(estimate)})
     elif fmt == "markdown":
         stdout.write(render_markdown(result))
+        if result.has_changes:
+            stdout.write("\n" + render_estimate_markdown(estimate))
     else:
         stdout.write(render_text(result, full=full))
+        if result.has_changes:
+            stdout.write("\n".join(estimate_lines(estimate)) + "\n")
     stdout.flush()
     if out is not None and fmt == "text":
         click.echo(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`.", err=True)

@@ -72,3 +72,7 @@ class Storage(Protocol):
     def process(self, bucket: str, key: str, pic_operations: str) -> ProcessResult:
         """``POST /<key>?image_process`` with the given Pic-Operations JSON."""
         ...
+
+    def process_download(self, bucket: str, key: str, rule: str) -> bytes:
+        """Processing during download: ``GET /<key>?<rule>`` returns the processed image; nothing is stored."""
+        ...
