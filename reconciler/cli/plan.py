@@ -98,9 +98,7 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
         if result.has_changes:
             stdout.write("\n" + render_estimate_markdown(estimate))
     else:
-        stdout.write(render_text(result, full=full))
-        if result.has_changes:
-            stdout.write("\n".join(estimate_lines(estimate)) + "\n")
+        stdout.write(render_text(result, full=full, estimate=estimate_lines(estimate)))
     stdout.flush()
     if out is not None and fmt == "text":
         click.echo(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`.", err=True)

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from reconciler.errors import BudgetExceeded
 from reconciler.model import ActionKind, Call, Declaration, Plan, SetPlan
 from reconciler.plan.prices import PriceBook, PriceTable
 
@@ -39,8 +40,8 @@ class Pace:
 @dataclass(frozen=True)
 class Fee:
     item: str
-    quantity: float  # in the item's unit: GB, thousands, ten-thousands, GB-months
-    amount: float | None  # None: the table has no price for it
+    quantity: float | None  # in the item's unit: GB, thousands, ten-thousands, GB-months; None: sizes unknown
+    amount: float | None  # None: the table has no price for it, or the quantity is unknown
 
 
 @dataclass(frozen=True)
@@ -189,23 +190,25 @@ def _seconds(work: Work, pace: Pace, prices: PriceTable, *, at_limit_only: bool 
     return total
 
 
-def _fee(prices: PriceTable, item: str, quantity: float) -> Fee:
+def _fee(prices: PriceTable, item: str, quantity: float | None) -> Fee:
     price = prices.prices[item].price
-    return Fee(item, quantity, None if price is None else round(quantity * price, 6))
+    return Fee(item, quantity, None if price is None or quantity is None else round(quantity * price, 6))
 
 
 def price_work(work: Work, prices: PriceTable, ratio: float) -> tuple[tuple[Fee, ...], int | None]:
     """The fees of ``work`` by billing item, and the storage it adds (bytes; None when sizes are unknown)."""
     outputs_written = work.outputs.get(ActionKind.CREATE, 0) + work.outputs.get(ActionKind.REPLACE, 0)
     added = None if work.created_bytes is None else int(work.created_bytes * ratio)
+    basic_rules = work.outputs.get(ActionKind.CREATE, 0) + work.outputs.get(ActionKind.REPLACE, 0) - work.ai
     fees = [
-        _fee(prices, "basic_processing_per_gb", (work.basic_bytes or 0) / GB),
+        _fee(prices, "basic_processing_per_gb", None if work.basic_bytes is None else work.basic_bytes / GB),
         _fee(prices, "advanced_compression_per_1000", work.advanced / 1000),
         _fee(prices, "ai_processing_per_1000", work.ai / 1000),
         _fee(prices, "cos_requests_per_10000", (work.calls + outputs_written + work.deleted) / 10000),
-        _fee(prices, "storage_per_gb_month", max(added or 0, 0) / GB),
+        _fee(prices, "storage_per_gb_month", None if added is None else added / GB),
     ]
-    return tuple(f for f in fees if f.quantity), added
+    has_work = {"basic_processing_per_gb": basic_rules > 0, "storage_per_gb_month": work.created_bytes != 0}
+    return tuple(f for f in fees if (f.quantity is None and has_work.get(f.item, False)) or f.quantity), added
 
 
 def build_estimate(plan: Plan, decls: Sequence[Declaration], book: PriceBook, pace: Pace, *,
@@ -234,3 +237,20 @@ def _ratio_for(set_plan: SetPlan, ratios: Mapping[tuple[str, str], float] | None
 
 def _addresses(calls: Iterable[Call]) -> set[str]:
     return {op.address for call in calls for op in call.rules}
+
+
+def check_cost(estimate: Estimate, max_cost: float) -> None:
+    """Refuse (``BudgetExceeded``) a plan whose estimated fees exceed ``max_cost``, or that cannot be priced:
+    an item with work but no price, fees in more than one currency, or unknown source sizes."""
+    if estimate.unpriced:
+        raise BudgetExceeded(f"--max-cost {max_cost:g}: the estimate has no price for {', '.join(estimate.unpriced)}; "
+                             "give them with --prices FILE")
+    if any(f.quantity is None for s in estimate.sets for f in s.fees):
+        raise BudgetExceeded(f"--max-cost {max_cost:g}: source sizes are unknown, so the fees cannot be estimated")
+    totals = estimate.totals
+    if len(totals) > 1:
+        raise BudgetExceeded(f"--max-cost {max_cost:g}: the fees are in several currencies ({', '.join(totals)})")
+    for currency, amount in totals.items():
+        if amount > max_cost:
+            raise BudgetExceeded(f"the plan's estimated fees are {amount:,.4f} {currency}; --max-cost allows "
+                                 f"{max_cost:g}")

@@ -28,6 +28,8 @@ def _bytes(n: int | None) -> str:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "no calls"
+    if seconds < 1:
+        return f"{seconds:.2f} s"
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes = seconds / 60
@@ -40,6 +42,8 @@ def _money(amount: float, currency: str) -> str:
 
 def _fee(fee: Fee, currency: str) -> str:
     name, unit = ITEM_NAMES[fee.item]
+    if fee.quantity is None:
+        return f"{name} unknown (source sizes unknown)"
     amount = "not priced" if fee.amount is None else _money(fee.amount, currency)
     return f"{name} {amount} ({fee.quantity:,.4g} {unit})"
 
@@ -68,7 +72,8 @@ def _set_lines(s: SetEstimate, est: Estimate) -> list[str]:
              f"({_duration(s.seconds_at_ci_limit)} at CI's rate limit)"]
     if s.fees:
         lines.append(f"  fees ({s.table} prices): " + "; ".join(_fee(f, currency) for f in s.fees))
-    lines.append(f"  storage added: about {_bytes(s.storage_added_bytes)} ({est.ratio_source} output/source ratio)")
+    lines.append("  storage added: unknown (source sizes unknown)" if s.storage_added_bytes is None else
+                 f"  storage added: about {_bytes(s.storage_added_bytes)} ({est.ratio_source} output/source ratio)")
     lines.extend(("  blast radius: " if i == 0 else "    ") + line for i, line in enumerate(_blast(s.blast)))
     return lines
 
@@ -124,7 +129,9 @@ def estimate_data(est: Estimate) -> dict[str, Any]:
             "source_bytes": s.work.source_bytes,
             "seconds": None if s.seconds is None else round(s.seconds, 3),
             "seconds_at_ci_limit": None if s.seconds_at_ci_limit is None else round(s.seconds_at_ci_limit, 3),
-            "fees": [{"item": f.item, "quantity": round(f.quantity, 9), "amount": f.amount} for f in s.fees],
+            "fees": [{"item": f.item, "quantity": None if f.quantity is None else round(f.quantity, 9),
+                      "amount": f.amount} for f in s.fees],
+            "priced_total": round(s.priced_total, 6),
             "storage_added_bytes": s.storage_added_bytes,
             "blast_radius": {"prefixes": {b: dict(p) for b, p in s.blast.prefixes.items()},
                              "largest_group": None if s.blast.largest_group is None else {

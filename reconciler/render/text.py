@@ -7,6 +7,8 @@ few sample keys, unless ``full``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from reconciler.model import ActionKind, Plan, SetPlan
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
 
@@ -65,8 +67,9 @@ def _render_set(s: SetPlan, full: bool) -> list[str]:
     return lines
 
 
-def render_text(plan: Plan, *, full: bool = False) -> str:
-    """The whole plan as text, ending with the summary line (or the converged message)."""
+def render_text(plan: Plan, *, full: bool = False, estimate: Sequence[str] = ()) -> str:
+    """The whole plan as text, ending with the summary line (or the converged message); ``estimate`` lines (the
+    plan estimate) stand just above the summary line of a plan with changes."""
     if not plan.has_changes:
         lines = [CONVERGED]
         orphaned = plan.count(ActionKind.ORPHANED)
@@ -80,5 +83,6 @@ def render_text(plan: Plan, *, full: bool = False) -> str:
     for s in plan.sets:
         lines.extend(_render_set(s, full))
         lines.append("")
+    lines.extend([*estimate, ""] if estimate else [])
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"
