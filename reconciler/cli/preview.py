@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.preview import DEFAULT_SAMPLES, Previewer, preview_plan, size_ratios
+from reconciler.apply.samples import DEFAULT_SAMPLES, Previewer, preview_plan, size_ratios
 from reconciler.cli.estimating import estimate_plan, source_size
 from reconciler.cli.options import backend_from_options, backend_options, pace_options, prices_option
 from reconciler.cli.plan import buckets_of

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
-from reconciler.apply.preview import AddressPreview, Preview, Sample, Shot
+from reconciler.apply.samples import AddressPreview, Preview, Sample, Shot
 
 STYLE = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:2em}"
          "td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}img{max-width:320px;max-height:320px}"
