@@ -47,3 +47,20 @@ def backend_from_options(endpoint: str | None, local: bool, state_dir: Path | No
         raise UsageError("--local and --endpoint are exclusive: --local starts its own server")
     return open_backend(endpoint=endpoint, local_root=local_root() if local else None, state_dir=state_dir,
                         local_buckets=buckets, pool_size=pool_size)
+
+
+def pace_options(command: F) -> F:
+    """Add ``--parallelism`` and ``--max-qps``: how fast apply calls (and what the plan estimate assumes)."""
+    command = click.option("--max-qps", type=click.FloatRange(0), default=100.0, show_default=True, metavar="N",
+                           help="image_process calls per second (CI allows 100; 50 in finance and overseas "
+                                "regions; 0: no limit).")(command)
+    command = click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True, metavar="N",
+                           help="Concurrent image_process calls.")(command)
+    return command
+
+
+def prices_option(command: F) -> F:
+    """Add ``--prices FILE``: the price table of the plan estimate (default: the built-in one)."""
+    return click.option("--prices", "prices_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        metavar="FILE", help="Price table for the estimate (layout of the built-in "
+                                             "reconciler/plan/prices.json).")(command)

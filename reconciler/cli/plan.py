@@ -18,14 +18,17 @@ from reconciler.apply.preview import refusal_warnings
 from reconciler.apply.resets import reset_warnings
 
 from reconciler.cli.errors import EXIT_CHANGES
+from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
-from reconciler.cli.options import backend_from_options, backend_options
+from reconciler.cli.options import backend_from_options, backend_options, pace_options, prices_option
 from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
 from reconciler.plan.planfile import save_plan
+from reconciler.plan.prices import load_prices
 from reconciler.plan.warnings import plan_warnings
 from reconciler.render import render_markdown, render_text, write_json
+from reconciler.render.estimate import estimate_data, estimate_lines, render_estimate_markdown
 from reconciler.render.notes import is_green
 
 
@@ -76,12 +79,16 @@ def buckets_of(decls: list[Declaration]) -> set[str]:
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
 @narrowing_options
+@pace_options
+@prices_option
 @backend_options
 def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool, prune: bool,
-         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], endpoint: str | None,
-         local: bool, state_dir: Path | None) -> None:
-    """Show which outputs are missing or stale, and the image_process calls that fix them. Changes nothing."""
+         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], parallelism: int,
+         max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+    """Show which outputs are missing or stale, the image_process calls that fix them, and an estimate of their
+    time, fees and blast radius. Changes nothing."""
     decls = load_declarations(list(paths))
+    book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(target, replace, decls)
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
@@ -98,13 +105,17 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
         save_plan(result, out)
     warnings = [str(w) for w in plan_warnings(targeted_declarations(decls, narrowing.targets), result)]
     warnings += [f"Warning: {w}" for w in reset_warnings(result) + owned]
+    estimate = estimate_plan(result, targeted_declarations(decls, narrowing.targets), book, max_qps=max_qps,
+                             parallelism=parallelism)
     stdout = sys.stdout
     if fmt == "json":
-        write_json(result, stdout)
+        write_json(result, stdout, {"estimate": estimate_data(estimate)})
     elif fmt == "markdown":
         stdout.write(render_markdown(result, warnings=warnings))
+        if result.has_changes:
+            stdout.write("\n" + render_estimate_markdown(estimate))
     else:
-        stdout.write(render_text(result, full=full))
+        stdout.write(render_text(result, full=full, estimate=estimate_lines(estimate)))
     stdout.flush()
     for warning in warnings:
         click.echo(warning, err=True)

@@ -74,12 +74,13 @@ def plan_to_data(plan: Plan) -> dict[str, Any]:
     }
 
 
-def iter_plan_json(plan: Plan, indent: bool = True) -> Iterator[str]:
-    """The plan document in pieces, one action or call per line."""
+def iter_plan_json(plan: Plan, indent: bool = True, extra: Mapping[str, Any] | None = None) -> Iterator[str]:
+    """The plan document in pieces, one action or call per line; ``extra`` adds fields to its head (the estimate
+    of ``plan --format json``; a saved plan has none)."""
     dumps = json.dumps
     sep = "\n  " if indent else ""
     head = {"format_version": FORMAT_VERSION, "kind": "plan", "summary": summary(plan),
-            "sets": [_set_data(s) for s in plan.sets]}
+            "sets": [_set_data(s) for s in plan.sets], **(extra or {})}
     yield dumps(head, indent=2 if indent else None, ensure_ascii=False)[:-1].rstrip() + ",\n"
     for field, items in (
         ("actions", (action_data(s.name, a) for s in plan.sets for a in s.actions)),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 from reconciler.model import Plan
 from reconciler.plan.planfile import iter_plan_json
@@ -12,7 +13,7 @@ def render_json(plan: Plan) -> str:
     return "".join(iter_plan_json(plan))
 
 
-def write_json(plan: Plan, stream: TextIO) -> None:
+def write_json(plan: Plan, stream: TextIO, extra: Mapping[str, Any] | None = None) -> None:
     """Stream the document (plans of millions of outputs are never one string)."""
-    for chunk in iter_plan_json(plan):
+    for chunk in iter_plan_json(plan, extra=extra):
         stream.write(chunk)

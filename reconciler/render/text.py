@@ -7,6 +7,8 @@ few sample keys, unless ``full``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from reconciler.model import ActionKind, Plan, SetPlan
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
 from reconciler.render.notes import is_green, set_notes
@@ -61,8 +63,9 @@ def _render_set(s: SetPlan, full: bool) -> list[str]:
     return lines
 
 
-def render_text(plan: Plan, *, full: bool = False) -> str:
-    """The whole plan as text, ending with the summary line (or the converged message)."""
+def render_text(plan: Plan, *, full: bool = False, estimate: Sequence[str] = ()) -> str:
+    """The whole plan as text, ending with the summary line (or the converged message); ``estimate`` lines (the
+    plan estimate) stand just above the summary line of a plan with changes."""
     if is_green(plan):  # orphans are no "No changes": they are listed, counted and explained below
         unchanged = plan.count(ActionKind.UNCHANGED)
         return f"{CONVERGED}\n" + (f"({unchanged} unchanged.)\n" if unchanged else
@@ -71,5 +74,6 @@ def render_text(plan: Plan, *, full: bool = False) -> str:
     for s in plan.sets:
         lines.extend(_render_set(s, full))
         lines.append("")
+    lines.extend([*estimate, ""] if estimate else [])
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"

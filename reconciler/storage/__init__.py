@@ -73,6 +73,10 @@ class Storage(Protocol):
         """``POST /<key>?image_process`` with the given Pic-Operations JSON."""
         ...
 
+    def process_download(self, bucket: str, key: str, rule: str) -> bytes:
+        """Processing during download: ``GET /<key>?<rule>`` returns the processed image; nothing is stored."""
+        ...
+
 
 @runtime_checkable
 class ImageStyles(Protocol):

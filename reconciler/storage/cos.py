@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -284,6 +285,24 @@ class CosStorage:
             rules = [rules]
         return {str(r.get("StyleName") or ""): str(r.get("StyleBody") or "")
                 for r in rules if isinstance(r, dict) and r.get("StyleName")}
+
+    def process_download(self, bucket: str, key: str, rule: str) -> bytes:
+        """``GET /<key>?<rule>`` (processing during download). An AI rule (``ci-process=Name&k=v``) goes through the
+        SDK's ``ci_process``, any other through ``ci_get_object``, which writes to a file (read back and removed)."""
+        if rule.startswith("ci-process="):
+            name, _, rest = rule[len("ci-process="):].partition("&")
+            params = dict(part.partition("=")[::2] for part in rest.split("&") if part)
+            body = self._call("ci_process", bucket, key, lambda: self._client.ci_process(
+                Bucket=bucket, Key=key, CiProcess=name, Params=params))
+            if not isinstance(body, bytes):
+                raise StorageError("processing during download returned no image", bucket=bucket, key=key)
+            return body
+        with tempfile.TemporaryDirectory(prefix="cosrecon-preview-") as folder:
+            path = os.path.join(folder, "image")
+            self._call("ci_get_object", bucket, key, lambda: self._client.ci_get_object(
+                Bucket=bucket, Key=key, DestImagePath=path, Rule=rule))
+            with open(path, "rb") as handle:
+                return handle.read()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from reconciler.declare.templates import resolve_fileid
 from reconciler.errors import NotFound, StorageError
@@ -97,9 +98,15 @@ class MemoryStorage:
         rules = json.loads(pic_operations)["rules"]
         return ProcessResult(tuple(self.make_output(bucket, key, index, rule) for index, rule in enumerate(rules)))
 
+    def process_download(self, bucket: str, key: str, rule: str) -> bytes:
+        """What processing during download returns here: the source's key and the rule, as bytes; nothing stored."""
+        if key not in self._bucket(bucket):
+            raise NotFound("The specified key does not exist.", bucket=bucket, key=key, status=404, code="NoSuchKey")
+        return f"{key}:{rule}".encode()
+
     def make_output(self, bucket: str, key: str, index: int, rule: Mapping[str, Any]) -> ProcessedObject:
         """Rule number ``index`` of a call on ``bucket``/``key``: its output, written."""
-        out = resolve_fileid(key, str(rule["fileid"]))
+        out = resolve_fileid(key, unquote(str(rule["fileid"])))  # sent URL-encoded, as CI requires
         body = f"{key}:{rule['rule']}".encode()
         self._store(str(rule.get("bucket") or bucket), out, body)
         return ProcessedObject(out, "f" * 40)

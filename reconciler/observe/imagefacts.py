@@ -1,0 +1,31 @@
+"""What an image is, read from its bytes' header: format, width, height, size. No decoding, no pixels.
+
+The only module that imports ``imagesize`` (dimensions from headers: JPEG, PNG, GIF, WebP, AVIF, HEIC, TIFF, BMP)
+and ``filetype`` (the format from magic numbers). Used to describe preview samples without Pillow.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import filetype
+import imagesize
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    format: str  # "jpg", "png", "webp", "avif", ... or "unknown"
+    width: int  # 0 when the header does not say
+    height: int
+    size: int  # bytes
+
+
+def facts_of(data: bytes) -> ImageFacts:
+    """The facts of one image's bytes; unknown formats and unreadable headers give "unknown" and 0 x 0."""
+    kind = filetype.guess_extension(data) or "unknown"
+    try:
+        width, height = imagesize.get(io.BytesIO(data))
+    except (ValueError, OSError, IndexError, TypeError):
+        width, height = -1, -1
+    return ImageFacts(kind, max(int(width), 0), max(int(height), 0), len(data))

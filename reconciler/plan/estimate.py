@@ -1,0 +1,256 @@
+"""PURE: what a plan will cost before it runs: calls, bytes, time, fees and blast radius, per set and in total.
+
+Built from the plan's calls and actions and a price table (``prices``); no I/O, no clock. Every figure is an
+estimate and says what it rests on:
+
+- Basic image processing is billed on the original image's size, once per rule that processes it (CI's billing
+  page 460/58117: "按照图片原文件大小进行数据处理量计算"); a rule converting to TPG, HEIF or AVIF also counts one
+  advanced compression; a ``ci-process=`` rule counts one AI processing; every call is one COS write request per
+  output plus the call itself.
+- Duration: calls / the pace, where the pace is the smallest of ``--max-qps``, CI's rate limit for the region, and
+  ``--parallelism`` / the assumed seconds per call (the table's ``assumptions``); also shown at CI's limit alone.
+- Storage added: the outputs' expected size (sources' bytes x the output/source size ratio measured by a preview,
+  else the table's heuristic ratio) for created outputs; replaced outputs add nothing (they take the old one's
+  place), deleted outputs free their ratio-sized share.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from reconciler.errors import BudgetExceeded
+from reconciler.model import ActionKind, Call, Declaration, Plan, SetPlan
+from reconciler.plan.prices import PriceBook, PriceTable
+
+GB = 1024 ** 3
+ADVANCED_FORMATS = ("format/tpg", "format/heif", "format/heic", "format/avif")
+CHANGING = (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.DELETE)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast apply will call: its ``--max-qps`` and ``--parallelism``."""
+
+    max_qps: float
+    parallelism: int
+
+
+@dataclass(frozen=True)
+class Fee:
+    item: str
+    quantity: float | None  # in the item's unit: GB, thousands, ten-thousands, GB-months; None: sizes unknown
+    amount: float | None  # None: the table has no price for it, or the quantity is unknown
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one set's calls process, counted from the plan (no prices)."""
+
+    calls: int = 0
+    outputs: Mapping[ActionKind, int] = field(default_factory=dict)
+    source_bytes: int | None = 0  # None: a call's source size is unknown (a saved plan from an older version)
+    basic_bytes: int | None = 0  # source bytes x the rules that process them
+    advanced: int = 0  # rules converting to TPG / HEIF / AVIF
+    ai: int = 0  # ci-process= rules
+    ai_calls: int = 0  # calls with at least one AI rule (they pace at the AI speed)
+    created_bytes: int | None = 0  # source bytes behind created outputs
+    deleted: int = 0
+
+
+@dataclass(frozen=True)
+class BlastRadius:
+    """Where a plan acts: prefixes per bucket, its largest group of replacements or deletions, source overwrites."""
+
+    prefixes: Mapping[str, Mapping[str, int]]  # bucket -> top-level folder -> outputs touched
+    largest_group: tuple[str, str, int] | None  # (address, action, count)
+    overwrites_source: int  # outputs whose key is their own source's key
+
+
+@dataclass(frozen=True)
+class SetEstimate:
+    name: str
+    currency: str
+    table: str  # the price table that applied (by the set's region)
+    work: Work
+    seconds: float | None  # at the configured pace; None when nothing is called
+    seconds_at_ci_limit: float | None
+    fees: tuple[Fee, ...]
+    storage_added_bytes: int | None
+    blast: BlastRadius
+
+    @property
+    def priced_total(self) -> float:
+        return sum(f.amount for f in self.fees if f.amount is not None)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The estimate of a whole plan; ``sets`` in plan order."""
+
+    sets: tuple[SetEstimate, ...]
+    prices_source: str
+    ratio_source: str  # "preview" or "heuristic"
+    unpriced: tuple[str, ...]  # items with work but no price
+
+    @property
+    def calls(self) -> int:
+        return sum(s.work.calls for s in self.sets)
+
+    @property
+    def totals(self) -> dict[str, float]:
+        """The priced fees of every set, by currency."""
+        found: dict[str, float] = {}
+        for s in self.sets:
+            found[s.currency] = found.get(s.currency, 0.0) + s.priced_total
+        return found
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds or 0.0 for s in self.sets)
+
+    @property
+    def seconds_at_ci_limit(self) -> float:
+        return sum(s.seconds_at_ci_limit or 0.0 for s in self.sets)
+
+    @property
+    def storage_added_bytes(self) -> int | None:
+        values = [s.storage_added_bytes for s in self.sets]
+        return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+
+def rule_kinds(rule: str) -> tuple[bool, bool]:
+    """(is AI processing, converts to an advanced compression format) for one rule string."""
+    ai = rule.startswith("ci-process=") or "|ci-process=" in rule
+    advanced = any(f"{fmt}" in rule for fmt in ADVANCED_FORMATS)
+    return ai, advanced
+
+
+def _add(total: int | None, value: int | None) -> int | None:
+    return None if total is None or value is None else total + value
+
+
+def count_work(set_plan: SetPlan, size_of: Callable[[Call], int | None]) -> Work:
+    """Count what ``set_plan``'s calls process; ``size_of`` gives a call's source size (None when unknown)."""
+    source_bytes: int | None = 0
+    basic_bytes: int | None = 0
+    created_bytes: int | None = 0
+    advanced = ai = ai_calls = 0
+    for call in set_plan.calls:
+        size = size_of(call)
+        source_bytes = _add(source_bytes, size)
+        any_ai = False
+        for op in call.rules:
+            is_ai, is_advanced = rule_kinds(op.rule)
+            any_ai |= is_ai
+            ai += is_ai
+            advanced += is_advanced
+            if not is_ai:
+                basic_bytes = _add(basic_bytes, size)
+        ai_calls += any_ai
+        created = sum(1 for change in call.changes() if change.action is ActionKind.CREATE)
+        created_bytes = _add(created_bytes, None if size is None else size * created)
+    outputs = {kind: set_plan.count(kind) for kind in (*CHANGING, ActionKind.UNCHANGED)}
+    return Work(len(set_plan.calls), outputs, source_bytes, basic_bytes, advanced, ai, ai_calls, created_bytes,
+                outputs[ActionKind.DELETE])
+
+
+def blast_radius(set_plan: SetPlan) -> BlastRadius:
+    """Prefixes touched per bucket, the largest (address, action) group of replacements or deletions, and how many
+    outputs overwrite their own source."""
+    prefixes: dict[str, Counter[str]] = {}
+    groups: Counter[tuple[str, str]] = Counter()
+    overwrites = 0
+    for action in set_plan.actions:
+        if action.action not in CHANGING:
+            continue
+        top = action.key.split("/", 1)[0] + "/" if "/" in action.key else "(bucket root)"
+        prefixes.setdefault(action.bucket, Counter())[top] += 1
+        if action.action is not ActionKind.CREATE:
+            groups[(action.address, action.action.value)] += 1
+        overwrites += action.key == action.source and action.action is not ActionKind.DELETE
+    largest = max(groups.items(), key=lambda item: (item[1], item[0]), default=None)
+    return BlastRadius({b: dict(c) for b, c in sorted(prefixes.items())},
+                       None if largest is None else (largest[0][0], largest[0][1], largest[1]), overwrites)
+
+
+def _seconds(work: Work, pace: Pace, prices: PriceTable, *, at_limit_only: bool = False) -> float | None:
+    if not work.calls:
+        return None
+    limit = float(prices.ci_rate_limit) if at_limit_only else min(pace.max_qps or prices.ci_rate_limit,
+                                                                  prices.ci_rate_limit)
+    total = 0.0
+    for calls, speed in ((work.calls - work.ai_calls, prices.seconds_per_call["basic"]),
+                         (work.ai_calls, prices.seconds_per_call["ai"])):
+        if not calls:
+            continue
+        rate = limit if at_limit_only else min(limit, max(pace.parallelism, 1) / speed if speed else limit)
+        total += calls / rate
+    return total
+
+
+def _fee(prices: PriceTable, item: str, quantity: float | None) -> Fee:
+    price = prices.prices[item].price
+    return Fee(item, quantity, None if price is None or quantity is None else round(quantity * price, 6))
+
+
+def price_work(work: Work, prices: PriceTable, ratio: float) -> tuple[tuple[Fee, ...], int | None]:
+    """The fees of ``work`` by billing item, and the storage it adds (bytes; None when sizes are unknown)."""
+    outputs_written = work.outputs.get(ActionKind.CREATE, 0) + work.outputs.get(ActionKind.REPLACE, 0)
+    added = None if work.created_bytes is None else int(work.created_bytes * ratio)
+    basic_rules = work.outputs.get(ActionKind.CREATE, 0) + work.outputs.get(ActionKind.REPLACE, 0) - work.ai
+    fees = [
+        _fee(prices, "basic_processing_per_gb", None if work.basic_bytes is None else work.basic_bytes / GB),
+        _fee(prices, "advanced_compression_per_1000", work.advanced / 1000),
+        _fee(prices, "ai_processing_per_1000", work.ai / 1000),
+        _fee(prices, "cos_requests_per_10000", (work.calls + outputs_written + work.deleted) / 10000),
+        _fee(prices, "storage_per_gb_month", None if added is None else added / GB),
+    ]
+    has_work = {"basic_processing_per_gb": basic_rules > 0, "storage_per_gb_month": work.created_bytes != 0}
+    return tuple(f for f in fees if (f.quantity is None and has_work.get(f.item, False)) or f.quantity), added
+
+
+def build_estimate(plan: Plan, decls: Sequence[Declaration], book: PriceBook, pace: Pace, *,
+                   size_of: Callable[[Call], int | None],
+                   ratios: Mapping[tuple[str, str], float] | None = None) -> Estimate:
+    """The estimate of ``plan`` (its sets in the order of ``decls``). ``ratios``: output/source size ratio per
+    (set, output address) measured by a preview; the table's heuristic ratio stands for the others."""
+    sets = []
+    for set_plan, decl in zip(plan.sets, decls):
+        prices = book.for_region(decl.region)
+        work = count_work(set_plan, size_of)
+        ratio = _ratio_for(set_plan, ratios, prices.output_size_ratio)
+        fees, added = price_work(work, prices, ratio)
+        sets.append(SetEstimate(set_plan.name, prices.currency, prices.table, work, _seconds(work, pace, prices),
+                                _seconds(work, pace, prices, at_limit_only=True), fees, added, blast_radius(set_plan)))
+    unpriced = sorted({f.item for s in sets for f in s.fees if f.amount is None})
+    return Estimate(tuple(sets), book.tables[0].source, "preview" if ratios else "heuristic", tuple(unpriced))
+
+
+def _ratio_for(set_plan: SetPlan, ratios: Mapping[tuple[str, str], float] | None, default: float) -> float:
+    if not ratios:
+        return default
+    measured = [ratios[(set_plan.name, a)] for a in _addresses(set_plan.calls) if (set_plan.name, a) in ratios]
+    return sum(measured) / len(measured) if measured else default
+
+
+def _addresses(calls: Iterable[Call]) -> set[str]:
+    return {op.address for call in calls for op in call.rules}
+
+
+def check_cost(estimate: Estimate, max_cost: float) -> None:
+    """Refuse (``BudgetExceeded``) a plan whose estimated fees exceed ``max_cost``, or that cannot be priced:
+    an item with work but no price, fees in more than one currency, or unknown source sizes."""
+    if estimate.unpriced:
+        raise BudgetExceeded(f"--max-cost {max_cost:g}: the estimate has no price for {', '.join(estimate.unpriced)}; "
+                             "give them with --prices FILE")
+    if any(f.quantity is None for s in estimate.sets for f in s.fees):
+        raise BudgetExceeded(f"--max-cost {max_cost:g}: source sizes are unknown, so the fees cannot be estimated")
+    totals = estimate.totals
+    if len(totals) > 1:
+        raise BudgetExceeded(f"--max-cost {max_cost:g}: the fees are in several currencies ({', '.join(totals)})")
+    for currency, amount in totals.items():
+        if amount > max_cost:
+            raise BudgetExceeded(f"the plan's estimated fees are {amount:,.4f} {currency}; --max-cost allows "
+                                 f"{max_cost:g}")
