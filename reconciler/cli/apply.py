@@ -28,6 +28,7 @@ from reconciler.model import Declaration, Plan
 from reconciler.plan.observed import plan_declarations
 from reconciler.plan.planfile import load_plan
 from reconciler.render import apply_report, render_text
+from reconciler.render.escape import escape_text
 
 
 def parse_duration(text: str) -> float:
@@ -86,7 +87,7 @@ def _finish(report: ApplyReport, fmt: str) -> None:
 def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete: int | None, lock_timeout: float,
              quiet: bool) -> ApplyOptions:
     def waiting(holder: str) -> None:
-        click.echo(f"Waiting up to {lock_timeout:g}s for {holder}...", err=True)
+        click.echo(escape_text(f"Waiting up to {lock_timeout:g}s for {holder}..."), err=True)
 
     return ApplyOptions(parallelism=parallelism, max_qps=max_qps, max_calls=max_calls, max_delete=max_delete,
                         lock_timeout=lock_timeout, progress=make_progress(quiet=quiet), on_lock_wait=waiting)
@@ -167,7 +168,7 @@ def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, 
             holder = backend.ledgers.read_lock(decl)
             if holder is not None and holder.id == lock_id:
                 backend.ledgers.unlock(decl, lock_id)
-                click.echo(f"Unlocked set {decl.name!r}: removed {holder.describe()}.")
+                click.echo(escape_text(f"Unlocked set {decl.name!r}: removed {holder.describe()}."))
                 return
     raise UsageError(f"no set declared in {', '.join(map(str, paths))} holds lock {lock_id}")
 

@@ -14,20 +14,26 @@ from typing import Any
 import click
 
 from reconciler.errors import CosreconError, DeclarationError
+from reconciler.render.escape import escape_text
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 
 
+def say(message: str) -> None:
+    """One line on stderr, its control characters escaped (messages quote keys, paths and names: user data)."""
+    click.echo(escape_text(message), err=True)
+
+
 def report(error: CosreconError) -> None:
     """Print an error the way users see it: ``Error: ...`` on stderr; validation problems one per line."""
     if isinstance(error, DeclarationError):
         for problem in error.problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"Error: {len(error.problems)} problem(s) found.", err=True)
+            say(str(problem))
+        say(f"Error: {len(error.problems)} problem(s) found.")
     else:
-        click.echo(f"Error: {error.message}", err=True)
+        say(f"Error: {error.message}")
 
 
 class GuardedGroup(click.Group):
@@ -43,7 +49,7 @@ class GuardedGroup(click.Group):
             click.echo("Interrupted.", err=True)
             sys.exit(130)
         except click.UsageError as error:
-            error.show()
+            click.UsageError(escape_text(error.format_message()), error.ctx).show()  # it may quote an argument
             sys.exit(EXIT_ERROR)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -52,8 +58,8 @@ class GuardedGroup(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(EXIT_ERROR)
         except OSError as error:
-            click.echo(f"Error: {error.filename or ''}: {error.strerror or error}", err=True)
+            say(f"Error: {error.filename or ''}: {error.strerror or error}")
             sys.exit(EXIT_ERROR)
         except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
-            click.echo(f"Error: internal error ({type(error).__name__}: {error}). Please report it.", err=True)
+            say(f"Error: internal error ({type(error).__name__}: {error}). Please report it.")
             sys.exit(EXIT_ERROR)

@@ -16,6 +16,7 @@ from reconciler.cli.errors import EXIT_CHANGES
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
+from reconciler.render.escape import escape_text
 from reconciler.plan.observed import plan_declarations
 from reconciler.plan.planfile import save_plan
 from reconciler.render import render_markdown, render_text, write_json
@@ -90,7 +91,8 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
         stdout.write(render_text(result, full=full))
     stdout.flush()
     if out is not None and fmt == "text":
-        click.echo(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`.", err=True)
+        click.echo(escape_text(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`."),
+                   err=True)
     if detailed_exitcode and result.has_changes:
         sys.exit(EXIT_CHANGES)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 
 from reconciler.model import ActionKind, Plan
+from reconciler.render.escape import escape_text
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
 from reconciler.render.text import CONVERGED, summary_line
 
@@ -42,13 +43,19 @@ class _Budget:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return escape_text(text).replace("|", "\\|")
 
 
 def _code(text: str) -> str:
+    text = escape_text(text)
     fence = "``" if "`" in text else "`"
     pad = " " if "`" in text else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _html(text: str) -> str:
+    """One line of text inside HTML: control characters escaped, then ``<>&"'``."""
+    return html.escape(escape_text(text))
 
 
 def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MARKER) -> str:
@@ -77,7 +84,7 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MAR
     for index, (s, g, kind) in enumerate(lists):
         total = g.count(kind)
         share = out.room() // (len(lists) - index)  # a fair share; what a list leaves goes to the next ones
-        head = (f"<details><summary>{SYMBOL[kind]} {html.escape(s.name)} · {html.escape(g.address)}: "
+        head = (f"<details><summary>{SYMBOL[kind]} {_html(s.name)} · {_html(g.address)}: "
                 f"{total} {kind.value}</summary>\n\n<pre>\n")
         tail = "</pre>\n</details>\n\n"
         used = len(head) + len(tail) + 40  # room for the "… and N more" line
@@ -86,7 +93,7 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MAR
             continue
         lines: list[str] = []
         for action in g.shown.get(kind, []):
-            line = html.escape(describe(action, detail=g.address not in s.rule_changes)) + "\n"
+            line = _html(describe(action, detail=g.address not in s.rule_changes)) + "\n"
             if used + len(line) > share:
                 break
             lines.append(line)

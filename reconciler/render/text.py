@@ -8,6 +8,7 @@ few sample keys, unless ``full``.
 from __future__ import annotations
 
 from reconciler.model import ActionKind, Plan, SetPlan
+from reconciler.render.escape import escape_lines
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
 
 FULL_LIMIT = 200
@@ -75,10 +76,10 @@ def render_text(plan: Plan, *, full: bool = False) -> str:
         unchanged = plan.count(ActionKind.UNCHANGED)
         lines.append(f"({unchanged} unchanged" + (f", {orphaned} orphaned kept" if orphaned else "") + ".)"
                      if unchanged or orphaned else "(No source objects match the include globs.)")
-        return "\n".join(lines) + "\n"
+        return "\n".join(escape_lines(lines)) + "\n"
     lines = []
     for s in plan.sets:
         lines.extend(_render_set(s, full))
         lines.append("")
     lines.append(summary_line(plan))
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape_lines(lines)) + "\n"  # one line per line: keys are user data
