@@ -33,7 +33,9 @@ def report(error: CosreconError) -> None:
             say(str(problem))
         say(f"Error: {len(error.problems)} problem(s) found.")
     else:
-        say(f"Error: {error.message}")
+        say(f"Error: {error.headline}")
+        for detail in error.details:
+            say(f"  {detail}")
 
 
 class GuardedGroup(click.Group):

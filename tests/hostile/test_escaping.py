@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.cli.errors import report
 from reconciler.cli.progress import LineProgress
-from reconciler.errors import StorageError
+from reconciler.errors import CollisionError, StorageError
 from reconciler.model import ActionKind, Call, Plan, PlannedAction, Reason, RuleOp, SetPlan
 from reconciler.plan.planfile import plan_from_data, plan_to_data
 from reconciler.render import render_json, render_markdown, render_text
@@ -79,3 +79,9 @@ def test_progress_lines_are_escaped() -> None:
     progress.start(1)
     progress.advance(done=1)
     assert stream.getvalue() == f"apply: {SHOWN}\n"
+
+
+def test_error_details_stay_one_per_line_and_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    report(CollisionError("set 'shop': output keys collide; no plan is shown:", [f"{B}/{EVIL}: two sources"]))
+    assert capsys.readouterr().err == (f"Error: set 'shop': output keys collide; no plan is shown:\n"
+                                       f"  {B}/{SHOWN}: two sources\n")
