@@ -136,7 +136,7 @@ def _segment(tokens: list[Token], end: str) -> str:
             chunks[-1] += t.source
     if len(chunks) == 1:
         return chunks[0] + end
-    if len(chunks) == 2 and end != ".*":  # one "*" and a pinned end: one way to match at most, nothing to commit
+    if len(chunks) == 2 and end in ("/", r"\Z"):  # one "*" and a pinned end: one way to match at most
         return f"{chunks[0]}[^/]*{chunks[1]}{end}"
     middle = "".join(f"(?>[^/]*?{c})" for c in chunks[1:-1])
     last = f"[^/]*{chunks[-1]}" if end in ("/", r"\Z") else f"(?>[^/]*?{chunks[-1]})"  # an open end: leftmost
