@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 2.0  # seconds per case
 SNIPPETS = [
     "\n", "\r", "\t", "\x1b[31m", "\x7f", "\x85", "\u202e", "\u2028", "\ufeff", "\x00", "²", "٣", "\ud800",
-    "9" * 5000, "[" * 300, "{" * 300, "- " * 300, "&a", "*a", "!!binary ", "!!python/object:os.system ", "<<: *a",
+    "9" * 5000, "[" * 300, "{" * 300, "[" * 3000 + "]" * 3000, '{"a":' * 2000, "- " * 300, "&a", "*a", "!!binary ", "!!python/object:os.system ", "<<: *a",
     "*a*a*a*a*a*a*ab", "**a**a**a**a**ab", "[z-a]", "[", "]", "{key", "{unknown}", "{", "}", "..", "//", "/",
     "version: 1.0", "1.0", "1e400", "-0", "0x10", "true", "null", "~", "'", '"', ",", ":", "#", "|", ">", "?",
 ]
@@ -91,7 +92,9 @@ def _mutate_text(rnd: random.Random, text: str) -> str:
     for _ in range(rnd.randint(1, 4)):
         at = rnd.randint(0, len(text))
         kind = rnd.random()
-        if kind < 0.5:
+        if kind < 0.1:
+            text = re.sub(r"\d+", "9" * rnd.choice([4300, 5000]), text, count=1)  # Python's int-from-string limit
+        elif kind < 0.5:
             text = text[:at] + rnd.choice(SNIPPETS) + text[at:]
         elif kind < 0.7:
             text = text[:at] + text[at + rnd.randint(1, 20):]
@@ -289,7 +292,7 @@ def run_plan(case: str, content: bytes, directory: Path, report: Report) -> None
         if "internal error" in error.message:
             report.failures.append(f"{case}: {error.message[:300]}")
     except Exception as error:  # noqa: BLE001 - what the fuzzer counts
-        report.failures.append(f"{case}: load_plan raised {type(error).__name__}: {str(error)[:300]}")
+        report.failures.append(f"{case}: loading or rendering raised {type(error).__name__}: {str(error)[:300]}")
     report.timed(case, time.perf_counter() - started)
 
 
