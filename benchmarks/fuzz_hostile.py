@@ -14,6 +14,7 @@ traceback, or takes more than ``LIMIT`` seconds; failures are listed with their 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import random
 import re
@@ -121,7 +122,7 @@ def _mutate_data(rnd: random.Random, data: Any) -> Any:
         nodes = list(_nodes(data))
         path, node = rnd.choice(nodes)
         choice = rnd.random()
-        value = rnd.choice(HOSTILE_VALUES)
+        value = copy.deepcopy(rnd.choice(HOSTILE_VALUES))  # never the pool's own lists: no cycles, replayable
         if not path:
             continue
         parent = data
