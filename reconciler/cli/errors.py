@@ -53,8 +53,11 @@ class GuardedGroup(click.Group):
         except click.UsageError as error:
             click.UsageError(escape_text(error.format_message()), error.ctx).show()  # it may quote an argument
             sys.exit(EXIT_ERROR)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.Abort):
             raise
+        except click.ClickException as error:  # a file click could not open, ...: it names the file
+            say(f"Error: {error.format_message()}")
+            sys.exit(error.exit_code)
         except BrokenPipeError:
             # stdout closed early (`cosrecon plan | head`): stop quietly, as Unix tools do
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
