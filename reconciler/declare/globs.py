@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from reconciler.declare.globnfa import GlobNfa, NfaToken
 
@@ -177,8 +177,14 @@ def to_regex(tokens: list[Token]) -> str | None:
     return _run(runs[0], "") + middle + f"(?:[^/]*+/)*{_run(runs[-1], end)}"  # the last run ends the key
 
 
-def _nfa(tokens: list[Token]) -> GlobNfa:
-    return GlobNfa([NfaToken(t.kind.value, t.source) for t in tokens])
+@lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> tuple[str, GlobNfa | None]:
+    """One pattern's regex source, or ("", its automaton): worked out once (checks and plans ask again and again)."""
+    tokens = tokenize(pattern)
+    source = to_regex(tokens)
+    if source is None:
+        return "", GlobNfa([NfaToken(t.kind.value, t.source) for t in tokens])
+    return source, None
 
 
 @dataclass(frozen=True)
@@ -204,10 +210,9 @@ def compile_globs(patterns: tuple[str, ...] | list[str]) -> Glob | None:
     sources: list[str] = []
     others: list[GlobNfa] = []
     for pattern in patterns:
-        tokens = tokenize(pattern)
-        source = to_regex(tokens)
-        if source is None:
-            others.append(_nfa(tokens))
+        source, nfa = _compiled(pattern)
+        if nfa is not None:
+            others.append(nfa)
         else:
             sources.append(f"(?:{source})")
     regex = re.compile("|".join(sources), re.DOTALL) if sources else None
