@@ -6,17 +6,24 @@ the status, COS error code and request id. Messages never contain secrets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
 class CosreconError(Exception):
-    """Base of every error cosrecon raises on purpose. ``exit_code`` is what the CLI exits with."""
+    """Base of every error cosrecon raises on purpose. ``exit_code`` is what the CLI exits with.
+
+    ``details`` are lines listed under the headline (keys that collide, schema problems): kept apart so that the
+    one place that prints errors can escape each (a key may hold a newline) and still show them one per line.
+    ``message`` is the whole text: the headline, then each detail on its own indented line."""
 
     exit_code: int = 1
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+        self.headline = message
+        self.details = tuple(details)
+        self.message = message + "".join(f"\n  {d}" for d in self.details)
+        super().__init__(self.message)
 
     def __str__(self) -> str:
         return self.message

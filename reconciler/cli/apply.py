@@ -37,6 +37,7 @@ from reconciler.render import apply_report, render_text
 from reconciler.render.notes import next_steps
 from reconciler.render.outcome import render_adopt_text, render_adoption, render_outcome_json
 from reconciler.apply.refusals import failure_summary
+from reconciler.render.escape import escape_text
 
 
 def _buckets(decls: Sequence[Declaration]) -> list[str]:
@@ -106,7 +107,7 @@ def _report_when_stopped(fmt: str) -> Iterator[None]:
 def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete: int | None, lock_timeout: float,
              quiet: bool) -> ApplyOptions:
     def waiting(holder: str) -> None:
-        click.echo(f"Waiting up to {lock_timeout:g}s for {holder}...", err=True)
+        click.echo(escape_text(f"Waiting up to {lock_timeout:g}s for {holder}..."), err=True)
 
     return ApplyOptions(parallelism=parallelism, max_qps=max_qps, max_calls=max_calls, max_delete=max_delete,
                         lock_timeout=lock_timeout, progress=make_progress(quiet=quiet), on_lock_wait=waiting)
@@ -209,7 +210,7 @@ def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, 
                 holder = backend.ledgers.unlock(decl, lock_id) if holder is not None and holder.id == lock_id else None
             if holder is not None:
                 what = "its corrupt lock object" if holder.pid == 0 and not holder.host else holder.describe()
-                click.echo(f"Unlocked set {decl.name!r}: removed {what}.")
+                click.echo(escape_text(f"Unlocked set {decl.name!r}: removed {what}."))
                 return
     raise UsageError(f"no set declared in {', '.join(map(str, paths))} holds lock {lock_id}")
 

@@ -15,20 +15,28 @@ import click
 
 from reconciler.apply.credentials import redact
 from reconciler.errors import CosreconError, DeclarationError
+from reconciler.render.escape import escape_text
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 
 
+def say(message: str) -> None:
+    """One line on stderr, its control characters escaped (messages quote keys, paths and names: user data)."""
+    click.echo(escape_text(message), err=True)
+
+
 def report(error: CosreconError) -> None:
     """Print an error the way users see it: ``Error: ...`` on stderr; validation problems one per line."""
     if isinstance(error, DeclarationError):
         for problem in error.problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"Error: {len(error.problems)} problem(s) found.", err=True)
+            say(str(problem))
+        say(f"Error: {len(error.problems)} problem(s) found.")
     else:
-        click.echo(f"Error: {redact(error.message)}", err=True)
+        say(f"Error: {redact(error.headline)}")
+        for detail in error.details:
+            say(f"  {redact(detail)}")
 
 
 class GuardedGroup(click.Group):
@@ -44,18 +52,20 @@ class GuardedGroup(click.Group):
             click.echo("Interrupted.", err=True)
             sys.exit(130)
         except click.UsageError as error:
-            error.show()
+            click.UsageError(escape_text(error.format_message()), error.ctx).show()  # it may quote an argument
             sys.exit(EXIT_ERROR)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.Abort):
             raise
+        except click.ClickException as error:  # a file click could not open, ...: it names the file
+            say(f"Error: {error.format_message()}")
+            sys.exit(error.exit_code)
         except BrokenPipeError:
             # stdout closed early (`cosrecon plan | head`): stop quietly, as Unix tools do
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(EXIT_ERROR)
         except OSError as error:
-            click.echo(f"Error: {error.filename or ''}: {redact(str(error.strerror or error))}", err=True)
+            say(f"Error: {error.filename or ''}: {redact(str(error.strerror or error))}")
             sys.exit(EXIT_ERROR)
         except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
-            click.echo(f"Error: internal error ({type(error).__name__}: {redact(str(error))}). Please report it.",
-                       err=True)
+            say(f"Error: internal error ({type(error).__name__}: {redact(str(error))}). Please report it.")
             sys.exit(EXIT_ERROR)

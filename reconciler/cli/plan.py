@@ -24,6 +24,7 @@ from reconciler.cli.options import backend_from_options, backend_options, pace_o
 from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
+from reconciler.render.escape import escape_text
 from reconciler.plan.planfile import save_plan
 from reconciler.plan.prices import load_prices
 from reconciler.plan.warnings import plan_warnings
@@ -120,7 +121,8 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     for warning in warnings:
         click.echo(warning, err=True)
     if out is not None and fmt == "text":
-        click.echo(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`.", err=True)
+        click.echo(escape_text(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`."),
+                   err=True)
     if detailed_exitcode and not is_green(result):
         sys.exit(EXIT_CHANGES)
 

@@ -1,7 +1,8 @@
 """Apply progress on stderr — the only module that imports tqdm.
 
 On a terminal: a tqdm bar (done/total outputs, calls/s, ETA, failures). Otherwise: one plain line every few
-seconds, so CI logs show progress without control characters.
+seconds, so CI logs show progress without control characters. Every text shown goes through
+``render.escape.escape_text`` (a key or message in a line must not move the cursor or split the line).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import time
 from typing import TextIO
 
 from tqdm import tqdm
+
+from reconciler.render.escape import escape_text
 
 
 class BarProgress:
@@ -32,7 +35,7 @@ class BarProgress:
         self.failed += failed
         if self.bar is not None:
             rate = self.calls / max(1e-6, time.monotonic() - self.started)
-            self.bar.set_postfix_str(f"{rate:.1f} calls/s, {self.failed} failed", refresh=False)
+            self.bar.set_postfix_str(escape_text(f"{rate:.1f} calls/s, {self.failed} failed"), refresh=False)
             self.bar.update(done + failed)
 
     def close(self) -> None:
@@ -60,7 +63,7 @@ class LineProgress:
         now = time.monotonic()
         if now - self.last >= self.interval:
             self.last = now
-            self.stream.write(self.line(now) + "\n")
+            self.stream.write(escape_text(self.line(now)) + "\n")
             self.stream.flush()
 
     def line(self, now: float) -> str:

@@ -7,6 +7,7 @@ import click
 from reconciler.declare.load import load_declarations
 from reconciler.declare.warnings import declaration_warnings
 from reconciler.model import Declaration
+from reconciler.render.escape import escape_text
 
 
 def render_summary(declarations: list[Declaration]) -> str:
@@ -19,7 +20,7 @@ def render_summary(declarations: list[Declaration]) -> str:
     def n(count: int, word: str) -> str:
         return f"{count} {word}{'' if count == 1 else 's'}"
 
-    return (f"Valid: {n(len(declarations), 'set')}, {n(pipelines, 'pipeline')}, {n(outputs, 'output')} "
+    return escape_text(f"Valid: {n(len(declarations), 'set')}, {n(pipelines, 'pipeline')}, {n(outputs, 'output')} "
             f"in {n(len(files), 'file')} ({shown}).")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from reconciler.declare.globs import GlobSyntaxError, Selector, base_dir, compile_globs
+from reconciler.declare.globs import GlobSyntaxError, Selector, base_dir, compile_globs, fixed_prefix
 from reconciler.model import Declaration, OutputSpec, Pipeline
 from reconciler.declare.rules import RuleError, parse_rule
 from reconciler.declare.templates import (
@@ -49,6 +49,7 @@ def check_declaration(decl: Declaration) -> list[Finding]:
                 findings.append((loc + ("rule",), str(exc)))
             if _check_template(output, loc + ("fileid",), findings):
                 templates_ok.add(decl.address(pipeline, output))
+    findings.extend(_check_state(decl, usable))
     findings.extend(_check_keys(decl, usable, templates_ok))
     for pipeline in decl.pipelines:  # a bad glob must not hide a '..' fileid: check with the globs that are fine
         if pipeline.name not in usable:
@@ -57,6 +58,31 @@ def check_declaration(decl: Declaration) -> list[Finding]:
                 if decl.address(pipeline, output) in templates_ok:
                     where: Location = ("pipelines", pipeline.name, "outputs", output.name, "fileid")
                     findings.extend((where, m) for m in _key_problems(output.fileid, includes)[:1])
+    return findings
+
+
+def _check_state(decl: Declaration, usable: dict[str, Selector]) -> list[Finding]:
+    """In the source bucket, the ledger's prefix and the sources must not overlap: keys under the prefix are never
+    sources, so a glob there would silently select nothing, and sources there would silently be skipped."""
+    if decl.state.bucket != decl.bucket:
+        return []
+    prefix = decl.state.prefix
+    ledger_keys = [f"{prefix}{decl.name}/{name}" for name in ("ledger.json", "lock.json", "journal/run-1.json")]
+    findings: list[Finding] = []
+    for pipeline in decl.pipelines:
+        if pipeline.name not in usable:
+            continue
+        for i, pattern in enumerate(pipeline.source.include):
+            if fixed_prefix(pattern).startswith(prefix):
+                findings.append((("pipelines", pipeline.name, "source", "include", i),
+                                 f"glob {pattern!r} lies under the ledger prefix {prefix!r}, whose keys are never "
+                                 "sources: it selects nothing (move the ledger with state.prefix)"))
+        selector = Selector(pipeline.source.include, pipeline.source.exclude)
+        hit = next((key for key in ledger_keys if selector.matches(key)), None)
+        if hit is not None:
+            findings.append((("state", "prefix"),
+                             f"the ledger prefix {prefix!r} overlaps the sources of pipeline {pipeline.name!r} (its "
+                             f"globs select the ledger's {hit!r}): exclude {prefix + '**'!r} or choose another prefix"))
     return findings
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,8 @@ Position = tuple[int, int]  # (line, column), both 1-based
 
 MAX_NODES = 200_000  # alias expansion ("billion laughs") stops here
 MAX_BYTES = 5_000_000  # a declaration is a few KB; refuse to parse megabytes
+MAX_DEPTH = 200  # a declaration nests about 6 deep; ruamel takes seconds to give up on 10^5 nested brackets
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 class LoadError(ValueError):
@@ -81,6 +85,7 @@ def parse_text(text: str, file: str = "<text>", *, is_json: bool = False) -> Doc
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise LoadError("binary content (NUL byte): not a YAML or JSON file", line)
+    _check_depth(text)
     try:
         node = YAML(typ="rt", pure=True).load(text)
     except MarkedYAMLError as exc:
@@ -92,13 +97,24 @@ def parse_text(text: str, file: str = "<text>", *, is_json: bool = False) -> Doc
     except (YAMLError, ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
         if is_json:
             return _parse_json(text, file)
-        raise LoadError(f"cannot parse YAML: {_first_line(str(exc)) or type(exc).__name__}") from None
+        raise _long_number(text) or LoadError(f"cannot parse YAML: {_first_line(str(exc)) or type(exc).__name__}") from None
     converter = _Converter()
     try:
         data = converter.convert(node, (), (1, 1))
     except RecursionError:
         raise LoadError("document is nested too deeply") from None
     return Document(file, data, converter.positions, converter.key_positions)
+
+
+def _check_depth(text: str) -> None:
+    """Refuse flow brackets nested past MAX_DEPTH (counted in quoted text too: a real declaration is far below)."""
+    depth = 0
+    for found in _BRACKETS.finditer(text):
+        depth += 1 if found.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            line = text.count("\n", 0, found.start()) + 1
+            column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+            raise LoadError(f"document is nested too deeply (more than {MAX_DEPTH} levels)", line, column)
 
 
 def _parse_json(text: str, file: str) -> Document:
@@ -118,7 +134,20 @@ def _parse_json(text: str, file: str) -> Document:
         raise LoadError(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except RecursionError:
         raise LoadError("document is nested too deeply") from None
+    except ValueError as exc:  # an integer past Python's int-from-string limit
+        raise _long_number(text) or LoadError(f"invalid JSON: {_first_line(str(exc))}") from None
     return Document(file, data, {(): (1, 1)}, {})
+
+
+def _long_number(text: str) -> LoadError | None:
+    """The error for the first number too long to read (Python refuses ints of more than 4,300 digits), located."""
+    limit = sys.get_int_max_str_digits() or 4300
+    found = re.search(r"\d{%d,}" % (limit + 1), text)
+    if found is None:
+        return None
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    return LoadError(f"a number of {found.end() - found.start()} digits is too long (at most {limit})", line, column)
 
 
 def _mark(exc: MarkedYAMLError) -> Position:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from reconciler.declare.globs import Selector, base_dir, compile_globs, merge_prefixes
+from reconciler.declare.globs import Glob, Selector, base_dir, compile_globs, merge_prefixes
 from reconciler.model import ActionKind, Declaration, ObjectInfo, Reason, Target
 from reconciler.declare.rules import fingerprint as rule_fingerprint
 from reconciler.declare.rules import style_name, styled
@@ -50,7 +50,7 @@ class CompiledPipeline:
     """A pipeline's selection and outputs, compiled."""
 
     selector: Selector
-    bases: tuple[tuple[re.Pattern[str], str], ...]  # (include regex, base dir) when bases differ; else ()
+    bases: tuple[tuple[Glob, str], ...]  # (include glob, base dir) when bases differ; else ()
     base: str  # the one base dir when every include pattern shares it
     needs_base: bool  # a template uses {rel} or {reldir}
     outputs: tuple[CompiledOutput, ...]
@@ -118,7 +118,7 @@ def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, s
             needs_base = needs_base or bool({"rel", "reldir"} & set(template_variables(output.fileid)))
         include = pipeline.source.include
         distinct = {base_dir(p) for p in include}
-        bases: tuple[tuple[re.Pattern[str], str], ...] = ()
+        bases: tuple[tuple[Glob, str], ...] = ()
         if len(distinct) > 1:
             bases = tuple((compile_globs((p,)), base_dir(p)) for p in include)  # type: ignore[misc]
         pipes.append(

@@ -55,5 +55,5 @@ class SharedOutputs:
         if problems:
             shown = problems[:_MAX_LISTED]
             more = len(problems) - len(shown)
-            raise CollisionError(f"set {decl.name!r}: output keys that another set also writes; no plan is shown:\n  "
-                                 + "\n  ".join(shown) + (f"\n  ... and {more} more" if more else ""))
+            raise CollisionError(f"set {decl.name!r}: output keys that another set also writes; no plan is shown:",
+                                 shown + ([f"... and {more} more"] if more else []))

@@ -114,7 +114,18 @@ def save_plan(plan: Plan, path: Path) -> None:
 
 
 def load_plan(path: Path) -> Plan:
-    """Read and check a saved plan. Raises StateError (file, JSON path, what is wrong) on anything else.
+    """Read and check a saved plan. Raises StateError (file, JSON path, what is wrong) on anything else."""
+    try:
+        return _load_plan(path)
+    except RecursionError:
+        raise StateError(f"{path}: not a cosrecon plan (nested too deeply)") from None
+    except ValueError as exc:  # json raises a bare ValueError for an integer past Python's int-from-string limit
+        reason = "a number too long to read" if "digits" in str(exc) else "invalid JSON"
+        raise StateError(f"{path}: not a cosrecon plan ({reason})") from None
+
+
+def _load_plan(path: Path) -> Plan:
+    """``load_plan`` but for the errors of the JSON decoder itself.
 
     A plan laid out as ``save_plan`` writes it (one action or call per line) is read a line at a time: a plan of
     10^6 sources is never one JSON document in memory. Any other layout of the same JSON is read whole."""
@@ -224,9 +235,9 @@ def _check_schema(data: Any, where: str, rename: tuple[str, str] = ("", "")) -> 
     problems = validate_document("plan", sample)
     if problems:
         old, new = rename
-        shown = "\n  ".join(f"{p.replace(old, new, 1) if old else p}: {m}" for p, m in problems[:10])
-        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise StateError(f"{where}: not a valid cosrecon plan:\n  {shown}{more}")
+        shown = [f"{p.replace(old, new, 1) if old else p}: {m}" for p, m in problems[:10]]
+        more = [f"... and {len(problems) - 10} more"] if len(problems) > 10 else []
+        raise StateError(f"{where}: not a valid cosrecon plan:", shown + more)
 
 
 def plan_from_data(data: Any, *, where: str = "plan") -> Plan:

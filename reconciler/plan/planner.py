@@ -223,11 +223,8 @@ def _plan(
     if problems:
         shown = problems[:_MAX_LISTED_PROBLEMS]
         more = len(problems) - len(shown)
-        raise CollisionError(
-            f"set {decl.name!r}: output keys collide or are unusable; no plan is shown:\n  "
-            + "\n  ".join(shown)
-            + (f"\n  ... and {more} more" if more else "")
-        )
+        raise CollisionError(f"set {decl.name!r}: output keys collide or are unusable; no plan is shown:",
+                             shown + ([f"... and {more} more"] if more else []))
 
     others: list[PlannedAction] = conflicts
     if matched != index.size:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from reconciler.render.escape import escape_lines
+
 if TYPE_CHECKING:
     from reconciler.apply.contract import ApplyReport
 
@@ -39,7 +41,7 @@ def render_text(report: ApplyReport) -> str:
         if len(report.failures) > SHOWN:
             lines.append(f"  ... and {len(report.failures) - SHOWN} more")
     lines.append(summary_line(report))
-    return "\n".join(lines)
+    return "\n".join(escape_lines(lines))
 
 
 def report_to_data(report: ApplyReport) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 
 from reconciler.model import ActionKind, Plan
+from reconciler.render.escape import escape_text
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
 from reconciler.render.notes import is_green, set_notes
 from reconciler.render.text import CONVERGED, summary_line
@@ -44,13 +45,19 @@ class _Budget:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return escape_text(text).replace("|", "\\|")
 
 
 def _code(text: str) -> str:
+    text = escape_text(text)
     fence = "``" if "`" in text else "`"
     pad = " " if "`" in text else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _html(text: str) -> str:
+    """One line of text inside HTML: control characters escaped, then ``<>&"'``."""
+    return html.escape(escape_text(text))
 
 
 def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MARKER,
@@ -89,7 +96,7 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MAR
         total = g.count(kind)
         share = out.room() // (len(lists) - index)  # a fair share; what a list leaves goes to the next ones
         opened = "<details open>" if kind is ActionKind.DELETE else "<details>"  # deletions: seen without a click
-        head = (f"{opened}<summary>{SYMBOL[kind]} {html.escape(s.name)} · {html.escape(g.address)}: "
+        head = (f"{opened}<summary>{SYMBOL[kind]} {_html(s.name)} · {_html(g.address)}: "
                 f"{total} {kind.value}</summary>\n\n<pre>\n")
         tail = "</pre>\n</details>\n\n"
         used = len(head) + len(tail) + 40  # room for the "… and N more" line
@@ -98,7 +105,7 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MAR
             continue
         lines: list[str] = []
         for action in g.shown.get(kind, []):
-            line = html.escape(describe(action, detail=g.address not in s.rule_changes)) + "\n"
+            line = _html(describe(action, detail=g.address not in s.rule_changes)) + "\n"
             if used + len(line) > share:
                 break
             lines.append(line)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.model import ActionKind, Plan, SetPlan
+from reconciler.render.escape import escape_lines
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
 from reconciler.render.notes import is_green, set_notes
 
@@ -76,4 +77,4 @@ def render_text(plan: Plan, *, full: bool = False, estimate: Sequence[str] = ())
         lines.append("")
     lines.extend([*estimate, ""] if estimate else [])
     lines.append(summary_line(plan))
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape_lines(lines)) + "\n"  # one line per line: keys are user data
