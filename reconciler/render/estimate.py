@@ -1,4 +1,7 @@
-"""The plan estimate (``plan.estimate``) as text lines, markdown and JSON data. Always labelled an estimate."""
+"""The plan estimate (``plan.estimate``) as text lines, markdown and JSON data. Always labelled an estimate.
+
+Set names, buckets and key prefixes are user data: the text lines are escaped by the text renderer they join
+(``render_text``), markdown cells here (``escape.escape_text``, and ``|``), JSON is exact."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from typing import Any
 
 from reconciler.model import ActionKind
 from reconciler.plan.estimate import GB, BlastRadius, Estimate, Fee, SetEstimate
+from reconciler.render.escape import escape_text
 
 ITEM_NAMES = {
     "basic_processing_per_gb": ("basic image processing", "GB of sources"),
@@ -98,13 +102,17 @@ def estimate_lines(est: Estimate) -> list[str]:
     return lines
 
 
+def _cell(text: str) -> str:
+    return escape_text(text).replace("|", "\\|")
+
+
 def render_estimate_markdown(est: Estimate) -> str:
     """The estimate as a markdown table for the pull-request comment."""
     rows = ["| set | calls | create / replace / delete | sources | time | priced fees | storage added |",
             "|---|---:|---|---:|---:|---:|---:|"]
     for s in est.sets:
         w = s.work
-        rows.append(f"| {s.name} | {w.calls} | {w.outputs.get(ActionKind.CREATE, 0)} / "
+        rows.append(f"| {_cell(s.name)} | {w.calls} | {w.outputs.get(ActionKind.CREATE, 0)} / "
                     f"{w.outputs.get(ActionKind.REPLACE, 0)} / {w.outputs.get(ActionKind.DELETE, 0)} | "
                     f"{_bytes(w.source_bytes)} | {_duration(s.seconds)} | {_money(s.priced_total, s.currency)} | "
                     f"{_bytes(s.storage_added_bytes)} |")
@@ -112,7 +120,7 @@ def render_estimate_markdown(est: Estimate) -> str:
              f"{est.ratio_source} output/source size ratio). {_total(est)}."]
     for s in est.sets:
         if s.work.calls or s.work.deleted:
-            notes.append(f"- {s.name} blast radius: " + "; ".join(_blast(s.blast)))
+            notes.append(_cell(f"- {s.name} blast radius: " + "; ".join(_blast(s.blast))))
     return "\n".join(notes[:1] + [""] + rows + [""] + notes[1:]) + "\n"
 
 

@@ -10,6 +10,7 @@ import html
 from urllib.parse import quote
 
 from reconciler.apply.samples import AddressPreview, Preview, Sample, Shot
+from reconciler.render.escape import escape_text
 
 STYLE = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:2em}"
          "td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}img{max-width:320px;max-height:320px}"
@@ -17,12 +18,11 @@ STYLE = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collaps
 
 
 def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+    return html.escape(escape_text(text), quote=True)
 
 
 def _md(text: str) -> str:
-    escaped = "".join(f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) == 127 else ch for ch in text)
-    return escaped.replace("|", "\\|").replace("`", "'")
+    return escape_text(text).replace("|", "\\|").replace("`", "'")
 
 
 def _facts(shot: Shot | None) -> str:
