@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from reconciler.local import operations, replies
-from reconciler.local.auth import AUTH_FIELDS, AuthFailure, verify
+from reconciler.local.auth import AUTH_FIELDS, AuthFailure, request_headers, verify
 from reconciler.local.protocol import MAX_BODY, CosError, Request, valid_bucket_name
 
 if TYPE_CHECKING:
@@ -80,10 +80,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def _parse(self, method: str) -> Request:
         raw_path, _, raw_query = self.path.partition("?")
-        if raw_path.startswith(("http://", "https://")):
+        try:  # one Host only, and it is the one signed and the one the bucket is read from
+            headers = request_headers(self.headers.items())
+        except AuthFailure as exc:
+            raise CosError(exc.code, exc.message) from None
+        host = headers.get("host", "").strip().lower()
+        if raw_path.startswith(("http://", "https://")):  # absolute form: its authority must be the Host
+            if raw_path.split("/", 3)[2].lower() != host:
+                raise CosError("InvalidArgument", "The request target's host is not the Host header.")
             raw_path = "/" + raw_path.split("/", 3)[-1] if raw_path.count("/") >= 3 else "/"
-        host = self.headers.get("Host", "").strip().lower()
-        headers = {k.lower(): v for k, v in self.headers.items()}
         try:
             key = unquote_to_bytes(raw_path.lstrip("/")).decode("utf-8")
             query = parse_qsl(raw_query, keep_blank_values=True, encoding="utf-8", errors="strict")
