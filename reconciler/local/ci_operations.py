@@ -8,14 +8,12 @@ Errors raised by processing itself are CI-style (no Resource element); missing b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-from reconciler.local import imaging, operations, processing, replies
-from reconciler.local.protocol import CosError, Request
+from reconciler.local import imaging, processing, replies
+from reconciler.local.context import ServerState
+from reconciler.local.operations import store_object
+from reconciler.local.protocol import CosError, Request, Response
 from reconciler.local.ruleparse import RuleError, parse_rule
-
-if TYPE_CHECKING:
-    from reconciler.local.handler import Handler
 
 _RULE_PREFIXES = ("imageMogr2/", "imageView2/", "watermark/", "style/")
 
@@ -33,17 +31,17 @@ def download_rule(params: Mapping[str, str]) -> str | None:
     return None
 
 
-def _admit(h: Handler, *, rate_limited: bool) -> None:
-    code = h.state.faults.admit(rate_limited=rate_limited)
+def _admit(state: ServerState, *, rate_limited: bool) -> None:
+    code = state.faults.admit(rate_limited=rate_limited)
     if code == "SlowDown":
         raise CosError("SlowDown", "Please reduce your request rate.", ci=True)
     if code == "InternalError":
         raise CosError("InternalError", "We encountered an internal error. Please try again.", ci=True)
 
 
-def _source(h: Handler, req: Request) -> bytes:
+def _source(state: ServerState, req: Request) -> bytes:
     assert req.bucket is not None
-    found = h.state.store.get(req.bucket, req.key)
+    found = state.store.get(req.bucket, req.key)
     if found is None:
         raise CosError("NoSuchKey", "The specified key does not exist.")
     return found[1]
@@ -61,9 +59,9 @@ def _location(req: Request, bucket: str, key: str) -> str:
     return f"{bucket}.cos.{req.region}.myqcloud.com/{key}"
 
 
-def _run(h: Handler, req: Request, source: bytes, ops: processing.PicOperations) -> bytes:
+def _run(state: ServerState, req: Request, source: bytes, ops: processing.PicOperations) -> bytes:
     """Render every rule, then write every output; returns the UploadResult body."""
-    store = h.state.store
+    store = state.store
     for rule in ops.rules:
         if not store.bucket_exists(rule.bucket):
             raise CosError("NoSuchBucket", f"The destination bucket {rule.bucket!r} does not exist.")
@@ -85,37 +83,37 @@ def _run(h: Handler, req: Request, source: bytes, ops: processing.PicOperations)
     return replies.upload_result(original, _location(req, req.bucket, req.key), info, results)
 
 
-def image_process(h: Handler, req: Request) -> None:
-    h.state.stats.count("image_process")
-    h.read_body()
+def image_process(state: ServerState, req: Request) -> Response:
+    state.stats.count("image_process")
+    req.body.read_all()
     if "pic-operations" not in req.headers:
         raise CosError("InvalidArgument", "image_process needs a Pic-Operations header.", ci=True)
-    source = _source(h, req)
-    _admit(h, rate_limited=True)
-    h.send(200, _run(h, req, source, _operations(req)))
+    source = _source(state, req)
+    _admit(state, rate_limited=True)
+    return Response(200, {}, _run(state, req, source, _operations(req)))
 
 
-def put_with_processing(h: Handler, req: Request) -> None:
-    h.state.stats.count("ci_put_object")
+def put_with_processing(state: ServerState, req: Request) -> Response:
+    state.stats.count("ci_put_object")
     ops = _operations(req)
-    _admit(h, rate_limited=True)
-    body = h.read_body()
-    operations.put_object(h, req, body)
-    h.send(200, _run(h, req, body, ops))
+    _admit(state, rate_limited=True)
+    body = req.body.read_all()
+    store_object(state, req, body)
+    return Response(200, {}, _run(state, req, body, ops))
 
 
-def get_with_processing(h: Handler, req: Request, rule: str) -> None:
-    h.state.stats.count("ci_get_object")
-    source = _source(h, req)
+def get_with_processing(state: ServerState, req: Request, rule: str) -> Response:
+    state.stats.count("ci_get_object")
+    source = _source(state, req)
     try:
         pipeline = parse_rule(rule)
     except RuleError as exc:
         raise CosError("InvalidArgument", str(exc), ci=True) from None
-    _admit(h, rate_limited=False)
+    _admit(state, rate_limited=False)
     try:
         output = imaging.process(source, pipeline)
     except RuleError as exc:
         raise CosError("InvalidArgument", str(exc), ci=True) from None
     except imaging.NotAnImage as exc:
         raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True) from None
-    h.send(200, output.data, output.mime)
+    return Response(200, {"Content-Type": output.mime}, output.data)

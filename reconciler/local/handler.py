@@ -1,4 +1,5 @@
-"""HTTP request handling for the local COS + CI server: routing, auth, and every operation's reply.
+"""The HTTP side of the local COS + CI server: parse a request, check its signature, hand it to ``routing`` and
+write the ``Response`` it returns. The only module of the server that reads or writes the socket.
 
 The bucket comes from the Host header up to ``.cos.`` (as cos-python-sdk-v5 sends it with ``IP=``/``Port=``);
 the key is the URL-decoded path. Replies always carry ``x-cos-request-id``; errors are COS XML ``<Error>``.
@@ -7,19 +8,18 @@ the key is the URL-decoded path. Replies always carry ``x-cos-request-id``; erro
 from __future__ import annotations
 
 import base64
-import json
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from reconciler.local import operations, replies
+from reconciler.local import routing
 from reconciler.local.auth import AUTH_FIELDS, AuthFailure, request_headers, verify
-from reconciler.local.protocol import MAX_BODY, CosError, Request, valid_bucket_name
+from reconciler.local.context import ServerState
+from reconciler.local.protocol import MAX_BODY, CosError, Request, RequestBody, Response, valid_bucket_name
 
-if TYPE_CHECKING:
-    from reconciler.local.server import ServerState
+_DRAIN_LIMIT = 64 * 1024 * 1024
+
 
 class Handler(BaseHTTPRequestHandler):
     """One connection; HTTP/1.1 keep-alive."""
@@ -59,26 +59,31 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ---------------------------------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
-        self._request_id = base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        self._req: Request | None = None
+        request_id = base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        req: Request | None = None
         try:
-            req = self._parse(method)
-            self._req = req
-            if req.bucket is None and req.key == "-/stats" and method == "GET":
-                self.send(200, json.dumps(self.state.stats.snapshot()).encode(), "application/json")
-                return
-            self.state.stats.count_request()
-            self._authenticate(req)
-            self._route(req)
-            self._drain()
+            req = self._parse(method, request_id)
+            if routing.is_stats(req):
+                response = routing.stats(self.state)
+            else:
+                self.state.stats.count_request()
+                self._authenticate(req)
+                response = routing.route(self.state, req)
         except CosError as exc:
-            self._fail(exc)
+            response = routing.error_response(self.state, exc, req, request_id)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+            return
         except Exception as exc:  # noqa: BLE001 - a server answers 500, never drops the connection silently
-            self._fail(CosError("InternalError", f"internal error: {type(exc).__name__}"))
+            error = CosError("InternalError", f"internal error: {type(exc).__name__}")
+            response = routing.error_response(self.state, error, req, request_id)
+        try:
+            self._drain(req)
+            self._write(response, request_id)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
-    def _parse(self, method: str) -> Request:
+    def _parse(self, method: str, request_id: str) -> Request:
         raw_path, _, raw_query = self.path.partition("?")
         try:  # one Host only, and it is the one signed and the one the bucket is read from
             headers = request_headers(self.headers.items())
@@ -105,7 +110,8 @@ class Handler(BaseHTTPRequestHandler):
             if not valid_bucket_name(bucket):
                 raise CosError("InvalidBucketName", "The bucket name in the Host header is not valid.")
         return Request(method, bucket, region, host, key, query, headers,
-                       params={k: v for k, v in query if k.lower() not in AUTH_FIELDS})
+                       params={k: v for k, v in query if k.lower() not in AUTH_FIELDS},
+                       body=RequestBody(self.rfile, self._content_length(headers)), request_id=request_id)
 
     def _authenticate(self, req: Request) -> None:
         try:
@@ -113,63 +119,55 @@ class Handler(BaseHTTPRequestHandler):
         except AuthFailure as exc:
             raise CosError(exc.code, exc.message) from None
 
-    def content_length(self) -> int:
+    @staticmethod
+    def _content_length(headers: dict[str, str]) -> int | None:
+        if "content-length" not in headers:
+            return None
         try:
-            length = int(self.headers.get("Content-Length", "0"))
+            length = int(headers["content-length"])
         except ValueError:
             raise CosError("InvalidArgument", "Content-Length is not a number.") from None
         if length < 0 or length > MAX_BODY:
             raise CosError("EntityTooLarge", "The body is larger than 5 GB.")
         return length
 
-    def read_body(self) -> bytes:
-        assert self._req is not None
-        length = self.content_length()
-        self._req.body_read = True
-        return self.rfile.read(length) if length else b""
-
-    def send(self, status: int, body: bytes = b"", content_type: str = "application/xml",
-              headers: dict[str, str] | None = None, length: int | None = None) -> None:
-        self.send_response(status)
-        self.send_header("x-cos-request-id", self._request_id)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body) if length is None else length))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD" and body:
-            self.wfile.write(body)
-
-    def _drain(self) -> None:
-        """Consume a body the operation did not read, so the next request on this connection parses."""
-        req = self._req
+    def _drain(self, req: Request | None) -> None:
+        """Consume a body the operation did not read, so the next request on this connection parses;
+        close the connection when that is not possible."""
         if req is None:
             self.close_connection = True
             return
-        if req.body_read or "content-length" not in req.headers:
-            if "content-length" not in req.headers and "transfer-encoding" in req.headers:
+        body = req.body
+        if body.consumed:
+            return
+        if body.length is None:
+            if "transfer-encoding" in req.headers:
                 self.close_connection = True  # chunked bodies are not supported: do not reuse the connection
             return
-        req.body_read = True
-        try:
-            length = self.content_length()
-        except CosError:
-            length = -1
-        if 0 <= length <= 64 * 1024 * 1024:
-            self.rfile.read(length)
+        if body.length <= _DRAIN_LIMIT:
+            body.reader().read()
         else:
             self.close_connection = True
 
-    def _fail(self, exc: CosError) -> None:
-        req = self._req
-        self.state.stats.count_error(exc.code)
-        self._drain()
-        resource = None
-        if not exc.ci:
-            resource = (req.host if req else "") + "/" + (req.key if req else "")
-        body = replies.error(exc.code, exc.message, self._request_id, self._request_id, resource)
-        self.send(exc.status, b"" if self.command == "HEAD" else body)
-
-    # -- routing ----------------------------------------------------------------------------------------------
-    def _route(self, req: Request) -> None:
-        operations.route(self, req)
+    def _write(self, response: Response, request_id: str) -> None:
+        """Write the status line, headers and body; announce ``Connection: close`` when closing after it."""
+        self.send_response(response.status)
+        self.send_header("x-cos-request-id", request_id)
+        names = {name.lower() for name in response.headers}
+        if "content-type" not in names:
+            self.send_header("Content-Type", "application/xml")
+        if "content-length" not in names:
+            self.send_header("Content-Length", str(response.content_length()))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if isinstance(response.body, bytes):
+            if response.body:
+                self.wfile.write(response.body)
+        else:
+            for chunk in response.body:
+                self.wfile.write(chunk)

@@ -1,9 +1,16 @@
-"""Values shared by the local server's request handler and its operations: the request, the error reply."""
+"""Values shared by the local server's HTTP handler and its routes: the request, its body, the response, the error.
+
+A route is a function of the server's state and a ``Request`` that returns a ``Response`` (or raises
+``CosError``); only the HTTP handler touches the socket. The request body is read through ``RequestBody``,
+which never reads past the body (keep-alive) and remembers whether the route consumed it.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -33,9 +40,64 @@ class CosError(Exception):
         self.status = _STATUS.get(code, 400)
 
 
+class Readable(Protocol):
+    """Anything with ``read(size)`` (a socket file, a bounded reader, BytesIO)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class LimitedReader:
+    """Reads at most ``remaining`` bytes of a request body (keep-alive: never past the body)."""
+
+    def __init__(self, stream: Readable, remaining: int) -> None:
+        self.stream, self.remaining = stream, remaining
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size < 0 else min(size, self.remaining)
+        data = self.stream.read(size)
+        self.remaining -= len(data)
+        if len(data) < size:
+            raise ConnectionResetError("the client closed the connection mid-body")
+        return data
+
+
+class RequestBody:
+    """The body of one request, read at most once. ``length`` is the Content-Length (None when absent)."""
+
+    def __init__(self, stream: Readable, length: int | None) -> None:
+        self.length = length
+        self.consumed = False
+        self._stream = stream
+
+    def reader(self) -> Readable:
+        """A reader over the body that stops at its end; the body counts as consumed."""
+        self.consumed = True
+        return LimitedReader(self._stream, self.length or 0)
+
+    def read_all(self) -> bytes:
+        """The whole body (b"" when there is none)."""
+        return self.reader().read() if self.length else self._mark_empty()
+
+    def _mark_empty(self) -> bytes:
+        self.consumed = True
+        return b""
+
+
+def empty_body() -> RequestBody:
+    """A request body of zero bytes (routes called without a socket, HEAD/GET without a body)."""
+    return RequestBody(_Empty(), 0)
+
+
+class _Empty:
+    def read(self, size: int = -1, /) -> bytes:
+        return b""
+
+
 @dataclass
 class Request:
-    """What routing needs about one request."""
+    """What routing needs about one request. ``params`` is the query without the signature fields."""
 
     method: str
     bucket: str | None
@@ -44,5 +106,26 @@ class Request:
     key: str
     query: list[tuple[str, str]]
     headers: dict[str, str]
-    body_read: bool = False
     params: dict[str, str] = field(default_factory=dict)
+    body: RequestBody = field(default_factory=empty_body)
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class Response:
+    """One reply. ``body`` is bytes or an iterable of chunks (then ``headers`` must carry Content-Length);
+    a HEAD reply carries the GET's Content-Length and an empty body."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | Iterable[bytes] = b""
+
+    def content_length(self) -> int:
+        """The Content-Length to announce."""
+        for name, value in self.headers.items():
+            if name.lower() == "content-length":
+                return int(value)
+        if isinstance(self.body, bytes):
+            return len(self.body)
+        raise ValueError("a streamed response needs a Content-Length header")
+

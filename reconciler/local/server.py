@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 
 from reconciler.local.auth import Credentials
+from reconciler.local.context import ServerState
 from reconciler.local.faults import Faults, FaultSettings, Stats
 from reconciler.local.handler import Handler
 from reconciler.local.protocol import valid_bucket_name
@@ -23,16 +23,6 @@ from reconciler.local.store import LocalStore
 
 DEFAULT_SECRET_ID = "AKIDcosreconLOCAL0000000000000000000"
 DEFAULT_SECRET_KEY = "cosreconLocalSecretKey00000000000"
-
-
-@dataclass
-class ServerState:
-    """What every request handler shares."""
-
-    store: LocalStore
-    credentials: Credentials
-    faults: Faults
-    stats: Stats
 
 
 def resolve_credentials(secret_id: str | None, secret_key: str | None, token: str | None) -> tuple[Credentials, bool]:

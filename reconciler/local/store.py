@@ -23,10 +23,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from reconciler.local.listing import (BucketMissing, BucketNotEmpty, ListPage, ObjectExists, StoredObject,
                                      list_page)
+from reconciler.local.protocol import Readable
 
 __all__ = ["INLINE_LIMIT", "BucketMissing", "BucketNotEmpty", "ListPage", "LocalStore", "ObjectExists",
            "StoredObject"]
@@ -78,7 +79,7 @@ class LocalStore:
     def _blob_path(self, blob: str) -> Path:
         return self.blobs / blob[:2] / blob
 
-    def _write_blob(self, source: BinaryIO | bytes, *, durable: bool = True) -> tuple[str, int, str]:
+    def _write_blob(self, source: Readable | bytes, *, durable: bool = True) -> tuple[str, int, str]:
         """Write a body file (temp + fsync + rename). Returns (blob name, size, md5 hex)."""
         name = uuid.uuid4().hex
         temp = self.tmp / name
@@ -151,7 +152,7 @@ class LocalStore:
             conn.execute("DELETE FROM buckets WHERE name=?", (name,))
 
     # -- objects ----------------------------------------------------------------------------------------------
-    def put(self, bucket: str, key: str, body: bytes | BinaryIO, *, size_hint: int | None = None,
+    def put(self, bucket: str, key: str, body: bytes | Readable, *, size_hint: int | None = None,
             content_type: str = "application/octet-stream", meta: dict[str, str] | None = None,
             forbid_overwrite: bool = False, expected_md5: str | None = None) -> StoredObject:
         """Write one object durably. Raises BucketMissing, ObjectExists, or ValueError on an MD5 mismatch."""
@@ -165,7 +166,7 @@ class LocalStore:
         if data is not None and len(data) <= INLINE_LIMIT:
             size, digest = len(data), hashlib.md5(data).hexdigest()
         else:
-            blob, size, digest = self._write_blob(data if data is not None else body)  # type: ignore[arg-type]
+            blob, size, digest = self._write_blob(data if data is not None else body)
             data = None
         if expected_md5 is not None and expected_md5 != digest:
             self._drop_blob(blob)

@@ -1,0 +1,20 @@
+"""What every route of the local server shares: the store, the credentials, the CI rate limit and faults, the
+request counters. The server builds one; the HTTP handler hands it to ``routing.handle`` with each request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.local.auth import Credentials
+from reconciler.local.faults import Faults, Stats
+from reconciler.local.store import LocalStore
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """The shared parts of one running server (each is itself thread-safe)."""
+
+    store: LocalStore
+    credentials: Credentials
+    faults: Faults
+    stats: Stats
