@@ -8,17 +8,17 @@ the key is the URL-decoded path. Replies always carry ``x-cos-request-id``; erro
 from __future__ import annotations
 
 import base64
+import io
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from reconciler.local import routing
+from reconciler.local import replies, routing
 from reconciler.local.auth import AUTH_FIELDS, AuthFailure, request_headers, verify
+from reconciler.local.connection import ConnectionLimits, DeadlineReader, discard, linger
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_BODY, CosError, Request, RequestBody, Response, valid_bucket_name
-
-_DRAIN_LIMIT = 64 * 1024 * 1024
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -29,6 +29,19 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "tencent-cos"
     sys_version = ""
     state: ServerState  # set on the subclass the server creates
+    limits: ConnectionLimits = ConnectionLimits()  # likewise
+
+    # -- connection limits (connection.py): a deadline per phase, no unauthenticated body read ------------
+    def setup(self) -> None:
+        super().setup()
+        self._deadline = time.monotonic() + self.limits.header_seconds
+        self._linger = False
+        raw = DeadlineReader(self.connection, self.limits.read_timeout, lambda: self._deadline)
+        self.rfile = io.BufferedReader(raw)
+
+    def handle_one_request(self) -> None:
+        self._deadline = time.monotonic() + self.limits.header_seconds  # request line + headers (+ idle)
+        super().handle_one_request()
 
     def version_string(self) -> str:
         return "tencent-cos"
@@ -38,6 +51,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         try:
+            if self._linger:
+                self.wfile.flush()
+                linger(self.connection, self.limits)
             super().finish()
         finally:
             self.state.store.close_thread()  # one thread per connection: don't keep its SQLite connection
@@ -61,6 +77,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         request_id = base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         req: Request | None = None
+        authenticated = False
         try:
             req = self._parse(method, request_id)
             if routing.is_stats(req):
@@ -68,9 +85,15 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.state.stats.count_request()
                 self._authenticate(req)
+                authenticated = True
+                self._deadline = time.monotonic() + self.limits.body_seconds(req.body.length or 0)
                 response = routing.route(self.state, req)
         except CosError as exc:
             response = routing.error_response(self.state, exc, req, request_id)
+        except TimeoutError:  # too slow a client: answer if we can, and close
+            self.close_connection = True
+            response = routing.error_response(self.state, CosError(
+                "RequestTimeout", "The request was not completed within the time allowed."), req, request_id)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             return
@@ -78,9 +101,10 @@ class Handler(BaseHTTPRequestHandler):
             error = CosError("InternalError", f"internal error: {type(exc).__name__}")
             response = routing.error_response(self.state, error, req, request_id)
         try:
-            self._drain(req)
+            self._drain(req, authenticated)
+            self.connection.settimeout(self.limits.read_timeout)
             self._write(response, request_id)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
 
     def _parse(self, method: str, request_id: str) -> Request:
@@ -131,23 +155,27 @@ class Handler(BaseHTTPRequestHandler):
             raise CosError("EntityTooLarge", "The body is larger than 5 GB.")
         return length
 
-    def _drain(self, req: Request | None) -> None:
-        """Consume a body the operation did not read, so the next request on this connection parses;
-        close the connection when that is not possible."""
+    def _drain(self, req: Request | None, authenticated: bool) -> None:
+        """Discard a body the operation did not read (up to ``drain_bytes``, and only once the request is
+        authenticated), so the next request on this connection parses; otherwise close the connection, after
+        a bounded lingering read so the client still gets the reply."""
         if req is None:
             self.close_connection = True
+            self._linger = True
             return
         body = req.body
-        if body.consumed:
+        if body.consumed or body.length == 0:
             return
         if body.length is None:
             if "transfer-encoding" in req.headers:
                 self.close_connection = True  # chunked bodies are not supported: do not reuse the connection
+                self._linger = True
             return
-        if body.length <= _DRAIN_LIMIT:
-            body.reader().read()
+        if authenticated and body.length <= self.limits.drain_bytes:
+            discard(body.reader(), body.length)
         else:
             self.close_connection = True
+            self._linger = True
 
     def _write(self, response: Response, request_id: str) -> None:
         """Write the status line, headers and body; announce ``Connection: close`` when closing after it."""
@@ -171,3 +199,24 @@ class Handler(BaseHTTPRequestHandler):
         else:
             for chunk in response.body:
                 self.wfile.write(chunk)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What http.server refuses before a request is parsed (bad request line, too many headers, an
+        unknown method) gets COS's XML error too, never a 5xx."""
+        error = CosError("MethodNotAllowed" if code == 501 else "InvalidRequest", message or "Bad request.")
+        if code != 501:
+            error.status = code
+        body = replies.error(error.code, error.message, "", "", None)
+        self.close_connection = True
+        if not str(getattr(self, "request_version", "")).startswith("HTTP/1."):
+            self.request_version = "HTTP/1.0"  # an unparsable request line: still answer with a status line
+        try:
+            self.send_response(error.status)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except OSError:
+            pass

@@ -82,8 +82,7 @@ def copy_object(state: ServerState, req: Request) -> Response:
         req.headers["content-type"] = obj.content_type
         req.headers = {k: v for k, v in req.headers.items() if not k.startswith("x-cos-meta-")}
         req.headers.update({k: v.encode("utf-8").decode("latin-1") for k, v in obj.meta.items()})
-    req.headers.pop("content-md5", None)
-    req.body.read_all()
+    req.headers.pop("content-md5", None)  # a copy has no body: the handler discards or refuses one
     copied = store_object(state, req, body)
     return Response(200, {}, replies.copy_result(copied))
 

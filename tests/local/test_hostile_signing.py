@@ -4,51 +4,19 @@ stretched to another. Duplicate Host, unsigned host, unsigned or tampered query 
 
 from __future__ import annotations
 
-import http.client
 import json
-import time
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
 from qcloud_cos import CosConfig, CosS3Client
 
 from reconciler.local import LocalServer
-from reconciler.local.auth import sign, string_to_sign
 from tests.local.conftest import REGION, jpeg
-
-
-def _host(bucket: str) -> str:
-    return f"{bucket}.cos.{REGION}.myqcloud.com"
-
-
-def _auth(server: LocalServer, method: str, key: str, headers: dict[str, str],
-          params: dict[str, str] | None = None, *, signature: str | None = None, key_time: str | None = None) -> str:
-    """An Authorization value signing exactly ``headers`` and ``params`` (names lower-case, as the SDK does)."""
-    now = int(time.time())
-    key_time = key_time or f"{now - 60};{now + 600}"
-    enc = {k.lower(): quote(v, safe="-_.~") for k, v in headers.items()}
-    enc_params = {quote(k, safe="-_.~").lower(): quote(v, safe="-_.~") for k, v in (params or {}).items()}
-    to_sign = string_to_sign(method, "/" + key, enc_params, enc, key_time)
-    signature = signature or sign(server.secret_key, key_time, to_sign)
-    return (f"q-sign-algorithm=sha1&q-ak={server.secret_id}&q-sign-time={key_time}&q-key-time={key_time}"
-            f"&q-header-list={';'.join(sorted(enc))}&q-url-param-list={';'.join(sorted(enc_params))}"
-            f"&q-signature={signature}")
-
-
-def _raw(server: LocalServer, method: str, target: str, headers: list[tuple[str, str]],
-         body: bytes = b"") -> tuple[int, bytes]:
-    """Send headers exactly as given (duplicates included) over a fresh connection."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-    for name, value in headers:
-        conn.putheader(name, value)
-    conn.endheaders(body)
-    reply = conn.getresponse()
-    data = reply.read()
-    conn.close()
-    return reply.status, data
+from tests.local.hostile_http import host_of as _host
+from tests.local.hostile_http import raw as _raw
+from tests.local.hostile_http import signed_auth as _auth
 
 
 def _presigned(server: LocalServer, bucket: str, key: str, method: str = "GET", **kwargs: Any) -> str:
