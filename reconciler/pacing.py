@@ -44,6 +44,20 @@ class TokenBucket:
             self._tokens -= 1
             return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
+    def try_reserve(self, max_wait: float) -> float | None:
+        """Take a token if it is usable within ``max_wait`` seconds and return the wait; else take nothing and
+        return None (a server refusing a request over its rate must not run up a debt)."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+            if wait > max_wait:
+                return None
+            self._tokens, self._last = tokens - 1, now
+            return wait
+
     def acquire(self) -> None:
         wait = self.reserve()
         if wait > 0:

@@ -67,8 +67,9 @@ def _run(state: ServerState, req: Request, source: bytes, ops: processing.PicOpe
         if not store.bucket_exists(rule.bucket):
             raise CosError("NoSuchBucket", f"The destination bucket {rule.bucket!r} does not exist.")
     try:
-        rendered = processing.render(source, ops)
-        info = processing.image_info(source) if ops.is_pic_info else None
+        with state.gate.admit(imaging.pixel_count(source)):
+            rendered = processing.render(source, ops)
+            info = processing.image_info(source) if ops.is_pic_info else None
     except RuleError as exc:
         raise CosError("InvalidArgument", str(exc), ci=True) from None
     except imaging.NotAnImage as exc:
@@ -111,8 +112,10 @@ def get_with_processing(state: ServerState, req: Request, rule: str) -> Response
     except RuleError as exc:
         raise CosError("InvalidArgument", str(exc), ci=True) from None
     _admit(state, rate_limited=False)
+    state.gate.pace_download()
     try:
-        output = imaging.process(source, pipeline)
+        with state.gate.admit(imaging.pixel_count(source)):
+            output = imaging.process(source, pipeline)
     except RuleError as exc:
         raise CosError("InvalidArgument", str(exc), ci=True) from None
     except imaging.NotAnImage as exc:

@@ -3,8 +3,9 @@ request counters. The server builds one; the HTTP handler hands it to ``routing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from reconciler.local.admission import ProcessingGate, ProcessingLimits
 from reconciler.local.auth import Credentials
 from reconciler.local.faults import Faults, Stats
 from reconciler.local.store import LocalStore
@@ -18,3 +19,4 @@ class ServerState:
     credentials: Credentials
     faults: Faults
     stats: Stats
+    gate: ProcessingGate = field(default_factory=lambda: ProcessingGate(ProcessingLimits()))

@@ -315,3 +315,13 @@ _STEPS = {
     "GoodsMatting": _matting,
     "watermark": _watermark,
 }
+
+
+def pixel_count(data: bytes) -> int:
+    """Decoded pixels of an image (width x height x frames) read from its header without decoding it; 0 when
+    it is not an image (processing then refuses it)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width * image.height * max(1, int(getattr(image, "n_frames", 1)))
+    except Exception:  # noqa: BLE001 - anything undecodable costs nothing here; process() reports it
+        return 0

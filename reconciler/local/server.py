@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from reconciler.local import replies
+from reconciler.local.admission import ProcessingGate, ProcessingLimits
 from reconciler.local.auth import Credentials
 from reconciler.local.connection import ConnectionLimits
 from reconciler.local.context import ServerState
@@ -75,7 +76,7 @@ class LocalServer:
                  secret_id: str | None = None, secret_key: str | None = None, token: str | None = None,
                  ci_qps: float = 100.0, latency_ms: float = 0.0, fail_rate: float = 0.0,
                  throttle_rate: float = 0.0, seed: int | None = None,
-                 limits: ConnectionLimits | None = None) -> None:
+                 limits: ConnectionLimits | None = None, processing: ProcessingLimits | None = None) -> None:
         self.root = Path(root)
         self.limits = limits or ConnectionLimits()
         self.host = host
@@ -88,7 +89,8 @@ class LocalServer:
         for name in buckets:
             self.create_bucket(name)
         self._state = ServerState(self.store, credentials,
-                                  Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate), seed), Stats())
+                                  Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate), seed), Stats(),
+                                  ProcessingGate(processing or ProcessingLimits.from_memory()))
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -50,9 +50,9 @@ def connect(server: LocalServer, timeout: float = 5.0) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
 
 
-def read_reply(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+def read_reply(sock: socket.socket, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
     """Parse one HTTP reply from a socket (status, lower-case headers, body)."""
-    reply = http.client.HTTPResponse(sock)
+    reply = http.client.HTTPResponse(sock, method=method)
     reply.begin()
     return reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read()
 
