@@ -191,7 +191,7 @@ def fileid_is_absolute(source_key: str, address: str, fileid: str, key: str) -> 
     if absolute:
         resolves = fileid == "/" + key
     else:
-        resolves = source_key[: source_key.rfind("/") + 1] + fileid == key
+        resolves = fileid == key == source_key or source_key[: source_key.rfind("/") + 1] + fileid == key  # rule 4
     if not resolves:
         raise ValueError(f"rule {address} of {source_key!r}: fileid {fileid!r} does not resolve to {key!r}")
     return absolute

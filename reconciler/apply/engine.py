@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from urllib.parse import quote
 
 from reconciler.apply.contract import (ApplyOptions, ApplyReport, BackendLike, Failure, ProgressSink, Skipped,
                                        check_budget)
 from reconciler.apply.session import Session, new_run_id
 from reconciler.apply.bookkeeping import SetRun, failure, made_entry
+from reconciler.apply.refusals import is_refusal, refusal_message, split_refused
+from reconciler.declare.rules import normalise_rule
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier, list_range
 from reconciler.state.ledger import JournalRecord
@@ -36,10 +39,11 @@ from reconciler.storage import Storage
 
 
 def pic_operations(call: Call) -> str:
-    """The Pic-Operations header of a call (ASCII-only JSON: raw UTF-8 in headers is fragile)."""
+    """The Pic-Operations header of a call (ASCII-only JSON: raw UTF-8 in headers is fragile). The fileid is
+    URL-encoded, as CI requires (zh 1045/73025), and the rule is sent as validated and fingerprinted."""
     rules = []
     for op in call.rules:
-        rule: dict[str, str] = {"fileid": op.fileid, "rule": op.rule}
+        rule: dict[str, str] = {"fileid": quote(op.fileid, safe="/"), "rule": normalise_rule(op.rule)}
         if op.bucket != call.bucket:
             rule["bucket"] = op.bucket
         rules.append(rule)
@@ -147,6 +151,9 @@ class Engine(Session):
             assert self.verifier is not None
             self.verifier.add(run, call)  # the outputs' ETags are learnt as listing shows them, in batches
             return
+        if is_refusal(error):
+            self._reissue(run, call, storage, error, count_attempt)
+            return
         records: list[JournalRecord] = []
         made = failed_n = 0
         for op in call.rules:
@@ -168,6 +175,27 @@ class Engine(Session):
                 failed_n += 1
         run.record(records)
         tally.advance(done=made, failed=failed_n)
+
+    def _reissue(self, run: SetRun, call: Call, storage: Storage, error: StorageError,
+                 on_attempt: Callable[[], None]) -> None:
+        """A call CI refused (``refusals``): its other rules are made in this run, the refused ones reported."""
+        def issue(sub: Call) -> StorageError | None:
+            try:
+                self._retry_process(storage, sub, on_attempt)
+            except StorageError as failed:
+                return failed
+            return None
+
+        split = split_refused(call, error, issue)
+        with self.tally.lock:
+            self.tally.calls += split.extra_calls
+        if split.made:
+            assert self.verifier is not None
+            self.verifier.add(run, Call(call.bucket, call.key, call.source_etag, split.made))
+        for op, why in split.refused:
+            message = refusal_message(op, why, split, call.size) if is_refusal(why) else ""
+            self.tally.fail(failure(run, op.address, op.bucket, op.key, call.key, why, message))
+        self.tally.advance(failed=len(split.refused))
 
     def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
         """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.apply.refusals import is_refused
 from reconciler.apply.backend import DEFAULT_POOL_SIZE, Backend
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
@@ -80,7 +81,13 @@ def _show_plan(plan: Plan, fmt: str) -> None:
 def _finish(report: ApplyReport, fmt: str) -> None:
     click.echo(apply_report.render_json(report) if fmt == "json" else apply_report.render_text(report))
     if report.failures:
-        raise ApplyFailed(f"{report.failed} output(s) failed; run apply again to retry them")
+        refused = sum(1 for f in report.failures if is_refused(f))
+        if refused == report.failed:
+            raise ApplyFailed(f"{refused} output(s) refused by Cloud Infinite: fix their rules (applying again "
+                              "cannot make them)")
+        hint = f" ({refused} refused by Cloud Infinite: fix their rules)" if refused else ""
+        raise ApplyFailed(f"{report.failed} output(s) failed; run apply again to retry the others{hint}"
+                          if refused else f"{report.failed} output(s) failed; run apply again to retry them")
 
 
 def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete: int | None, lock_timeout: float,

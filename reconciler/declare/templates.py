@@ -5,8 +5,11 @@ Variables, for source ``products/shoes/red.jpg`` matched by ``products/**/*.jpg`
 ``{key}`` products/shoes/red.jpg, ``{dir}`` products/shoes, ``{name}`` red.jpg, ``{stem}`` red, ``{ext}`` jpg,
 ``{rel}`` shoes/red.jpg and ``{reldir}`` shoes (below the include pattern's fixed directory).
 
-COS semantics: a fileid with a leading ``/`` is a key from the bucket root; otherwise it is relative to the
-SOURCE OBJECT'S DIRECTORY. Empty variables never produce ``//`` (an object at the root has ``{dir}`` "").
+COS semantics (Pic-Operations fileid rules, zh 1045/73025 and the seed document): a fileid with a leading ``/``
+is a key from the bucket root (rule 1); a fileid equal to the source's ObjectKey -- "object name, such as
+folder/sample.jpg", the full key -- overwrites the source (rule 4); otherwise it is relative to the SOURCE
+OBJECT'S DIRECTORY (rule 2). Empty variables never produce ``//`` (an object at the root has ``{dir}`` "").
+The fileid is sent URL-encoded; these functions work on the decoded text.
 """
 
 from __future__ import annotations
@@ -83,9 +86,11 @@ class FileidTemplate:
 
 
 def resolve_fileid(source_key: str, fileid: str) -> str:
-    """The output key COS writes for ``fileid`` processed from ``source_key`` (COS's documented rules)."""
+    """The output key COS writes for ``fileid`` processed from ``source_key`` (COS's documented rules 1, 4, 2)."""
     if fileid.startswith("/"):
         return fileid.lstrip("/")
+    if fileid == source_key:
+        return source_key  # rule 4: "to overwrite the original image, set fileid to <ObjectKey>"
     slash = source_key.rfind("/")
     return fileid if slash < 0 else source_key[: slash + 1] + fileid
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.local import imaging, processing, replies
+from reconciler.local import imaging, processing, replies, styles
 from reconciler.local.connection import read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.operations import store_object
 from reconciler.local.protocol import CosError, Request, Response
-from reconciler.local.ruleparse import RuleError, parse_rule
+from reconciler.local.ruleparse import NotEmulated, RuleError, parse_rule
 
 _RULE_PREFIXES = ("imageMogr2/", "imageView2/", "watermark/", "style/")
 
@@ -48,10 +48,11 @@ def _source(state: ServerState, req: Request) -> bytes:
     return found[1]
 
 
-def _operations(req: Request) -> processing.PicOperations:
+def _operations(state: ServerState, req: Request) -> processing.PicOperations:
     assert req.bucket is not None
     try:
-        return processing.parse_pic_operations(req.headers["pic-operations"], req.bucket, req.key)
+        return processing.parse_pic_operations(req.headers["pic-operations"], req.bucket, req.key,
+                                               styles.bucket_styles(state, req.bucket))
     except RuleError as exc:
         raise CosError("InvalidArgument", str(exc), ci=True) from None
 
@@ -91,33 +92,39 @@ def image_process(state: ServerState, req: Request) -> Response:
         raise CosError("InvalidArgument", "image_process needs a Pic-Operations header.", ci=True)
     source = _source(state, req)
     _admit(state, rate_limited=True)
-    return Response(200, {}, _run(state, req, source, _operations(req)))
+    return Response(200, {"Server": "tencent-ci"}, _run(state, req, source, _operations(state, req)))
 
 
 def put_with_processing(state: ServerState, req: Request) -> Response:
     state.stats.count("ci_put_object")
-    ops = _operations(req)
+    ops = _operations(state, req)
     _admit(state, rate_limited=True)
     # refused before reading beyond the processing input limit (intl.cloud.tencent.com/document/product/1045/33430)
     body = read_bounded(req.body, imaging.MAX_INPUT_BYTES, "PUT with Pic-Operations")
     store_object(state, req, body)
-    return Response(200, {}, _run(state, req, body, ops))
+    return Response(200, {"Server": "tencent-ci"}, _run(state, req, body, ops))
 
 
 def get_with_processing(state: ServerState, req: Request, rule: str) -> Response:
+    """Processing during download; errors carry CI's numeric ``X-ErrNo`` (1045/33700)."""
     state.stats.count("ci_get_object")
     source = _source(state, req)
+    assert req.bucket is not None
     try:
-        pipeline = parse_rule(rule)
+        pipeline = parse_rule(rule, styles.bucket_styles(state, req.bucket))
     except RuleError as exc:
-        raise CosError("InvalidArgument", str(exc), ci=True) from None
+        errno = "-105" if rule.startswith("style/") else "-1"
+        raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": errno}) from None
     _admit(state, rate_limited=False)
     state.gate.pace_download()
     try:
         with state.gate.admit(imaging.pixel_count(source)):
             output = imaging.process(source, pipeline)
+    except NotEmulated as exc:
+        raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": "-1"}) from None
     except RuleError as exc:
-        raise CosError("InvalidArgument", str(exc), ci=True) from None
+        errno = "-442" if "px a side" in str(exc) else "-447"
+        raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": errno}) from None
     except imaging.NotAnImage as exc:
-        raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True) from None
-    return Response(200, {"Content-Type": output.mime}, output.data)
+        raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True, headers={"X-ErrNo": "-441"}) from None
+    return Response(200, {"Content-Type": output.mime, "Server": "tencent-ci"}, output.data)

@@ -44,7 +44,7 @@ class Handler(BaseHTTPRequestHandler):
         super().handle_one_request()
 
     def version_string(self) -> str:
-        return "tencent-cos"
+        return getattr(self, "_server_name", "tencent-cos")  # CI replies say tencent-ci (Response's Server)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         return  # quiet: the server never prints; counts are in /-/stats
@@ -128,8 +128,9 @@ class Handler(BaseHTTPRequestHandler):
         hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         bucket: str | None = None
         region = "ap-local"
-        if ".cos." in hostname and not hostname.startswith("service.cos."):
-            bucket, _, rest = hostname.partition(".cos.")
+        marker = ".pic." if ".pic." in hostname else ".cos."  # <bucket>.pic.<region>: the CI style API's host
+        if marker in hostname and not hostname.startswith("service.cos."):
+            bucket, _, rest = hostname.partition(marker)
             region = rest.split(".myqcloud.com")[0] or region
             if not valid_bucket_name(bucket):
                 raise CosError("InvalidBucketName", "The bucket name in the Host header is not valid.")
@@ -179,15 +180,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def _write(self, response: Response, request_id: str) -> None:
         """Write the status line, headers and body; announce ``Connection: close`` when closing after it."""
+        self._server_name = next((v for k, v in response.headers.items() if k.lower() == "server"), "tencent-cos")
         self.send_response(response.status)
         self.send_header("x-cos-request-id", request_id)
-        names = {name.lower() for name in response.headers}
+        names = {name.lower() for name in response.headers} | {"server"}
         if "content-type" not in names:
             self.send_header("Content-Type", "application/xml")
         if "content-length" not in names:
             self.send_header("Content-Length", str(response.content_length()))
         for name, value in response.headers.items():
-            self.send_header(name, value)
+            if name.lower() != "server":
+                self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()

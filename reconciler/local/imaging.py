@@ -1,9 +1,12 @@
 """Run parsed Cloud Infinite rules on image bytes with Pillow (the only module importing PIL).
 
-imageMogr2 / imageView2 operations are real. The AI operations are deterministic local stand-ins: their output
-has the size and format the real service gives (super-resolution scales, AIImageCrop honours width/height,
-matting yields PNG with an alpha channel) but the content is approximated (resampling, filters, a
-background-colour key), which README states plainly.
+imageMogr2 / imageView2 operations are real. Every step's output size is computed before the step runs
+(``ruleparse``) and refused over the limits, so no rule can allocate more than the budget. Output quality follows
+CI's documented semantics against the source's JPEG quality (estimated from its quantisation tables);
+size-limit, ignore-error/1, minisize and animated GIFs (frames kept, never scaled up) behave as the docs say.
+The AI operations are deterministic local stand-ins: their output has the size and format the real service
+gives (super-resolution scales, AIImageCrop honours width/height, matting yields PNG with an alpha channel) but
+the content is approximated (resampling, filters, a background-colour key), which README states plainly.
 """
 
 from __future__ import annotations
@@ -12,20 +15,26 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import (Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps,
-                 UnidentifiedImageError)
+from PIL import Image, UnidentifiedImageError
 
-from reconciler.local.ruleparse import (MAX_PIXELS, MAX_SIDE, Pipeline, RuleError, Step, b64_text,
-                                        thumbnail_size, view2_size)
+from reconciler.declare import operations as ops
+from reconciler.local.steps import STEPS
+from reconciler.local.ruleparse import (LOCAL_MAX_PIXELS, MAX_INPUT_SIDE, MAX_PIXELS, Pipeline, RuleError, Step,
+                                        checked, rotated_size, thumbnail_size, view2_size)
 
-MAX_INPUT_BYTES = 32 * 1024 * 1024
-MAX_AI_INPUT_BYTES = 5 * 1024 * 1024
+MAX_INPUT_BYTES = ops.MAX_INPUT_BYTES
+MAX_AI_INPUT_BYTES = ops.MAX_AI_INPUT_BYTES
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 _PIL_FORMAT = {"jpg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP", "tiff": "TIFF", "gif": "GIF",
                "avif": "AVIF"}
 _FROM_PIL = {v: k for k, v in _PIL_FORMAT.items()} | {"MPO": "jpg"}
 _MIME = {"jpg": "image/jpeg", "png": "image/png", "bmp": "image/bmp", "webp": "image/webp", "tiff": "image/tiff",
          "gif": "image/gif", "avif": "image/avif"}
+_LOSSY = ("jpg", "webp", "avif")
+_DEFAULT_QUALITY = 85  # a source without a known quality (not a JPEG): an approximation, CI does not document it
+_IJG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+             14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+             49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
 
 
 class NotAnImage(ValueError):
@@ -54,26 +63,53 @@ class Output:
 
 
 def _open(data: bytes) -> Image.Image:
+    """Decode the source, refusing before decoding what is over the documented or local limits."""
     if len(data) > MAX_INPUT_BYTES:
         raise RuleError(f"the source is {len(data)} bytes: over the 32 MB input limit")
     try:
         image = Image.open(io.BytesIO(data))
-        if image.width > MAX_SIDE or image.height > MAX_SIDE:
-            raise RuleError(f"the source is {image.width}x{image.height}: over {MAX_SIDE} px a side")
+        frames = getattr(image, "n_frames", 1)
+        if image.width > MAX_INPUT_SIDE or image.height > MAX_INPUT_SIDE:
+            raise RuleError(f"the source is {image.width}x{image.height}: over {MAX_INPUT_SIDE} px a side")
+        if frames > ops.MAX_GIF_FRAMES:
+            raise RuleError(f"the source has {frames} frames: over the {ops.MAX_GIF_FRAMES} frame limit")
+        if image.width * image.height * frames > LOCAL_MAX_PIXELS:
+            raise RuleError(f"the source is {image.width}x{image.height} x {frames} frame(s): over the local "
+                            f"server's {LOCAL_MAX_PIXELS:,} pixel budget per request (CI accepts up to "
+                            f"{MAX_PIXELS:,})")
         image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, RuleError):
+            raise
         if isinstance(exc, Image.DecompressionBombError):
             raise RuleError(f"the source is over {MAX_PIXELS} pixels") from None
         raise NotAnImage("the source object is not an image Cloud Infinite can decode") from None
     return image
 
 
+def jpeg_quality(image: Image.Image) -> int | None:
+    """The IJG quality whose luminance table is closest to the JPEG's own, or None for other formats."""
+    tables: Any = getattr(image, "quantization", None)
+    if image.format not in ("JPEG", "MPO") or not tables or 0 not in tables:
+        return None
+    luma = list(tables[0])
+    best, best_q = None, 90
+    for q in range(1, 101):
+        scale = 5000 // q if q < 50 else 200 - 2 * q
+        table = [min(255, max(1, (b * scale + 50) // 100)) for b in _IJG_LUMA]
+        diff = sum(abs(a - b) for a, b in zip(sorted(table), sorted(luma)))
+        if best is None or diff < best:
+            best, best_q = diff, q
+    return best_q
+
+
 def describe(data: bytes) -> ImageInfo:
     """Format, size, quality estimate, EXIF orientation and average colour of an image."""
-    return _info(_open(data))
+    image = _open(data)
+    return _info(image, jpeg_quality(image) or 100)
 
 
-def _info(image: Image.Image, quality: int = 0) -> ImageInfo:
+def _info(image: Image.Image, quality: int) -> ImageInfo:
     fmt = _FROM_PIL.get(image.format or "", (image.format or "").lower())
     orientation = 1
     try:
@@ -82,24 +118,110 @@ def _info(image: Image.Image, quality: int = 0) -> ImageInfo:
         orientation = 1
     small = image.convert("RGB").resize((1, 1), Image.Resampling.BOX)
     red, green, blue = small.getpixel((0, 0))  # type: ignore[misc]
-    return ImageInfo(fmt, image.width, image.height, quality or (100 if fmt != "jpg" else 90), orientation,
-                     f"0x{red:02x}{green:02x}{blue:02x}")
+    return ImageInfo(fmt, image.width, image.height, quality, orientation, f"0x{red:02x}{green:02x}{blue:02x}")
+
+
+def output_quality(pipeline: Pipeline, source: int | None) -> int:
+    """CI's quality semantics (1045/33717): none keeps the source's, quality/Q is min(source, Q) unless Q!,
+    rquality/R is source x R/100, lquality/L is max(source, L). Without a known source quality, Q itself."""
+    q, mode = pipeline.quality, pipeline.quality_mode
+    if mode == "force" or (mode and source is None):
+        return q
+    if mode == "quality":
+        return min(source or q, q)
+    if mode == "rquality":
+        return max(1, round((source or 100) * q / 100))
+    if mode == "lquality":
+        return max(source or q, q)
+    return source or _DEFAULT_QUALITY
 
 
 def process(data: bytes, pipeline: Pipeline) -> Output:
-    """Apply a parsed rule to image bytes; raises RuleError or NotAnImage."""
+    """Apply a parsed rule to image bytes; raises RuleError or NotAnImage. With ignore-error/1 a failure
+    while processing returns the original image instead (as the docs say CI does)."""
+    try:
+        return _process(data, pipeline)
+    except RuleError:
+        if not pipeline.ignore_error:
+            raise
+        return original(data)
+
+
+def original(data: bytes) -> Output:
+    """The source bytes as an output (ignore-error/1, size-limit/...!, minisize/1)."""
+    image = Image.open(io.BytesIO(data))
+    info = _info(image, jpeg_quality(image) or 100)
+    return Output(data, info, _MIME.get(info.format, "application/octet-stream"))
+
+
+def _process(data: bytes, pipeline: Pipeline) -> Output:
     image = _open(data)
     source_format = _FROM_PIL.get(image.format or "", "png")
+    source_quality = jpeg_quality(image)
     exif = image.info.get("exif")
+    if any(s.name.startswith("AI") or s.name.endswith("Matting") for s in pipeline.steps) and len(
+            data) > MAX_AI_INPUT_BYTES:
+        raise RuleError("ci-process: the source is over the 5 MB limit of AI operations")
+    fmt = pipeline.format or ("png" if any(s.name.endswith("Matting") for s in pipeline.steps) else source_format)
+    frames = _frames(image, pipeline, fmt)
+    animated = len(frames) > 1
     for step in pipeline.steps:
-        if step.name.startswith("AI") or step.name.endswith("Matting"):
-            if len(data) > MAX_AI_INPUT_BYTES:
-                raise RuleError(f"ci-process={step.name}: the source is over the 5 MB limit of AI operations")
-        image = _STEPS[step.name](image, step)
+        frames = [_run(frame, step, animated) for frame in frames]
     if exif and any(step.name == "auto-orient" for step in pipeline.steps):
         exif = _upright(exif)
-    fmt = pipeline.format or ("png" if any(s.name.endswith("Matting") for s in pipeline.steps) else source_format)
-    return _encode(image, fmt, pipeline, None if pipeline.strip else exif)
+    out = _encode(frames, fmt, pipeline, output_quality(pipeline, source_quality),
+                  None if pipeline.strip else exif, image.info.get("duration"))
+    if fmt == "jpg" and pipeline.size_limit:
+        out = _size_limited(frames[0], pipeline, out, None if pipeline.strip else exif)
+        if pipeline.size_limit_smaller and len(out.data) >= len(data):
+            return original(data)
+    if pipeline.minisize and len(out.data) >= len(data):
+        return original(data)
+    return out
+
+
+def _frames(image: Image.Image, pipeline: Pipeline, fmt: str) -> list[Image.Image]:
+    """The frames to process: all of an animated GIF/WebP kept as animation (cgif/N keeps N), else the first."""
+    count = getattr(image, "n_frames", 1)
+    if count <= 1 or fmt not in ("gif", "webp"):
+        return [image]
+    keep = min(count, pipeline.frames or count)
+    frames = []
+    for index in range(keep):
+        image.seek(index)
+        frames.append(image.convert("RGBA"))
+    return frames
+
+
+def _run(image: Image.Image, step: Step, animated: bool) -> Image.Image:
+    size = planned_size(step, image.width, image.height)
+    if animated and step.name in ("thumbnail", "imageView2", "scrop") and (
+            size[0] > image.width or size[1] > image.height):
+        return image  # GIF is not scaled up (1045/33713, 436/36366)
+    return STEPS[step.name](image, step)
+
+
+def planned_size(step: Step, width: int, height: int) -> tuple[int, int]:
+    """A step's output size for a width x height input, checked against the limits before it runs."""
+    name = step.name
+    if name == "thumbnail":
+        return thumbnail_size(step.get("geometry"), width, height)
+    if name == "imageView2":
+        return view2_size(step, width, height)[0]
+    if name == "rotate":
+        return rotated_size(int(step.get("degrees")), width, height)
+    if name == "scrop":
+        w, h = (int(p) for p in step.get("size").split("x"))
+        return checked(w, h)
+    if name == "AISuperResolution":
+        magnify = int(step.get("magnify", "2"))
+        return checked(width * magnify, height * magnify)
+    if name == "AIImageCrop":
+        return checked(int(step.get("width")), int(step.get("height")))
+    if name.endswith("Matting"):
+        pad_x, _, pad_y = (step.get("padding-layout") or "0x0").partition("x")
+        return checked(width + 2 * int(pad_x), height + 2 * int(pad_y))
+    return checked(width, height)
 
 
 def _upright(exif: bytes) -> bytes:
@@ -110,211 +232,57 @@ def _upright(exif: bytes) -> bytes:
     return data.tobytes()
 
 
-def _encode(image: Image.Image, fmt: str, pipeline: Pipeline, exif: bytes | None) -> Output:
-    quality = pipeline.quality or 85
+def _encode(frames: list[Image.Image], fmt: str, pipeline: Pipeline, quality: int, exif: bytes | None,
+            duration: Any = None) -> Output:
+    image = _flatten(frames[0], fmt)
     options: dict[str, object] = {}
+    if fmt == "jpg":
+        options.update(quality=quality, progressive=pipeline.interlace, optimize=pipeline.slim)
+        if exif:
+            options["exif"] = exif
+    elif fmt in ("webp", "avif"):
+        options["quality"] = quality
+    if len(frames) > 1:
+        rest = [_flatten(frame, fmt) for frame in frames[1:]]
+        options.update(save_all=True, append_images=rest, loop=0)
+        if duration:
+            options["duration"] = duration
+    buf = io.BytesIO()
+    image.save(buf, _PIL_FORMAT[fmt], **options)
+    info = ImageInfo(fmt, image.width, image.height, quality if fmt in _LOSSY else 100, 1, "")
+    return Output(buf.getvalue(), info, _MIME[fmt])
+
+
+def _flatten(image: Image.Image, fmt: str) -> Image.Image:
+    """The image in a mode the format can store (JPG/BMP: on white; GIF: a palette)."""
     if fmt in ("jpg", "bmp"):
         if image.mode in ("RGBA", "LA", "P"):
             background = Image.new("RGB", image.size, (255, 255, 255))
             rgba = image.convert("RGBA")
             background.paste(rgba, mask=rgba.getchannel("A"))
-            image = background
-        elif image.mode not in ("RGB", "L"):
-            image = image.convert("RGB")
-    if fmt == "jpg":
-        options.update(quality=quality, progressive=pipeline.interlace)
-        if exif:
-            options["exif"] = exif
-    elif fmt in ("webp", "avif"):
-        options["quality"] = quality
-    elif fmt == "gif" and image.mode not in ("P", "L"):
-        image = image.convert("RGBA" if "A" in image.mode else "RGB").convert("P", palette=Image.Palette.ADAPTIVE)
-    elif image.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
-        image = image.convert("RGBA")
-    buf = io.BytesIO()
-    image.save(buf, _PIL_FORMAT[fmt], **options)
-    info = ImageInfo(fmt, image.width, image.height, quality if fmt in ("jpg", "webp", "avif") else 100, 1, "")
-    return Output(buf.getvalue(), info, _MIME[fmt])
-
-
-def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    if size == image.size:
-        return image
-    if image.mode == "P":
-        image = image.convert("RGBA")
-    return image.resize(size, Image.Resampling.LANCZOS)
-
-
-def _gravity_box(image: Image.Image, w: int, h: int, gravity: str, dx: int = 0, dy: int = 0) -> Image.Image:
-    w, h = min(w, image.width), min(h, image.height)
-    free_x, free_y = image.width - w, image.height - h
-    x = {"west": 0, "east": free_x}.get(gravity.replace("north", "").replace("south", ""), free_x // 2)
-    y = free_y // 2
-    if gravity.startswith("north"):
-        y = 0
-    elif gravity.startswith("south"):
-        y = free_y
-    if gravity in ("north", "south"):
-        x = free_x // 2
-    x = max(0, min(free_x, x + dx))
-    y = max(0, min(free_y, y + dy))
-    return image.crop((x, y, x + w, y + h))
-
-
-def _thumbnail(image: Image.Image, step: Step) -> Image.Image:
-    return _resize(image, thumbnail_size(step.get("geometry"), image.width, image.height))
-
-
-def _crop(image: Image.Image, step: Step) -> Image.Image:
-    w_text, _, h_text = step.get("size").partition("x")
-    w = int(w_text) if w_text else image.width
-    h = int(h_text) if h_text else image.height
-    return _gravity_box(image, w, h, step.get("gravity", "northwest"), int(step.get("dx", "0")),
-                        int(step.get("dy", "0")))
-
-
-def _cut(image: Image.Image, step: Step) -> Image.Image:
-    w, h, dx, dy = (int(p) for p in step.get("spec").split("x"))
-    if dx >= image.width or dy >= image.height:
-        raise RuleError(f"imageMogr2/cut/{step.get('spec')}: the offset is outside the {image.width}x{image.height} image")
-    return image.crop((dx, dy, min(image.width, dx + w), min(image.height, dy + h)))
-
-
-def _scrop(image: Image.Image, step: Step) -> Image.Image:
-    w, h = (int(p) for p in step.get("size").split("x"))
-    scale = max(w / image.width, h / image.height)
-    resized = _resize(image, (max(w, round(image.width * scale)), max(h, round(image.height * scale))))
-    return _gravity_box(resized, w, h, "center")
-
-
-def _view2(image: Image.Image, step: Step) -> Image.Image:
-    size, box = view2_size(step, image.width, image.height)
-    image = _resize(image, size)
-    return _gravity_box(image, box[0], box[1], "center") if box else image
-
-
-def _rounded(image: Image.Image, step: Step) -> Image.Image:
-    radius = int(step.get("radius"))
-    image = image.convert("RGBA")
-    if step.name == "iradius":
-        side = min(2 * radius, image.width, image.height)
-        image = _gravity_box(image, side, side, "center")
-        mask = Image.new("L", image.size, 0)
-        ImageDraw.Draw(mask).ellipse((0, 0, side - 1, side - 1), fill=255)
-    else:
-        mask = Image.new("L", image.size, 0)
-        ImageDraw.Draw(mask).rounded_rectangle((0, 0, image.width - 1, image.height - 1), radius=radius, fill=255)
-    image.putalpha(ImageChops.multiply(image.getchannel("A"), mask))
+            return background
+        return image if image.mode in ("RGB", "L") else image.convert("RGB")
+    if fmt == "gif" and image.mode not in ("P", "L"):
+        return image.convert("RGBA" if "A" in image.mode else "RGB").convert("P", palette=Image.Palette.ADAPTIVE)
+    if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
+        return image.convert("RGBA")
     return image
 
 
-def _enhance(image: Image.Image, step: Step) -> Image.Image:
-    base = image.convert("RGBA" if "A" in image.mode else "RGB")
-    factor = 1 + int(step.get("value")) / 100
-    enhancer = ImageEnhance.Brightness(base) if step.name == "bright" else ImageEnhance.Contrast(base)
-    return enhancer.enhance(factor)
-
-
-def _super_resolution(image: Image.Image, step: Step) -> Image.Image:
-    if image.width * image.height > 1920 * 1080:
-        raise RuleError("ci-process=AISuperResolution: the input is over 1920x1080")
-    magnify = int(step.get("magnify", "2"))
-    return _resize(image, (image.width * magnify, image.height * magnify))
-
-
-def _coloring(image: Image.Image, step: Step) -> Image.Image:
-    gray = image.convert("L")
-    return ImageOps.colorize(gray, black=(20, 12, 40), white=(255, 244, 220), mid=(160, 110, 90))
-
-
-def _enhance_ai(image: Image.Image, step: Step) -> Image.Image:
-    out = image.convert("RGBA" if "A" in image.mode else "RGB")
-    if int(step.get("denoise", "3")):
-        out = out.filter(ImageFilter.MedianFilter(3))
-    if int(step.get("sharpen", "3")):
-        out = out.filter(ImageFilter.UnsharpMask(radius=2, percent=40 * int(step.get("sharpen", "3"))))
-    return out
-
-
-def _ai_crop(image: Image.Image, step: Step) -> Image.Image:
-    w, h = int(step.get("width")), int(step.get("height"))
-    scale = min(image.width / w, image.height / h)
-    region = _gravity_box(image, max(1, round(w * scale)), max(1, round(h * scale)), "center")
-    return _resize(region, (w, h)) if step.get("fixed", "0") == "1" else region
-
-
-def _matting(image: Image.Image, step: Step) -> Image.Image:
-    rgb = image.convert("RGB")
-    corners: list[Any] = [rgb.getpixel(p) for p in ((0, 0), (rgb.width - 1, 0), (0, rgb.height - 1),
-                                                    (rgb.width - 1, rgb.height - 1))]
-    key = (sum(c[0] for c in corners) // 4, sum(c[1] for c in corners) // 4, sum(c[2] for c in corners) // 4)
-    distance = ImageChops.difference(rgb, Image.new("RGB", rgb.size, key)).convert("L")
-    alpha = distance.point(lambda v: 0 if v < 24 else min(255, v * 4))
-    out = rgb.convert("RGBA")
-    out.putalpha(alpha)
-    padding = step.get("padding-layout")
-    if step.get("center-layout") == "1" or padding:
-        box = alpha.getbbox() or (0, 0, out.width, out.height)
-        subject = out.crop(box)
-        pad_x, _, pad_y = padding.partition("x") if padding else ("0", "", "0")
-        canvas = Image.new("RGBA", (subject.width + 2 * int(pad_x or 0), subject.height + 2 * int(pad_y or 0)))
-        canvas.paste(subject, (int(pad_x or 0), int(pad_y or 0)))
-        out = canvas
-    return out
-
-
-def _watermark(image: Image.Image, step: Step) -> Image.Image:
-    """watermark/2: the text drawn at its gravity (default southeast) and offsets with Pillow's built-in font."""
-    text = b64_text(step.get("text"), "text")
-    fill = b64_text(step.get("fill"), "fill") if step.get("fill") else "#3D3D3D"
-    alpha = round(255 * int(step.get("dissolve", "90")) / 100)
-    size = int(step.get("fontsize", "13"))
-    base = image.convert("RGBA")
-    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
-    font = ImageFont.load_default(size=size)
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    w, h = right - left, bottom - top
-    dx, dy = int(step.get("dx", "10")), int(step.get("dy", "10"))
-    gravity = step.get("gravity", "southeast")
-    x = {"west": dx, "east": base.width - w - dx}.get(gravity.replace("north", "").replace("south", ""),
-                                                     (base.width - w) // 2)
-    if gravity in ("north", "south", "center"):
-        x = (base.width - w) // 2
-    y = dy if gravity.startswith("north") else base.height - h - dy if gravity.startswith("south") else (
-        base.height - h) // 2
-    red, green, blue = (int(fill[i:i + 2], 16) for i in (1, 3, 5))
-    draw.text((x - left, y - top), text, font=font, fill=(red, green, blue, alpha))
-    out = Image.alpha_composite(base, layer)
-    return out if "A" in image.mode else out.convert("RGB")
-
-
-_STEPS = {
-    "thumbnail": _thumbnail,
-    "crop": _crop,
-    "cut": _cut,
-    "scrop": _scrop,
-    "imageView2": _view2,
-    "rotate": lambda im, s: im.convert("RGBA" if "A" in im.mode or im.mode == "P" else "RGB").rotate(
-        -int(s.get("degrees")), expand=True, resample=Image.Resampling.BICUBIC),
-    "auto-orient": lambda im, s: ImageOps.exif_transpose(im),
-    "flip": lambda im, s: ImageOps.flip(im) if s.get("axis") == "vertical" else ImageOps.mirror(im),
-    "blur": lambda im, s: im.filter(ImageFilter.GaussianBlur(int(s.get("sigma")))),
-    "grayscale": lambda im, s: im.convert("LA" if "A" in im.mode else "L"),
-    "bright": _enhance,
-    "contrast": _enhance,
-    "sharpen": lambda im, s: im.convert("RGB").filter(ImageFilter.UnsharpMask(percent=int(s.get("value")))),
-    "iradius": _rounded,
-    "rradius": _rounded,
-    "AISuperResolution": _super_resolution,
-    "AIImageColoring": _coloring,
-    "AIEnhanceImage": _enhance_ai,
-    "AIImageCrop": _ai_crop,
-    "AIPicMatting": _matting,
-    "AIPortraitMatting": _matting,
-    "GoodsMatting": _matting,
-    "watermark": _watermark,
-}
+def _size_limited(image: Image.Image, pipeline: Pipeline, out: Output, exif: bytes | None) -> Output:
+    """size-limit/N (JPG, 1045/40716): the highest quality whose encoding is at most N bytes (quality 1 if
+    none is)."""
+    if len(out.data) <= pipeline.size_limit:
+        return out
+    low, high, best = 1, max(1, out.info.quality - 1), None
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = _encode([image], "jpg", pipeline, middle, exif)
+        if len(candidate.data) <= pipeline.size_limit:
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best or _encode([image], "jpg", pipeline, 1, exif)
 
 
 def pixel_count(data: bytes) -> int:

@@ -1,6 +1,9 @@
 """Persistent processing (Pic-Operations) for the local server: parse the header, resolve fileids, run rules.
 
-fileid semantics as COS documents them: a leading ``/`` is a key from the bucket root; otherwise the fileid is
+fileid semantics as CI documents them (zh 1045/73025 and the seed document): the fileid arrives URL-encoded and
+is percent-decoded (a ``%`` not followed by two hex digits, or bytes that are not UTF-8, is refused); then
+``declare.templates.resolve_fileid`` gives the key, the same function the planner uses: a leading ``/`` is a key
+from the bucket root, a fileid equal to the source's key overwrites the source (rule 4), otherwise it is
 relative to the SOURCE OBJECT'S DIRECTORY; it must not end with ``/``. ``bucket`` names the destination.
 Every rule is computed before any output is written, so a failing rule writes nothing.
 """
@@ -9,7 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from reconciler.declare.templates import resolve_fileid as resolve_key
 
 from reconciler.local import imaging
 from reconciler.local.replies import ProcessedResult
@@ -36,17 +44,25 @@ class PicOperations:
     rules: tuple[PicRule, ...]
 
 
+def decode_fileid(fileid: str) -> str:
+    """The fileid as sent, percent-decoded; raises RuleError for one that is not valid URL encoding."""
+    if re.search(r"%(?![0-9A-Fa-f]{2})", fileid):
+        raise RuleError(f"fileid {fileid!r}: not URL-encoded (a '%' must be followed by two hex digits)")
+    try:
+        return unquote_to_bytes(fileid).decode("utf-8")
+    except UnicodeError:
+        raise RuleError(f"fileid {fileid!r}: its URL encoding does not decode to UTF-8") from None
+
+
 def resolve_fileid(source_key: str, fileid: str) -> str:
-    """The output key of ``fileid`` for ``source_key``; raises RuleError for an unusable fileid."""
-    if not fileid or fileid.endswith("/"):
+    """The output key of ``fileid`` (as sent, URL-encoded) for ``source_key``; raises RuleError for an unusable
+    fileid."""
+    decoded = decode_fileid(fileid)
+    if not decoded or decoded.endswith("/"):
         raise RuleError(f"fileid {fileid!r}: must name a file (not empty, not ending with '/')")
-    if "\x00" in fileid:
-        raise RuleError("fileid contains a NUL character")
-    if fileid.startswith("/"):
-        key = fileid.lstrip("/")
-    else:
-        slash = source_key.rfind("/")
-        key = (source_key[: slash + 1] if slash >= 0 else "") + fileid
+    if "\x00" in decoded or any(0xD800 <= ord(ch) <= 0xDFFF for ch in decoded):
+        raise RuleError("fileid contains a NUL character or a lone surrogate")
+    key = resolve_key(source_key, decoded)
     if not key:
         raise RuleError(f"fileid {fileid!r}: resolves to an empty key")
     if len(key.encode("utf-8")) > 850:
@@ -54,8 +70,10 @@ def resolve_fileid(source_key: str, fileid: str) -> str:
     return key
 
 
-def parse_pic_operations(header: str, source_bucket: str, source_key: str) -> PicOperations:
-    """Parse and validate a Pic-Operations header; raises RuleError naming the bad part."""
+def parse_pic_operations(header: str, source_bucket: str, source_key: str,
+                         styles: Mapping[str, str] | None = None) -> PicOperations:
+    """Parse and validate a Pic-Operations header; raises RuleError naming the bad part. ``styles`` are the
+    source bucket's image styles (name -> definition), for ``style/<name>`` rules."""
     try:
         doc = json.loads(header)
     except ValueError as exc:
@@ -81,7 +99,7 @@ def parse_pic_operations(header: str, source_bucket: str, source_key: str) -> Pi
         if not isinstance(bucket, str):
             raise RuleError(f"{where}.bucket must be a string")
         try:
-            pipeline = parse_rule(item["rule"])
+            pipeline = parse_rule(item["rule"], styles)
             key = resolve_fileid(source_key, item["fileid"])
         except RuleError as exc:
             raise RuleError(f"{where}: {exc}") from None
@@ -103,11 +121,11 @@ def render(source: bytes, operations: PicOperations) -> list[RenderedOutput]:
 
 
 def result_entry(rendered: RenderedOutput, location: str) -> ProcessedResult:
-    """ProcessResults/Object: the ETag is 40 hex digits (SHA-1 of the body), as in the CI docs' examples —
-    NOT the quoted MD5 a later HEAD or listing shows."""
+    """ProcessResults/Object: the ETag is the output's quoted MD5, like the seed document's example (other CI
+    pages show 40 hex digits: clients must not rely on either)."""
     out = rendered.output
     return ProcessedResult(rendered.rule.key, location, out.info.format, out.info.width, out.info.height,
-                           len(out.data), out.info.quality, hashlib.sha1(out.data).hexdigest())
+                           len(out.data), out.info.quality, '"' + hashlib.md5(out.data).hexdigest() + '"')
 
 
 def image_info(source: bytes) -> dict[str, object]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.local import buckets, ci_operations, operations, replies
+from reconciler.local import buckets, ci_operations, operations, replies, styles
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_KEY_BYTES, CosError, Request, Response
 
@@ -35,9 +35,10 @@ def error_response(state: ServerState, exc: CosError, req: Request | None, reque
     request_id = req.request_id if req is not None else request_id
     resource = None if exc.ci else (req.host if req else "") + "/" + (req.key if req else "")
     body = replies.error(exc.code, exc.message, request_id, request_id, resource)
+    headers = {"Server": "tencent-ci", **exc.headers} if exc.ci else {}
     if req is not None and req.method == "HEAD":
-        return Response(exc.status, {"Content-Length": "0"})
-    return Response(exc.status, {}, body)
+        return Response(exc.status, {"Content-Length": "0", **headers})
+    return Response(exc.status, headers, body)
 
 
 def route(state: ServerState, req: Request) -> Response:
@@ -84,6 +85,11 @@ def _object_route(state: ServerState, req: Request) -> Response:
 
 def _bucket_route(state: ServerState, req: Request) -> Response:
     count = state.stats.count
+    if "style" in req.params and req.method in ("PUT", "GET", "DELETE"):  # CI image styles (local/styles.py)
+        buckets.require_bucket(state, req)
+        count("image_style")
+        return {"PUT": styles.put_style, "GET": styles.get_styles, "DELETE": styles.delete_style}[req.method](
+            state, req)
     if req.method == "PUT":
         count("put_bucket")
         return buckets.put_bucket(state, req)

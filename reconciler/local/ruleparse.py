@@ -1,36 +1,35 @@
-"""Parse Cloud Infinite processing rules into steps the local server's imaging module runs. Pure, no Pillow.
+"""Turn a Cloud Infinite rule into the steps the local server's imaging module runs. Pure, no Pillow.
 
-A rule is operations joined by ``|`` (at most 10): ``imageMogr2/<name>/<arg>/...``, ``imageView2/<mode>/...``
-or ``ci-process=<AIName>&param=value``. Every problem raises ``RuleError`` naming the bad part, which the
-server answers with 400 InvalidArgument. The geometry helpers compute output sizes the way COS documents them.
+The grammar is not here: ``declare.rules.parse_rule`` (driven by the table in ``declare.operations``) parses and
+validates, exactly as ``cosrecon validate`` does; this module maps each parsed operation to steps, expands
+``style/<name>`` from the bucket's styles, and refuses precisely what the server does not emulate (the table's
+``REFUSED`` rows). The size helpers compute each step's output size BEFORE anything is allocated, so a rule
+whose intermediate image would exceed the limits is refused without being run.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
-MAX_OPERATIONS = 10
-MAX_SIDE = 50_000
-MAX_PIXELS = 250_000_000
-FORMATS = {"jpg": "jpg", "jpeg": "jpg", "png": "png", "apng": "png", "bmp": "bmp", "webp": "webp",
-           "tiff": "tiff", "gif": "gif", "avif": "avif"}
-UNSUPPORTED_FORMATS = {"heif", "heic", "tpg"}
-GRAVITIES = {"northwest", "north", "northeast", "west", "center", "east", "southwest", "south", "southeast"}
-AI_OPERATIONS = {"AISuperResolution", "AIImageColoring", "AIEnhanceImage", "AIImageCrop", "AIPicMatting",
-                 "AIPortraitMatting", "GoodsMatting"}
-_NOARG = {"strip", "auto-orient"}
-_WITHARG = {"thumbnail", "crop", "cut", "gravity", "dx", "dy", "rotate", "flip", "format", "quality", "rquality",
-            "lquality", "interlace", "blur", "grayscale", "bright", "contrast", "sharpen", "size-limit",
-            "ignore-error", "iradius", "rradius", "scrop"}
-_GEOMETRY = re.compile(
-    r"^(?:!(?P<pct>\d+)p|!(?P<wpct>\d+)px|!x(?P<hpct>\d+)p|(?P<area>\d+)@|!(?P<rw>\d+)x(?P<rh>\d+)r"
-    r"|(?P<w>\d+)?x(?P<h>\d+)?(?P<mod>[!<>])?)$")
+from reconciler.declare import operations as ops
+from reconciler.declare import rules
+
+MAX_SIDE = ops.MAX_OUTPUT_SIDE
+MAX_INPUT_SIDE = ops.MAX_INPUT_SIDE
+MAX_PIXELS = ops.MAX_INPUT_PIXELS
+# Not a CI limit: the local server decodes at most this many pixels (all frames) per request, and no step may
+# produce more, so one request stays within a few hundred MB. CI itself accepts up to 250 Mpx.
+LOCAL_MAX_PIXELS = 64_000_000
 
 
 class RuleError(ValueError):
     """A rule the local server rejects (400 InvalidArgument); the message names the bad part."""
+
+
+class NotEmulated(RuleError):
+    """A rule Cloud Infinite accepts but the local server does not produce (400, saying so)."""
 
 
 @dataclass(frozen=True)
@@ -46,274 +45,174 @@ class Step:
 
 @dataclass(frozen=True)
 class Pipeline:
-    """A parsed rule: the steps in order, plus output settings (last one wins)."""
+    """A parsed rule: the steps in order, plus output settings (the last one given wins)."""
 
     steps: tuple[Step, ...]
     format: str = ""
+    quality_mode: str = ""  # "", "quality", "force", "rquality", "lquality"
     quality: int = 0
     strip: bool = False
     interlace: bool = False
+    size_limit: int = 0  # bytes; 0: none
+    size_limit_smaller: bool = False  # size-limit/...! returns the original when it is smaller
+    ignore_error: bool = False
+    frames: int = 0  # cgif/N: keep at most N frames (N=1 means the default 30)
+    minisize: bool = False
+    slim: bool = False
+    notes: tuple[str, ...] = field(default=())
 
 
-def _int(text: str, what: str, lo: int, hi: int) -> int:
-    if not re.fullmatch(r"-?\d+", text):
-        raise RuleError(f"{what}: {text!r} is not an integer")
-    value = int(text)
-    if not lo <= value <= hi:
-        raise RuleError(f"{what}: {value} is outside {lo}..{hi}")
-    return value
-
-
-def parse_rule(rule: str) -> Pipeline:
-    """Parse a whole rule; raises RuleError."""
-    rule = rule.strip()
-    if not rule:
-        raise RuleError("the rule is empty")
-    if rule.startswith("style/"):
-        raise RuleError(f"{rule!r}: image styles are not supported by the local server")
-    segments = rule.split("|")
-    if len(segments) > MAX_OPERATIONS:
-        raise RuleError(f"{len(segments)} operations joined by '|' (at most {MAX_OPERATIONS})")
-    steps: list[Step] = []
-    out: dict[str, Any] = {"format": "", "quality": 0, "strip": False, "interlace": False}
-    for segment in segments:
-        segment = segment.rstrip("/") if not segment.startswith("ci-process=") else segment
-        if segment.startswith("imageMogr2/"):
-            steps.extend(_mogr2(segment, out))
-        elif segment.startswith("imageView2/"):
-            steps.append(_view2(segment, out))
-        elif segment.startswith("ci-process="):
-            steps.append(_ai(segment))
-        elif segment.startswith("watermark/2/"):
-            steps.append(_text_watermark(segment))
-        elif segment.startswith("watermark/"):
-            raise RuleError(f"{segment!r}: only text watermarks (watermark/2) are supported by the local server")
-        else:
-            raise RuleError(f"unknown operation {segment.split('/')[0]!r} in {segment!r}")
-    return Pipeline(tuple(steps), str(out["format"]), int(out["quality"]), bool(out["strip"]),
-                    bool(out["interlace"]))
-
-
-def _format(value: str, where: str) -> str:
-    if value in UNSUPPORTED_FORMATS:
-        raise RuleError(f"{where}: format/{value} is not supported by the local server")
-    if value not in FORMATS:
-        raise RuleError(f"{where}: unknown format {value!r}")
-    return FORMATS[value]
-
-
-def _mogr2(segment: str, out: dict[str, Any]) -> list[Step]:
-    tokens = segment.split("/")[1:]
-    steps: list[Step] = []
-    i = 0
-    crop_index = -1
-    while i < len(tokens):
-        name = tokens[i]
-        if name in _NOARG:
-            if name == "strip":
-                out["strip"] = True
-            else:
-                steps.append(Step("auto-orient"))
-            i += 1
-            continue
-        if name not in _WITHARG:
-            raise RuleError(f"imageMogr2: unknown parameter {name!r} in {segment!r}")
-        if i + 1 >= len(tokens) or tokens[i + 1] == "":
-            raise RuleError(f"imageMogr2/{name}: missing value in {segment!r}")
-        arg = tokens[i + 1]
-        i += 2
-        where = f"imageMogr2/{name}/{arg}"
-        if name == "thumbnail":
-            geometry(arg)  # validate now
-            steps.append(Step("thumbnail", (("geometry", arg),)))
-        elif name == "scrop":
-            if not re.fullmatch(r"\d+x\d+", arg):
-                raise RuleError(f"{where}: expected WxH")
-            steps.append(Step("scrop", (("size", arg),)))
-        elif name == "crop":
-            if not re.fullmatch(r"\d+x|x\d+|\d+x\d+", arg):
-                raise RuleError(f"{where}: expected Wx, xH or WxH")
-            crop_index = len(steps)
-            steps.append(Step("crop", (("size", arg), ("gravity", "northwest"))))
-        elif name == "cut":
-            if not re.fullmatch(r"\d+x\d+x\d+x\d+", arg):
-                raise RuleError(f"{where}: expected WxHxDXxDY")
-            steps.append(Step("cut", (("spec", arg),)))
-        elif name in ("gravity", "dx", "dy"):
-            if name == "gravity" and arg not in GRAVITIES:
-                raise RuleError(f"{where}: unknown gravity (one of {', '.join(sorted(GRAVITIES))})")
-            if name != "gravity":
-                _int(arg, where, -MAX_SIDE, MAX_SIDE)
-            if crop_index < 0:
-                raise RuleError(f"{where}: only meaningful after crop")
-            old = steps[crop_index]
-            steps[crop_index] = Step("crop", tuple(p for p in old.params if p[0] != name) + ((name, arg),))
-        elif name == "rotate":
-            steps.append(Step("rotate", (("degrees", str(_int(arg, where, 0, 360))),)))
-        elif name == "flip":
-            if arg not in ("vertical", "horizontal"):
-                raise RuleError(f"{where}: expected vertical or horizontal")
-            steps.append(Step("flip", (("axis", arg),)))
-        elif name == "format":
-            out["format"] = _format(arg, where)
-        elif name in ("quality", "rquality", "lquality"):
-            out["quality"] = _int(arg.rstrip("!"), where, 1, 100)
-        elif name == "interlace":
-            out["interlace"] = _int(arg, where, 0, 1) == 1
-        elif name == "blur":
-            match = re.fullmatch(r"(\d+)x(\d+)", arg)
-            if not match or not (1 <= int(match[1]) <= 50 and 1 <= int(match[2]) <= 50):
-                raise RuleError(f"{where}: expected RxS with radius and sigma 1..50")
-            steps.append(Step("blur", (("sigma", match[2]),)))
-        elif name == "grayscale":
-            if _int(arg, where, 0, 1):
-                steps.append(Step("grayscale"))
-        elif name in ("bright", "contrast"):
-            steps.append(Step(name, (("value", str(_int(arg, where, -100, 100))),)))
-        elif name == "sharpen":
-            steps.append(Step("sharpen", (("value", str(_int(arg, where, 10, 300))),)))
-        elif name in ("iradius", "rradius"):
-            steps.append(Step(name, (("radius", str(_int(arg, where, 1, MAX_SIDE))),)))
-        elif name == "size-limit":
-            if not re.fullmatch(r"\d+[km]!?", arg):
-                raise RuleError(f"{where}: expected N followed by k or m")
-        elif name == "ignore-error":
-            _int(arg, where, 0, 1)
-    return steps
-
-
-def _view2(segment: str, out: dict[str, Any]) -> Step:
-    tokens = segment.split("/")[1:]
-    if not tokens:
-        raise RuleError(f"{segment!r}: imageView2 needs a mode 0-5")
-    mode = _int(tokens[0], f"imageView2/{tokens[0]}", 0, 5)
-    params = [("mode", str(mode))]
-    rest = tokens[1:]
-    if len(rest) % 2:
-        raise RuleError(f"{segment!r}: parameters must come in name/value pairs")
-    for name, value in zip(rest[::2], rest[1::2]):
-        where = f"imageView2/{name}/{value}"
-        if name in ("w", "h"):
-            params.append((name, str(_int(value, where, 1, MAX_SIDE))))
-        elif name == "format":
-            out["format"] = _format(value, where)
-        elif name in ("q", "quality", "rq", "lq"):
-            out["quality"] = _int(value.rstrip("!"), where, 1, 100)
-        elif name == "ignore-error":
-            _int(value, where, 0, 1)
-        else:
-            raise RuleError(f"imageView2: unknown parameter {name!r} in {segment!r}")
-    if not any(k in ("w", "h") for k, _ in params):
-        raise RuleError(f"{segment!r}: imageView2 needs w or h")
-    return Step("imageView2", tuple(params))
-
-
-def b64_text(value: str, where: str) -> str:
-    """Decode a URL-safe base64 parameter (padding optional), as CI's watermark fields are written."""
-    import base64
-    import binascii
-
+def parse_rule(rule: str, styles: Mapping[str, str] | None = None) -> Pipeline:
+    """Parse a rule as validate does, then build its pipeline; raises RuleError (NotEmulated for what the
+    server does not produce). ``styles`` maps the bucket's style names to their definitions."""
+    if any(ch.isspace() for ch in rule):
+        raise RuleError("the rule contains whitespace (send the normalised rule)")
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
-    except (binascii.Error, ValueError):
-        raise RuleError(f"{where}: not URL-safe base64 of UTF-8 text") from None
+        parsed = rules.parse_rule(rule)
+    except rules.RuleError as exc:
+        raise RuleError(str(exc)) from None
+    if parsed.operations[0].processor == "style":
+        name = parsed.operations[0].mode
+        definition = (styles or {}).get(name)
+        if definition is None:
+            raise RuleError(f"style/{name}: the bucket has no image style named {name!r}")
+        if definition.startswith("style/"):
+            raise RuleError(f"style/{name}: a style cannot refer to another style")
+        return parse_rule(definition, None)
+    pipeline = Pipeline(())
+    for op in parsed.operations:
+        pipeline = _add(pipeline, op)
+    return pipeline
 
 
-def _text_watermark(segment: str) -> Step:
-    rest = segment.split("/")[2:]
-    if len(rest) % 2:
-        raise RuleError(f"{segment!r}: parameters must come in name/value pairs")
-    params = dict(zip(rest[::2], rest[1::2]))
-    if "text" not in params:
-        raise RuleError(f"{segment!r}: watermark/2 needs text")
-    for name, value in params.items():
-        where = f"watermark/2/{name}/{value}"
-        if name in ("text", "font", "fill", "shadow"):
-            b64_text(value, where)
-        elif name == "fontsize":
-            _int(value, where, 1, 1000)
-        elif name == "dissolve":
-            _int(value, where, 1, 100)
-        elif name in ("dx", "dy"):
-            _int(value, where, 0, MAX_SIDE)
-        elif name == "gravity":
-            if value not in GRAVITIES:
-                raise RuleError(f"{where}: unknown gravity")
-        elif name not in ("batch", "degree"):
-            raise RuleError(f"watermark/2: unknown parameter {name!r} in {segment!r}")
-    if "fill" in params and not re.fullmatch(r"#[0-9A-Fa-f]{6}", b64_text(params["fill"], "fill")):
-        raise RuleError("watermark/2/fill: expected base64 of #RRGGBB")
-    return Step("watermark", tuple(params.items()))
+def _add(p: Pipeline, op: rules.Operation) -> Pipeline:
+    if op.processor == "imageMogr2":
+        return _mogr(p, op.params)
+    if op.processor == "imageView2":
+        return _view(p, op)
+    if op.processor == "watermark":
+        local, note = ops.WATERMARK_LOCAL[op.mode]
+        if local is ops.Local.REFUSED:
+            raise NotEmulated(note)
+        step = Step("watermark" if op.mode == "2" else "blind-watermark", op.params)
+        return replace(p, steps=p.steps + (step,))
+    if op.processor in ("imageSlim", "imageslim"):
+        return replace(p, slim=True)
+    ai = ops.AI_OPS[op.mode]
+    if ai.local is ops.Local.REFUSED:
+        raise NotEmulated(ai.note)
+    return replace(p, steps=p.steps + (Step(op.mode, op.params),))
 
 
-def _ai(segment: str) -> Step:
-    pairs = [p.partition("=") for p in segment.split("&")]
-    name = pairs[0][2]
-    if name not in AI_OPERATIONS:
-        raise RuleError(f"ci-process={name}: not an image-producing operation the local server supports "
-                        f"(one of {', '.join(sorted(AI_OPERATIONS))})")
-    params = tuple((k, v) for k, _, v in pairs[1:])
-    step = Step(name, params)
-    if name == "AISuperResolution" and step.get("magnify", "2") not in ("1", "2", "4"):
-        raise RuleError(f"{segment!r}: magnify must be 1, 2 or 4")
-    if name == "AIEnhanceImage":
-        for knob in ("denoise", "sharpen"):
-            _int(step.get(knob, "0"), f"{segment}: {knob}", 0, 5)
-    if name == "AIImageCrop":
-        if not step.get("width") or not step.get("height"):
-            raise RuleError(f"{segment!r}: AIImageCrop needs width and height")
-        _int(step.get("width"), f"{segment}: width", 1, MAX_SIDE)
-        _int(step.get("height"), f"{segment}: height", 1, MAX_SIDE)
-        _int(step.get("fixed", "0"), f"{segment}: fixed", 0, 1)
-    if name.endswith("Matting") and step.get("center-layout", "0") not in ("0", "1"):
-        raise RuleError(f"{segment!r}: center-layout must be 0 or 1")
-    return step
+def _format(p: Pipeline, value: str) -> Pipeline:
+    if value in ops.FORMAT_NOTES:
+        raise NotEmulated(f"{ops.FORMAT_NOTES[value]} is not emulated by the local server (no encoder)")
+    return replace(p, format=ops.LOCAL_FORMATS[value])
 
 
-def geometry(spec: str) -> re.Match[str]:
-    match = _GEOMETRY.fullmatch(spec)
-    if match is None or spec in ("x", "") or (match["w"] is None and match["h"] is None and match["pct"] is None
-                                              and match["wpct"] is None and match["hpct"] is None
-                                              and match["area"] is None and match["rw"] is None):
-        raise RuleError(f"thumbnail/{spec}: not a thumbnail geometry (!Np, !Npx, !xNp, Wx, xH, WxH, WxH>, "
-                        f"WxH<, !WxHr, WxH!, Area@)")
-    return match
+def _mogr(p: Pipeline, params: tuple[tuple[str, str], ...]) -> Pipeline:
+    given = dict(params)  # gravity, dx, dy, pad and color apply to their operation wherever they stand
+    steps: list[Step] = []
+    for name, value in params:
+        spec = ops.MOGR[name]
+        if spec.local is ops.Local.REFUSED:
+            raise NotEmulated(spec.note)
+        if name == "thumbnail":
+            pad = (("pad", given.get("color", "")),) if given.get("pad") == "1" else ()
+            steps.append(Step("thumbnail", (("geometry", value),) + pad))
+        elif name == "crop":
+            steps.append(Step("crop", (("size", value), ("gravity", given.get("gravity", "northwest")),
+                                       ("dx", given.get("dx", "0")), ("dy", given.get("dy", "0")))))
+        elif name in ("scrop", "cut"):
+            steps.append(Step(name, (("size", value),)))
+        elif name == "rotate":
+            steps.append(Step("rotate", (("degrees", value),)))
+        elif name == "auto-orient":
+            steps.append(Step("auto-orient"))
+        elif name == "flip":
+            steps.append(Step("flip", (("axis", value),)))
+        elif name == "blur":
+            steps.append(Step("blur", (("sigma", value.partition("x")[2]),)))
+        elif name == "grayscale" and value == "1":
+            steps.append(Step("grayscale"))
+        elif name in ("bright", "contrast", "sharpen"):
+            steps.append(Step(name, (("value", value),)))
+        elif name in ("iradius", "rradius"):
+            steps.append(Step(name, (("radius", value),)))
+        elif name == "format":
+            p = _format(p, value)
+        elif name in ("quality", "rquality", "lquality"):
+            mode = "force" if value.endswith("!") else name
+            p = replace(p, quality_mode=mode, quality=int(value.rstrip("!")))
+        elif name == "interlace":
+            p = replace(p, interlace=value == "1")
+        elif name == "strip":
+            p = replace(p, strip=True)
+        elif name == "size-limit":
+            amount = int(value.rstrip("!")[:-1]) * (1024 if value.rstrip("!")[-1] == "k" else 1024 * 1024)
+            p = replace(p, size_limit=amount, size_limit_smaller=value.endswith("!"))
+        elif name == "ignore-error":
+            p = replace(p, ignore_error=True)
+        elif name == "cgif":
+            p = replace(p, frames=30 if value == "1" else int(value))
+        elif name == "minisize":
+            p = replace(p, minisize=value == "1")
+    return replace(p, steps=p.steps + tuple(steps))
+
+
+def _view(p: Pipeline, op: rules.Operation) -> Pipeline:
+    for name, value in op.params:
+        if name == "format":
+            p = _format(p, value)
+        elif name in ("q", "rq", "lq"):
+            mode = "force" if value.endswith("!") else {"q": "quality", "rq": "rquality", "lq": "lquality"}[name]
+            p = replace(p, quality_mode=mode, quality=int(value.rstrip("!")))
+        elif name == "interlace":
+            p = replace(p, interlace=value == "1")
+        elif name == "ignore-error":
+            p = replace(p, ignore_error=True)
+    if not op.mode:
+        return p
+    size = tuple((k, v) for k, v in op.params if k in ("w", "h"))
+    return replace(p, steps=p.steps + (Step("imageView2", (("mode", op.mode),) + size),))
+
+
+# --- output sizes, computed before anything is allocated ----------------------------------------------------
 
 
 def thumbnail_size(spec: str, width: int, height: int) -> tuple[int, int]:
-    """The output size of ``thumbnail/<spec>`` for a width x height input."""
-    m = geometry(spec)
+    """The output size of ``thumbnail/<spec>`` for a width x height input (ImageMagick-style geometry)."""
+    m = ops.thumbnail_match(spec)
+    if m is None:
+        raise RuleError(f"thumbnail/{spec}: not a thumbnail geometry")
     ratio = width / height
     if m["pct"]:
-        f = int(m["pct"]) / 100
-        return _checked(width * f, height * f)
+        f = float(m["pct"]) / 100
+        return checked(width * f, height * f)
     if m["wpct"]:
-        return _checked(width * int(m["wpct"]) / 100, height)
+        return checked(width * float(m["wpct"]) / 100, height)
     if m["hpct"]:
-        return _checked(width, height * int(m["hpct"]) / 100)
+        return checked(width, height * float(m["hpct"]) / 100)
     if m["area"]:
         scale = (int(m["area"]) / (width * height)) ** 0.5
-        return _checked(width * scale, height * scale) if scale < 1 else (width, height)
+        return checked(width * scale, height * scale) if scale < 1 else (width, height)
     if m["rw"]:
         scale = max(int(m["rw"]) / width, int(m["rh"]) / height)
-        return _checked(width * scale, height * scale)
+        return checked(width * scale, height * scale)
     w, h, mod = m["w"], m["h"], m["mod"]
     if w and h:
-        tw, th = int(w), int(h)
         if mod == "!":
-            return _checked(tw, th)
-        scale = min(tw / width, th / height)
-    elif w:
-        scale = int(w) / width
+            return checked(int(w), int(h))
+        scale = min(int(w) / width, int(h) / height)
     else:
-        scale = int(h) / height
+        scale = int(w) / width if w else int(h) / height
     if (mod == ">" and scale >= 1) or (mod == "<" and scale <= 1):
         return width, height
     if w and not h:
-        return _checked(int(w), int(w) / ratio)
+        return checked(int(w), int(w) / ratio)
     if h and not w:
-        return _checked(int(h) * ratio, int(h))
-    return _checked(width * scale, height * scale)
+        return checked(int(h) * ratio, int(h))
+    return checked(width * scale, height * scale)
 
 
 def view2_size(step: Step, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int] | None]:
@@ -332,18 +231,28 @@ def view2_size(step: Step, width: int, height: int) -> tuple[tuple[int, int], tu
         w, h = w or h, h or w
     if mode in (1, 5):
         scale = max(w / width, h / height)
-        return _checked(width * scale, height * scale), (w, h)
+        return checked(width * scale, height * scale), (w, h)
     if mode in (3, 4):
         scale = max(w / width if w else 0, h / height if h else 0)
-        return _checked(width * scale, height * scale), None
+        return checked(width * scale, height * scale), None
     scale = min(w / width if w else float("inf"), h / height if h else float("inf"))
     scale = min(scale, 1.0)  # modes 0 and 2 limit the size: they never enlarge
-    return _checked(width * scale, height * scale), None
+    return checked(width * scale, height * scale), None
 
 
-def _checked(w: float, h: float) -> tuple[int, int]:
+def rotated_size(degrees: int, width: int, height: int) -> tuple[int, int]:
+    """The bounding box of a width x height image rotated by ``degrees`` (what Pillow's expand=True makes)."""
+    rad = math.radians(degrees % 360)
+    c, s = abs(math.cos(rad)), abs(math.sin(rad))
+    return checked(math.ceil(width * c + height * s - 1e-9), math.ceil(width * s + height * c - 1e-9))
+
+
+def checked(w: float, h: float) -> tuple[int, int]:
+    """A step's output size, refused when over CI's output limit or the local server's pixel budget."""
     iw, ih = max(1, round(w)), max(1, round(h))
-    if iw > MAX_SIDE or ih > MAX_SIDE or iw * ih > MAX_PIXELS:
-        raise RuleError(f"the output would be {iw}x{ih}: over the limits ({MAX_SIDE} px a side, "
-                        f"{MAX_PIXELS} pixels)")
+    if iw > MAX_SIDE or ih > MAX_SIDE:
+        raise RuleError(f"the output would be {iw}x{ih}: over the limits ({MAX_SIDE} px a side)")
+    if iw * ih > LOCAL_MAX_PIXELS:
+        raise RuleError(f"the output would be {iw}x{ih}: over the local server's {LOCAL_MAX_PIXELS:,} pixel "
+                        "budget per request")
     return iw, ih

@@ -149,7 +149,7 @@ def _plan(
                 else:
                     if fileid[:1] == "/":
                         fileid = fileid.lstrip("/")
-                    okey = fileid if slash < 0 else key[: slash + 1] + fileid
+                    okey = fileid if slash < 0 or fileid == key else key[: slash + 1] + fileid  # rule 4
                 if not okey or okey[-1] == "/" or okey[0] == "." or "/." in okey or "//" in okey:
                     problem = key_problem(okey)
                     if problem:

@@ -109,7 +109,7 @@ def test_pic_operations_is_ascii_json_with_bucket_only_when_it_differs() -> None
     header = pic_operations(call)
     assert header.isascii()
     data = json.loads(header)
-    assert data["rules"][0] == {"fileid": "/out/café.webp", "rule": "imageMogr2/format/webp"}
+    assert data["rules"][0] == {"fileid": "/out/caf%C3%A9.webp", "rule": "imageMogr2/format/webp"}  # URL-encoded
     assert data["rules"][1]["bucket"] == "other-1250000000"
 
 

@@ -1,0 +1,117 @@
+"""Bucket image styles on the local server: the CI style API as cos-python-sdk-v5 calls it, and the lookup
+``style/<name>`` rules use.
+
+``ci_put_image_style`` sends ``PUT /?style`` with ``<AddStyle><StyleName/><StyleBody/></AddStyle>``,
+``ci_get_image_style`` ``GET /?style`` with ``<GetStyle><StyleName/></GetStyle>`` (no name: every style) and
+``ci_delete_image_style`` ``DELETE /?style`` with ``<DeleteStyle><StyleName/></DeleteStyle>``, all to the bucket's
+``<bucket>.pic.<region>.myqcloud.com`` host (CI docs, 'Style Management'). The reply to GET is
+``<StyleList><StyleRule><StyleName/><StyleBody/></StyleRule>...</StyleList>``. A style body must be a valid rule
+(the one grammar, ``declare.rules``) and cannot itself be a ``style/``. Styles live in ``<root>/styles/<bucket>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from xml.etree import ElementTree
+
+from reconciler.declare import operations as ops
+from reconciler.declare import rules
+from reconciler.local.context import ServerState
+from reconciler.local.protocol import CosError, Request, Response
+from reconciler.local.replies import XML_HEAD
+
+_LOCK = threading.Lock()
+MAX_BODY = 64 * 1024
+
+
+def _path(state: ServerState, bucket: str) -> Path:
+    return state.store.root / "styles" / f"{bucket}.json"
+
+
+def bucket_styles(state: ServerState, bucket: str) -> dict[str, str]:
+    """The bucket's styles, name -> definition ({} when it has none)."""
+    path = _path(state, bucket)
+    with _LOCK:
+        if not path.exists():
+            return {}
+        loaded = json.loads(path.read_text("utf-8"))
+    return {str(k): str(v) for k, v in loaded.items()}
+
+
+def _save(state: ServerState, bucket: str, styles: dict[str, str]) -> None:
+    path = _path(state, bucket)
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(styles, ensure_ascii=False, sort_keys=True), "utf-8")
+    os.replace(tmp, path)
+
+
+def _fields(req: Request, root: str) -> dict[str, str]:
+    length = req.body.length or 0
+    if length > MAX_BODY:
+        raise CosError("InvalidArgument", f"The {root} body is over {MAX_BODY} bytes.", ci=True)
+    body = req.body.read_all()
+    if not body:
+        return {}
+    try:
+        element = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        raise CosError("MalformedXML", "The style request body is not well-formed XML.", ci=True) from None
+    if element.tag != root:
+        raise CosError("MalformedXML", f"The style request body's root must be <{root}>.", ci=True)
+    return {child.tag: (child.text or "").strip() for child in element}
+
+
+def _name(fields: dict[str, str], required: bool) -> str:
+    name = fields.get("StyleName", "")
+    if (required or name) and not ops.STYLE_NAME.fullmatch(name):
+        raise CosError("InvalidArgument", "StyleName must be 1-64 letters, digits, '_', '-' or '.'.", ci=True)
+    return name
+
+
+def put_style(state: ServerState, req: Request) -> Response:
+    assert req.bucket is not None
+    fields = _fields(req, "AddStyle")
+    name, body = _name(fields, True), fields.get("StyleBody", "")
+    try:
+        parsed = rules.parse_rule(body)
+    except rules.RuleError as exc:
+        raise CosError("InvalidArgument", f"StyleBody: {exc}", ci=True) from None
+    if parsed.operations[0].processor == "style":
+        raise CosError("InvalidArgument", "StyleBody cannot be another style.", ci=True)
+    with _LOCK:
+        styles = dict(json.loads(_path(state, req.bucket).read_text("utf-8"))) if _path(
+            state, req.bucket).exists() else {}
+        styles[name] = parsed.text
+        _save(state, req.bucket, styles)
+    return Response(200, {"Server": "tencent-ci"})
+
+
+def get_styles(state: ServerState, req: Request) -> Response:
+    assert req.bucket is not None
+    name = _name(_fields(req, "GetStyle"), False)
+    styles = bucket_styles(state, req.bucket)
+    chosen = {name: styles[name]} if name and name in styles else ({} if name else styles)
+    out = [XML_HEAD, "<StyleList>"]
+    for style, body in sorted(chosen.items()):
+        out.append(f"<StyleRule><StyleName>{_esc(style)}</StyleName><StyleBody>{_esc(body)}</StyleBody></StyleRule>")
+    out.append("</StyleList>")
+    return Response(200, {"Server": "tencent-ci"}, "".join(out).encode())
+
+
+def delete_style(state: ServerState, req: Request) -> Response:
+    assert req.bucket is not None
+    name = _name(_fields(req, "DeleteStyle"), True)
+    with _LOCK:
+        path = _path(state, req.bucket)
+        styles = dict(json.loads(path.read_text("utf-8"))) if path.exists() else {}
+        styles.pop(name, None)
+        _save(state, req.bucket, styles)
+    return Response(204, {"Server": "tencent-ci"})
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

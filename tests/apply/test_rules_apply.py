@@ -1,0 +1,84 @@
+"""Issue 14 end to end on the local server through the real SDK: a refused rule does not take the call's good
+rules down, output keys with URL-special and CJK characters converge, and a fileid equal to the source key
+overwrites the source (fileid rule 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from reconciler.apply.backend import Backend
+from reconciler.apply.contract import ApplyOptions
+from reconciler.apply.engine import apply_plan
+from reconciler.cli import main
+from reconciler.local import LocalServer
+from reconciler.model import ActionKind
+from tests.apply.conftest import SRC, declaration, keys, make_plan, process_calls, seed
+
+GOOD = {f"g{i}": {"rule": f"imageMogr2/thumbnail/{16 + i}x", "fileid": f"/good{i}/{{name}}"} for i in range(4)}
+REFUSED = {"bad": {"rule": "imageMogr2/rcrop/10x", "fileid": "/bad/{name}"}}  # valid for CI, not emulated locally
+
+
+def test_one_refused_rule_does_not_take_four_good_ones_down(server: LocalServer, backend: Backend) -> None:
+    seed(backend, ["photos/a.jpg"])
+    decl = declaration(outputs={**GOOD, **REFUSED})
+    plan = make_plan([decl], backend)
+    assert plan.calls == 1
+    report = apply_plan(plan, [decl], backend, ApplyOptions(max_qps=0))
+    assert keys(backend, SRC, "good") == {f"good{i}/a.jpg" for i in range(4)}
+    assert report.created == 4 and report.calls == 2 and process_calls(server) == 2  # one extra call
+    (failure,) = report.failures
+    assert failure.address == "photos.bad" and failure.key == "bad/a.jpg" and failure.code == "InvalidArgument"
+    assert "'imageMogr2/rcrop/10x'" in failure.message and "rcrop is not emulated" in failure.message
+    assert "1 extra call(s)" in failure.message and "a retry cannot succeed" in failure.message
+    again = make_plan([decl], backend)
+    assert [(a.action, a.address) for s in again.sets for a in s.actions
+            if a.action is not ActionKind.UNCHANGED] == [(ActionKind.CREATE, "photos.bad")]
+
+
+def test_cli_names_the_refusal_and_does_not_suggest_a_retry(server: LocalServer, backend: Backend,
+                                                           tmp_path: Path) -> None:
+    seed(backend, ["photos/a.jpg"])
+    path = tmp_path / "shop.yaml"
+    path.write_text(f"""version: 1
+name: shop
+region: ap-guangzhou
+bucket: {SRC}
+pipelines:
+  photos:
+    source: {{include: ["photos/*.jpg"]}}
+    outputs:
+      good: {{rule: "imageMogr2/thumbnail/20x", fileid: "/good/{{name}}"}}
+      bad: {{rule: "imageMogr2/rcrop/10x", fileid: "/bad/{{name}}"}}
+""")
+    env = {"TENCENTCLOUD_SECRET_ID": server.secret_id, "TENCENTCLOUD_SECRET_KEY": server.secret_key}
+    result = CliRunner().invoke(main, ["apply", str(path), "--yes", "--max-qps", "0", "--endpoint", server.endpoint],
+                                env=env)
+    assert result.exit_code == 1
+    assert "bad/a.jpg" in result.stdout and "rcrop is not emulated" in result.stdout
+    assert "refused by Cloud Infinite" in result.stderr and "run apply again" not in result.stderr
+    assert keys(backend, SRC, "good") == {"good/a.jpg"}
+
+
+def test_keys_with_url_special_and_cjk_characters_converge(server: LocalServer, backend: Backend) -> None:
+    sources = ["photos/100% off+sale #1?.jpg", "photos/中文 图片.jpg", "photos/a%2541.jpg"]
+    seed(backend, sources)
+    decl = declaration(outputs={"t": {"rule": "imageMogr2/thumbnail/20x", "fileid": "small/{stem}+x.jpg"},
+                                "a": {"rule": "imageMogr2/format/png", "fileid": "/png/{stem} ?#%.png"}},
+                       include=("photos/*.jpg",))
+    plan = make_plan([decl], backend)
+    report = apply_plan(plan, [decl], backend, ApplyOptions(max_qps=0))
+    assert report.failures == () and report.created == 6
+    assert keys(backend, SRC, "photos/small/") == {"photos/small/100% off+sale #1?+x.jpg",
+                                                   "photos/small/中文 图片+x.jpg", "photos/small/a%2541+x.jpg"}
+    assert "png/a%2541 ?#%.png" in keys(backend, SRC, "png/")
+    assert not make_plan([decl], backend).has_changes
+
+
+def test_fileid_equal_to_the_source_key_overwrites_the_source(server: LocalServer, backend: Backend) -> None:
+    seed(backend, ["photos/deep/a.jpg"])
+    decl = declaration(outputs={"same": {"rule": "imageMogr2/thumbnail/16x", "fileid": "{key}",
+                                         "overwrite_source": True}}, include=("photos/deep/*.jpg",))
+    report = apply_plan(make_plan([decl], backend), [decl], backend, ApplyOptions(max_qps=0))
+    assert report.failures == () and keys(backend, SRC, "photos/") == {"photos/deep/a.jpg"}  # not photos/deep/photos/deep/a.jpg

@@ -1,0 +1,163 @@
+"""Issue 14/15 on the local server: the table's examples get the same verdict from validate and the server,
+CI's documented processing semantics (quality, size-limit, ignore-error, 9,999 px, GIF frames), fileid
+URL-decoding, X-ErrNo and Server headers, image styles, and per-request bounds."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from qcloud_cos.cos_exception import CosServiceError
+
+from reconciler.declare import operations as ops
+from reconciler.declare.rules import RuleError as DeclRuleError
+from reconciler.declare.rules import parse_rule as validate
+from reconciler.local import imaging, routing
+from reconciler.local.auth import Credentials
+from reconciler.local.context import ServerState
+from reconciler.local.faults import Faults, FaultSettings, Stats
+from reconciler.local.store import LocalStore
+from reconciler.local.ruleparse import NotEmulated, RuleError, parse_rule, rotated_size, thumbnail_size
+from tests.local.conftest import jpeg, open_image
+
+
+def _gif(frames: int = 3, size: tuple[int, int] = (40, 30)) -> bytes:
+    images = [Image.new("RGB", size, (40 * i, 100, 200)) for i in range(frames)]
+    buf = io.BytesIO()
+    images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=100, loop=0)
+    return buf.getvalue()
+
+
+def _png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("1", (width, height)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _run(source: bytes, rule: str) -> imaging.Output:
+    return imaging.process(source, parse_rule(rule))
+
+
+@pytest.mark.parametrize("rule", ops.example_rules())
+def test_every_table_example_gets_the_same_verdict_from_validate_and_the_server(rule: str) -> None:
+    validate(rule)  # the table's examples are valid for the cloud
+    if rule.startswith("style/"):
+        assert _run(jpeg(64, 48), "imageMogr2/strip").info.width == 64  # style/ needs the bucket's styles
+        return
+    try:
+        out = _run(jpeg(64, 48), rule)
+    except NotEmulated as exc:
+        assert "not emulated" in str(exc)  # the cloud accepts it; the server says precisely what it lacks
+        return
+    assert out.data and out.info.width > 0
+
+
+@pytest.mark.parametrize("rule", ["imageMogr2/rotate/²", "imageMogr2/rotate/" + "9" * 5000, "imageMogr2/scrop/0x0",
+                                  "imageMogr2/crop/0x0", "imageMogr2/cut/0x0x0x0",
+                                  "ci-process=GoodsMatting&padding-layout=abc",
+                                  "ci-process=AIImageCrop&width=50000&height=50000",
+                                  "ci-process=GoodsMatting&padding-layout=20000x20000", "imageMogr2/scrop/50000x50000"])
+def test_bad_values_are_refused_by_both_with_a_located_message(rule: str) -> None:
+    with pytest.raises(DeclRuleError):
+        validate(rule)
+    with pytest.raises(RuleError) as info:
+        parse_rule(rule)
+    assert len(str(info.value)) < 300
+
+
+def test_quality_follows_the_documented_semantics() -> None:
+    source = jpeg()  # saved at quality 90
+    assert imaging.describe(source).quality == 90
+    cases = {"imageMogr2/strip": 90, "imageMogr2/quality/95": 90, "imageMogr2/quality/95!": 95,
+             "imageMogr2/quality/60": 60, "imageMogr2/rquality/50": 45, "imageMogr2/lquality/50": 90,
+             "imageMogr2/lquality/95": 95, "imageView2/2/w/100/q/70": 70}
+    for rule, quality in cases.items():
+        out = _run(source, rule)
+        assert (out.info.quality, imaging.describe(out.data).quality) == (quality, quality), rule
+
+
+def test_size_limit_ignore_error_and_the_output_cap() -> None:
+    big = jpeg(800, 600)
+    assert len(_run(big, "imageMogr2/quality/90").data) > 15 * 1024
+    limited = _run(big, "imageMogr2/size-limit/15k")
+    assert len(limited.data) <= 15 * 1024 and open_image(limited.data).size == (800, 600)
+    assert _run(big, "imageMogr2/quality/100!/size-limit/500k!").data == big  # the original is smaller
+    with pytest.raises(RuleError, match="9999 px a side"):
+        _run(big, "imageMogr2/thumbnail/x9999")
+    assert _run(big, "imageMogr2/thumbnail/x9999/ignore-error/1").data == big  # the original instead
+    assert thumbnail_size("9999x", 800, 100) == (9999, 1250)  # 9,999 px is allowed
+
+
+def test_animated_gif_keeps_its_frames_and_is_not_scaled_up() -> None:
+    gif = _gif(3)
+    small = open_image(_run(gif, "imageMogr2/thumbnail/20x").data)
+    assert (small.size, getattr(small, "n_frames", 1)) == ((20, 15), 3)
+    same = open_image(_run(gif, "imageMogr2/thumbnail/400x").data)
+    assert (same.size, getattr(same, "n_frames", 1)) == ((40, 30), 3)
+    assert getattr(open_image(_run(gif, "imageMogr2/cgif/2").data), "n_frames", 1) == 2
+
+
+def test_every_step_is_sized_before_it_runs() -> None:
+    assert rotated_size(45, 100, 100) == (142, 142)
+    rotate = parse_rule("imageMogr2/" + "/".join(["rotate/45"] * 16)).steps[0]
+    assert imaging.planned_size(rotate, 5000, 5000) == (7072, 7072)
+    with pytest.raises(RuleError, match="over the limits"):  # refused before the step would allocate it
+        imaging.planned_size(rotate, 7072, 7072)
+    with pytest.raises(RuleError, match="pixel budget"):  # the source's decoded size is checked before decoding
+        imaging.describe(_png(8100, 8100))
+
+
+def test_fileids_are_url_decoded_as_the_docs_say(client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="d/src.jpg", Body=jpeg(32, 24))
+
+    def process(fileid: str) -> dict[str, Any]:
+        ops_header = json.dumps({"rules": [{"fileid": fileid, "rule": "imageMogr2/strip"}]})
+        reply: dict[str, Any] = client.ci_image_process(Bucket=bucket, Key="d/src.jpg", PicOperations=ops_header)[1]
+        return reply
+
+    assert process("/x/100%25%20off%2B.jpg")["ProcessResults"]["Object"]["Key"] == "x/100% off+.jpg"
+    assert process("/x/%E4%B8%AD.jpg")["ProcessResults"]["Object"]["Key"] == "x/中.jpg"
+    for raw in ("/x/100%.jpg", "/x/%zz.jpg", "/x/%FF.jpg"):  # raw, not URL-encoded: refused, nothing written
+        with pytest.raises(CosServiceError) as info:
+            process(raw)
+        assert info.value.get_status_code() == 400 and "fileid" in (info.value.get_origin_msg() or "")
+    assert process("d/src.jpg")["ProcessResults"]["Object"]["Key"] == "d/src.jpg"  # rule 4: the source itself
+
+
+def test_download_errors_carry_x_errno_and_ci_replies_say_tencent_ci(tmp_path: Path) -> None:
+    from tests.local.test_routes import BUCKET, request
+
+    store = LocalStore(tmp_path)
+    store.create_bucket(BUCKET)
+    state = ServerState(store, Credentials("id", "key"), Faults(FaultSettings(ci_qps=0)), Stats())
+    assert routing.handle(state, request("PUT", "e/src.jpg", jpeg(24, 32))).status == 200
+    for rule, errno in [("imageMogr2/thumbnail/9999x", "-442"), ("imageMogr2/rcrop/10x", "-1"),
+                        ("style/missing", "-105")]:
+        reply = routing.handle(state, request("GET", "e/src.jpg", query=[(rule, "")]))
+        assert (reply.status, reply.headers.get("X-ErrNo"), reply.headers.get("Server")) == (400, errno, "tencent-ci")
+    reply = routing.handle(state, request("GET", "e/src.jpg", query=[("imageMogr2/thumbnail/16x", "")]))
+    assert (reply.status, reply.headers.get("Server")) == (200, "tencent-ci")
+
+
+def test_image_styles_through_the_sdk(client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="s/src.jpg", Body=jpeg(64, 48))
+    client.ci_put_image_style(Bucket=bucket, Request={"StyleName": "small", "StyleBody": "imageMogr2/thumbnail/32x"})
+    _, listed = client.ci_get_image_style(Bucket=bucket, Request={})
+    assert listed["StyleRule"]["StyleName"] == "small" and listed["StyleRule"]["StyleBody"] == "imageMogr2/thumbnail/32x"
+    run = json.dumps({"rules": [{"fileid": "out.jpg", "rule": "style/small"}]})
+    assert client.ci_image_process(Bucket=bucket, Key="s/src.jpg", PicOperations=run)[1][
+        "ProcessResults"]["Object"]["Width"] == "32"
+    client.ci_put_image_style(Bucket=bucket, Request={"StyleName": "small", "StyleBody": "imageMogr2/thumbnail/16x"})
+    assert client.ci_image_process(Bucket=bucket, Key="s/src.jpg", PicOperations=run)[1][
+        "ProcessResults"]["Object"]["Width"] == "16"
+    client.ci_delete_image_style(Bucket=bucket, Request={"StyleName": "small"})
+    with pytest.raises(CosServiceError) as info:
+        client.ci_image_process(Bucket=bucket, Key="s/src.jpg", PicOperations=run)
+    assert "no image style named 'small'" in (info.value.get_origin_msg() or "")
+    with pytest.raises(CosServiceError):
+        client.ci_put_image_style(Bucket=bucket, Request={"StyleName": "bad", "StyleBody": "imageMogr2/rotate/²"})
