@@ -112,7 +112,7 @@ def _signable(text: str) -> bool:
     return True
 
 
-def _request(server: LocalServer, method: str, key: str, headers: dict[str, str],
+def build_request(server: LocalServer, method: str, key: str, headers: dict[str, str],
              params: list[tuple[str, str]] | None = None, body: bytes = b"", *, sign: bool = True) -> bytes:
     """The bytes of one request; signed like the SDK when ``sign`` and the values can be signed."""
     params = params or []
@@ -134,26 +134,26 @@ def requests_(draw: st.DrawFn, server: LocalServer) -> bytes:
     latin1_value = st.text(st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f"),
                            max_size=30)
     make: dict[str, Callable[[], bytes]] = {
-        "image_process": lambda: _request(server, "POST", SOURCE, {"pic-operations": draw(pic_operations())},
+        "image_process": lambda: build_request(server, "POST", SOURCE, {"pic-operations": draw(pic_operations())},
                                           [("image_process", "")]),
-        "pic_put": lambda: _request(server, "PUT", "up/" + draw(_JUNK) + ".jpg",
+        "pic_put": lambda: build_request(server, "PUT", "up/" + draw(_JUNK) + ".jpg",
                                     {"pic-operations": draw(pic_operations())}, body=draw(st.binary(max_size=64))),
-        "delete": lambda: _request(server, "POST", "", {}, [("delete", "")], draw(delete_bodies())),
-        "download": lambda: _request(server, "GET", SOURCE, {}, [(draw(rules()), "")]
+        "delete": lambda: build_request(server, "POST", "", {}, [("delete", "")], draw(delete_bodies())),
+        "download": lambda: build_request(server, "GET", SOURCE, {}, [(draw(rules()), "")]
                                      if draw(st.booleans()) else [("ci-process", draw(_AI))] + draw(
                                          st.lists(st.tuples(_AI_PARAMS, _NUMBERS), max_size=3))),
-        "list": lambda: _request(server, "GET", "", {}, draw(st.lists(st.tuples(
+        "list": lambda: build_request(server, "GET", "", {}, draw(st.lists(st.tuples(
             st.sampled_from(["prefix", "marker", "max-keys", "delimiter", "encoding-type", "acl", "x"]),
             st.one_of(_NUMBERS, _JUNK)), max_size=4, unique_by=lambda kv: kv[0]))),
-        "copy": lambda: _request(server, "PUT", "copy/" + draw(_JUNK), {"x-cos-copy-source": draw(st.one_of(
+        "copy": lambda: build_request(server, "PUT", "copy/" + draw(_JUNK), {"x-cos-copy-source": draw(st.one_of(
             ascii_value, st.just(f"{host_of(BUCKET)}/{SOURCE}"), st.just(f"{host_of(BUCKET)}/%ff%fe"))),
             "x-cos-metadata-directive": draw(st.sampled_from(["Copy", "Replaced", "x"]))}),
-        "conditional": lambda: _request(server, draw(st.sampled_from(["GET", "HEAD"])), SOURCE, {
+        "conditional": lambda: build_request(server, draw(st.sampled_from(["GET", "HEAD"])), SOURCE, {
             draw(st.sampled_from(["range", "if-match", "if-none-match", "content-md5"])): draw(ascii_value)}),
-        "authorization": lambda: _request(server, "GET", SOURCE, {"authorization": draw(latin1_value)}, sign=False),
-        "key": lambda: _request(server, draw(st.sampled_from(["GET", "PUT", "HEAD", "DELETE"])), draw(st.one_of(
+        "authorization": lambda: build_request(server, "GET", SOURCE, {"authorization": draw(latin1_value)}, sign=False),
+        "key": lambda: build_request(server, draw(st.sampled_from(["GET", "PUT", "HEAD", "DELETE"])), draw(st.one_of(
             _JUNK, st.text(max_size=10).map(lambda t: t + "\ud800"), st.just("k" * 900))), {}),
-        "headers": lambda: _request(server, draw(st.sampled_from(["GET", "PUT", "POST"])), SOURCE, dict(draw(
+        "headers": lambda: build_request(server, draw(st.sampled_from(["GET", "PUT", "POST"])), SOURCE, dict(draw(
             st.lists(st.tuples(st.sampled_from(["range", "content-md5", "x-cos-meta-a", "x-cos-forbid-overwrite",
                                                 "pic-operations", "content-type", "expect", "x-cos-acl", "x-odd"]),
                                latin1_value), max_size=4))), body=draw(st.binary(max_size=16))),
