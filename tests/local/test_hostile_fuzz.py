@@ -69,7 +69,5 @@ KNOWN = [  # the cases issue 15 found answering 500, kept as fixed examples next
 @pytest.mark.parametrize("method,key,params,headers", KNOWN)
 def test_known_hostile_inputs_are_4xx(fuzz_server: LocalServer, method: str, key: str,
                                       params: list[tuple[str, str]], headers: dict[str, str]) -> None:
-    from tests.local.fuzz_http import _request
-
     status = exchange(fuzz_server, build_request(fuzz_server, method, key, headers, params))
     assert 400 <= status < 500
