@@ -42,6 +42,10 @@ def _admit(state: ServerState, *, rate_limited: bool) -> None:
 
 def _source(state: ServerState, req: Request) -> bytes:
     assert req.bucket is not None
+    head = state.store.head(req.bucket, req.key)
+    if head is not None and head.size > imaging.MAX_INPUT_BYTES:  # refused before reading it into memory
+        raise CosError("InvalidArgument", f"the source is {head.size} bytes: over the {imaging.MAX_INPUT_BYTES} "
+                       "byte input limit", ci=True)
     found = state.store.get(req.bucket, req.key)
     if found is None:
         raise CosError("NoSuchKey", "The specified key does not exist.")

@@ -5,12 +5,15 @@ refuses before routing is a COS XML 4xx. The server here has sub-second limits, 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from qcloud_cos.cos_exception import CosServiceError
 
 from reconciler.local import LocalServer
 from reconciler.local.connection import MAX_DELETE_BODY, ConnectionLimits
@@ -19,7 +22,7 @@ from tests.local.conftest import jpeg, make_client
 from tests.local.hostile_http import closed_within, connect, host_of, read_reply, signed_auth
 
 BUCKET = "conn-1250000000"
-LIMITS = ConnectionLimits(read_timeout=0.4, header_seconds=0.6, body_base_seconds=0.6, body_min_rate=1e9,
+LIMITS = ConnectionLimits(read_timeout=0.5, header_seconds=1.0, body_base_seconds=1.0, body_min_rate=1e9,
                           linger_seconds=0.3, max_connections=6)
 
 
@@ -64,7 +67,7 @@ def test_a_one_byte_per_tick_body_hits_its_deadline(srv: LocalServer) -> None:
     with connect(srv) as sock:
         sock.sendall(_signed_head(srv, "PUT", "slow.bin", {"Content-Length": "100"}))
         closed = False
-        for _ in range(40):  # 1 byte every 0.1 s would take 10 s; the body deadline is 0.6 s
+        for _ in range(40):  # 1 byte every 0.1 s would take 10 s; the body deadline is 1 s
             try:
                 sock.sendall(b"x")
             except OSError:
@@ -160,3 +163,19 @@ def test_keep_alive_still_works_after_a_small_unread_body(srv: LocalServer) -> N
         auth = signed_auth(srv, "DELETE", "nothing", {"host": host, "content-length": "5"})
         reply = session.delete(f"{srv.endpoint}/nothing", data=b"12345", headers={"Host": host, "Authorization": auth})
         assert reply.status_code == 204 and reply.headers.get("Connection") != "close"
+
+
+def test_a_source_over_the_input_limit_is_refused_before_it_is_read(server: LocalServer, client: Any, bucket: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    srv = server  # normal limits: the 32 MB upload must not race the short deadlines of ``srv``
+    client.put_object(Bucket=bucket, Key="huge.jpg", Body=jpeg(16, 16) + b"\0" * (MAX_INPUT_BYTES + 1))
+    read: list[str] = []
+    real_get = srv.store.get
+    monkeypatch.setattr(srv.store, "get", lambda bucket, key: read.append(key) or real_get(bucket, key))
+    ops = '{"rules":[{"fileid":"out.jpg","rule":"imageMogr2/thumbnail/8x"}]}'
+    with pytest.raises(CosServiceError) as exc:
+        client.ci_image_process(Bucket=bucket, Key="huge.jpg", PicOperations=ops)
+    assert exc.value.get_status_code() == 400 and "input limit" in exc.value.get_origin_msg()
+    with pytest.raises(CosServiceError):
+        client.ci_get_object(Bucket=bucket, Key="huge.jpg", DestImagePath=os.devnull, Rule="imageMogr2/thumbnail/8x")
+    assert read == []
