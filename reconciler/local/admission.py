@@ -4,9 +4,10 @@ PNGs at once must not exhaust memory).
 
 The per-request bounds (input size, output size of each step) live with the processing code; this gate only
 decides WHEN a request may start. A request costs its source's decoded pixels times ``bytes_per_pixel``
-(RGBA decode, a working copy and the output); requests run while the sum of costs stays within ``memory_budget`` and their
-number within ``max_concurrent``. A request costing more than the whole budget runs alone. Waiting is bounded
-(``queue_seconds``), after which the reply is 503 SlowDown, as for persistent processing over its rate.
+(RGBA decode, a working copy and the output); requests run while the sum of costs stays within
+``memory_budget`` and their number within ``max_concurrent``. A request costing more than the whole budget
+runs alone. Waiting is bounded (``queue_seconds``), after which the reply is 503 SlowDown, as for persistent
+processing over its rate.
 Download-time processing is paced by a ``reconciler.pacing.TokenBucket`` at ``download_qps`` (Cloud
 Infinite: 3000/s; persistent processing's 100/s is ``Faults``' ``ci_qps``).
 """

@@ -150,7 +150,8 @@ def requests_(draw: st.DrawFn, server: LocalServer) -> bytes:
             "x-cos-metadata-directive": draw(st.sampled_from(["Copy", "Replaced", "x"]))}),
         "conditional": lambda: build_request(server, draw(st.sampled_from(["GET", "HEAD"])), SOURCE, {
             draw(st.sampled_from(["range", "if-match", "if-none-match", "content-md5"])): draw(ascii_value)}),
-        "authorization": lambda: build_request(server, "GET", SOURCE, {"authorization": draw(latin1_value)}, sign=False),
+        "authorization": lambda: build_request(server, "GET", SOURCE, {"authorization": draw(latin1_value)},
+                                               sign=False),
         "key": lambda: build_request(server, draw(st.sampled_from(["GET", "PUT", "HEAD", "DELETE"])), draw(st.one_of(
             _JUNK, st.text(max_size=10).map(lambda t: t + "\ud800"), st.just("k" * 900))), {}),
         "headers": lambda: build_request(server, draw(st.sampled_from(["GET", "PUT", "POST"])), SOURCE, dict(draw(

@@ -1,6 +1,6 @@
 """Signature verification: the SDK's header signatures with unicode and `+ = & ?` keys, security tokens,
-pre-signed URLs (host signed; unsigned host refused), wrong secret / id, expired and future signatures, missing signatures,
-and where the credentials come from."""
+pre-signed URLs (host signed; unsigned host refused), wrong secret / id, expired and future signatures, missing
+signatures, and where the credentials come from."""
 
 from __future__ import annotations
 

@@ -89,7 +89,8 @@ def test_presigned_rule_cannot_be_turned_into_another(server: LocalServer, clien
     url = _presigned(server, bucket, "x.jpg", Params={"imageMogr2/thumbnail/10x": ""})
     reply = requests.get(url, headers={"Host": _host(bucket)}, timeout=10)
     assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("image/")
-    for tampered in (url.replace("10x", "2000x"), url.replace("imageMogr2%2Fthumbnail%2F10x", "imageMogr2%2Frotate%2F45"),
+    for tampered in (url.replace("10x", "2000x"),
+                     url.replace("imageMogr2%2Fthumbnail%2F10x", "imageMogr2%2Frotate%2F45"),
                      url + "&imageMogr2/rotate/45", url + "&response-content-type=text%2Fhtml"):
         assert tampered != url
         reply = requests.get(tampered, headers={"Host": _host(bucket)}, timeout=10)
