@@ -28,8 +28,8 @@ def require_bucket(state: ServerState, req: Request) -> str:
 
 def put_bucket(state: ServerState, req: Request) -> Response:
     assert req.bucket is not None
-    if not state.store.create_bucket(req.bucket):
-        raise CosError("BucketAlreadyExists", "The requested bucket name is not available.")
+    if not state.store.create_bucket(req.bucket):  # every bucket here is the caller's own
+        raise CosError("BucketAlreadyOwnedByYou", "The bucket already exists and you own it.")
     return Response(200)
 
 
@@ -51,6 +51,8 @@ def delete_bucket(state: ServerState, req: Request) -> Response:
 def list_objects(state: ServerState, req: Request) -> Response:
     bucket = require_bucket(state, req)
     p = req.params
+    if p.get("encoding-type", "url") != "url":
+        raise CosError("InvalidArgument", "encoding-type may only be 'url'.")
     try:
         max_keys = int(p.get("max-keys", "1000"))
     except ValueError:

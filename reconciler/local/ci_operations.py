@@ -7,6 +7,8 @@ Errors raised by processing itself are CI-style (no Resource element); missing b
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 
 from reconciler.local import imaging, processing, replies, styles
@@ -17,6 +19,11 @@ from reconciler.local.protocol import CosError, Request, Response
 from reconciler.local.ruleparse import NotEmulated, RuleError, parse_rule
 
 _RULE_PREFIXES = ("imageMogr2/", "imageView2/", "watermark/", "style/")
+# The parameters each AI operation takes as a download-time ``ci-process`` (cos-notes.md, the CI docs).
+AI_PARAMETERS = {"AISuperResolution": {"magnify"}, "AIImageColoring": set(), "AIEnhanceImage": {"denoise", "sharpen"},
+                 "AIImageCrop": {"width", "height", "fixed"}, "AIPicMatting": {"center-layout", "padding-layout"},
+                 "AIPortraitMatting": {"center-layout", "padding-layout"},
+                 "GoodsMatting": {"center-layout", "padding-layout"}}
 
 
 def download_rule(params: Mapping[str, str]) -> str | None:
@@ -109,9 +116,32 @@ def put_with_processing(state: ServerState, req: Request) -> Response:
     return Response(200, {"Server": "tencent-ci"}, _run(state, req, body, ops))
 
 
-def get_with_processing(state: ServerState, req: Request, rule: str) -> Response:
-    """Processing during download; errors carry CI's numeric ``X-ErrNo`` (1045/33700)."""
+def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
+    """The rule of a download-time processing GET, refusing parameters it does not take."""
+    rule = download_rule(req.params)
+    assert rule is not None
+    if "ci-process" not in req.params:  # the rule is one parameter's name; others may only be overrides
+        extra = sorted(k for k in req.params if k not in overrides and not rule.startswith(k))
+        if extra:
+            raise CosError("NotImplemented", f"GET with the parameter {extra[0]!r} is not implemented by the local "
+                           "server; nothing was changed.")
+    if rule.startswith("ci-process="):
+        name, *pairs = rule.removeprefix("ci-process=").split("&")
+        known = AI_PARAMETERS.get(name)
+        if known is None:
+            raise CosError("InvalidArgument", f"ci-process={name}: not an image-producing operation the local "
+                           f"server supports (one of {', '.join(sorted(AI_PARAMETERS))})", ci=True)
+        extra = sorted(k for k, _, _ in (p.partition("=") for p in pairs) if k not in known)
+        if extra:
+            raise CosError("InvalidArgument", f"ci-process={name} takes no parameter {extra[0]!r}", ci=True)
+    return rule
+
+
+def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str, str]) -> Response:
+    """Download-time processing; ``overrides`` are the response-* parameters GET understands. Errors carry
+    CI's numeric ``X-ErrNo`` (1045/33700)."""
     state.stats.count("ci_get_object")
+    rule = _checked_download_rule(req, overrides)
     source = _source(state, req)
     assert req.bucket is not None
     try:
@@ -132,3 +162,20 @@ def get_with_processing(state: ServerState, req: Request, rule: str) -> Response
     except imaging.NotAnImage as exc:
         raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True, headers={"X-ErrNo": "-441"}) from None
     return Response(200, {"Content-Type": output.mime, "Server": "tencent-ci"}, output.data)
+
+
+def image_info(state: ServerState, req: Request) -> Response:
+    """``GET /<key>?imageInfo`` (the SDK's ci_get_image_info): the JSON CI returns, every value a string
+    (https://cloud.tencent.com/document/product/460/36504)."""
+    state.stats.count("ci_get_image_info")
+    source = _source(state, req)
+    try:
+        info = imaging.describe(source)
+        frames = imaging.frame_count(source)
+    except RuleError as exc:
+        raise CosError("InvalidArgument", str(exc), ci=True) from None
+    except imaging.NotAnImage as exc:
+        raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True) from None
+    doc = {"format": info.format, "width": str(info.width), "height": str(info.height), "size": str(len(source)),
+           "md5": hashlib.md5(source).hexdigest(), "frame_count": str(frames), "photo_rgb": info.ave}
+    return Response(200, {"Content-Type": "application/json"}, json.dumps(doc).encode())

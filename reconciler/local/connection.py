@@ -21,6 +21,9 @@ _CHUNK = 64 * 1024
 # POST ?delete names at most 1000 objects (https://cloud.tencent.com/document/product/436/8289); each key is at
 # most 850 bytes, XML-escaped at most 6 bytes per byte (``&quot;``), plus its element tags.
 MAX_DELETE_BODY = 1000 * (850 * 6 + 256) + 4096
+# Complete Multipart Upload lists at most 10,000 parts (https://cloud.tencent.com/document/product/436/7750),
+# each a <Part> of a part number and a quoted ETag: well under 256 bytes.
+MAX_COMPLETE_BODY = 10_000 * 256 + 4096
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class ConnectionLimits:
     max_connections: int = 512  # beyond this, new connections get 503 SlowDown and are closed
 
     def body_seconds(self, length: int) -> float:
-        """The total time allowed to read a body of ``length`` bytes."""
+        """The total time allowed to read a body of ``length`` bytes (for a chunked body, of the ``length``
+        bytes received so far: it must keep up ``body_min_rate`` on average)."""
         return self.body_base_seconds + length / self.body_min_rate
 
 
@@ -49,6 +53,7 @@ class DeadlineReader(io.RawIOBase):
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self._sock, self._read_timeout, self._deadline, self._clock = sock, read_timeout, deadline, clock
+        self.received = 0  # bytes read so far (a chunked body's deadline grows with them)
 
     def readable(self) -> bool:
         return True
@@ -58,15 +63,21 @@ class DeadlineReader(io.RawIOBase):
         if left <= 0:
             raise TimeoutError("the request took longer than its deadline")
         self._sock.settimeout(min(self._read_timeout, left))
-        return self._sock.recv_into(buffer)
+        count = self._sock.recv_into(buffer)
+        self.received += count
+        return count
 
 
 def read_bounded(body: RequestBody, limit: int, what: str) -> bytes:
     """The whole body of a request whose body must be held in memory, refused BEFORE reading when its
-    Content-Length is over ``limit`` (EntityTooLarge) or absent while a body is sent (MissingContentLength)."""
-    if body.length is None:
-        raise CosError("MissingContentLength", f"{what} needs a Content-Length.")
-    if body.length > limit:
+    Content-Length is over ``limit``; a chunked body is read up to ``limit`` and refused past it
+    (EntityTooLarge either way; the handler then closes the connection)."""
+    if body.chunked:
+        data = body.reader().read(limit + 1)
+        if len(data) > limit:
+            raise CosError("EntityTooLarge", f"{what}: the chunked body is over {limit} bytes.")
+        return data
+    if body.length is not None and body.length > limit:
         raise CosError("EntityTooLarge", f"{what}: the body is {body.length} bytes; at most {limit} are accepted.")
     return body.read_all()
 

@@ -1,4 +1,4 @@
-"""What every route of the local server shares: the store, the credentials, the CI rate limit and faults, the
+"""What every route of the local server shares: the store and its multipart uploads, the credentials, the CI rate limit and faults, the
 request counters. The server builds one; the HTTP handler hands it to ``routing.handle`` with each request."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from reconciler.local.admission import ProcessingGate, ProcessingLimits
 from reconciler.local.auth import Credentials
 from reconciler.local.faults import Faults, Stats
 from reconciler.local.store import LocalStore
+from reconciler.local.uploads import Uploads
 
 
 @dataclass(frozen=True)
@@ -19,4 +20,5 @@ class ServerState:
     credentials: Credentials
     faults: Faults
     stats: Stats
+    uploads: Uploads
     gate: ProcessingGate = field(default_factory=lambda: ProcessingGate(ProcessingLimits()))

@@ -20,6 +20,8 @@ from reconciler.local.connection import ConnectionLimits, DeadlineReader, discar
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_BODY, CosError, Request, RequestBody, Response, valid_bucket_name
 
+_CHUNK_LINE_LIMIT = 4096
+
 
 class Handler(BaseHTTPRequestHandler):
     """One connection; HTTP/1.1 keep-alive."""
@@ -35,13 +37,27 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self._deadline = time.monotonic() + self.limits.header_seconds
+        self._chunked_from: tuple[float, int] | None = None
         self._linger = False
-        raw = DeadlineReader(self.connection, self.limits.read_timeout, lambda: self._deadline)
-        self.rfile = io.BufferedReader(raw)
+        self._raw = DeadlineReader(self.connection, self.limits.read_timeout, self._current_deadline)
+        self.rfile = io.BufferedReader(self._raw)
 
     def handle_one_request(self) -> None:
         self._deadline = time.monotonic() + self.limits.header_seconds  # request line + headers (+ idle)
+        self._chunked_from = None
         super().handle_one_request()
+
+    def _current_deadline(self) -> float:
+        if self._chunked_from is None:
+            return self._deadline
+        start, received = self._chunked_from  # a chunked body: a minimum average rate since it began
+        return start + self.limits.body_seconds(self._raw.received - received)
+
+    def _start_body(self, body: RequestBody) -> None:
+        if body.chunked:
+            self._chunked_from = (time.monotonic(), self._raw.received)
+        else:
+            self._deadline = time.monotonic() + self.limits.body_seconds(body.length or 0)
 
     def version_string(self) -> str:
         return getattr(self, "_server_name", "tencent-cos")  # CI replies say tencent-ci (Response's Server)
@@ -86,9 +102,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.stats.count_request()
                 self._authenticate(req)
                 authenticated = True
-                self._deadline = time.monotonic() + self.limits.body_seconds(req.body.length or 0)
+                self._start_body(req.body)
                 response = routing.route(self.state, req)
         except CosError as exc:
+            if req is not None and req.body.chunked:
+                self.close_connection = True  # where a refused chunked body ends is not worth finding out
             response = routing.error_response(self.state, exc, req, request_id)
         except TimeoutError:  # too slow a client: answer if we can, and close
             self.close_connection = True
@@ -108,7 +126,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _parse(self, method: str, request_id: str) -> Request:
-        raw_path, _, raw_query = self.path.partition("?")
+        # The request line's own target: http.server collapses a leading '//' in self.path, but a key may
+        # begin with '/' (the SDK sends '//lead.txt' for key '/lead.txt' and signs that path).
+        words = self.requestline.split()
+        target = words[1] if len(words) == 3 else self.path
+        raw_path, _, raw_query = target.partition("?")
         try:  # one Host only, and it is the one signed and the one the bucket is read from
             headers = request_headers(self.headers.items())
         except AuthFailure as exc:
@@ -119,7 +141,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise CosError("InvalidArgument", "The request target's host is not the Host header.")
             raw_path = "/" + raw_path.split("/", 3)[-1] if raw_path.count("/") >= 3 else "/"
         try:
-            key = unquote_to_bytes(raw_path.lstrip("/")).decode("utf-8")
+            key = unquote_to_bytes(raw_path.removeprefix("/")).decode("utf-8")
             query = parse_qsl(raw_query, keep_blank_values=True, encoding="utf-8", errors="strict")
         except UnicodeDecodeError:
             raise CosError("InvalidURI", "The request URI is not valid UTF-8.") from None
@@ -136,13 +158,24 @@ class Handler(BaseHTTPRequestHandler):
                 raise CosError("InvalidBucketName", "The bucket name in the Host header is not valid.")
         return Request(method, bucket, region, host, key, query, headers,
                        params={k: v for k, v in query if k.lower() not in AUTH_FIELDS},
-                       body=RequestBody(self.rfile, self._content_length(headers)), request_id=request_id)
+                       body=self._body(headers), request_id=request_id)
 
     def _authenticate(self, req: Request) -> None:
         try:
             verify(self.state.credentials, req.method, "/" + req.key, req.query, req.headers, time.time())
         except AuthFailure as exc:
             raise CosError(exc.code, exc.message) from None
+
+    def _body(self, headers: dict[str, str]) -> RequestBody:
+        length = self._content_length(headers)
+        chunked = length is None and headers.get("transfer-encoding", "").strip().lower() == "chunked"
+        return RequestBody(self.rfile, length, self._chunk_line if chunked else None)
+
+    def _chunk_line(self) -> bytes:
+        line = self.rfile.readline(_CHUNK_LINE_LIMIT + 1)
+        if not line or len(line) > _CHUNK_LINE_LIMIT:
+            raise ConnectionResetError("a chunked body ended early or has an overlong line")
+        return line
 
     @staticmethod
     def _content_length(headers: dict[str, str]) -> int | None:
@@ -169,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if body.length is None:
             if "transfer-encoding" in req.headers:
-                self.close_connection = True  # chunked bodies are not supported: do not reuse the connection
+                self.close_connection = True  # an unread chunked body: do not reuse the connection
                 self._linger = True
             return
         if authenticated and body.length <= self.limits.drain_bytes:

@@ -109,6 +109,11 @@ def describe(data: bytes) -> ImageInfo:
     return _info(image, jpeg_quality(image) or 100)
 
 
+def frame_count(data: bytes) -> int:
+    """How many frames an image has (1 for a still image)."""
+    return int(getattr(_open(data), "n_frames", 1))
+
+
 def _info(image: Image.Image, quality: int) -> ImageInfo:
     fmt = _FROM_PIL.get(image.format or "", (image.format or "").lower())
     orientation = 1

@@ -8,7 +8,7 @@ which never reads past the body (keep-alive) and remembers whether the route con
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,7 +28,9 @@ _STATUS = {"AccessDenied": 403, "SignatureDoesNotMatch": 403, "InvalidAccessKeyI
            "InvalidDigest": 400, "MalformedXML": 400, "InvalidRange": 416, "FileAlreadyExists": 409,
            "BucketAlreadyExists": 409, "BucketNotEmpty": 409, "SlowDown": 503, "InternalError": 500,
            "MethodNotAllowed": 405, "MissingContentLength": 411, "EntityTooLarge": 400,
-           "PreconditionFailed": 412, "ResourceNotFound": 404, "NotModified": 304}
+           "PreconditionFailed": 412, "ResourceNotFound": 404, "NotModified": 304, "NotImplemented": 501,
+           "BucketAlreadyOwnedByYou": 409, "NoSuchUpload": 404, "InvalidPart": 400, "InvalidPartOrder": 400,
+           "EntityTooSmall": 400, "IncompleteBody": 400}
 
 
 class CosError(Exception):
@@ -64,24 +66,76 @@ class LimitedReader:
         return data
 
 
-class RequestBody:
-    """The body of one request, read at most once. ``length`` is the Content-Length (None when absent)."""
+class ChunkedReader:
+    """Reads a ``Transfer-Encoding: chunked`` body (RFC 9112 7.1), chunk extensions and trailers skipped."""
 
-    def __init__(self, stream: Readable, length: int | None) -> None:
+    def __init__(self, stream: Readable, line: Callable[[], bytes]) -> None:
+        self.stream, self._line = stream, line
+        self._left = 0
+        self._done = False
+        self._seen_chunk = False
+
+    def _next_chunk(self) -> None:
+        if self._left == 0 and not self._done:
+            if self._seen_chunk:
+                self._crlf()
+            size_text = self._line().split(b";", 1)[0].strip()
+            try:
+                self._left = int(size_text, 16)
+            except ValueError:
+                raise CosError("IncompleteBody", "The chunked request body is malformed.") from None
+            self._seen_chunk = True
+            if self._left == 0:
+                self._done = True
+                while self._line().strip():  # trailers, up to the empty line
+                    pass
+
+    def _crlf(self) -> None:
+        if self._line().strip():
+            raise CosError("IncompleteBody", "The chunked request body is malformed.")
+
+    def read(self, size: int = -1, /) -> bytes:
+        out = bytearray()
+        while (size < 0 or len(out) < size) and not self._done:
+            self._next_chunk()
+            if self._done:
+                break
+            want = self._left if size < 0 else min(self._left, size - len(out))
+            data = self.stream.read(want)
+            if len(data) < want:
+                raise ConnectionResetError("the client closed the connection mid-body")
+            self._left -= len(data)
+            out += data
+        return bytes(out)
+
+
+class RequestBody:
+    """The body of one request, read at most once: ``length`` is the Content-Length (None when absent);
+    ``chunked`` when sent with ``Transfer-Encoding: chunked`` (the SDK does for streams of unknown length)."""
+
+    def __init__(self, stream: Readable, length: int | None, line: Callable[[], bytes] | None = None) -> None:
         self.length = length
+        self.chunked = line is not None and length is None
         self.consumed = False
         self._stream = stream
+        self._line = line
+
+    @property
+    def present(self) -> bool:
+        """Whether the request says how its body ends (Content-Length or chunked)."""
+        return self.length is not None or self.chunked
 
     def reader(self) -> Readable:
         """A reader over the body that stops at its end; the body counts as consumed."""
         self.consumed = True
+        if self.chunked and self._line is not None:
+            return ChunkedReader(self._stream, self._line)
         return LimitedReader(self._stream, self.length or 0)
 
     def read_all(self) -> bytes:
         """The whole body (b"" when there is none)."""
-        return self.reader().read() if self.length else self._mark_empty()
-
-    def _mark_empty(self) -> bytes:
+        if self.length or self.chunked:
+            return self.reader().read()
         self.consumed = True
         return b""
 

@@ -43,16 +43,16 @@ def iso_time(stamp: float) -> str:
     return f"{_iso_seconds(int(stamp))}.{int(stamp * 1000) % 1000:03d}Z"
 
 
-def _el(name: str, value: object) -> str:
+def el(name: str, value: object) -> str:
     text = escape(str(value))
     return f"<{name}>{text}</{name}>" if text else f"<{name}/>"
 
 
 def error(code: str, message: str, request_id: str, trace_id: str, resource: str | None) -> bytes:
-    parts = [_el("Code", code), _el("Message", message)]
+    parts = [el("Code", code), el("Message", message)]
     if resource is not None:
-        parts.append(_el("Resource", resource))
-    parts += [_el("RequestId", request_id), _el("TraceId", trace_id)]
+        parts.append(el("Resource", resource))
+    parts += [el("RequestId", request_id), el("TraceId", trace_id)]
     return (XML_HEAD + "<Error>" + "".join(parts) + "</Error>").encode()
 
 
@@ -62,23 +62,23 @@ def _enc(text: str, url: bool) -> str:
 
 def listing(bucket: str, page: ListPage, *, prefix: str, marker: str, delimiter: str, max_keys: int,
             url_encoding: bool) -> bytes:
-    out = [XML_HEAD, "<ListBucketResult>", _el("Name", bucket)]
+    out = [XML_HEAD, "<ListBucketResult>", el("Name", bucket)]
     if url_encoding:
-        out.append(_el("EncodingType", "url"))
-    out += [_el("Prefix", _enc(prefix, url_encoding)), _el("Marker", _enc(marker, url_encoding)),
-            _el("MaxKeys", max_keys)]
+        out.append(el("EncodingType", "url"))
+    out += [el("Prefix", _enc(prefix, url_encoding)), el("Marker", _enc(marker, url_encoding)),
+            el("MaxKeys", max_keys)]
     if delimiter:
-        out.append(_el("Delimiter", _enc(delimiter, url_encoding)))
-    out.append(_el("IsTruncated", "true" if page.truncated else "false"))
+        out.append(el("Delimiter", _enc(delimiter, url_encoding)))
+    out.append(el("IsTruncated", "true" if page.truncated else "false"))
     if page.truncated:
-        out.append(_el("NextMarker", _enc(page.next_marker, url_encoding)))
+        out.append(el("NextMarker", _enc(page.next_marker, url_encoding)))
     for obj in page.objects:
-        out.append("<Contents>" + _el("Key", _enc(obj.key, url_encoding)) + _el("LastModified", iso_time(obj.mtime))
-                   + _el("ETag", obj.etag) + _el("Size", obj.size)
+        out.append("<Contents>" + el("Key", _enc(obj.key, url_encoding)) + el("LastModified", iso_time(obj.mtime))
+                   + el("ETag", obj.etag) + el("Size", obj.size)
                    + "<Owner><ID>1250000000</ID><DisplayName>1250000000</DisplayName></Owner>"
-                   + _el("StorageClass", "STANDARD") + "</Contents>")
+                   + el("StorageClass", "STANDARD") + "</Contents>")
     for common in page.prefixes:
-        out.append("<CommonPrefixes>" + _el("Prefix", _enc(common, url_encoding)) + "</CommonPrefixes>")
+        out.append("<CommonPrefixes>" + el("Prefix", _enc(common, url_encoding)) + "</CommonPrefixes>")
     out.append("</ListBucketResult>")
     return "".join(out).encode()
 
@@ -87,7 +87,7 @@ def buckets(names: Iterable[tuple[str, float]], region: str) -> bytes:
     out = [XML_HEAD, "<ListAllMyBucketsResult><Owner><ID>qcs::cam::uin/1250000000:uin/1250000000</ID>"
            "<DisplayName>1250000000</DisplayName></Owner><Buckets>"]
     for name, created in names:
-        out.append("<Bucket>" + _el("Name", name) + _el("Location", region) + _el("CreationDate", iso_time(created))
+        out.append("<Bucket>" + el("Name", name) + el("Location", region) + el("CreationDate", iso_time(created))
                    + "</Bucket>")
     out.append("</Buckets></ListAllMyBucketsResult>")
     return "".join(out).encode()
@@ -96,8 +96,8 @@ def buckets(names: Iterable[tuple[str, float]], region: str) -> bytes:
 def delete_result(deleted: Sequence[str], failed: Sequence[tuple[str, str, str]], quiet: bool) -> bytes:
     out = [XML_HEAD, "<DeleteResult>"]
     if not quiet:
-        out += ["<Deleted>" + _el("Key", key) + "</Deleted>" for key in deleted]
-    out += ["<Error>" + _el("Key", key) + _el("Code", code) + _el("Message", msg) + "</Error>"
+        out += ["<Deleted>" + el("Key", key) + "</Deleted>" for key in deleted]
+    out += ["<Error>" + el("Key", key) + el("Code", code) + el("Message", msg) + "</Error>"
             for key, code, msg in failed]
     out.append("</DeleteResult>")
     return "".join(out).encode()
@@ -105,19 +105,19 @@ def delete_result(deleted: Sequence[str], failed: Sequence[tuple[str, str, str]]
 
 def upload_result(source: StoredObject, location: str, image_info: dict[str, object] | None,
                   results: Sequence[ProcessedResult]) -> bytes:
-    out = [XML_HEAD, "<UploadResult><OriginalInfo>", _el("Key", source.key), _el("Location", location),
-           _el("ETag", source.etag)]
+    out = [XML_HEAD, "<UploadResult><OriginalInfo>", el("Key", source.key), el("Location", location),
+           el("ETag", source.etag)]
     if image_info is not None:
-        out.append("<ImageInfo>" + "".join(_el(k, v) for k, v in image_info.items()) + "</ImageInfo>")
+        out.append("<ImageInfo>" + "".join(el(k, v) for k, v in image_info.items()) + "</ImageInfo>")
     out.append("</OriginalInfo><ProcessResults>")
     for r in results:
-        out.append("<Object>" + _el("Key", r.key) + _el("Location", r.location) + _el("Format", r.format)
-                   + _el("Width", r.width) + _el("Height", r.height) + _el("Size", r.size)
-                   + _el("Quality", r.quality) + _el("ETag", r.etag) + "</Object>")
+        out.append("<Object>" + el("Key", r.key) + el("Location", r.location) + el("Format", r.format)
+                   + el("Width", r.width) + el("Height", r.height) + el("Size", r.size)
+                   + el("Quality", r.quality) + el("ETag", r.etag) + "</Object>")
     out.append("</ProcessResults></UploadResult>")
     return "".join(out).encode()
 
 
 def copy_result(obj: StoredObject) -> bytes:
-    return (XML_HEAD + "<CopyObjectResult>" + _el("ETag", obj.etag) + _el("LastModified", iso_time(obj.mtime))
+    return (XML_HEAD + "<CopyObjectResult>" + el("ETag", obj.etag) + el("LastModified", iso_time(obj.mtime))
             + "</CopyObjectResult>").encode()

@@ -1,15 +1,101 @@
-"""Which operation serves a request of the local server: dispatch on the bucket, key and method (and the
-query's sub-resource), and the error reply. ``handle`` turns any request into a ``Response`` without a
-socket, which is how route tests call it; the HTTP handler adds parsing, signatures and the wire.
+"""Which operation serves a request of the local server, decided BEFORE anything touches the store.
+
+Every route declares its target (service, bucket, object), method, the sub-resource that selects it (a query
+parameter such as ``uploads`` or ``delete``, or a header such as ``x-cos-copy-source``) and every other query
+parameter it understands. A request whose query names anything the chosen route does not understand is
+refused with COS's ``501 NotImplemented`` naming it, and changes nothing: an emulator that ran a plain write
+for ``PUT /k?acl`` would silently lose data (issue 13; COS error codes:
+https://cloud.tencent.com/document/product/436/7730). ``handle`` turns any request into a ``Response``
+without a socket, which is how route tests call it; the HTTP handler adds parsing, signatures and the wire.
+
+Bucket-level APIs another module serves (e.g. image styles) are added as ``Route`` rows to ``ROUTES``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
 
-from reconciler.local import buckets, ci_operations, operations, replies, styles
+from reconciler.local import buckets, ci_operations, multipart, operations, replies, styles
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_KEY_BYTES, CosError, Request, Response
+
+Operation = Callable[[ServerState, Request], Response]
+
+
+class Target(str, Enum):
+    SERVICE = "service"
+    BUCKET = "bucket"
+    OBJECT = "object"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: where and how it is selected, and what else it understands. ``name`` is the SDK
+    method's name, counted in ``/-/stats`` (processing routes count themselves)."""
+
+    name: str
+    target: Target
+    method: str
+    run: Operation
+    subresource: str = ""          # the query parameter selecting it ('' = none)
+    header: str = ""               # a request header selecting it ('' = none)
+    params: frozenset[str] = frozenset()
+    counted: bool = True
+
+    def selects(self, req: Request, names: frozenset[str]) -> bool:
+        return ((not self.subresource or self.subresource in names)
+                and (not self.header or self.header in req.headers))
+
+    def understands(self, name: str) -> bool:
+        return name == self.subresource or name in self.params
+
+
+_LISTING = frozenset({"prefix", "delimiter", "marker", "max-keys", "encoding-type"})
+_UPLOADS = frozenset({"prefix", "delimiter", "key-marker", "upload-id-marker", "max-uploads", "encoding-type"})
+_PARTS = frozenset({"max-parts", "part-number-marker", "encoding-type"})
+_RESPONSE = frozenset(operations.RESPONSE_OVERRIDES)
+B, O = Target.BUCKET, Target.OBJECT
+
+
+
+def _on_bucket(run: Operation) -> Operation:
+    """An operation that needs its bucket to exist (the image style API, local/styles.py)."""
+    def checked(state: ServerState, req: Request) -> Response:
+        buckets.require_bucket(state, req)
+        return run(state, req)
+    return checked
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("list_buckets", Target.SERVICE, "GET", buckets.list_buckets),
+    Route("image_style", B, "PUT", _on_bucket(styles.put_style), subresource="style"),
+    Route("image_style", B, "GET", _on_bucket(styles.get_styles), subresource="style"),
+    Route("image_style", B, "DELETE", _on_bucket(styles.delete_style), subresource="style"),
+    Route("put_bucket", B, "PUT", buckets.put_bucket),
+    Route("head_bucket", B, "HEAD", buckets.head_bucket),
+    Route("delete_bucket", B, "DELETE", buckets.delete_bucket),
+    Route("list_multipart_uploads", B, "GET", multipart.list_uploads, subresource="uploads", params=_UPLOADS),
+    Route("list_objects", B, "GET", buckets.list_objects, params=_LISTING),
+    Route("delete_objects", B, "POST", buckets.delete_objects, subresource="delete"),
+    Route("upload_part_copy", O, "PUT", multipart.upload_part_copy, subresource="uploadId",
+          header="x-cos-copy-source", params=frozenset({"partNumber"})),
+    Route("upload_part", O, "PUT", multipart.upload_part, subresource="uploadId", params=frozenset({"partNumber"})),
+    Route("copy_object", O, "PUT", operations.copy_object, header="x-cos-copy-source"),
+    Route("ci_put_object", O, "PUT", ci_operations.put_with_processing, header="pic-operations", counted=False),
+    Route("put_object", O, "PUT", operations.put_object),
+    Route("create_multipart_upload", O, "POST", multipart.initiate, subresource="uploads"),
+    Route("complete_multipart_upload", O, "POST", multipart.complete, subresource="uploadId"),
+    Route("image_process", O, "POST", ci_operations.image_process, subresource="image_process", counted=False),
+    Route("list_parts", O, "GET", multipart.list_parts, subresource="uploadId", params=_PARTS),
+    Route("ci_get_image_info", O, "GET", ci_operations.image_info, subresource="imageInfo", params=_RESPONSE),
+    Route("get_object", O, "GET", operations.get_object, params=_RESPONSE),
+    Route("head_object", O, "HEAD", operations.head_object),
+    Route("abort_multipart_upload", O, "DELETE", multipart.abort, subresource="uploadId"),
+    Route("delete_object", O, "DELETE", operations.delete_object),
+)
 
 
 def stats(state: ServerState) -> Response:
@@ -42,68 +128,55 @@ def error_response(state: ServerState, exc: CosError, req: Request | None, reque
 
 
 def route(state: ServerState, req: Request) -> Response:
-    """Dispatch one request; raises CosError for an error reply."""
-    if req.bucket is None:
-        if req.method == "GET" and req.key == "":
-            state.stats.count("list_buckets")
-            return buckets.list_buckets(state, req)
-        raise CosError("InvalidURI", "The Host header names no bucket (expected <bucket>.cos.<region>.myqcloud.com).")
-    if req.key == "":
-        return _bucket_route(state, req)
-    buckets.require_bucket(state, req)
-    if len(req.key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise CosError("KeyTooLong", f"Object keys are at most {MAX_KEY_BYTES} bytes.")
-    return _object_route(state, req)
-
-
-def _object_route(state: ServerState, req: Request) -> Response:
-    count = state.stats.count
-    if req.method == "PUT":
-        if "x-cos-copy-source" in req.headers:
-            count("copy_object")
-            return operations.copy_object(state, req)
-        if "pic-operations" in req.headers:
-            return ci_operations.put_with_processing(state, req)
-        count("put_object")
-        return operations.put_object(state, req)
-    if req.method == "GET":
-        rule = ci_operations.download_rule(req.params)
-        if rule is not None:
-            return ci_operations.get_with_processing(state, req, rule)
-        count("get_object")
-        return operations.get_object(state, req)
-    if req.method == "HEAD":
-        count("head_object")
-        return operations.head_object(state, req)
-    if req.method == "DELETE":
-        count("delete_object")
-        return operations.delete_object(state, req)
-    if req.method == "POST" and "image_process" in req.params:
-        return ci_operations.image_process(state, req)
-    raise CosError("MethodNotAllowed", f"{req.method} is not supported on an object here.")
-
-
-def _bucket_route(state: ServerState, req: Request) -> Response:
-    count = state.stats.count
-    if "style" in req.params and req.method in ("PUT", "GET", "DELETE"):  # CI image styles (local/styles.py)
+    """Choose the operation (or refuse), check the bucket and key, run it; raises CosError for an error reply."""
+    chosen = choose(req, ROUTES)
+    if chosen.target is Target.SERVICE:
+        if req.key:
+            raise CosError("InvalidURI",
+                           "The Host header names no bucket (expected <bucket>.cos.<region>.myqcloud.com).")
+    elif chosen.target is Target.OBJECT:
+        if len(req.key.encode("utf-8")) > MAX_KEY_BYTES:
+            raise CosError("KeyTooLong", f"Object keys are at most {MAX_KEY_BYTES} bytes.")
         buckets.require_bucket(state, req)
-        count("image_style")
-        return {"PUT": styles.put_style, "GET": styles.get_styles, "DELETE": styles.delete_style}[req.method](
-            state, req)
-    if req.method == "PUT":
-        count("put_bucket")
-        return buckets.put_bucket(state, req)
-    if req.method == "HEAD":
-        count("head_bucket")
-        return buckets.head_bucket(state, req)
-    if req.method == "DELETE":
-        count("delete_bucket")
-        return buckets.delete_bucket(state, req)
-    if req.method == "GET":
-        count("list_objects")
-        return buckets.list_objects(state, req)
-    if req.method == "POST" and "delete" in req.params:
-        count("delete_objects")
-        return buckets.delete_objects(state, req)
-    buckets.require_bucket(state, req)
-    raise CosError("MethodNotAllowed", f"{req.method} is not supported on a bucket here.")
+    if chosen.counted:
+        state.stats.count(chosen.name)
+    return chosen.run(state, req)
+
+
+def _target(req: Request) -> Target:
+    if req.bucket is None:
+        return Target.SERVICE
+    return Target.BUCKET if req.key == "" else Target.OBJECT
+
+
+def choose(req: Request, routes: Sequence[Route]) -> Route:
+    """The route serving ``req``; 501 NotImplemented naming a sub-resource no route here understands, 405 for
+    a method the target does not support at all. Download-time processing rules are the CI route's."""
+    target = _target(req)
+    names = frozenset(n for n in req.params if n.lower() != "x-cos-security-token")
+    if target is Target.OBJECT and req.method == "GET" and ci_operations.download_rule(req.params) is not None:
+        return Route("ci_get_object", target, "GET", _processing_get, counted=False)
+    candidates = [r for r in routes if r.target is target and r.method == req.method]
+    for candidate in candidates:
+        if candidate.selects(req, names):
+            unknown = sorted(n for n in names if not candidate.understands(n))
+            if unknown:
+                raise _not_implemented(unknown[0], req)
+            return candidate
+    known = {r.subresource for r in candidates} | {p for r in candidates for p in r.params}
+    unknown = sorted(names - known) or sorted(names)
+    if unknown:
+        raise _not_implemented(unknown[0], req)
+    if target is Target.SERVICE:
+        raise CosError("InvalidURI", "The Host header names no bucket (expected <bucket>.cos.<region>.myqcloud.com).")
+    raise CosError("MethodNotAllowed", f"{req.method} is not supported on {'a bucket' if target is B else 'an object'}"
+                   " here.")
+
+
+def _processing_get(state: ServerState, req: Request) -> Response:
+    return ci_operations.get_with_processing(state, req, operations.RESPONSE_OVERRIDES)
+
+
+def _not_implemented(name: str, req: Request) -> CosError:
+    return CosError("NotImplemented", f"{req.method} with the sub-resource or parameter {name!r} is not implemented "
+                    "by the local server; nothing was changed.")

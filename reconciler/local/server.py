@@ -8,6 +8,7 @@ port. Credentials: explicit arguments, else ``TENCENTCLOUD_SECRET_ID`` / ``TENCE
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterable
 from http.server import ThreadingHTTPServer
@@ -24,6 +25,7 @@ from reconciler.local.faults import Faults, FaultSettings, Stats
 from reconciler.local.handler import Handler
 from reconciler.local.protocol import valid_bucket_name
 from reconciler.local.store import LocalStore
+from reconciler.local.uploads import Uploads
 
 DEFAULT_SECRET_ID = "AKIDcosreconLOCAL0000000000000000000"
 DEFAULT_SECRET_KEY = "cosreconLocalSecretKey00000000000"
@@ -67,6 +69,10 @@ class _HTTPServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client resetting its connection is routine; the server never prints a traceback for it."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class LocalServer:
@@ -90,7 +96,7 @@ class LocalServer:
             self.create_bucket(name)
         self._state = ServerState(self.store, credentials,
                                   Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate), seed), Stats(),
-                                  ProcessingGate(processing or ProcessingLimits.from_memory()))
+                                  Uploads(self.store), ProcessingGate(processing or ProcessingLimits.from_memory()))
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -14,7 +14,9 @@ This module does no HTTP; ``LocalStore.put_many`` seeds 10^5..10^6 keys in one t
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import os
 import sqlite3
@@ -23,16 +25,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from reconciler.local.checksum import crc64
 from reconciler.local.listing import (BucketMissing, BucketNotEmpty, ListPage, ObjectExists, StoredObject,
                                      list_page)
 from reconciler.local.protocol import Readable
 
-__all__ = ["INLINE_LIMIT", "BucketMissing", "BucketNotEmpty", "ListPage", "LocalStore", "ObjectExists",
+__all__ = ["CRC_HEADER", "INLINE_LIMIT", "BucketMissing", "BucketNotEmpty", "ListPage", "LocalStore", "ObjectExists",
            "StoredObject"]
 
 INLINE_LIMIT = 64 * 1024
+CRC_HEADER = "x-cos-hash-crc64ecma"  # kept in an object's meta, returned with its other headers
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS objects (
@@ -53,14 +57,14 @@ class LocalStore:
         for path in (self.root, self.blobs, self.tmp):
             path.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self.write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._conn().executescript(_SCHEMA)
+        self.connection().executescript(_SCHEMA)
         self._sweep_tmp()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.root / "index.sqlite3", timeout=60, isolation_level=None,
@@ -76,40 +80,44 @@ class LocalStore:
         for leftover in self.tmp.iterdir():
             leftover.unlink(missing_ok=True)
 
-    def _blob_path(self, blob: str) -> Path:
+    def blob_path(self, blob: str) -> Path:
         return self.blobs / blob[:2] / blob
 
-    def _write_blob(self, source: Readable | bytes, *, durable: bool = True) -> tuple[str, int, str]:
-        """Write a body file (temp + fsync + rename). Returns (blob name, size, md5 hex)."""
+    def write_blob(self, source: Readable | bytes | Iterable[bytes], *,
+                   durable: bool = True) -> tuple[str, int, str, int]:
+        """Write a body file (temp + fsync + rename). Returns (blob name, size, md5 hex, CRC-64)."""
         name = uuid.uuid4().hex
         temp = self.tmp / name
         md5 = hashlib.md5()
-        size = 0
+        size = crc = 0
+        chunks: Iterable[bytes]
+        if isinstance(source, bytes):
+            chunks = (source,)
+        elif hasattr(source, "read"):
+            chunks = iter(functools.partial(source.read, 1 << 20), b"")
+        else:
+            chunks = source
         try:
             with open(temp, "wb") as out:
-                if isinstance(source, bytes):
-                    out.write(source)
-                    md5.update(source)
-                    size = len(source)
-                else:
-                    while chunk := source.read(1 << 20):
-                        out.write(chunk)
-                        md5.update(chunk)
-                        size += len(chunk)
+                for chunk in chunks:
+                    out.write(chunk)
+                    md5.update(chunk)
+                    crc = crc64(chunk, crc)
+                    size += len(chunk)
                 if durable:
                     out.flush()
                     os.fsync(out.fileno())
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        target = self._blob_path(name)
+        target = self.blob_path(name)
         target.parent.mkdir(exist_ok=True)
         os.replace(temp, target)
-        return name, size, md5.hexdigest()
+        return name, size, md5.hexdigest(), crc
 
-    def _drop_blob(self, blob: str | None) -> None:
+    def drop_blob(self, blob: str | None) -> None:
         if blob:
-            self._blob_path(blob).unlink(missing_ok=True)
+            self.blob_path(blob).unlink(missing_ok=True)
 
     def close_thread(self) -> None:
         """Close the calling thread's connection (a server thread ending its HTTP connection calls this)."""
@@ -132,19 +140,19 @@ class LocalStore:
     # -- buckets ----------------------------------------------------------------------------------------------
     def create_bucket(self, name: str) -> bool:
         """Create a bucket; False when it already existed."""
-        with self._write_lock:
-            cur = self._conn().execute("INSERT OR IGNORE INTO buckets VALUES (?, ?)", (name, time.time()))
+        with self.write_lock:
+            cur = self.connection().execute("INSERT OR IGNORE INTO buckets VALUES (?, ?)", (name, time.time()))
             return cur.rowcount == 1
 
     def bucket_exists(self, name: str) -> bool:
-        return self._conn().execute("SELECT 1 FROM buckets WHERE name=?", (name,)).fetchone() is not None
+        return self.connection().execute("SELECT 1 FROM buckets WHERE name=?", (name,)).fetchone() is not None
 
     def list_buckets(self) -> list[tuple[str, float]]:
-        return [(r[0], r[1]) for r in self._conn().execute("SELECT name, created FROM buckets ORDER BY name")]
+        return [(r[0], r[1]) for r in self.connection().execute("SELECT name, created FROM buckets ORDER BY name")]
 
     def delete_bucket(self, name: str) -> None:
-        with self._write_lock:
-            conn = self._conn()
+        with self.write_lock:
+            conn = self.connection()
             if not self.bucket_exists(name):
                 raise BucketMissing(name)
             if conn.execute("SELECT 1 FROM objects WHERE bucket=? LIMIT 1", (name,)).fetchone():
@@ -164,35 +172,49 @@ class LocalStore:
             data = None
         blob: str | None = None
         if data is not None and len(data) <= INLINE_LIMIT:
-            size, digest = len(data), hashlib.md5(data).hexdigest()
+            size, digest, crc = len(data), hashlib.md5(data).hexdigest(), crc64(data)
         else:
-            blob, size, digest = self._write_blob(data if data is not None else body)
+            blob, size, digest, crc = self.write_blob(data if data is not None else body)
             data = None
         if expected_md5 is not None and expected_md5 != digest:
-            self._drop_blob(blob)
+            self.drop_blob(blob)
             raise ValueError("Content-MD5 does not match the body")
-        row = StoredObject(key, size, f'"{digest}"', time.time(), content_type, dict(meta or {}), blob)
+        row = StoredObject(key, size, f'"{digest}"', time.time(), content_type,
+                           {**(meta or {}), CRC_HEADER: str(crc)}, blob)
         try:
-            self._commit(bucket, row, data, forbid_overwrite)
+            self.commit(bucket, row, data, forbid_overwrite)
         except BaseException:
-            self._drop_blob(blob)
+            self.drop_blob(blob)
             raise
         return row
 
-    def _commit(self, bucket: str, row: StoredObject, data: bytes | None, forbid_overwrite: bool) -> None:
+    def commit(self, bucket: str, row: StoredObject, data: bytes | None, forbid_overwrite: bool,
+               also: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Commit an object's index row (its body file, if any, already durable); ``also`` runs in the same
+        transaction (completing a multipart upload drops the upload with it)."""
         kb = row.key.encode("utf-8")
-        with self._write_lock:
-            conn = self._conn()
+        with self.write_lock:
+            conn = self.connection()
             if not self.bucket_exists(bucket):
                 raise BucketMissing(bucket)
             old = conn.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, kb)).fetchone()
             if old is not None and forbid_overwrite:
                 raise ObjectExists(row.key)
-            conn.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?)",
-                         (bucket, kb, row.size, row.etag, row.mtime, row.content_type,
-                          json.dumps(row.meta), row.blob, data))
+            values = (bucket, kb, row.size, row.etag, row.mtime, row.content_type, json.dumps(row.meta), row.blob,
+                      data)
+            if also is None:
+                conn.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?)", values)
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?)", values)
+                    also(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
         if old is not None:
-            self._drop_blob(old[0])
+            self.drop_blob(old[0])
 
     def put_many(self, bucket: str, items: Iterable[tuple[str, bytes]], *,
                  content_type: str = "application/octet-stream",
@@ -204,15 +226,15 @@ class LocalStore:
         count = 0
         wrote_files = False
         replaced: list[str] = []
-        with self._write_lock:
-            conn = self._conn()
+        with self.write_lock:
+            conn = self.connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for key, body in items:
                     blob = None
                     data: bytes | None = body
                     if len(body) > INLINE_LIMIT:
-                        blob, _, _ = self._write_blob(body, durable=False)
+                        blob, _, _, _ = self.write_blob(body, durable=False)
                         data, wrote_files = None, True
                     kb = key.encode("utf-8")
                     old = conn.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, kb)).fetchone()
@@ -221,7 +243,7 @@ class LocalStore:
                     conn.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?)",
                                  (bucket, kb, len(body), f'"{hashlib.md5(body).hexdigest()}"', now,
                                   content_type_of(key) if content_type_of else content_type,
-                                  "{}", blob, data))
+                                  "{}", blob, data))  # no CRC: computed when read (10% of seeding)
                     count += 1
                 conn.execute("COMMIT")
             except BaseException:
@@ -230,47 +252,57 @@ class LocalStore:
         if wrote_files:
             os.sync()
         for blob_name in replaced:
-            self._drop_blob(blob_name)
+            self.drop_blob(blob_name)
         return count
 
     def head(self, bucket: str, key: str) -> StoredObject | None:
-        row = self._conn().execute(
+        row = self.connection().execute(
             "SELECT key, size, etag, mtime, ctype, meta, blob FROM objects WHERE bucket=? AND key=?",
             (bucket, key.encode("utf-8"))).fetchone()
         return None if row is None else _row(row)
 
     def get(self, bucket: str, key: str) -> tuple[StoredObject, bytes] | None:
         """The object and its whole body, or None."""
+        found = self.open(bucket, key)
+        if found is None:
+            return None
+        obj, body = found
+        with body:
+            return obj, body.read()
+
+    def open(self, bucket: str, key: str) -> tuple[StoredObject, BinaryIO] | None:
+        """The object and its body as an open file (a BytesIO for an inline body), or None. The caller closes
+        it; an overwrite or delete meanwhile does not disturb a body already open."""
         for _ in range(3):  # a concurrent overwrite may unlink the file between the row read and the open
-            row = self._conn().execute(
+            row = self.connection().execute(
                 "SELECT key, size, etag, mtime, ctype, meta, blob, body FROM objects WHERE bucket=? AND key=?",
                 (bucket, key.encode("utf-8"))).fetchone()
             if row is None:
                 return None
             obj = _row(row[:7])
             if obj.blob is None:
-                return obj, bytes(row[7])
+                return obj, io.BytesIO(bytes(row[7]))
             try:
-                return obj, self._blob_path(obj.blob).read_bytes()
+                return obj, open(self.blob_path(obj.blob), "rb")  # noqa: SIM115 - handed to the caller
             except FileNotFoundError:
                 continue
         return None
 
     def delete(self, bucket: str, key: str) -> bool:
         """Delete one key; False when it did not exist."""
-        with self._write_lock:
-            conn = self._conn()
+        with self.write_lock:
+            conn = self.connection()
             kb = key.encode("utf-8")
             old = conn.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, kb)).fetchone()
             if old is None:
                 return False
             conn.execute("DELETE FROM objects WHERE bucket=? AND key=?", (bucket, kb))
-        self._drop_blob(old[0])
+        self.drop_blob(old[0])
         return True
     def list_page(self, bucket: str, prefix: str = "", delimiter: str = "", marker: str = "",
                   max_keys: int = 1000) -> ListPage:
         """One listing page: keys after ``marker`` under ``prefix``; with ``delimiter``, rolled-up prefixes."""
-        return list_page(self._conn(), bucket, prefix, delimiter, marker, max_keys)
+        return list_page(self.connection(), bucket, prefix, delimiter, marker, max_keys)
 
     def iter_all(self, bucket: str) -> Iterator[StoredObject]:
         """Every object of a bucket in key order (for consistency checks)."""
@@ -285,14 +317,15 @@ class LocalStore:
     def verify(self) -> list[str]:
         """Consistency check: every index row's body exists and has the recorded size and MD5."""
         problems = []
-        for bucket, kb, size, etag, blob, body in self._conn().execute(
+        for bucket, kb, size, etag, blob, body in self.connection().execute(
                 "SELECT bucket, key, size, etag, blob, body FROM objects"):
             try:
-                data = bytes(body) if blob is None else self._blob_path(blob).read_bytes()
+                data = bytes(body) if blob is None else self.blob_path(blob).read_bytes()
             except FileNotFoundError:
                 problems.append(f"{bucket}/{bytes(kb).decode()}: body file missing")
                 continue
-            if len(data) != size or f'"{hashlib.md5(data).hexdigest()}"' != etag:
+            multipart = "-" in etag  # "<md5 of part md5s>-<n>": only the size can be checked
+            if len(data) != size or (not multipart and f'"{hashlib.md5(data).hexdigest()}"' != etag):
                 problems.append(f"{bucket}/{bytes(kb).decode()}: body does not match its index row")
         return problems
 
@@ -301,3 +334,4 @@ def _row(row: Sequence[Any]) -> StoredObject:
     key, size, etag, mtime, ctype, meta, blob = row
     return StoredObject(bytes(key).decode("utf-8"), int(size), str(etag), float(mtime),
                         str(ctype), json.loads(str(meta)), None if blob is None else str(blob))
+

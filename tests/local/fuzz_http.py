@@ -163,6 +163,13 @@ def requests_(draw: st.DrawFn, server: LocalServer) -> bytes:
     return make[target]()
 
 
+def acceptable(status: int) -> bool:
+    """A refusal or a success: never 500 InternalError nor any other 5xx, except the two a client is meant to
+    see: 501 NotImplemented (a sub-resource the local server does not emulate; nothing changed) and 503
+    SlowDown (a rate or admission limit)."""
+    return status < 500 or status in (501, 503)
+
+
 def exchange(server: LocalServer, request: bytes, timeout: float = 20.0) -> int:
     """Send one request on a fresh connection and return the reply's status; 0 when the server closed without
     a parsable reply (an empty or HTTP/0.9 request line), which the caller's traceback check still covers."""

@@ -130,11 +130,12 @@ def test_fileids_are_url_decoded_as_the_docs_say(client: Any, bucket: str) -> No
 
 
 def test_download_errors_carry_x_errno_and_ci_replies_say_tencent_ci(tmp_path: Path) -> None:
+    from reconciler.local.uploads import Uploads
     from tests.local.test_routes import BUCKET, request
 
     store = LocalStore(tmp_path)
     store.create_bucket(BUCKET)
-    state = ServerState(store, Credentials("id", "key"), Faults(FaultSettings(ci_qps=0)), Stats())
+    state = ServerState(store, Credentials("id", "key"), Faults(FaultSettings(ci_qps=0)), Stats(), Uploads(store))
     assert routing.handle(state, request("PUT", "e/src.jpg", jpeg(24, 32))).status == 200
     for rule, errno in [("imageMogr2/thumbnail/9999x", "-442"), ("imageMogr2/rcrop/10x", "-1"),
                         ("style/missing", "-105")]:

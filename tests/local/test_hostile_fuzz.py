@@ -1,6 +1,7 @@
 """Fuzz the local server's parsers over HTTP (issue 15): Pic-Operations JSON, POST ?delete XML, download rules,
 listing parameters, copy sources, conditional headers, Authorization strings, request lines, keys with lone
-surrogates and arbitrary headers. Every reply is a 4xx (or a 2xx/3xx): zero 5xx, and no traceback on stderr.
+surrogates and arbitrary headers. Every reply is a 2xx-4xx, 501 NotImplemented or 503 SlowDown: never 500 nor another 5xx, and no traceback on
+stderr.
 A few hundred examples here; scripts/fuzz_local_server.py runs as many as asked."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from reconciler.local import LocalServer
 from tests.local.conftest import jpeg, make_client
-from tests.local.fuzz_http import BUCKET, SOURCE, build_request, exchange, requests_
+from tests.local.fuzz_http import BUCKET, SOURCE, acceptable, build_request, exchange, requests_
 
 _SERVER: list[LocalServer] = []
 
@@ -40,7 +41,7 @@ def _requests(draw: st.DrawFn) -> bytes:
 @given(request=_requests())
 def test_no_request_gets_a_5xx(fuzz_server: LocalServer, capfd: pytest.CaptureFixture[str], request: bytes) -> None:
     status = exchange(fuzz_server, request)
-    assert status < 500, request[:300]
+    assert acceptable(status), request[:300]
     assert "Traceback" not in capfd.readouterr().err
 
 

@@ -27,7 +27,7 @@ def test_bucket_lifecycle(client: Any) -> None:
     client.create_bucket(Bucket=name)
     client.head_bucket(Bucket=name)
     err = _error(client.create_bucket, Bucket=name)
-    assert (err.get_status_code(), err.get_error_code()) == (409, "BucketAlreadyExists")
+    assert (err.get_status_code(), err.get_error_code()) == (409, "BucketAlreadyOwnedByYou")
     client.put_object(Bucket=name, Key="k", Body=b"x")
     err = _error(client.delete_bucket, Bucket=name)
     assert (err.get_status_code(), err.get_error_code()) == (409, "BucketNotEmpty")
