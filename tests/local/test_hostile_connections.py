@@ -179,3 +179,31 @@ def test_a_source_over_the_input_limit_is_refused_before_it_is_read(server: Loca
     with pytest.raises(CosServiceError):
         client.ci_get_object(Bucket=bucket, Key="huge.jpg", DestImagePath=os.devnull, Rule="imageMogr2/thumbnail/8x")
     assert read == []
+
+
+def test_a_chunked_body_is_bounded_too(srv: LocalServer) -> None:
+    head = _signed_head(srv, "POST", "", {"Transfer-Encoding": "chunked"}, {"delete": ""}, "?delete")
+    chunk = b"<Delete>" + b"x" * (MAX_DELETE_BODY + 10)
+    with connect(srv) as sock:
+        sock.sendall(head + f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n")
+        status, headers, body = read_reply(sock, "POST")
+    assert status == 400 and b"<Code>EntityTooLarge</Code>" in body and headers["connection"] == "close"
+
+
+def test_a_slow_chunked_body_hits_its_deadline(srv: LocalServer) -> None:
+    start = time.monotonic()
+    with connect(srv) as sock:
+        sock.sendall(_signed_head(srv, "PUT", "slow-chunked.bin", {"Transfer-Encoding": "chunked"}))
+        closed = False
+        for _ in range(40):  # a 1-byte chunk every 0.1 s; the chunked deadline is 1 s plus what arrived
+            try:
+                sock.sendall(b"1\r\nx\r\n")
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.1)
+            if closed_within(sock, 0.01):
+                closed = True
+                break
+        assert closed and time.monotonic() - start < 3
+    assert srv.store.head(BUCKET, "slow-chunked.bin") is None
