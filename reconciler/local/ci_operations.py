@@ -19,12 +19,6 @@ from reconciler.local.protocol import CosError, Request, Response
 from reconciler.local.ruleparse import NotEmulated, RuleError, parse_rule
 
 _RULE_PREFIXES = ("imageMogr2/", "imageView2/", "watermark/", "style/")
-# The parameters each AI operation takes as a download-time ``ci-process`` (cos-notes.md, the CI docs).
-AI_PARAMETERS = {"AISuperResolution": {"magnify"}, "AIImageColoring": set(), "AIEnhanceImage": {"denoise", "sharpen"},
-                 "AIImageCrop": {"width", "height", "fixed"}, "AIPicMatting": {"center-layout", "padding-layout"},
-                 "AIPortraitMatting": {"center-layout", "padding-layout"},
-                 "GoodsMatting": {"center-layout", "padding-layout"}}
-
 
 def download_rule(params: Mapping[str, str]) -> str | None:
     """The processing rule of a GET's query string, or None for a plain download."""
@@ -117,23 +111,15 @@ def put_with_processing(state: ServerState, req: Request) -> Response:
 
 
 def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
-    """The rule of a download-time processing GET, refusing parameters it does not take."""
+    """The rule of a download-time processing GET. With a rule as a parameter's name, any other parameter but
+    the response-* overrides is refused; ``ci-process`` names and their parameters are checked by parse_rule."""
     rule = download_rule(req.params)
     assert rule is not None
-    if "ci-process" not in req.params:  # the rule is one parameter's name; others may only be overrides
+    if "ci-process" not in req.params:
         extra = sorted(k for k in req.params if k not in overrides and not rule.startswith(k))
         if extra:
             raise CosError("NotImplemented", f"GET with the parameter {extra[0]!r} is not implemented by the local "
                            "server; nothing was changed.")
-    if rule.startswith("ci-process="):
-        name, *pairs = rule.removeprefix("ci-process=").split("&")
-        known = AI_PARAMETERS.get(name)
-        if known is None:
-            raise CosError("InvalidArgument", f"ci-process={name}: not an image-producing operation the local "
-                           f"server supports (one of {', '.join(sorted(AI_PARAMETERS))})", ci=True)
-        extra = sorted(k for k, _, _ in (p.partition("=") for p in pairs) if k not in known)
-        if extra:
-            raise CosError("InvalidArgument", f"ci-process={name} takes no parameter {extra[0]!r}", ci=True)
     return rule
 
 

@@ -105,8 +105,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._start_body(req.body)
                 response = routing.route(self.state, req)
         except CosError as exc:
-            if req is not None and req.body.chunked:
-                self.close_connection = True  # where a refused chunked body ends is not worth finding out
+            if req is not None and req.body.chunked and req.body.consumed:
+                self.close_connection = True  # an error while reading a chunked body: where it ends is unknown
             response = routing.error_response(self.state, exc, req, request_id)
         except TimeoutError:  # too slow a client: answer if we can, and close
             self.close_connection = True
@@ -190,9 +190,9 @@ class Handler(BaseHTTPRequestHandler):
         return length
 
     def _drain(self, req: Request | None, authenticated: bool) -> None:
-        """Discard a body the operation did not read (up to ``drain_bytes``, and only once the request is
-        authenticated), so the next request on this connection parses; otherwise close the connection, after
-        a bounded lingering read so the client still gets the reply."""
+        """Discard a body the operation did not read -- only once the request is authenticated, and only up to
+        ``drain_bytes`` (Content-Length or chunked) -- so the next request on this connection parses and closing
+        never resets a reply; otherwise close the connection, after a bounded lingering read (``linger``)."""
         if req is None:
             self.close_connection = True
             self._linger = True
@@ -200,14 +200,20 @@ class Handler(BaseHTTPRequestHandler):
         body = req.body
         if body.consumed or body.length == 0:
             return
-        if body.length is None:
+        if body.length is None and not body.chunked:
             if "transfer-encoding" in req.headers:
-                self.close_connection = True  # an unread chunked body: do not reuse the connection
+                self.close_connection = True  # a transfer coding other than chunked: where it ends is unknown
                 self._linger = True
             return
-        if authenticated and body.length <= self.limits.drain_bytes:
-            discard(body.reader(), body.length)
-        else:
+        if not authenticated or (body.length is not None and body.length > self.limits.drain_bytes):
+            self.close_connection = True
+            self._linger = True
+            return
+        try:
+            drained = discard(body.reader(), self.limits.drain_bytes + 1)
+        except CosError:  # a malformed chunked body
+            drained = self.limits.drain_bytes + 1
+        if drained > self.limits.drain_bytes:
             self.close_connection = True
             self._linger = True
 

@@ -9,12 +9,12 @@ Keys are stored as UTF-8 BLOBs: SQLite compares BLOBs with memcmp, so index orde
 a 1000-key page is one indexed range query. After a crash the index only ever points at complete bodies; an
 interrupted write leaves at most an orphan file, removed at the next start.
 
-This module does no HTTP; ``LocalStore.put_many`` seeds 10^5..10^6 keys in one transaction for tests.
+Body files are kept by ``bodyfiles.BodyFiles``. This module does no HTTP; ``LocalStore.put_many`` seeds
+10^5..10^6 keys in one transaction for tests.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -22,11 +22,11 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from reconciler.local.bodyfiles import BodyFiles
 from reconciler.local.checksum import crc64
 from reconciler.local.listing import (BucketMissing, BucketNotEmpty, ListPage, ObjectExists, StoredObject,
                                      list_page)
@@ -52,16 +52,13 @@ class LocalStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).resolve()
-        self.blobs = self.root / "blobs"
-        self.tmp = self.root / "tmp"
-        for path in (self.root, self.blobs, self.tmp):
-            path.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.files = BodyFiles(self.root)
         self._local = threading.local()
         self.write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self.connection().executescript(_SCHEMA)
-        self._sweep_tmp()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
@@ -75,49 +72,6 @@ class LocalStore:
             with self._connections_lock:
                 self._connections.append(conn)
         return conn
-
-    def _sweep_tmp(self) -> None:
-        for leftover in self.tmp.iterdir():
-            leftover.unlink(missing_ok=True)
-
-    def blob_path(self, blob: str) -> Path:
-        return self.blobs / blob[:2] / blob
-
-    def write_blob(self, source: Readable | bytes | Iterable[bytes], *,
-                   durable: bool = True) -> tuple[str, int, str, int]:
-        """Write a body file (temp + fsync + rename). Returns (blob name, size, md5 hex, CRC-64)."""
-        name = uuid.uuid4().hex
-        temp = self.tmp / name
-        md5 = hashlib.md5()
-        size = crc = 0
-        chunks: Iterable[bytes]
-        if isinstance(source, bytes):
-            chunks = (source,)
-        elif hasattr(source, "read"):
-            chunks = iter(functools.partial(source.read, 1 << 20), b"")
-        else:
-            chunks = source
-        try:
-            with open(temp, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    md5.update(chunk)
-                    crc = crc64(chunk, crc)
-                    size += len(chunk)
-                if durable:
-                    out.flush()
-                    os.fsync(out.fileno())
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        target = self.blob_path(name)
-        target.parent.mkdir(exist_ok=True)
-        os.replace(temp, target)
-        return name, size, md5.hexdigest(), crc
-
-    def drop_blob(self, blob: str | None) -> None:
-        if blob:
-            self.blob_path(blob).unlink(missing_ok=True)
 
     def close_thread(self) -> None:
         """Close the calling thread's connection (a server thread ending its HTTP connection calls this)."""
@@ -174,17 +128,17 @@ class LocalStore:
         if data is not None and len(data) <= INLINE_LIMIT:
             size, digest, crc = len(data), hashlib.md5(data).hexdigest(), crc64(data)
         else:
-            blob, size, digest, crc = self.write_blob(data if data is not None else body)
+            blob, size, digest, crc = self.files.write(data if data is not None else body)
             data = None
         if expected_md5 is not None and expected_md5 != digest:
-            self.drop_blob(blob)
+            self.files.drop(blob)
             raise ValueError("Content-MD5 does not match the body")
         row = StoredObject(key, size, f'"{digest}"', time.time(), content_type,
                            {**(meta or {}), CRC_HEADER: str(crc)}, blob)
         try:
             self.commit(bucket, row, data, forbid_overwrite)
         except BaseException:
-            self.drop_blob(blob)
+            self.files.drop(blob)
             raise
         return row
 
@@ -214,7 +168,7 @@ class LocalStore:
                     conn.execute("ROLLBACK")
                     raise
         if old is not None:
-            self.drop_blob(old[0])
+            self.files.drop(old[0])
 
     def put_many(self, bucket: str, items: Iterable[tuple[str, bytes]], *,
                  content_type: str = "application/octet-stream",
@@ -234,7 +188,7 @@ class LocalStore:
                     blob = None
                     data: bytes | None = body
                     if len(body) > INLINE_LIMIT:
-                        blob, _, _, _ = self.write_blob(body, durable=False)
+                        blob, _, _, _ = self.files.write(body, durable=False)
                         data, wrote_files = None, True
                     kb = key.encode("utf-8")
                     old = conn.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, kb)).fetchone()
@@ -252,7 +206,7 @@ class LocalStore:
         if wrote_files:
             os.sync()
         for blob_name in replaced:
-            self.drop_blob(blob_name)
+            self.files.drop(blob_name)
         return count
 
     def head(self, bucket: str, key: str) -> StoredObject | None:
@@ -283,7 +237,7 @@ class LocalStore:
             if obj.blob is None:
                 return obj, io.BytesIO(bytes(row[7]))
             try:
-                return obj, open(self.blob_path(obj.blob), "rb")  # noqa: SIM115 - handed to the caller
+                return obj, open(self.files.path(obj.blob), "rb")  # noqa: SIM115 - handed to the caller
             except FileNotFoundError:
                 continue
         return None
@@ -297,7 +251,7 @@ class LocalStore:
             if old is None:
                 return False
             conn.execute("DELETE FROM objects WHERE bucket=? AND key=?", (bucket, kb))
-        self.drop_blob(old[0])
+        self.files.drop(old[0])
         return True
     def list_page(self, bucket: str, prefix: str = "", delimiter: str = "", marker: str = "",
                   max_keys: int = 1000) -> ListPage:
@@ -320,7 +274,7 @@ class LocalStore:
         for bucket, kb, size, etag, blob, body in self.connection().execute(
                 "SELECT bucket, key, size, etag, blob, body FROM objects"):
             try:
-                data = bytes(body) if blob is None else self.blob_path(blob).read_bytes()
+                data = bytes(body) if blob is None else self.files.path(blob).read_bytes()
             except FileNotFoundError:
                 problems.append(f"{bucket}/{bytes(kb).decode()}: body file missing")
                 continue

@@ -75,22 +75,22 @@ class Uploads:
 
     def put_part(self, upload: Upload, number: int, body: Readable | bytes, expected_md5: str | None) -> Part:
         """Store one part (replacing an earlier one of that number). ValueError on an MD5 mismatch."""
-        blob, size, digest, crc = self.store.write_blob(body)
+        blob, size, digest, crc = self.store.files.write(body)
         if expected_md5 is not None and expected_md5 != digest:
-            self.store.drop_blob(blob)
+            self.store.files.drop(blob)
             raise ValueError("Content-MD5 does not match the body")
         part = Part(number, size, f'"{digest}"', str(crc), time.time(), blob)
         with self.store.write_lock:
             conn = self.store.connection()
             if conn.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload.upload_id,)).fetchone() is None:
-                self.store.drop_blob(blob)
+                self.store.files.drop(blob)
                 raise NoSuchUpload(upload.upload_id)  # aborted or completed meanwhile
             old = conn.execute("SELECT blob FROM parts WHERE upload_id=? AND number=?",
                                (upload.upload_id, number)).fetchone()
             conn.execute("INSERT OR REPLACE INTO parts VALUES (?,?,?,?,?,?,?)",
                          (upload.upload_id, number, size, part.etag, part.crc, part.mtime, blob))
         if old is not None:
-            self.store.drop_blob(old[0])
+            self.store.files.drop(old[0])
         return part
 
     def parts(self, upload_id: str, after: int = 0, limit: int = 10_000) -> list[Part]:
@@ -115,7 +115,7 @@ class Uploads:
         row, drop the upload and its parts: a crash leaves either the upload or the object, never both."""
         md5s = b"".join(bytes.fromhex(p.etag.strip('"')) for p in chosen)
         etag = f'"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"'
-        blob, size, _, crc = self.store.write_blob(self._chunks(chosen))
+        blob, size, _, crc = self.store.files.write(self._chunks(chosen))
         row = StoredObject(upload.key, size, etag, time.time(), upload.content_type,
                            {**upload.meta, CRC_HEADER: str(crc)}, blob)
         part_blobs: list[str] = []
@@ -130,15 +130,15 @@ class Uploads:
         try:
             self.store.commit(upload.bucket, row, None, False, also=drop_upload)
         except BaseException:
-            self.store.drop_blob(blob)
+            self.store.files.drop(blob)
             raise
         for part_blob in part_blobs:
-            self.store.drop_blob(part_blob)
+            self.store.files.drop(part_blob)
         return row
 
     def _chunks(self, chosen: Sequence[Part]) -> Iterator[bytes]:
         for part in chosen:
-            with open(self.store.blob_path(part.blob), "rb") as body:
+            with open(self.store.files.path(part.blob), "rb") as body:
                 while chunk := body.read(1 << 20):
                     yield chunk
 
@@ -149,6 +149,6 @@ class Uploads:
             conn.execute("DELETE FROM parts WHERE upload_id=?", (upload.upload_id,))
             deleted = conn.execute("DELETE FROM uploads WHERE upload_id=?", (upload.upload_id,)).rowcount
         for blob in blobs:
-            self.store.drop_blob(blob)
+            self.store.files.drop(blob)
         if not deleted:
             raise NoSuchUpload(upload.upload_id)

@@ -6,13 +6,14 @@ signature, and compares every bucket and object (bodies, ETags, headers) before 
 from __future__ import annotations
 
 import http.client
-from urllib.parse import parse_qsl
 from pathlib import Path
+from urllib.parse import parse_qsl
 from typing import Any
 
 import pytest
 
 from reconciler.local import LocalServer, routing
+from reconciler.local.ruleparse import RuleError, parse_rule
 from tests.local.hostile_http import signed_auth
 
 BUCKET = "refuse-1250000000"
@@ -98,22 +99,42 @@ def test_unknown_ci_process_parameters_are_refused(srv: LocalServer, tmp_path: P
     assert status == 400 and b"NoSuchProcess" in body
     status, body = signed(srv, "GET", "k.txt", "imageMogr2/thumbnail/10x&acl")
     assert status == 501 and b"acl" in body
+    with pytest.raises(RuleError, match="bogus"):  # the same grammar serves Pic-Operations rules
+        parse_rule("ci-process=AIImageColoring&bogus=1")
+    assert parse_rule("ci-process=AIEnhanceImage&denoise=3&sharpen=1").steps[0].name == "AIEnhanceImage"
+
+
+def _auth(srv: LocalServer, method: str, key: str, params: dict[str, str] | None = None) -> str:
+    """Host and every query parameter signed, as the server requires."""
+    return signed_auth(srv, method, key, {"host": f"{BUCKET}.cos.ap-guangzhou.myqcloud.com"}, params)
+
+
+def test_refused_chunked_bodies_are_drained_and_the_connection_kept(srv: LocalServer) -> None:
+    host = f"{BUCKET}.cos.ap-guangzhou.myqcloud.com"
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request("PUT", "/k.txt?acl", body=iter([b"<AccessControlPolicy/>"]), encode_chunked=True,
+                 headers={"Host": host, "Authorization": _auth(srv, "PUT", "k.txt", {"acl": ""}),
+                          "Transfer-Encoding": "chunked"})
+    refused = conn.getresponse()
+    assert (refused.status, refused.getheader("Connection")) == (501, None)
+    refused.read()
+    conn.request("GET", "/k.txt", headers={"Host": host, "Authorization": _auth(srv, "GET", "k.txt")})
+    kept = conn.getresponse()  # the same connection
+    assert (kept.status, kept.read(), kept.getheader("Connection")) == (200, b"precious", None)
+    conn.close()
 
 
 def test_a_reply_before_closing_says_connection_close(srv: LocalServer) -> None:
-    """An unread chunked body cannot be skipped safely: the server closes, and announces it."""
+    """A malformed chunked body leaves the connection unusable: the server closes it, and says so."""
     host = f"{BUCKET}.cos.ap-guangzhou.myqcloud.com"
-    auth = signed_auth(srv, "PUT", "k.txt", {"host": host}, {"acl": ""})  # host and every parameter signed
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-    conn.request("PUT", "/k.txt?acl", body=iter([b"<AccessControlPolicy/>"]), encode_chunked=True,
-                 headers={"Host": host, "Authorization": auth, "Transfer-Encoding": "chunked"})
+    conn.putrequest("PUT", "/broken.txt", skip_host=True, skip_accept_encoding=True)
+    for name, value in (("Host", host), ("Authorization", _auth(srv, "PUT", "broken.txt")),
+                        ("Transfer-Encoding", "chunked")):
+        conn.putheader(name, value)
+    conn.endheaders(b"3\r\nabc\r\nzz\r\n")
     reply = conn.getresponse()
-    reply.read()
-    assert (reply.status, reply.getheader("Connection")) == (501, "close")
+    assert (reply.status, reply.getheader("Connection")) == (400, "close")
+    assert b"IncompleteBody" in reply.read()
     conn.close()
-    auth = signed_auth(srv, "GET", "k.txt", {"host": host})
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-    conn.request("GET", "/k.txt", headers={"Host": host, "Authorization": auth})
-    kept = conn.getresponse()
-    assert (kept.status, kept.read(), kept.getheader("Connection")) == (200, b"precious", None)
-    conn.close()
+    assert srv.store.head(BUCKET, "broken.txt") is None
