@@ -16,16 +16,16 @@ from __future__ import annotations
 import json
 import threading
 import time
+from urllib.parse import quote
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from urllib.parse import quote
 
 from reconciler.apply.contract import (ApplyOptions, ApplyReport, BackendLike, Failure, ProgressSink, Skipped,
                                        check_budget)
 from reconciler.apply.session import Session, new_run_id
 from reconciler.apply.bookkeeping import SetRun, failure, made_entry
-from reconciler.apply.refusals import is_refusal, refusal_message, split_refused
+from reconciler.apply.refusals import is_refusal, refusal_message, split_refused, subcall
 from reconciler.declare.rules import normalise_rule
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier, list_range
@@ -191,7 +191,7 @@ class Engine(Session):
             self.tally.calls += split.extra_calls
         if split.made:
             assert self.verifier is not None
-            self.verifier.add(run, Call(call.bucket, call.key, call.source_etag, split.made))
+            self.verifier.add(run, subcall(call, split.made))
         for op, why in split.refused:
             message = refusal_message(op, why, split, call.size) if is_refusal(why) else ""
             self.tally.fail(failure(run, op.address, op.bucket, op.key, call.key, why, message))

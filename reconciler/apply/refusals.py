@@ -56,7 +56,7 @@ def split_refused(call: Call, error: StorageError, issue: Issue) -> Split:
         rest = ops[:index] + ops[index + 1:]
         if not rest:
             return Split((), ((ops[index], error),), 0)
-        again = issue(_sub(call, rest))
+        again = issue(subcall(call, rest))
         if again is None:
             return Split(rest, ((ops[index], error),), 1)
         alone = _one_by_one(call, rest, issue)
@@ -68,7 +68,7 @@ def _one_by_one(call: Call, ops: tuple[RuleOp, ...], issue: Issue) -> Split:
     made: list[RuleOp] = []
     refused: list[tuple[RuleOp, StorageError]] = []
     for op in ops:
-        failed = issue(_sub(call, (op,)))
+        failed = issue(subcall(call, (op,)))
         if failed is None:
             made.append(op)
         else:
@@ -76,8 +76,11 @@ def _one_by_one(call: Call, ops: tuple[RuleOp, ...], issue: Issue) -> Split:
     return Split(tuple(made), tuple(refused), len(ops))
 
 
-def _sub(call: Call, ops: tuple[RuleOp, ...]) -> Call:
-    return Call(call.bucket, call.key, call.source_etag, ops)
+def subcall(call: Call, ops: tuple[RuleOp, ...]) -> Call:
+    """The call of ``ops`` only, each rule keeping its target (its action, reason and detail)."""
+    wanted = {(op.bucket, op.key) for op in ops}
+    kept = tuple(x for target, key in call.pairs() if (target.bucket, key) in wanted for x in (target, key))
+    return Call.of(call.bucket, call.key, call.source_etag, kept)
 
 
 def refusal_message(op: RuleOp, error: StorageError, split: Split, size: int) -> str:
@@ -85,3 +88,14 @@ def refusal_message(op: RuleOp, error: StorageError, split: Split, size: int) ->
     return (f"refused by Cloud Infinite (a retry cannot succeed; fix the rule): rule {op.rule!r}: "
             f"{error.detail or error}; the call's other {size - 1} rule(s) were re-issued without it "
             f"({split.extra_calls} extra call(s))")
+
+
+def failure_summary(failures: tuple[Failure, ...]) -> str:
+    """What apply says when outputs failed: a retry is suggested only for what a retry can make."""
+    refused = sum(1 for f in failures if is_refused(f))
+    if refused == len(failures):
+        return f"{refused} output(s) refused by Cloud Infinite: fix their rules (applying again cannot make them)"
+    if refused:
+        return (f"{len(failures)} output(s) failed; run apply again to retry the others ({refused} refused by "
+                "Cloud Infinite: fix their rules)")
+    return f"{len(failures)} output(s) failed; run apply again to retry them"

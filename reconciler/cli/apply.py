@@ -15,7 +15,6 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.refusals import is_refused
 from reconciler.apply.backend import DEFAULT_POOL_SIZE, Backend
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.cli.progress import make_progress
@@ -29,6 +28,7 @@ from reconciler.model import Declaration, Plan
 from reconciler.plan.observed import plan_declarations
 from reconciler.plan.planfile import load_plan
 from reconciler.render import apply_report, render_text
+from reconciler.apply.refusals import failure_summary
 
 
 def parse_duration(text: str) -> float:
@@ -81,13 +81,7 @@ def _show_plan(plan: Plan, fmt: str) -> None:
 def _finish(report: ApplyReport, fmt: str) -> None:
     click.echo(apply_report.render_json(report) if fmt == "json" else apply_report.render_text(report))
     if report.failures:
-        refused = sum(1 for f in report.failures if is_refused(f))
-        if refused == report.failed:
-            raise ApplyFailed(f"{refused} output(s) refused by Cloud Infinite: fix their rules (applying again "
-                              "cannot make them)")
-        hint = f" ({refused} refused by Cloud Infinite: fix their rules)" if refused else ""
-        raise ApplyFailed(f"{report.failed} output(s) failed; run apply again to retry the others{hint}"
-                          if refused else f"{report.failed} output(s) failed; run apply again to retry them")
+        raise ApplyFailed(failure_summary(report.failures))
 
 
 def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete: int | None, lock_timeout: float,

@@ -218,7 +218,9 @@ def _key_findings(
     found: list[tuple[str, str]] = []
     if key == source and bucket == decl.bucket:
         if not output.overwrite_source:
-            found.append(("own-source", f"output overwrites its own source ({example}); "
+            found.append(("own-source", f"output overwrites its own source ({example}: Cloud Infinite writes "
+                                        f"{key!r} itself, as a fileid equal to the object key or '/' + key does, "
+                                        "Pic-Operations fileid rule 4); "
                                         "set overwrite_source: true if replacing originals is intended"))
         return found
     if bucket == decl.state.bucket and key.startswith(decl.state.prefix):

@@ -28,7 +28,7 @@ FORMAT = DOCS + "33716"  # format, cgif, interlace, minisize
 QUALITY = DOCS + "33717"  # quality, rquality, lquality
 SIZE_LIMIT = DOCS + "40716"  # size-limit
 PROGRESSIVE = DOCS + "73027"  # interlace (JPG only)
-PERSISTENT = "https://cloud.tencent.com/document/product/460/18147"  # Pic-Operations, rules, at most 10 per rule
+PERSISTENT = "https://www.tencentcloud.com/zh/document/product/1045/73025"  # Pic-Operations (as cos-notes.md cites it)
 # Pages whose numeric id was not confirmed when this table was written are named by title.
 ADJUST = "CI API docs, imageMogr2 pages 'Gaussian Blurring', 'Sharpening', 'Brightness', 'Contrast', 'Grayscale'"
 STRIP = "CI API docs, imageMogr2 page 'Removing Image Metadata' (strip)"
@@ -37,6 +37,8 @@ WATERMARK = "CI API docs, 'Image Watermark' / 'Text Watermark' / 'Blind Watermar
 SLIM = "CI API docs, 'Image Slimming' (imageSlim)"
 STYLES = "CI API docs, 'Style Management' (bucket image styles)"
 AI = "CI API docs, 'AI-Based Content Recognition' pages; seed document ci-ai-processing-persistent.txt"
+SUPER_RESOLUTION = "https://cloud.tencent.com/document/product/460/109091"  # magnify: default 2, [2,4], even only
+GOODS_MATTING = "https://cloud.tencent.com/document/product/460/109643"  # padding-layout: dx, dy at most 1000 px
 
 MAX_OPERATIONS = 10  # operations joined by '|' in one rule (PERSISTENT)
 MAX_OUTPUT_SIDE = 9_999  # output width/height for imageMogr2 processing (SCALING, CROPPING, ROTATION)
@@ -243,10 +245,11 @@ class AiOperation:
 
 _MATTING = {p.name: p for p in (
     _p("center-layout", one_of("0", "1"), "0 or 1", AI, "1"),
-    _p("padding-layout", numbers_in(r"[0-9]+x[0-9]+", 0, 1000), "DXxDY (0-1000 px each)", AI, "20x10"),
+    _p("padding-layout", numbers_in(r"[0-9]+x[0-9]+", 0, 1000), "DXxDY (0-1000 px each)", GOODS_MATTING, "20x10"),
 )}
 AI_OPS: dict[str, AiOperation] = {op.name: op for op in (
-    AiOperation("AISuperResolution", {"magnify": _p("magnify", one_of("2", "4"), "2 or 4", AI, "2", "4")}),
+    AiOperation("AISuperResolution",
+                {"magnify": _p("magnify", one_of("2", "4"), "2 or 4", SUPER_RESOLUTION, "2", "4")}),
     AiOperation("AIImageColoring", {}),
     AiOperation("AIEnhanceImage", {p.name: p for p in (
         _p("denoise", in_range(0, 5), "0-5", AI, "3"), _p("sharpen", in_range(0, 5), "0-5", AI, "3"))}),

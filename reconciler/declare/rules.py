@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.declare import operations as ops
@@ -72,6 +73,21 @@ def fingerprint(rule: str, bucket: str, fileid_template: str) -> str:
     """Short stable hex digest of the normalised rule, the destination bucket and the fileid template."""
     payload = json.dumps([normalise_rule(rule), bucket, fileid_template], ensure_ascii=True)
     return hashlib.sha256(payload.encode("ascii")).hexdigest()[:16]
+
+
+def style_name(rule: str) -> str | None:
+    """The style a ``style/<name>`` rule names, or None for any other rule."""
+    text = normalise_rule(rule)
+    return text[len("style/"):] if text.startswith("style/") and "|" not in text else None
+
+
+def styled(rule: str, styles: Mapping[str, str]) -> str:
+    """What a rule means in a bucket with ``styles``: ``style/<name>`` with its definition appended (so its
+    fingerprint changes when the style is redefined); any other rule, or an unknown style, as it is."""
+    name = style_name(rule)
+    if name is None or name not in styles:
+        return rule
+    return f"{normalise_rule(rule)}={normalise_rule(styles[name])}"
 
 
 def parse_rule(rule: str) -> ParsedRule:

@@ -20,6 +20,7 @@ from reconciler.local.ruleparse import NotEmulated, RuleError, parse_rule
 
 _RULE_PREFIXES = ("imageMogr2/", "imageView2/", "watermark/", "style/")
 
+
 def download_rule(params: Mapping[str, str]) -> str | None:
     """The processing rule of a GET's query string, or None for a plain download."""
     if "ci-process" in params:
@@ -28,7 +29,7 @@ def download_rule(params: Mapping[str, str]) -> str | None:
     for name, value in params.items():
         if name.startswith("ci-process="):  # the SDK's ci_get_object(Rule='ci-process=...') sends it as a name
             return name + (f"={value}" if value else "")
-        if name.startswith(_RULE_PREFIXES):
+        if name.startswith(_RULE_PREFIXES) or name == "imageSlim":
             return name + (f"={value}" if value else "")
     return None
 
@@ -111,8 +112,8 @@ def put_with_processing(state: ServerState, req: Request) -> Response:
 
 
 def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
-    """The rule of a download-time processing GET. With a rule as a parameter's name, any other parameter but
-    the response-* overrides is refused; ``ci-process`` names and their parameters are checked by parse_rule."""
+    """The rule of a download-time processing GET, refusing parameters it does not take (the rule's own
+    parameters are checked by the one grammar, ``declare.rules``)."""
     rule = download_rule(req.params)
     assert rule is not None
     if "ci-process" not in req.params:
@@ -124,8 +125,8 @@ def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
 
 
 def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str, str]) -> Response:
-    """Download-time processing; ``overrides`` are the response-* parameters GET understands. Errors carry
-    CI's numeric ``X-ErrNo`` (1045/33700)."""
+    """Download-time processing; ``overrides`` are the response-* parameters GET understands. Errors carry CI's
+    numeric ``X-ErrNo`` (1045/33700)."""
     state.stats.count("ci_get_object")
     rule = _checked_download_rule(req, overrides)
     source = _source(state, req)

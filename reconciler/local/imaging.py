@@ -12,6 +12,7 @@ the content is approximated (resampling, filters, a background-colour key), whic
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from reconciler.declare import operations as ops
 from reconciler.local.steps import STEPS
 from reconciler.local.ruleparse import (LOCAL_MAX_PIXELS, MAX_INPUT_SIDE, MAX_PIXELS, Pipeline, RuleError, Step,
-                                        checked, rotated_size, thumbnail_size, view2_size)
+                                        planned_size)
 
 MAX_INPUT_BYTES = ops.MAX_INPUT_BYTES
 MAX_AI_INPUT_BYTES = ops.MAX_AI_INPUT_BYTES
@@ -31,6 +32,8 @@ _FROM_PIL = {v: k for k, v in _PIL_FORMAT.items()} | {"MPO": "jpg"}
 _MIME = {"jpg": "image/jpeg", "png": "image/png", "bmp": "image/bmp", "webp": "image/webp", "tiff": "image/tiff",
          "gif": "image/gif", "avif": "image/avif"}
 _LOSSY = ("jpg", "webp", "avif")
+PROCESS_SLOTS = 2  # requests processed at once; the others wait (with LOCAL_MAX_PIXELS, this bounds memory)
+_SLOTS = threading.BoundedSemaphore(PROCESS_SLOTS)
 _DEFAULT_QUALITY = 85  # a source without a known quality (not a JPEG): an approximation, CI does not document it
 _IJG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
              14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
@@ -62,8 +65,9 @@ class Output:
     mime: str
 
 
-def _open(data: bytes) -> Image.Image:
-    """Decode the source, refusing before decoding what is over the documented or local limits."""
+def _open(data: bytes, steps: tuple[Step, ...] = ()) -> Image.Image:
+    """Decode the source, refusing before decoding what is over the documented or local limits, and (with
+    ``steps``) any rule whose intermediate sizes, worked out from the header alone, would be."""
     if len(data) > MAX_INPUT_BYTES:
         raise RuleError(f"the source is {len(data)} bytes: over the 32 MB input limit")
     try:
@@ -77,6 +81,9 @@ def _open(data: bytes) -> Image.Image:
             raise RuleError(f"the source is {image.width}x{image.height} x {frames} frame(s): over the local "
                             f"server's {LOCAL_MAX_PIXELS:,} pixel budget per request (CI accepts up to "
                             f"{MAX_PIXELS:,})")
+        size = image.size
+        for step in steps:
+            size = planned_size(step, *size)
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         if isinstance(exc, RuleError):
@@ -145,7 +152,8 @@ def process(data: bytes, pipeline: Pipeline) -> Output:
     """Apply a parsed rule to image bytes; raises RuleError or NotAnImage. With ignore-error/1 a failure
     while processing returns the original image instead (as the docs say CI does)."""
     try:
-        return _process(data, pipeline)
+        with _SLOTS:
+            return _process(data, pipeline)
     except RuleError:
         if not pipeline.ignore_error:
             raise
@@ -153,14 +161,19 @@ def process(data: bytes, pipeline: Pipeline) -> Output:
 
 
 def original(data: bytes) -> Output:
-    """The source bytes as an output (ignore-error/1, size-limit/...!, minisize/1)."""
-    image = Image.open(io.BytesIO(data))
-    info = _info(image, jpeg_quality(image) or 100)
-    return Output(data, info, _MIME.get(info.format, "application/octet-stream"))
+    """The source bytes as an output (ignore-error/1, size-limit/...!, minisize/1), described from its header
+    alone: a source refused for its size is never decoded."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise NotAnImage("the source object is not an image Cloud Infinite can decode") from None
+    fmt = _FROM_PIL.get(image.format or "", (image.format or "").lower())
+    info = ImageInfo(fmt, image.width, image.height, jpeg_quality(image) or 100, 1, "")
+    return Output(data, info, _MIME.get(fmt, "application/octet-stream"))
 
 
 def _process(data: bytes, pipeline: Pipeline) -> Output:
-    image = _open(data)
+    image = _open(data, pipeline.steps)
     source_format = _FROM_PIL.get(image.format or "", "png")
     source_quality = jpeg_quality(image)
     exif = image.info.get("exif")
@@ -204,29 +217,6 @@ def _run(image: Image.Image, step: Step, animated: bool) -> Image.Image:
             size[0] > image.width or size[1] > image.height):
         return image  # GIF is not scaled up (1045/33713, 436/36366)
     return STEPS[step.name](image, step)
-
-
-def planned_size(step: Step, width: int, height: int) -> tuple[int, int]:
-    """A step's output size for a width x height input, checked against the limits before it runs."""
-    name = step.name
-    if name == "thumbnail":
-        return thumbnail_size(step.get("geometry"), width, height)
-    if name == "imageView2":
-        return view2_size(step, width, height)[0]
-    if name == "rotate":
-        return rotated_size(int(step.get("degrees")), width, height)
-    if name == "scrop":
-        w, h = (int(p) for p in step.get("size").split("x"))
-        return checked(w, h)
-    if name == "AISuperResolution":
-        magnify = int(step.get("magnify", "2"))
-        return checked(width * magnify, height * magnify)
-    if name == "AIImageCrop":
-        return checked(int(step.get("width")), int(step.get("height")))
-    if name.endswith("Matting"):
-        pad_x, _, pad_y = (step.get("padding-layout") or "0x0").partition("x")
-        return checked(width + 2 * int(pad_x), height + 2 * int(pad_y))
-    return checked(width, height)
 
 
 def _upright(exif: bytes) -> bytes:

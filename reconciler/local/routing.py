@@ -60,20 +60,12 @@ _RESPONSE = frozenset(operations.RESPONSE_OVERRIDES)
 B, O = Target.BUCKET, Target.OBJECT
 
 
-
-def _on_bucket(run: Operation) -> Operation:
-    """An operation that needs its bucket to exist (the image style API, local/styles.py)."""
-    def checked(state: ServerState, req: Request) -> Response:
-        buckets.require_bucket(state, req)
-        return run(state, req)
-    return checked
-
-
 ROUTES: tuple[Route, ...] = (
     Route("list_buckets", Target.SERVICE, "GET", buckets.list_buckets),
-    Route("image_style", B, "PUT", _on_bucket(styles.put_style), subresource="style"),
-    Route("image_style", B, "GET", _on_bucket(styles.get_styles), subresource="style"),
-    Route("image_style", B, "DELETE", _on_bucket(styles.delete_style), subresource="style"),
+    # CI image styles, before the bucket routes a ?style request would otherwise fall to
+    Route("ci_put_image_style", B, "PUT", styles.put_style, subresource="style"),
+    Route("ci_get_image_style", B, "GET", styles.get_styles, subresource="style"),
+    Route("ci_delete_image_style", B, "DELETE", styles.delete_style, subresource="style"),
     Route("put_bucket", B, "PUT", buckets.put_bucket),
     Route("head_bucket", B, "HEAD", buckets.head_bucket),
     Route("delete_bucket", B, "DELETE", buckets.delete_bucket),

@@ -20,8 +20,9 @@ MAX_SIDE = ops.MAX_OUTPUT_SIDE
 MAX_INPUT_SIDE = ops.MAX_INPUT_SIDE
 MAX_PIXELS = ops.MAX_INPUT_PIXELS
 # Not a CI limit: the local server decodes at most this many pixels (all frames) per request, and no step may
-# produce more, so one request stays within a few hundred MB. CI itself accepts up to 250 Mpx.
-LOCAL_MAX_PIXELS = 64_000_000
+# produce more, so one request stays within a few hundred MB (AISuperResolution x4 of 1920x1080, 33 Mpx, fits).
+# CI itself accepts up to 250 Mpx; the server refuses more than this saying so.
+LOCAL_MAX_PIXELS = 40_000_000
 
 
 class RuleError(ValueError):
@@ -245,6 +246,38 @@ def rotated_size(degrees: int, width: int, height: int) -> tuple[int, int]:
     rad = math.radians(degrees % 360)
     c, s = abs(math.cos(rad)), abs(math.sin(rad))
     return checked(math.ceil(width * c + height * s - 1e-9), math.ceil(width * s + height * c - 1e-9))
+
+
+def planned_size(step: Step, width: int, height: int) -> tuple[int, int]:
+    """A step's output size for a width x height input, checked against the limits before it runs."""
+    name = step.name
+    if name == "thumbnail":
+        return thumbnail_size(step.get("geometry"), width, height)
+    if name == "imageView2":
+        return view2_size(step, width, height)[0]
+    if name == "rotate":
+        return rotated_size(int(step.get("degrees")), width, height)
+    if name == "scrop":
+        w, h = (int(p) for p in step.get("size").split("x"))
+        return checked(w, h)
+    if name == "crop":
+        w_text, _, h_text = step.get("size").partition("x")
+        return checked(min(width, int(w_text or width)), min(height, int(h_text or height)))
+    if name == "cut":
+        w, h, dx, dy = (int(p) for p in step.get("size").split("x"))
+        return checked(max(1, min(w, width - dx)), max(1, min(h, height - dy)))
+    if name == "iradius":
+        side = min(2 * int(step.get("radius")), width, height)
+        return checked(side, side)
+    if name == "AISuperResolution":
+        magnify = int(step.get("magnify", "2"))
+        return checked(width * magnify, height * magnify)
+    if name == "AIImageCrop":
+        return checked(int(step.get("width")), int(step.get("height")))
+    if name.endswith("Matting"):
+        pad_x, _, pad_y = (step.get("padding-layout") or "0x0").partition("x")
+        return checked(width + 2 * int(pad_x), height + 2 * int(pad_y))
+    return checked(width, height)
 
 
 def checked(w: float, h: float) -> tuple[int, int]:

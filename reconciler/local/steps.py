@@ -1,6 +1,6 @@
 """The local server's image operations, one function per step name (``STEPS``), run by ``imaging``.
 
-Each takes a Pillow image and a ``ruleparse.Step`` whose output size ``imaging.planned_size`` has already
+Each takes a Pillow image and a ``ruleparse.Step`` whose output size ``ruleparse.planned_size`` has already
 checked against the limits. imageMogr2 and imageView2 operations are real; the AI operations and the
 watermarks are approximated (see docs/local-server.md, "CI processing").
 """

@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 
 from reconciler.declare import operations as ops
 from reconciler.declare import rules
+from reconciler.local import buckets
 from reconciler.local.connection import read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import CosError, Request, Response
@@ -75,6 +76,7 @@ def _name(fields: dict[str, str], required: bool) -> str:
 
 def put_style(state: ServerState, req: Request) -> Response:
     assert req.bucket is not None
+    buckets.require_bucket(state, req)
     fields = _fields(req, "AddStyle")
     name, body = _name(fields, True), fields.get("StyleBody", "")
     try:
@@ -93,6 +95,7 @@ def put_style(state: ServerState, req: Request) -> Response:
 
 def get_styles(state: ServerState, req: Request) -> Response:
     assert req.bucket is not None
+    buckets.require_bucket(state, req)
     name = _name(_fields(req, "GetStyle"), False)
     styles = bucket_styles(state, req.bucket)
     chosen = {name: styles[name]} if name and name in styles else ({} if name else styles)
@@ -105,6 +108,7 @@ def get_styles(state: ServerState, req: Request) -> Response:
 
 def delete_style(state: ServerState, req: Request) -> Response:
     assert req.bucket is not None
+    buckets.require_bucket(state, req)
     name = _name(_fields(req, "DeleteStyle"), True)
     with _LOCK:
         path = _path(state, req.bucket)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from reconciler.declare.globs import Selector, base_dir, compile_globs, merge_prefixes
 from reconciler.model import ActionKind, Declaration, ObjectInfo, Reason, Target
 from reconciler.declare.rules import fingerprint as rule_fingerprint
+from reconciler.declare.rules import style_name, styled
 from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables, template_variables
 
 _SLASHES = re.compile(r"/{2,}")
@@ -68,7 +69,10 @@ def never_under(decl: Declaration) -> str:
     return decl.state.prefix if decl.state.bucket == decl.bucket else ""
 
 
-def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, str]]) -> tuple[CompiledPipeline, ...]:
+def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, str]],
+                      styles: Mapping[str, str] | None = None) -> tuple[CompiledPipeline, ...]:
+    """The compiled outputs of ``decl``; ``styles`` (the source bucket's image styles) make a ``style/<name>``
+    rule's fingerprint cover the style's definition."""
     pipes: list[CompiledPipeline] = []
     index = 0
     skip = never_under(decl)
@@ -80,8 +84,11 @@ def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, s
             bucket = decl.output_bucket(output)
             change = rule_changes.get(address)
             detail = f"{change[0]} -> {change[1]}" if change else "rule, destination bucket or fileid changed"
+            style = style_name(output.rule)
+            if style is not None and not change:
+                detail = f"style {style} redefined"
             absolute = FileidTemplate(output.fileid).absolute
-            fingerprint = rule_fingerprint(output.rule, bucket, output.fileid)
+            fingerprint = rule_fingerprint(styled(output.rule, styles or {}), bucket, output.fileid)
 
             def target(action: ActionKind, reason: Reason, why: str = "") -> Target:
                 return Target(address, output.rule, bucket, fingerprint, absolute, action, reason, why)

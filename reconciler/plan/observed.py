@@ -24,7 +24,8 @@ from reconciler.observe.listing import Counter, Listing, ListingCache, Progress,
 from reconciler.model import Declaration, Ledger, Plan, SetPlan
 from reconciler.plan.overlaps import SharedOutputs
 from reconciler.plan.planner import build_set_plan, expected_outputs, never_under
-from reconciler.storage import Storage
+from reconciler.declare.rules import style_name
+from reconciler.storage import ImageStyles, Storage
 
 HEAD_LIMIT = 50  # expected outputs up to which HEADs (one request each) replace a listing
 LIST_WORKERS = 8  # (bucket, prefix) listings run at once
@@ -62,6 +63,7 @@ class Observation:
     source_bucket: str = ""
     index: LedgerIndex | None = None
     confirmed: bytearray | None = None
+    styles: dict[str, str] = field(default_factory=dict)  # the source bucket's image styles (style/ rules only)
 
     @property
     def sources(self) -> SourceList:
@@ -98,9 +100,22 @@ def _head(storage: Storage, bucket: str, keys: Iterable[str], obs: Observation) 
             objects[info.key] = info.etag
 
 
+def read_styles(decl: Declaration, storage: Storage, cache: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+    """The source bucket's image styles when a rule of ``decl`` is ``style/<name>`` (read once per bucket with
+    ``cache``), else {}."""
+    if not any(style_name(o.rule) for p in decl.pipelines for o in p.outputs) or not isinstance(storage, ImageStyles):
+        return {}
+    if cache is not None and decl.bucket in cache:
+        return cache[decl.bucket]
+    styles = storage.image_styles(decl.bucket)
+    if cache is not None:
+        cache[decl.bucket] = styles
+    return styles
+
+
 def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger],
                 progress: Progress | None = None, *, workers: int = LIST_WORKERS,
-                cache: ListingCache | None = None) -> Observation:
+                cache: ListingCache | None = None, styles: dict[str, dict[str, str]] | None = None) -> Observation:
     """List (or HEAD) everything the plan of ``decl`` needs. Raises StorageError as the storage does.
 
     The source listings and the output listings run concurrently (different prefixes are independent; each is
@@ -110,7 +125,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     (bucket -> finished listings, shared by the sets of one plan), a prefix an earlier set listed is not listed
     again, and this set's listings are added to it.
     """
-    obs = Observation(source_bucket=decl.bucket)
+    obs = Observation(source_bucket=decl.bucket, styles=read_styles(decl, storage, styles))
     counter = Counter(progress)
     # when the ledger is at hand, objects that stand as it records them are only marked (see _Listing)
     index = confirmed = None
@@ -204,9 +219,10 @@ def _rule_changes(ledger: Ledger, decl: Declaration) -> dict[str, tuple[str, str
 
 def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger], *, prune: bool = False,
              replace_unmanaged: bool = False, progress: Progress | None = None,
-             cache: ListingCache | None = None) -> tuple[SetPlan, Observation]:
+             cache: ListingCache | None = None,
+             styles: dict[str, dict[str, str]] | None = None) -> tuple[SetPlan, Observation]:
     """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way)."""
-    obs = observe_set(decl, storage, ledger, progress, cache=cache)
+    obs = observe_set(decl, storage, ledger, progress, cache=cache, styles=styles)
     plan = plan_observed(decl, obs, ledger() if callable(ledger) else ledger, prune=prune,
                          replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest(decl),
                          rule_changes=_rule_changes)
@@ -223,7 +239,7 @@ def plan_observed(decl: Declaration, obs: Observation, ledger: Ledger, *, prune:
     return build_set_plan(
         decl, obs.sources, obs.existing, ledger, confirmed=obs.confirmed,
         prune=prune, replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest,
-        rule_changes=rule_changes(ledger, decl) if rule_changes is not None else None,
+        rule_changes=rule_changes(ledger, decl) if rule_changes is not None else None, styles=obs.styles,
     )
 
 
@@ -246,12 +262,13 @@ def _plan_all(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool
     sets = []
     cache: dict[str, ListingCache] = {}  # per region: a (bucket, prefix) is listed once for all the sets
     shared = SharedOutputs(decls)
+    styles: dict[str, dict[str, str]] = {}  # bucket -> its image styles, read once per plan
     for number, decl in enumerate(decls):
         storage = backend.storage(decl.region)
         # the ledger first, then the listings: what the ledger records was made before anything is listed
         ledger = backend.ledgers.read(decl)
         plan, obs = plan_set(decl, storage, ledger, prune=prune, replace_unmanaged=replace_unmanaged,
-                             progress=progress, cache=cache.setdefault(decl.region, {}))
+                             progress=progress, cache=cache.setdefault(decl.region, {}), styles=styles)
         shared.add(number, obs.sources)
         sets.append(plan)
     return Plan(tuple(sets))

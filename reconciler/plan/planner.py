@@ -55,6 +55,7 @@ def build_set_plan(
     ledger_generation: str | None = None,
     rule_changes: Mapping[str, tuple[str, str]] | None = None,
     confirmed: bytes | bytearray | None = None,
+    styles: Mapping[str, str] | None = None,
 ) -> SetPlan:
     """Plan one set.
 
@@ -62,7 +63,8 @@ def build_set_plan(
     ``existing``: bucket -> {key: etag} of every object observed where outputs (and recorded outputs) may be;
     ``confirmed``: a byte per entry of ``ledger.entries`` (a ``LedgerIndex``), non-zero for a recorded output that
     was observed with its recorded ETag and so is not in ``existing`` (``observe`` keeps those out of it);
-    ``rule_changes``: address -> (old rule, new rule) from ``diffing``, shown on rule-changed replacements.
+    ``rule_changes``: address -> (old rule, new rule) from ``diffing``, shown on rule-changed replacements;
+    ``styles``: the source bucket's image styles, fingerprinted with the ``style/<name>`` rules that use them.
     Raises ``CollisionError`` when real keys collide or render to unusable keys.
     """
     # The loop allocates millions of small acyclic values; with the cyclic GC running, every young-generation
@@ -72,7 +74,7 @@ def build_set_plan(
     try:
         return _plan(decl, sources, existing, ledger, prune=prune or decl.prune, replace_unmanaged=replace_unmanaged,
                      declaration_digest=declaration_digest, ledger_generation=ledger_generation,
-                     rule_changes=rule_changes or {}, confirmed=confirmed)
+                     rule_changes=rule_changes or {}, confirmed=confirmed, styles=styles or {})
     finally:
         if paused:
             gc.enable()
@@ -90,9 +92,10 @@ def _plan(
     ledger_generation: str | None,
     rule_changes: Mapping[str, tuple[str, str]],
     confirmed: bytes | bytearray | None,
+    styles: Mapping[str, str],
 ) -> SetPlan:
     changes = rule_changes
-    pipes = compile_pipelines(decl, changes)
+    pipes = compile_pipelines(decl, changes, styles)
     n_outputs = sum(len(p.outputs) for p in pipes)
     unchanged_counts = [0] * n_outputs
     conflicts: list[PlannedAction] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from reconciler.model import ObjectInfo
 
@@ -71,4 +71,13 @@ class Storage(Protocol):
 
     def process(self, bucket: str, key: str, pic_operations: str) -> ProcessResult:
         """``POST /<key>?image_process`` with the given Pic-Operations JSON."""
+        ...
+
+
+@runtime_checkable
+class ImageStyles(Protocol):
+    """A storage that can read a bucket's CI image styles (``CosStorage``; test fakes need not)."""
+
+    def image_styles(self, bucket: str) -> dict[str, str]:
+        """The bucket's image styles, name -> definition ({} when it has none)."""
         ...

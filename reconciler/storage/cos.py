@@ -275,6 +275,16 @@ class CosStorage:
         )
         return ProcessResult(objects=processed, request_id=str(headers.get("x-cos-request-id", "")))
 
+    def image_styles(self, bucket: str) -> dict[str, str]:
+        """``ci_get_image_style`` without a name: every style of the bucket (``GET /?style`` on its pic host)."""
+        reply: tuple[dict[str, Any], dict[str, Any] | None] = self._call(
+            "get image styles", bucket, "", lambda: self._client.ci_get_image_style(Bucket=bucket, Request={}))
+        rules = (reply[1] or {}).get("StyleRule") or []
+        if isinstance(rules, dict):
+            rules = [rules]
+        return {str(r.get("StyleName") or ""): str(r.get("StyleBody") or "")
+                for r in rules if isinstance(r, dict) and r.get("StyleName")}
+
 
 @dataclass(frozen=True)
 class _Page:

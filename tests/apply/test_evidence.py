@@ -72,8 +72,8 @@ class MemoryStorage:
         made = []
         for index, rule in enumerate(rules):
             if index == 1 and key in self.fail_after_first_rule:
-                raise StorageError("processing failed", bucket=bucket, key=key, status=400,
-                                   code="InvalidArgument", request_id="req-1")
+                raise StorageError("processing failed", bucket=bucket, key=key, status=500,  # not a refusal
+                                   code="InternalError", request_id="req-1")
             out = rule["fileid"].lstrip("/")
             if out not in self.drop_outputs:
                 self.objects[(rule.get("bucket", bucket), out)] = f"{key}:{rule['rule']}".encode()
@@ -120,8 +120,8 @@ def test_partial_failure_records_only_outputs_with_evidence(tmp_path: Path) -> N
     actions[1] = PlannedAction(ActionKind.REPLACE, "p.old.webp", SRC, "old.webp", "a.jpg", Reason.RULE_CHANGED)
     report = apply_plan(_plan([call], actions), [decl], backend, OPTIONS)  # type: ignore[arg-type]
     assert report.created == 1 and report.failed == 2 and report.calls == 1
-    assert {(f.key, f.code, f.request_id) for f in report.failures} == {("old.webp", "InvalidArgument", "req-1"),
-                                                                       ("x.png", "InvalidArgument", "req-1")}
+    assert {(f.key, f.code, f.request_id) for f in report.failures} == {("old.webp", "InternalError", "req-1"),
+                                                                       ("x.png", "InternalError", "req-1")}
     entries = backend.ledgers.read(decl).entries
     assert entries[(SRC, "new.webp")].output_etag == storage.head_object(SRC, "new.webp").etag  # type: ignore
     assert entries[(SRC, "old.webp")].output_etag == old_etag  # untouched: no evidence it was remade

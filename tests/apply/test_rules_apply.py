@@ -14,6 +14,7 @@ from reconciler.apply.engine import apply_plan
 from reconciler.cli import main
 from reconciler.local import LocalServer
 from reconciler.model import ActionKind
+from reconciler.render.text import render_text
 from tests.apply.conftest import SRC, declaration, keys, make_plan, process_calls, seed
 
 GOOD = {f"g{i}": {"rule": f"imageMogr2/thumbnail/{16 + i}x", "fileid": f"/good{i}/{{name}}"} for i in range(4)}
@@ -35,6 +36,10 @@ def test_one_refused_rule_does_not_take_four_good_ones_down(server: LocalServer,
     again = make_plan([decl], backend)
     assert [(a.action, a.address) for s in again.sets for a in s.actions
             if a.action is not ActionKind.UNCHANGED] == [(ActionKind.CREATE, "photos.bad")]
+    changed = {name: {**spec, "rule": spec["rule"] + "/strip"} for name, spec in GOOD.items()}
+    decl = declaration(outputs={**changed, **REFUSED})
+    report = apply_plan(make_plan([decl], backend), [decl], backend, ApplyOptions(max_qps=0))
+    assert (report.replaced, report.created, report.failed) == (4, 0, 1)  # the re-issued rules keep their reason
 
 
 def test_cli_names_the_refusal_and_does_not_suggest_a_retry(server: LocalServer, backend: Backend,
@@ -82,3 +87,27 @@ def test_fileid_equal_to_the_source_key_overwrites_the_source(server: LocalServe
                                          "overwrite_source": True}}, include=("photos/deep/*.jpg",))
     report = apply_plan(make_plan([decl], backend), [decl], backend, ApplyOptions(max_qps=0))
     assert report.failures == () and keys(backend, SRC, "photos/") == {"photos/deep/a.jpg"}  # not photos/deep/photos/deep/a.jpg
+
+
+def test_redefining_a_style_replaces_exactly_the_outputs_that_use_it(server: LocalServer, backend: Backend) -> None:
+    from tests.local.conftest import make_client, open_image
+
+    client = make_client(server)
+    client.ci_put_image_style(Bucket=SRC, Request={"StyleName": "small", "StyleBody": "imageMogr2/thumbnail/20x"})
+    seed(backend, ["photos/a.jpg", "photos/b.jpg"])
+    decl = declaration(outputs={"styled": {"rule": "style/small", "fileid": "/s/{name}"},
+                                "plain": {"rule": "imageMogr2/thumbnail/24x", "fileid": "/p/{name}"}},
+                       include=("photos/*.jpg",))
+    assert apply_plan(make_plan([decl], backend), [decl], backend, ApplyOptions(max_qps=0)).created == 4
+    assert not make_plan([decl], backend).has_changes
+    assert open_image(backend.storage("ap-guangzhou").get_object(SRC, "s/a.jpg")).size == (20, 15)
+    client.ci_put_image_style(Bucket=SRC, Request={"StyleName": "small", "StyleBody": "imageMogr2/thumbnail/16x"})
+    plan = make_plan([decl], backend)
+    changed = sorted((a.action, a.address, a.key, a.detail) for s in plan.sets for a in s.actions
+                     if a.action is not ActionKind.UNCHANGED)
+    assert changed == [(ActionKind.REPLACE, "photos.styled", "s/a.jpg", "style small redefined"),
+                       (ActionKind.REPLACE, "photos.styled", "s/b.jpg", "style small redefined")]
+    assert "(from photos/a.jpg; rule-changed: style small redefined)" in render_text(plan)
+    assert apply_plan(plan, [decl], backend, ApplyOptions(max_qps=0)).replaced == 2
+    assert open_image(backend.storage("ap-guangzhou").get_object(SRC, "s/a.jpg")).size == (16, 12)
+    assert not make_plan([decl], backend).has_changes

@@ -136,3 +136,16 @@ def test_fingerprint_is_short_stable_hex_of_rule_bucket_and_template() -> None:
         fingerprint("imageMogr2/thumbnail/200x", "shop-1250000000", "/t/{stem}.jpg"),
     }
     assert fp not in others and len(others) == 3
+
+
+def test_validate_says_which_key_a_fileid_equal_to_the_source_key_writes() -> None:
+    from reconciler.declare.checks import check_declaration
+    from reconciler.declare.load import build_declaration
+
+    data = {"version": 1, "name": "s", "region": "ap-guangzhou", "bucket": "b-1250000000",
+            "pipelines": {"p": {"source": {"include": ["p9/*.jpg"]},
+                                "outputs": {"same": {"rule": "imageMogr2/strip", "fileid": "{key}"}}}}}
+    (finding,) = check_declaration(build_declaration(data, "s.yaml"))
+    assert "Cloud Infinite writes 'p9/sample.jpg' itself" in finding[1] and "overwrite_source: true" in finding[1]
+    data["pipelines"]["p"]["outputs"]["same"]["overwrite_source"] = True  # type: ignore[index]
+    assert check_declaration(build_declaration(data, "s.yaml")) == []

@@ -99,7 +99,7 @@ def test_upload_result_fields_and_etags(client: Any, photo: tuple[str, str]) -> 
 GEOMETRIES = [("!50p", (320, 240)), ("!50px", (320, 480)), ("!x50p", (640, 240)), ("200x", (200, 150)),
               ("x120", (160, 120)), ("200x200", (200, 150)), ("1000x1000>", (640, 480)), ("100x100>", (100, 75)),
               ("1000x1000<", (1000, 750)), ("100x100<", (640, 480)), ("!200x200r", (267, 200)),
-              ("100x100!", (100, 100)), ("10000@", (115, 87))]
+              ("100x100!", (100, 100)), ("10000@", (115, 87)), ("!50.5p", (323, 242))]
 OPERATIONS = [
     ("imageMogr2/crop/300x200/gravity/center", (300, 200), "JPEG"),
     ("imageMogr2/crop/300x", (300, 480), "JPEG"),
@@ -128,6 +128,11 @@ OPERATIONS = [
     ("ci-process=AIImageCrop&width=300&height=200&fixed=1", (300, 200), "JPEG"),
     ("ci-process=AIImageColoring", (640, 480), "JPEG"),
     ("ci-process=AIEnhanceImage&denoise=3&sharpen=3", (640, 480), "JPEG"),
+    ("imageMogr2/thumbnail/200x200/pad/1/color/I0ZGMDAwMA", (200, 200), "JPEG"),  # padded to exactly WxH
+    ("imageMogr2/gravity/southeast/crop/100x100", (100, 100), "JPEG"),  # gravity before crop
+    ("imageView2/format/png", (640, 480), "PNG"), ("imageView2/2/w/100/interlace/1", (100, 75), "JPEG"),
+    ("imageMogr2/quality/0", (640, 480), "JPEG"), ("imageSlim", (640, 480), "JPEG"),
+    ("watermark/3/type/3/text/Q09T", (640, 480), "JPEG"),
 ]
 
 
