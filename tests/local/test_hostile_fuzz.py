@@ -64,6 +64,8 @@ KNOWN = [  # the cases issue 15 found answering 500, kept as fixed examples next
      {"pic-operations": '{"rules":[{"fileid":"\\ud800","rule":"imageMogr2/thumbnail/10x"}]}'}),
     ("POST", SOURCE, [("image_process", "")],
      {"pic-operations": '{"rules":[{"fileid":"a\\udfffb.jpg","rule":"imageMogr2/thumbnail/10x"}]}'}),
+    ("POST", SOURCE, [("image_process", "")], {"pic-operations": '{"is_pic_info": Infinity}'}),  # found by the fuzz
+    ("POST", SOURCE, [("image_process", "")], {"pic-operations": '{"is_pic_info": NaN, "rules": []}'}),
 ]
 
 
