@@ -35,7 +35,8 @@ def _requests(draw: st.DrawFn) -> bytes:
     return draw(requests_(_SERVER[0]))
 
 
-@settings(max_examples=300, deadline=None, database=None,
+# derandomize: the same 300 requests each run (a stable suite); scripts/fuzz_local_server.py explores at random
+@settings(max_examples=300, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.filter_too_much, HealthCheck.data_too_large])
 @given(request=_requests())
