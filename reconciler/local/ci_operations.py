@@ -93,7 +93,7 @@ def _run(state: ServerState, req: Request, source: bytes, ops: processing.PicOpe
 
 
 def image_process(state: ServerState, req: Request) -> Response:
-    state.stats.count("image_process")  # no body is needed: the handler discards or refuses one
+    """POST ?image_process: no body is needed (the handler discards or refuses one)."""
     if "pic-operations" not in req.headers:
         raise CosError("InvalidArgument", "image_process needs a Pic-Operations header.", ci=True)
     source = _source(state, req)
@@ -102,7 +102,6 @@ def image_process(state: ServerState, req: Request) -> Response:
 
 
 def put_with_processing(state: ServerState, req: Request) -> Response:
-    state.stats.count("ci_put_object")
     ops = _operations(state, req)
     _admit(state, rate_limited=True)
     # refused before reading beyond the processing input limit (intl.cloud.tencent.com/document/product/1045/33430)
@@ -127,7 +126,6 @@ def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
 def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str, str]) -> Response:
     """Download-time processing; ``overrides`` are the response-* parameters GET understands. Errors carry CI's
     numeric ``X-ErrNo`` (1045/33700)."""
-    state.stats.count("ci_get_object")
     rule = _checked_download_rule(req, overrides)
     source = _source(state, req)
     assert req.bucket is not None
@@ -154,7 +152,6 @@ def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str
 def image_info(state: ServerState, req: Request) -> Response:
     """``GET /<key>?imageInfo`` (the SDK's ci_get_image_info): the JSON CI returns, every value a string
     (https://cloud.tencent.com/document/product/460/36504)."""
-    state.stats.count("ci_get_image_info")
     source = _source(state, req)
     try:
         info = imaging.describe(source)

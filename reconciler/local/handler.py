@@ -167,6 +167,8 @@ class Handler(BaseHTTPRequestHandler):
             raise CosError(exc.code, exc.message) from None
 
     def _body(self, headers: dict[str, str]) -> RequestBody:
+        if "content-length" in headers and "transfer-encoding" in headers:  # RFC 9112 6.3: ambiguous framing
+            raise CosError("InvalidArgument", "A request may not carry both Content-Length and Transfer-Encoding.")
         length = self._content_length(headers)
         chunked = length is None and headers.get("transfer-encoding", "").strip().lower() == "chunked"
         return RequestBody(self.rfile, length, self._chunk_line if chunked else None)

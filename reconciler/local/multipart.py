@@ -13,7 +13,7 @@ from reconciler.local.connection import MAX_COMPLETE_BODY, read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import CosError, Request, Response
 from reconciler.local.replies import XML_HEAD, el, iso_time
-from reconciler.local.store import CRC_HEADER
+from reconciler.local.store import CRC_HEADER, ObjectExists
 from reconciler.local.uploads import NoSuchUpload, Part, Upload
 
 MIN_PART = 1024 * 1024  # every part but the last (COS: 1 MB .. 5 GB; 1 .. 10000 parts)
@@ -120,10 +120,13 @@ def complete(state: ServerState, req: Request) -> Response:
         if part.size < MIN_PART and index < len(wanted) - 1:
             raise CosError("EntityTooSmall", f"Part {number} is smaller than 1 MB and is not the last part.")
         chosen.append(part)
+    forbid = req.headers.get("x-cos-forbid-overwrite", "").strip().lower() == "true"
     try:
-        obj = state.uploads.complete(upload, chosen)
+        obj = state.uploads.complete(upload, chosen, forbid_overwrite=forbid)
     except NoSuchUpload:
         raise CosError("NoSuchUpload", "The specified upload does not exist.") from None
+    except ObjectExists:
+        raise CosError("FileAlreadyExists", "The object already exists and x-cos-forbid-overwrite is true.") from None
     location = f"{upload.bucket}.cos.{req.region}.myqcloud.com/{quote(upload.key)}"
     xml = (XML_HEAD + "<CompleteMultipartUploadResult>" + el("Location", location) + el("Bucket", upload.bucket)
            + el("Key", upload.key) + el("ETag", obj.etag) + "</CompleteMultipartUploadResult>")

@@ -34,7 +34,7 @@ class Target(str, Enum):
 @dataclass(frozen=True)
 class Route:
     """One operation: where and how it is selected, and what else it understands. ``name`` is the SDK
-    method's name, counted in ``/-/stats`` (processing routes count themselves)."""
+    method's name, counted in ``/-/stats``."""
 
     name: str
     target: Target
@@ -43,7 +43,6 @@ class Route:
     subresource: str = ""          # the query parameter selecting it ('' = none)
     header: str = ""               # a request header selecting it ('' = none)
     params: frozenset[str] = frozenset()
-    counted: bool = True
 
     def selects(self, req: Request, names: frozenset[str]) -> bool:
         return ((not self.subresource or self.subresource in names)
@@ -76,11 +75,11 @@ ROUTES: tuple[Route, ...] = (
           header="x-cos-copy-source", params=frozenset({"partNumber"})),
     Route("upload_part", O, "PUT", multipart.upload_part, subresource="uploadId", params=frozenset({"partNumber"})),
     Route("copy_object", O, "PUT", operations.copy_object, header="x-cos-copy-source"),
-    Route("ci_put_object", O, "PUT", ci_operations.put_with_processing, header="pic-operations", counted=False),
+    Route("ci_put_object", O, "PUT", ci_operations.put_with_processing, header="pic-operations"),
     Route("put_object", O, "PUT", operations.put_object),
     Route("create_multipart_upload", O, "POST", multipart.initiate, subresource="uploads"),
     Route("complete_multipart_upload", O, "POST", multipart.complete, subresource="uploadId"),
-    Route("image_process", O, "POST", ci_operations.image_process, subresource="image_process", counted=False),
+    Route("image_process", O, "POST", ci_operations.image_process, subresource="image_process"),
     Route("list_parts", O, "GET", multipart.list_parts, subresource="uploadId", params=_PARTS),
     Route("ci_get_image_info", O, "GET", ci_operations.image_info, subresource="imageInfo", params=_RESPONSE),
     Route("get_object", O, "GET", operations.get_object, params=_RESPONSE),
@@ -130,8 +129,7 @@ def route(state: ServerState, req: Request) -> Response:
         if len(req.key.encode("utf-8")) > MAX_KEY_BYTES:
             raise CosError("KeyTooLong", f"Object keys are at most {MAX_KEY_BYTES} bytes.")
         buckets.require_bucket(state, req)
-    if chosen.counted:
-        state.stats.count(chosen.name)
+    state.stats.count(chosen.name)
     return chosen.run(state, req)
 
 
@@ -147,7 +145,7 @@ def choose(req: Request, routes: Sequence[Route]) -> Route:
     target = _target(req)
     names = frozenset(n for n in req.params if n.lower() != "x-cos-security-token")
     if target is Target.OBJECT and req.method == "GET" and ci_operations.download_rule(req.params) is not None:
-        return Route("ci_get_object", target, "GET", _processing_get, counted=False)
+        return Route("ci_get_object", target, "GET", _processing_get)
     candidates = [r for r in routes if r.target is target and r.method == req.method]
     for candidate in candidates:
         if candidate.selects(req, names):

@@ -110,9 +110,10 @@ class Uploads:
             if key.startswith(prefix):
                 yield Upload(str(row[0]), bucket, key, float(row[2]), str(row[3]), json.loads(str(row[4])))
 
-    def complete(self, upload: Upload, chosen: Sequence[Part]) -> StoredObject:
+    def complete(self, upload: Upload, chosen: Sequence[Part], *, forbid_overwrite: bool = False) -> StoredObject:
         """Concatenate ``chosen`` parts into the object (durably), then, in the same transaction as the object's
-        row, drop the upload and its parts: a crash leaves either the upload or the object, never both."""
+        row, drop the upload and its parts: a crash leaves either the upload or the object, never both.
+        Raises ObjectExists (the upload stays) when ``forbid_overwrite`` finds the key taken."""
         md5s = b"".join(bytes.fromhex(p.etag.strip('"')) for p in chosen)
         etag = f'"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"'
         blob, size, _, crc = self.store.files.write(self._chunks(chosen))
@@ -128,7 +129,7 @@ class Uploads:
                 raise NoSuchUpload(upload.upload_id)  # completed or aborted meanwhile
 
         try:
-            self.store.commit(upload.bucket, row, None, False, also=drop_upload)
+            self.store.commit(upload.bucket, row, None, forbid_overwrite, also=drop_upload)
         except BaseException:
             self.store.files.drop(blob)
             raise

@@ -107,10 +107,10 @@ def test_upload_file_large_and_empty_then_download_with_crc(client: Any, bucket:
     large, empty = tmp_path / "large.bin", tmp_path / "empty.bin"
     large.write_bytes(os.urandom(12 * MIB))
     empty.write_bytes(b"")
-    client.upload_file(Bucket=bucket, Key="large.bin", LocalFilePath=str(large), PartSize=5)
+    client.upload_file(Bucket=bucket, Key="large.bin", LocalFilePath=str(large))  # default: 1 MiB parts
     client.upload_file(Bucket=bucket, Key="empty.bin", LocalFilePath=str(empty))  # chunked, 0 bytes
     assert client.head_object(Bucket=bucket, Key="empty.bin")["Content-Length"] == "0"
-    assert client.head_object(Bucket=bucket, Key="large.bin")["ETag"].endswith('-3"')
+    assert client.head_object(Bucket=bucket, Key="large.bin")["ETag"].endswith('-12"')
     out = tmp_path / "back.bin"
     client.download_file(Bucket=bucket, Key="large.bin", DestFilePath=str(out), EnableCRC=True)
     assert out.read_bytes() == large.read_bytes()
@@ -203,15 +203,62 @@ def test_keys_beginning_with_a_slash(client: Any, bucket: str) -> None:
     assert client.get_object(Bucket=bucket, Key="//lead.txt")["Body"].get_raw_stream().read() == b"lead"
 
 
-def test_bucket_already_owned_and_image_info(client: Any, bucket: str) -> None:
+def test_bucket_already_owned_and_image_info(client: Any, bucket: str, server: LocalServer) -> None:
     owned = _error(lambda: client.create_bucket(Bucket=bucket))
     assert (owned.get_status_code(), owned.get_error_code()) == (409, "BucketAlreadyOwnedByYou")
     photo = jpeg(320, 200)
     client.put_object(Bucket=bucket, Key="p.jpg", Body=photo)
+    before = server.stats().get("ci_get_image_info", 0)
     _, data = client.ci_get_image_info(Bucket=bucket, Key="p.jpg")
+    assert server.stats()["ci_get_image_info"] == before + 1  # counted once
     info = json.loads(data)
     assert {k: info[k] for k in ("format", "width", "height", "size", "md5", "frame_count")} == {
         "format": "jpg", "width": "320", "height": "200", "size": str(len(photo)),
         "md5": hashlib.md5(photo).hexdigest(), "frame_count": "1"}
     exif = _error(lambda: client.ci_get_image_info(Bucket=bucket, Key="p.jpg", Param="exif"))
     assert (exif.get_status_code(), exif.get_error_code()) == (501, "NotImplemented")
+
+
+def test_complete_honours_forbid_overwrite_and_keeps_the_upload(client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="taken.bin", Body=b"first")
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key="taken.bin")["UploadId"]
+    part = client.upload_part(Bucket=bucket, Key="taken.bin", Body=b"second", PartNumber=1, UploadId=upload_id)
+    parts = {"Part": [{"PartNumber": "1", "ETag": part["ETag"]}]}
+    refused = _error(lambda: client.complete_multipart_upload(
+        Bucket=bucket, Key="taken.bin", UploadId=upload_id, MultipartUpload=parts,
+        Metadata={"x-cos-forbid-overwrite": "true"}))
+    assert (refused.get_status_code(), refused.get_error_code()) == (409, "FileAlreadyExists")
+    assert client.get_object(Bucket=bucket, Key="taken.bin")["Body"].get_raw_stream().read() == b"first"
+    client.complete_multipart_upload(Bucket=bucket, Key="taken.bin", UploadId=upload_id, MultipartUpload=parts)
+    assert client.get_object(Bucket=bucket, Key="taken.bin")["Body"].get_raw_stream().read() == b"second"
+
+
+def test_upload_file_resumes_an_interrupted_upload(client: Any, bucket: str, tmp_path: Path) -> None:
+    """upload_file finds the earlier upload of the key (list_multipart_uploads), checks its parts (list_parts)
+    and uploads only the rest."""
+    data = os.urandom(3 * MIB + 100)
+    path = tmp_path / "resume.bin"
+    path.write_bytes(data)
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key="resume.bin")["UploadId"]
+    client.upload_part(Bucket=bucket, Key="resume.bin", Body=data[:MIB], PartNumber=1, UploadId=upload_id)
+    client.upload_file(Bucket=bucket, Key="resume.bin", LocalFilePath=str(path), PartSize=1)
+    assert client.get_object(Bucket=bucket, Key="resume.bin")["Body"].get_raw_stream().read() == data
+    assert "Upload" not in client.list_multipart_uploads(Bucket=bucket)
+
+
+def test_list_multipart_uploads_and_parts_paginate(client: Any, bucket: str) -> None:
+    ids = {key: client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+           for key in ("a/1", "a/2", "b/x/1", "b/y/2", "c")}
+    rolled = client.list_multipart_uploads(Bucket=bucket, Delimiter="/", Prefix="b/")
+    assert [p["Prefix"] for p in rolled["CommonPrefixes"]] == ["b/x/", "b/y/"] and "Upload" not in rolled
+    first = client.list_multipart_uploads(Bucket=bucket, MaxUploads=2)
+    assert [u["Key"] for u in first["Upload"]] == ["a/1", "a/2"] and first["IsTruncated"] == "true"
+    rest = client.list_multipart_uploads(Bucket=bucket, KeyMarker=first["NextKeyMarker"],
+                                         UploadIdMarker=first["NextUploadIdMarker"])
+    assert [u["Key"] for u in rest["Upload"]] == ["b/x/1", "b/y/2", "c"] and rest["IsTruncated"] == "false"
+    for number in (1, 2, 3):
+        client.upload_part(Bucket=bucket, Key="c", Body=b"p" * number, PartNumber=number, UploadId=ids["c"])
+    page = client.list_parts(Bucket=bucket, Key="c", UploadId=ids["c"], MaxParts=2)
+    assert [p["Size"] for p in page["Part"]] == ["1", "2"] and page["IsTruncated"] == "true"
+    tail = client.list_parts(Bucket=bucket, Key="c", UploadId=ids["c"], PartNumberMarker=page["NextPartNumberMarker"])
+    assert [p["PartNumber"] for p in tail["Part"]] == ["3"] and tail["IsTruncated"] == "false"

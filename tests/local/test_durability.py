@@ -63,7 +63,30 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
                 acked[key] = hashlib.md5(body).hexdigest()
             i += 1
 
+    started: dict[str, str] = {}  # multipart key -> upload id, completed or not
+
+    def multipart_writer() -> None:
+        client = make_client(_Endpoint(port), pool=1)  # type: ignore[arg-type]
+        i = 0
+        while not stop.is_set():
+            key = f"mp/{i:05d}"
+            parts = [hashlib.sha256(key.encode()).digest() * (1024 * 1024 // 32), key.encode()]
+            try:
+                upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+                with lock:
+                    started[key] = upload_id
+                etags = [client.upload_part(Bucket=BUCKET, Key=key, Body=data, PartNumber=n, UploadId=upload_id)["ETag"]
+                         for n, data in enumerate(parts, 1)]
+                client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={
+                    "Part": [{"PartNumber": str(n), "ETag": e} for n, e in enumerate(etags, 1)]})
+            except (CosClientError, CosServiceError, OSError):
+                return
+            with lock:
+                acked[key] = hashlib.md5(b"".join(parts)).hexdigest()
+            i += 1
+
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    threads.append(threading.Thread(target=multipart_writer))
     for t in threads:
         t.start()
     deadline = time.monotonic() + 20
@@ -94,6 +117,11 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
                 break
             marker = page["NextMarker"]
         assert set(acked) <= listed
+        # a multipart upload killed mid-way is still an upload OR (if its complete committed) an object, never both
+        pending = {u["UploadId"] for u in client.list_multipart_uploads(Bucket=BUCKET).get("Upload", [])}
+        assert any(key.startswith("mp/") for key in acked)
+        for key, upload_id in started.items():
+            assert (key in listed) != (upload_id in pending), key
 
 
 def test_serve_prints_endpoint_and_never_an_environment_secret(tmp_path: Path) -> None:

@@ -138,3 +138,18 @@ def test_a_reply_before_closing_says_connection_close(srv: LocalServer) -> None:
     assert b"IncompleteBody" in reply.read()
     conn.close()
     assert srv.store.head(BUCKET, "broken.txt") is None
+
+
+def test_ambiguous_body_framing_is_refused(srv: LocalServer) -> None:
+    host = f"{BUCKET}.cos.ap-guangzhou.myqcloud.com"
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.putrequest("PUT", "/framed.txt", skip_host=True, skip_accept_encoding=True)
+    for name, value in (("Host", host), ("Authorization", _auth(srv, "PUT", "framed.txt")),
+                        ("Content-Length", "3"), ("Transfer-Encoding", "chunked")):
+        conn.putheader(name, value)
+    conn.endheaders(b"3\r\nabc\r\n0\r\n\r\n")
+    reply = conn.getresponse()
+    assert (reply.status, reply.getheader("Connection")) == (400, "close")
+    assert b"Transfer-Encoding" in reply.read()
+    conn.close()
+    assert srv.store.head(BUCKET, "framed.txt") is None

@@ -130,3 +130,9 @@ def test_large_bodies_are_streamed_and_ranges_read_from_the_file(state: ServerSt
     assert not isinstance(whole.body, bytes) and body_of(whole) == data
     part = routing.handle(state, request("GET", "big", headers={"range": "bytes=1000-1999"}))
     assert (part.status, part.content_length(), body_of(part)) == (206, 1000, data[1000:2000])
+
+
+def test_a_method_a_target_never_supports_is_method_not_allowed(state: ServerState) -> None:
+    assert routing.handle(state, request("POST", "k", b"")).status == 405
+    assert routing.handle(state, request("POST", "", b"")).status == 405
+    assert routing.handle(state, request("POST", "k", b"", query=[("append", ""), ("position", "0")])).status == 501
