@@ -11,6 +11,7 @@ the content is approximated (resampling, filters, a background-colour key), whic
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from dataclasses import dataclass
@@ -94,20 +95,25 @@ def _open(data: bytes, steps: tuple[Step, ...] = ()) -> Image.Image:
     return image
 
 
+def _ijg_table(q: int) -> list[int]:
+    scale = 5000 // q if q < 50 else 200 - 2 * q
+    return sorted(min(255, max(1, (b * scale + 50) // 100)) for b in _IJG_LUMA)
+
+
+_IJG_TABLES = [(q, _ijg_table(q)) for q in range(1, 101)]
+
+
+@functools.lru_cache(maxsize=256)
+def _closest_quality(luma: tuple[int, ...]) -> int:
+    return min(_IJG_TABLES, key=lambda qt: sum(abs(a - b) for a, b in zip(qt[1], luma)))[0]
+
+
 def jpeg_quality(image: Image.Image) -> int | None:
     """The IJG quality whose luminance table is closest to the JPEG's own, or None for other formats."""
     tables: Any = getattr(image, "quantization", None)
     if image.format not in ("JPEG", "MPO") or not tables or 0 not in tables:
         return None
-    luma = list(tables[0])
-    best, best_q = None, 90
-    for q in range(1, 101):
-        scale = 5000 // q if q < 50 else 200 - 2 * q
-        table = [min(255, max(1, (b * scale + 50) // 100)) for b in _IJG_LUMA]
-        diff = sum(abs(a - b) for a, b in zip(sorted(table), sorted(luma)))
-        if best is None or diff < best:
-            best, best_q = diff, q
-    return best_q
+    return _closest_quality(tuple(sorted(tables[0])))
 
 
 def describe(data: bytes) -> ImageInfo:

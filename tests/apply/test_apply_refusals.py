@@ -47,3 +47,15 @@ def test_an_unnamed_refusal_costs_one_call_per_rule_at_most() -> None:
     assert split.extra_calls == 5 and [op.address for op, _ in split.refused] == ["p.o3"]
     assert len(split.made) == 4
     assert split_refused(_call(1), _refused("x"), issue).extra_calls == 0  # a lone rule is not re-issued
+
+
+def test_pic_operations_sends_the_normalised_rule_and_the_url_encoded_fileid() -> None:
+    import json
+
+    from reconciler.apply.engine import pic_operations
+
+    op = RuleOp("p.o", "imageMogr2/thumbnail/200x |imageMogr2/format/webp ", "/out/100% 中 +#?.webp", B,
+                "out/100% 中 +#?.webp", "f")
+    (sent,) = json.loads(pic_operations(Call(B, "a.jpg", "e", (op,))))["rules"]
+    assert sent == {"rule": "imageMogr2/thumbnail/200x|imageMogr2/format/webp",
+                    "fileid": "/out/100%25%20%E4%B8%AD%20%2B%23%3F.webp"}

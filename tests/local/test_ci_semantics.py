@@ -129,10 +129,12 @@ def test_fileids_are_url_decoded_as_the_docs_say(client: Any, bucket: str) -> No
 
     assert process("/x/100%25%20off%2B.jpg")["ProcessResults"]["Object"]["Key"] == "x/100% off+.jpg"
     assert process("/x/%E4%B8%AD.jpg")["ProcessResults"]["Object"]["Key"] == "x/中.jpg"
-    for raw in ("/x/100%.jpg", "/x/%zz.jpg", "/x/%FF.jpg"):  # raw, not URL-encoded: refused, nothing written
+    for raw in ("/x/100%.jpg", "/x/%zz.jpg", "/x/%FF.jpg", "/x/\ud800.jpg"):  # not URL-encoded UTF-8: refused
         with pytest.raises(CosServiceError) as info:
             process(raw)
         assert info.value.get_status_code() == 400 and "fileid" in (info.value.get_origin_msg() or "")
+    written = {c["Key"] for c in client.list_objects(Bucket=bucket, Prefix="x/")["Contents"]}
+    assert written == {"x/100% off+.jpg", "x/中.jpg"}  # the refused ones wrote nothing
     assert process("d/src.jpg")["ProcessResults"]["Object"]["Key"] == "d/src.jpg"  # rule 4: the source itself
 
 
