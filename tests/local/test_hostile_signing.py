@@ -10,9 +10,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from qcloud_cos import CosConfig, CosS3Client
 
 from reconciler.local import LocalServer
+from reconciler.local.auth import AuthFailure, Credentials, request_headers, verify
 from tests.local.conftest import REGION, jpeg
 from tests.local.hostile_http import host_of as _host
 from tests.local.hostile_http import raw as _raw
@@ -131,3 +134,30 @@ def test_duplicate_content_length_and_authorization_are_400(server: LocalServer,
     for headers in ([("Content-Length", "1"), ("Content-Length", "5")], [("Authorization", auth)]):
         status, body = _raw(server, "PUT", "/k", [("Host", _host(bucket)), ("Authorization", auth), *headers], b"x")
         assert status == 400 and b"more than once" in body
+
+
+_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=40)
+_LATIN1 = st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=60)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(authorization=st.one_of(_LATIN1, st.builds(
+           lambda parts: "&".join(parts), st.lists(st.sampled_from(
+               ["q-sign-algorithm=sha1", "q-ak=AKIDx", "q-sign-time=1;9999999999", "q-key-time=1;9999999999",
+                "q-header-list=host", "q-url-param-list=", "q-signature=" + "a" * 40, "q-signature=é",
+                "q-sign-time=²;³", "q-header-list=;;", "=", "&&", "q-ak="]), max_size=8))),
+       query=st.lists(st.tuples(_TEXT, _TEXT), max_size=4),
+       headers=st.dictionaries(st.text("abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12), _LATIN1, max_size=4),
+       path=_TEXT)
+def test_verify_only_ever_raises_auth_failure(authorization: str, query: list[tuple[str, str]],
+                                              headers: dict[str, str], path: str) -> None:
+    creds = Credentials("AKIDx", "secret")
+    try:
+        verify(creds, "GET", "/" + path, query, {**headers, "authorization": authorization}, now=1000.0)
+    except AuthFailure as exc:
+        assert exc.code in ("AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId",
+                            "RequestTimeTooSkewed", "InvalidArgument")
+    try:
+        request_headers([("Host", "a"), *headers.items(), *headers.items()])
+    except AuthFailure as exc:
+        assert exc.code == "InvalidArgument"
