@@ -171,7 +171,12 @@ def test_a_source_over_the_input_limit_is_refused_before_it_is_read(server: Loca
     client.put_object(Bucket=bucket, Key="huge.jpg", Body=jpeg(16, 16) + b"\0" * (MAX_INPUT_BYTES + 1))
     read: list[str] = []
     real_get = srv.store.get
-    monkeypatch.setattr(srv.store, "get", lambda bucket, key: read.append(key) or real_get(bucket, key))
+
+    def recording_get(bucket: str, key: str) -> Any:
+        read.append(key)
+        return real_get(bucket, key)
+
+    monkeypatch.setattr(srv.store, "get", recording_get)
     ops = '{"rules":[{"fileid":"out.jpg","rule":"imageMogr2/thumbnail/8x"}]}'
     with pytest.raises(CosServiceError) as exc:
         client.ci_image_process(Bucket=bucket, Key="huge.jpg", PicOperations=ops)

@@ -25,7 +25,7 @@ from tests.local.hostile_http import signed_auth as _auth
 def _presigned(server: LocalServer, bucket: str, key: str, method: str = "GET", **kwargs: Any) -> str:
     cloud = CosS3Client(CosConfig(Region=REGION, SecretId=server.secret_id, SecretKey=server.secret_key,
                                   Scheme="http"), retry=0)
-    parts = urlsplit(cloud.get_presigned_url(Bucket=bucket, Key=key, Method=method, **kwargs))
+    parts = urlsplit(str(cloud.get_presigned_url(Bucket=bucket, Key=key, Method=method, **kwargs)))
     return urlunsplit(("http", f"127.0.0.1:{server.port}", parts.path, parts.query, ""))
 
 
