@@ -13,6 +13,7 @@ import http.client
 import json
 import socket
 from collections.abc import Callable
+from xml.etree import ElementTree
 from urllib.parse import quote
 
 from hypothesis import strategies as st
@@ -172,12 +173,18 @@ def acceptable(status: int) -> bool:
 
 def exchange(server: LocalServer, request: bytes, timeout: float = 20.0) -> int:
     """Send one request on a fresh connection and return the reply's status; 0 when the server closed without
-    a parsable reply (an empty or HTTP/0.9 request line), which the caller's traceback check still covers."""
+    a parsable reply (an empty or HTTP/0.9 request line), which the caller's traceback check still covers.
+    An XML error body that does not parse (a raw control character from a key, say) fails here."""
     method = request.split(b" ", 1)[0].decode("latin-1")
     with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
         try:
             sock.sendall(request)
-            status, _, _ = read_reply(sock, method)
+            status, headers, body = read_reply(sock, method)
         except (http.client.RemoteDisconnected, http.client.BadStatusLine, ConnectionResetError, BrokenPipeError):
             return 0
+    if status >= 400 and body and "xml" in headers.get("content-type", ""):
+        try:
+            ElementTree.fromstring(body)
+        except ElementTree.ParseError:
+            raise AssertionError(f"{status} with an error body that is not XML: {body[:300]!r}") from None
     return status

@@ -67,6 +67,7 @@ KNOWN = [  # the cases issue 15 found answering 500, kept as fixed examples next
      {"pic-operations": '{"rules":[{"fileid":"a\\udfffb.jpg","rule":"imageMogr2/thumbnail/10x"}]}'}),
     ("POST", SOURCE, [("image_process", "")], {"pic-operations": '{"is_pic_info": Infinity}'}),  # found by the fuzz
     ("POST", SOURCE, [("image_process", "")], {"pic-operations": '{"is_pic_info": NaN, "rules": []}'}),
+    ("GET", "ctl/a\x0e\x01b.jpg", [], {}),  # a key with control characters: the 404's XML must still parse
 ]
 
 
