@@ -54,7 +54,7 @@ class Credentials:
 
 
 def _enc(text: str) -> str:
-    return quote(text.encode("utf-8", "surrogateescape"), safe="-_.~")
+    return quote(text.encode("utf-8", "surrogatepass"), safe="-_.~")
 
 
 def header_bytes_text(value: str) -> str:
@@ -98,7 +98,7 @@ def string_to_sign(method: str, path: str, params: Mapping[str, str], headers: M
         "&".join(f"{k}={v}" for k, v in sorted(params.items())),
         "&".join(f"{k}={v}" for k, v in sorted(headers.items())),
     ]) + "\n"
-    return f"sha1\n{key_time}\n{hashlib.sha1(http_string.encode('utf-8', 'surrogateescape')).hexdigest()}\n"
+    return f"sha1\n{key_time}\n{hashlib.sha1(http_string.encode('utf-8', 'surrogatepass')).hexdigest()}\n"
 
 
 def sign(secret_key: str, key_time: str, to_sign: str) -> str:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qcloud_cos import CosConfig, CosS3Client
 
@@ -140,7 +140,7 @@ _TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size
 _LATIN1 = st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=60)
 
 
-@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@settings(max_examples=500, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 @given(authorization=st.one_of(_LATIN1, st.builds(
            lambda parts: "&".join(parts), st.lists(st.sampled_from(
                ["q-sign-algorithm=sha1", "q-ak=AKIDx", "q-sign-time=1;9999999999", "q-key-time=1;9999999999",
