@@ -111,8 +111,8 @@ def put_with_processing(state: ServerState, req: Request) -> Response:
 
 
 def _checked_download_rule(req: Request, overrides: Mapping[str, str]) -> str:
-    """The rule of a download-time processing GET, refusing parameters it does not take (the rule's own
-    parameters are checked by the one grammar, ``declare.rules``)."""
+    """The rule of a download-time processing GET. With a rule as a parameter's name, any other parameter but
+    the response-* overrides is refused; ``ci-process`` names and their parameters are checked by parse_rule."""
     rule = download_rule(req.params)
     assert rule is not None
     if "ci-process" not in req.params:
