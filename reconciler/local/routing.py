@@ -58,7 +58,6 @@ _PARTS = frozenset({"max-parts", "part-number-marker", "encoding-type"})
 _RESPONSE = frozenset(operations.RESPONSE_OVERRIDES)
 B, O = Target.BUCKET, Target.OBJECT
 
-
 ROUTES: tuple[Route, ...] = (
     Route("list_buckets", Target.SERVICE, "GET", buckets.list_buckets),
     # CI image styles, before the bucket routes a ?style request would otherwise fall to
