@@ -1,5 +1,7 @@
 """The HTTP side of the local COS + CI server: parse a request, check its signature, hand it to ``routing`` and
-write the ``Response`` it returns. The only module of the server that reads or writes the socket.
+write the ``Response`` it returns. The only module of the server that reads or writes the socket (with the
+helpers of ``connection``: a deadline per phase, bounded draining, a lingering close; and the server's
+connection cap). An unauthenticated request's body is never read.
 
 The bucket comes from the Host header up to ``.cos.`` (as cos-python-sdk-v5 sends it with ``IP=``/``Port=``);
 the key is the URL-decoded path. Replies always carry ``x-cos-request-id``; errors are COS XML ``<Error>``.
