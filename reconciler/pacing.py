@@ -51,14 +51,20 @@ class TokenBucket:
     def try_take(self) -> bool:
         """Take a token if one is there now; False, taking nothing, when the bucket is empty (a server refusing a
         request over its rate, where a client would wait)."""
+        return self.try_reserve(0.0) is not None
+
+    def try_reserve(self, max_wait: float) -> float | None:
+        """Take a token if it is usable within ``max_wait`` seconds and return the wait; else take nothing and
+        return None (a server refusing a request over its rate must not run up a debt)."""
         if self.rate <= 0:
-            return True
+            return 0.0
         with self._lock:
             self._refill()
-            if self._tokens < 1:
-                return False
+            wait = 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+            if wait > max_wait:
+                return None
             self._tokens -= 1
-            return True
+            return wait
 
     def acquire(self) -> None:
         wait = self.reserve()

@@ -7,6 +7,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 
 from reconciler.local import replies
+from reconciler.local.connection import MAX_DELETE_BODY, read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.operations import md5_header
 from reconciler.local.protocol import MAX_KEY_BYTES, CosError, Request, Response
@@ -69,7 +70,7 @@ def list_objects(state: ServerState, req: Request) -> Response:
 def delete_objects(state: ServerState, req: Request) -> Response:
     bucket = require_bucket(state, req)
     expected = md5_header(req)
-    body = req.body.read_all()
+    body = read_bounded(req.body, MAX_DELETE_BODY, "POST ?delete")
     if expected is not None and hashlib.md5(body).hexdigest() != expected:
         raise CosError("BadDigest", "The Content-MD5 you specified did not match what we received.")
     try:

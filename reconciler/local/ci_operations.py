@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 
 from reconciler.local import imaging, processing, replies, styles
+from reconciler.local.connection import read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.operations import store_object
 from reconciler.local.protocol import CosError, Request, Response
@@ -43,6 +44,10 @@ def _admit(state: ServerState, *, rate_limited: bool) -> None:
 
 def _source(state: ServerState, req: Request) -> bytes:
     assert req.bucket is not None
+    head = state.store.head(req.bucket, req.key)
+    if head is not None and head.size > imaging.MAX_INPUT_BYTES:  # refused before reading it into memory
+        raise CosError("InvalidArgument", f"the source is {head.size} bytes: over the {imaging.MAX_INPUT_BYTES} "
+                       "byte input limit", ci=True)
     found = state.store.get(req.bucket, req.key)
     if found is None:
         raise CosError("NoSuchKey", "The specified key does not exist.")
@@ -69,8 +74,9 @@ def _run(state: ServerState, req: Request, source: bytes, ops: processing.PicOpe
         if not store.bucket_exists(rule.bucket):
             raise CosError("NoSuchBucket", f"The destination bucket {rule.bucket!r} does not exist.")
     try:
-        rendered = processing.render(source, ops)
-        info = processing.image_info(source) if ops.is_pic_info else None
+        with state.gate.admit(imaging.pixel_count(source)):
+            rendered = processing.render(source, ops)
+            info = processing.image_info(source) if ops.is_pic_info else None
     except RuleError as exc:
         raise CosError("InvalidArgument", str(exc), ci=True) from None
     except imaging.NotAnImage as exc:
@@ -87,7 +93,7 @@ def _run(state: ServerState, req: Request, source: bytes, ops: processing.PicOpe
 
 
 def image_process(state: ServerState, req: Request) -> Response:
-    req.body.read_all()
+    """POST ?image_process: no body is needed (the handler discards or refuses one)."""
     if "pic-operations" not in req.headers:
         raise CosError("InvalidArgument", "image_process needs a Pic-Operations header.", ci=True)
     source = _source(state, req)
@@ -98,7 +104,8 @@ def image_process(state: ServerState, req: Request) -> Response:
 def put_with_processing(state: ServerState, req: Request) -> Response:
     ops = _operations(state, req)
     _admit(state, rate_limited=True)
-    body = req.body.read_all()
+    # refused before reading beyond the processing input limit (intl.cloud.tencent.com/document/product/1045/33430)
+    body = read_bounded(req.body, imaging.MAX_INPUT_BYTES, "PUT with Pic-Operations")
     store_object(state, req, body)
     return Response(200, {"Server": "tencent-ci"}, _run(state, req, body, ops))
 
@@ -128,8 +135,10 @@ def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str
         errno = "-105" if rule.startswith("style/") else "-1"
         raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": errno}) from None
     _admit(state, rate_limited=False)
+    state.gate.pace_download()
     try:
-        output = imaging.process(source, pipeline)
+        with state.gate.admit(imaging.pixel_count(source)):
+            output = imaging.process(source, pipeline)
     except NotEmulated as exc:
         raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": "-1"}) from None
     except RuleError as exc:

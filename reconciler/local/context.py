@@ -3,8 +3,9 @@ request counters. The server builds one; the HTTP handler hands it to ``routing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from reconciler.local.admission import ProcessingGate, ProcessingLimits
 from reconciler.local.auth import Credentials
 from reconciler.local.faults import Faults, Stats
 from reconciler.local.store import LocalStore
@@ -20,3 +21,4 @@ class ServerState:
     faults: Faults
     stats: Stats
     uploads: Uploads
+    gate: ProcessingGate = field(default_factory=lambda: ProcessingGate(ProcessingLimits()))

@@ -1,5 +1,7 @@
 """The HTTP side of the local COS + CI server: parse a request, check its signature, hand it to ``routing`` and
-write the ``Response`` it returns. The only module of the server that reads or writes the socket.
+write the ``Response`` it returns. The only module of the server that reads or writes the socket (with the
+helpers of ``connection``: a deadline per phase, bounded draining, a lingering close; and the server's
+connection cap). An unauthenticated request's body is never read.
 
 The bucket comes from the Host header up to ``.cos.`` (as cos-python-sdk-v5 sends it with ``IP=``/``Port=``);
 the key is the URL-decoded path. Replies always carry ``x-cos-request-id``; errors are COS XML ``<Error>``.
@@ -8,17 +10,18 @@ the key is the URL-decoded path. Replies always carry ``x-cos-request-id``; erro
 from __future__ import annotations
 
 import base64
+import io
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from reconciler.local import routing
-from reconciler.local.auth import AUTH_FIELDS, AuthFailure, verify
+from reconciler.local import replies, routing
+from reconciler.local.auth import AUTH_FIELDS, AuthFailure, request_headers, verify
+from reconciler.local.connection import ConnectionLimits, DeadlineReader, discard, linger
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_BODY, CosError, Request, RequestBody, Response, valid_bucket_name
 
-_DRAIN_LIMIT = 64 * 1024 * 1024
 _CHUNK_LINE_LIMIT = 4096
 
 
@@ -30,6 +33,33 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "tencent-cos"
     sys_version = ""
     state: ServerState  # set on the subclass the server creates
+    limits: ConnectionLimits = ConnectionLimits()  # likewise
+
+    # -- connection limits (connection.py): a deadline per phase, no unauthenticated body read ------------
+    def setup(self) -> None:
+        super().setup()
+        self._deadline = time.monotonic() + self.limits.header_seconds
+        self._chunked_from: tuple[float, int] | None = None
+        self._linger = False
+        self._raw = DeadlineReader(self.connection, self.limits.read_timeout, self._current_deadline)
+        self.rfile = io.BufferedReader(self._raw)
+
+    def handle_one_request(self) -> None:
+        self._deadline = time.monotonic() + self.limits.header_seconds  # request line + headers (+ idle)
+        self._chunked_from = None
+        super().handle_one_request()
+
+    def _current_deadline(self) -> float:
+        if self._chunked_from is None:
+            return self._deadline
+        start, received = self._chunked_from  # a chunked body: a minimum average rate since it began
+        return start + self.limits.body_seconds(self._raw.received - received)
+
+    def _start_body(self, body: RequestBody) -> None:
+        if body.chunked:
+            self._chunked_from = (time.monotonic(), self._raw.received)
+        else:
+            self._deadline = time.monotonic() + self.limits.body_seconds(body.length or 0)
 
     def version_string(self) -> str:
         return getattr(self, "_server_name", "tencent-cos")  # CI replies say tencent-ci (Response's Server)
@@ -39,6 +69,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         try:
+            if self._linger:
+                self.wfile.flush()
+                linger(self.connection, self.limits)
             super().finish()
         finally:
             self.state.store.close_thread()  # one thread per connection: don't keep its SQLite connection
@@ -62,6 +95,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         request_id = base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         req: Request | None = None
+        authenticated = False
         try:
             req = self._parse(method, request_id)
             if routing.is_stats(req):
@@ -69,11 +103,17 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.state.stats.count_request()
                 self._authenticate(req)
+                authenticated = True
+                self._start_body(req.body)
                 response = routing.route(self.state, req)
         except CosError as exc:
             if req is not None and req.body.chunked and req.body.consumed:
                 self.close_connection = True  # an error while reading a chunked body: where it ends is unknown
             response = routing.error_response(self.state, exc, req, request_id)
+        except TimeoutError:  # too slow a client: answer if we can, and close
+            self.close_connection = True
+            response = routing.error_response(self.state, CosError(
+                "RequestTimeout", "The request was not completed within the time allowed."), req, request_id)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             return
@@ -81,9 +121,10 @@ class Handler(BaseHTTPRequestHandler):
             error = CosError("InternalError", f"internal error: {type(exc).__name__}")
             response = routing.error_response(self.state, error, req, request_id)
         try:
-            self._drain(req)
+            self._drain(req, authenticated)
+            self.connection.settimeout(self.limits.read_timeout)
             self._write(response, request_id)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
 
     def _parse(self, method: str, request_id: str) -> Request:
@@ -92,10 +133,15 @@ class Handler(BaseHTTPRequestHandler):
         words = self.requestline.split()
         target = words[1] if len(words) == 3 else self.path
         raw_path, _, raw_query = target.partition("?")
-        if raw_path.startswith(("http://", "https://")):
+        try:  # one Host only, and it is the one signed and the one the bucket is read from
+            headers = request_headers(self.headers.items())
+        except AuthFailure as exc:
+            raise CosError(exc.code, exc.message) from None
+        host = headers.get("host", "").strip().lower()
+        if raw_path.startswith(("http://", "https://")):  # absolute form: its authority must be the Host
+            if raw_path.split("/", 3)[2].lower() != host:
+                raise CosError("InvalidArgument", "The request target's host is not the Host header.")
             raw_path = "/" + raw_path.split("/", 3)[-1] if raw_path.count("/") >= 3 else "/"
-        host = self.headers.get("Host", "").strip().lower()
-        headers = {k.lower(): v for k, v in self.headers.items()}
         try:
             key = unquote_to_bytes(raw_path.removeprefix("/")).decode("utf-8")
             query = parse_qsl(raw_query, keep_blank_values=True, encoding="utf-8", errors="strict")
@@ -147,31 +193,33 @@ class Handler(BaseHTTPRequestHandler):
             raise CosError("EntityTooLarge", "The body is larger than 5 GB.")
         return length
 
-    def _drain(self, req: Request | None) -> None:
-        """Consume a body the operation did not read (up to 64 MiB), so the next request on this connection
-        parses and closing never resets a reply the client has not read; past that, close the connection."""
+    def _drain(self, req: Request | None, authenticated: bool) -> None:
+        """Discard a body the operation did not read -- only once the request is authenticated, and only up to
+        ``drain_bytes`` (Content-Length or chunked) -- so the next request on this connection parses and closing
+        never resets a reply; otherwise close the connection, after a bounded lingering read (``linger``)."""
         if req is None:
             self.close_connection = True
+            self._linger = True
             return
         body = req.body
-        if body.consumed:
+        if body.consumed or body.length == 0:
             return
         if body.length is None and not body.chunked:
             if "transfer-encoding" in req.headers:
                 self.close_connection = True  # a transfer coding other than chunked: where it ends is unknown
+                self._linger = True
             return
-        if body.length is not None and body.length > _DRAIN_LIMIT:
+        if not authenticated or (body.length is not None and body.length > self.limits.drain_bytes):
             self.close_connection = True
+            self._linger = True
             return
-        reader, drained = body.reader(), 0
         try:
-            while chunk := reader.read(1 << 20):
-                drained += len(chunk)
-                if drained > _DRAIN_LIMIT:
-                    self.close_connection = True
-                    return
+            drained = discard(body.reader(), self.limits.drain_bytes + 1)
         except CosError:  # a malformed chunked body
+            drained = self.limits.drain_bytes + 1
+        if drained > self.limits.drain_bytes:
             self.close_connection = True
+            self._linger = True
 
     def _write(self, response: Response, request_id: str) -> None:
         """Write the status line, headers and body; announce ``Connection: close`` when closing after it."""
@@ -197,3 +245,24 @@ class Handler(BaseHTTPRequestHandler):
         else:
             for chunk in response.body:
                 self.wfile.write(chunk)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What http.server refuses before a request is parsed (bad request line, too many headers, an
+        unknown method) gets COS's XML error too, never a 5xx."""
+        error = CosError("MethodNotAllowed" if code == 501 else "InvalidRequest", message or "Bad request.")
+        if code != 501:
+            error.status = code
+        body = replies.error(error.code, error.message, "", "", None)
+        self.close_connection = True
+        if not str(getattr(self, "request_version", "")).startswith("HTTP/1."):
+            self.request_version = "HTTP/1.0"  # an unparsable request line: still answer with a status line
+        try:
+            self.send_response(error.status)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except OSError:
+            pass

@@ -284,3 +284,13 @@ def _size_limited(image: Image.Image, pipeline: Pipeline, out: Output, exif: byt
         else:
             high = middle - 1
     return best or _encode([image], "jpg", pipeline, 1, exif)
+
+
+def pixel_count(data: bytes) -> int:
+    """Decoded pixels of an image (width x height x frames) read from its header without decoding it; 0 when
+    it is not an image (processing then refuses it)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width * image.height * max(1, int(getattr(image, "n_frames", 1)))
+    except Exception:  # noqa: BLE001 - anything undecodable costs nothing here; process() reports it
+        return 0

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
 from reconciler.local import operations
+from reconciler.local.connection import MAX_COMPLETE_BODY, read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import CosError, Request, Response
 from reconciler.local.replies import XML_HEAD, el, iso_time
@@ -91,7 +92,7 @@ def upload_part_copy(state: ServerState, req: Request) -> Response:
 
 def _requested_parts(req: Request) -> list[tuple[int, str]]:
     try:
-        root = ET.fromstring(req.body.read_all())
+        root = ET.fromstring(read_bounded(req.body, MAX_COMPLETE_BODY, "Complete Multipart Upload"))
     except ET.ParseError:
         raise CosError("MalformedXML", "The XML you provided was not well-formed.") from None
     wanted = []

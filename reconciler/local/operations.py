@@ -109,8 +109,7 @@ def copy_source(state: ServerState, req: Request) -> tuple[StoredObject, bytes]:
 
 def copy_object(state: ServerState, req: Request) -> Response:
     """PUT Object - Copy; ``x-cos-metadata-directive`` Copy (default) keeps the source's headers."""
-    obj, body = copy_source(state, req)
-    req.body.read_all()
+    obj, body = copy_source(state, req)  # a copy has no body: the handler discards or refuses one
     if req.headers.get("x-cos-metadata-directive", "Copy").strip().lower() == "replaced":
         copied = store_object(state, req, body, stored_headers(req))
     else:

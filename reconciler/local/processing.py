@@ -87,7 +87,7 @@ def parse_pic_operations(header: str, source_bucket: str, source_key: str,
         raise RuleError(f"Pic-Operations has {len(raw_rules)} rules; at most {MAX_RULES} are allowed")
     try:
         pic_info = int(doc.get("is_pic_info", 0)) == 1
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity (json.loads accepts it)
         raise RuleError("Pic-Operations.is_pic_info must be 0 or 1") from None
     rules = []
     for index, item in enumerate(raw_rules):

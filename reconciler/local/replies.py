@@ -9,6 +9,7 @@ and the caller reads the raw body).
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -48,10 +49,18 @@ def el(name: str, value: object) -> str:
     return f"<{name}>{text}</{name}>" if text else f"<{name}/>"
 
 
+# Characters XML 1.0 cannot carry (a key may contain them): percent-encoded in an error body, which must parse.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    return _NOT_XML.sub(lambda m: quote(m.group().encode("utf-8", "surrogatepass")), text)
+
+
 def error(code: str, message: str, request_id: str, trace_id: str, resource: str | None) -> bytes:
-    parts = [el("Code", code), el("Message", message)]
+    parts = [el("Code", code), el("Message", _xml_safe(message))]
     if resource is not None:
-        parts.append(el("Resource", resource))
+        parts.append(el("Resource", _xml_safe(resource)))
     parts += [el("RequestId", request_id), el("TraceId", trace_id)]
     return (XML_HEAD + "<Error>" + "".join(parts) + "</Error>").encode()
 

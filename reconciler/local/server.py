@@ -14,8 +14,12 @@ from collections.abc import Iterable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from reconciler.local import replies
+from reconciler.local.admission import ProcessingGate, ProcessingLimits
 from reconciler.local.auth import Credentials
+from reconciler.local.connection import ConnectionLimits
 from reconciler.local.context import ServerState
 from reconciler.local.faults import Faults, FaultSettings, Stats
 from reconciler.local.handler import Handler
@@ -25,6 +29,9 @@ from reconciler.local.uploads import Uploads
 
 DEFAULT_SECRET_ID = "AKIDcosreconLOCAL0000000000000000000"
 DEFAULT_SECRET_KEY = "cosreconLocalSecretKey00000000000"
+_BUSY_BODY = replies.error("SlowDown", "Too many connections; try again later.", "", "", None)
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+         + f"Content-Length: {len(_BUSY_BODY)}\r\n\r\n".encode() + _BUSY_BODY)
 
 
 def resolve_credentials(secret_id: str | None, secret_key: str | None, token: str | None) -> tuple[Credentials, bool]:
@@ -42,6 +49,26 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 256
     allow_reuse_address = True
 
+    def __init__(self, address: tuple[str, int], handler: type[Handler], max_connections: int) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One thread per connection, at most ``max_connections`` at once; beyond that 503 SlowDown."""
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
     def handle_error(self, request: object, client_address: object) -> None:
         """A client resetting its connection is routine; the server never prints a traceback for it."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
@@ -54,8 +81,10 @@ class LocalServer:
     def __init__(self, root: Path | str, *, host: str = "127.0.0.1", port: int = 0, buckets: Iterable[str] = (),
                  secret_id: str | None = None, secret_key: str | None = None, token: str | None = None,
                  ci_qps: float = 100.0, latency_ms: float = 0.0, fail_rate: float = 0.0,
-                 throttle_rate: float = 0.0, seed: int | None = None) -> None:
+                 throttle_rate: float = 0.0, seed: int | None = None,
+                 limits: ConnectionLimits | None = None, processing: ProcessingLimits | None = None) -> None:
         self.root = Path(root)
+        self.limits = limits or ConnectionLimits()
         self.host = host
         self.port = port
         credentials, self.credentials_from_env = resolve_credentials(secret_id, secret_key, token)
@@ -67,7 +96,7 @@ class LocalServer:
             self.create_bucket(name)
         self._state = ServerState(self.store, credentials,
                                   Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate), seed), Stats(),
-                                  Uploads(self.store))
+                                  Uploads(self.store), ProcessingGate(processing or ProcessingLimits.from_memory()))
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -78,8 +107,8 @@ class LocalServer:
     def start(self) -> LocalServer:
         if self._httpd is not None:
             return self
-        handler = type("BoundHandler", (Handler,), {"state": self._state})
-        self._httpd = _HTTPServer((self.host, self.port), handler)
+        handler = type("BoundHandler", (Handler,), {"state": self._state, "limits": self.limits})
+        self._httpd = _HTTPServer((self.host, self.port), handler, self.limits.max_connections)
         self.port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                         name=f"cosrecon-local:{self.port}", daemon=True)

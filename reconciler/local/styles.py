@@ -20,6 +20,7 @@ from xml.etree import ElementTree
 from reconciler.declare import operations as ops
 from reconciler.declare import rules
 from reconciler.local import buckets
+from reconciler.local.connection import read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import CosError, Request, Response
 from reconciler.local.replies import XML_HEAD
@@ -54,7 +55,7 @@ def _fields(req: Request, root: str) -> dict[str, str]:
     length = req.body.length or 0
     if length > MAX_BODY:
         raise CosError("InvalidArgument", f"The {root} body is over {MAX_BODY} bytes.", ci=True)
-    body = req.body.read_all()
+    body = read_bounded(req.body, MAX_BODY, f"the {root} body")  # chunked bodies too
     if not body:
         return {}
     try:

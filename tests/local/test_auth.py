@@ -1,6 +1,6 @@
 """Signature verification: the SDK's header signatures with unicode and `+ = & ?` keys, security tokens,
-pre-signed URLs (host signed or not), wrong secret / id, expired and future signatures, missing signatures,
-and where the credentials come from."""
+pre-signed URLs (host signed; unsigned host refused), wrong secret / id, expired and future signatures, missing
+signatures, and where the credentials come from."""
 
 from __future__ import annotations
 
@@ -54,34 +54,39 @@ def test_missing_signature_is_access_denied(server: LocalServer, bucket: str) ->
     assert reply.headers["x-cos-request-id"]
 
 
-def test_presigned_url_without_signed_host(server: LocalServer, client: Any, bucket: str) -> None:
-    key = "pre/a+b=c&d?e 日本.txt"
-    client.put_object(Bucket=bucket, Key=key, Body=b"presigned")
-    url = client.get_presigned_url(Bucket=bucket, Key=key, Method="GET", SignHost=False)
-    reply = requests.get(url, headers={"Host": _host(bucket)}, timeout=10)
-    assert reply.status_code == 200 and reply.content == b"presigned"
-    put_url = client.get_presigned_url(Bucket=bucket, Key="pre/put.txt", Method="PUT", SignHost=False)
-    assert requests.put(put_url, data=b"uploaded", headers={"Host": _host(bucket)}, timeout=10).status_code == 200
-    assert client.get_object(Bucket=bucket, Key="pre/put.txt")["Body"].get_raw_stream().read() == b"uploaded"
-    other = url.replace("pre/a", "pre/b", 1)  # the signature covers the path
-    assert requests.get(other, headers={"Host": _host(bucket)}, timeout=10).status_code == 403
-
-
-def test_presigned_url_with_signed_host(server: LocalServer, bucket: str, client: Any) -> None:
-    client.put_object(Bucket=bucket, Key="signed-host.txt", Body=b"ok")
+def _presigned(server: LocalServer, bucket: str, key: str, method: str, **kwargs: Any) -> str:
+    """A pre-signed URL as the SDK makes it for the cloud (host signed), pointed at the local server; send it
+    with ``Host: <bucket>.cos.<region>.myqcloud.com`` (like curl --connect-to)."""
     cloud = CosS3Client(CosConfig(Region=REGION, SecretId=server.secret_id, SecretKey=server.secret_key,
                                   Scheme="http"), retry=0)
-    url = cloud.get_presigned_url(Bucket=bucket, Key="signed-host.txt", Method="GET")
-    parts = urlsplit(url)
-    assert "q-header-list=host" in parts.query
-    local = urlunsplit(("http", f"127.0.0.1:{server.port}", parts.path, parts.query, ""))
-    reply = requests.get(local, headers={"Host": parts.netloc}, timeout=10)  # like curl --connect-to
-    assert reply.status_code == 200 and reply.content == b"ok"
+    parts = urlsplit(cloud.get_presigned_url(Bucket=bucket, Key=key, Method=method, **kwargs))
+    return urlunsplit(("http", f"127.0.0.1:{server.port}", parts.path, parts.query, ""))
+
+
+def test_presigned_url_without_signed_host_is_refused(server: LocalServer, client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="unsigned-host.txt", Body=b"x")
+    url = _presigned(server, bucket, "unsigned-host.txt", "GET", SignHost=False)
+    reply = requests.get(url, headers={"Host": _host(bucket)}, timeout=10)
+    assert reply.status_code == 403 and "<Code>AccessDenied</Code>" in reply.text and "host" in reply.text
+
+
+def test_presigned_urls_with_signed_host(server: LocalServer, bucket: str, client: Any) -> None:
+    key = "pre/a+b=c&d?e 日本.txt"
+    client.put_object(Bucket=bucket, Key=key, Body=b"presigned")
+    url = _presigned(server, bucket, key, "GET")
+    assert "q-header-list=host" in url
+    reply = requests.get(url, headers={"Host": _host(bucket)}, timeout=10)
+    assert reply.status_code == 200 and reply.content == b"presigned"
+    put_url = _presigned(server, bucket, "pre/put.txt", "PUT")
+    assert requests.put(put_url, data=b"uploaded", headers={"Host": _host(bucket)}, timeout=10).status_code == 200
+    assert client.get_object(Bucket=bucket, Key="pre/put.txt")["Body"].get_raw_stream().read() == b"uploaded"
+    other = url.replace("/pre/a", "/pre/b", 1)  # the signature covers the path
+    assert requests.get(other, headers={"Host": _host(bucket)}, timeout=10).status_code == 403
 
 
 def test_expired_presigned_url(server: LocalServer, client: Any, bucket: str) -> None:
     client.put_object(Bucket=bucket, Key="old.txt", Body=b"x")
-    url = client.get_presigned_url(Bucket=bucket, Key="old.txt", Method="GET", Expired=-30, SignHost=False)
+    url = _presigned(server, bucket, "old.txt", "GET", Expired=-30)
     reply = requests.get(url, headers={"Host": _host(bucket)}, timeout=10)
     assert reply.status_code == 403 and "<Code>AccessDenied</Code>" in reply.text and "expired" in reply.text
 

@@ -152,9 +152,9 @@ def _http_date(stamp: float) -> str:
 
 
 def server_status(client: Any, bucket: str, key: str, headers: dict[str, str]) -> int:
-    """The HTTP status of a signed GET (the SDK hides 304)."""
-    url = client.get_presigned_url(Bucket=bucket, Key=key, Method="GET", SignHost=False)
+    """The HTTP status of a signed GET (the SDK hides 304); the host is signed, as the server requires."""
     host = f"{bucket}.cos.{REGION}.myqcloud.com"
+    url = client.get_presigned_url(Bucket=bucket, Key=key, Method="GET", Headers={"Host": host})
     return int(requests.get(url, headers={"Host": host, **headers}, timeout=10).status_code)
 
 

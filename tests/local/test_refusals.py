@@ -6,15 +6,15 @@ signature, and compares every bucket and object (bodies, ETags, headers) before 
 from __future__ import annotations
 
 import http.client
-import time
 from pathlib import Path
+from urllib.parse import parse_qsl
 from typing import Any
 
 import pytest
 
 from reconciler.local import LocalServer, routing
-from reconciler.local.auth import sign, string_to_sign
 from reconciler.local.ruleparse import RuleError, parse_rule
+from tests.local.hostile_http import signed_auth
 
 BUCKET = "refuse-1250000000"
 SUBRESOURCES = ["acl", "tagging", "cors", "lifecycle", "policy", "website", "domain", "inventory", "logging",
@@ -27,11 +27,7 @@ BODY = b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagg
 
 def signed(srv: LocalServer, method: str, key: str, query: str, body: bytes = b"") -> tuple[int, bytes]:
     host = f"{BUCKET}.cos.ap-guangzhou.myqcloud.com"
-    now = int(time.time())
-    key_time = f"{now - 60};{now + 600}"
-    to_sign = string_to_sign(method.lower(), "/" + key, {}, {}, key_time)
-    auth = (f"q-sign-algorithm=sha1&q-ak={srv.secret_id}&q-sign-time={key_time}&q-key-time={key_time}"
-            f"&q-header-list=&q-url-param-list=&q-signature={sign(srv.secret_key, key_time, to_sign)}")
+    auth = signed_auth(srv, method, key, {"host": host}, dict(parse_qsl(query, keep_blank_values=True)))
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
     conn.request(method, "/" + key + ("?" + query if query else ""), body=body if method in ("PUT", "POST") else None,
                  headers={"Host": host, "Authorization": auth})
@@ -108,19 +104,17 @@ def test_unknown_ci_process_parameters_are_refused(srv: LocalServer, tmp_path: P
     assert parse_rule("ci-process=AIEnhanceImage&denoise=3&sharpen=1").steps[0].name == "AIEnhanceImage"
 
 
-def _auth(srv: LocalServer, method: str, key: str) -> str:
-    now = int(time.time())
-    key_time = f"{now - 60};{now + 600}"
-    to_sign = string_to_sign(method.lower(), "/" + key, {}, {}, key_time)
-    return (f"q-sign-algorithm=sha1&q-ak={srv.secret_id}&q-sign-time={key_time}&q-key-time={key_time}"
-            f"&q-header-list=&q-url-param-list=&q-signature={sign(srv.secret_key, key_time, to_sign)}")
+def _auth(srv: LocalServer, method: str, key: str, params: dict[str, str] | None = None) -> str:
+    """Host and every query parameter signed, as the server requires."""
+    return signed_auth(srv, method, key, {"host": f"{BUCKET}.cos.ap-guangzhou.myqcloud.com"}, params)
 
 
 def test_refused_chunked_bodies_are_drained_and_the_connection_kept(srv: LocalServer) -> None:
     host = f"{BUCKET}.cos.ap-guangzhou.myqcloud.com"
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
     conn.request("PUT", "/k.txt?acl", body=iter([b"<AccessControlPolicy/>"]), encode_chunked=True,
-                 headers={"Host": host, "Authorization": _auth(srv, "PUT", "k.txt"), "Transfer-Encoding": "chunked"})
+                 headers={"Host": host, "Authorization": _auth(srv, "PUT", "k.txt", {"acl": ""}),
+                          "Transfer-Encoding": "chunked"})
     refused = conn.getresponse()
     assert (refused.status, refused.getheader("Connection")) == (501, None)
     refused.read()
