@@ -15,7 +15,7 @@ from reconciler.apply.adopt import adopt
 from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, check_budget
 from reconciler.apply.engine import apply_plan
 from reconciler.apply.locking import lock_sets
-from reconciler.apply.preview import refusal_warnings
+from reconciler.apply.refusal_warnings import refusal_warnings
 from reconciler.apply.reviewed import check_saved_declarations, reviewed_plan
 from reconciler.model import Declaration, Plan
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations

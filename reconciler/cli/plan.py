@@ -14,7 +14,7 @@ from typing import TextIO
 
 import click
 
-from reconciler.apply.preview import refusal_warnings
+from reconciler.apply.refusal_warnings import refusal_warnings
 from reconciler.apply.resets import reset_warnings
 
 from reconciler.cli.errors import EXIT_CHANGES
