@@ -221,7 +221,7 @@ def remake_child(n: int, state_dir: str) -> dict[str, Any]:
 
     from reconciler.apply.bookkeeping import SetRun
     from reconciler.state.ledger import JournalRecord
-    from reconciler.state.index import KEYS, LAYOUT, LedgerIndex
+    from reconciler.state.index import LedgerIndex
     from reconciler.model import SetPlan
     from reconciler.state.store import LedgerStore
 
@@ -243,9 +243,8 @@ def remake_child(n: int, state_dir: str) -> dict[str, Any]:
     run = SetRun(decl, SetPlan(decl.name, "d", snap.ledger.generation, (), (), {}), snap, Journal())  # type: ignore
     remade = 0
     for group in index.groups():
-        layout = group[LAYOUT]
-        for j in range(len(group) - KEYS):
-            if index.outputs[layout[2 * j]][1] == "products.thumb":
+        for j in index.positions(group):
+            if index.address_at(group, j) == "products.thumb":
                 entry = index.entry(group, j)
                 run.record([JournalRecord.put(replace(entry, output_etag=_etag(remade, 9), made_at=_made_at(n)))])
                 remade += 1

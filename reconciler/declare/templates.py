@@ -1,19 +1,23 @@
-"""fileid templates: which variables exist, how a template renders for a source key, and how COS resolves
-the rendered fileid to an output key. Pure.
+"""fileid templates: which variables exist, how a template renders for a source key, and the output key that
+fileid names (``output_key``). Pure.
 
 Variables, for source ``products/shoes/red.jpg`` matched by ``products/**/*.jpg``:
 ``{key}`` products/shoes/red.jpg, ``{dir}`` products/shoes, ``{name}`` red.jpg, ``{stem}`` red, ``{ext}`` jpg,
 ``{rel}`` shoes/red.jpg and ``{reldir}`` shoes (below the include pattern's fixed directory).
 
-COS semantics: a fileid with a leading ``/`` is a key from the bucket root; otherwise it is relative to the
-SOURCE OBJECT'S DIRECTORY. Empty variables never produce ``//`` (an object at the root has ``{dir}`` "").
+COS semantics (``model.resolve_fileid``, their one definition): a fileid with a leading ``/`` is a key from the
+bucket root; otherwise it is relative to the SOURCE OBJECT'S DIRECTORY. Empty variables never produce ``//`` (an
+object at the root has ``{dir}`` "").
 """
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from reconciler.model import resolve_fileid
 
 VARIABLES = ("key", "dir", "name", "stem", "ext", "rel", "reldir")
 _SLASHES = re.compile(r"/{2,}")
@@ -62,6 +66,22 @@ def source_variables(key: str, base: str = "") -> dict[str, str]:
     }
 
 
+def render_fileid(template: str, variables: Mapping[str, str]) -> str:
+    """The fileid to send in Pic-Operations for a source's ``variables``: runs of "/" made one, a leading "/" only
+    when the template has one (absolute)."""
+    fileid = template.format_map(variables)
+    if "//" in fileid:
+        fileid = _SLASHES.sub("/", fileid)
+    if fileid[:1] == "/" and template[:1] != "/":
+        fileid = fileid.lstrip("/")
+    return fileid
+
+
+def output_key(template: str, variables: Mapping[str, str], source_key: str) -> str:
+    """The key of the output ``template`` names for ``source_key`` (whose template variables are ``variables``)."""
+    return resolve_fileid(source_key, render_fileid(template, variables))
+
+
 @dataclass(frozen=True)
 class FileidTemplate:
     """A compiled fileid template."""
@@ -74,20 +94,7 @@ class FileidTemplate:
 
     def render(self, variables: dict[str, str]) -> str:
         """The fileid to send in Pic-Operations (COS form: leading "/" when absolute)."""
-        rendered = self.text.format_map(variables)
-        if "//" in rendered:
-            rendered = _SLASHES.sub("/", rendered)
-        if not self.absolute:
-            rendered = rendered.lstrip("/")
-        return rendered
-
-
-def resolve_fileid(source_key: str, fileid: str) -> str:
-    """The output key COS writes for ``fileid`` processed from ``source_key`` (COS's documented rules)."""
-    if fileid.startswith("/"):
-        return fileid.lstrip("/")
-    slash = source_key.rfind("/")
-    return fileid if slash < 0 else source_key[: slash + 1] + fileid
+        return render_fileid(self.text, variables)
 
 
 def key_problem(key: str) -> str | None:

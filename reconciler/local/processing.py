@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from reconciler import model
 from reconciler.local import imaging
 from reconciler.local.replies import ProcessedResult
 from reconciler.local.ruleparse import Pipeline, RuleError, parse_rule
@@ -42,11 +43,7 @@ def resolve_fileid(source_key: str, fileid: str) -> str:
         raise RuleError(f"fileid {fileid!r}: must name a file (not empty, not ending with '/')")
     if "\x00" in fileid:
         raise RuleError("fileid contains a NUL character")
-    if fileid.startswith("/"):
-        key = fileid.lstrip("/")
-    else:
-        slash = source_key.rfind("/")
-        key = (source_key[: slash + 1] if slash >= 0 else "") + fileid
+    key = model.resolve_fileid(source_key, fileid)
     if not key:
         raise RuleError(f"fileid {fileid!r}: resolves to an empty key")
     if len(key.encode("utf-8")) > 850:

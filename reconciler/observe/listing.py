@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from reconciler.state.index import BASE, KEYS, LAYOUT, SOURCE, LedgerIndex, etag_at, same_etag
+from reconciler.state.index import EntryFlags, LedgerIndex
 from reconciler.model import ObjectInfo
 from reconciler.storage import Storage
 
@@ -54,7 +54,7 @@ class Listing:
 
     def __init__(self, storage: Storage, bucket: str, prefix: str, keep_sources: bool, counter: Counter,
                  select: Callable[[str], bool] | None = None, index: LedgerIndex | None = None,
-                 confirmed: bytearray | None = None) -> None:
+                 confirmed: EntryFlags | None = None) -> None:
         self.storage, self.bucket, self.prefix = storage, bucket, prefix
         self.keep_sources = keep_sources
         self.counter = counter
@@ -70,27 +70,25 @@ class Listing:
     def _taker(self) -> Callable[[str, str], None]:
         """The function that takes one listed object (a closure: it runs once per object listed)."""
         objects, sources, keep, select = self.objects, self.sources, self.keep_sources, self.select
-        index, confirmed = self.index, self.confirmed
-        recorded = index.by_key.get(self.bucket) if index is not None and confirmed is not None else None
-        own_sources = index.by_source if index is not None and keep else None
-        bucket = self.bucket
+        bucket, index = self.bucket, self.index if self.index is not None else LedgerIndex()
+        confirmed = self.confirmed if self.confirmed is not None else EntryFlags()
+        recorded = index.recorded(bucket) if self.confirmed is not None else None
+        find, key_at, same_etag, entry_id = index.find, index.key_at, index.same_etag, index.entry_id
+        confirm, source_key = confirmed.set, index.source_key
 
         def take(key: str, etag: str) -> None:
             is_source = keep and (select is None or select(key))
             if recorded:
                 group = recorded.get(key)
                 if group is not None:
-                    j = index.locate(group, bucket, key)  # type: ignore[union-attr]
-                    key = group[KEYS + j]
+                    j = find(group, bucket, key)
+                    key = key_at(group, j)  # the ledger's string: the listed one is freed
                     if same_etag(group, j, etag):
-                        confirmed[group[BASE] + j] = 1  # type: ignore[index]
+                        confirm(entry_id(group, j))
                         if not is_source:
                             return
             if is_source:
-                if own_sources:
-                    group = own_sources.get(key)
-                    if group is not None:
-                        key = group[SOURCE]
+                key = source_key(key)
                 sources.append(key)
             objects[key] = etag
 
@@ -113,16 +111,13 @@ class Listing:
         """Every object this listing showed: those kept, and those it only marked as confirmed."""
         yield from self.objects.items()
         index, confirmed = self.index, self.confirmed
-        if index is None or confirmed is None or self.bucket not in index.by_key:
+        if index is None or confirmed is None or not index.recorded(self.bucket):
             return
-        bucket, prefix, outputs = self.bucket, self.prefix, index.outputs
-        for group in index.groups():
-            layout, base = group[LAYOUT], group[BASE]
-            for j in range(len(group) - KEYS):
-                key = group[KEYS + j]
-                if confirmed[base + j] and outputs[layout[2 * j]][0] == bucket and key.startswith(prefix) \
-                        and key not in self.objects:
-                    yield key, etag_at(group, j)
+        bucket, prefix = self.bucket, self.prefix
+        for group, j in index.flagged(confirmed):
+            key = index.key_at(group, j)
+            if key.startswith(prefix) and index.bucket_at(group, j) == bucket and key not in self.objects:
+                yield key, index.etag_at(group, j)
 
     def run(self) -> Listing:
         take = self._taker()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from reconciler.declare.globs import Selector, base_dir, compile_globs, merge_prefixes
 from reconciler.model import ActionKind, Declaration, ObjectInfo, Reason, Target
 from reconciler.declare.rules import fingerprint as rule_fingerprint
-from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables, template_variables
+from reconciler.declare.templates import FileidTemplate, output_key, source_variables, template_variables
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -33,7 +33,6 @@ class CompiledOutput:
     bucket: str
     fingerprint: str
     overwrite_source: bool
-    rule_detail: str  # shown on rule-changed replacements
     # what a call's rule makes, by why it is made (shared by every call making this output for that reason)
     create: Target
     create_gone: Target  # recorded, but the object is gone
@@ -97,7 +96,6 @@ def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, s
                     bucket=bucket,
                     fingerprint=fingerprint,
                     overwrite_source=output.overwrite_source,
-                    rule_detail=detail,
                     create=target(create, Reason.MISSING),
                     create_gone=target(create, Reason.MISSING, "recorded output is gone"),
                     create_over_source=target(create, Reason.MISSING, "overwrites its source"),
@@ -126,12 +124,6 @@ def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, s
     return tuple(pipes)
 
 
-def _render(out: CompiledOutput, variables: dict[str, str], source_key: str) -> tuple[str, str]:
-    """(fileid as sent, resolved output key) with COS's fileid semantics (``templates``)."""
-    fileid = FileidTemplate(out.template).render(variables)
-    return fileid, resolve_fileid(source_key, fileid)
-
-
 def expected_outputs(decl: Declaration, sources: Iterable[ObjectInfo]) -> Iterator[tuple[str, str, str]]:
     """(address, bucket, key) of every expected output: what an observer may HEAD instead of listing."""
     pipes = compile_pipelines(decl, {})
@@ -140,7 +132,7 @@ def expected_outputs(decl: Declaration, sources: Iterable[ObjectInfo]) -> Iterat
             if pipe.selector.matches(src.key):
                 variables = source_variables(src.key, pipe.base_for(src.key))
                 for out in pipe.outputs:
-                    yield out.address, out.bucket, _render(out, variables, src.key)[1]
+                    yield out.address, out.bucket, output_key(out.template, variables, src.key)
 
 
 def template_prefix(template: str) -> str:

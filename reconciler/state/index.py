@@ -15,20 +15,25 @@ and source ETag):
   -> a group of it (so a listing can keep the ledger's string for a source key).
 
 It is a read-only ``Mapping`` of (bucket, key) -> ``LedgerEntry`` like any ledger's entries, making each entry when
-asked; code that changes entries works on ``dict(index)``.
+asked; code that changes entries works on ``dict(index)``. Code outside ``state/`` treats a group as opaque and
+reaches the entries through named operations: ``recorded`` (a bucket's output keys -> groups), ``find`` (an
+entry's position in its group), ``key_at`` / ``bucket_at`` / ``fingerprint_at`` / ``source_of`` / ``same_etag``
+/ ``etag_at``, ``entry_id`` (its number, for an ``EntryFlags``), ``flagged`` / ``unflagged`` (iterate entries by
+their flag), ``source_key`` (the ledger's string for a source key).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import StateError
 from reconciler.model import LedgerEntry
 
 SOURCE, BASE, LAYOUT, ETAGS, KEYS = 0, 1, 2, 3, 4  # positions in a group
 Group = tuple[Any, ...]
+_NO_GROUPS: Mapping[str, Group] = {}
 _MD5 = re.compile(r"[0-9a-f]{32}").fullmatch
 _MULTIPART = re.compile(r"[0-9a-f]{32}(?:-[1-9][0-9]{0,8})?").fullmatch  # a multipart upload's: MD5 of MD5s, parts
 
@@ -49,6 +54,44 @@ def _text(record: bytes) -> str:
         return record.hex()
     parts = int.from_bytes(record[16:], "big")
     return record[:16].hex() + (f"-{parts}" if parts else "")
+
+
+def etag_at(group: Group, j: int) -> str:
+    """The ETag of entry ``j`` of ``group`` as COS shows it (``j = -1``: the source's)."""
+    etags = group[ETAGS]
+    if type(etags) is bytes:
+        width = len(etags) // (len(group) - KEYS + 1)
+        return _text(etags[width * (j + 1):width * (j + 2)])
+    return str(etags[j + 1])
+
+
+def same_etag(group: Group, j: int, etag: str) -> bool:
+    """Whether ``etag`` (as COS shows it) is the one recorded for entry ``j`` of ``group`` (-1: the source's)."""
+    etags = group[ETAGS]
+    if type(etags) is bytes:
+        if len(etags) == 16 * (len(group) - KEYS + 1):
+            return len(etag) == 32 and etags[16 * (j + 1):16 * (j + 2)].hex() == etag
+        return etag_at(group, j) == etag
+    return bool(etags[j + 1] == etag)
+
+
+class EntryFlags(bytearray):
+    """A flag per entry of a ``LedgerIndex``, by entry number (``LedgerIndex.entry_id``): e.g. claimed by an
+    expected output, or confirmed by a listing. ``EntryFlags(size)``: none set."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        def is_set(self, entry: int) -> int:
+            """Non-zero when ``entry``'s flag is set."""
+    else:
+        is_set = bytearray.__getitem__  # the planner asks it once per recorded output: no Python frame
+
+    def set(self, entry: int) -> None:
+        self[entry] = 1
+
+    def count_set(self) -> int:
+        return len(self) - self.count(0)
 
 
 class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
@@ -136,6 +179,17 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
 
     # --- reading -------------------------------------------------------------------------------------------
 
+    def recorded(self, bucket: str) -> Mapping[str, Group]:
+        """The output keys recorded in ``bucket``, each with its group."""
+        return self.by_key.get(bucket, _NO_GROUPS)
+
+    def find(self, group: Group, bucket: str, key: str) -> int:
+        """The position in ``group`` of the entry (bucket, key), which ``group`` holds (``recorded(bucket)[key]``)."""
+        j: int = group.index(key, KEYS) - KEYS
+        if self.outputs[group[LAYOUT][2 * j]][0] != bucket:  # the same key recorded in another bucket too
+            j = self.locate(group, bucket, key)
+        return j
+
     def locate(self, group: Group, bucket: str, key: str) -> int:
         """The position of (bucket, key) in ``group`` (-1 when it is not there)."""
         layout, outputs = group[LAYOUT], self.outputs
@@ -143,6 +197,75 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
             if group[KEYS + j] == key and outputs[layout[2 * j]][0] == bucket:
                 return j
         return -1
+
+    @staticmethod
+    def positions(group: Group) -> range:
+        """The positions of ``group``'s entries."""
+        return range(len(group) - KEYS)
+
+    @staticmethod
+    def entry_id(group: Group, j: int) -> int:
+        """The number of entry ``j`` of ``group`` (0 .. size-1: an index into ``EntryFlags``)."""
+        base: int = group[BASE]
+        return base + j
+
+    @staticmethod
+    def key_at(group: Group, j: int) -> str:
+        """The output key of entry ``j`` of ``group`` (the ledger's string: a caller may keep it instead of its own)."""
+        key: str = group[KEYS + j]
+        return key
+
+    @staticmethod
+    def source_of(group: Group) -> str:
+        """The source key of ``group``'s entries."""
+        source: str = group[SOURCE]
+        return source
+
+    def bucket_at(self, group: Group, j: int) -> str:
+        """The bucket of entry ``j`` of ``group``."""
+        bucket: str = self.outputs[group[LAYOUT][2 * j]][0]
+        return bucket
+
+    def address_at(self, group: Group, j: int) -> str:
+        """The declared output (pipeline.output) of entry ``j`` of ``group``."""
+        address: str = self.outputs[group[LAYOUT][2 * j]][1]
+        return address
+
+    def fingerprint_at(self, group: Group, j: int) -> str:
+        """The rule fingerprint recorded for entry ``j`` of ``group``."""
+        fingerprint: str = self.outputs[group[LAYOUT][2 * j]][2]
+        return fingerprint
+
+    def source_key(self, key: str) -> str:
+        """``key``, as the ledger's string when it records a source of that key (a caller keeps one copy)."""
+        group = self.by_source.get(key)
+        if group is None:
+            return key
+        source: str = group[SOURCE]
+        return source
+
+    def flagged(self, flags: EntryFlags) -> Iterator[tuple[Group, int]]:
+        """(group, position) of every entry whose flag is set, in the order added."""
+        if flags.find(1) < 0:
+            return
+        for group in self.all:
+            base = group[BASE]
+            for j in range(len(group) - KEYS):
+                if flags[base + j]:
+                    yield group, j
+
+    def unflagged(self, flags: EntryFlags) -> Iterator[tuple[Group, int]]:
+        """(group, position) of every entry whose flag is not set, in the order added."""
+        if flags.find(0) < 0:
+            return
+        for group in self.all:
+            base = group[BASE]
+            for j in range(len(group) - KEYS):
+                if not flags[base + j]:
+                    yield group, j
+
+    same_etag = staticmethod(same_etag)  # (group, j, etag): whether it is the recorded ETag (j = -1: the source's)
+    etag_at = staticmethod(etag_at)  # (group, j): the recorded ETag as COS shows it (j = -1: the source's)
 
     def entry(self, group: Group, j: int) -> LedgerEntry:
         layout = group[LAYOUT]
@@ -199,25 +322,6 @@ class _Items(ItemsView[tuple[str, str], LedgerEntry]):
     def __iter__(self) -> Iterator[tuple[tuple[str, str], LedgerEntry]]:
         for entry in _Values(self._mapping):
             yield (entry.bucket, entry.key), entry
-
-
-def etag_at(group: Group, j: int) -> str:
-    """The ETag of entry ``j`` of ``group`` as COS shows it (``j = -1``: the source's)."""
-    etags = group[ETAGS]
-    if type(etags) is bytes:
-        width = len(etags) // (len(group) - KEYS + 1)
-        return _text(etags[width * (j + 1):width * (j + 2)])
-    return str(etags[j + 1])
-
-
-def same_etag(group: Group, j: int, etag: str) -> bool:
-    """Whether ``etag`` (as COS shows it) is the one recorded for entry ``j`` of ``group`` (-1: the source's)."""
-    etags = group[ETAGS]
-    if type(etags) is bytes:
-        if len(etags) == 16 * (len(group) - KEYS + 1):
-            return len(etag) == 32 and etags[16 * (j + 1):16 * (j + 2)].hex() == etag
-        return etag_at(group, j) == etag
-    return bool(etags[j + 1] == etag)
 
 
 class ChangedEntries(Mapping[tuple[str, str], LedgerEntry]):

@@ -100,5 +100,5 @@ def test_planning_from_a_listing_that_only_marks_what_stands_as_recorded_equals_
     assert summary(marked) == summary(plain)
     standing = [(b, k) for (b, k), e in entries.items() if buckets[b].get(k) == e.output_etag]
     if entries:  # every output standing as recorded was marked, and none of them kept in ``existing``
-        assert obs.confirmed is not None and sum(obs.confirmed) == len(standing)
+        assert obs.confirmed is not None and obs.confirmed.count_set() == len(standing)
         assert not [(b, k) for b, k in standing if k in obs.existing.get(b, {})]

@@ -31,7 +31,7 @@ def make_plan(n: int = 3, addresses: int = 1, *, conflicts: int = 0, rule_change
             kind = ActionKind.REPLACE if rule_change else ActionKind.CREATE
             detail = "old -> new" if rule_change else ""
             actions.append(PlannedAction(kind, address, B, key, src, reason, detail))
-            calls.append(Call(B, src, "etag", (RuleOp(address, "imageMogr2/strip", "/" + key, B, key, "fp"),),
+            calls.append(Call.of_rules(B, src, "etag", (RuleOp(address, "imageMogr2/strip", "/" + key, B, key, "fp"),),
                               {(B, key): (kind, reason, detail)}))
     for i in range(conflicts):
         actions.append(PlannedAction(ActionKind.CONFLICT, "pipe.out0", B, f"c/{i}", f"src/{i}", Reason.UNMANAGED))
