@@ -12,7 +12,7 @@ Each run is a fresh subprocess (``python -m benchmarks.bench_planner --child SCE
 3. plans with ``observe.plan_observed`` (``planner.build_set_plan`` given the observation; timed:
    ``time.process_time`` around it only).
 
-The cyclic GC is paused throughout, as ``observe.plan_declarations`` does. Two scenarios:
+The cyclic GC is paused throughout, as the CLI does around planning (``cli.gcpause``). Two scenarios:
 
 - ``first``: nothing exists, no ledger: every output is created (3 N actions, N calls).
 - ``converged``: every output stands as the ledger recorded it: no actions, 3 N unchanged.
@@ -192,7 +192,7 @@ def child(scenario: str, n: int, state_dir: str) -> dict[str, Any]:
     from reconciler.plan.observed import observe_set, plan_observed
     from reconciler.state.store import LedgerStore
 
-    gc.disable()  # as observe.plan_declarations does
+    gc.disable()  # as the CLI does around planning (cli.gcpause)
     decl = _declaration()
     storage = SyntheticStorage(decl, n, scenario == "converged")
     ledger = LedgerStore(lambda region: storage, Path(state_dir)).read(decl)  # type: ignore[arg-type,return-value]

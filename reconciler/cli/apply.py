@@ -25,6 +25,7 @@ from reconciler.apply.contract import ApplyOptions, ApplyReport, check_budget
 from reconciler.apply.engine import apply_plan
 from reconciler.apply.locking import lock_sets
 from reconciler.model import Declaration, Plan
+from reconciler.cli.gcpause import gc_paused
 from reconciler.plan.observed import plan_declarations
 from reconciler.plan.planfile import load_plan
 from reconciler.render import apply_report, render_text
@@ -46,7 +47,8 @@ def _buckets(decls: Sequence[Declaration]) -> list[str]:
 
 def make_plan(decls: Sequence[Declaration], backend: Backend, *, prune: bool, replace_unmanaged: bool) -> Plan:
     """The planner's plan, observed through the backend (the same as ``cosrecon plan`` shows)."""
-    return plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged)
+    with gc_paused():
+        return plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged)
 
 
 def _check_saved(plan: Plan, decls: Sequence[Declaration], where: str) -> None:

@@ -16,6 +16,7 @@ from reconciler.cli.errors import EXIT_CHANGES
 from reconciler.cli.options import backend_from_options, backend_options
 from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
+from reconciler.cli.gcpause import gc_paused
 from reconciler.plan.observed import plan_declarations
 from reconciler.plan.planfile import save_plan
 from reconciler.render import render_markdown, render_text, write_json
@@ -74,8 +75,9 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
         with backend_from_options(endpoint, local, state_dir, buckets=buckets_of(decls)) as backend:
-            result = plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged,
-                                       progress=progress)
+            with gc_paused():
+                result = plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged,
+                                           progress=progress)
     finally:
         if progress is not None:
             progress.close()

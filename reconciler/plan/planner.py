@@ -16,7 +16,6 @@ the ``LedgerIndex``'s named operations (bound to local names by the steps), and 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -44,7 +43,6 @@ __all__ = ["build_set_plan", "expected_outputs", "never_under"]
 
 _MAX_LISTED_PROBLEMS = 20
 _EMPTY: Mapping[str, str] = {}
-_UNUSABLE = re.compile(r"^$|/$|^\.|/\.|//").search  # what key_problem may object to (a cheap first look)
 
 
 def build_set_plan(
@@ -127,7 +125,8 @@ def _walk_sources(walk: _Walk, pipes: tuple[CompiledPipeline, ...], sources: Ite
     plans = [(p.selector.matches, p, tuple((o, walk.owners[o.bucket], existing.get(o.bucket, _EMPTY),
                                             walk.index.recorded(o.bucket)) for o in p.outputs)) for p in pipes]
     classify_new, classify_recorded = _classify_new(walk), _classify_recorded(walk)
-    resolve, pack, selected = _resolver(walk.problems), _packer(walk), walk.selected
+    unusable, pack, selected = _unusable(walk.problems), _packer(walk), walk.selected
+    find, key_at = walk.index.find, walk.index.key_at
     for src in sources:
         key, etag = src.key, src.etag
         targets: list[Target] = []
@@ -143,14 +142,17 @@ def _walk_sources(walk: _Walk, pipes: tuple[CompiledPipeline, ...], sources: Ite
             if base != last_base:
                 variables, last_base = source_variables(key, base), base
             for out, owners, current_objects, recorded in outs:
-                okey = resolve(out, variables, key)
-                if okey is None:
+                okey = resolve_fileid(key, render_fileid(out.template, variables))  # templates.output_key
+                if (not okey or okey[-1] == "/" or okey[0] == "." or "/." in okey or "//" in okey) \
+                        and unusable(out, okey, key):
                     continue
                 group = recorded.get(okey)
                 if group is None:
                     target = classify_new(out, owners, current_objects.get(okey), okey, key)
                 else:
-                    target, okey = classify_recorded(out, owners, current_objects, group, okey, key, etag)
+                    target = classify_recorded(out, owners, current_objects.get(okey), group, okey, key, etag)
+                    if target is not None:
+                        okey = key_at(group, find(group, out.bucket, okey))  # the ledger's equal string
                 if target is not None:
                     targets.append(target)
                     keys.append(okey)
@@ -158,19 +160,17 @@ def _walk_sources(walk: _Walk, pipes: tuple[CompiledPipeline, ...], sources: Ite
             pack(key, etag, targets, keys)
 
 
-def _resolver(problems: list[str]) -> Callable[[CompiledOutput, dict[str, str], str], str | None]:
-    """Step 1: the output key of ``out`` for a source (None, and a problem noted, when it is unusable)."""
+def _unusable(problems: list[str]) -> Callable[[CompiledOutput, str, str], bool]:
+    """Step 1, resolving an output key (``templates.output_key``, called in two parts: one frame less per output):
+    whether a key is unusable (then a problem is noted)."""
 
-    def resolve(out: CompiledOutput, variables: dict[str, str], key: str) -> str | None:
-        okey = resolve_fileid(key, render_fileid(out.template, variables))
-        if _UNUSABLE(okey):
-            problem = key_problem(okey)
-            if problem:
-                problems.append(f"{out.address}: source {key!r} {problem}")
-                return None
-        return okey
+    def unusable(out: CompiledOutput, okey: str, key: str) -> bool:
+        problem = key_problem(okey)
+        if problem:
+            problems.append(f"{out.address}: source {key!r} {problem}")
+        return problem is not None
 
-    return resolve
+    return unusable
 
 
 def _classify_new(walk: _Walk) -> Callable[[CompiledOutput, dict[str, str], str | None, str, str], Target | None]:
@@ -202,51 +202,52 @@ def _classify_new(walk: _Walk) -> Callable[[CompiledOutput, dict[str, str], str 
     return classify
 
 
-_Recorded = Callable[[CompiledOutput, dict[str, str], Mapping[str, str], Group, str, str, str],
-                     tuple[Target | None, str]]
+_Recorded = Callable[[CompiledOutput, dict[str, str], str | None, Group, str, str, str], Target | None]
 
 
 def _classify_recorded(walk: _Walk) -> _Recorded:
-    """Step 2b: what to do about an output key the ledger records in ``group`` -> (target or None, the key as the
-    ledger holds it). Claims the entry; a source's outputs share one group, so its source ETag is compared once."""
+    """Step 2b: what to do about an output key the ledger records in ``group`` (``current``: the ETag observed
+    there, None when not observed or confirmed). Claims the entry. A source's outputs share one group: what
+    depends on the group alone is worked out once for them."""
     index, claims, confirmed, unchanged, problems = walk.index, walk.claims, walk.confirmed, walk.unchanged, \
         walk.problems
-    find, entry_id, key_at, source_of, fingerprint_at, same_etag = index.find, index.entry_id, index.key_at, \
-        index.source_of, index.fingerprint_at, index.same_etag
-    is_claimed, claim, is_confirmed, src_bucket = claims.is_set, claims.set, confirmed.is_set, walk.source_bucket
-    seen: list[Group | bool | None] = [None, False, False]  # the last group, same source ETag?, same source key?
+    find, describe, same_etag = index.find, index.describe, index.same_etag
+    is_claimed, put, is_confirmed, src_bucket = claims.is_set, claims.put, confirmed.is_set, walk.source_bucket
+    seen: Group = ()
+    first, source, same_source, own = 0, "", False, False  # of the group seen last: first entry, source, ...
+    recorded_fingerprints: tuple[str, ...] = ()
 
-    def classify(out: CompiledOutput, owners: dict[str, str], current_objects: Mapping[str, str], group: Group,
-                 okey: str, key: str, etag: str) -> tuple[Target | None, str]:
+    def classify(out: CompiledOutput, owners: dict[str, str], current: str | None, group: Group, okey: str,
+                 key: str, etag: str) -> Target | None:
+        nonlocal seen, first, source, same_source, own, recorded_fingerprints
+        if group is not seen:
+            seen, same_source = group, same_etag(group, -1, etag)
+            first, source, recorded_fingerprints = describe(group)
+            own = source == key
         bucket = out.bucket
         j = find(group, bucket, okey)
-        okey = key_at(group, j)  # the ledger's equal string: the rendered one is freed
-        entry = entry_id(group, j)
         owner = owners.get(okey)
-        if owner is None and is_claimed(entry):
-            owner = source_of(group)
+        if owner is None and is_claimed(first + j):
+            owner = source
         if owner is not None:
             problems.append(f"{bucket}/{okey}: output of both {owner!r} and {key!r} ({out.address})")
-            return None, okey
+            return None
         if okey == key and bucket == src_bucket and not out.overwrite_source:
             problems.append(f"{bucket}/{okey}: {out.address} would overwrite its own source")
-            return None, okey
-        claim(entry)
-        if seen[0] is not group:
-            seen[:] = group, same_etag(group, -1, etag), source_of(group) == key
-        if not seen[2]:  # recorded as another source's output: this source's now
+            return None
+        put(first + j, 1)  # claimed
+        if not own:  # recorded as another source's output: this source's now
             owners[okey] = key
-        current = current_objects.get(okey)
-        if current is None and not is_confirmed(entry):
-            return out.create_gone, okey
-        if fingerprint_at(group, j) != out.fingerprint:
-            return out.rule_changed, okey
-        if not seen[1] and okey != key:
-            return out.source_changed, okey
+        if current is None and not is_confirmed(first + j):
+            return out.create_gone
+        if recorded_fingerprints[j] != out.fingerprint:
+            return out.rule_changed
+        if not same_source and okey != key:
+            return out.source_changed
         if current is not None and not same_etag(group, j, current):
-            return out.output_changed, okey
+            return out.output_changed
         unchanged[out.index] += 1
-        return None, okey
+        return None
 
     return classify
 

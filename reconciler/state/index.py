@@ -84,8 +84,12 @@ class EntryFlags(bytearray):
     if TYPE_CHECKING:
         def is_set(self, entry: int) -> int:
             """Non-zero when ``entry``'s flag is set."""
-    else:
-        is_set = bytearray.__getitem__  # the planner asks it once per recorded output: no Python frame
+
+        def put(self, entry: int, flag: int) -> None:
+            """Set (1) or clear (0) ``entry``'s flag."""
+    else:  # the planner calls these once per recorded output: bytearray's own, no Python frame
+        is_set = bytearray.__getitem__
+        put = bytearray.__setitem__
 
     def set(self, entry: int) -> None:
         self[entry] = 1
@@ -97,7 +101,8 @@ class EntryFlags(bytearray):
 class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
     """A ledger's entries by (bucket, key), held as groups (see the module's docstring)."""
 
-    __slots__ = ("outputs", "made", "by_key", "by_source", "all", "size", "_layouts", "_outs", "_mades", "where")
+    __slots__ = ("outputs", "made", "by_key", "by_source", "all", "size", "_layouts", "_outs", "_mades", "where",
+                 "_fingerprints")
 
     def __init__(self, outputs: Sequence[tuple[str, str, str]] = (), made: Sequence[str] = (),
                  where: str = "ledger") -> None:
@@ -111,6 +116,7 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
         self._layouts: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._outs = {o: i for i, o in enumerate(self.outputs)}
         self._mades = {m: i for i, m in enumerate(self.made)}
+        self._fingerprints: dict[int, tuple[str, ...]] = {}  # id of a shared layout -> its entries' fingerprints
 
     # --- building ------------------------------------------------------------------------------------------
 
@@ -235,6 +241,20 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
         """The rule fingerprint recorded for entry ``j`` of ``group``."""
         fingerprint: str = self.outputs[group[LAYOUT][2 * j]][2]
         return fingerprint
+
+    def fingerprints(self, group: Group) -> tuple[str, ...]:
+        """The rule fingerprint recorded for each entry of ``group``, by position (one tuple per layout)."""
+        layout = group[LAYOUT]
+        known = self._fingerprints.get(id(layout))  # layouts are shared and kept (``_layouts``): ids stay theirs
+        if known is None:
+            outputs = self.outputs
+            known = self._fingerprints[id(layout)] = tuple(outputs[o][2] for o in layout[::2])
+        return known
+
+    def describe(self, group: Group) -> tuple[int, str, tuple[str, ...]]:
+        """(the number of ``group``'s first entry, its source key, its entries' fingerprints): the planner asks
+        once per group what ``entry_id``, ``source_of`` and ``fingerprints`` would tell."""
+        return group[BASE], group[SOURCE], self.fingerprints(group)
 
     def source_key(self, key: str) -> str:
         """``key``, as the ledger's string when it records a source of that key (a caller keeps one copy)."""
