@@ -86,6 +86,32 @@ class ObjectInfo:
     last_modified: str = ""
 
 
+class SourceList(Sequence[ObjectInfo]):
+    """The sources of an observation: their keys, in listing order, with ETags read from the listed objects
+    (each ``ObjectInfo`` is made when asked for: 10^6 sources hold no object each)."""
+
+    def __init__(self, keys: list[str], etags: Mapping[str, str]) -> None:
+        self.keys, self.etags = keys, etags
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self) -> Iterator[ObjectInfo]:
+        etags = self.etags
+        for key in self.keys:
+            yield ObjectInfo(key, etags[key])
+
+    def key_etags(self) -> Iterator[tuple[str, str]]:
+        """(key, ETag) of each source, in order, without making an ``ObjectInfo`` each (what the planner reads)."""
+        return zip(self.keys, map(self.etags.__getitem__, self.keys))
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [ObjectInfo(k, self.etags[k]) for k in self.keys[index]]
+        key = self.keys[index]
+        return ObjectInfo(key, self.etags[key])
+
+
 # --- ledger ------------------------------------------------------------------------------------------
 
 

@@ -50,20 +50,13 @@ def unknown_variables(template: str) -> list[str]:
 def source_variables(key: str, base: str = "") -> dict[str, str]:
     """The template variables of one source key; ``base`` is the include pattern's fixed directory."""
     slash = key.rfind("/")
-    directory, name = (key[:slash], key[slash + 1 :]) if slash >= 0 else ("", key)
+    name = key[slash + 1:]
     dot = name.rfind(".")
-    stem, ext = (name[:dot], name[dot + 1 :]) if dot > 0 else (name, "")
-    rel = key[len(base) :] if base and key.startswith(base) else key
+    rel = key[len(base):] if base and key.startswith(base) else key
     rslash = rel.rfind("/")
-    return {
-        "key": key,
-        "dir": directory,
-        "name": name,
-        "stem": stem,
-        "ext": ext,
-        "rel": rel,
-        "reldir": rel[:rslash] if rslash >= 0 else "",
-    }
+    return {"key": key, "dir": key[:slash] if slash > 0 else "", "name": name,
+            "stem": name[:dot] if dot > 0 else name, "ext": name[dot + 1:] if dot > 0 else "", "rel": rel,
+            "reldir": rel[:rslash] if rslash > 0 else ""}
 
 
 def render_fileid(template: str, variables: Mapping[str, str]) -> str:
@@ -72,7 +65,7 @@ def render_fileid(template: str, variables: Mapping[str, str]) -> str:
     fileid = template.format_map(variables)
     if "//" in fileid:
         fileid = _SLASHES.sub("/", fileid)
-    if fileid[:1] == "/" and template[:1] != "/":
+    if template[:1] != "/" and fileid[:1] == "/":
         fileid = fileid.lstrip("/")
     return fileid
 

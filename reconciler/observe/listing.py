@@ -3,44 +3,20 @@ of its own: it pages through ``Storage.list_objects``).
 
 Memory is the point (10^6 sources x 3 outputs): an object that stands as the ledger records it is only marked in
 the observation's ``confirmed`` (a byte per ledger entry); other objects are kept as key -> ETag, with the
-ledger's string for a key it records; sources are kept as keys, their ETags in the same dict (``SourceList``).
+ledger's string for a key it records; sources are kept as keys, their ETags in the same dict (``model.SourceList``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator
 
 from reconciler.state.index import EntryFlags, LedgerIndex
-from reconciler.model import ObjectInfo
 from reconciler.storage import Storage
 
 PAGE = 1000  # objects per list request
 Progress = Callable[[int], None]
 ListingCache = dict[str, list["Listing"]]  # bucket -> finished listings, shared by the sets of one plan
-
-
-class SourceList(Sequence[ObjectInfo]):
-    """The sources of an observation: their keys, in listing order, with ETags read from the listed objects
-    (each ``ObjectInfo`` is made when asked for: 10^6 sources hold no object each)."""
-
-    def __init__(self, keys: list[str], etags: Mapping[str, str]) -> None:
-        self.keys, self.etags = keys, etags
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def __iter__(self) -> Iterator[ObjectInfo]:
-        etags = self.etags
-        for key in self.keys:
-            yield ObjectInfo(key, etags[key])
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return [ObjectInfo(k, self.etags[k]) for k in self.keys[index]]
-        key = self.keys[index]
-        return ObjectInfo(key, self.etags[key])
 
 
 class Listing:

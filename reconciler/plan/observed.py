@@ -19,8 +19,8 @@ from reconciler.plan.compiled import output_prefixes, source_prefixes, template_
 from reconciler.declare.load import declaration_digest
 from reconciler.declare.globs import Selector, merge_prefixes
 from reconciler.state.index import EntryFlags, LedgerIndex
-from reconciler.observe.listing import Counter, Listing, ListingCache, Progress, SourceList
-from reconciler.model import Declaration, Ledger, Plan, SetPlan
+from reconciler.observe.listing import Counter, Listing, ListingCache, Progress
+from reconciler.model import Declaration, Ledger, Plan, SetPlan, SourceList
 from reconciler.plan.overlaps import SharedOutputs
 from reconciler.plan.planner import build_set_plan, expected_outputs, never_under
 from reconciler.storage import Storage

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.errors import StateError
 from reconciler.model import LedgerEntry
@@ -77,19 +77,14 @@ def same_etag(group: Group, j: int, etag: str) -> bool:
 
 class EntryFlags(bytearray):
     """A flag per entry of a ``LedgerIndex``, by entry number (``LedgerIndex.entry_id``): e.g. claimed by an
-    expected output, or confirmed by a listing. ``EntryFlags(size)``: none set."""
+    expected output, or confirmed by a listing. ``EntryFlags(size)``: none set. An array of entry numbers: besides
+    the named methods, ``flags[entry]`` reads and sets a flag (what the planner's loop does, once per output)."""
 
     __slots__ = ()
 
-    if TYPE_CHECKING:
-        def is_set(self, entry: int) -> int:
-            """Non-zero when ``entry``'s flag is set."""
-
-        def put(self, entry: int, flag: int) -> None:
-            """Set (1) or clear (0) ``entry``'s flag."""
-    else:  # the planner calls these once per recorded output: bytearray's own, no Python frame
-        is_set = bytearray.__getitem__
-        put = bytearray.__setitem__
+    def is_set(self, entry: int) -> bool:
+        """Whether ``entry``'s flag is set."""
+        return self[entry] != 0
 
     def set(self, entry: int) -> None:
         self[entry] = 1
@@ -254,7 +249,8 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
     def describe(self, group: Group) -> tuple[int, str, tuple[str, ...]]:
         """(the number of ``group``'s first entry, its source key, its entries' fingerprints): the planner asks
         once per group what ``entry_id``, ``source_of`` and ``fingerprints`` would tell."""
-        return group[BASE], group[SOURCE], self.fingerprints(group)
+        fingerprints = self._fingerprints.get(id(group[LAYOUT]))
+        return group[BASE], group[SOURCE], self.fingerprints(group) if fingerprints is None else fingerprints
 
     def source_key(self, key: str) -> str:
         """``key``, as the ledger's string when it records a source of that key (a caller keeps one copy)."""
