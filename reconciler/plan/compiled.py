@@ -27,9 +27,7 @@ class CompiledOutput:
 
     index: int
     address: str
-    rule: str
     template: str
-    absolute: bool
     bucket: str
     fingerprint: str
     overwrite_source: bool
@@ -90,9 +88,7 @@ def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, s
                 CompiledOutput(
                     index=index,
                     address=address,
-                    rule=output.rule,
                     template=output.fileid,
-                    absolute=absolute,
                     bucket=bucket,
                     fingerprint=fingerprint,
                     overwrite_source=output.overwrite_source,
@@ -111,7 +107,7 @@ def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, s
         distinct = {base_dir(p) for p in include}
         bases: tuple[tuple[re.Pattern[str], str], ...] = ()
         if len(distinct) > 1:
-            bases = tuple((compile_globs((p,)), base_dir(p)) for p in include)  # type: ignore[misc]
+            bases = tuple((regex, base_dir(p)) for p in include if (regex := compile_globs((p,))) is not None)
         pipes.append(
             CompiledPipeline(
                 selector=Selector(include, pipeline.source.exclude, skip),

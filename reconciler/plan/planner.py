@@ -5,13 +5,14 @@ declared output) it decides create / replace (with its reason) / unchanged / con
 no longer expected become orphaned (``orphans``; delete when pruning); each source's outputs to make are packed
 into image_process calls of at most five rules. Unchanged outputs are counted per address, never listed.
 
-The steps, per source: resolve each output key (``templates``), classify it (``_classify_new`` when the ledger
-does not record it, ``_classify_recorded`` when it does), pack the source's calls (``_pack``).
+The steps, per source (``_walk_sources``): resolve each output key (``templates``; ``_unusable`` notes a key that
+cannot be used), classify it (``_classify_new`` when the ledger does not record it, ``_classify_recorded`` when it
+does), pack the source's calls (``_packer``). Each step is made once per plan as a closure over what it needs.
 
 Speed and memory matter (10^6 sources x 3 outputs): what depends only on an output is compiled once
 (``compiled``), the template variables are made once per source and include base, the ledger is looked up through
 the ``LedgerIndex``'s named operations (bound to local names by the steps), and an output to make is held as a
-(target, key) pair of its call.
+target and a key of its call. The cyclic GC is left alone (the CLI pauses it around planning: ``cli.gcpause``).
 """
 
 from __future__ import annotations

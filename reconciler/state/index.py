@@ -17,9 +17,9 @@ and source ETag):
 It is a read-only ``Mapping`` of (bucket, key) -> ``LedgerEntry`` like any ledger's entries, making each entry when
 asked; code that changes entries works on ``dict(index)``. Code outside ``state/`` treats a group as opaque and
 reaches the entries through named operations: ``recorded`` (a bucket's output keys -> groups), ``find`` (an
-entry's position in its group), ``key_at`` / ``bucket_at`` / ``fingerprint_at`` / ``source_of`` / ``same_etag``
-/ ``etag_at``, ``entry_id`` (its number, for an ``EntryFlags``), ``flagged`` / ``unflagged`` (iterate entries by
-their flag), ``source_key`` (the ledger's string for a source key).
+entry's position in its group), ``key_at`` / ``bucket_at`` / ``address_at`` / ``source_of`` / ``same_etag`` /
+``etag_at`` / ``fingerprints`` / ``describe``, ``entry_id`` (its number, for an ``EntryFlags``), ``positions``,
+``flagged`` / ``unflagged`` (iterate entries by their flag), ``source_key`` (the ledger's string for a source).
 """
 
 from __future__ import annotations
@@ -231,11 +231,6 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
         """The declared output (pipeline.output) of entry ``j`` of ``group``."""
         address: str = self.outputs[group[LAYOUT][2 * j]][1]
         return address
-
-    def fingerprint_at(self, group: Group, j: int) -> str:
-        """The rule fingerprint recorded for entry ``j`` of ``group``."""
-        fingerprint: str = self.outputs[group[LAYOUT][2 * j]][2]
-        return fingerprint
 
     def fingerprints(self, group: Group) -> tuple[str, ...]:
         """The rule fingerprint recorded for each entry of ``group``, by position (one tuple per layout)."""

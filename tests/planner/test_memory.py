@@ -186,7 +186,7 @@ def test_calls_are_values_of_targets_and_keys() -> None:
     with pytest.raises(ValueError, match="does not resolve"):
         Call.of_rules(B, "img/a.jpg", "e", (RuleOp("p.t", "r", "//t/a.webp", B, "t/a.webp", "f"),))
     with pytest.raises(AttributeError):
-        call.key = "other"  # type: ignore[misc]
+        setattr(call, "key", "other")  # a Call is immutable
     conflict = PlannedAction(ActionKind.CONFLICT, "p.t", B, "t/b.webp", "img/b.jpg", Reason.UNMANAGED)
     actions = PlanActions((call, call), (conflict,))
     assert len(actions) == 5 and list(actions)[-1] == conflict and actions[0] == list(call.changes())[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -135,10 +136,10 @@ def test_a_wrong_item_past_the_schema_sample_is_named_by_its_index(tmp_path: Pat
                                '"reason": "missing", "detail": ""},', 1),
      "create or replace actions that no call makes: src-1250000000/x.webp"),
 ])
-def test_calls_and_their_actions_must_agree(tmp_path: Path, edit: object, message: str) -> None:
+def test_calls_and_their_actions_must_agree(tmp_path: Path, edit: Callable[[str], str], message: str) -> None:
     path = tmp_path / "plan.json"
     save_plan(make_plan(3, 2), path)
-    path.write_text(edit(path.read_text()))  # type: ignore[operator]
+    path.write_text(edit(path.read_text()))
     with pytest.raises(StateError, match=message):
         load_plan(path)
 
