@@ -12,7 +12,7 @@ Each run is a fresh subprocess (``python -m benchmarks.bench_planner --child SCE
 3. plans with ``observe.plan_observed`` (``planner.build_set_plan`` given the observation; timed:
    ``time.process_time`` around it only).
 
-The cyclic GC is paused throughout, as ``observe.plan_declarations`` does. Two scenarios:
+The cyclic GC is paused throughout, as the CLI does around planning (``cli.gcpause``). Two scenarios:
 
 - ``first``: nothing exists, no ledger: every output is created (3 N actions, N calls).
 - ``converged``: every output stands as the ledger recorded it: no actions, 3 N unchanged.
@@ -170,7 +170,7 @@ def child(scenario: str, n: int, state_dir: str) -> dict[str, Any]:
     from reconciler.plan.observed import observe_set, plan_observed
     from reconciler.state.store import LedgerStore
 
-    gc.disable()  # as observe.plan_declarations does
+    gc.disable()  # as the CLI does around planning (cli.gcpause)
     decl = _declaration()
     storage = SyntheticStorage(decl, n, scenario == "converged")
     ledger = LedgerStore(lambda region: storage, Path(state_dir)).read(decl)  # type: ignore[arg-type,return-value]
@@ -199,7 +199,7 @@ def remake_child(n: int, state_dir: str) -> dict[str, Any]:
 
     from reconciler.apply.bookkeeping import SetRun
     from reconciler.state.ledger import JournalRecord
-    from reconciler.state.index import KEYS, LAYOUT, LedgerIndex
+    from reconciler.state.index import LedgerIndex
     from reconciler.model import SetPlan
     from reconciler.state.store import LedgerStore
 
@@ -221,9 +221,8 @@ def remake_child(n: int, state_dir: str) -> dict[str, Any]:
     run = SetRun(decl, SetPlan(decl.name, "d", snap.ledger.generation, (), (), {}), snap, Journal())  # type: ignore
     remade = 0
     for group in index.groups():
-        layout = group[LAYOUT]
-        for j in range(len(group) - KEYS):
-            if index.outputs[layout[2 * j]][1] == "products.thumb":
+        for j in index.positions(group):
+            if index.address_at(group, j) == "products.thumb":
                 entry = index.entry(group, j)
                 run.record([JournalRecord.put(replace(entry, output_etag=_etag(remade, 9), made_at=_made_at(n)))])
                 remade += 1

@@ -16,7 +16,8 @@ import pytest
 from benchmarks import common as c
 from benchmarks.__main__ import _normalise
 from benchmarks.bench_plan import parse_summary
-from reconciler.declare.templates import resolve_fileid, source_variables
+from reconciler.declare.templates import source_variables
+from reconciler.model import resolve_fileid
 
 
 def _fig(body: dict, prefix: str) -> dict:

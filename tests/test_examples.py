@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from reconciler.cli import main
 from reconciler.declare.load import load_declarations
 from reconciler.declare.globs import Selector
-from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables
+from reconciler.declare.templates import FileidTemplate, source_variables
+from reconciler.model import resolve_fileid
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

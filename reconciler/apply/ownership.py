@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler.declare.globs import Selector
-from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables
+from reconciler.declare.templates import FileidTemplate, source_variables
+from reconciler.model import resolve_fileid
 from reconciler.errors import StateError
 from reconciler.model import Declaration, Ledger, LedgerEntry
 from reconciler.plan.compiled import template_prefix

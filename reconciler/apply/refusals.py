@@ -79,8 +79,8 @@ def _one_by_one(call: Call, ops: tuple[RuleOp, ...], issue: Issue) -> Split:
 def subcall(call: Call, ops: tuple[RuleOp, ...]) -> Call:
     """The call of ``ops`` only, each rule keeping its target (its action, reason and detail)."""
     wanted = {(op.bucket, op.key) for op in ops}
-    kept = tuple(x for target, key in call.pairs() if (target.bucket, key) in wanted for x in (target, key))
-    return Call.of(call.bucket, call.key, call.source_etag, kept)
+    kept = [(target, key) for target, key in call.pairs() if (target.bucket, key) in wanted]
+    return Call(call.bucket, call.key, call.source_etag, tuple(t for t, _ in kept), tuple(k for _, k in kept))
 
 
 def refusal_message(op: RuleOp, error: StorageError, split: Split, size: int) -> str:

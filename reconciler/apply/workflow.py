@@ -8,6 +8,7 @@ confirmation); this module prints nothing and asks nothing itself. Compaction an
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -60,6 +61,7 @@ class Callbacks:
     show: Callable[[Plan], None] = _nothing
     confirm: Callable[[Plan], None] = _nothing
     warn: Callable[[str], None] = _ignore
+    planning: Callable[[], AbstractContextManager[object]] = nullcontext  # the CLI pauses the cyclic GC in it
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,10 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
     decls = targeted_declarations(decls, settings.targets)
     replacements = settings.replacements or (replacements_in(settings.saved) if settings.saved else ())
     with lock_sets(decls, backend, options, operation=settings.operation.value) as locks:
-        plan = plan_narrowed(decls, backend, targets=settings.targets, replacements=replacements,
-                             prune=settings.prune and settings.operation is Operation.APPLY,
-                             replace_unmanaged=replace_unmanaged)
+        with callbacks.planning():
+            plan = plan_narrowed(decls, backend, targets=settings.targets, replacements=replacements,
+                                 prune=settings.prune and settings.operation is Operation.APPLY,
+                                 replace_unmanaged=replace_unmanaged)
         if settings.saved is not None:
             plan = reviewed_plan(settings.saved, plan, settings.saved_where)
         callbacks.show(plan)

@@ -30,6 +30,7 @@ from reconciler.cli.progress import make_progress
 from reconciler.declare.load import load_declarations
 from reconciler.errors import Aborted, ApplyFailed, UsageError
 from reconciler.model import Declaration, Plan, Reason
+from reconciler.cli.gcpause import gc_paused
 from reconciler.plan.planfile import load_plan
 from reconciler.state.journal import set_aside
 from reconciler.state.locks import CorruptLock
@@ -153,6 +154,7 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
                            replacements=narrowing.replacements)
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
     callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed),
+                          planning=gc_paused,
                           warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
     with _sigterm_as_interrupt(), _report_when_stopped(fmt):
@@ -181,7 +183,8 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: b
         if any(a.reason is Reason.REPLACE_UNMANAGED for s in plan.sets for a in s.actions):
             confirm_or_abort("Record these objects in the ledger?", yes=yes, command="adopt")
 
-    callbacks = Callbacks(show=lambda plan: click.echo(render_adoption(plan), err=fmt == "json"), confirm=confirm)
+    callbacks = Callbacks(show=lambda plan: click.echo(render_adoption(plan), err=fmt == "json"), confirm=confirm,
+                          planning=gc_paused)
     with _sigterm_as_interrupt(), _report_when_stopped(fmt):
         with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
             outcome = run_sets(decls, backend, settings, callbacks)

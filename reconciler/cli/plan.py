@@ -25,6 +25,7 @@ from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
 from reconciler.render.escape import escape_text
+from reconciler.cli.gcpause import gc_paused
 from reconciler.plan.planfile import save_plan
 from reconciler.plan.prices import load_prices
 from reconciler.plan.warnings import plan_warnings
@@ -96,8 +97,10 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     try:
         buckets = buckets_of(targeted_declarations(decls, narrowing.targets))
         with backend_from_options(endpoint, local, state_dir, buckets=buckets) as backend:
-            result = plan_narrowed(decls, backend, targets=narrowing.targets, replacements=narrowing.replacements,
-                                   prune=prune, replace_unmanaged=replace_unmanaged, progress=progress)
+            with gc_paused():
+                result = plan_narrowed(decls, backend, targets=narrowing.targets,
+                                       replacements=narrowing.replacements, prune=prune,
+                                       replace_unmanaged=replace_unmanaged, progress=progress)
             owned = refusal_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
     finally:
         if progress is not None:

@@ -18,10 +18,9 @@ from reconciler.model import Declaration, OutputSpec, Pipeline
 from reconciler.declare.rules import RuleError, parse_rule
 from reconciler.declare.templates import (
     VARIABLES,
-    FileidTemplate,
     TemplateError,
     key_problem,
-    resolve_fileid,
+    output_key,
     source_variables,
     unknown_variables,
 )
@@ -143,7 +142,7 @@ def _key_problems(fileid: str, includes: list[str]) -> list[str]:
     found = []
     for pattern in includes:
         for source in sample_keys(pattern):
-            key = resolve_fileid(source, FileidTemplate(fileid).render(source_variables(source, base_dir(pattern))))
+            key = output_key(fileid, source_variables(source, base_dir(pattern)), source)
             problem = key_problem(key)
             if problem:
                 found.append(f"fileid {problem}, for source {source!r}")
@@ -258,7 +257,7 @@ def _check_keys(decl: Declaration, selectors: dict[str, Selector], templates_ok:
                     continue
                 loc: Location = ("pipelines", pipeline.name, "outputs", output.name, "fileid")
                 variables = source_variables(source, selector.base_for(source))
-                key = resolve_fileid(source, FileidTemplate(output.fileid).render(variables))
+                key = output_key(output.fileid, variables, source)
                 bucket = decl.output_bucket(output)
                 for kind, message in _key_findings(decl, selectors, output, source, bucket, key):
                     findings.setdefault((address, kind), (loc, message))

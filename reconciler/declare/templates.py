@@ -1,22 +1,25 @@
-"""fileid templates: which variables exist, how a template renders for a source key, and how COS resolves
-the rendered fileid to an output key. Pure.
+"""fileid templates: which variables exist, how a template renders for a source key, and the output key that
+fileid names (``output_key``). Pure.
 
 Variables, for source ``products/shoes/red.jpg`` matched by ``products/**/*.jpg``:
 ``{key}`` products/shoes/red.jpg, ``{dir}`` products/shoes, ``{name}`` red.jpg, ``{stem}`` red, ``{ext}`` jpg,
 ``{rel}`` shoes/red.jpg and ``{reldir}`` shoes (below the include pattern's fixed directory).
 
-COS semantics (Pic-Operations fileid rules, zh 1045/73025 and the seed document): a fileid with a leading ``/``
-is a key from the bucket root (rule 1); a fileid equal to the source's ObjectKey -- "object name, such as
-folder/sample.jpg", the full key -- overwrites the source (rule 4); otherwise it is relative to the SOURCE
-OBJECT'S DIRECTORY (rule 2). Empty variables never produce ``//`` (an object at the root has ``{dir}`` "").
-The fileid is sent URL-encoded; these functions work on the decoded text.
+COS semantics (``model.resolve_fileid``, their one definition; Pic-Operations fileid rules, zh 1045/73025 and the
+seed document): a fileid with a leading ``/`` is a key from the bucket root (rule 1); a fileid equal to the source's
+ObjectKey -- "object name, such as folder/sample.jpg", the full key -- overwrites the source (rule 4); otherwise it
+is relative to the SOURCE OBJECT'S DIRECTORY (rule 2). Empty variables never produce ``//`` (an object at the root
+has ``{dir}`` ""). The fileid is sent URL-encoded; these functions work on the decoded text.
 """
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from reconciler.model import resolve_fileid
 
 VARIABLES = ("key", "dir", "name", "stem", "ext", "rel", "reldir")
 _SLASHES = re.compile(r"/{2,}")
@@ -49,20 +52,29 @@ def unknown_variables(template: str) -> list[str]:
 def source_variables(key: str, base: str = "") -> dict[str, str]:
     """The template variables of one source key; ``base`` is the include pattern's fixed directory."""
     slash = key.rfind("/")
-    directory, name = (key[:slash], key[slash + 1 :]) if slash >= 0 else ("", key)
+    name = key[slash + 1:]
     dot = name.rfind(".")
-    stem, ext = (name[:dot], name[dot + 1 :]) if dot > 0 else (name, "")
-    rel = key[len(base) :] if base and key.startswith(base) else key
+    rel = key[len(base):] if base and key.startswith(base) else key
     rslash = rel.rfind("/")
-    return {
-        "key": key,
-        "dir": directory,
-        "name": name,
-        "stem": stem,
-        "ext": ext,
-        "rel": rel,
-        "reldir": rel[:rslash] if rslash >= 0 else "",
-    }
+    return {"key": key, "dir": key[:slash] if slash > 0 else "", "name": name,
+            "stem": name[:dot] if dot > 0 else name, "ext": name[dot + 1:] if dot > 0 else "", "rel": rel,
+            "reldir": rel[:rslash] if rslash > 0 else ""}
+
+
+def render_fileid(template: str, variables: Mapping[str, str]) -> str:
+    """The fileid to send in Pic-Operations for a source's ``variables``: runs of "/" made one, a leading "/" only
+    when the template has one (absolute)."""
+    fileid = template.format_map(variables)
+    if "//" in fileid:
+        fileid = _SLASHES.sub("/", fileid)
+    if template[:1] != "/" and fileid[:1] == "/":
+        fileid = fileid.lstrip("/")
+    return fileid
+
+
+def output_key(template: str, variables: Mapping[str, str], source_key: str) -> str:
+    """The key of the output ``template`` names for ``source_key`` (whose template variables are ``variables``)."""
+    return resolve_fileid(source_key, render_fileid(template, variables))
 
 
 @dataclass(frozen=True)
@@ -77,22 +89,7 @@ class FileidTemplate:
 
     def render(self, variables: dict[str, str]) -> str:
         """The fileid to send in Pic-Operations (COS form: leading "/" when absolute)."""
-        rendered = self.text.format_map(variables)
-        if "//" in rendered:
-            rendered = _SLASHES.sub("/", rendered)
-        if not self.absolute:
-            rendered = rendered.lstrip("/")
-        return rendered
-
-
-def resolve_fileid(source_key: str, fileid: str) -> str:
-    """The output key COS writes for ``fileid`` processed from ``source_key`` (COS's documented rules 1, 4, 2)."""
-    if fileid.startswith("/"):
-        return fileid.lstrip("/")
-    if fileid == source_key:
-        return source_key  # rule 4: "to overwrite the original image, set fileid to <ObjectKey>"
-    slash = source_key.rfind("/")
-    return fileid if slash < 0 else source_key[: slash + 1] + fileid
+        return render_fileid(self.text, variables)
 
 
 def key_problem(key: str) -> str | None:

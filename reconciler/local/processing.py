@@ -2,7 +2,7 @@
 
 fileid semantics as CI documents them (zh 1045/73025 and the seed document): the fileid arrives URL-encoded and
 is percent-decoded (a ``%`` not followed by two hex digits, or bytes that are not UTF-8, is refused); then
-``declare.templates.resolve_fileid`` gives the key, the same function the planner uses: a leading ``/`` is a key
+``model.resolve_fileid`` gives the key, the same function the planner uses: a leading ``/`` is a key
 from the bucket root, a fileid equal to the source's key overwrites the source (rule 4), otherwise it is
 relative to the SOURCE OBJECT'S DIRECTORY; it must not end with ``/``. ``bucket`` names the destination.
 Every rule is computed before any output is written, so a failing rule writes nothing.
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-from reconciler.declare.templates import resolve_fileid as resolve_key
+from reconciler.model import resolve_fileid as resolve_key
 
 from reconciler.local import imaging
 from reconciler.local.replies import ProcessedResult

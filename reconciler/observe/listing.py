@@ -3,44 +3,20 @@ of its own: it pages through ``Storage.list_objects``).
 
 Memory is the point (10^6 sources x 3 outputs): an object that stands as the ledger records it is only marked in
 the observation's ``confirmed`` (a byte per ledger entry); other objects are kept as key -> ETag, with the
-ledger's string for a key it records; sources are kept as keys, their ETags in the same dict (``SourceList``).
+ledger's string for a key it records; sources are kept as keys, their ETags in the same dict (``model.SourceList``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator
 
-from reconciler.state.index import BASE, KEYS, LAYOUT, SOURCE, LedgerIndex, etag_at, same_etag
-from reconciler.model import ObjectInfo
+from reconciler.state.index import EntryFlags, LedgerIndex
 from reconciler.storage import Storage
 
 PAGE = 1000  # objects per list request
 Progress = Callable[[int], None]
 ListingCache = dict[str, list["Listing"]]  # bucket -> finished listings, shared by the sets of one plan
-
-
-class SourceList(Sequence[ObjectInfo]):
-    """The sources of an observation: their keys, in listing order, with ETags read from the listed objects
-    (each ``ObjectInfo`` is made when asked for: 10^6 sources hold no object each)."""
-
-    def __init__(self, keys: list[str], etags: Mapping[str, str]) -> None:
-        self.keys, self.etags = keys, etags
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def __iter__(self) -> Iterator[ObjectInfo]:
-        etags = self.etags
-        for key in self.keys:
-            yield ObjectInfo(key, etags[key])
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return [ObjectInfo(k, self.etags[k]) for k in self.keys[index]]
-        key = self.keys[index]
-        return ObjectInfo(key, self.etags[key])
 
 
 class Listing:
@@ -54,7 +30,7 @@ class Listing:
 
     def __init__(self, storage: Storage, bucket: str, prefix: str, keep_sources: bool, counter: Counter,
                  select: Callable[[str], bool] | None = None, index: LedgerIndex | None = None,
-                 confirmed: bytearray | None = None) -> None:
+                 confirmed: EntryFlags | None = None) -> None:
         self.storage, self.bucket, self.prefix = storage, bucket, prefix
         self.keep_sources = keep_sources
         self.counter = counter
@@ -70,27 +46,25 @@ class Listing:
     def _taker(self) -> Callable[[str, str], None]:
         """The function that takes one listed object (a closure: it runs once per object listed)."""
         objects, sources, keep, select = self.objects, self.sources, self.keep_sources, self.select
-        index, confirmed = self.index, self.confirmed
-        recorded = index.by_key.get(self.bucket) if index is not None and confirmed is not None else None
-        own_sources = index.by_source if index is not None and keep else None
-        bucket = self.bucket
+        bucket, index = self.bucket, self.index if self.index is not None else LedgerIndex()
+        confirmed = self.confirmed if self.confirmed is not None else EntryFlags()
+        recorded = index.recorded(bucket) if self.confirmed is not None else None
+        find, key_at, same_etag, entry_id = index.find, index.key_at, index.same_etag, index.entry_id
+        confirm, source_key = confirmed.set, index.source_key
 
         def take(key: str, etag: str) -> None:
             is_source = keep and (select is None or select(key))
             if recorded:
                 group = recorded.get(key)
                 if group is not None:
-                    j = index.locate(group, bucket, key)  # type: ignore[union-attr]
-                    key = group[KEYS + j]
+                    j = find(group, bucket, key)
+                    key = key_at(group, j)  # the ledger's string: the listed one is freed
                     if same_etag(group, j, etag):
-                        confirmed[group[BASE] + j] = 1  # type: ignore[index]
+                        confirm(entry_id(group, j))
                         if not is_source:
                             return
             if is_source:
-                if own_sources:
-                    group = own_sources.get(key)
-                    if group is not None:
-                        key = group[SOURCE]
+                key = source_key(key)
                 sources.append(key)
             objects[key] = etag
 
@@ -113,16 +87,13 @@ class Listing:
         """Every object this listing showed: those kept, and those it only marked as confirmed."""
         yield from self.objects.items()
         index, confirmed = self.index, self.confirmed
-        if index is None or confirmed is None or self.bucket not in index.by_key:
+        if index is None or confirmed is None or not index.recorded(self.bucket):
             return
-        bucket, prefix, outputs = self.bucket, self.prefix, index.outputs
-        for group in index.groups():
-            layout, base = group[LAYOUT], group[BASE]
-            for j in range(len(group) - KEYS):
-                key = group[KEYS + j]
-                if confirmed[base + j] and outputs[layout[2 * j]][0] == bucket and key.startswith(prefix) \
-                        and key not in self.objects:
-                    yield key, etag_at(group, j)
+        bucket, prefix = self.bucket, self.prefix
+        for group, j in index.flagged(confirmed):
+            key = index.key_at(group, j)
+            if key.startswith(prefix) and index.bucket_at(group, j) == bucket and key not in self.objects:
+                yield key, index.etag_at(group, j)
 
     def run(self) -> Listing:
         take = self._taker()

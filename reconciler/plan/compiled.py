@@ -17,7 +17,7 @@ from reconciler.declare.globs import Glob, Selector, base_dir, compile_globs, me
 from reconciler.model import ActionKind, Declaration, ObjectInfo, Reason, Target
 from reconciler.declare.rules import fingerprint as rule_fingerprint
 from reconciler.declare.rules import style_name, styled
-from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables, template_variables
+from reconciler.declare.templates import FileidTemplate, output_key, source_variables, template_variables
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -28,13 +28,10 @@ class CompiledOutput:
 
     index: int
     address: str
-    rule: str
     template: str
-    absolute: bool
     bucket: str
     fingerprint: str
     overwrite_source: bool
-    rule_detail: str  # shown on rule-changed replacements
     # what a call's rule makes, by why it is made (shared by every call making this output for that reason)
     create: Target
     create_gone: Target  # recorded, but the object is gone
@@ -98,13 +95,10 @@ def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, s
                 CompiledOutput(
                     index=index,
                     address=address,
-                    rule=output.rule,
                     template=output.fileid,
-                    absolute=absolute,
                     bucket=bucket,
                     fingerprint=fingerprint,
                     overwrite_source=output.overwrite_source,
-                    rule_detail=detail,
                     create=target(create, Reason.MISSING),
                     create_gone=target(create, Reason.MISSING, "recorded output is gone"),
                     create_over_source=target(create, Reason.MISSING, "overwrites its source"),
@@ -120,7 +114,7 @@ def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, s
         distinct = {base_dir(p) for p in include}
         bases: tuple[tuple[Glob, str], ...] = ()
         if len(distinct) > 1:
-            bases = tuple((compile_globs((p,)), base_dir(p)) for p in include)  # type: ignore[misc]
+            bases = tuple((regex, base_dir(p)) for p in include if (regex := compile_globs((p,))) is not None)
         pipes.append(
             CompiledPipeline(
                 selector=Selector(include, pipeline.source.exclude, skip),
@@ -133,12 +127,6 @@ def compile_pipelines(decl: Declaration, rule_changes: Mapping[str, tuple[str, s
     return tuple(pipes)
 
 
-def _render(out: CompiledOutput, variables: dict[str, str], source_key: str) -> tuple[str, str]:
-    """(fileid as sent, resolved output key) with COS's fileid semantics (``templates``)."""
-    fileid = FileidTemplate(out.template).render(variables)
-    return fileid, resolve_fileid(source_key, fileid)
-
-
 def expected_outputs(decl: Declaration, sources: Iterable[ObjectInfo]) -> Iterator[tuple[str, str, str]]:
     """(address, bucket, key) of every expected output: what an observer may HEAD instead of listing."""
     pipes = compile_pipelines(decl, {})
@@ -147,7 +135,7 @@ def expected_outputs(decl: Declaration, sources: Iterable[ObjectInfo]) -> Iterat
             if pipe.selector.matches(src.key):
                 variables = source_variables(src.key, pipe.base_for(src.key))
                 for out in pipe.outputs:
-                    yield out.address, out.bucket, _render(out, variables, src.key)[1]
+                    yield out.address, out.bucket, output_key(out.template, variables, src.key)
 
 
 def template_prefix(template: str) -> str:

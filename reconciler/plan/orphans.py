@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.plan.compiled import CompiledPipeline
-from reconciler.state.index import BASE, KEYS, LedgerIndex
+from reconciler.state.index import EntryFlags, LedgerIndex
 from reconciler.model import ActionKind, Declaration, PlannedAction, Reason
 
 _EMPTY: Mapping[str, str] = {}
@@ -20,8 +20,8 @@ def orphans(
     decl: Declaration,
     pipes: tuple[CompiledPipeline, ...],
     index: LedgerIndex,
-    claims: bytearray,
-    confirmed: bytes | bytearray,
+    claims: EntryFlags,
+    confirmed: EntryFlags,
     existing: Mapping[str, Mapping[str, str]],
     selected: set[str],
     prune: bool,
@@ -29,30 +29,26 @@ def orphans(
     """Recorded outputs that no expected output claims: orphaned, or delete when pruning."""
     selectors = {o.address: p.selector for p in pipes for o in p.outputs}
     result: list[PlannedAction] = []
-    for group in index.groups():
-        for j in range(len(group) - KEYS):
-            entry_id = group[BASE] + j
-            if claims[entry_id]:
-                continue
-            entry = index.entry(group, j)
-            bucket, key = entry.bucket, entry.key
-            selector = selectors.get(entry.address)
-            still_selected = selector is not None and selector.matches(entry.source_key)
-            gone_source = still_selected and entry.source_key not in selected
-            reason = Reason.SOURCE_DELETED if gone_source else Reason.NOT_DECLARED
-            current = existing.get(bucket, _EMPTY).get(key)
-            if current is None and confirmed[entry_id]:
-                current = entry.output_etag
-            if current is None:
-                result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
-                                            Reason.OUTPUT_GONE))
-            elif not prune:
-                result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
-                                            reason))
-            elif current != entry.output_etag:
-                result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key, reason,
-                                            "changed outside cosrecon since it was made; not deleted"))
-            else:
-                result.append(PlannedAction(ActionKind.DELETE, entry.address, bucket, key, entry.source_key, reason))
+    for group, j in index.unflagged(claims):
+        entry = index.entry(group, j)
+        bucket, key = entry.bucket, entry.key
+        selector = selectors.get(entry.address)
+        still_selected = selector is not None and selector.matches(entry.source_key)
+        gone_source = still_selected and entry.source_key not in selected
+        reason = Reason.SOURCE_DELETED if gone_source else Reason.NOT_DECLARED
+        current = existing.get(bucket, _EMPTY).get(key)
+        if current is None and confirmed.is_set(index.entry_id(group, j)):
+            current = entry.output_etag
+        if current is None:
+            result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
+                                        Reason.OUTPUT_GONE))
+        elif not prune:
+            result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
+                                        reason))
+        elif current != entry.output_etag:
+            result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key, reason,
+                                        "changed outside cosrecon since it was made; not deleted"))
+        else:
+            result.append(PlannedAction(ActionKind.DELETE, entry.address, bucket, key, entry.source_key, reason))
     result.sort(key=lambda a: (a.address, a.bucket, a.key))
     return result

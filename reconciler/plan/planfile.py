@@ -293,7 +293,8 @@ class _Builder:
         if not isinstance(rules, list) or not 1 <= len(rules) <= 5:
             raise ValueError(f"a call of {key!r} has {len(rules)} rules (1 to 5 allowed)")
         why, share = self.why.get(name, {}), self.shared.setdefault
-        ops: list[Target | str] = []
+        targets: list[Target] = []
+        keys: list[str] = []
         for r in rules:
             address, rule, fileid = _str(r["address"]), _str(r["rule"]), _str(r["fileid"])
             out_bucket, out_key, fingerprint = _str(r["bucket"]), _str(r["key"]), _str(r["fingerprint"])
@@ -303,8 +304,9 @@ class _Builder:
                 raise ValueError(f"rule {address} of {key!r} makes {out_bucket}/{out_key}, which no create or "
                                  "replace action of that source names")
             target = Target(address, rule, out_bucket, fingerprint, absolute, *made[0])
-            ops += (share(target, target), out_key)
-        self.calls.setdefault(name, []).append(Call.of(bucket, key, etag, tuple(ops)))
+            targets.append(share(target, target))
+            keys.append(out_key)
+        self.calls.setdefault(name, []).append(Call(bucket, key, etag, tuple(targets), tuple(keys)))
 
     def finish(self, sets_data: Any) -> Plan:
         left = [f"{b}/{k}" for why in self.why.values() for b, k in why]

@@ -72,7 +72,7 @@ def _covered(targets: Sequence[Address], set_name: str, address: str) -> bool:
 
 def _rebuilt(call: Call, pairs: Sequence[tuple[Target, str]]) -> Call:
     """``call`` with these (target, output key) rules (the one place that makes a ``Call`` here)."""
-    return Call.of(call.bucket, call.key, call.source_etag, tuple(x for pair in pairs for x in pair))
+    return Call(call.bucket, call.key, call.source_etag, tuple(t for t, _ in pairs), tuple(k for _, k in pairs))
 
 
 def _narrow_call(call: Call, keep: Mapping[str, bool]) -> Call | None:

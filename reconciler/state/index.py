@@ -15,7 +15,11 @@ and source ETag):
   -> a group of it (so a listing can keep the ledger's string for a source key).
 
 It is a read-only ``Mapping`` of (bucket, key) -> ``LedgerEntry`` like any ledger's entries, making each entry when
-asked; code that changes entries works on ``dict(index)``.
+asked; code that changes entries works on ``dict(index)``. Code outside ``state/`` treats a group as opaque and
+reaches the entries through named operations: ``recorded`` (a bucket's output keys -> groups), ``find`` (an
+entry's position in its group), ``key_at`` / ``bucket_at`` / ``address_at`` / ``source_of`` / ``same_etag`` /
+``etag_at`` / ``fingerprints`` / ``describe``, ``entry_id`` (its number, for an ``EntryFlags``), ``positions``,
+``flagged`` / ``unflagged`` (iterate entries by their flag), ``source_key`` (the ledger's string for a source).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from reconciler.model import LedgerEntry
 
 SOURCE, BASE, LAYOUT, ETAGS, KEYS = 0, 1, 2, 3, 4  # positions in a group
 Group = tuple[Any, ...]
+_NO_GROUPS: Mapping[str, Group] = {}
 _MD5 = re.compile(r"[0-9a-f]{32}").fullmatch
 _MULTIPART = re.compile(r"[0-9a-f]{32}(?:-[1-9][0-9]{0,8})?").fullmatch  # a multipart upload's: MD5 of MD5s, parts
 
@@ -51,10 +56,48 @@ def _text(record: bytes) -> str:
     return record[:16].hex() + (f"-{parts}" if parts else "")
 
 
+def etag_at(group: Group, j: int) -> str:
+    """The ETag of entry ``j`` of ``group`` as COS shows it (``j = -1``: the source's)."""
+    etags = group[ETAGS]
+    if type(etags) is bytes:
+        width = len(etags) // (len(group) - KEYS + 1)
+        return _text(etags[width * (j + 1):width * (j + 2)])
+    return str(etags[j + 1])
+
+
+def same_etag(group: Group, j: int, etag: str) -> bool:
+    """Whether ``etag`` (as COS shows it) is the one recorded for entry ``j`` of ``group`` (-1: the source's)."""
+    etags = group[ETAGS]
+    if type(etags) is bytes:
+        if len(etags) == 16 * (len(group) - KEYS + 1):
+            return len(etag) == 32 and etags[16 * (j + 1):16 * (j + 2)].hex() == etag
+        return etag_at(group, j) == etag
+    return bool(etags[j + 1] == etag)
+
+
+class EntryFlags(bytearray):
+    """A flag per entry of a ``LedgerIndex``, by entry number (``LedgerIndex.entry_id``): e.g. claimed by an
+    expected output, or confirmed by a listing. ``EntryFlags(size)``: none set. An array of entry numbers: besides
+    the named methods, ``flags[entry]`` reads and sets a flag (what the planner's loop does, once per output)."""
+
+    __slots__ = ()
+
+    def is_set(self, entry: int) -> bool:
+        """Whether ``entry``'s flag is set."""
+        return self[entry] != 0
+
+    def set(self, entry: int) -> None:
+        self[entry] = 1
+
+    def count_set(self) -> int:
+        return len(self) - self.count(0)
+
+
 class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
     """A ledger's entries by (bucket, key), held as groups (see the module's docstring)."""
 
-    __slots__ = ("outputs", "made", "by_key", "by_source", "all", "size", "_layouts", "_outs", "_mades", "where")
+    __slots__ = ("outputs", "made", "by_key", "by_source", "all", "size", "_layouts", "_outs", "_mades", "where",
+                 "_fingerprints")
 
     def __init__(self, outputs: Sequence[tuple[str, str, str]] = (), made: Sequence[str] = (),
                  where: str = "ledger") -> None:
@@ -68,6 +111,7 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
         self._layouts: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._outs = {o: i for i, o in enumerate(self.outputs)}
         self._mades = {m: i for i, m in enumerate(self.made)}
+        self._fingerprints: dict[int, tuple[str, ...]] = {}  # id of a shared layout -> its entries' fingerprints
 
     # --- building ------------------------------------------------------------------------------------------
 
@@ -136,6 +180,17 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
 
     # --- reading -------------------------------------------------------------------------------------------
 
+    def recorded(self, bucket: str) -> Mapping[str, Group]:
+        """The output keys recorded in ``bucket``, each with its group."""
+        return self.by_key.get(bucket, _NO_GROUPS)
+
+    def find(self, group: Group, bucket: str, key: str) -> int:
+        """The position in ``group`` of the entry (bucket, key), which ``group`` holds (``recorded(bucket)[key]``)."""
+        j: int = group.index(key, KEYS) - KEYS
+        if self.outputs[group[LAYOUT][2 * j]][0] != bucket:  # the same key recorded in another bucket too
+            j = self.locate(group, bucket, key)
+        return j
+
     def locate(self, group: Group, bucket: str, key: str) -> int:
         """The position of (bucket, key) in ``group`` (-1 when it is not there)."""
         layout, outputs = group[LAYOUT], self.outputs
@@ -143,6 +198,85 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
             if group[KEYS + j] == key and outputs[layout[2 * j]][0] == bucket:
                 return j
         return -1
+
+    @staticmethod
+    def positions(group: Group) -> range:
+        """The positions of ``group``'s entries."""
+        return range(len(group) - KEYS)
+
+    @staticmethod
+    def entry_id(group: Group, j: int) -> int:
+        """The number of entry ``j`` of ``group`` (0 .. size-1: an index into ``EntryFlags``)."""
+        base: int = group[BASE]
+        return base + j
+
+    @staticmethod
+    def key_at(group: Group, j: int) -> str:
+        """The output key of entry ``j`` of ``group`` (the ledger's string: a caller may keep it instead of its own)."""
+        key: str = group[KEYS + j]
+        return key
+
+    @staticmethod
+    def source_of(group: Group) -> str:
+        """The source key of ``group``'s entries."""
+        source: str = group[SOURCE]
+        return source
+
+    def bucket_at(self, group: Group, j: int) -> str:
+        """The bucket of entry ``j`` of ``group``."""
+        bucket: str = self.outputs[group[LAYOUT][2 * j]][0]
+        return bucket
+
+    def address_at(self, group: Group, j: int) -> str:
+        """The declared output (pipeline.output) of entry ``j`` of ``group``."""
+        address: str = self.outputs[group[LAYOUT][2 * j]][1]
+        return address
+
+    def fingerprints(self, group: Group) -> tuple[str, ...]:
+        """The rule fingerprint recorded for each entry of ``group``, by position (one tuple per layout)."""
+        layout = group[LAYOUT]
+        known = self._fingerprints.get(id(layout))  # layouts are shared and kept (``_layouts``): ids stay theirs
+        if known is None:
+            outputs = self.outputs
+            known = self._fingerprints[id(layout)] = tuple(outputs[o][2] for o in layout[::2])
+        return known
+
+    def describe(self, group: Group) -> tuple[int, str, tuple[str, ...]]:
+        """(the number of ``group``'s first entry, its source key, its entries' fingerprints): the planner asks
+        once per group what ``entry_id``, ``source_of`` and ``fingerprints`` would tell."""
+        fingerprints = self._fingerprints.get(id(group[LAYOUT]))
+        return group[BASE], group[SOURCE], self.fingerprints(group) if fingerprints is None else fingerprints
+
+    def source_key(self, key: str) -> str:
+        """``key``, as the ledger's string when it records a source of that key (a caller keeps one copy)."""
+        group = self.by_source.get(key)
+        if group is None:
+            return key
+        source: str = group[SOURCE]
+        return source
+
+    def flagged(self, flags: EntryFlags) -> Iterator[tuple[Group, int]]:
+        """(group, position) of every entry whose flag is set, in the order added."""
+        if flags.find(1) < 0:
+            return
+        for group in self.all:
+            base = group[BASE]
+            for j in range(len(group) - KEYS):
+                if flags[base + j]:
+                    yield group, j
+
+    def unflagged(self, flags: EntryFlags) -> Iterator[tuple[Group, int]]:
+        """(group, position) of every entry whose flag is not set, in the order added."""
+        if flags.find(0) < 0:
+            return
+        for group in self.all:
+            base = group[BASE]
+            for j in range(len(group) - KEYS):
+                if not flags[base + j]:
+                    yield group, j
+
+    same_etag = staticmethod(same_etag)  # (group, j, etag): whether it is the recorded ETag (j = -1: the source's)
+    etag_at = staticmethod(etag_at)  # (group, j): the recorded ETag as COS shows it (j = -1: the source's)
 
     def entry(self, group: Group, j: int) -> LedgerEntry:
         layout = group[LAYOUT]
@@ -199,25 +333,6 @@ class _Items(ItemsView[tuple[str, str], LedgerEntry]):
     def __iter__(self) -> Iterator[tuple[tuple[str, str], LedgerEntry]]:
         for entry in _Values(self._mapping):
             yield (entry.bucket, entry.key), entry
-
-
-def etag_at(group: Group, j: int) -> str:
-    """The ETag of entry ``j`` of ``group`` as COS shows it (``j = -1``: the source's)."""
-    etags = group[ETAGS]
-    if type(etags) is bytes:
-        width = len(etags) // (len(group) - KEYS + 1)
-        return _text(etags[width * (j + 1):width * (j + 2)])
-    return str(etags[j + 1])
-
-
-def same_etag(group: Group, j: int, etag: str) -> bool:
-    """Whether ``etag`` (as COS shows it) is the one recorded for entry ``j`` of ``group`` (-1: the source's)."""
-    etags = group[ETAGS]
-    if type(etags) is bytes:
-        if len(etags) == 16 * (len(group) - KEYS + 1):
-            return len(etag) == 32 and etags[16 * (j + 1):16 * (j + 2)].hex() == etag
-        return etag_at(group, j) == etag
-    return bool(etags[j + 1] == etag)
 
 
 class ChangedEntries(Mapping[tuple[str, str], LedgerEntry]):

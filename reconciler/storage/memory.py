@@ -3,7 +3,7 @@
 It behaves as ``CosStorage`` does where the planner, the engine and the state store can tell: listings in key order
 after ``start_after``, ``NotFound`` for a missing bucket (and a missing object on get), create-only puts refused
 with 409 ``FileAlreadyExists``, ``delete_objects`` ignoring missing keys, and image_process writing each rule's
-output at the key its fileid resolves to (``declare.templates.resolve_fileid``) in the rule's bucket. An object's
+output at the key its fileid resolves to (``model.resolve_fileid``) in the rule's bucket. An object's
 ETag is the MD5 of its body, unless it was seeded with an ETag of its own (``MemoryStorage({bucket: {key: etag}})``,
 for tests that care only about keys and ETags). The processed image is not computed: an output's body names its
 source and rule. Integration tests use the real SDK against ``reconciler.local`` instead; this is for tests of
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from reconciler.declare.templates import resolve_fileid
+from reconciler.model import resolve_fileid
 from reconciler.errors import NotFound, StorageError
 from reconciler.model import ObjectInfo
 from reconciler.storage import ProcessedObject, ProcessResult, Storage

@@ -10,7 +10,7 @@ B = "src-1250000000"
 
 
 def _call(n: int) -> Call:
-    return Call(B, "a.jpg", "e", tuple(RuleOp(f"p.o{i}", f"imageMogr2/thumbnail/{i + 1}x", f"/o{i}.jpg", B,
+    return Call.of_rules(B, "a.jpg", "e", tuple(RuleOp(f"p.o{i}", f"imageMogr2/thumbnail/{i + 1}x", f"/o{i}.jpg", B,
                                               f"o{i}.jpg", "f") for i in range(n)))
 
 
@@ -56,6 +56,6 @@ def test_pic_operations_sends_the_normalised_rule_and_the_url_encoded_fileid() -
 
     op = RuleOp("p.o", "imageMogr2/thumbnail/200x |imageMogr2/format/webp ", "/out/100% 中 +#?.webp", B,
                 "out/100% 中 +#?.webp", "f")
-    (sent,) = json.loads(pic_operations(Call(B, "a.jpg", "e", (op,))))["rules"]
+    (sent,) = json.loads(pic_operations(Call.of_rules(B, "a.jpg", "e", (op,))))["rules"]
     assert sent == {"rule": "imageMogr2/thumbnail/200x|imageMogr2/format/webp",
                     "fileid": "/out/100%25%20%E4%B8%AD%20%2B%23%3F.webp"}

@@ -61,7 +61,7 @@ class MemoryBackend:
 
 
 def _call(source: str, etag: str, *outputs: str) -> Call:
-    return Call(SRC, source, etag, tuple(RuleOp(f"p.{o}", f"rule/{o}", "/" + o, SRC, o, f"fp-{o}") for o in outputs))
+    return Call.of_rules(SRC, source, etag, tuple(RuleOp(f"p.{o}", f"rule/{o}", "/" + o, SRC, o, f"fp-{o}") for o in outputs))
 
 
 def _plan(calls: list[Call], actions: list[PlannedAction], generation: str = "0") -> Plan:
@@ -85,7 +85,7 @@ def test_partial_failure_records_only_outputs_with_evidence(tmp_path: Path) -> N
     # rule 1 (a create) is written, rule 2 fails the request: old.webp was a replace and x.png a create
     call = _call("a.jpg", etag, "new.webp", "old.webp", "x.png")
     storage.fail_after_first_rule.add("a.jpg")
-    call = Call(SRC, "a.jpg", etag, call.rules, {(SRC, "old.webp"): (ActionKind.REPLACE, Reason.RULE_CHANGED, "")})
+    call = Call.of_rules(SRC, "a.jpg", etag, call.rules, {(SRC, "old.webp"): (ActionKind.REPLACE, Reason.RULE_CHANGED, "")})
     actions = _creates(call)
     actions[1] = PlannedAction(ActionKind.REPLACE, "p.old.webp", SRC, "old.webp", "a.jpg", Reason.RULE_CHANGED)
     report = apply_plan(_plan([call], actions), [decl], backend, OPTIONS)  # type: ignore[arg-type]

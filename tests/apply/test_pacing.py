@@ -113,7 +113,7 @@ def test_retries_only_retryable_errors_and_gives_up() -> None:
 
 
 def test_pic_operations_is_ascii_json_with_bucket_only_when_it_differs() -> None:
-    call = Call("src-1250000000", "photos/café.jpg", "e", (
+    call = Call.of_rules("src-1250000000", "photos/café.jpg", "e", (
         RuleOp("p.a", "imageMogr2/format/webp", "/out/café.webp", "src-1250000000", "out/café.webp", "f"),
         RuleOp("p.b", "imageMogr2/format/png", "/x.png", "other-1250000000", "x.png", "f"),
     ))
@@ -127,7 +127,7 @@ def test_pic_operations_is_ascii_json_with_bucket_only_when_it_differs() -> None
 def _plan(calls: int, deletes: int) -> Plan:
     actions = tuple(PlannedAction(ActionKind.DELETE, "p.o", "b", f"k{i}", "", Reason.NOT_DECLARED)
                     for i in range(deletes))
-    call = Call("b", "s", "e", ())
+    call = Call("b", "s", "e", (), ())
     return Plan((SetPlan("s", "d", "0", actions, (call,) * calls, {}),))
 
 

@@ -24,7 +24,7 @@ SHOWN = "photos/a\\nb\\rc\\td\\x1b[31me\\x7ff.jpg"
 def _plan(key: str) -> Plan:
     out = "thumbs/" + key
     action = PlannedAction(ActionKind.CREATE, "pipe.thumb", B, out, key, Reason.MISSING)
-    call = Call(B, key, "etag", (RuleOp("pipe.thumb", "imageMogr2/strip", "/" + out, B, out, "fp"),),
+    call = Call.of_rules(B, key, "etag", (RuleOp("pipe.thumb", "imageMogr2/strip", "/" + out, B, out, "fp"),),
                 {(B, out): (ActionKind.CREATE, Reason.MISSING, "")})
     return Plan((SetPlan("shop", "d" * 64, "1", (action,), (call,), {"pipe.thumb": 0}),))
 

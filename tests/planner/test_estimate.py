@@ -49,10 +49,10 @@ def plan_of(calls: list[Call], extra: tuple[PlannedAction, ...] = ()) -> Plan:
 def calls() -> list[Call]:
     why = {(BUCKET, "t/2.jpg"): (ActionKind.REPLACE, Reason.RULE_CHANGED, "")}
     return [
-        Call(BUCKET, "a/1.jpg", "e1", [op("p.thumb", "imageMogr2/thumbnail/100x", "t/1.jpg"),
+        Call.of_rules(BUCKET, "a/1.jpg", "e1", [op("p.thumb", "imageMogr2/thumbnail/100x", "t/1.jpg"),
                                        op("p.avif", "imageMogr2/format/avif", "t/1.avif"),
                                        op("p.ai", "ci-process=AIImageColoring", "t/1.c.jpg")]),
-        Call(BUCKET, "a/2.jpg", "e2", [op("p.thumb", "imageMogr2/thumbnail/100x", "t/2.jpg")], why),
+        Call.of_rules(BUCKET, "a/2.jpg", "e2", [op("p.thumb", "imageMogr2/thumbnail/100x", "t/2.jpg")], why),
     ]
 
 

@@ -7,7 +7,8 @@ import pytest
 from reconciler.declare.globs import base_dir
 from reconciler.model import Declaration, Ledger, ObjectInfo, OutputSpec, Pipeline, SourceSpec, StateLocation
 from reconciler.plan.planner import build_set_plan, expected_outputs
-from reconciler.declare.templates import FileidTemplate, resolve_fileid, source_variables
+from reconciler.declare.templates import FileidTemplate, source_variables
+from reconciler.model import resolve_fileid
 
 TEMPLATES = ["/thumbs/{dir}/{stem}.webp", "{stem}-x.{ext}", "/m/{rel}", "sub/{reldir}/{name}", "{dir}/copy-{name}",
              "/{key}.png", "/out/{reldir}/{stem}.jpg"]

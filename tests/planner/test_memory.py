@@ -12,7 +12,7 @@ import pytest
 from reconciler.state import ledger as fmt
 from reconciler.state import ledger_file
 from reconciler.errors import StateError
-from reconciler.state.index import BASE, ETAGS, KEYS, SOURCE, LedgerIndex, pack_etags, same_etag
+from reconciler.state.index import LedgerIndex, pack_etags, same_etag
 from reconciler.model import ActionKind, Call, Ledger, LedgerEntry, PlanActions, PlannedAction, Reason, RuleOp
 from reconciler.plan.observed import observe_set
 from reconciler.plan.planner import build_set_plan
@@ -49,7 +49,8 @@ def test_loaded_entries_equal_the_plain_mapping_and_share_repeated_strings() -> 
     assert dict(grouped) == plain and len(grouped.all) == 3 and len(grouped.outputs) == 2 and len(grouped.made) == 1
     group = grouped.by_key[B]["t/1.webp"]
     assert group is grouped.by_key[C]["c/1.webp"] is grouped.by_source["img/1.jpg"]
-    assert group[SOURCE] == "img/1.jpg" and group[ETAGS] == ("src-etag-1", "out-t-1", "out-c-1")  # not MD5-like
+    assert grouped.source_of(group) == "img/1.jpg"
+    assert [grouped.etag_at(group, j) for j in (-1, *grouped.positions(group))] == ["src-etag-1", "out-t-1", "out-c-1"]
 
 
 def test_md5_etags_are_held_as_digests_and_given_back_exactly() -> None:
@@ -58,16 +59,17 @@ def test_md5_etags_are_held_as_digests_and_given_back_exactly() -> None:
     index.add("img/a.jpg", md5[0], [(0, "t/a.webp", md5[1], 0), (1, "c/a.webp", md5[2], 0)])
     index.add("img/b.jpg", md5[3].upper(), [(0, "t/b.webp", md5[1], 0)])  # upper case: kept as it is
     packed, kept = index.by_source["img/a.jpg"], index.by_source["img/b.jpg"]
-    assert type(packed[ETAGS]) is bytes and len(packed[ETAGS]) == 48 and kept[ETAGS] == (md5[3].upper(), md5[1])
+    assert isinstance(pack_etags(md5), bytes) and len(pack_etags(md5)) <= len("".join(md5)) / 2  # digests, not text
+    assert pack_etags([md5[3].upper(), md5[1]]) == (md5[3].upper(), md5[1])  # not MD5-like: kept as they are
     assert index[(C, "c/a.webp")].output_etag == md5[2] and index[(B, "t/a.webp")].source_etag == md5[0]
     assert index[(B, "t/b.webp")].source_etag == md5[3].upper()
     assert same_etag(packed, 1, md5[2]) and not same_etag(packed, 1, md5[1]) and not same_etag(packed, 1, "x")
     assert same_etag(kept, -1, md5[3].upper()) and not same_etag(kept, -1, md5[3])
-    assert [g[BASE] for g in index.groups()] == [0, 2] and len(index) == 3
+    assert [index.entry_id(g, 0) for g in index.groups()] == [0, 2] and len(index) == 3  # numbered as added
     # a multipart upload's ETag (MD5 of the parts' MD5s, dash, part count): 20-byte records, given back exactly
     index.add("img/m.jpg", md5[0] + "-12", [(0, "t/m.webp", md5[1], 0), (1, "c/m.webp", md5[2] + "-3", 0)])
     multi = index.by_source["img/m.jpg"]
-    assert type(multi[ETAGS]) is bytes and len(multi[ETAGS]) == 60
+    assert isinstance(pack_etags([md5[0] + "-12", md5[1]]), bytes)
     assert [index[(B, "t/m.webp")].source_etag, index[(B, "t/m.webp")].output_etag,
             index[(C, "c/m.webp")].output_etag] == [md5[0] + "-12", md5[1], md5[2] + "-3"]
     assert same_etag(multi, -1, md5[0] + "-12") and not same_etag(multi, -1, md5[0])
@@ -101,13 +103,14 @@ def test_observed_objects_as_recorded_are_only_marked() -> None:
     obs = observe_set(d, storage, ledger)
     assert obs.existing[B]["t/1.webp"] == "changed" and obs.existing[C]["c/extra.webp"] == "x"
     index, confirmed = obs.index, obs.confirmed
-    assert index is not None and confirmed is not None and sum(confirmed) == 5
+    assert index is not None and confirmed is not None and confirmed.count_set() == 5
     for bucket, key in [(B, "t/0.webp"), (B, "t/2.webp"), (C, "c/1.webp")]:
         assert key not in obs.existing[bucket]  # stands as recorded: marked, not kept
-        group = index.by_key[bucket][key]
-        assert confirmed[group[BASE] + index.locate(group, bucket, key)] == 1
+        group = index.recorded(bucket)[key]
+        assert confirmed.is_set(index.entry_id(group, index.find(group, bucket, key)))
     (held,) = [k for k in obs.existing[B] if k == "t/1.webp"]
-    assert held is index.by_key[B]["t/1.webp"][KEYS + index.locate(index.by_key[B]["t/1.webp"], B, "t/1.webp")]
+    group = index.recorded(B)["t/1.webp"]
+    assert held is index.key_at(group, index.find(group, B, "t/1.webp"))  # the ledger's string, not the listing's
     # sources: only what a pipeline selects, key and ETag only
     assert [(s.key, s.etag, s.size, s.last_modified) for s in obs.sources] == [
         (f"img/{i}.jpg", f"src-etag-{i}", 0, "") for i in range(3)]
@@ -135,7 +138,7 @@ def test_converged_plan_from_marks_matches_the_plan_from_every_object() -> None:
                 for i in range(5)}
     ledger = Ledger("s", "1", LedgerIndex.of(recorded))
     obs = observe_set(d, MemoryStorage({B: objects}), ledger)
-    assert obs.confirmed is not None and sum(obs.confirmed) == 3
+    assert obs.confirmed is not None and obs.confirmed.count_set() == 3
     marked = build_set_plan(d, obs.sources, obs.existing, replace(ledger, entries=obs.index), confirmed=obs.confirmed)
     plain = build_set_plan(d, obs.sources, {B: objects}, Ledger("s", "1", recorded))
     assert sorted((a.action.value, a.reason.value, a.key) for a in marked.actions) == [
@@ -155,20 +158,24 @@ def test_recorded_outputs_outside_the_listings_are_headed_from_a_loaded_ledger()
         ("orphaned", "not-declared", "old/0.webp")]
 
 
-def test_calls_hold_rules_as_target_key_pairs() -> None:
+def test_calls_are_values_of_targets_and_keys() -> None:
     rules = (RuleOp("p.t", "imageMogr2/strip", "/t/a.webp", B, "t/a.webp", "fp-t"),
              RuleOp("p.l", "imageMogr2/thumbnail/9x", "large/a.jpg", B, "img/large/a.jpg", "fp-l"))
     why = {(B, "t/a.webp"): (ActionKind.REPLACE, Reason.RULE_CHANGED, "old -> new")}
-    call = Call(B, "img/a.jpg", "e", rules, why)
-    assert call.rules == rules and call.size == 2 and len(call.ops) == 4
-    assert Call.of(B, "img/a.jpg", "e", call.ops) == call and hash(Call.of(B, "img/a.jpg", "e", call.ops)) == hash(call)
+    call = Call.of_rules(B, "img/a.jpg", "e", rules, why)
+    assert call.rules == rules and call.size == 2 and call.keys == ("t/a.webp", "img/large/a.jpg")
+    assert [t.reason for t in call.targets] == [Reason.RULE_CHANGED, Reason.MISSING]
+    again = Call(B, "img/a.jpg", "e", call.targets, call.keys)
+    assert again == call and hash(again) == hash(call) and list(again.pairs()) == list(zip(call.targets, call.keys))
     assert list(call.changes()) == [
         PlannedAction(ActionKind.REPLACE, "p.t", B, "t/a.webp", "img/a.jpg", Reason.RULE_CHANGED, "old -> new"),
         PlannedAction(ActionKind.CREATE, "p.l", B, "img/large/a.jpg", "img/a.jpg", Reason.MISSING)]
     with pytest.raises(ValueError, match="does not resolve"):
-        Call(B, "img/a.jpg", "e", (RuleOp("p.l", "r", "large/a.jpg", B, "large/a.jpg", "f"),))
+        Call.of_rules(B, "img/a.jpg", "e", (RuleOp("p.l", "r", "large/a.jpg", B, "large/a.jpg", "f"),))
+    with pytest.raises(ValueError, match="does not resolve"):
+        Call.of_rules(B, "img/a.jpg", "e", (RuleOp("p.t", "r", "//t/a.webp", B, "t/a.webp", "f"),))
     with pytest.raises(AttributeError):
-        call.key = "other"  # type: ignore[misc]
+        setattr(call, "key", "other")  # a Call is immutable
     conflict = PlannedAction(ActionKind.CONFLICT, "p.t", B, "t/b.webp", "img/b.jpg", Reason.UNMANAGED)
     actions = PlanActions((call, call), (conflict,))
     assert len(actions) == 5 and list(actions)[-1] == conflict and actions[0] == list(call.changes())[0]

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.declare.load import build_declaration
-from reconciler.model import ActionKind, Ledger, LedgerEntry, ObjectInfo
+from reconciler.model import ActionKind, Ledger, LedgerEntry, ObjectInfo, SetPlan
 from reconciler.plan.planner import build_set_plan
 
 B = "src-1250000000"
@@ -94,11 +94,11 @@ def test_planning_from_a_listing_that_only_marks_what_stands_as_recorded_equals_
                                   if k.endswith((".jpg", ".png")) and not k.startswith(("t/", ".cosrecon/"))],
                            {b: dict(objects) for b, objects in buckets.items()}, ledger, prune=prune)
 
-    def summary(plan: object) -> object:
-        return sorted(map(repr, plan.actions)), sorted(map(repr, plan.calls)), plan.unchanged  # type: ignore[attr-defined]
+    def summary(plan: SetPlan) -> object:
+        return sorted(map(repr, plan.actions)), sorted(map(repr, plan.calls)), plan.unchanged
 
     assert summary(marked) == summary(plain)
     standing = [(b, k) for (b, k), e in entries.items() if buckets[b].get(k) == e.output_etag]
     if entries:  # every output standing as recorded was marked, and none of them kept in ``existing``
-        assert obs.confirmed is not None and sum(obs.confirmed) == len(standing)
+        assert obs.confirmed is not None and obs.confirmed.count_set() == len(standing)
         assert not [(b, k) for b, k in standing if k in obs.existing.get(b, {})]

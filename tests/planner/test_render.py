@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -31,7 +32,7 @@ def make_plan(n: int = 3, addresses: int = 1, *, conflicts: int = 0, rule_change
             kind = ActionKind.REPLACE if rule_change else ActionKind.CREATE
             detail = "old -> new" if rule_change else ""
             actions.append(PlannedAction(kind, address, B, key, src, reason, detail))
-            calls.append(Call(B, src, "etag", (RuleOp(address, "imageMogr2/strip", "/" + key, B, key, "fp"),),
+            calls.append(Call.of_rules(B, src, "etag", (RuleOp(address, "imageMogr2/strip", "/" + key, B, key, "fp"),),
                               {(B, key): (kind, reason, detail)}))
     for i in range(conflicts):
         actions.append(PlannedAction(ActionKind.CONFLICT, "pipe.out0", B, f"c/{i}", f"src/{i}", Reason.UNMANAGED))
@@ -135,10 +136,10 @@ def test_a_wrong_item_past_the_schema_sample_is_named_by_its_index(tmp_path: Pat
                                '"reason": "missing", "detail": ""},', 1),
      "create or replace actions that no call makes: src-1250000000/x.webp"),
 ])
-def test_calls_and_their_actions_must_agree(tmp_path: Path, edit: object, message: str) -> None:
+def test_calls_and_their_actions_must_agree(tmp_path: Path, edit: Callable[[str], str], message: str) -> None:
     path = tmp_path / "plan.json"
     save_plan(make_plan(3, 2), path)
-    path.write_text(edit(path.read_text()))  # type: ignore[operator]
+    path.write_text(edit(path.read_text()))
     with pytest.raises(StateError, match=message):
         load_plan(path)
 
