@@ -65,7 +65,8 @@ def test_planning_from_a_listing_that_only_marks_what_stands_as_recorded_equals_
     from reconciler.storage.memory import MemoryStorage
 
     outputs = {"t": {"rule": "imageMogr2/strip", "fileid": "/t/{key}.webp"},
-               "c": {"rule": "imageMogr2/format/png", "fileid": "c/{name}", "bucket": C}}
+               "c": {"rule": "imageMogr2/format/png", "fileid": "c/{name}.webp", "bucket": C}}  # never a source key
+    #  (a relative fileid equal to its source's key would be COS's rule 4: the source itself)
     decl = build_declaration({"version": 1, "name": "p", "region": "ap-guangzhou", "bucket": B,
                               "pipelines": {"p": {"source": {"include": ["**/*.jpg", "**/*.png"]},
                                                   "outputs": outputs}}}, "p.yaml")
@@ -77,8 +78,8 @@ def test_planning_from_a_listing_that_only_marks_what_stands_as_recorded_equals_
         if not gone_source:
             buckets[B][key] = "e-" + key
         for name, bucket, out_key in (("t", B, f"t/{key}.webp"), ("c", C, key.rsplit("/", 1)[0] + "/c/"
-                                                                           + key.rsplit("/", 1)[-1]
-                                                                           if "/" in key else "c/" + key)):
+                                                                           + key.rsplit("/", 1)[-1] + ".webp"
+                                                                           if "/" in key else f"c/{key}.webp")):
             state = states[n % len(states)]
             n += 1
             fp = fingerprint(outputs[name]["rule"], bucket, outputs[name]["fileid"])
