@@ -17,7 +17,7 @@ estimate and says what it rests on:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.errors import BudgetExceeded
@@ -131,14 +131,13 @@ def _add(total: int | None, value: int | None) -> int | None:
     return None if total is None or value is None else total + value
 
 
-def count_work(set_plan: SetPlan, size_of: Callable[[Call], int | None]) -> Work:
-    """Count what ``set_plan``'s calls process; ``size_of`` gives a call's source size (None when unknown)."""
+def count_work(set_plan: SetPlan) -> Work:
+    """Count what ``set_plan``'s calls process, with their sources' sizes as the plan knows them."""
     source_bytes: int | None = 0
     basic_bytes: int | None = 0
     created_bytes: int | None = 0
     advanced = ai = ai_calls = 0
-    for call in set_plan.calls:
-        size = size_of(call)
+    for call, size in set_plan.sized_calls():
         source_bytes = _add(source_bytes, size)
         any_ai = False
         for op in call.rules:
@@ -212,14 +211,13 @@ def price_work(work: Work, prices: PriceTable, ratio: float) -> tuple[tuple[Fee,
 
 
 def build_estimate(plan: Plan, decls: Sequence[Declaration], book: PriceBook, pace: Pace, *,
-                   size_of: Callable[[Call], int | None],
                    ratios: Mapping[tuple[str, str], float] | None = None) -> Estimate:
     """The estimate of ``plan`` (its sets in the order of ``decls``). ``ratios``: output/source size ratio per
     (set, output address) measured by a preview; the table's heuristic ratio stands for the others."""
     sets = []
     for set_plan, decl in zip(plan.sets, decls):
         prices = book.for_region(decl.region)
-        work = count_work(set_plan, size_of)
+        work = count_work(set_plan)
         ratio = _ratio_for(set_plan, ratios, prices.output_size_ratio)
         fees, added = price_work(work, prices, ratio)
         sets.append(SetEstimate(set_plan.name, prices.currency, prices.table, work, _seconds(work, pace, prices),
