@@ -215,15 +215,16 @@ def build_estimate(plan: Plan, decls: Sequence[Declaration], book: PriceBook, pa
     """The estimate of ``plan`` (its sets in the order of ``decls``). ``ratios``: output/source size ratio per
     (set, output address) measured by a preview; the table's heuristic ratio stands for the others."""
     sets = []
+    unpriced: set[str] = set()  # items with work and no price (an unknown quantity is not a missing price)
     for set_plan, decl in zip(plan.sets, decls):
         prices = book.for_region(decl.region)
         work = count_work(set_plan)
         ratio = _ratio_for(set_plan, ratios, prices.output_size_ratio)
         fees, added = price_work(work, prices, ratio)
+        unpriced |= {f.item for f in fees if prices.prices[f.item].price is None}
         sets.append(SetEstimate(set_plan.name, prices.currency, prices.table, work, _seconds(work, pace, prices),
                                 _seconds(work, pace, prices, at_limit_only=True), fees, added, blast_radius(set_plan)))
-    unpriced = sorted({f.item for s in sets for f in s.fees if f.amount is None})
-    return Estimate(tuple(sets), book.tables[0].source, "preview" if ratios else "heuristic", tuple(unpriced))
+    return Estimate(tuple(sets), book.tables[0].source, "preview" if ratios else "heuristic", tuple(sorted(unpriced)))
 
 
 def _ratio_for(set_plan: SetPlan, ratios: Mapping[tuple[str, str], float] | None, default: float) -> float:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.declare.load import build_declaration
-from reconciler.errors import UsageError
+from reconciler.errors import BudgetExceeded, UsageError
 from reconciler.model import ActionKind, Call, Plan, PlannedAction, Reason, RuleOp, SetPlan
-from reconciler.plan.estimate import GB, Pace, build_estimate, rule_kinds
+from reconciler.plan.estimate import GB, Pace, build_estimate, check_cost, rule_kinds
 from reconciler.plan.prices import load_prices
 
 BUCKET = "shop-1250000000"
@@ -140,3 +140,21 @@ def test_the_built_in_table_cites_a_page_and_date_for_every_price() -> None:
     assert book.for_region("ap-guangzhou").currency == "CNY"
     assert book.for_region("ap-shanghai-fsi").table == "finance"
     assert book.for_region("eu-frankfurt").table == "other"
+
+
+def test_max_cost_refuses_above_the_fees_and_when_they_cannot_be_complete(tmp_path: Path) -> None:
+    book = load_prices(price_file(tmp_path))
+    est = build_estimate(plan_of(calls(), sizes=SIZES), [decl()], book, Pace(100, 16))
+    fees = est.totals["CNY"]
+    check_cost(est, fees * 1.01)
+    with pytest.raises(BudgetExceeded, match="estimated fees are"):
+        check_cost(est, fees * 0.99)
+    # sizes unknown, every item priced: the refusal says sizes, not prices
+    unknown = build_estimate(plan_of(calls()), [decl()], book, Pace(100, 16))
+    assert unknown.unpriced == ()
+    with pytest.raises(BudgetExceeded, match="source sizes are unknown"):
+        check_cost(unknown, 1e9)
+    unpriced = build_estimate(plan_of(calls(), sizes=SIZES), [decl()],
+                              load_prices(price_file(tmp_path, cos_requests_per_10000=None)), Pace(100, 16))
+    with pytest.raises(BudgetExceeded, match="no price for cos_requests_per_10000; give them with --prices FILE"):
+        check_cost(unpriced, 1e9)
