@@ -105,3 +105,22 @@ def test_an_unpriced_item_with_work_is_refused_naming_prices(env: dict[str, str]
     assert refused.exit_code == 1, refused.output
     assert "no price for" in refused.output and "--prices FILE" in refused.output
     assert server.stats().get("image_process", 0) == before.get("image_process", 0)
+
+
+def test_a_saved_plan_is_priced_with_the_sizes_of_the_fresh_listing(env: dict[str, str], server: LocalServer,
+                                                                    tmp_path: Path) -> None:
+    decl, prices = files(tmp_path)
+    state, saved = str(tmp_path / "state"), str(tmp_path / "reviewed.plan")
+    planned = cosrecon(env, "plan", "--state-dir", state, "--out", saved, str(decl))
+    assert planned.exit_code in (0, 2), planned.output
+    expected = hand_computed(server)
+    before = server.stats()
+    refused = cosrecon(env, "apply", "--plan", saved, "--state-dir", state, "--prices", str(prices),
+                       "--max-cost", f"{expected * 0.99:.6f}", str(decl))
+    assert refused.exit_code == 1, refused.output
+    assert "estimated fees are" in refused.output  # priced in full: not "source sizes are unknown"
+    assert server.stats().get("image_process", 0) == before.get("image_process", 0)
+    applied = cosrecon(env, "apply", "--plan", saved, "--state-dir", state, "--prices", str(prices),
+                       "--max-cost", f"{expected * 1.01:.6f}", str(decl))
+    assert applied.exit_code == 0, applied.output
+    assert server.stats().get("image_process", 0) - before.get("image_process", 0) == IMAGES

@@ -21,6 +21,7 @@ from reconciler.apply.refusal_warnings import refusal_warnings
 from reconciler.apply.reviewed import check_saved_declarations, reviewed_plan
 from reconciler.model import Declaration, Plan
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
+from reconciler.plan.observed import carry_sizes
 from reconciler.plan.targets import Address, Replacement, replacements_in
 
 
@@ -96,8 +97,8 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
             plan = plan_narrowed(decls, backend, targets=settings.targets, replacements=replacements,
                                  prune=settings.prune and settings.operation is Operation.APPLY,
                                  replace_unmanaged=replace_unmanaged)
-        if settings.saved is not None:
-            plan = reviewed_plan(settings.saved, plan, settings.saved_where)
+        if settings.saved is not None:  # the saved plan, where the fresh one agrees; sizes from the fresh listings
+            plan = carry_sizes(reviewed_plan(settings.saved, plan, settings.saved_where), plan)
         callbacks.show(plan)
         for warning in refusal_warnings(plan, decls, backend.ledgers):  # one set of two repositories: refused here
             callbacks.warn(warning)

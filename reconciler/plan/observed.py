@@ -261,6 +261,21 @@ def call_sizes(calls: Sequence[Call], keys: Sequence[str], sizes: Sequence[int])
     return found
 
 
+def carry_sizes(plan: Plan, fresh: Plan) -> Plan:
+    """``plan`` (a saved plan, as reviewed) with its calls' source sizes taken from ``fresh`` (the plan made now, which
+    knows them from its listings), by one merge walk per set; a call whose source ``fresh`` has not stays unknown."""
+    by_name = {s.name: s for s in fresh.sets}
+    sets = []
+    for s in plan.sets:
+        now = by_name.get(s.name)
+        sizes = None
+        if now is not None and now.source_sizes is not None:
+            known = [(call.key, -1 if size is None else size) for call, size in now.sized_calls()]
+            sizes = call_sizes(s.calls, [k for k, _ in known], [z for _, z in known])
+        sets.append(replace(s, source_sizes=sizes))
+    return Plan(tuple(sets))
+
+
 def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool = False,
                       replace_unmanaged: bool = False, progress: Progress | None = None) -> Plan:
     """The plan of every set, in order: reads each set's ledger and observes its buckets. Never writes."""
