@@ -80,19 +80,25 @@ class Listing:
         for done in (cache or {}).get(self.bucket, ()):
             if done.complete and self.prefix.startswith(done.prefix):
                 take, prefix = self._taker(), self.prefix
-                sizes = done.sizes()
-                for key, etag in done.listed():
+                for key, etag, size in done.listed_sized():
                     if key.startswith(prefix):
-                        take(key, etag, sizes.get(key, -1))
+                        take(key, etag, size)
                         self.count += 1
                 self.complete, self.reused = True, True
                 return True
         return False
 
-    def sizes(self) -> dict[str, int]:
-        """The size of each source this listing kept (key -> bytes), for a listing that reuses it: an output
-        listing keeps no sizes, so a set reusing one for its sources has them unknown (said, not guessed)."""
-        return dict(zip(self.sources, self.source_sizes))
+    def listed_sized(self) -> Iterator[tuple[str, str, int]]:
+        """``listed()`` with each object's size where this listing kept it (its sources), else -1: an output listing
+        keeps no sizes, so a set reusing one for its sources has them unknown (said, not guessed). No lookup table:
+        the sources are kept in ``objects``' order, so one walk pairs them with their sizes."""
+        sources, sizes, n, i = self.sources, self.source_sizes, len(self.sources), 0
+        for key, etag in self.listed():
+            if i < n and sources[i] == key:
+                yield key, etag, sizes[i]
+                i += 1
+            else:
+                yield key, etag, -1
 
     def listed(self) -> Iterator[tuple[str, str]]:
         """Every object this listing showed: those kept, and those it only marked as confirmed."""
