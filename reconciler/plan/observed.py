@@ -155,11 +155,13 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
         try:
             for future in source_futures:
                 _record(obs, future.result())
-            for x in source_listings:
-                for key, size in zip(x.sources, x.source_sizes):
-                    if not (skip and key.startswith(skip)):
-                        obs.source_keys.append(key)
-                        obs.source_sizes.append(size)
+            obs.source_keys = [k for x in source_listings for k in x.sources if not (skip and k.startswith(skip))]
+            if len(source_listings) == 1 and len(obs.source_keys) == len(source_listings[0].sources):
+                obs.source_sizes = source_listings[0].source_sizes  # the listing's very sources: shared, not copied
+            else:
+                obs.source_sizes = array("q", (size for x in source_listings
+                                               for key, size in zip(x.sources, x.source_sizes)
+                                               if not (skip and key.startswith(skip))))
             few = len(obs.source_keys) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
             if few:
                 for x in output_listings:

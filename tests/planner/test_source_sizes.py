@@ -82,3 +82,14 @@ def test_calls_out_of_source_order_or_a_saved_plan_have_unknown_sizes() -> None:
     assert [size for _, size in saved.sized_calls()] == [None, None]
     shown = SetPlan("s", "d", "0", (), tuple(calls), {}, source_sizes=[4, -1])  # -1: the listing did not show it
     assert [size for _, size in shown.sized_calls()] == [4, None]
+
+
+def test_sources_from_several_listings_keep_their_sizes() -> None:
+    d = build_declaration({"version": 1, "name": "s", "region": "ap-guangzhou", "bucket": B, "pipelines": {
+        "p": {"source": {"include": ["img/a.jpg"]}, "outputs": {"a": {"rule": "imageMogr2/strip", "fileid": "/t/{name}"}}},
+        "q": {"source": {"include": ["other/*.jpg"]},
+              "outputs": {"b": {"rule": "imageMogr2/strip", "fileid": "/u/{stem}.png"}}}}}, "s.yaml")
+    storage = storage_of(SIZES)
+    plan = plan_declarations([d], FakeBackend(storage))
+    assert {(B, "img/a.jpg"), (B, "other/")} <= set(storage.lists)  # two source listings, their sizes joined
+    assert sizes_of(plan.sets[0]) == [("img/a.jpg", 10), ("other/e.jpg", 9)]
