@@ -1,6 +1,7 @@
 """PURE: what a plan will cost before it runs: calls, bytes, time, fees and blast radius, per set and in total.
 
-Built from the plan's calls and actions and a price table (``prices``); no I/O, no clock. Every figure is an
+Built from the plan's calls and actions, each call's source size (``SetPlan.source_sizes``, from the listing) and
+a price table (``prices``); no I/O, no clock. Every figure is an
 estimate and says what it rests on:
 
 - Basic image processing is billed on the original image's size, once per rule that processes it (CI's billing
@@ -11,7 +12,7 @@ estimate and says what it rests on:
   ``--parallelism`` / the assumed seconds per call (the table's ``assumptions``); also shown at CI's limit alone.
 - Storage added: the outputs' expected size (sources' bytes x the output/source size ratio measured by a preview,
   else the table's heuristic ratio) for created outputs; replaced outputs add nothing (they take the old one's
-  place), deleted outputs free their ratio-sized share.
+  place). What deleted outputs free is not estimated (the plan does not know their sizes).
 """
 
 from __future__ import annotations

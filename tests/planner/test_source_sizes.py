@@ -86,7 +86,8 @@ def test_calls_out_of_source_order_or_a_saved_plan_have_unknown_sizes() -> None:
 
 def test_sources_from_several_listings_keep_their_sizes() -> None:
     d = build_declaration({"version": 1, "name": "s", "region": "ap-guangzhou", "bucket": B, "pipelines": {
-        "p": {"source": {"include": ["img/a.jpg"]}, "outputs": {"a": {"rule": "imageMogr2/strip", "fileid": "/t/{name}"}}},
+        "p": {"source": {"include": ["img/a.jpg"]},
+              "outputs": {"a": {"rule": "imageMogr2/strip", "fileid": "/t/{name}"}}},
         "q": {"source": {"include": ["other/*.jpg"]},
               "outputs": {"b": {"rule": "imageMogr2/strip", "fileid": "/u/{stem}.png"}}}}}, "s.yaml")
     storage = storage_of(SIZES)
