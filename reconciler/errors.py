@@ -109,7 +109,8 @@ class LockError(CosreconError):
 
 
 class BudgetExceeded(CosreconError):
-    """The plan needs more calls or deletes than ``--max-calls`` / ``--max-delete`` allow."""
+    """The plan needs more calls or deletes than ``--max-calls`` / ``--max-delete`` allow, or costs more than
+    ``--max-cost`` (or cannot be priced in full)."""
 
 
 class Aborted(CosreconError):

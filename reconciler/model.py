@@ -354,6 +354,19 @@ class SetPlan:
     unchanged: Mapping[str, int]  # address -> count of unchanged outputs
     rule_changes: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # address -> (old, new)
     prune: bool = False
+    # bytes of each call's source as the listing showed it, parallel to ``calls`` (-1: not shown); None when the
+    # plan does not know them (a saved plan): the estimate then says sizes are unknown
+    source_sizes: Sequence[int] | None = None
+
+    def sized_calls(self) -> Iterator[tuple[Call, int | None]]:
+        """Each call with its source's size (None when unknown)."""
+        sizes = self.source_sizes
+        if sizes is None or len(sizes) != len(self.calls):
+            for call in self.calls:
+                yield call, None
+            return
+        for call, size in zip(self.calls, sizes):
+            yield call, size if size >= 0 else None
 
     def count(self, kind: ActionKind) -> int:
         if kind is ActionKind.UNCHANGED:

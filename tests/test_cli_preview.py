@@ -79,6 +79,12 @@ def cosrecon(env: dict[str, str], *args: str) -> Result:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
+def sizes(server: LocalServer) -> dict[str, int]:
+    storage = Backend(endpoint=server.endpoint, secret_id=server.secret_id,
+                      secret_key=server.secret_key).storage(REGION)
+    return {o.key: o.size for o in storage.list_objects(SRC)}
+
+
 def snapshot(server: LocalServer) -> dict[str, str]:
     storage = Backend(endpoint=server.endpoint, secret_id=server.secret_id,
                       secret_key=server.secret_key).storage(REGION)
@@ -120,8 +126,16 @@ def test_preview_of_a_rule_change_writes_nothing_and_shows_before_and_after(env:
     assert "<img" not in table and "30x" in result.stdout
 
 
-def test_samples_are_deterministic_and_include_the_largest(env: dict[str, str], tmp_path: Path) -> None:
+def test_samples_are_deterministic_and_include_the_largest(env: dict[str, str], server: LocalServer,
+                                                           tmp_path: Path) -> None:
     decl = write(tmp_path, "imageMogr2/thumbnail/30x/format/webp")
+    listed = sizes(server)
+    largest = min(listed, key=lambda k: (-listed[k], k))  # ties: the first key
+    one = cosrecon(env, "preview", "--state-dir", str(tmp_path / "state"), "--sample", "1", "--out",
+                   str(tmp_path / "one"), str(decl))
+    assert one.exit_code == 0, one.output
+    table = (tmp_path / "one" / "preview.md").read_text(encoding="utf-8")
+    assert [line.split("`")[1] for line in table.splitlines() if "| products.thumb (create) |" in line] == [largest]
     runs = []
     for n in (1, 2):
         out = tmp_path / f"p{n}"
@@ -132,9 +146,11 @@ def test_samples_are_deterministic_and_include_the_largest(env: dict[str, str], 
     assert runs[0] == runs[1].replace("p2", "p1")
     sources = [line.split("`")[1] for line in runs[0].splitlines() if "| products.thumb (create) |" in line]
     assert len(sources) == 4 and any(s.endswith(".png") for s in sources) and any(s.endswith(".jpg") for s in sources)
+    assert sources[0] == largest
 
 
-def test_plan_json_carries_an_estimate_that_validates(env: dict[str, str], tmp_path: Path) -> None:
+def test_plan_json_carries_an_estimate_that_validates(env: dict[str, str], server: LocalServer,
+                                                      tmp_path: Path) -> None:
     import jsonschema
 
     decl = write(tmp_path, "imageMogr2/thumbnail/30x/format/webp")
@@ -147,3 +163,7 @@ def test_plan_json_carries_an_estimate_that_validates(env: dict[str, str], tmp_p
     estimate = data["estimate"]
     assert estimate["calls"] == IMAGES and estimate["seconds"] == pytest.approx(IMAGES / 50, rel=0.01)
     assert estimate["sets"][0]["blast_radius"]["prefixes"][SRC] == {"thumbs/": IMAGES, "png/": IMAGES}
+    # the listing's sizes: every source is processed once per call, and both outputs are created
+    total = sum(sizes(server).values())
+    assert estimate["sets"][0]["source_bytes"] == total
+    assert estimate["storage_added_bytes"] == int(2 * total * 0.3)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import StorageError
-from reconciler.model import ActionKind, Call, Declaration, Plan
+from reconciler.model import ActionKind, Declaration, Plan, SetPlan
 from reconciler.observe.imagefacts import ImageFacts, facts_of
 from reconciler.pacing import RetryPolicy, TokenBucket, with_retries
 from reconciler.storage import Storage
@@ -117,11 +117,10 @@ def choose_samples(candidates: Sequence[Candidate], n: int) -> list[Candidate]:
     return chosen
 
 
-def candidates_of(calls: Sequence[Call], size_of: Callable[[Call], int | None]) -> dict[str, list[Candidate]]:
-    """Every create/replace of ``calls`` by output address."""
+def candidates_of(set_plan: SetPlan) -> dict[str, list[Candidate]]:
+    """Every create/replace of ``set_plan``'s calls by output address, with its source's size when known."""
     found: dict[str, list[Candidate]] = {}
-    for call in calls:
-        size = size_of(call)
+    for call, size in set_plan.sized_calls():
         rules = {(op.bucket, op.key): op.rule for op in call.rules}
         for change in call.changes():
             if change.action in (ActionKind.CREATE, ActionKind.REPLACE):
@@ -191,12 +190,11 @@ def _action(c: Candidate) -> str:
     return "replace" if c.replace else "create"
 
 
-def preview_plan(plan: Plan, decls: Sequence[Declaration], previewer: Previewer, *, samples: int,
-                 size_of: Callable[[Call], int | None]) -> Preview:
+def preview_plan(plan: Plan, decls: Sequence[Declaration], previewer: Previewer, *, samples: int) -> Preview:
     """Sample every output address of ``plan`` that would be created or replaced."""
     found: list[AddressPreview] = []
     for set_plan, decl in zip(plan.sets, decls):
-        for address, candidates in sorted(candidates_of(set_plan.calls, size_of).items()):
+        for address, candidates in sorted(candidates_of(set_plan).items()):
             found.append(previewer.sample(decl, address, samples, candidates))
     return Preview(tuple(found), previewer.requests, previewer.downloads)
 

@@ -1,5 +1,6 @@
 """The one apply workflow, used by ``cosrecon apply``/``adopt`` and by the Pulumi provider alike:
-lock every set -> plan (a saved plan is checked against a fresh one) -> show -> budget -> confirm -> apply -> compact.
+lock every set -> plan (a saved plan is checked against a fresh one) -> show -> budget and cost -> confirm -> apply
+-> compact.
 
 The caller fills one ``RunSettings`` and gives ``Callbacks`` for what only it can do (show the plan, ask for
 confirmation); this module prints nothing and asks nothing itself. Compaction and the journal are the engine's.
@@ -20,6 +21,7 @@ from reconciler.apply.refusal_warnings import refusal_warnings
 from reconciler.apply.reviewed import check_saved_declarations, reviewed_plan
 from reconciler.model import Declaration, Plan
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
+from reconciler.plan.observed import carry_sizes
 from reconciler.plan.targets import Address, Replacement, replacements_in
 
 
@@ -53,14 +55,21 @@ def _ignore(_: str) -> None:
     return None
 
 
+def _accept(_: Plan, __: Sequence[Declaration]) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Callbacks:
     """What the caller does at the workflow's steps: ``show`` the plan, ``warn`` of what apply will refuse
-    (``preview``), ``confirm`` it (raise ``Aborted`` to stop before anything changes)."""
+    (``preview``), ``check_cost`` of the plan of these declarations (the CLI's ``--max-cost``: raise
+    ``BudgetExceeded`` to refuse it, as ``check_budget`` does), ``confirm`` it (raise ``Aborted`` to stop before
+    anything changes)."""
 
     show: Callable[[Plan], None] = _nothing
     confirm: Callable[[Plan], None] = _nothing
     warn: Callable[[str], None] = _ignore
+    check_cost: Callable[[Plan, Sequence[Declaration]], None] = _accept
     planning: Callable[[], AbstractContextManager[object]] = nullcontext  # the CLI pauses the cyclic GC in it
 
 
@@ -88,8 +97,8 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
             plan = plan_narrowed(decls, backend, targets=settings.targets, replacements=replacements,
                                  prune=settings.prune and settings.operation is Operation.APPLY,
                                  replace_unmanaged=replace_unmanaged)
-        if settings.saved is not None:
-            plan = reviewed_plan(settings.saved, plan, settings.saved_where)
+        if settings.saved is not None:  # the saved plan, where the fresh one agrees; sizes from the fresh listings
+            plan = carry_sizes(reviewed_plan(settings.saved, plan, settings.saved_where), plan)
         callbacks.show(plan)
         for warning in refusal_warnings(plan, decls, backend.ledgers):  # one set of two repositories: refused here
             callbacks.warn(warning)
@@ -97,5 +106,6 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
             callbacks.confirm(plan)
             return Outcome(plan, adopt(plan, decls, backend, options, locks=locks))
         check_budget(plan, options)
+        callbacks.check_cost(plan, decls)
         callbacks.confirm(plan)
         return Outcome(plan, apply_plan(plan, decls, backend, options, locks=locks))

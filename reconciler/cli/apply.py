@@ -25,13 +25,15 @@ from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_set
 from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
-from reconciler.cli.options import backend_from_options, backend_options
+from reconciler.cli.estimating import cost_check
+from reconciler.cli.options import backend_from_options, backend_options, prices_option
 from reconciler.cli.progress import make_progress
 from reconciler.declare.load import load_declarations
 from reconciler.errors import Aborted, ApplyFailed, UsageError
 from reconciler.model import Declaration, Plan, Reason
 from reconciler.cli.gcpause import gc_paused
 from reconciler.plan.planfile import load_plan
+from reconciler.plan.prices import load_prices
 from reconciler.state.journal import set_aside
 from reconciler.state.locks import CorruptLock
 from reconciler.render import apply_report, render_text
@@ -130,6 +132,10 @@ def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete
               help="Refuse, changing nothing, when the plan needs more than N image_process calls.")
 @click.option("--max-delete", type=click.IntRange(0), default=None, metavar="N",
               help="Refuse, changing nothing, when the plan deletes more than N objects.")
+@click.option("--max-cost", type=click.FloatRange(0), default=None, metavar="AMOUNT",
+              help="Refuse, changing nothing, when the plan's estimated fees exceed AMOUNT (the price table's "
+                   "currency), or when they cannot be estimated in full (an item not priced: give --prices).")
+@prices_option
 @click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
               help="How long to wait for another run's lock on a set, e.g. 30s, 5m, 1h30m (0s: do not wait).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -139,13 +145,15 @@ def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete
 @backend_options
 def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, parallelism: int, max_qps: float,
                   prune: bool, replace_unmanaged: bool, max_calls: int | None, max_delete: int | None,
-                  lock_timeout: float, fmt: str, quiet: bool, target: tuple[str, ...], replace: tuple[str, ...],
-                  endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+                  max_cost: float | None, prices_file: Path | None, lock_timeout: float, fmt: str, quiet: bool,
+                  target: tuple[str, ...], replace: tuple[str, ...], endpoint: str | None, local: bool,
+                  state_dir: Path | None) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
     if plan_file is not None and (target or replace):
         raise UsageError("--target and --replace are decided when the plan is made (`cosrecon plan --target ... "
                          "--out FILE`), not with --plan")
     decls = load_declarations(list(paths))
+    book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(target, replace, decls)
     options = _options(parallelism, max_qps, max_calls, max_delete, lock_timeout, quiet or fmt == "json")
     saved = load_plan(plan_file) if plan_file is not None else None
@@ -154,7 +162,8 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
                            replacements=narrowing.replacements)
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
     callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed),
-                          planning=gc_paused,
+                          planning=gc_paused, check_cost=cost_check(book, max_cost, max_qps=max_qps,
+                                                                    parallelism=parallelism),
                           warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
     with _sigterm_as_interrupt(), _report_when_stopped(fmt):

@@ -1,19 +1,25 @@
-"""The plan estimate as the commands build it: the price table, the pace, and each call's source size."""
+"""The plan estimate as the commands build it: the price table and the pace (each call's source size is on the plan,
+``SetPlan.source_sizes``, as the listing showed it)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from reconciler.model import Call, Declaration, Plan
-from reconciler.plan.estimate import Estimate, Pace, build_estimate
+from collections.abc import Callable, Mapping, Sequence
+from reconciler.model import Declaration, Plan
+from reconciler.plan.estimate import Estimate, Pace, build_estimate, check_cost
 from reconciler.plan.prices import PriceBook
-
-
-def source_size(call: Call) -> int | None:
-    """A call's source size as the listing showed it (None when the plan does not know it)."""
-    size = getattr(call, "source_size", None)
-    return size if isinstance(size, int) and size >= 0 else None
 
 
 def estimate_plan(plan: Plan, decls: Sequence[Declaration], book: PriceBook, *, max_qps: float, parallelism: int,
                   ratios: Mapping[tuple[str, str], float] | None = None) -> Estimate:
-    return build_estimate(plan, decls, book, Pace(max_qps, parallelism), size_of=source_size, ratios=ratios)
+    return build_estimate(plan, decls, book, Pace(max_qps, parallelism), ratios=ratios)
+
+
+def cost_check(book: PriceBook, max_cost: float | None, *, max_qps: float,
+               parallelism: int) -> Callable[[Plan, Sequence[Declaration]], None]:
+    """``apply --max-cost``: a check that refuses (``BudgetExceeded``) a plan whose estimate exceeds ``max_cost``
+    or cannot be complete (``plan.estimate.check_cost``); accepts every plan when ``max_cost`` is None."""
+    def check(plan: Plan, decls: Sequence[Declaration]) -> None:
+        if max_cost is not None:
+            check_cost(estimate_plan(plan, decls, book, max_qps=max_qps, parallelism=parallelism), max_cost)
+
+    return check

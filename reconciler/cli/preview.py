@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from reconciler.apply.samples import DEFAULT_SAMPLES, Previewer, preview_plan, size_ratios
-from reconciler.cli.estimating import estimate_plan, source_size
+from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.options import backend_from_options, backend_options, pace_options, prices_option
 from reconciler.cli.plan import buckets_of
 from reconciler.declare.load import load_declarations
@@ -47,7 +47,7 @@ def preview(paths: tuple[str, ...], samples: int, out: Path, parallelism: int, m
     with backend_from_options(endpoint, local, state_dir, buckets=buckets_of(decls)) as backend:
         plan = plan_declarations(decls, backend, prune=False, replace_unmanaged=False)
         previewer = Previewer(backend.storage, out, max_qps=max_qps)
-        result = preview_plan(plan, decls, previewer, samples=samples, size_of=source_size)
+        result = preview_plan(plan, decls, previewer, samples=samples)
     markdown = render_preview_markdown(result)
     try:
         (out / "index.html").write_text(render_gallery(result), encoding="utf-8")

@@ -1,6 +1,7 @@
 """PURE: what a plan will cost before it runs: calls, bytes, time, fees and blast radius, per set and in total.
 
-Built from the plan's calls and actions and a price table (``prices``); no I/O, no clock. Every figure is an
+Built from the plan's calls and actions, each call's source size (``SetPlan.source_sizes``, from the listing) and
+a price table (``prices``); no I/O, no clock. Every figure is an
 estimate and says what it rests on:
 
 - Basic image processing is billed on the original image's size, once per rule that processes it (CI's billing
@@ -11,13 +12,13 @@ estimate and says what it rests on:
   ``--parallelism`` / the assumed seconds per call (the table's ``assumptions``); also shown at CI's limit alone.
 - Storage added: the outputs' expected size (sources' bytes x the output/source size ratio measured by a preview,
   else the table's heuristic ratio) for created outputs; replaced outputs add nothing (they take the old one's
-  place), deleted outputs free their ratio-sized share.
+  place). What deleted outputs free is not estimated (the plan does not know their sizes).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.errors import BudgetExceeded
@@ -131,14 +132,13 @@ def _add(total: int | None, value: int | None) -> int | None:
     return None if total is None or value is None else total + value
 
 
-def count_work(set_plan: SetPlan, size_of: Callable[[Call], int | None]) -> Work:
-    """Count what ``set_plan``'s calls process; ``size_of`` gives a call's source size (None when unknown)."""
+def count_work(set_plan: SetPlan) -> Work:
+    """Count what ``set_plan``'s calls process, with their sources' sizes as the plan knows them."""
     source_bytes: int | None = 0
     basic_bytes: int | None = 0
     created_bytes: int | None = 0
     advanced = ai = ai_calls = 0
-    for call in set_plan.calls:
-        size = size_of(call)
+    for call, size in set_plan.sized_calls():
         source_bytes = _add(source_bytes, size)
         any_ai = False
         for op in call.rules:
@@ -212,20 +212,20 @@ def price_work(work: Work, prices: PriceTable, ratio: float) -> tuple[tuple[Fee,
 
 
 def build_estimate(plan: Plan, decls: Sequence[Declaration], book: PriceBook, pace: Pace, *,
-                   size_of: Callable[[Call], int | None],
                    ratios: Mapping[tuple[str, str], float] | None = None) -> Estimate:
     """The estimate of ``plan`` (its sets in the order of ``decls``). ``ratios``: output/source size ratio per
     (set, output address) measured by a preview; the table's heuristic ratio stands for the others."""
     sets = []
+    unpriced: set[str] = set()  # items with work and no price (an unknown quantity is not a missing price)
     for set_plan, decl in zip(plan.sets, decls):
         prices = book.for_region(decl.region)
-        work = count_work(set_plan, size_of)
+        work = count_work(set_plan)
         ratio = _ratio_for(set_plan, ratios, prices.output_size_ratio)
         fees, added = price_work(work, prices, ratio)
+        unpriced |= {f.item for f in fees if prices.prices[f.item].price is None}
         sets.append(SetEstimate(set_plan.name, prices.currency, prices.table, work, _seconds(work, pace, prices),
                                 _seconds(work, pace, prices, at_limit_only=True), fees, added, blast_radius(set_plan)))
-    unpriced = sorted({f.item for s in sets for f in s.fees if f.amount is None})
-    return Estimate(tuple(sets), book.tables[0].source, "preview" if ratios else "heuristic", tuple(unpriced))
+    return Estimate(tuple(sets), book.tables[0].source, "preview" if ratios else "heuristic", tuple(sorted(unpriced)))
 
 
 def _ratio_for(set_plan: SetPlan, ratios: Mapping[tuple[str, str], float] | None, default: float) -> float:

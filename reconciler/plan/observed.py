@@ -10,6 +10,7 @@ bucket) are HEADed or listed too, so orphans are known to exist or be gone. Requ
 """
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ from reconciler.declare.load import declaration_digest
 from reconciler.declare.globs import Selector, merge_prefixes
 from reconciler.state.index import EntryFlags, LedgerIndex
 from reconciler.observe.listing import Counter, Listing, ListingCache, Progress
-from reconciler.model import Declaration, Ledger, Plan, SetPlan, SourceList
+from reconciler.model import Call, Declaration, Ledger, Plan, SetPlan, SourceList
 from reconciler.plan.overlaps import SharedOutputs
 from reconciler.plan.planner import build_set_plan, expected_outputs, never_under
 from reconciler.declare.rules import style_name
@@ -55,6 +56,7 @@ class Observation:
     """
 
     source_keys: list[str] = field(default_factory=list)
+    source_sizes: array[int] = field(default_factory=lambda: array("q"))  # parallel to source_keys; -1: unknown
     existing: dict[str, dict[str, str]] = field(default_factory=dict)
     listed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bucket -> prefixes listed
     heads: int = 0
@@ -154,6 +156,12 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
             for future in source_futures:
                 _record(obs, future.result())
             obs.source_keys = [k for x in source_listings for k in x.sources if not (skip and k.startswith(skip))]
+            if len(source_listings) == 1 and len(obs.source_keys) == len(source_listings[0].sources):
+                obs.source_sizes = source_listings[0].source_sizes  # the listing's very sources: shared, not copied
+            else:
+                obs.source_sizes = array("q", (size for x in source_listings
+                                               for key, size in zip(x.sources, x.source_sizes)
+                                               if not (skip and key.startswith(skip))))
             few = len(obs.source_keys) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
             if few:
                 for x in output_listings:
@@ -230,11 +238,44 @@ def plan_observed(decl: Declaration, obs: Observation, ledger: Ledger, *, prune:
     ``confirmed`` numbers."""
     if obs.index is not None:
         ledger = replace(ledger, entries=obs.index)
-    return build_set_plan(
+    plan = build_set_plan(
         decl, obs.sources, obs.existing, ledger, confirmed=obs.confirmed,
         prune=prune, replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest,
         rule_changes=rule_changes(ledger, decl) if rule_changes is not None else None, styles=obs.styles,
     )
+    return replace(plan, source_sizes=call_sizes(plan.calls, obs.source_keys, obs.source_sizes))
+
+
+def call_sizes(calls: Sequence[Call], keys: Sequence[str], sizes: Sequence[int]) -> array[int] | None:
+    """The source size of each call (parallel to ``calls``; -1 where the listing did not show it), found by one
+    merge walk: the planner makes calls in source order (a source with more than five rules makes several calls in
+    a row). None when the sizes are not at hand or a call's source is not found in order."""
+    if len(sizes) != len(keys):
+        return None
+    found = array("q")
+    i, n = 0, len(keys)
+    for call in calls:
+        while i < n and keys[i] != call.key:
+            i += 1
+        if i == n:
+            return None
+        found.append(sizes[i])
+    return found
+
+
+def carry_sizes(plan: Plan, fresh: Plan) -> Plan:
+    """``plan`` (a saved plan, as reviewed) with its calls' source sizes taken from ``fresh`` (the plan made now, which
+    knows them from its listings), by one merge walk per set; a call whose source ``fresh`` has not stays unknown."""
+    by_name = {s.name: s for s in fresh.sets}
+    sets = []
+    for s in plan.sets:
+        now = by_name.get(s.name)
+        sizes = None
+        if now is not None and now.source_sizes is not None:
+            known = [(call.key, -1 if size is None else size) for call, size in now.sized_calls()]
+            sizes = call_sizes(s.calls, [k for k, _ in known], [z for _, z in known])
+        sets.append(replace(s, source_sizes=sizes))
+    return Plan(tuple(sets))
 
 
 def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool = False,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.declare.load import build_declaration
-from reconciler.errors import UsageError
+from reconciler.errors import BudgetExceeded, UsageError
 from reconciler.model import ActionKind, Call, Plan, PlannedAction, Reason, RuleOp, SetPlan
-from reconciler.plan.estimate import GB, Pace, build_estimate, rule_kinds
+from reconciler.plan.estimate import GB, Pace, build_estimate, check_cost, rule_kinds
 from reconciler.plan.prices import load_prices
 
 BUCKET = "shop-1250000000"
@@ -41,9 +41,11 @@ def op(address: str, rule: str, key: str) -> RuleOp:
     return RuleOp(address, rule, "/" + key, BUCKET, key, "fp-" + address)
 
 
-def plan_of(calls: list[Call], extra: tuple[PlannedAction, ...] = ()) -> Plan:
+def plan_of(calls: list[Call], extra: tuple[PlannedAction, ...] = (), sizes: dict[str, int] | None = None) -> Plan:
+    """A plan of ``calls``; ``sizes``: source key -> bytes (None: the plan does not know them, as a saved plan)."""
     actions = tuple(a for c in calls for a in c.changes()) + extra
-    return Plan((SetPlan("shop", "d", "0", actions, tuple(calls), {"p.thumb": 7}),))
+    source_sizes = None if sizes is None else [sizes[c.key] for c in calls]
+    return Plan((SetPlan("shop", "d", "0", actions, tuple(calls), {"p.thumb": 7}, source_sizes=source_sizes),))
 
 
 def calls() -> list[Call]:
@@ -61,7 +63,7 @@ SIZES = {"a/1.jpg": 3 * GB // 4, "a/2.jpg": GB // 4}
 
 def test_fees_equal_a_hand_computation(tmp_path: Path) -> None:
     book = load_prices(price_file(tmp_path))
-    est = build_estimate(plan_of(calls()), [decl()], book, Pace(100, 16), size_of=lambda c: SIZES[c.key])
+    est = build_estimate(plan_of(calls(), sizes=SIZES), [decl()], book, Pace(100, 16))
     s = est.sets[0]
     fees = {f.item: (f.quantity, f.amount) for f in s.fees}
     # basic: every non-AI rule processes its source once: a/1 twice (thumb, avif), a/2 once
@@ -82,19 +84,19 @@ def test_fees_equal_a_hand_computation(tmp_path: Path) -> None:
 
 def test_time_follows_the_slowest_of_qps_ci_limit_and_parallelism(tmp_path: Path) -> None:
     book = load_prices(price_file(tmp_path))
-    plan = plan_of(calls())  # 1 call with an AI rule (2 s each), 1 basic call (0.5 s each)
-    fast = build_estimate(plan, [decl()], book, Pace(100, 16), size_of=lambda c: 0).sets[0]
+    plan = plan_of(calls(), sizes={k: 0 for k in SIZES})  # 1 call with an AI rule (2 s each), 1 basic call (0.5 s each)
+    fast = build_estimate(plan, [decl()], book, Pace(100, 16)).sets[0]
     assert fast.seconds == pytest.approx(1 / 8 + 1 / 32)  # parallelism / seconds per call: 8/s AI, 32/s basic
-    slow = build_estimate(plan, [decl()], book, Pace(1, 16), size_of=lambda c: 0).sets[0]
+    slow = build_estimate(plan, [decl()], book, Pace(1, 16)).sets[0]
     assert slow.seconds == pytest.approx(2.0)  # --max-qps 1
     assert slow.seconds_at_ci_limit == pytest.approx(2 / 100)
-    overseas = build_estimate(plan, [decl("na-ashburn")], book, Pace(1000, 256), size_of=lambda c: 0).sets[0]
+    overseas = build_estimate(plan, [decl("na-ashburn")], book, Pace(1000, 256)).sets[0]
     assert overseas.currency == "USD" and overseas.seconds_at_ci_limit == pytest.approx(2 / 50)
 
 
 def test_unknown_sizes_and_missing_prices_are_said_not_guessed(tmp_path: Path) -> None:
     book = load_prices(price_file(tmp_path, ai_processing_per_1000=None))
-    est = build_estimate(plan_of(calls()), [decl()], book, Pace(100, 16), size_of=lambda c: None)
+    est = build_estimate(plan_of(calls()), [decl()], book, Pace(100, 16))
     s = est.sets[0]
     assert s.work.source_bytes is None and s.storage_added_bytes is None
     assert "ai_processing_per_1000" in est.unpriced
@@ -106,8 +108,8 @@ def test_blast_radius_names_prefixes_largest_group_and_source_overwrites(tmp_pat
     overwrite = PlannedAction(ActionKind.REPLACE, "p.inplace", BUCKET, "a/1.jpg", "a/1.jpg", Reason.RULE_CHANGED)
     deletes = tuple(PlannedAction(ActionKind.DELETE, "p.old", BUCKET, f"old/{i}.jpg", f"a/{i}.jpg", Reason.NOT_DECLARED)
                     for i in range(3))
-    est = build_estimate(plan_of(calls(), (overwrite, *deletes)), [decl()], book, Pace(100, 16),
-                         size_of=lambda c: 1)
+    est = build_estimate(plan_of(calls(), (overwrite, *deletes), {k: 1 for k in SIZES}), [decl()], book,
+                         Pace(100, 16))
     blast = est.sets[0].blast
     assert blast.prefixes[BUCKET] == {"t/": 4, "a/": 1, "old/": 3}
     assert blast.largest_group == ("p.old", "delete", 3)
@@ -138,3 +140,21 @@ def test_the_built_in_table_cites_a_page_and_date_for_every_price() -> None:
     assert book.for_region("ap-guangzhou").currency == "CNY"
     assert book.for_region("ap-shanghai-fsi").table == "finance"
     assert book.for_region("eu-frankfurt").table == "other"
+
+
+def test_max_cost_refuses_above_the_fees_and_when_they_cannot_be_complete(tmp_path: Path) -> None:
+    book = load_prices(price_file(tmp_path))
+    est = build_estimate(plan_of(calls(), sizes=SIZES), [decl()], book, Pace(100, 16))
+    fees = est.totals["CNY"]
+    check_cost(est, fees * 1.01)
+    with pytest.raises(BudgetExceeded, match="estimated fees are"):
+        check_cost(est, fees * 0.99)
+    # sizes unknown, every item priced: the refusal says sizes, not prices
+    unknown = build_estimate(plan_of(calls()), [decl()], book, Pace(100, 16))
+    assert unknown.unpriced == ()
+    with pytest.raises(BudgetExceeded, match="source sizes are unknown"):
+        check_cost(unknown, 1e9)
+    unpriced = build_estimate(plan_of(calls(), sizes=SIZES), [decl()],
+                              load_prices(price_file(tmp_path, cos_requests_per_10000=None)), Pace(100, 16))
+    with pytest.raises(BudgetExceeded, match="no price for cos_requests_per_10000; give them with --prices FILE"):
+        check_cost(unpriced, 1e9)
