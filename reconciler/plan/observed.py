@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from reconciler.plan.compiled import output_prefixes, source_prefixes, template_prefix
+from reconciler.plan.extra import ExtraSources
 from reconciler.declare.load import declaration_digest
 from reconciler.declare.globs import Selector, merge_prefixes
 from reconciler.state.index import EntryFlags, LedgerIndex
@@ -214,9 +215,13 @@ def _rule_changes(ledger: Ledger, decl: Declaration) -> dict[str, tuple[str, str
 def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger], *, prune: bool = False,
              replace_unmanaged: bool = False, progress: Progress | None = None,
              cache: ListingCache | None = None,
-             styles: dict[str, dict[str, str]] | None = None) -> tuple[SetPlan, Observation]:
-    """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way)."""
+             styles: dict[str, dict[str, str]] | None = None,
+             extra: ExtraSources | None = None) -> tuple[SetPlan, Observation]:
+    """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way); ``extra``:
+    files about to be uploaded, planned as if they stood."""
     obs = observe_set(decl, storage, ledger, progress, cache=cache, styles=styles)
+    if extra is not None:
+        obs.source_keys = extra.overlay(decl, obs.source_keys, obs.existing)
     plan = plan_observed(decl, obs, ledger() if callable(ledger) else ledger, prune=prune,
                          replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest(decl),
                          rule_changes=_rule_changes)
@@ -238,8 +243,10 @@ def plan_observed(decl: Declaration, obs: Observation, ledger: Ledger, *, prune:
 
 
 def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool = False,
-                      replace_unmanaged: bool = False, progress: Progress | None = None) -> Plan:
-    """The plan of every set, in order: reads each set's ledger and observes its buckets. Never writes."""
+                      replace_unmanaged: bool = False, progress: Progress | None = None,
+                      extra: ExtraSources | None = None) -> Plan:
+    """The plan of every set, in order: reads each set's ledger and observes its buckets. Never writes.
+    ``extra``: files ``cosrecon upload`` is about to upload, planned as if they stood (``plan.extra``)."""
     sets = []
     cache: dict[str, ListingCache] = {}  # per region: a (bucket, prefix) is listed once for all the sets
     shared = SharedOutputs(decls)
@@ -249,7 +256,8 @@ def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, pru
         # the ledger first, then the listings: what the ledger records was made before anything is listed
         ledger = backend.ledgers.read(decl)
         plan, obs = plan_set(decl, storage, ledger, prune=prune, replace_unmanaged=replace_unmanaged,
-                             progress=progress, cache=cache.setdefault(decl.region, {}), styles=styles)
+                             progress=progress, cache=cache.setdefault(decl.region, {}), styles=styles,
+                             extra=extra)
         shared.add(number, obs.sources)
         sets.append(plan)
     return Plan(tuple(sets))

@@ -73,6 +73,11 @@ class Storage(Protocol):
         """``POST /<key>?image_process`` with the given Pic-Operations JSON."""
         ...
 
+    def put_processed(self, bucket: str, key: str, body: bytes, pic_operations: str, *,
+                      content_type: str = "application/octet-stream") -> ProcessResult:
+        """Processing upon upload: ``PUT /<key>`` of ``body`` with a Pic-Operations header; the reply's outputs."""
+        ...
+
     def process_download(self, bucket: str, key: str, rule: str) -> bytes:
         """Processing during download: ``GET /<key>?<rule>`` returns the processed image; nothing is stored."""
         ...

@@ -98,6 +98,14 @@ class MemoryStorage:
         rules = json.loads(pic_operations)["rules"]
         return ProcessResult(tuple(self.make_output(bucket, key, index, rule) for index, rule in enumerate(rules)))
 
+    def put_processed(self, bucket: str, key: str, body: bytes, pic_operations: str, *,
+                      content_type: str = "application/octet-stream") -> ProcessResult:
+        """The object stored, then each rule's output written, as ``process`` writes them."""
+        self.writes.append(("put_processed", bucket, key))
+        self._store(bucket, key, body)
+        rules = json.loads(pic_operations)["rules"]
+        return ProcessResult(tuple(self.make_output(bucket, key, index, rule) for index, rule in enumerate(rules)))
+
     def process_download(self, bucket: str, key: str, rule: str) -> bytes:
         """What processing during download returns here: the source's key and the rule, as bytes; nothing stored."""
         if key not in self._bucket(bucket):
