@@ -85,3 +85,89 @@ def test_pic_operations_header_makes_the_outputs_then_adopt_records_them(server:
 def test_pic_operations_refuses_a_key_no_set_selects(tmp_path: Path) -> None:
     code, out, err = run_offline("pic-operations", "docs/readme.txt", *map(str, write_sets(tmp_path)))
     assert code != 0 and "selects key 'docs/readme.txt'" in out + err and "Traceback" not in out + err
+
+
+def image_folder(tmp_path: Path, count: int, color: str = "red") -> Path:
+    folder = tmp_path / "upload"
+    body = jpeg(color, size=(120, 80))
+    for i in range(count):
+        path = folder / f"d{i % 3}" / f"img{i:03d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    return folder
+
+
+def counts(server: LocalServer) -> tuple[int, int, int]:
+    stats = server.stats()
+    return stats.get("ci_put_object", 0), stats.get("put_object", 0), stats.get("image_process", 0)
+
+
+def test_upload_folder_makes_every_output_in_100_puts_and_100_follow_ups(server: LocalServer, backend: Backend,
+                                                                        tmp_path: Path) -> None:
+    decls = [str(p) for p in write_sets(tmp_path)]
+    folder = image_folder(tmp_path, 100)
+    state = ["--state-dir", str(tmp_path / "state")]
+    before = counts(server)
+    code, out, err = run(server, "upload", str(folder), "--bucket", SRC, "--prefix", "photos/", "--yes",
+                         "-d", decls[0], "-d", decls[1], *state)
+    assert code == 0, out + err
+    after = counts(server)
+    assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (100, 0, 100)
+    assert "Uploaded 100 file(s) with processing upon upload and 0 plainly" in out
+    made = keys(backend, prefix="alpha/") | keys(backend, prefix="beta/")
+    assert made == {k for i in range(100) for k in expected_keys(f"img{i:03d}", f"d{i % 3}")}
+    for name, widths in WIDTHS.items():
+        for w in widths:
+            assert width(backend, f"{name}/w{w}/d1/img001.jpg") == w
+
+    before = counts(server)
+    code, out, err = run(server, "plan", *decls, *state)
+    assert code == 0 and "No changes" in out, out + err
+    assert counts(server) == before  # planning makes no PUT and no processing call
+
+    code, out, err = run(server, "upload", str(folder), "--bucket", SRC, "--prefix", "photos/", "--yes",
+                         "-d", decls[0], "-d", decls[1], *state)
+    assert code == 0, out + err
+    assert counts(server) == before  # everything stands as recorded: nothing sent again
+    assert "100 stood with the same content" in out
+
+
+def test_upload_refuses_changed_content_unless_overwrite(server: LocalServer, backend: Backend,
+                                                          tmp_path: Path) -> None:
+    decls = [str(p) for p in write_sets(tmp_path)]
+    state = ["--state-dir", str(tmp_path / "state")]
+    first = tmp_path / "v1" / "a.jpg"
+    first.parent.mkdir()
+    first.write_bytes(jpeg("red", size=(120, 80)))
+    args = ["--bucket", SRC, "--prefix", "photos/", "--yes", "-d", decls[0], "-d", decls[1], *state]
+    assert run(server, "upload", str(first), *args)[0] == 0
+    etag = backend.storage(REGION).head_object(SRC, "alpha/w16/a.jpg")
+    changed = tmp_path / "v2" / "a.jpg"
+    changed.parent.mkdir()
+    changed.write_bytes(jpeg("blue", size=(90, 60)))
+    before = counts(server)
+    code, out, err = run(server, "upload", str(changed), *args)
+    assert code != 0 and "stands with other content" in out and "--overwrite" in out, out + err
+    assert counts(server) == before
+    assert backend.storage(REGION).head_object(SRC, "alpha/w16/a.jpg") == etag
+
+    code, out, err = run(server, "upload", str(changed), *args, "--overwrite")
+    assert code == 0, out + err
+    assert counts(server)[0] - before[0] == 1 and counts(server)[2] - before[2] == 1
+    assert backend.storage(REGION).head_object(SRC, "alpha/w16/a.jpg") != etag
+    code, out, err = run(server, "plan", *decls, *state)
+    assert code == 0 and "No changes" in out, out + err
+
+
+def test_upload_plain_files_and_only_declared(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+    decls = [str(p) for p in write_sets(tmp_path)]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    args = ["--bucket", SRC, "--prefix", "photos/", "--yes", "-d", decls[0], "-d", decls[1],
+            "--state-dir", str(tmp_path / "state")]
+    code, out, err = run(server, "upload", str(notes), *args, "--only-declared")
+    assert code != 0 and "--only-declared" in out + err and "Traceback" not in out + err
+    assert "photos/notes.txt" not in keys(backend)
+    code, out, err = run(server, "upload", str(notes), *args)
+    assert code == 0 and "0 file(s) with processing upon upload and 1 plainly" in out, out + err
+    assert backend.storage(REGION).get_object(SRC, "photos/notes.txt") == b"hello"
