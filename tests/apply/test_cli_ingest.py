@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from reconciler.apply import ingest as ingest_module
 from reconciler.apply.backend import Backend
 from reconciler.cli import main
 from reconciler.local import LocalServer
 from tests.apply.conftest import REGION, SRC, jpeg, keys
 from tests.local.conftest import make_client
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # two sets on one bucket: 4 + 3 outputs per image, widths chosen so each output is recognisable
 WIDTHS = {"alpha": (16, 24, 32, 40), "beta": (48, 56, 64)}
@@ -171,3 +180,65 @@ def test_upload_plain_files_and_only_declared(server: LocalServer, backend: Back
     code, out, err = run(server, "upload", str(notes), *args)
     assert code == 0 and "0 file(s) with processing upon upload and 1 plainly" in out, out + err
     assert backend.storage(REGION).get_object(SRC, "photos/notes.txt") == b"hello"
+
+
+def test_files_over_the_processing_limit_are_put_plainly_then_processed(
+        server: LocalServer, backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest_module, "PROCESSING_LIMIT", 100)  # every test image is "large"
+    decls = [str(p) for p in write_sets(tmp_path)]
+    image = tmp_path / "big.jpg"
+    image.write_bytes(jpeg(size=(120, 80)))
+    before = counts(server)
+    code, out, err = run(server, "upload", str(image), "--bucket", SRC, "--prefix", "photos/", "--yes",
+                         "-d", decls[0], "-d", decls[1], "--state-dir", str(tmp_path / "state"))
+    assert code == 0, out + err
+    after = counts(server)
+    assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (0, 1, 2)  # 1 PUT, ceil(7/5) calls
+    assert keys(backend, prefix="beta/") == {f"beta/w{w}/big.jpg" for w in WIDTHS["beta"]}
+
+
+def _upload_process(server: LocalServer, folder: Path, decls: list[str]) -> subprocess.Popen[str]:
+    env = {**os.environ, "TENCENTCLOUD_SECRET_ID": server.secret_id, "TENCENTCLOUD_SECRET_KEY": server.secret_key,
+           "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "reconciler", "upload", str(folder), "--bucket", SRC, "--prefix",
+                             "photos/", "--yes", "-d", decls[0], "-d", decls[1], "--endpoint", server.endpoint,
+                             "--max-qps", "0", "--parallelism", "4"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _outputs(backend: Backend) -> set[str]:
+    return keys(backend, prefix="alpha/") | keys(backend, prefix="beta/")
+
+
+def test_kill_9_mid_upload_then_rerun_converges(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+    decls = [str(p) for p in write_sets(tmp_path)]
+    folder = image_folder(tmp_path, 40)
+    server.set_faults(latency_ms=150)
+    proc = _upload_process(server, folder, decls)
+    deadline = time.monotonic() + 30
+    while counts(server)[0] < 12 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    server.set_faults(latency_ms=0)
+    # requests already inside the server finish after the kill, as in the cloud: look once they have landed
+    made, stable_since = -1, time.monotonic()
+    while time.monotonic() - stable_since < 0.6 and time.monotonic() < deadline:
+        now = len(_outputs(backend))
+        if now != made:
+            made, stable_since = now, time.monotonic()
+        time.sleep(0.1)
+    standing = len(keys(backend, prefix="photos/"))
+    assert 0 < standing < 40 and 0 < made < 280
+    before = counts(server)
+    proc = _upload_process(server, folder, decls)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert "took over" in out and " 0 failed" in out
+    after = counts(server)
+    assert after[0] - before[0] == 40 - standing  # no file PUT twice (put_object counts the ledger's writes)
+    created = int(out.split("Apply complete: ")[1].split(" created")[0])
+    assert created == 280 - made  # outputs standing after the kill are recorded (journal, intents), not remade
+    assert len(_outputs(backend)) == 280
+    code, out, err = run(server, "plan", *decls)
+    assert code == 0 and "No changes" in out, out + err
