@@ -2,7 +2,7 @@
 stood (``plan.extra``), shown and confirmed, then executed by ``ingest.IngestEngine`` and compacted.
 
 Idempotent: a file whose key stands with the same content (its MD5 is the simple PUT's ETag) is not PUT again, and
-its outputs are made only where the plan finds them missing or stale; a key standing with other content is refused
+its outputs are made only where the plan finds them missing or stale (``force``: PUT again, outputs remade); a key standing with other content is refused
 unless ``overwrite`` (the plan then replaces its outputs, the source having changed). Prints and asks nothing.
 """
 
@@ -18,10 +18,12 @@ from reconciler.apply.ingest import SIMPLE_PUT_LIMIT, IngestEngine, LocalFile, U
 from reconciler.apply.locking import lock_sets
 from reconciler.apply.workflow import Callbacks
 from reconciler.errors import UsageError
-from reconciler.model import ActionKind, Declaration, Plan, PlanActions, SetPlan
+from reconciler.model import ActionKind, Declaration, Ledger, Plan, PlanActions, SetPlan
 from reconciler.pacing import with_retries
 from reconciler.plan.extra import ExtraSources, selects
-from reconciler.plan.observed import plan_declarations
+from reconciler.plan.observed import LedgerReader, PlanBackend, plan_declarations
+from reconciler.plan.targets import FORGOTTEN_ETAG
+from reconciler.storage import Storage
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class IngestSettings:
     bucket: str
     options: ApplyOptions = ApplyOptions()
     overwrite: bool = False  # replace keys standing with other content (and so their outputs)
+    force: bool = False  # PUT files standing with the same content again, and remake their recorded outputs
     only_declared: bool = False  # refuse files no set selects instead of uploading them plainly
 
 
@@ -82,6 +85,29 @@ def only_keys(plan: Plan, keys: Collection[str]) -> Plan:
     return Plan(tuple(narrowed(s) for s in plan.sets))
 
 
+class _Forcing:
+    """A planning backend whose ledgers forget the output ETags recorded for ``keys`` of ``bucket`` (``--force``):
+    the planner then plans those outputs as changed, to be remade (as ``--replace`` does)."""
+
+    def __init__(self, backend: PlanBackend, bucket: str, keys: Collection[str]) -> None:
+        self._backend, self._bucket, self._keys = backend, bucket, keys
+
+    @property
+    def ledgers(self) -> LedgerReader:
+        return self
+
+    def read(self, decl: Declaration) -> Ledger:
+        ledger = self._backend.ledgers.read(decl)
+        if decl.bucket != self._bucket:
+            return ledger
+        entries = {where: replace(e, output_etag=FORGOTTEN_ETAG) if e.source_key in self._keys else e
+                   for where, e in ledger.entries.items()}
+        return replace(ledger, entries=entries)
+
+    def storage(self, region: str) -> Storage:
+        return self._backend.storage(region)
+
+
 def ingest(files: Sequence[LocalFile], decls: Sequence[Declaration], backend: BackendLike, settings: IngestSettings,
            callbacks: Callbacks = Callbacks()) -> IngestOutcome:
     """Upload ``files`` to ``settings.bucket`` with the outputs the sets whose source bucket it is declare."""
@@ -97,7 +123,8 @@ def ingest(files: Sequence[LocalFile], decls: Sequence[Declaration], backend: Ba
     with lock_sets(sets, backend, options, operation="upload") as locks:
         extra = ExtraSources(settings.bucket, {f.key: f.md5 for f in files}, settings.overwrite)
         with callbacks.planning():
-            plan = plan_declarations(sets, backend, extra=extra)
+            planning = _Forcing(backend, settings.bucket, extra.etags) if settings.force else backend
+            plan = plan_declarations(sets, planning, extra=extra)
         standing = dict(extra.standing)
         refused = set(extra.refused)
         by_key = {f.key: f for f in files}
@@ -109,7 +136,7 @@ def ingest(files: Sequence[LocalFile], decls: Sequence[Declaration], backend: Ba
                     refused.add(key)
         kept = [f for f in files if f.key not in refused]
         plan = only_keys(plan, {f.key for f in kept})
-        uploads = {f.key: f for f in kept if standing.get(f.key) != f.md5}
+        uploads = {f.key: f for f in kept if settings.force or standing.get(f.key) != f.md5}
         callbacks.show(plan)
         check_budget(plan, options)
         callbacks.confirm(plan)

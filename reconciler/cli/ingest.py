@@ -48,6 +48,8 @@ def _summary(outcome: IngestOutcome) -> str:
               type=click.Path(path_type=Path), metavar="PATH",
               help="Declaration file or folder (repeatable): the sets whose outputs are made.")
 @click.option("--overwrite", is_flag=True, help="Replace keys standing with other content, and their outputs.")
+@click.option("--force", is_flag=True,
+              help="PUT files whose key stands with the same content again, and remake their recorded outputs.")
 @click.option("--only-declared", is_flag=True, help="Refuse (upload nothing) when a file is no set's source.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
@@ -56,14 +58,15 @@ def _summary(outcome: IngestOutcome) -> str:
 @pace_options
 @backend_options
 def upload_command(local_paths: tuple[Path, ...], bucket: str, prefix: str, declarations: tuple[Path, ...],
-                   overwrite: bool, only_declared: bool, yes: bool, lock_timeout: float, quiet: bool,
+                   overwrite: bool, force: bool, only_declared: bool, yes: bool, lock_timeout: float, quiet: bool,
                    parallelism: int, max_qps: float, endpoint: str | None, local: bool,
                    state_dir: Path | None) -> None:
     """Upload LOCAL_PATHs to BUCKET, making their declared outputs in the upload request (Pic-Operations)."""
     decls = load_declarations(list(declarations))
     files = local_files(list(local_paths), prefix)
     options = _options(parallelism, max_qps, None, None, lock_timeout, quiet)
-    settings = IngestSettings(bucket=bucket, options=options, overwrite=overwrite, only_declared=only_declared)
+    settings = IngestSettings(bucket=bucket, options=options, overwrite=overwrite, force=force,
+                              only_declared=only_declared)
     callbacks = Callbacks(show=lambda plan: _show_plan(plan, "text"), confirm=lambda plan: _confirm(plan, yes),
                           planning=gc_paused)
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)

@@ -242,3 +242,21 @@ def test_kill_9_mid_upload_then_rerun_converges(server: LocalServer, backend: Ba
     assert len(_outputs(backend)) == 280
     code, out, err = run(server, "plan", *decls)
     assert code == 0 and "No changes" in out, out + err
+
+
+def test_force_puts_again_and_remakes_recorded_outputs(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+    decls = [str(p) for p in write_sets(tmp_path)]
+    image = tmp_path / "a.jpg"
+    image.write_bytes(jpeg(size=(120, 80)))
+    args = ["--bucket", SRC, "--prefix", "photos/", "--yes", "-d", decls[0], "-d", decls[1],
+            "--state-dir", str(tmp_path / "state")]
+    assert run(server, "upload", str(image), *args)[0] == 0
+    before = counts(server)
+    code, out, err = run(server, "upload", str(image), *args)
+    assert code == 0 and counts(server) == before, out + err  # standing and recorded: skipped
+    code, out, err = run(server, "upload", str(image), *args, "--force")
+    assert code == 0, out + err
+    after = counts(server)
+    assert (after[0] - before[0], after[2] - before[2]) == (1, 1) and "7 replaced" in out
+    code, out, err = run(server, "plan", *decls, "--state-dir", str(tmp_path / "state"))
+    assert code == 0 and "No changes" in out, out + err
