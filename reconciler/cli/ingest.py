@@ -45,7 +45,7 @@ def _summary(outcome: IngestOutcome) -> str:
 @click.option("--prefix", default="", metavar="PREFIX",
               help="Key prefix; a folder's structure is kept under it (include a trailing / for a folder).")
 @click.option("--declarations", "-d", "declarations", multiple=True, required=True,
-              type=click.Path(path_type=Path), metavar="PATH",
+              type=click.Path(path_type=Path), metavar="DECLARATIONS",
               help="Declaration file or folder (repeatable): the sets whose outputs are made.")
 @click.option("--overwrite", is_flag=True, help="Replace keys standing with other content, and their outputs.")
 @click.option("--force", is_flag=True,
