@@ -85,8 +85,22 @@ class IngestEngine(Engine):
             for call in run.plan.calls:
                 if self._may_write(run, call):
                     by_key.setdefault(call.key, []).append((run, call))
-        keys = sorted(set(by_key) | set(self.uploads))
-        return [IngestJob(k, self.uploads.get(k), tuple(tuple(g) for g in pack(by_key.get(k, [])))) for k in keys]
+        uploads = {k: f for k, f in self.uploads.items() if self._may_upload(k)}
+        keys = sorted(set(by_key) | set(uploads))
+        return [IngestJob(k, uploads.get(k), tuple(tuple(g) for g in pack(by_key.get(k, [])))) for k in keys]
+
+    def _may_upload(self, key: str) -> bool:
+        """A file is never PUT over a set's recorded output or into a state prefix (``guard``); being some set's
+        source is what an upload is for (other content there is refused before, unless --overwrite)."""
+        why = next((f"an output of set {run.decl.name!r} (its ledger records it)" for run in self.runs
+                    if (self.bucket, key) in run.entries), None)
+        for run in self.runs:
+            reason = self.guard.protected(run.decl.name, self.bucket, key, writing=True)
+            if why is None and reason is not None and not reason.startswith("a source of"):
+                why = reason
+        if why is not None:
+            self.counts.failures.append(f"{key}: not uploaded: {self.bucket}/{key} is {why}; never overwritten")
+        return why is None
 
     def _calls(self) -> None:
         jobs = self.jobs()

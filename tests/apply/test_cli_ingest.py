@@ -260,3 +260,16 @@ def test_force_puts_again_and_remakes_recorded_outputs(server: LocalServer, back
     assert (after[0] - before[0], after[2] - before[2]) == (1, 1) and "7 replaced" in out
     code, out, err = run(server, "plan", *decls, "--state-dir", str(tmp_path / "state"))
     assert code == 0 and "No changes" in out, out + err
+
+
+def test_upload_never_overwrites_a_recorded_output(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+    decls = [str(p) for p in write_sets(tmp_path)]
+    image = tmp_path / "a.jpg"
+    image.write_bytes(jpeg(size=(120, 80)))
+    args = ["--yes", "-d", decls[0], "-d", decls[1], "--state-dir", str(tmp_path / "state")]
+    assert run(server, "upload", str(image), "--bucket", SRC, "--prefix", "photos/", *args)[0] == 0
+    recorded = backend.storage(REGION).head_object(SRC, "alpha/w16/a.jpg")
+    code, out, err = run(server, "upload", str(image), "--bucket", SRC, "--prefix", "alpha/w16/", "--overwrite",
+                         *args)
+    assert code != 0 and "is an output of set 'alpha'" in out, out + err
+    assert backend.storage(REGION).head_object(SRC, "alpha/w16/a.jpg") == recorded
