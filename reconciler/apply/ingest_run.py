@@ -2,8 +2,9 @@
 stood (``plan.extra``), shown and confirmed, then executed by ``ingest.IngestEngine`` and compacted.
 
 Idempotent: a file whose key stands with the same content (its MD5 is the simple PUT's ETag) is not PUT again, and
-its outputs are made only where the plan finds them missing or stale (``force``: PUT again, outputs remade); a key standing with other content is refused
-unless ``overwrite`` (the plan then replaces its outputs, the source having changed). Prints and asks nothing.
+its outputs are made only where the plan finds them missing or stale (``force``: PUT again, outputs remade); a key
+standing with other content is refused unless ``overwrite`` (the plan then replaces its outputs, the source having
+changed). Prints and asks nothing.
 """
 
 from __future__ import annotations

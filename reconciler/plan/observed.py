@@ -115,7 +115,8 @@ def read_styles(decl: Declaration, storage: Storage, cache: dict[str, dict[str, 
 
 def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger],
                 progress: Progress | None = None, *, workers: int = LIST_WORKERS,
-                cache: ListingCache | None = None, styles: dict[str, dict[str, str]] | None = None) -> Observation:
+                cache: ListingCache | None = None, styles: dict[str, dict[str, str]] | None = None,
+                extra_keys: Sequence[str] = ()) -> Observation:
     """List (or HEAD) everything the plan of ``decl`` needs. Raises StorageError as the storage does.
 
     The source listings and the output listings run concurrently (different prefixes are independent; each is
@@ -123,7 +124,8 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     few, any output listing still running is stopped after its page and the expected outputs are HEADed.
     ``ledger`` may be a callable (e.g. a future's ``result``): it is needed only at the end. With ``cache``
     (bucket -> finished listings, shared by the sets of one plan), a prefix an earlier set listed is not listed
-    again, and this set's listings are added to it.
+    again, and this set's listings are added to it. ``extra_keys``: keys of the source bucket about to be uploaded
+    (``plan.extra``), whose outputs are observed as those of listed sources are.
     """
     obs = Observation(source_bucket=decl.bucket, styles=read_styles(decl, storage, styles))
     counter = Counter(progress)
@@ -155,7 +157,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
             for future in source_futures:
                 _record(obs, future.result())
             obs.source_keys = [k for x in source_listings for k in x.sources if not (skip and k.startswith(skip))]
-            few = len(obs.source_keys) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
+            few = (len(obs.source_keys) + len(extra_keys)) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
             if few:
                 for x in output_listings:
                     x.cancelled.set()
@@ -168,7 +170,8 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     unfinished = {x.bucket for x in output_listings if not x.complete}
     if unfinished:  # few sources: HEAD the expected outputs no finished listing covers
         wanted: dict[str, list[str]] = {}
-        for _, bucket, key in expected_outputs(decl, obs.sources):
+        upcoming = SourceList(list(extra_keys), dict.fromkeys(extra_keys, ""))
+        for _, bucket, key in (*expected_outputs(decl, obs.sources), *expected_outputs(decl, upcoming)):
             if bucket in unfinished and not obs.covered(bucket, key):
                 wanted.setdefault(bucket, []).append(key)
         for bucket, keys in wanted.items():
@@ -219,7 +222,8 @@ def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], 
              extra: ExtraSources | None = None) -> tuple[SetPlan, Observation]:
     """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way); ``extra``:
     files about to be uploaded, planned as if they stood."""
-    obs = observe_set(decl, storage, ledger, progress, cache=cache, styles=styles)
+    upcoming = sorted(extra.etags) if extra is not None and extra.bucket == decl.bucket else []
+    obs = observe_set(decl, storage, ledger, progress, cache=cache, styles=styles, extra_keys=upcoming)
     if extra is not None:
         obs.source_keys = extra.overlay(decl, obs.source_keys, obs.existing)
     plan = plan_observed(decl, obs, ledger() if callable(ledger) else ledger, prune=prune,

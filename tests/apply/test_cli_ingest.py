@@ -273,3 +273,21 @@ def test_upload_never_overwrites_a_recorded_output(server: LocalServer, backend:
                          *args)
     assert code != 0 and "is an output of set 'alpha'" in out, out + err
     assert backend.storage(REGION).head_object(SRC, "alpha/w16/a.jpg") == recorded
+
+
+def test_an_unmanaged_object_at_an_output_key_is_a_conflict_not_overwritten(server: LocalServer, backend: Backend,
+                                                                             tmp_path: Path) -> None:
+    decls = [str(p) for p in write_sets(tmp_path)]
+    storage = backend.storage(REGION)
+    storage.put_object(SRC, "alpha/w16/a.jpg", b"someone else's")
+    image = tmp_path / "a.jpg"
+    image.write_bytes(jpeg(size=(120, 80)))
+    before = counts(server)
+    code, out, err = run(server, "upload", str(image), "--bucket", SRC, "--prefix", "photos/", "--yes",
+                         "-d", decls[0], "-d", decls[1], "--state-dir", str(tmp_path / "state"))
+    assert code == 0, out + err
+    assert "conflict" in out.lower() and "alpha/w16/a.jpg" in out
+    assert storage.get_object(SRC, "alpha/w16/a.jpg") == b"someone else's"
+    after = counts(server)
+    assert (after[0] - before[0], after[2] - before[2]) == (1, 1)  # 6 outputs: the PUT's 5, then 1
+    assert len(_outputs(backend)) == 7
