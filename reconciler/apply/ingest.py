@@ -26,24 +26,37 @@ from reconciler.errors import StorageError
 from reconciler.model import Call, Declaration, Plan
 from reconciler.pacing import with_retries
 from reconciler.state.locks import HeldLock
-from reconciler.storage import Storage
+from reconciler.storage import Storage, upload_etag
 
 Piece = tuple[SetRun, Call]
 
-# Processing input is at most 32 MB (cos-notes, "Size limits"): a larger file is PUT without Pic-Operations and its
-# outputs are asked for with image_process, as apply would (CI may refuse them: the report says so).
+# Processing input is at most 32 MB (cos-notes, "Size limits"): a larger file is uploaded without Pic-Operations, in
+# parts of PART_MB (the SDK's multipart upload_file), and its outputs are asked for with image_process, as apply
+# would (CI may refuse them as too large: the report says so).
 PROCESSING_LIMIT = 32 * 1024 * 1024
-SIMPLE_PUT_LIMIT = 5 * 1024 ** 3  # COS's simple PUT limit; cosrecon upload refuses larger files
+PART_MB = 16
 
 
 @dataclass(frozen=True)
 class LocalFile:
-    """A file to upload and the key it goes to, with its MD5 (the ETag a simple PUT gives it) and size."""
+    """A file to upload and the key it goes to, with the ETag its upload will give it and its size."""
 
     path: Path
     key: str
-    md5: str
+    etag: str  # its MD5 (a simple PUT), or the ETag of its upload in parts of ``part_mb``
     size: int
+    part_mb: int | None = None  # over PROCESSING_LIMIT: uploaded with ``Storage.upload_file`` in parts of this size
+
+    @classmethod
+    def of(cls, path: Path, key: str) -> LocalFile:
+        """``path`` as uploaded to ``key``: its size decides how (``PROCESSING_LIMIT``), which decides its ETag."""
+        size = path.stat().st_size
+        part_mb = PART_MB if size > PROCESSING_LIMIT else None
+        return cls(path, key, upload_etag(path, part_mb), size, part_mb)
+
+    @property
+    def multipart(self) -> bool:
+        return self.part_mb is not None
 
     @property
     def content_type(self) -> str:
@@ -142,7 +155,7 @@ class IngestEngine(Engine):
     def _job(self, job: IngestJob) -> None:
         storage = self.backend.storage(self.region)
         upload = job.upload
-        processing_put = upload is not None and bool(job.groups) and upload.size <= PROCESSING_LIMIT
+        processing_put = upload is not None and bool(job.groups) and not upload.multipart
         if upload is not None and not processing_put:
             if not self._request(lambda: self._put_plain(storage, upload), job, 0, limited=False, put=True):
                 return
@@ -161,7 +174,10 @@ class IngestEngine(Engine):
                 self.verifier.add(run, piece)  # outputs' ETags learnt as listing shows them
 
     def _put_plain(self, storage: Storage, upload: LocalFile) -> None:
-        storage.put_object(self.bucket, upload.key, _read(upload), content_type=upload.content_type)
+        if upload.multipart:
+            storage.upload_file(self.bucket, upload.key, upload.path, upload.part_mb or PART_MB)
+        else:
+            storage.put_object(self.bucket, upload.key, _read(upload), content_type=upload.content_type)
         with self._counts_lock:
             self.counts.plain += 1
 

@@ -1,21 +1,20 @@
 """``cosrecon upload``'s workflow: local files mapped to keys, the sets locked, a plan made with the files as if they
 stood (``plan.extra``), shown and confirmed, then executed by ``ingest.IngestEngine`` and compacted.
 
-Idempotent: a file whose key stands with the same content (its MD5 is the simple PUT's ETag) is not PUT again, and
-its outputs are made only where the plan finds them missing or stale (``force``: PUT again, outputs remade); a key
-standing with other content is refused unless ``overwrite`` (the plan then replaces its outputs, the source having
-changed). Prints and asks nothing.
+Idempotent: a file whose key stands with the same content (the ETag its upload gives it: its MD5, or the multipart
+ETag of a large file) is not PUT again, and its outputs are made only where the plan finds them missing or stale
+(``force``: PUT again, outputs remade); a key standing with other content is refused unless ``overwrite`` (the plan
+then replaces its outputs, the source having changed). Prints and asks nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, check_budget
-from reconciler.apply.ingest import SIMPLE_PUT_LIMIT, IngestEngine, LocalFile, UploadCounts
+from reconciler.apply.ingest import IngestEngine, LocalFile, UploadCounts
 from reconciler.apply.locking import lock_sets
 from reconciler.apply.workflow import Callbacks
 from reconciler.errors import UsageError
@@ -48,8 +47,8 @@ class IngestOutcome:
 
 
 def local_files(paths: Sequence[Path], prefix: str = "") -> list[LocalFile]:
-    """Each file of ``paths`` (folders walked, their structure kept) with its key under ``prefix``; UsageError for a
-    missing path, a file over the simple PUT limit, or two files mapped to one key."""
+    """Each file of ``paths`` (folders walked, their structure kept) with its key under ``prefix`` and the ETag its
+    upload will give it; UsageError for a missing path, or two files mapped to one key."""
     files: dict[str, LocalFile] = {}
     for path in paths:
         if not path.exists():
@@ -58,22 +57,10 @@ def local_files(paths: Sequence[Path], prefix: str = "") -> list[LocalFile]:
         for file in found:
             relative = file.relative_to(path).as_posix() if path.is_dir() else file.name
             key = prefix + relative
-            size = file.stat().st_size
-            if size > SIMPLE_PUT_LIMIT:
-                raise UsageError(f"{file}: {size} bytes is over COS's 5 GB simple PUT limit (cosrecon upload does "
-                                 f"not do multipart uploads); nothing was uploaded")
             if key in files:
                 raise UsageError(f"{file} and {files[key].path} both map to key {key!r}; nothing was uploaded")
-            files[key] = LocalFile(file, key, _md5(file), size)
+            files[key] = LocalFile.of(file, key)
     return [files[k] for k in sorted(files)]
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def only_keys(plan: Plan, keys: Collection[str]) -> Plan:
@@ -122,7 +109,7 @@ def ingest(files: Sequence[LocalFile], decls: Sequence[Declaration], backend: Ba
     options = settings.options
     storage = backend.storage(sets[0].region)
     with lock_sets(sets, backend, options, operation="upload") as locks:
-        extra = ExtraSources(settings.bucket, {f.key: f.md5 for f in files}, settings.overwrite)
+        extra = ExtraSources(settings.bucket, {f.key: f.etag for f in files}, settings.overwrite)
         with callbacks.planning():
             planning = _Forcing(backend, settings.bucket, extra.etags) if settings.force else backend
             plan = plan_declarations(sets, planning, extra=extra)
@@ -133,11 +120,11 @@ def ingest(files: Sequence[LocalFile], decls: Sequence[Declaration], backend: Ba
             head = with_retries(lambda: storage.head_object(settings.bucket, key), options.retry)
             if head is not None:
                 standing[key] = head.etag
-                if head.etag != by_key[key].md5 and not settings.overwrite:
+                if head.etag != by_key[key].etag and not settings.overwrite:
                     refused.add(key)
         kept = [f for f in files if f.key not in refused]
         plan = only_keys(plan, {f.key for f in kept})
-        uploads = {f.key: f for f in kept if settings.force or standing.get(f.key) != f.md5}
+        uploads = {f.key: f for f in kept if settings.force or standing.get(f.key) != f.etag}
         callbacks.show(plan)
         check_budget(plan, options)
         callbacks.confirm(plan)

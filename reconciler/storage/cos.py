@@ -19,6 +19,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -264,6 +265,14 @@ class CosStorage:
             "image_process", bucket, key,
             lambda: self._client.ci_image_process(Bucket=bucket, Key=key, PicOperations=pic_operations))
         return _process_result(*reply)
+
+    def upload_file(self, bucket: str, key: str, path: Path, part_mb: int) -> str:
+        """The SDK's ``upload_file``: one PUT up to ``part_mb`` MB, else a multipart upload (4 parts at once)."""
+        reply: dict[str, Any] = self._call(
+            "upload", bucket, key,
+            lambda: self._client.upload_file(Bucket=bucket, Key=key, LocalFilePath=str(path), PartSize=part_mb,
+                                             MAXThread=4))
+        return _strip_etag(reply.get("ETag"))
 
     def put_processed(self, bucket: str, key: str, body: bytes, pic_operations: str, *,
                       content_type: str = "application/octet-stream") -> ProcessResult:

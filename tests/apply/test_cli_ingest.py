@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -182,19 +183,44 @@ def test_upload_plain_files_and_only_declared(server: LocalServer, backend: Back
     assert backend.storage(REGION).get_object(SRC, "photos/notes.txt") == b"hello"
 
 
-def test_files_over_the_processing_limit_are_put_plainly_then_processed(
+def noisy_jpeg(side: int) -> bytes:
+    """A JPEG that does not compress well: ~1.5 MB at 1000 px."""
+    image = Image.frombytes("RGB", (side, side), random.Random(side).randbytes(side * side * 3))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+def test_files_over_the_processing_limit_are_uploaded_in_parts_then_processed(
         server: LocalServer, backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest_module, "PROCESSING_LIMIT", 100)  # every test image is "large"
+    monkeypatch.setattr(ingest_module, "PROCESSING_LIMIT", 100)  # the test images are "large"
+    monkeypatch.setattr(ingest_module, "PART_MB", 1)
     decls = [str(p) for p in write_sets(tmp_path)]
-    image = tmp_path / "big.jpg"
-    image.write_bytes(jpeg(size=(120, 80)))
-    before = counts(server)
-    code, out, err = run(server, "upload", str(image), "--bucket", SRC, "--prefix", "photos/", "--yes",
-                         "-d", decls[0], "-d", decls[1], "--state-dir", str(tmp_path / "state"))
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "big.jpg").write_bytes(noisy_jpeg(1000))
+    assert (folder / "big.jpg").stat().st_size > 1024 * 1024  # more than one part
+    (folder / "small.jpg").write_bytes(jpeg(size=(120, 80)))  # over the limit too, but one part: one PUT
+    args = ["--bucket", SRC, "--prefix", "photos/", "--yes", "-d", decls[0], "-d", decls[1],
+            "--state-dir", str(tmp_path / "state")]
+    before = server.stats()
+    code, out, err = run(server, "upload", str(folder), *args)
     assert code == 0, out + err
-    after = counts(server)
-    assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (0, 1, 2)  # 1 PUT, ceil(7/5) calls
-    assert keys(backend, prefix="beta/") == {f"beta/w{w}/big.jpg" for w in WIDTHS["beta"]}
+    after = server.stats()
+
+    def sent(name: str) -> int:
+        return after.get(name, 0) - before.get(name, 0)
+
+    assert (sent("ci_put_object"), sent("put_object"), sent("image_process")) == (0, 1, 4)  # ceil(7/5) per file
+    assert sent("create_multipart_upload") == 1 and sent("complete_multipart_upload") == 1 and sent("upload_part") == 2
+    assert backend.storage(REGION).head_object(SRC, "photos/big.jpg").etag.endswith("-2")  # type: ignore[union-attr]
+    assert keys(backend, prefix="beta/") == {f"beta/w{w}/{n}.jpg" for w in WIDTHS["beta"] for n in ("big", "small")}
+    assert width(backend, "beta/w48/big.jpg") == 48
+    code, out, err = run(server, "plan", *decls, "--state-dir", str(tmp_path / "state"))
+    assert code == 0 and "No changes" in out, out + err  # the multipart ETag was planned right
+    before = server.stats()
+    assert run(server, "upload", str(folder), *args)[0] == 0
+    assert server.stats().get("upload_part", 0) == before.get("upload_part", 0)  # standing: not uploaded again
 
 
 def _upload_process(server: LocalServer, folder: Path, decls: list[str]) -> subprocess.Popen[str]:
