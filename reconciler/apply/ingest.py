@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.apply.bookkeeping import SetRun, failure
-from reconciler.apply.contract import ApplyOptions, BackendLike
+from reconciler.apply.contract import ApplyOptions, BackendLike, Skipped
 from reconciler.apply.engine import Engine, pic_operations
 from reconciler.apply.packing import merged, pack
 from reconciler.errors import StorageError
@@ -99,6 +99,12 @@ class IngestEngine(Engine):
                 if self._may_write(run, call):
                     by_key.setdefault(call.key, []).append((run, call))
         uploads = {k: f for k, f in self.uploads.items() if self._may_upload(k)}
+        for key in set(self.uploads) - set(uploads):  # its file is not uploaded: nothing to make its outputs from
+            for run, call in by_key.pop(key, []):
+                for op in call.rules:
+                    self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, key,
+                                            "not made: its source was not uploaded"))
+                self.tally.advance(done=call.size)
         keys = sorted(set(by_key) | set(uploads))
         return [IngestJob(k, uploads.get(k), tuple(tuple(g) for g in pack(by_key.get(k, [])))) for k in keys]
 
