@@ -27,15 +27,15 @@ from reconciler.render.escape import escape_text
 
 
 def _summary(outcome: IngestOutcome) -> str:
+    """The engine's report (escaped by its renderer), then what happened to the files (keys escaped here)."""
     counts = outcome.counts
-    lines = [apply_report.render_text(outcome.report),
-             f"Uploaded {counts.puts} file(s) with processing upon upload and {counts.plain} plainly; "
+    lines = [f"Uploaded {counts.puts} file(s) with processing upon upload and {counts.plain} plainly; "
              f"{len(outcome.unchanged)} stood with the same content (not uploaded again)."]
     if outcome.refused:
         lines.append(f"Refused {len(outcome.refused)} file(s) whose key stands with other content (--overwrite "
                      f"replaces them and their outputs), e.g. {outcome.refused[0]!r}.")
     lines += [f"Upload failed: {failure}" for failure in counts.failures]
-    return escape_text("\n".join(line for line in lines if line))
+    return "\n".join([apply_report.render_text(outcome.report), *map(escape_text, lines)])
 
 
 @click.command("upload")

@@ -317,3 +317,16 @@ def test_an_unmanaged_object_at_an_output_key_is_a_conflict_not_overwritten(serv
     after = counts(server)
     assert (after[0] - before[0], after[2] - before[2]) == (1, 1)  # 6 outputs: the PUT's 5, then 1
     assert len(_outputs(backend)) == 7
+
+
+def test_upload_report_is_one_line_per_fact(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+    decls = [str(p) for p in write_sets(tmp_path)]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("x")
+    code, out, err = run(server, "upload", str(folder), "--bucket", SRC, "--prefix", "photos/", "--yes",
+                         "-d", decls[0], "-d", decls[1], "--state-dir", str(tmp_path / "state"))
+    assert code == 0, out + err
+    lines = out.splitlines()
+    assert lines[-2].startswith("Apply complete: 0 created") and lines[-1].startswith("Uploaded 0 file(s)")
+    assert "\\n" not in out  # lines are joined by newlines, not escaped ones
