@@ -20,7 +20,7 @@ from reconciler.apply.workflow import Callbacks
 from reconciler.errors import UsageError
 from reconciler.model import ActionKind, Declaration, Ledger, Plan, PlanActions, SetPlan
 from reconciler.pacing import with_retries
-from reconciler.plan.extra import ExtraSources, selects
+from reconciler.plan.extra import ExtraSources, selector
 from reconciler.plan.observed import LedgerReader, PlanBackend, plan_declarations
 from reconciler.plan.targets import FORGOTTEN_ETAG
 from reconciler.storage import Storage
@@ -102,7 +102,8 @@ def ingest(files: Sequence[LocalFile], decls: Sequence[Declaration], backend: Ba
     sets = [d for d in decls if d.bucket == settings.bucket]
     if not sets:
         raise UsageError(f"no declaration has source bucket {settings.bucket!r}; nothing was uploaded")
-    undeclared = [f.key for f in files if not any(selects(d, f.key) for d in sets)]
+    chosen = [selector(d) for d in sets]
+    undeclared = [f.key for f in files if not any(c(f.key) for c in chosen)]
     if settings.only_declared and undeclared:
         raise UsageError(f"{len(undeclared)} file(s) no declaration selects (e.g. {undeclared[0]!r}) with "
                          f"--only-declared; nothing was uploaded")

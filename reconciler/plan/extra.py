@@ -8,7 +8,7 @@ left as it stands (and noted in ``refused``) unless ``overwrite``; ``standing`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.declare.globs import Selector
@@ -16,12 +16,16 @@ from reconciler.model import Declaration
 from reconciler.plan.planner import never_under
 
 
-def selects(decl: Declaration, key: str) -> bool:
-    """Whether the globs of a pipeline of ``decl`` select ``key`` (a key of its source bucket) as a source."""
+def selector(decl: Declaration) -> Callable[[str], bool]:
+    """Whether the globs of a pipeline of ``decl`` select a key of its source bucket as a source (built once)."""
     skip = never_under(decl)
-    if skip and key.startswith(skip):
-        return False
-    return any(Selector(p.source.include, p.source.exclude, skip).matches(key) for p in decl.pipelines)
+    matchers = [Selector(p.source.include, p.source.exclude, skip).matches for p in decl.pipelines]
+    return lambda key: not (skip and key.startswith(skip)) and any(m(key) for m in matchers)
+
+
+def selects(decl: Declaration, key: str) -> bool:
+    """``selector(decl)(key)``, for one key."""
+    return selector(decl)(key)
 
 
 @dataclass
@@ -42,8 +46,9 @@ class ExtraSources:
             return source_keys
         objects = dict(existing.get(self.bucket, {}))
         keys = set(source_keys)
+        chosen = selector(decl)
         for key, etag in self.etags.items():
-            if not selects(decl, key):
+            if not chosen(key):
                 continue
             now = objects.get(key)
             if now is not None:
