@@ -15,9 +15,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from reconciler.cli import apply, destroy, local, plan, preview, state, validate
+    from reconciler.cli import apply, destroy, ingest, local, plan, preview, state, validate
 
-    for module in (validate, plan, preview, apply, state, destroy, local):
+    for module in (validate, plan, preview, apply, ingest, state, destroy, local):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from reconciler.plan.compiled import output_prefixes, source_prefixes, template_prefix
+from reconciler.plan.extra import ExtraSources
 from reconciler.declare.load import declaration_digest
 from reconciler.declare.globs import Selector, merge_prefixes
 from reconciler.state.index import EntryFlags, LedgerIndex
@@ -116,7 +117,8 @@ def read_styles(decl: Declaration, storage: Storage, cache: dict[str, dict[str, 
 
 def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger],
                 progress: Progress | None = None, *, workers: int = LIST_WORKERS,
-                cache: ListingCache | None = None, styles: dict[str, dict[str, str]] | None = None) -> Observation:
+                cache: ListingCache | None = None, styles: dict[str, dict[str, str]] | None = None,
+                extra_keys: Sequence[str] = ()) -> Observation:
     """List (or HEAD) everything the plan of ``decl`` needs. Raises StorageError as the storage does.
 
     The source listings and the output listings run concurrently (different prefixes are independent; each is
@@ -124,7 +126,8 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     few, any output listing still running is stopped after its page and the expected outputs are HEADed.
     ``ledger`` may be a callable (e.g. a future's ``result``): it is needed only at the end. With ``cache``
     (bucket -> finished listings, shared by the sets of one plan), a prefix an earlier set listed is not listed
-    again, and this set's listings are added to it.
+    again, and this set's listings are added to it. ``extra_keys``: keys of the source bucket about to be uploaded
+    (``plan.extra``), whose outputs are observed as those of listed sources are.
     """
     obs = Observation(source_bucket=decl.bucket, styles=read_styles(decl, storage, styles))
     counter = Counter(progress)
@@ -162,7 +165,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
                 obs.source_sizes = array("q", (size for x in source_listings
                                                for key, size in zip(x.sources, x.source_sizes)
                                                if not (skip and key.startswith(skip))))
-            few = len(obs.source_keys) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
+            few = (len(obs.source_keys) + len(extra_keys)) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
             if few:
                 for x in output_listings:
                     x.cancelled.set()
@@ -175,7 +178,8 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     unfinished = {x.bucket for x in output_listings if not x.complete}
     if unfinished:  # few sources: HEAD the expected outputs no finished listing covers
         wanted: dict[str, list[str]] = {}
-        for _, bucket, key in expected_outputs(decl, obs.sources):
+        upcoming = SourceList(list(extra_keys), dict.fromkeys(extra_keys, ""))
+        for _, bucket, key in (*expected_outputs(decl, obs.sources), *expected_outputs(decl, upcoming)):
             if bucket in unfinished and not obs.covered(bucket, key):
                 wanted.setdefault(bucket, []).append(key)
         for bucket, keys in wanted.items():
@@ -222,9 +226,14 @@ def _rule_changes(ledger: Ledger, decl: Declaration) -> dict[str, tuple[str, str
 def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger], *, prune: bool = False,
              replace_unmanaged: bool = False, progress: Progress | None = None,
              cache: ListingCache | None = None,
-             styles: dict[str, dict[str, str]] | None = None) -> tuple[SetPlan, Observation]:
-    """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way)."""
-    obs = observe_set(decl, storage, ledger, progress, cache=cache, styles=styles)
+             styles: dict[str, dict[str, str]] | None = None,
+             extra: ExtraSources | None = None) -> tuple[SetPlan, Observation]:
+    """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way); ``extra``:
+    files about to be uploaded, planned as if they stood."""
+    upcoming = sorted(extra.etags) if extra is not None and extra.bucket == decl.bucket else []
+    obs = observe_set(decl, storage, ledger, progress, cache=cache, styles=styles, extra_keys=upcoming)
+    if extra is not None:
+        obs.source_keys = extra.overlay(decl, obs.source_keys, obs.existing)
     plan = plan_observed(decl, obs, ledger() if callable(ledger) else ledger, prune=prune,
                          replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest(decl),
                          rule_changes=_rule_changes)
@@ -279,8 +288,10 @@ def carry_sizes(plan: Plan, fresh: Plan) -> Plan:
 
 
 def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool = False,
-                      replace_unmanaged: bool = False, progress: Progress | None = None) -> Plan:
-    """The plan of every set, in order: reads each set's ledger and observes its buckets. Never writes."""
+                      replace_unmanaged: bool = False, progress: Progress | None = None,
+                      extra: ExtraSources | None = None) -> Plan:
+    """The plan of every set, in order: reads each set's ledger and observes its buckets. Never writes.
+    ``extra``: files ``cosrecon upload`` is about to upload, planned as if they stood (``plan.extra``)."""
     sets = []
     cache: dict[str, ListingCache] = {}  # per region: a (bucket, prefix) is listed once for all the sets
     shared = SharedOutputs(decls)
@@ -290,7 +301,8 @@ def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, pru
         # the ledger first, then the listings: what the ledger records was made before anything is listed
         ledger = backend.ledgers.read(decl)
         plan, obs = plan_set(decl, storage, ledger, prune=prune, replace_unmanaged=replace_unmanaged,
-                             progress=progress, cache=cache.setdefault(decl.region, {}), styles=styles)
+                             progress=progress, cache=cache.setdefault(decl.region, {}), styles=styles,
+                             extra=extra)
         shared.add(number, obs.sources)
         sets.append(plan)
     return Plan(tuple(sets))

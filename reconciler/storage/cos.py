@@ -19,6 +19,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -263,18 +264,24 @@ class CosStorage:
         reply: tuple[dict[str, Any], dict[str, Any]] = self._call(
             "image_process", bucket, key,
             lambda: self._client.ci_image_process(Bucket=bucket, Key=key, PicOperations=pic_operations))
-        headers, body = reply
-        results = (body or {}).get("ProcessResults") or {}
-        objects = results.get("Object") if isinstance(results, dict) else None
-        if isinstance(objects, dict):
-            objects = [objects]
-        processed = tuple(
-            ProcessedObject(key=str(o.get("Key") or ""), etag=_strip_etag(o.get("ETag")),
-                            size=_int(o.get("Size")), format=str(o.get("Format") or ""),
-                            width=_int(o.get("Width")), height=_int(o.get("Height")))
-            for o in (objects or []) if isinstance(o, dict)
-        )
-        return ProcessResult(objects=processed, request_id=str(headers.get("x-cos-request-id", "")))
+        return _process_result(*reply)
+
+    def upload_file(self, bucket: str, key: str, path: Path, part_mb: int) -> str:
+        """The SDK's ``upload_file``: one PUT up to ``part_mb`` MB, else a multipart upload (4 parts at once)."""
+        reply: dict[str, Any] = self._call(
+            "upload", bucket, key,
+            lambda: self._client.upload_file(Bucket=bucket, Key=key, LocalFilePath=str(path), PartSize=part_mb,
+                                             MAXThread=4))
+        return _strip_etag(reply.get("ETag"))
+
+    def put_processed(self, bucket: str, key: str, body: bytes, pic_operations: str, *,
+                      content_type: str = "application/octet-stream") -> ProcessResult:
+        """``ci_put_object``: unlike ``put_object(PicOperations=)`` it returns the UploadResult (cos-notes)."""
+        reply: tuple[dict[str, Any], dict[str, Any]] = self._call(
+            "PUT with Pic-Operations", bucket, key,
+            lambda: self._client.ci_put_object(Bucket=bucket, Key=key, Body=body, PicOperations=pic_operations,
+                                               ContentType=content_type))
+        return _process_result(*reply)
 
     def image_styles(self, bucket: str) -> dict[str, str]:
         """``ci_get_image_style`` without a name: every style of the bucket (``GET /?style`` on its pic host)."""
@@ -312,6 +319,21 @@ class _Page:
     objects: list[ObjectInfo]
     truncated: bool
     next_marker: str
+
+
+def _process_result(headers: dict[str, Any], body: dict[str, Any] | None) -> ProcessResult:
+    """The outputs of an UploadResult reply (``ProcessResults/Object``: a dict for one rule, a list for several)."""
+    results = (body or {}).get("ProcessResults") or {}
+    objects = results.get("Object") if isinstance(results, dict) else None
+    if isinstance(objects, dict):
+        objects = [objects]
+    processed = tuple(
+        ProcessedObject(key=str(o.get("Key") or ""), etag=_strip_etag(o.get("ETag")),
+                        size=_int(o.get("Size")), format=str(o.get("Format") or ""),
+                        width=_int(o.get("Width")), height=_int(o.get("Height")))
+        for o in (objects or []) if isinstance(o, dict)
+    )
+    return ProcessResult(objects=processed, request_id=str(headers.get("x-cos-request-id", "")))
 
 
 def fast_listing_supported(client: Any) -> bool:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from reconciler.model import resolve_fileid
 from reconciler.errors import NotFound, StorageError
 from reconciler.model import ObjectInfo
-from reconciler.storage import ProcessedObject, ProcessResult, Storage
+from reconciler.storage import ProcessedObject, ProcessResult, Storage, upload_etag
 
 
 class MemoryStorage:
@@ -95,6 +96,21 @@ class MemoryStorage:
         self.writes.append(("image_process", bucket, key))
         if key not in self._bucket(bucket):
             raise NotFound("The specified key does not exist.", bucket=bucket, key=key, status=404, code="NoSuchKey")
+        rules = json.loads(pic_operations)["rules"]
+        return ProcessResult(tuple(self.make_output(bucket, key, index, rule) for index, rule in enumerate(rules)))
+
+    def upload_file(self, bucket: str, key: str, path: Path, part_mb: int) -> str:
+        """The file stored with the ETag a (multipart) upload gives it."""
+        self.writes.append(("upload_file", bucket, key))
+        self._store(bucket, key, path.read_bytes())
+        etag = self._bucket(bucket)[key] = upload_etag(path, part_mb)
+        return etag
+
+    def put_processed(self, bucket: str, key: str, body: bytes, pic_operations: str, *,
+                      content_type: str = "application/octet-stream") -> ProcessResult:
+        """The object stored, then each rule's output written, as ``process`` writes them."""
+        self.writes.append(("put_processed", bucket, key))
+        self._store(bucket, key, body)
         rules = json.loads(pic_operations)["rules"]
         return ProcessResult(tuple(self.make_output(bucket, key, index, rule) for index, rule in enumerate(rules)))
 
