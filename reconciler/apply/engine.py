@@ -41,6 +41,7 @@ from reconciler.pacing import PACE, RetryPolicy, TokenBucket, with_retries
 from reconciler.storage import Storage
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 
@@ -118,6 +119,12 @@ class Engine(Session):
 
     def _calls(self) -> None:
         items = [(run, call) for run in self.runs for call in run.plan.calls if self._may_write(run, call)]
+        self.dispatch(items, self._write_intents, lambda item: self._call(*item), "apply")
+
+    def dispatch(self, items: Sequence[U], write_intents: Callable[[Sequence[U]], None], work: Callable[[U], None],
+                 name: str) -> None:
+        """Run ``work`` on every item on ``--parallelism`` workers, in batches: before each batch the locks are
+        checked and the batch's intents journaled; nothing more is queued once ``stop`` is set."""
         if not items:
             return
         parallelism = max(1, self.options.parallelism)
@@ -127,19 +134,19 @@ class Engine(Session):
         def done(_: object) -> None:
             gate.release()
 
-        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
+        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=name) as pool:
             try:
                 for start in range(0, len(items), chunk):
                     if self.stop.is_set():
                         break
                     part = items[start:start + chunk]
                     self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
-                    self._write_intents(part)
-                    for run, call in part:
+                    write_intents(part)
+                    for item in part:
                         gate.acquire()
                         if self.stop.is_set():
                             break
-                        pool.submit(self._guarded_call, run, call).add_done_callback(done)
+                        pool.submit(self._guarded, work, item).add_done_callback(done)
                     if self.stop.is_set():
                         break
             except BaseException:  # Ctrl-C, SIGTERM, a lost lock: queued calls are never issued, and calls in
@@ -167,11 +174,11 @@ class Engine(Session):
             if intents:
                 self._retry(lambda: run.journal.write_now(intents))
 
-    def _guarded_call(self, run: SetRun, call: Call) -> None:
+    def _guarded(self, work: Callable[[U], None], item: U) -> None:
         if self.stop.is_set():
             return
         try:
-            self._call(run, call)
+            work(item)
         except BaseException as error:  # a bug, not a COS failure: stop dispatching and re-raise in the caller
             self.crash = error
             self.stop.set()

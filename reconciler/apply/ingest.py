@@ -14,7 +14,6 @@ from __future__ import annotations
 import mimetypes
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,41 +121,8 @@ class IngestEngine(Engine):
         return why is None
 
     def _calls(self) -> None:
-        jobs = self.jobs()
-        if not jobs:
-            return
-        parallelism = max(1, self.options.parallelism)
-        chunk = max(16, min(100, 2 * parallelism))
-        gate = threading.Semaphore(parallelism + chunk)
-
-        def done(_: object) -> None:
-            gate.release()
-
-        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="upload") as pool:
-            try:
-                for start in range(0, len(jobs), chunk):
-                    if self.stop.is_set():
-                        break
-                    part = jobs[start:start + chunk]
-                    self.check_locks(self.options.lock_check_interval)
-                    self._write_intents([piece for job in part for group in job.groups for piece in group])
-                    for job in part:
-                        gate.acquire()
-                        if self.stop.is_set():
-                            break
-                        pool.submit(self._guarded_job, job).add_done_callback(done)
-            except BaseException:
-                self.stop.set()
-                raise
-
-    def _guarded_job(self, job: IngestJob) -> None:
-        if self.stop.is_set():
-            return
-        try:
-            self._job(job)
-        except BaseException as error:  # a bug: stop dispatching and re-raise in the caller
-            self.crash = error
-            self.stop.set()
+        self.dispatch(self.jobs(), lambda part: self._write_intents([piece for job in part for group in job.groups
+                                                                    for piece in group]), self._job, "upload")
 
     def _job(self, job: IngestJob) -> None:
         storage = self.backend.storage(self.region)
