@@ -125,8 +125,10 @@ def test_workflows_install_and_run_as_written(tmp_path: Path, wheel: Path, serve
            "COSRECON_PACKAGE": str(wheel), "COSRECON_ENDPOINT": server.endpoint, "PIP_NO_INDEX": "1",
            "TENCENTCLOUD_SECRET_ID": server.secret_id, "TENCENTCLOUD_SECRET_KEY": server.secret_key}
 
-    install, plan = _run_steps("cosrecon-plan.yml", repo, env)
+    install, plan, preview = _run_steps("cosrecon-plan.yml", repo, env)
     assert "cosrecon, version 0.1.0" in install.stdout
+    assert (repo / "preview" / "index.html").exists() and "products.thumb" in (repo / "preview-table.md").read_text()
+    assert "`cosrecon-preview` artifact" in (repo / "plan.md").read_text(encoding="utf-8")
     assert (venv / "bin" / "cosrecon").exists()  # the wheel's console script, not this checkout's
     assert outputs.read_text(encoding="utf-8").splitlines() == ["exitcode=2"]  # changes present
     assert (repo / "plan.md").read_text(encoding="utf-8").startswith(MARKER)
