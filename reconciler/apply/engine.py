@@ -23,21 +23,20 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
 
-from reconciler.apply.contract import (ApplyOptions, ApplyReport, BackendLike, Failure, ProgressSink, Skipped,
-                                       check_budget)
-from reconciler.apply.session import Session, new_run_id
+from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, Skipped, check_budget
+from reconciler.apply.session import Session
 from reconciler.apply.bookkeeping import SetRun, failure, made_entry
 from reconciler.apply.refusals import is_refusal, refusal_message, split_refused, subcall
 from reconciler.declare.rules import normalise_rule
 from reconciler.errors import StorageError, UsageError
-from reconciler.apply.evidence import Verifier, list_range
+from reconciler.apply.evidence import Verifier
 from reconciler.apply.guard import refusal_summary
 from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets
 from reconciler.state.locks import HeldLock
 from reconciler.model import ActionKind, Call, Declaration, PlannedAction, Plan, Reason
-from reconciler.pacing import PACE, RetryPolicy, TokenBucket, with_retries
+from reconciler.pacing import PACE, TokenBucket, with_retries
 from reconciler.storage import Storage
 
 T = TypeVar("T")
@@ -185,7 +184,7 @@ class Engine(Session):
 
     def _call(self, run: SetRun, call: Call) -> None:
         storage = self.backend.storage(run.decl.region)
-        tally, n = self.tally, call.size
+        tally = self.tally
         if self.options.recheck_sources and not self._source_unchanged(run, call, storage):
             return
 
@@ -218,7 +217,7 @@ class Engine(Session):
         for op in call.rules:
             try:
                 head = self._watched(lambda: storage.head_object(op.bucket, op.key), op.bucket, op.key)
-            except StorageError as head_error:
+            except StorageError:  # the HEAD failed too: the call's own error is what is reported
                 tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
                 failed_n += 1
                 continue

@@ -8,112 +8,39 @@ unlock: break a set's lock by its id (as ``terraform force-unlock``).
 from __future__ import annotations
 
 import shlex
-import signal
-import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from reconciler.apply.backend import DEFAULT_POOL_SIZE
-from reconciler.apply.contract import ApplyOptions, ApplyReport
-from reconciler.apply.resets import reset_warnings
-from reconciler.apply.stopping import EXIT_SIGTERM, RunStopped, Terminated
+from reconciler.apply.contract import ApplyReport
 from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
 from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.estimating import cost_check
 from reconciler.cli.options import backend_from_options, backend_options, prices_option
-from reconciler.cli.progress import make_progress
+from reconciler.cli.running import (confirm_apply, report_when_stopped, run_buckets, run_options, show_plan,
+                                     sigterm_as_interrupt)
 from reconciler.declare.load import load_declarations
-from reconciler.errors import Aborted, ApplyFailed, UsageError
-from reconciler.model import Declaration, Plan, Reason
+from reconciler.errors import ApplyFailed, UsageError
+from reconciler.model import Plan, Reason
 from reconciler.cli.gcpause import gc_paused
 from reconciler.plan.planfile import load_plan
 from reconciler.plan.prices import load_prices
 from reconciler.state.journal import set_aside
 from reconciler.state.locks import CorruptLock
-from reconciler.render import apply_report, render_text
+from reconciler.render import apply_report
 from reconciler.render.notes import next_steps
 from reconciler.render.outcome import render_adopt_text, render_adoption, render_outcome_json
 from reconciler.apply.refusals import failure_summary
 from reconciler.render.escape import escape_text
 
 
-def _buckets(decls: Sequence[Declaration]) -> list[str]:
-    names = {d.bucket for d in decls} | {d.state.bucket for d in decls}
-    names |= {o.bucket for d in decls for p in d.pipelines for o in p.outputs if o.bucket}
-    return sorted(names)
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty()
-
-
-def _confirm(plan: Plan, yes: bool) -> None:
-    if yes or not (plan.has_changes or plan.calls):
-        return
-    if not _interactive():
-        raise Aborted("apply needs confirmation but no terminal is attached; re-run with --yes to apply this plan")
-    if not click.confirm("Apply these changes?", default=False, err=True):
-        raise Aborted("Apply cancelled; nothing was changed.")
-
-
-def _show_plan(plan: Plan, fmt: str) -> None:
-    click.echo(render_text(plan), err=fmt == "json")
-    for warning in reset_warnings(plan):
-        click.echo(f"Warning: {warning}", err=True)
-
-
 def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
     click.echo(render_outcome_json(plan, report) if fmt == "json" else apply_report.render_text(report))
     if report.failures:
         raise ApplyFailed(failure_summary(report.failures))
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (CI cancellation, Kubernetes) handled as Ctrl-C: the engine stops dispatching, in-flight calls end,
-    the journal is flushed, the lock released, the report printed; exit 143. A second SIGTERM is ignored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminated(_signum: int, _frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminated)
-    try:
-        yield
-    except Terminated:  # while locking or planning (nothing changed), or during adopt (its records are journaled)
-        click.echo("Terminated (SIGTERM): stopped; anything recorded is journaled and the lock is released.", err=True)
-        sys.exit(EXIT_SIGTERM)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _report_when_stopped(fmt: str) -> Iterator[None]:
-    """A run that stopped early (a signal, a dead endpoint) still prints what it made and what it did not."""
-    try:
-        yield
-    except RunStopped as stopped:
-        click.echo(apply_report.render_json(stopped.report) if fmt == "json"
-                   else apply_report.render_text(stopped.report))
-        raise
-
-
-def _options(parallelism: int, max_qps: float, max_calls: int | None, max_delete: int | None, lock_timeout: float,
-             quiet: bool) -> ApplyOptions:
-    def waiting(holder: str) -> None:
-        click.echo(escape_text(f"Waiting up to {lock_timeout:g}s for {holder}..."), err=True)
-
-    return ApplyOptions(parallelism=parallelism, max_qps=max_qps, max_calls=max_calls, max_delete=max_delete,
-                        lock_timeout=lock_timeout, progress=make_progress(quiet=quiet), on_lock_wait=waiting)
 
 
 @click.command("apply")
@@ -155,19 +82,19 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     decls = load_declarations(list(paths))
     book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(target, replace, decls)
-    options = _options(parallelism, max_qps, max_calls, max_delete, lock_timeout, quiet or fmt == "json")
+    options = run_options(parallelism, max_qps, max_calls, max_delete, lock_timeout, quiet or fmt == "json")
     saved = load_plan(plan_file) if plan_file is not None else None
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
                            saved_where=str(plan_file or ""), targets=narrowing.targets,
                            replacements=narrowing.replacements)
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
-    callbacks = Callbacks(show=lambda plan: _show_plan(plan, fmt), confirm=lambda plan: _confirm(plan, confirmed),
+    callbacks = Callbacks(show=lambda plan: show_plan(plan, fmt), confirm=lambda plan: confirm_apply(plan, confirmed),
                           planning=gc_paused, check_cost=cost_check(book, max_cost, max_qps=max_qps,
                                                                     parallelism=parallelism),
                           warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
-    with _sigterm_as_interrupt(), _report_when_stopped(fmt):
-        with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls), pool_size=pool) as backend:
+    with sigterm_as_interrupt(), report_when_stopped(fmt):
+        with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls), pool_size=pool) as backend:
             outcome = run_sets(decls, backend, settings, callbacks)
     _finish(outcome.plan, outcome.report, fmt)
     for step in next_steps(outcome.plan, shlex.join(map(str, paths))):  # what stands between this and a green plan
@@ -186,7 +113,7 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: b
                   local: bool, state_dir: Path | None) -> None:
     """Record the objects already standing at declared keys in the ledger, as they are (no processing)."""
     decls = load_declarations(list(paths))
-    settings = RunSettings(options=_options(16, 0, None, None, lock_timeout, True), operation=Operation.ADOPT)
+    settings = RunSettings(options=run_options(16, 0, None, None, lock_timeout, True), operation=Operation.ADOPT)
 
     def confirm(plan: Plan) -> None:
         if any(a.reason is Reason.REPLACE_UNMANAGED for s in plan.sets for a in s.actions):
@@ -194,8 +121,8 @@ def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: b
 
     callbacks = Callbacks(show=lambda plan: click.echo(render_adoption(plan), err=fmt == "json"), confirm=confirm,
                           planning=gc_paused)
-    with _sigterm_as_interrupt(), _report_when_stopped(fmt):
-        with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
+    with sigterm_as_interrupt(), report_when_stopped(fmt):
+        with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls)) as backend:
             outcome = run_sets(decls, backend, settings, callbacks)
     report = outcome.report
     click.echo(render_outcome_json(outcome.plan, report) if fmt == "json" else render_adopt_text(report))
@@ -212,7 +139,7 @@ def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, 
     """Break the lock LOCK_ID held on one of the sets declared in PATHs (when its holder is gone); a corrupt lock
     object by the token its error names."""
     decls = load_declarations(list(paths))
-    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
+    with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls)) as backend:
         for decl in decls:
             try:
                 holder = backend.ledgers.read_lock(decl)
@@ -240,7 +167,7 @@ def set_aside_command(segment: str, paths: tuple[Path, ...], endpoint: str | Non
                       state_dir: Path | None) -> None:
     """Move the journal segment SEGMENT of a set declared in PATHs out of the journal (when it is corrupt)."""
     decls = load_declarations(list(paths))
-    with backend_from_options(endpoint, local, state_dir, buckets=_buckets(decls)) as backend:
+    with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls)) as backend:
         for decl in decls:
             blobs = backend.ledgers.blobs(decl)
             if f"journal/{segment}" in blobs.list("journal/"):

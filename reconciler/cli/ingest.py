@@ -16,7 +16,8 @@ from reconciler.apply.backend import DEFAULT_POOL_SIZE
 from reconciler.apply.ingest_run import IngestOutcome, IngestSettings, ingest, local_files
 from reconciler.apply.upload_headers import upload_headers
 from reconciler.apply.workflow import Callbacks
-from reconciler.cli.apply import _buckets, _confirm, _options, _report_when_stopped, _show_plan, _sigterm_as_interrupt
+from reconciler.cli.running import (confirm_apply, report_when_stopped, run_buckets, run_options, show_plan,
+                                     sigterm_as_interrupt)
 from reconciler.cli.durations import DURATION
 from reconciler.cli.gcpause import gc_paused
 from reconciler.cli.options import backend_from_options, backend_options, pace_options
@@ -64,14 +65,14 @@ def upload_command(local_paths: tuple[Path, ...], bucket: str, prefix: str, decl
     """Upload LOCAL_PATHs to BUCKET, making their declared outputs in the upload request (Pic-Operations)."""
     decls = load_declarations(list(declarations))
     files = local_files(list(local_paths), prefix)
-    options = _options(parallelism, max_qps, None, None, lock_timeout, quiet)
+    options = run_options(parallelism, max_qps, None, None, lock_timeout, quiet)
     settings = IngestSettings(bucket=bucket, options=options, overwrite=overwrite, force=force,
                               only_declared=only_declared)
-    callbacks = Callbacks(show=lambda plan: _show_plan(plan, "text"), confirm=lambda plan: _confirm(plan, yes),
+    callbacks = Callbacks(show=lambda plan: show_plan(plan, "text"), confirm=lambda plan: confirm_apply(plan, yes),
                           planning=gc_paused)
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)
-    with _sigterm_as_interrupt(), _report_when_stopped("text"):
-        with backend_from_options(endpoint, local, state_dir, buckets=[*_buckets(decls), bucket],
+    with sigterm_as_interrupt(), report_when_stopped("text"):
+        with backend_from_options(endpoint, local, state_dir, buckets=[*run_buckets(decls), bucket],
                                   pool_size=pool) as backend:
             outcome = ingest(files, decls, backend, settings, callbacks)
     click.echo(_summary(outcome))

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from reconciler.plan.compiled import output_prefixes, source_prefixes, template_prefix
+from reconciler.plan.compiled import output_prefixes, source_prefixes
 from reconciler.plan.extra import ExtraSources
 from reconciler.declare.load import declaration_digest
 from reconciler.declare.globs import Selector, merge_prefixes

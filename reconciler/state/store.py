@@ -22,7 +22,7 @@ from typing import Any
 from reconciler.state import ledger as ledger_format
 from reconciler.state import ledger_file
 from reconciler.state import journal, locks
-from reconciler.state.blobs import Blobs, CosBlobs, DirBlobs, dump_json, load_json
+from reconciler.state.blobs import Blobs, CosBlobs, DirBlobs, dump_json
 from reconciler.state.ledger import JournalRecord, Segment
 from reconciler.state.locks import DEFAULT_LEASE, HeldLock, LockInfo
 from reconciler.model import Declaration, Ledger, LedgerEntry

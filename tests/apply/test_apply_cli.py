@@ -205,9 +205,9 @@ def test_two_concurrent_applies(server: LocalServer, backend: Backend, tmp_path:
 
 def test_confirmation_on_a_terminal(server: LocalServer, backend: Backend, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import reconciler.cli.apply as apply_module
+    import reconciler.cli.running as running_module
 
-    monkeypatch.setattr(apply_module, "_interactive", lambda: True)
+    monkeypatch.setattr(running_module, "_interactive", lambda: True)
     seed(backend, ["photos/a.jpg"])
     path = write_decl(tmp_path)
     env = {"TENCENTCLOUD_SECRET_ID": server.secret_id, "TENCENTCLOUD_SECRET_KEY": server.secret_key}
