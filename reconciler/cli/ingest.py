@@ -36,7 +36,7 @@ def _summary(outcome: IngestOutcome) -> str:
         lines.append(f"Refused {len(outcome.refused)} file(s) whose key stands with other content (--overwrite "
                      f"replaces them and their outputs), e.g. {outcome.refused[0]!r}.")
     lines += [f"Upload failed: {failure}" for failure in counts.failures]
-    return "\n".join([apply_report.render_text(outcome.report), *map(escape_text, lines)])
+    return "\n".join([apply_report.render_text(outcome.report, "Upload", "requests"), *map(escape_text, lines)])
 
 
 @click.command("upload")

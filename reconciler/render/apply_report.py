@@ -15,15 +15,17 @@ FORMAT_VERSION = 1
 SHOWN = 20  # failures/skips listed before "... and N more"
 
 
-def summary_line(report: ApplyReport) -> str:
+def summary_line(report: ApplyReport, run: str = "Apply", calls: str = "calls") -> str:
     """``Apply complete: 12 created, 3 replaced, 0 deleted, 0 failed; 9 calls in 4.1s (2.2 calls/s).``"""
-    state = f"Apply stopped ({report.stopped})" if report.stopped else "Apply complete"
+    state = f"{run} stopped ({report.stopped})" if report.stopped else f"{run} complete"
     return (f"{state}: {report.created} created, {report.replaced} replaced, {report.deleted} deleted, "
-            f"{report.failed} failed; {report.calls} calls in {report.seconds:.1f}s "
-            f"({report.calls_per_second:.1f} calls/s).")
+            f"{report.failed} failed; {report.calls} {calls} in {report.seconds:.1f}s "
+            f"({report.calls_per_second:.1f} {calls}/s).")
 
 
-def render_text(report: ApplyReport) -> str:
+def render_text(report: ApplyReport, run: str = "Apply", calls: str = "calls") -> str:
+    """The report for a terminal; ``run`` names the run and ``calls`` its requests (``Upload``: the PUTs with
+    processing and the image_process calls)."""
     lines = [f"Note: {t}" for t in report.takeovers] + [f"Warning: {w}" for w in report.warnings]
     if report.adopted:
         lines.append(f"Adopted {report.adopted} existing output(s) into the ledger.")
@@ -40,7 +42,7 @@ def render_text(report: ApplyReport) -> str:
             lines.append(f"  {f.bucket}/{f.key} ({f.address}, source {f.source}): {f.code}: {f.message}{request}")
         if len(report.failures) > SHOWN:
             lines.append(f"  ... and {len(report.failures) - SHOWN} more")
-    lines.append(summary_line(report))
+    lines.append(summary_line(report, run, calls))
     return "\n".join(escape_lines(lines))
 
 

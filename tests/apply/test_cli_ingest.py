@@ -263,7 +263,7 @@ def test_kill_9_mid_upload_then_rerun_converges(server: LocalServer, backend: Ba
     assert "took over" in out and " 0 failed" in out
     after = counts(server)
     assert after[0] - before[0] == 40 - standing  # no file PUT twice (put_object counts the ledger's writes)
-    created = int(out.split("Apply complete: ")[1].split(" created")[0])
+    created = int(out.split("Upload complete: ")[1].split(" created")[0])
     assert created == 280 - made  # outputs standing after the kill are recorded (journal, intents), not remade
     assert len(_outputs(backend)) == 280
     code, out, err = run(server, "plan", *decls)
@@ -328,5 +328,5 @@ def test_upload_report_is_one_line_per_fact(server: LocalServer, backend: Backen
                          "-d", decls[0], "-d", decls[1], "--state-dir", str(tmp_path / "state"))
     assert code == 0, out + err
     lines = out.splitlines()
-    assert lines[-2].startswith("Apply complete: 0 created") and lines[-1].startswith("Uploaded 0 file(s)")
+    assert lines[-2].startswith("Upload complete: 0 created") and lines[-1].startswith("Uploaded 0 file(s)")
     assert "\\n" not in out  # lines are joined by newlines, not escaped ones
