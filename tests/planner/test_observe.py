@@ -12,14 +12,8 @@ import pytest
 from reconciler.declare.load import build_declaration
 from reconciler.errors import CollisionError, NotFound
 from reconciler.model import Ledger, LedgerEntry, ObjectInfo
-from reconciler.plan.observed import (
-    observe_set,
-    output_prefixes,
-    plan_declarations,
-    plan_set,
-    source_prefixes,
-    template_prefix,
-)
+from reconciler.plan.compiled import output_prefixes, source_prefixes, template_prefix
+from reconciler.plan.observed import observe_set, plan_declarations, plan_set
 from reconciler.storage.memory import MemoryStorage
 from tests.planner.conftest import B, C, decl
 
