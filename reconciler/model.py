@@ -373,6 +373,14 @@ class SetPlan:
             return sum(self.unchanged.values())
         return tally(self.actions).get(kind, 0)
 
+    def other_actions(self) -> tuple[PlannedAction, ...]:
+        """The actions that are not a call's create or replace (deletes, conflicts, orphans), without making the
+        calls' actions when ``actions`` is a ``PlanActions``."""
+        actions = self.actions
+        if isinstance(actions, PlanActions):
+            return actions.others
+        return tuple(a for a in actions if a.action not in (ActionKind.CREATE, ActionKind.REPLACE))
+
 
 @dataclass(frozen=True)
 class Plan:

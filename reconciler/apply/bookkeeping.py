@@ -16,7 +16,7 @@ from reconciler.errors import StorageError
 from reconciler.state.journal import Journal
 from reconciler.state.ledger import JournalRecord
 from reconciler.state.index import ChangedEntries
-from reconciler.model import (ActionKind, Call, Declaration, LedgerEntry, PlanActions, PlannedAction, Reason, RuleOp,
+from reconciler.model import (ActionKind, Call, Declaration, LedgerEntry, PlannedAction, Reason, RuleOp,
                               SetPlan, Target)
 from reconciler.state.store import Snapshot
 
@@ -28,7 +28,7 @@ class SetRun:
         self.decl, self.plan, self.snapshot, self.journal = decl, set_plan, snapshot, journal
         self.entries = ChangedEntries(snapshot.ledger.entries)  # the snapshot's, changes laid over (no copy)
         # the deletes, conflicts and orphans; a call's creates and replaces are its rules' targets (``target``)
-        self.others: tuple[PlannedAction, ...] = other_actions(set_plan)
+        self.others: tuple[PlannedAction, ...] = set_plan.other_actions()
         self.changed = False
         self.lock = threading.Lock()
 
@@ -57,14 +57,6 @@ class SetRun:
         """Whether the plan found nothing at this output key (so an object there now is this run's)."""
         target = self.target(call, op)
         return target is not None and target.action is ActionKind.CREATE and target.reason is Reason.MISSING
-
-
-def other_actions(set_plan: SetPlan) -> tuple[PlannedAction, ...]:
-    """The plan's actions that are not a call's create or replace (no action is made for those)."""
-    actions = set_plan.actions
-    if isinstance(actions, PlanActions):
-        return actions.others
-    return tuple(a for a in actions if a.action not in (ActionKind.CREATE, ActionKind.REPLACE))
 
 
 class Tally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from reconciler.apply.bookkeeping import other_actions
 from reconciler.declare.load import declaration_digest
 from reconciler.errors import StalePlanError
 from reconciler.model import ActionKind, Call, Declaration, Plan, PlannedAction, SetPlan
@@ -74,8 +73,8 @@ def _check_set(saved: SetPlan, fresh: SetPlan, where: str) -> None:
         for item in call_items(call):
             if item not in fresh_items:
                 raise _refuse(where, name, f"the saved plan would {_describe(item)}, which a fresh plan does not")
-    fresh_deletes = {_delete_item(a) for a in other_actions(fresh) if a.action is ActionKind.DELETE}
-    for action in other_actions(saved):  # deletes are never a call's (whose creates/replaces are checked above)
+    fresh_deletes = {_delete_item(a) for a in fresh.other_actions() if a.action is ActionKind.DELETE}
+    for action in saved.other_actions():  # deletes are never a call's (whose creates/replaces are checked above)
         if action.action is ActionKind.DELETE and _delete_item(action) not in fresh_deletes:
             raise _refuse(where, name, f"the saved plan would delete {action.bucket}/{action.key} "
                                        f"({action.address}), which a fresh plan does not")

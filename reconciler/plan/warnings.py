@@ -16,8 +16,7 @@ def _unsourced(s: SetPlan, candidates: set[str]) -> set[str]:
             return remaining
         for target, _ in call.pairs():
             remaining.discard(target.address)
-    others = getattr(s.actions, "others", s.actions)
-    return remaining - {a.address for a in others if a.action is ActionKind.CONFLICT}
+    return remaining - {a.address for a in s.other_actions() if a.action is ActionKind.CONFLICT}
 
 
 def empty_pipelines(decls: Sequence[Declaration], plan: Plan) -> list[DeclarationWarning]:

@@ -7,9 +7,7 @@ that say "deleted". Decides nothing, does no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from reconciler.model import ActionKind, Plan, PlannedAction, Reason, SetPlan
+from reconciler.model import ActionKind, Plan, Reason, SetPlan
 
 ADOPT_HINT = "`cosrecon adopt` records them as they stand, or `--replace-unmanaged` remakes them"
 
@@ -18,18 +16,12 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _others(s: SetPlan) -> Iterable[PlannedAction]:
-    """The conflicts, orphans and deletes of ``s`` (without making the call actions)."""
-    others: Iterable[PlannedAction] = getattr(s.actions, "others", s.actions)
-    return others
-
-
 def orphan_counts(s: SetPlan) -> tuple[int, int, int]:
     """(kept: not pruning, kept although pruning: changed outside, gone: nothing left to delete)."""
     kept = changed = gone = 0
     if not s.count(ActionKind.ORPHANED):
         return 0, 0, 0
-    for a in _others(s):
+    for a in s.other_actions():
         if a.action is not ActionKind.ORPHANED:
             continue
         if a.reason is Reason.OUTPUT_GONE:
