@@ -128,7 +128,8 @@ def test_workflows_install_and_run_as_written(tmp_path: Path, wheel: Path, serve
     install, plan, preview = _run_steps("cosrecon-plan.yml", repo, env)
     assert "cosrecon, version 0.1.0" in install.stdout
     assert (repo / "preview" / "index.html").exists() and "products.thumb" in (repo / "preview-table.md").read_text()
-    assert "`cosrecon-preview` artifact" in (repo / "plan.md").read_text(encoding="utf-8")
+    body = (repo / "plan.md").read_text(encoding="utf-8")  # what the comment step posts, unchanged
+    assert "`cosrecon-preview` (sample before/after images" in body and "actions/runs/0" in body
     assert (venv / "bin" / "cosrecon").exists()  # the wheel's console script, not this checkout's
     assert outputs.read_text(encoding="utf-8").splitlines() == ["exitcode=2"]  # changes present
     assert (repo / "plan.md").read_text(encoding="utf-8").startswith(MARKER)
@@ -148,3 +149,36 @@ def test_workflows_say_where_cosrecon_comes_from() -> None:
         text = (WORKFLOWS / name).read_text(encoding="utf-8")
         assert "pip install cosrecon\n" not in text  # no such package on PyPI
         assert 'pip install "$COSRECON_PACKAGE"' in text
+
+
+def test_the_plan_comment_of_a_hundred_thousand_actions_stays_under_githubs_limit(
+        tmp_path: Path, wheel: Path, server: LocalServer) -> None:
+    """Issue 26 point 1: 1,000 sources x 100 outputs = 100,000 creations; the Plan step as written makes the body the
+    comment step posts (plan.md, unchanged): within 65,535 characters, with the estimate and the artifact link."""
+    venv = _venv_with_wheel_pip(tmp_path)
+    repo = tmp_path / "repo"
+    (repo / "declarations").mkdir(parents=True)
+    outputs = "".join(f"      out{i:03d}:\n        rule: imageMogr2/thumbnail/{i + 10}x\n"
+                      f"        fileid: /o{i:03d}/{{reldir}}/{{stem}}-with-a-longer-name-for-longer-keys.jpg\n"
+                      for i in range(100))
+    (repo / "declarations" / "shop.yaml").write_text(DECLARATION.split("    outputs:\n")[0] + "    outputs:\n" + outputs,
+                                                     encoding="utf-8")
+    storage = Backend(endpoint=server.endpoint, secret_id=server.secret_id,
+                      secret_key=server.secret_key).storage(REGION)
+    image = jpeg()
+    for i in range(1000):
+        storage.put_object(SRC, f"products/p{i:04d}.jpg", image)
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "GITHUB_OUTPUT": str(tmp_path / "out"),
+           "COSRECON_PACKAGE": str(wheel), "COSRECON_ENDPOINT": server.endpoint, "PIP_NO_INDEX": "1",
+           "TENCENTCLOUD_SECRET_ID": server.secret_id, "TENCENTCLOUD_SECRET_KEY": server.secret_key}
+    install, plan = (s for s in _steps("cosrecon-plan.yml") if s.get("name") in ("Install cosrecon", "Plan"))
+    for step in (install, plan):
+        result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=repo,
+                                env=env, text=True, capture_output=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+    body = (repo / "plan.md").read_text(encoding="utf-8")
+    assert "Plan: 100000 to create" in body
+    assert len(body) <= 65_535, len(body)
+    assert "**Estimate**" in body and "total: 20000 calls" in body  # five rules a call
+    assert body.rstrip().endswith("(sample before/after images: open index.html).")
+    assert "lists are cut" in body

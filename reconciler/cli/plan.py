@@ -78,13 +78,17 @@ def buckets_of(decls: list[Declaration]) -> set[str]:
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when the plan is green (nothing to create, replace or delete, no conflict, no orphan), "
                    "2 when it is not, 1 on error.")
+@click.option("--link", "links", multiple=True, metavar="MARKDOWN",
+              help="(markdown) A line ending the comment, kept within its 65,535 characters (e.g. a link to the saved "
+                   "plan artifact). Repeatable.")
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
 @narrowing_options
 @pace_options
 @prices_option
 @backend_options
-def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool, prune: bool,
+def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool,
+         links: tuple[str, ...], prune: bool,
          replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], parallelism: int,
          max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Show which outputs are missing or stale, the image_process calls that fix them, and an estimate of their
@@ -115,9 +119,8 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     if fmt == "json":
         write_json(result, stdout, {"estimate": estimate_data(estimate)})
     elif fmt == "markdown":
-        stdout.write(render_markdown(result, warnings=warnings))
-        if result.has_changes:
-            stdout.write("\n" + render_estimate_markdown(estimate))
+        stdout.write(render_markdown(result, warnings=warnings, links=links,
+                                     estimate=render_estimate_markdown(estimate) if result.has_changes else ""))
     else:
         stdout.write(render_text(result, full=full, estimate=estimate_lines(estimate)))
     stdout.flush()

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from reconciler.errors import StateError
 from reconciler.model import ActionKind, Call, Plan, PlannedAction, Reason, RuleOp, SetPlan
 from reconciler.plan.planfile import load_plan, plan_from_data, plan_to_data, save_plan
+from reconciler.render.markdown import MARKER
 from reconciler.render import COMMENT_LIMIT, render_json, render_markdown, render_text, summary_line, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,3 +202,30 @@ def test_plan_documents_of_any_shape_load_or_raise_state_error(data: object, fie
             plan_from_data(document)
         except StateError as exc:
             assert str(exc).startswith("plan: ")
+
+
+def test_markdown_keeps_estimate_warnings_and_links_inside_the_limit_for_a_hundred_thousand_actions() -> None:
+    """Issue 26 point 1: the estimate used to be appended after the cut (65,962 characters) and the workflow's link
+    on top of that; now the summary, estimate and links are measured first and the per-object lists are cut."""
+    huge = make_plan(10_000, 10, conflicts=100)  # 100,100 actions and one orphan
+    estimate = "**Estimate** (list prices ...). total: 100000 calls, about 5.6 min, 12.50 CNY for the priced items.\n\n" \
+        + "| set | calls |\n|---|---:|\n" + "".join(f"| set{i} | {i} |\n" for i in range(50))
+    warnings = [f"Warning: s.yaml:{i}:3: warning number {i} " + "x" * 300 for i in range(400)]
+    links = ["**Full plan**: the `cosrecon-plan` artifact of [this run](https://github.com/o/r/actions/runs/1)"]
+    md = render_markdown(huge, warnings=warnings, estimate=estimate, links=links)
+    assert len(md) <= COMMENT_LIMIT
+    assert md.startswith(MARKER) and "**Plan: 100000 to create" in md.split("\n")[3]
+    assert estimate in md  # whole
+    assert md.rstrip("\n").endswith(links[0])
+    assert "lists are cut" in md and "… and" in md
+    assert "more warnings" in md  # 400 warnings of 330 characters do not all fit; the cut says so
+    assert md.count("<details>") == md.count("</details>")
+    # even at a small limit: summary, estimate and link kept, and the limit holds
+    small = render_markdown(huge, warnings=warnings, estimate=estimate, links=links, limit=8_000)
+    assert len(small) <= 8_000 and links[0] in small and "total: 100000 calls" in small
+
+
+def test_markdown_cuts_an_estimate_too_large_for_the_comment_at_a_line() -> None:
+    estimate = "".join(f"| set{i} | {i} |\n" for i in range(10_000))
+    md = render_markdown(make_plan(3), estimate=estimate, limit=5_000)
+    assert len(md) <= 5_000 and "| set0 | 0 |" in md and "cut to fit the comment" in md
