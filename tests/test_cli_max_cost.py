@@ -103,8 +103,37 @@ def test_an_unpriced_item_with_work_is_refused_naming_prices(env: dict[str, str]
     refused = cosrecon(env, "apply", "--yes", "--state-dir", str(tmp_path / "state"), "--max-cost", "1000000",
                        str(decl))
     assert refused.exit_code == 1, refused.output
-    assert "no price for" in refused.output and "--prices FILE" in refused.output
+    # each item it cannot bound named, with why and the set (issue 26 point 3), and both ways on
+    assert "cos_requests_per_10000 (no price in the table; set shop)" in refused.output, refused.output
+    assert "storage_per_gb_month (no price in the table; set shop)" in refused.output
+    assert "--prices FILE" in refused.output and "--max-cost-unpriced allow" in refused.output
     assert server.stats().get("image_process", 0) == before.get("image_process", 0)
+
+
+def test_max_cost_works_out_of_the_box_for_what_the_built_in_table_prices(env: dict[str, str], server: LocalServer,
+                                                                          tmp_path: Path) -> None:
+    """Issue 26 point 4: with the built-in table --max-cost refused every plan; --max-cost-unpriced allow bounds the
+    priced fees (basic processing here), says which are not bounded, and applies under the bound (that it refuses
+    above the bound with allow is checked on plain values in tests/planner/test_estimate.py: these images are a few
+    KB, their basic processing fee rounds to 0)."""
+    decl, _ = files(tmp_path)
+    state = str(tmp_path / "state")
+    before = server.stats()
+    applied = cosrecon(env, "apply", "--yes", "--state-dir", state, "--max-cost", "1", "--max-cost-unpriced",
+                       "allow", str(decl))
+    assert applied.exit_code == 0, applied.output
+    assert "--max-cost 1 bounds the priced fees only; not bounded: cos_requests_per_10000" in applied.output
+    assert server.stats().get("image_process", 0) - before.get("image_process", 0) == IMAGES
+
+
+def test_a_wrong_prices_path_says_so_and_where_the_built_in_table_is(env: dict[str, str], tmp_path: Path) -> None:
+    decl, _ = files(tmp_path)
+    result = cosrecon(env, "plan", "--state-dir", str(tmp_path / "s"), "--prices", str(tmp_path / "nope.json"),
+                      str(decl))
+    assert result.exit_code == 1
+    assert "FileNotFoundError" not in result.output
+    assert f"--prices {tmp_path / 'nope.json'}: no such file" in result.output
+    assert "prices.json" in result.output.split("no such file", 1)[1]  # the built-in table, to copy
 
 
 def test_a_saved_plan_is_priced_with_the_sizes_of_the_fresh_listing(env: dict[str, str], server: LocalServer,

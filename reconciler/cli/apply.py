@@ -61,7 +61,11 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
               help="Refuse, changing nothing, when the plan deletes more than N objects.")
 @click.option("--max-cost", type=click.FloatRange(0), default=None, metavar="AMOUNT",
               help="Refuse, changing nothing, when the plan's estimated fees exceed AMOUNT (the price table's "
-                   "currency), or when they cannot be estimated in full (an item not priced: give --prices).")
+                   "currency), or when they cannot be estimated in full (each item not priced is named: give "
+                   "--prices, or --max-cost-unpriced allow).")
+@click.option("--max-cost-unpriced", type=click.Choice(["refuse", "allow"]), default="refuse", show_default=True,
+              help="What --max-cost does with fees it cannot price (no price in the table, or source sizes unknown): "
+                   "refuse the plan, or allow it, bounding the priced fees and naming the others.")
 @prices_option
 @click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
               help="How long to wait for another run's lock on a set, e.g. 30s, 5m, 1h30m (0s: do not wait).")
@@ -72,7 +76,7 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
 @backend_options
 def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, parallelism: int, max_qps: float,
                   prune: bool, replace_unmanaged: bool, max_calls: int | None, max_delete: int | None,
-                  max_cost: float | None, prices_file: Path | None, lock_timeout: float, fmt: str, quiet: bool,
+                  max_cost: float | None, max_cost_unpriced: str, prices_file: Path | None, lock_timeout: float, fmt: str, quiet: bool,
                   target: tuple[str, ...], replace: tuple[str, ...], endpoint: str | None, local: bool,
                   state_dir: Path | None) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
@@ -88,10 +92,14 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
                            saved_where=str(plan_file or ""), targets=narrowing.targets,
                            replacements=narrowing.replacements)
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
+    def warn(warning: str) -> None:
+        click.echo(f"Warning: {warning}", err=True)
+
     callbacks = Callbacks(show=lambda plan: show_plan(plan, fmt), confirm=lambda plan: confirm_apply(plan, confirmed),
                           planning=gc_paused, check_cost=cost_check(book, max_cost, max_qps=max_qps,
-                                                                    parallelism=parallelism),
-                          warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
+                                                                    parallelism=parallelism, warn=warn,
+                                                                    allow_unpriced=max_cost_unpriced == "allow"),
+                          warn=warn)
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
     with sigterm_as_interrupt(), report_when_stopped(fmt):
         with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls), pool_size=pool) as backend:

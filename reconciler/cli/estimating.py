@@ -14,12 +14,17 @@ def estimate_plan(plan: Plan, decls: Sequence[Declaration], book: PriceBook, *, 
     return build_estimate(plan, decls, book, Pace(max_qps, parallelism), ratios=ratios)
 
 
-def cost_check(book: PriceBook, max_cost: float | None, *, max_qps: float,
-               parallelism: int) -> Callable[[Plan, Sequence[Declaration]], None]:
+def cost_check(book: PriceBook, max_cost: float | None, *, max_qps: float, parallelism: int,
+               allow_unpriced: bool = False,
+               warn: Callable[[str], None] = lambda _: None) -> Callable[[Plan, Sequence[Declaration]], None]:
     """``apply --max-cost``: a check that refuses (``BudgetExceeded``) a plan whose estimate exceeds ``max_cost``
-    or cannot be complete (``plan.estimate.check_cost``); accepts every plan when ``max_cost`` is None."""
+    or cannot be complete (``plan.estimate.check_cost``) — with ``allow_unpriced`` (``--max-cost-unpriced allow``)
+    it bounds the priced items and ``warn``s naming the others; accepts every plan when ``max_cost`` is None."""
     def check(plan: Plan, decls: Sequence[Declaration]) -> None:
         if max_cost is not None:
-            check_cost(estimate_plan(plan, decls, book, max_qps=max_qps, parallelism=parallelism), max_cost)
+            estimate = estimate_plan(plan, decls, book, max_qps=max_qps, parallelism=parallelism)
+            left = check_cost(estimate, max_cost, allow_unpriced=allow_unpriced)
+            if left:
+                warn(f"--max-cost {max_cost:g} bounds the priced fees only; not bounded: {left}")
 
     return check

@@ -27,7 +27,9 @@ class Listing:
     Memory (10^6 sources x 3 outputs): an object that stands as the ledger recorded it (``index``) is only marked in
     ``confirmed``, not kept; other objects are kept in ``objects`` (key -> ETag), with the ledger's key string when
     it records the key. ``sources`` keeps the keys of the objects ``select`` accepts (their ETags stay in
-    ``objects``, even when confirmed) and their sizes in ``source_sizes`` (parallel to ``sources``; -1: unknown).
+    ``objects``, even when confirmed) and their sizes in ``source_sizes`` (parallel to ``sources``; -1: unknown);
+    ``object_sizes`` holds the size of every object kept, in ``objects``' order, so that another set reusing this
+    listing for its own sources (two sets on one bucket) has their sizes too.
     """
 
     def __init__(self, storage: Storage, bucket: str, prefix: str, keep_sources: bool, counter: Counter,
@@ -41,6 +43,7 @@ class Listing:
         self.objects: dict[str, str] = {}
         self.sources: list[str] = []
         self.source_sizes = array("q")
+        self.object_sizes = array("q")
         self.count = 0
         self.complete = False
         self.reused = False
@@ -49,7 +52,7 @@ class Listing:
     def _taker(self) -> Callable[[str, str, int], None]:
         """The function that takes one listed object (a closure: it runs once per object listed)."""
         objects, sources, keep, select = self.objects, self.sources, self.keep_sources, self.select
-        add_size = self.source_sizes.append
+        add_size, add_object_size = self.source_sizes.append, self.object_sizes.append
         bucket, index = self.bucket, self.index if self.index is not None else LedgerIndex()
         confirmed = self.confirmed if self.confirmed is not None else EntryFlags()
         recorded = index.recorded(bucket) if self.confirmed is not None else None
@@ -71,6 +74,7 @@ class Listing:
                 key = source_key(key)
                 sources.append(key)
                 add_size(size)
+            add_object_size(size)  # a listing shows each key once: parallel to ``objects``
             objects[key] = etag
 
         return take
@@ -89,20 +93,21 @@ class Listing:
         return False
 
     def listed_sized(self) -> Iterator[tuple[str, str, int]]:
-        """``listed()`` with each object's size where this listing kept it (its sources), else -1: an output listing
-        keeps no sizes, so a set reusing one for its sources has them unknown (said, not guessed). No lookup table:
-        the sources are kept in ``objects``' order, so one walk pairs them with their sizes."""
-        sources, sizes, n, i = self.sources, self.source_sizes, len(self.sources), 0
-        for key, etag in self.listed():
-            if i < n and sources[i] == key:
-                yield key, etag, sizes[i]
-                i += 1
-            else:
-                yield key, etag, -1
+        """``listed()`` with each object's size where this listing kept the object (``object_sizes``, in
+        ``objects``' order), else -1 (an object only marked as confirmed: an output standing as recorded)."""
+        sizes = self.object_sizes
+        n = len(sizes)
+        for i, (key, etag) in enumerate(self.objects.items()):
+            yield key, etag, sizes[i] if i < n else -1  # past n: keys another listing added to a shared dict
+        for key, etag in self._confirmed_listed():
+            yield key, etag, -1
 
     def listed(self) -> Iterator[tuple[str, str]]:
         """Every object this listing showed: those kept, and those it only marked as confirmed."""
         yield from self.objects.items()
+        yield from self._confirmed_listed()
+
+    def _confirmed_listed(self) -> Iterator[tuple[str, str]]:
         index, confirmed = self.index, self.confirmed
         if index is None or confirmed is None or not index.recorded(self.bucket):
             return

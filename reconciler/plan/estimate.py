@@ -239,14 +239,38 @@ def _addresses(calls: Iterable[Call]) -> set[str]:
     return {op.address for call in calls for op in call.rules}
 
 
-def check_cost(estimate: Estimate, max_cost: float) -> None:
-    """Refuse (``BudgetExceeded``) a plan whose estimated fees exceed ``max_cost``, or that cannot be priced:
-    an item with work but no price, fees in more than one currency, or unknown source sizes."""
-    if estimate.unpriced:
-        raise BudgetExceeded(f"--max-cost {max_cost:g}: the estimate has no price for {', '.join(estimate.unpriced)}; "
-                             "give them with --prices FILE")
-    if any(f.quantity is None for s in estimate.sets for f in s.fees):
-        raise BudgetExceeded(f"--max-cost {max_cost:g}: source sizes are unknown, so the fees cannot be estimated")
+NO_PRICE = "no price in the table"
+NO_SIZES = "source sizes unknown"
+
+
+def unbounded(estimate: Estimate) -> list[tuple[str, str, tuple[str, ...]]]:
+    """What the estimate cannot put a figure on: (item, why — ``NO_PRICE`` or ``NO_SIZES`` —, the sets concerned),
+    for every item with work but no price in the table, and every item whose quantity is unknown."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for s in estimate.sets:
+        for f in s.fees:
+            if f.quantity is None:
+                found.setdefault((f.item, NO_SIZES), []).append(s.name)
+            elif f.amount is None:
+                found.setdefault((f.item, NO_PRICE), []).append(s.name)
+    return [(item, why, tuple(names)) for (item, why), names in found.items()]
+
+
+def _named(missing: list[tuple[str, str, tuple[str, ...]]]) -> str:
+    return "; ".join(f"{item} ({why}; set{'s' if len(names) > 1 else ''} {', '.join(names)})"
+                     for item, why, names in missing)
+
+
+def check_cost(estimate: Estimate, max_cost: float, *, allow_unpriced: bool = False) -> str:
+    """Refuse (``BudgetExceeded``) a plan whose estimated fees exceed ``max_cost``, fees in more than one currency,
+    or — unless ``allow_unpriced`` — a plan with work the estimate cannot price (``unbounded``: each item named).
+    Returns what was left unbounded (with ``allow_unpriced``; "" when nothing), for the caller to say."""
+    missing = unbounded(estimate)
+    if missing and not allow_unpriced:
+        raise BudgetExceeded(f"--max-cost {max_cost:g} cannot bound every fee of this plan; not priced: "
+                             f"{_named(missing)}. Give those prices with --prices FILE (a copy of the built-in "
+                             "table with them filled in), or bound only the priced items with "
+                             "--max-cost-unpriced allow")
     totals = estimate.totals
     if len(totals) > 1:
         raise BudgetExceeded(f"--max-cost {max_cost:g}: the fees are in several currencies ({', '.join(totals)})")
@@ -254,3 +278,4 @@ def check_cost(estimate: Estimate, max_cost: float) -> None:
         if amount > max_cost:
             raise BudgetExceeded(f"the plan's estimated fees are {amount:,.4f} {currency}; --max-cost allows "
                                  f"{max_cost:g}")
+    return _named(missing)

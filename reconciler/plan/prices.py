@@ -60,12 +60,22 @@ class PriceBook:
         return named[fallback]
 
 
+def builtin_path() -> str:
+    """Where the built-in price table is installed (to copy and edit)."""
+    return str(resources.files("reconciler.plan").joinpath("prices.json"))
+
+
 def _document(path: Path | None) -> tuple[Any, str]:
     if path is None:
         text = resources.files("reconciler.plan").joinpath("prices.json").read_text(encoding="utf-8")
         return json.loads(text), "built-in price table"
     try:
         return json.loads(path.read_text(encoding="utf-8")), str(path)
+    except FileNotFoundError:
+        raise UsageError(f"--prices {path}: no such file; to make your own table, copy the built-in one "
+                         f"({builtin_path()}) and fill in the prices it lacks") from None
+    except IsADirectoryError:
+        raise UsageError(f"--prices {path}: a directory; give the price table's JSON file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"{path}: cannot read the price table ({error.__class__.__name__})") from None
     except (ValueError, RecursionError) as error:

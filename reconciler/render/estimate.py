@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.model import ActionKind
-from reconciler.plan.estimate import GB, BlastRadius, Estimate, Fee, SetEstimate
+from reconciler.plan.estimate import GB, NO_PRICE, NO_SIZES, BlastRadius, Estimate, Fee, SetEstimate, unbounded
 from reconciler.render.escape import escape_text
 
 ITEM_NAMES = {
@@ -71,9 +71,11 @@ def _set_lines(s: SetEstimate, est: Estimate) -> list[str]:
     currency = s.currency
     counts = ", ".join(f"{w.outputs.get(k, 0)} to {k.value}" for k in (ActionKind.CREATE, ActionKind.REPLACE,
                                                                       ActionKind.DELETE))
-    lines = [f"set {s.name}: {w.calls} image_process calls; {counts}; {_bytes(w.source_bytes)} of sources processed",
-             f"  time: about {_duration(s.seconds)} at the configured pace "
-             f"({_duration(s.seconds_at_ci_limit)} at CI's rate limit)"]
+    sources = "sources' sizes unknown" if w.source_bytes is None else f"{_bytes(w.source_bytes)} of sources processed"
+    time = ("  time: no image_process calls" if s.seconds is None else
+            f"  time: about {_duration(s.seconds)} at the configured pace "
+            f"({_duration(s.seconds_at_ci_limit)} at CI's rate limit)")
+    lines = [f"set {s.name}: {w.calls} image_process calls; {counts}; {sources}", time]
     if s.fees:
         lines.append(f"  fees ({s.table} prices): " + "; ".join(_fee(f, currency) for f in s.fees))
     lines.append("  storage added: unknown (source sizes unknown)" if s.storage_added_bytes is None else
@@ -87,9 +89,15 @@ def _totals(est: Estimate) -> str:
 
 
 def _total(est: Estimate) -> str:
-    unpriced = f"; not priced: {', '.join(ITEM_NAMES[i][0] for i in est.unpriced)}" if est.unpriced else ""
-    return (f"total: {est.calls} calls, about {_duration(est.seconds if est.calls else None)}, "
-            f"{_totals(est)} for the priced items{unpriced}")
+    """The totals, then every item they leave out, by name, with why and the sets concerned."""
+    missing = unbounded(est)
+    left = ""
+    for why, label in ((NO_PRICE, "not priced"), (NO_SIZES, "not estimated (source sizes unknown)")):
+        named = [f"{ITEM_NAMES[item][0]} ({'sets' if len(names) > 1 else 'set'} {', '.join(names)})"
+                 for item, reason, names in missing if reason == why]
+        left += f"; {label}: {', '.join(named)}" if named else ""
+    calls = f"about {_duration(est.seconds)}" if est.calls else "no image_process calls"
+    return f"total: {est.calls} calls, {calls}, {_totals(est)} for the priced items{left}"
 
 
 def estimate_lines(est: Estimate) -> list[str]:

@@ -12,6 +12,7 @@ from reconciler.errors import BudgetExceeded, UsageError
 from reconciler.model import ActionKind, Call, Plan, PlannedAction, Reason, RuleOp, SetPlan
 from reconciler.plan.estimate import GB, Pace, build_estimate, check_cost, rule_kinds
 from reconciler.plan.prices import load_prices
+from reconciler.render.estimate import estimate_lines
 
 BUCKET = "shop-1250000000"
 
@@ -101,6 +102,13 @@ def test_unknown_sizes_and_missing_prices_are_said_not_guessed(tmp_path: Path) -
     assert s.work.source_bytes is None and s.storage_added_bytes is None
     assert "ai_processing_per_1000" in est.unpriced
     assert {f.item: f.amount for f in s.fees}["ai_processing_per_1000"] is None
+    # the total names every item it leaves out, why, and the set (issue 26 point 3: it read "0.0000 CNY for the
+    # priced items" without naming the fee whose sizes were unknown); no "unknown of sources processed"
+    lines = estimate_lines(est)
+    total = lines[-1]
+    assert "not priced: AI image processing (set shop)" in total
+    assert "not estimated (source sizes unknown): basic image processing (set shop)" in total
+    assert "sources' sizes unknown" in lines[1] and "unknown of sources" not in "\n".join(lines)
 
 
 def test_blast_radius_names_prefixes_largest_group_and_source_overwrites(tmp_path: Path) -> None:
@@ -152,9 +160,13 @@ def test_max_cost_refuses_above_the_fees_and_when_they_cannot_be_complete(tmp_pa
     # sizes unknown, every item priced: the refusal says sizes, not prices
     unknown = build_estimate(plan_of(calls()), [decl()], book, Pace(100, 16))
     assert unknown.unpriced == ()
-    with pytest.raises(BudgetExceeded, match="source sizes are unknown"):
+    with pytest.raises(BudgetExceeded, match=r"basic_processing_per_gb \(source sizes unknown; set shop\)"):
         check_cost(unknown, 1e9)
     unpriced = build_estimate(plan_of(calls(), sizes=SIZES), [decl()],
                               load_prices(price_file(tmp_path, cos_requests_per_10000=None)), Pace(100, 16))
-    with pytest.raises(BudgetExceeded, match="no price for cos_requests_per_10000; give them with --prices FILE"):
+    with pytest.raises(BudgetExceeded, match=r"cos_requests_per_10000 \(no price in the table; set shop\)\. Give"):
         check_cost(unpriced, 1e9)
+    # --max-cost-unpriced allow: bounded on what is priced, the rest named
+    assert check_cost(unpriced, 1e9, allow_unpriced=True) == "cos_requests_per_10000 (no price in the table; set shop)"
+    with pytest.raises(BudgetExceeded, match="estimated fees are"):
+        check_cost(unpriced, 0, allow_unpriced=True)

@@ -94,3 +94,29 @@ def test_sources_from_several_listings_keep_their_sizes() -> None:
     plan = plan_declarations([d], FakeBackend(storage))
     assert {(B, "img/a.jpg"), (B, "other/")} <= set(storage.lists)  # two source listings, their sizes joined
     assert sizes_of(plan.sets[0]) == [("img/a.jpg", 10), ("other/e.jpg", 9)]
+
+
+def _set(name: str, include: list[str], fileid: str) -> Any:
+    return build_declaration({"version": 1, "name": name, "region": "ap-guangzhou", "bucket": B,
+                              "pipelines": {"q": {"source": {"include": include},
+                                                  "outputs": {"b": {"rule": "imageMogr2/strip",
+                                                                    "fileid": fileid}}}}}, f"{name}.yaml")
+
+
+def test_two_sets_on_one_bucket_each_have_their_sources_sizes() -> None:
+    """Issue 26 point 3: the second set reused the first set's listing, which kept sizes for the first set's sources
+    only, so the second set's were unknown ("unknown of sources processed"). Every object kept has its size now."""
+    storage = storage_of(SIZES)
+    first = _set("jpegs", ["**/*.jpg"], "/t/{stem}.webp")  # lists the whole bucket ("" prefix)
+    second = _set("pngs", ["img/*.png"], "/u/{stem}.webp")
+    plan = plan_declarations([first, second], FakeBackend(storage))
+    assert sizes_of(plan.sets[1]) == [("img/c.png", 33)]
+    assert sizes_of(plan.sets[0]) == [(k, SIZES[k]) for k in sorted(SIZES) if k.endswith(".jpg")]
+
+
+def test_a_set_whose_sources_an_output_listing_showed_has_their_sizes() -> None:
+    storage = storage_of(SIZES)
+    first = _set("roots", ["img/a.jpg"], "/{stem}.webp")  # outputs at the bucket root: "" listed for outputs
+    second = _set("others", ["other/*.jpg"], "/v/{stem}.webp")
+    plan = plan_declarations([first, second], FakeBackend(storage))
+    assert sizes_of(plan.sets[1]) == [("other/e.jpg", 9)]
