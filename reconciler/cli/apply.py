@@ -19,6 +19,7 @@ from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.estimating import cost_check
+from reconciler.cli.hints import located_buckets
 from reconciler.cli.options import backend_from_options, backend_options, prices_option
 from reconciler.cli.running import (confirm_apply, report_when_stopped, run_buckets, run_options, show_plan,
                                      sigterm_as_interrupt)
@@ -102,7 +103,8 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
                           warn=warn)
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
     with sigterm_as_interrupt(), report_when_stopped(fmt):
-        with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls), pool_size=pool) as backend:
+        with located_buckets(decls), backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls),
+                                                          pool_size=pool) as backend:
             outcome = run_sets(decls, backend, settings, callbacks)
     _finish(outcome.plan, outcome.report, fmt)
     for step in next_steps(outcome.plan, shlex.join(map(str, paths))):  # what stands between this and a green plan

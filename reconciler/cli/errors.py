@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from reconciler.apply.credentials import redact
+from reconciler.cli.hints import next_steps
 from reconciler.errors import CosreconError, DeclarationError
 from reconciler.render.escape import escape_text
 
@@ -35,7 +36,7 @@ def report(error: CosreconError) -> None:
         say(f"Error: {len(error.problems)} problem(s) found.")
     else:
         say(f"Error: {redact(error.headline)}")
-        for detail in error.details:
+        for detail in (*error.details, *next_steps(error)):
             say(f"  {redact(detail)}")
 
 

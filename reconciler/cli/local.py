@@ -10,6 +10,8 @@ import click
 
 from reconciler.apply import credentials
 
+from reconciler.cli.endpoint import endpoint_callback
+from reconciler.cli.options import backend_from_options
 from reconciler.errors import UsageError
 
 DEFAULT_ROOT = ".cosrecon/local"
@@ -91,6 +93,32 @@ def import_(directory: Path, bucket: str, prefix: str, root: Path) -> None:
         raise UsageError(f"--bucket {bucket!r}: bucket names are lower-case letters, digits and '-'")
     count = import_tree(root, directory, bucket, prefix)
     click.echo(f"Imported {count} object(s) from {directory} into {bucket}/{prefix} (store {root}).")
+
+
+@local.group("bucket")
+def bucket() -> None:
+    """Buckets of a running local server (`cosrecon local serve`)."""
+
+
+@bucket.command("create")
+@click.argument("name")
+@click.option("--endpoint", envvar="COSRECON_ENDPOINT", required=True, metavar="URL", callback=endpoint_callback,
+              help="The running server, e.g. http://127.0.0.1:9000 (env COSRECON_ENDPOINT).")
+@click.option("--region", default="ap-guangzhou", show_default=True, metavar="REGION",
+              help="Region named in the request (the local server keeps one namespace of buckets).")
+def bucket_create(name: str, endpoint: str, region: str) -> None:
+    """Make bucket NAME on the server at --endpoint with COS's PUT Bucket, through the SDK as every request
+    (credentials: TENCENTCLOUD_SECRET_ID / _KEY, else the local server's well-known default pair)."""
+    from reconciler.local.protocol import valid_bucket_name
+    from reconciler.storage import BucketMaker
+
+    if not valid_bucket_name(name):
+        raise UsageError(f"{name!r}: bucket names are lower-case letters, digits and '-'")
+    with backend_from_options(endpoint, False, None) as backend:
+        storage = backend.storage(region)
+        assert isinstance(storage, BucketMaker)
+        made = storage.create_bucket(name)
+    click.echo(f"Bucket {name} {'created' if made else 'already exists'} on {endpoint}.")
 
 
 COMMANDS: list[click.Command] = [local]

@@ -18,6 +18,7 @@ from reconciler.apply.refusal_warnings import refusal_warnings
 from reconciler.apply.resets import reset_warnings
 
 from reconciler.cli.errors import EXIT_CHANGES
+from reconciler.cli.hints import located_buckets
 from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_from_options, backend_options, pace_options, prices_option
@@ -100,7 +101,7 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
         buckets = buckets_of(targeted_declarations(decls, narrowing.targets))
-        with backend_from_options(endpoint, local, state_dir, buckets=buckets) as backend:
+        with located_buckets(decls), backend_from_options(endpoint, local, state_dir, buckets=buckets) as backend:
             with gc_paused():
                 result = plan_narrowed(decls, backend, targets=narrowing.targets,
                                        replacements=narrowing.replacements, prune=prune,

@@ -91,6 +91,14 @@ class Storage(Protocol):
 
 
 @runtime_checkable
+class BucketMaker(Protocol):
+    """Storage that can make a bucket (PUT Bucket): ``cosrecon local bucket create`` on a running server."""
+
+    def create_bucket(self, bucket: str) -> bool:
+        """True when made, False when it already existed (the caller's own)."""
+
+
+@runtime_checkable
 class ImageStyles(Protocol):
     """A storage that can read a bucket's CI image styles (``CosStorage``; test fakes need not)."""
 

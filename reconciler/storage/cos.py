@@ -237,6 +237,16 @@ class CosStorage:
             "PUT", bucket, key, lambda: self._client.put_object(Bucket=bucket, Key=key, Body=body, **extra))
         return _strip_etag(headers.get("ETag"))
 
+    def create_bucket(self, bucket: str) -> bool:
+        """PUT Bucket: True when made, False when it already exists and is the caller's (BucketAlreadyOwnedByYou)."""
+        try:
+            self._call("PUT Bucket", bucket, "", lambda: self._client.create_bucket(Bucket=bucket))
+        except StorageError as error:
+            if error.code == "BucketAlreadyOwnedByYou":
+                return False
+            raise
+        return True
+
     def delete_object(self, bucket: str, key: str) -> None:
         self._call("DELETE", bucket, key, lambda: self._client.delete_object(Bucket=bucket, Key=key))
 
