@@ -22,7 +22,7 @@ from reconciler.cli.hints import located_buckets
 from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_from_options, backend_options, pace_options, prices_option
-from reconciler.declare.load import load_declarations
+from reconciler.declare.load import load_declarations, locate_warnings
 from reconciler.model import Declaration
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
 from reconciler.render.escape import escape_text
@@ -112,7 +112,8 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
             progress.close()
     if out is not None:
         save_plan(result, out)
-    warnings = [str(w) for w in plan_warnings(targeted_declarations(decls, narrowing.targets), result)]
+    warnings = [str(w) for w in locate_warnings(plan_warnings(targeted_declarations(decls, narrowing.targets),
+                                                               result))]
     warnings += [f"Warning: {w}" for w in reset_warnings(result) + owned]
     estimate = estimate_plan(result, targeted_declarations(decls, narrowing.targets), book, max_qps=max_qps,
                              parallelism=parallelism)

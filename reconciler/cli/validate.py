@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from reconciler.declare.load import load_declarations
+from reconciler.declare.load import load_declarations, locate_warnings
+from reconciler.errors import DeclarationError, Problem
 from reconciler.declare.warnings import declaration_warnings
 from reconciler.model import Declaration
 from reconciler.render.escape import escape_text
@@ -26,12 +27,18 @@ def render_summary(declarations: list[Declaration]) -> str:
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-def validate(paths: tuple[str, ...]) -> None:
+@click.option("--strict", is_flag=True, help="Treat warnings (a region COS does not list, a fileid extension "
+                                            "contradicting the rule's format) as errors: exit 1.")
+def validate(paths: tuple[str, ...], strict: bool) -> None:
     """Check declaration files (or directories of them) and report every problem with file:line:col."""
     declarations = load_declarations(list(paths))
+    warnings = locate_warnings(w for d in declarations for w in declaration_warnings(d))
+    if strict and warnings:
+        raise DeclarationError([Problem(w.file, w.line, w.column, w.path, f"{w.message} (a warning; --strict)")
+                                for w in warnings])
     click.echo(render_summary(declarations))
-    for warning in (w for d in declarations for w in declaration_warnings(d)):
-        click.echo(str(warning), err=True)
+    for warning in warnings:
+        click.echo(escape_text(str(warning)), err=True)
 
 
 COMMANDS: list[click.Command] = [validate]

@@ -12,10 +12,12 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from reconciler.declare.checks import check_declaration, check_outputs_of
+from reconciler.declare.warnings import DeclarationWarning
 from reconciler.errors import DeclarationError, Problem
 from reconciler.model import DEFAULT_STATE_PREFIX, Declaration, OutputSpec, Pipeline, SourceSpec, StateLocation
 from reconciler.declare.schemas import json_path, schema_issues
@@ -51,6 +53,25 @@ def load_declarations(paths: Sequence[str | Path]) -> list[Declaration]:
     if problems:
         raise DeclarationError(problems)
     return declarations
+
+
+def locate_warnings(warnings: Iterable[DeclarationWarning]) -> list[DeclarationWarning]:
+    """``warnings`` with the line and column of their node, each file read once (as errors are located)."""
+    documents: dict[str, Document | None] = {}
+    located = []
+    for warning in warnings:
+        if warning.file not in documents:
+            try:
+                documents[warning.file] = load_document(warning.file)
+            except LoadError:
+                documents[warning.file] = None
+        document = documents[warning.file]
+        if document is None:
+            located.append(warning)
+            continue
+        line, column = document.locate(warning.location)
+        located.append(replace(warning, line=line, column=column))
+    return located
 
 
 def load_declaration(path: str | Path) -> Declaration:

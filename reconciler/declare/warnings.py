@@ -4,7 +4,8 @@
 - a fileid whose literal extension contradicts the format the rule writes (``{stem}.jpg`` for ``format/webp``:
   COS writes WebP bytes under a ``.jpg`` key, served with the wrong content type).
 
-Warnings never fail a command; ``validate`` and ``plan`` print them (and the markdown comment shows them).
+Warnings never fail a command, but ``validate --strict`` makes them errors; ``validate`` and ``plan`` print them,
+located like errors (file:line:col), and the markdown comment shows them.
 """
 
 from __future__ import annotations
@@ -32,14 +33,24 @@ EXTENSIONS = {
 
 @dataclass(frozen=True)
 class DeclarationWarning:
-    """``file: json.path: warning: message``."""
+    """``file:line:col: json.path: warning: message`` (``file: json.path: ...`` until ``load.locate_warnings`` has
+    found the node in the file: this module is pure and reads no file)."""
 
     file: str
     path: str
     message: str
+    line: int = 0
+    column: int = 0
+
+    @property
+    def location(self) -> tuple[str, ...]:
+        """The node's keys (``$.pipelines.p.source.include`` -> ("pipelines", "p", "source", "include")): names in
+        declarations are letters, digits, ``_`` and ``-``, so a dot separates keys."""
+        return tuple(part for part in self.path.removeprefix("$").split(".") if part)
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.path}: warning: {self.message}"
+        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        return f"{where}: {self.path}: warning: {self.message}"
 
 
 def output_format(rule: str) -> str | None:

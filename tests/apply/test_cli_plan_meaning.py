@@ -94,13 +94,18 @@ pipelines:
         rule: imageMogr2/thumbnail/32x/format/webp
         fileid: /thumbs/{stem}.jpg
 """, encoding="utf-8")
-    region = f"{path}: $.region: warning: 'ap-guangzou' is not a COS region; did you mean 'ap-guangzhou'?"
-    ext = (f"{path}: $.pipelines.photos.outputs.thumb.fileid: warning: fileid '/thumbs/{{stem}}.jpg' ends in .jpg "
-           "but the rule writes webp (format/webp)")
-    empty = (f"{path}: $.pipelines.photos.source.include: warning: matches no object in bucket src-1250000000 "
+    # located like errors: file:line:col (issue 26 point 5)
+    region = f"{path}:3:9: $.region: warning: 'ap-guangzou' is not a COS region; did you mean 'ap-guangzhou'?"
+    ext = (f"{path}:12:17: $.pipelines.photos.outputs.thumb.fileid: warning: fileid '/thumbs/{{stem}}.jpg' ends in "
+           ".jpg but the rule writes webp (format/webp)")
+    empty = (f"{path}:8:16: $.pipelines.photos.source.include: warning: matches no object in bucket src-1250000000 "
              "(photos/**/*.jpg)")
     code, out, err = run(server, "validate", str(path))
     assert code == 0 and err.splitlines() == [region, ext]
+    # validate --strict: the warnings are errors (a region typo no longer passes with exit 0)
+    code, out, err = run(server, "validate", "--strict", str(path))
+    assert code == 1 and f"{path}:3:9: $.region: 'ap-guangzou' is not a COS region" in err
+    assert "Error: 2 problem(s) found." in err
     code, out, err = run(server, "plan", str(path))
     assert code == 0 and err.splitlines() == [region, ext, empty]
     code, out, err = run(server, "plan", str(path), "--format", "markdown")
