@@ -73,10 +73,12 @@ def read_bounded(body: RequestBody, limit: int, what: str) -> bytes:
     Content-Length is over ``limit``; a chunked body is read up to ``limit`` and refused past it
     (EntityTooLarge either way; the handler then closes the connection)."""
     if body.chunked:
-        data = body.reader().read(limit + 1)
-        if len(data) > limit:
-            raise CosError("EntityTooLarge", f"{what}: the chunked body is over {limit} bytes.")
-        return data
+        try:
+            return body.reader(limit).read()
+        except CosError as error:
+            if error.code == "EntityTooLarge":
+                raise CosError("EntityTooLarge", f"{what}: the chunked body is over {limit} bytes.") from None
+            raise
     if body.length is not None and body.length > limit:
         raise CosError("EntityTooLarge", f"{what}: the body is {body.length} bytes; at most {limit} are accepted.")
     return body.read_all()

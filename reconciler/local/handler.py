@@ -109,6 +109,7 @@ class Handler(BaseHTTPRequestHandler):
         except CosError as exc:
             if req is not None and req.body.chunked and req.body.consumed:
                 self.close_connection = True  # an error while reading a chunked body: where it ends is unknown
+                self._linger = True  # ... and the client may still be sending it: let it read the reply
             response = routing.error_response(self.state, exc, req, request_id)
         except TimeoutError:  # too slow a client: answer if we can, and close
             self.close_connection = True
@@ -214,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
             self._linger = True
             return
         try:
-            drained = discard(body.reader(), self.limits.drain_bytes + 1)
+            drained = discard(body.reader(self.limits.drain_bytes + 1), self.limits.drain_bytes + 1)
         except CosError:  # a malformed chunked body
             drained = self.limits.drain_bytes + 1
         if drained > self.limits.drain_bytes:
