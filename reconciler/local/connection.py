@@ -37,7 +37,8 @@ class ConnectionLimits:
     drain_bytes: int = 1024 * 1024  # an authenticated body a route did not read is discarded up to this
     linger_bytes: int = 256 * 1024  # before closing with an unread body: discard this much, so the reply
     linger_seconds: float = 2.0  # is not lost to a TCP reset (a "lingering close"), for at most this long
-    max_connections: int = 512  # beyond this, new connections get 503 SlowDown and are closed
+    max_connections: int = 512  # beyond this, new connections get 503 SlowDown and are closed ...
+    shed_at: int = 448  # ... but from this many on, idle unauthenticated ones are closed first (shedding.py)
 
     def body_seconds(self, length: int) -> float:
         """The total time allowed to read a body of ``length`` bytes (for a chunked body, of the ``length``

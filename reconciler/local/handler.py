@@ -21,6 +21,7 @@ from reconciler.local.auth import AUTH_FIELDS, AuthFailure, request_headers, ver
 from reconciler.local.connection import ConnectionLimits, DeadlineReader, discard, linger
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_BODY, CosError, Request, RequestBody, Response, valid_bucket_name
+from reconciler.local.shedding import ConnectionTable
 
 _CHUNK_LINE_LIMIT = 4096
 
@@ -34,6 +35,7 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     state: ServerState  # set on the subclass the server creates
     limits: ConnectionLimits = ConnectionLimits()  # likewise
+    connections: ConnectionTable | None = None  # likewise: which connections may be shed when it fills
 
     # -- connection limits (connection.py): a deadline per phase, no unauthenticated body read ------------
     def setup(self) -> None:
@@ -93,6 +95,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ---------------------------------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
+        if self.connections is not None:
+            self.connections.busy(self.connection, True)
+        try:
+            self._serve(method)
+        finally:
+            if self.connections is not None:
+                self.connections.busy(self.connection, False)
+
+    def _serve(self, method: str) -> None:
         request_id = base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         req: Request | None = None
         authenticated = False
@@ -104,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.stats.count_request()
                 self._authenticate(req)
                 authenticated = True
+                if self.connections is not None:  # never shed from now on
+                    self.connections.busy(self.connection, True, authenticated=True)
                 self._start_body(req.body)
                 response = routing.route(self.state, req)
         except CosError as exc:
