@@ -2,20 +2,15 @@
 
 ``next_steps`` reads a ``StorageError``'s code (never its wording): a refused connection names the endpoint and how
 to start the local server; a refused signature or key names the credential variables; a missing bucket says how to
-make one on the local server. ``bucket_lines`` (used by ``located_buckets``) points a missing bucket at the
-``bucket:`` lines of the declarations that name it (``file:line:col``), so the user edits the right line.
+make one on the local server (``declare.located`` adds the ``bucket:`` lines naming it, file:line:col).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
-from reconciler.declare.load import load_file
 from reconciler.errors import CosreconError, StorageError
-from reconciler.model import Declaration
-from reconciler.apply.credentials import ENV_SECRET_ID, ENV_SECRET_KEY, ENV_TOKEN
+from reconciler.credentials import ENV_SECRET_ID, ENV_SECRET_KEY, ENV_TOKEN
 
 CREDENTIAL_CODES = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidSecretId", "InvalidSecurityToken",
                     "ExpiredToken", "RequestTimeTooSkewed")
@@ -57,37 +52,3 @@ def next_steps(error: CosreconError) -> list[str]:
         return [f"Bucket {bucket} does not exist (in that region, for that account): check the declaration's "
                 f"`bucket:` line; on a local server, `cosrecon local bucket create {bucket}` makes it."]
     return []
-
-
-def bucket_lines(decls: Sequence[Declaration], bucket: str) -> list[str]:
-    """``file:line:col: <field>: <bucket>`` for each place the declarations name ``bucket``."""
-    found = []
-    for decl in decls:
-        places: list[tuple[str | int, ...]] = []
-        if decl.bucket == bucket:
-            places.append(("bucket",))
-        if decl.state.bucket == bucket and decl.state.bucket != decl.bucket:
-            places.append(("state", "bucket"))
-        places += [("pipelines", p.name, "outputs", o.name, "bucket") for p in decl.pipelines for o in p.outputs
-                   if o.bucket == bucket]
-        if not places or not decl.path:
-            continue
-        _, _, document = load_file(decl.path)
-        for place in places:
-            line, col = document.locate(place) if document is not None else (1, 1)
-            found.append(f"{decl.path}:{line}:{col}: {'.'.join(map(str, place))}: {bucket}")
-    return found
-
-
-@contextmanager
-def located_buckets(decls: Sequence[Declaration]) -> Iterator[None]:
-    """Add to a ``NoSuchBucket`` error raised inside the ``bucket:`` lines of ``decls`` that name that bucket."""
-    try:
-        yield
-    except StorageError as error:
-        if error.code != "NoSuchBucket" or not error.bucket:
-            raise
-        lines = bucket_lines(decls, error.bucket)
-        if lines:
-            error.details = (*error.details, *(f"declared at {line}" for line in lines))
-        raise

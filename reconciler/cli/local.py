@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply import credentials
+from reconciler import credentials
 
 from reconciler.cli.endpoint import endpoint_callback
-from reconciler.cli.options import backend_from_options
+from reconciler.cli.options import connection_from_options
+from reconciler.ops.bucket import create_bucket
 from reconciler.errors import UsageError
 
 DEFAULT_ROOT = ".cosrecon/local"
@@ -110,14 +111,10 @@ def bucket_create(name: str, endpoint: str, region: str) -> None:
     """Make bucket NAME on the server at --endpoint with COS's PUT Bucket, through the SDK as every request
     (credentials: TENCENTCLOUD_SECRET_ID / _KEY, else the local server's well-known default pair)."""
     from reconciler.local.protocol import valid_bucket_name
-    from reconciler.storage import BucketMaker
 
     if not valid_bucket_name(name):
         raise UsageError(f"{name!r}: bucket names are lower-case letters, digits and '-'")
-    with backend_from_options(endpoint, False, None) as backend:
-        storage = backend.storage(region)
-        assert isinstance(storage, BucketMaker)
-        made = storage.create_bucket(name)
+    made = create_bucket(connection_from_options(endpoint, False, None), name, region)
     click.echo(f"Bucket {name} {'created' if made else 'already exists'} on {endpoint}.")
 
 
