@@ -54,6 +54,9 @@ class ListingProgress:
             self.stream.flush()
 
 
+CHECKED = 100  # sources per set whose first bytes --check-sources reads
+
+
 @click.command("plan")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
@@ -67,6 +70,9 @@ class ListingProgress:
 @click.option("--link", "links", multiple=True, metavar="MARKDOWN",
               help="(markdown) A line ending the comment, kept within its 65,535 characters (e.g. a link to the saved "
                    "plan artifact). Repeatable.")
+@click.option("--check-sources", is_flag=True,
+              help=f"Read the first bytes of up to {CHECKED} sources per set (a ranged GET each) and warn about those "
+                   "that are no image (without it, only extensions and 0-byte sizes are checked).")
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
 @narrowing_options
@@ -74,7 +80,7 @@ class ListingProgress:
 @prices_option
 @backend_options
 def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool,
-         links: tuple[str, ...], prune: bool,
+         links: tuple[str, ...], check_sources: bool, prune: bool,
          replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], parallelism: int,
          max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Show which outputs are missing or stale, the image_process calls that fix them, and an estimate of their
@@ -87,7 +93,8 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     try:
         planned = plan_operation(decls, connection_from_options(endpoint, local, state_dir),
                                  targets=narrowing.targets, replacements=narrowing.replacements, prune=prune,
-                                 replace_unmanaged=replace_unmanaged, progress=progress, planning=gc_paused)
+                                 replace_unmanaged=replace_unmanaged, progress=progress, planning=gc_paused,
+                                 check_sources=CHECKED if check_sources else 0)
     finally:
         if progress is not None:
             progress.close()

@@ -1,16 +1,20 @@
 """What an image is, read from its bytes' header: format, width, height, size. No decoding, no pixels.
 
 The only module that imports ``imagesize`` (dimensions from headers: JPEG, PNG, GIF, WebP, AVIF, HEIC, TIFF, BMP)
-and ``filetype`` (the format from magic numbers). Used to describe preview samples without Pillow.
+and ``filetype`` (the format from magic numbers). Used to describe preview samples without Pillow, and by
+``plan --check-sources`` to tell sources that are no image from their first bytes.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import filetype
 import imagesize
+
+from reconciler.storage import HeadReader
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,17 @@ class ImageFacts:
     width: int  # 0 when the header does not say
     height: int
     size: int  # bytes
+
+
+def image_kind(data: bytes) -> str:
+    """The format the first bytes of a file show ("jpg", "png", "pdf", "zip", ...), or "unknown"."""
+    return filetype.guess_extension(data) or "unknown"
+
+
+def sniff_sources(storage: HeadReader, sources: Iterable[tuple[str, str]],
+                  length: int = 64) -> dict[tuple[str, str], str]:
+    """(bucket, key) -> ``image_kind`` of its first ``length`` bytes (a ranged GET each, through ``storage``)."""
+    return {(bucket, key): image_kind(storage.get_head(bucket, key, length)) for bucket, key in sources}
 
 
 def facts_of(data: bytes) -> ImageFacts:

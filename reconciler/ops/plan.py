@@ -6,16 +6,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from itertools import islice
 
 from reconciler.declare.load import locate_warnings
 from reconciler.model import Declaration, Plan
 from reconciler.observe.listing import Progress
-from reconciler.ops.compose import Connection, connect
+from reconciler.observe.imagefacts import sniff_sources
+from reconciler.ops.compose import Backend, Connection, connect
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
 from reconciler.plan.refusal_warnings import refusal_warnings
 from reconciler.plan.resets import reset_warnings
 from reconciler.plan.targets import Address, Replacement
 from reconciler.plan.warnings import plan_warnings
+from reconciler.storage import HeadReader
 
 
 @dataclass(frozen=True)
@@ -31,15 +34,30 @@ class PlanOutcome:
 
 def plan(decls: Sequence[Declaration], connection: Connection, *, targets: Sequence[Address] = (),
          replacements: Sequence[Replacement] = (), prune: bool = False, replace_unmanaged: bool = False,
-         progress: Progress | None = None,
+         progress: Progress | None = None, check_sources: int = 0,
          planning: Callable[[], AbstractContextManager[object]] = nullcontext) -> PlanOutcome:
     """Plan ``decls`` (the targeted ones) as apply would, without locking or writing anything; ``planning`` wraps
-    the planning (the CLI pauses the cyclic GC in it)."""
+    the planning (the CLI pauses the cyclic GC in it). ``check_sources``: read the first bytes of up to that many
+    of each set's sources to call (a ranged GET each) and warn about those that are no image."""
     targeted = targeted_declarations(decls, targets)
     with connect(connection, targeted) as backend:
         with planning():
             result = plan_narrowed(decls, backend, targets=targets, replacements=replacements, prune=prune,
                                    replace_unmanaged=replace_unmanaged, progress=progress)
         owned = refusal_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
-    notes = tuple(str(w) for w in locate_warnings(plan_warnings(targeted, result)))  # file:line:col, as errors
+        sniffed = _sniffed(result, targeted, backend, check_sources) if check_sources else None
+    notes = tuple(str(w) for w in locate_warnings(plan_warnings(targeted, result, sniffed)))  # file:line:col
     return PlanOutcome(result, tuple(targeted), notes, tuple(reset_warnings(result) + owned))
+
+
+def _sniffed(result: Plan, decls: Sequence[Declaration], backend: Backend, limit: int) -> dict[tuple[str, str], str]:
+    """What the first bytes of up to ``limit`` sources per set show (the sources of its first calls)."""
+    found: dict[tuple[str, str], str] = {}
+    regions = {d.name: d.region for d in decls}
+    for s in result.sets:
+        storage = backend.storage(regions.get(s.name, ""))
+        sources = list(dict.fromkeys((c.bucket, c.key) for c, size in islice(s.sized_calls(), limit * 5)
+                                     if size != 0))[:limit]  # an empty one is suspect already, and has no range
+        if isinstance(storage, HeadReader):
+            found.update(sniff_sources(storage, sources))
+    return found

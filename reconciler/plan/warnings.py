@@ -1,11 +1,13 @@
-"""Warnings a plan can tell and a declaration alone cannot (PURE): pipelines whose globs matched no object."""
+"""Warnings a plan can tell and a declaration alone cannot (PURE): pipelines whose globs matched no object, and
+sources likely not images (``suspects``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from reconciler.declare.warnings import DeclarationWarning, declaration_warnings
 from reconciler.model import ActionKind, Declaration, Plan, SetPlan
+from reconciler.plan.suspects import suspect_sources
 
 
 def _unsourced(s: SetPlan, candidates: set[str]) -> set[str]:
@@ -39,6 +41,9 @@ def empty_pipelines(decls: Sequence[Declaration], plan: Plan) -> list[Declaratio
     return found
 
 
-def plan_warnings(decls: Sequence[Declaration], plan: Plan) -> list[DeclarationWarning]:
-    """The declarations' warnings, then the plan's."""
-    return [w for d in decls for w in declaration_warnings(d)] + empty_pipelines(decls, plan)
+def plan_warnings(decls: Sequence[Declaration], plan: Plan,
+                  sniffed: Mapping[tuple[str, str], str] | None = None) -> list[DeclarationWarning]:
+    """The declarations' warnings, then the plan's: pipelines matching nothing, sources likely not images
+    (``sniffed``: what the first bytes of some sources show, with ``plan --check-sources``)."""
+    return ([w for d in decls for w in declaration_warnings(d)] + empty_pipelines(decls, plan)
+            + suspect_sources(decls, plan, sniffed))

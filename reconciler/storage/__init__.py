@@ -91,6 +91,14 @@ class Storage(Protocol):
 
 
 @runtime_checkable
+class HeadReader(Protocol):
+    """Storage that can read an object's first bytes (a ranged GET): ``plan --check-sources``."""
+
+    def get_head(self, bucket: str, key: str, length: int) -> bytes:
+        """The first ``length`` bytes (fewer when the object is shorter)."""
+
+
+@runtime_checkable
 class BucketMaker(Protocol):
     """Storage that can make a bucket (PUT Bucket): ``cosrecon local bucket create`` on a running server."""
 

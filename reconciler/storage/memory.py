@@ -72,6 +72,9 @@ class MemoryStorage:
             raise NotFound("The specified key does not exist.", bucket=bucket, key=key, status=404, code="NoSuchKey")
         return self.bodies.get((bucket, key), b"")
 
+    def get_head(self, bucket: str, key: str, length: int) -> bytes:
+        return self.get_object(bucket, key)[:length]
+
     # --- writing -------------------------------------------------------------------------------------------
 
     def put_object(self, bucket: str, key: str, body: bytes, *, forbid_overwrite: bool = False,
