@@ -1,7 +1,7 @@
 """The one place where errors become messages and exit codes.
 
 Exit codes: 0 success (and, with ``--detailed-exitcode``, no changes); 1 error of any kind; 2 changes present
-(``plan --detailed-exitcode`` only). A bad command line (unknown option, missing argument) is an error too and
+(``plan --detailed-exitcode`` only); 4 the plan does more than the reviewed plan (``plan --within FILE`` only). A bad command line (unknown option, missing argument) is an error too and
 exits 1, so that ``--detailed-exitcode`` scripts never read a typo as "changes present".
 """
 
@@ -21,6 +21,7 @@ from reconciler.render.escape import escape_text
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_BEYOND_REVIEW = 4  # plan --within FILE: the plan does something the reviewed plan does not
 
 
 def say(message: str) -> None:

@@ -2,7 +2,8 @@
 
 Exit codes: 0 (and, with ``--detailed-exitcode``, a green plan: nothing to create, replace or delete, no conflict and
 no orphan), 2 with ``--detailed-exitcode`` when the plan is not green (conflicts and kept orphans count: they need a
-decision — adopt, --replace-unmanaged, --prune or ``state rm`` — before the plan is green), 1 error.
+decision — adopt, --replace-unmanaged, --prune or ``state rm`` — before the plan is green), 1 error; 4 with
+``--within FILE`` when the plan does anything the reviewed plan FILE does not (the GitHub apply workflow's check).
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from typing import TextIO
 
 import click
 
-from reconciler.cli.errors import EXIT_CHANGES
+from reconciler.cli.errors import EXIT_BEYOND_REVIEW, EXIT_CHANGES
 from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.gcpause import gc_paused
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_options, connection_from_options, pace_options, prices_option
 from reconciler.declare.load import load_declarations
 from reconciler.ops.plan import plan as plan_operation
-from reconciler.plan.planfile import save_plan
+from reconciler.plan.planfile import load_plan, save_plan
+from reconciler.plan.within import additions
 from reconciler.plan.prices import load_prices
 from reconciler.render.escape import escape_text
 from reconciler.render import render_markdown, render_text, write_json
@@ -73,6 +75,9 @@ CHECKED = 100  # sources per set whose first bytes --check-sources reads
 @click.option("--check-sources", is_flag=True,
               help=f"Read the first bytes of up to {CHECKED} sources per set (a ranged GET each) and warn about those "
                    "that are no image (without it, only extensions and 0-byte sizes are checked).")
+@click.option("--within", "reviewed_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help=f"Compare with the reviewed plan FILE: exit {EXIT_BEYOND_REVIEW}, naming them, when "
+                                   "this plan does anything FILE does not (a write or a delete); it may do less.")
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
 @narrowing_options
@@ -80,7 +85,7 @@ CHECKED = 100  # sources per set whose first bytes --check-sources reads
 @prices_option
 @backend_options
 def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool,
-         links: tuple[str, ...], check_sources: bool, prune: bool,
+         links: tuple[str, ...], check_sources: bool, reviewed_file: Path | None, prune: bool,
          replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], parallelism: int,
          max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Show which outputs are missing or stale, the image_process calls that fix them, and an estimate of their
@@ -88,6 +93,7 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     decls = load_declarations(list(paths))
     book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(target, replace, decls)
+    reviewed = load_plan(reviewed_file) if reviewed_file is not None else None
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
@@ -101,7 +107,11 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     result = planned.plan
     if out is not None:
         save_plan(result, out)
+    beyond, shown = additions(result, reviewed) if reviewed is not None else (0, [])
     warnings = [*planned.notes, *(f"Warning: {w}" for w in planned.warnings)]
+    if beyond:
+        warnings.insert(0, f"Beyond review: this plan does {beyond} thing(s) the reviewed plan {reviewed_file} does "
+                           f"not: {'; '.join(shown)}{' ...' if beyond > len(shown) else ''}")
     estimate = estimate_plan(result, planned.decls, book, max_qps=max_qps, parallelism=parallelism)
     stdout = sys.stdout
     if fmt == "json":
@@ -117,6 +127,10 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     if out is not None and fmt == "text":
         click.echo(escape_text(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`."),
                    err=True)
+    if beyond:
+        sys.exit(EXIT_BEYOND_REVIEW)
+    if reviewed_file is not None:
+        click.echo(escape_text(f"Within the reviewed plan {reviewed_file}: nothing more."), err=True)
     if detailed_exitcode and not is_green(result):
         sys.exit(EXIT_CHANGES)
 

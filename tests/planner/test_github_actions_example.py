@@ -36,9 +36,12 @@ def test_plan_workflow() -> None:
         assert option in help_text
 
 
-def test_apply_workflow_applies_the_saved_plan() -> None:
+def test_apply_workflow_applies_within_the_reviewed_plan() -> None:
     wf = load("cosrecon-apply.yml")
-    assert wf["on"]["push"]["branches"] == ["main"]
+    assert wf["on"]["push"]["branches"] == ["main"] and "paths" not in wf["on"]["push"]
     text = runs(wf)
-    assert "gh run download" in text and "cosrecon-plan" in text
-    assert "cosrecon apply declarations/ --plan plan.json --yes" in text
+    assert "gh run download" in text and "cosrecon-plan-" in text
+    assert "cosrecon plan declarations/ --format markdown --out fresh.json --within reviewed/plan.json" in text
+    assert "cosrecon apply declarations/ --plan fresh.json --yes" in text
+    help_text = CliRunner().invoke(main, ["plan", "--help"]).output
+    assert "--within" in help_text
