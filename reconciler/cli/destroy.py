@@ -1,14 +1,16 @@
-"""`cosrecon destroy SET PATH...`: retire a set — delete every output its ledger records, behind the usual guards.
+"""`cosrecon destroy SET PATH...`: retire a set — delete every output its ledger records that the declaration as
+given could have written, behind the usual guards.
 
-The set is planned as if it declared no pipelines and pruned (``retiring``): each recorded output still standing as
-it was made becomes a delete; one changed outside cosrecon since is kept and reported; one already gone is
+The set is planned as if it declared no pipelines, retired every output it declares and pruned
+(``declare.authority.retiring``): each recorded output that one of its outputs or ``retired:`` entries makes, still
+standing as it was made, becomes a delete (in a bucket the declaration names); any other entry is an orphan,
+reported and never deleted; one changed outside cosrecon since is kept and reported; one already gone is
 forgotten. Then the one apply workflow runs: the set's lock, the plan shown, confirmation (``--yes``),
 ``--max-delete``, journaled deletes. What stays recorded afterwards can be forgotten with ``state rm --set SET``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -18,16 +20,11 @@ from reconciler.apply.workflow import Callbacks, RunSettings, run_sets
 from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
 from reconciler.cli.options import backend_from_options, backend_options
+from reconciler.declare.authority import declared_buckets, retiring
 from reconciler.declare.load import load_declarations
 from reconciler.errors import ApplyFailed, UsageError
-from reconciler.model import ActionKind, Declaration, Plan, Reason
+from reconciler.model import ActionKind, Plan, Reason
 from reconciler.render import apply_report, render_text
-
-
-def retiring(decl: Declaration) -> Declaration:
-    """``decl`` declaring no pipelines, pruning: every recorded output is to be deleted (PURE)."""
-    document = {**decl.document, "pipelines": {}, "prune": True}
-    return replace(decl, pipelines=(), prune=True, document=document)
 
 
 def summary_line(report: ApplyReport, kept: int) -> str:
@@ -59,7 +56,7 @@ def destroy_command(set_name: str, paths: tuple[Path, ...], yes: bool, max_delet
                              command="destroy")
 
     callbacks = Callbacks(show=lambda plan: click.echo(render_text(plan)), confirm=confirm)
-    with backend_from_options(endpoint, local, state_dir, buckets=[decl.bucket, decl.state.bucket]) as backend:
+    with backend_from_options(endpoint, local, state_dir, buckets=declared_buckets(decl)) as backend:
         outcome = run_sets([decl], backend, RunSettings(options=options, prune=True), callbacks)
     report = outcome.report
     if report.failures:

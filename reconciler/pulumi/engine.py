@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.declare import yamlfile
+from reconciler.declare.authority import declared_buckets, retiring
 from reconciler.declare import load as declarations_module
 from reconciler.errors import DeclarationError, Problem, UsageError
 from reconciler.model import ActionKind, Declaration, Ledger, SetPlan
@@ -181,9 +182,8 @@ def backend_for(connection: Connection, decl: Declaration, credentials: Credenti
 
     state_dir = _local_path(connection.state_dir) if connection.state_dir else None
     if connection.local_root:
-        buckets = {decl.bucket, decl.state.bucket} | {decl.output_bucket(o) for p in decl.pipelines for o in p.outputs}
         with open_backend(local_root=_local_path(connection.local_root), state_dir=state_dir,
-                          local_buckets=sorted(buckets)) as backend:
+                          local_buckets=declared_buckets(decl)) as backend:
             yield backend
     elif credentials is not None:
         yield Backend(endpoint=connection.endpoint or None, state_dir=state_dir, secret_id=credentials.secret_id,
@@ -252,9 +252,7 @@ def apply_set(decl: Declaration, connection: Connection, credentials: Credential
 def retire_set(decl: Declaration, connection: Connection, credentials: Credentials | None,
                options: Any = None) -> dict[str, Any]:
     """Delete every output the ledger records for the set (nothing else): the set with no pipelines, pruned."""
-    document = {**decl.document, "pipelines": {}, "prune": True}  # what the ledger records as last applied
-    retired = dataclasses.replace(decl, pipelines=(), prune=True, document=document)
-    return _apply(retired, decl, connection, credentials, options)
+    return _apply(retiring(decl), decl, connection, credentials, options)
 
 
 def read_set(decl: Declaration, connection: Connection, credentials: Credentials | None) -> dict[str, Any]:
