@@ -55,7 +55,8 @@ def destroy_command(set_name: str, paths: tuple[Path, ...], yes: bool, max_delet
             confirm_or_abort(f"Delete these {plan.count(ActionKind.DELETE)} outputs of set {set_name!r}?", yes=yes,
                              command="destroy")
 
-    callbacks = Callbacks(show=lambda plan: click.echo(render_text(plan)), confirm=confirm)
+    callbacks = Callbacks(show=lambda plan: click.echo(render_text(plan)), confirm=confirm,
+                          warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     with backend_from_options(endpoint, local, state_dir, buckets=declared_buckets(decl)) as backend:
         outcome = run_sets([decl], backend, RunSettings(options=options, prune=True), callbacks)
     report = outcome.report
