@@ -9,7 +9,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.local import LocalServer
 from reconciler.model import LedgerEntry
 from reconciler.plan.planfile import load_plan, plan_to_data

@@ -1,4 +1,4 @@
-"""The pure rules of what apply may touch (``apply.guard``, ``declare.authority``, ``apply.ownership``): which ledger
+"""The pure rules of what apply may touch (``plan.guard``, ``declare.authority``, ``plan.ownership``): which ledger
 entries a declared or retired output could have written, which keys are protected, how owner prefixes overlap.
 Table-driven, no server."""
 
@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.apply.guard import Guard
-from reconciler.apply.ownership import OwnerIndex, overlaps
 from reconciler.declare.authority import OutputDef, declared_outputs, retiring
 from reconciler.declare.load import build_declaration
+from reconciler.plan.guard import Guard
+from reconciler.plan.ownership import OwnerIndex, overlaps
 from reconciler.model import LedgerEntry
 
 from tests.apply.conftest import OUT, SRC, declaration

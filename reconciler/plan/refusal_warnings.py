@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.apply.guard import Guard, refusal_summary
-from reconciler.apply.ownership import OwnershipStore, gather
-from reconciler.apply.retire_hints import retire_hints
+from reconciler.plan.guard import Guard, refusal_summary
+from reconciler.plan.ownership import OwnershipStore, gather
+from reconciler.plan.retire_hints import retire_hints
 from reconciler.model import ActionKind, Declaration, Plan
 from reconciler.plan.orphans import undeclared_count
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.apply.ownership import OwnerIndex
+from reconciler.plan.ownership import OwnerIndex
 from reconciler.declare.authority import quoted, retired_stanza
 from reconciler.model import ActionKind, Declaration, SetPlan
 from reconciler.plan.orphans import UNDECLARED
