@@ -370,6 +370,9 @@ class SetPlan:
     # bytes of each call's source as the listing showed it, parallel to ``calls`` (-1: not shown); None when the
     # plan does not know them (a saved plan): the estimate then says sizes are unknown
     source_sizes: Sequence[int] | None = None
+    # sources not called because CI refused them as not images at the ETag they still have (``Ledger.unprocessable``):
+    # shown once as "skipped: not an image"; they do not make a plan not green
+    unprocessable: Sequence[str] = ()
 
     def sized_calls(self) -> Iterator[tuple[Call, int | None]]:
         """Each call with its source's size (None when unknown)."""
@@ -426,3 +429,5 @@ class Ledger:
     entries: Mapping[tuple[str, str], LedgerEntry] = field(default_factory=dict)
     declaration: Mapping[str, Any] | None = None
     identity: str = ""  # the repository the set is applied from (``plan.ownership``), recorded at the first apply
+    # sources CI refused as not images (-62999), source key -> the ETag refused: not called again until it changes
+    unprocessable: Mapping[str, str] = field(default_factory=dict)

@@ -79,7 +79,7 @@ def build_set_plan(
     elif len(confirmed) != index.size:
         raise ValueError(f"confirmed holds {len(confirmed)} entries, the ledger {index.size}")
     walk = _Walk(decl.bucket, index, EntryFlags(index.size), confirmed, replace_unmanaged,
-                 unchanged=[0] * sum(len(p.outputs) for p in pipes))
+                 unchanged=[0] * sum(len(p.outputs) for p in pipes), unprocessable=ledger.unprocessable)
     _walk_sources(walk, pipes, sources, existing)
     _raise_problems(decl, walk)
     prune = prune or decl.prune
@@ -96,6 +96,7 @@ def build_set_plan(
         unchanged={o.address: walk.unchanged[o.index] for p in pipes for o in p.outputs},
         rule_changes=changes,
         prune=prune,
+        unprocessable=tuple(walk.skipped),
     )
 
 
@@ -114,6 +115,8 @@ class _Walk:
     conflicts: list[PlannedAction] = field(default_factory=list)
     selected: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    unprocessable: Mapping[str, str] = field(default_factory=dict)  # source key -> ETag CI refused as no image
+    skipped: list[str] = field(default_factory=list)  # sources not called for that reason
 
 
 # (compiled output, its bucket's owners, its bucket's observed objects, its bucket's recorded keys)
@@ -131,6 +134,7 @@ def _walk_sources(walk: _Walk, pipes: tuple[CompiledPipeline, ...], sources: Ite
                     for o in p.outputs)) for p in pipes]
     classify_new, classify_recorded = _classify_new(walk), _classify_recorded(walk)
     unusable, pack, selected = _unusable(walk.problems), _packer(walk), walk.selected
+    refused, skipped = walk.unprocessable, walk.skipped
     find, key_at = walk.index.find, walk.index.key_at
     pairs = sources.key_etags() if isinstance(sources, SourceList) else ((s.key, s.etag) for s in sources)
     for key, etag in pairs:
@@ -167,7 +171,10 @@ def _walk_sources(walk: _Walk, pipes: tuple[CompiledPipeline, ...], sources: Ite
                     targets.append(target)
                     keys.append(okey)
         if targets is not None:
-            pack(key, etag, targets, keys)
+            if refused and refused.get(key) == etag:  # not an image at this very ETag: no call until it changes
+                skipped.append(key)
+            else:
+                pack(key, etag, targets, keys)
 
 
 def _unusable(problems: list[str]) -> Callable[[CompiledOutput, str, str], bool]:

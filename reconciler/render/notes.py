@@ -35,9 +35,23 @@ def orphan_counts(s: SetPlan) -> tuple[int, int, int]:
     return kept, changed, gone
 
 
+SKIP_SHOWN = 5  # unprocessable sources named per set
+
+
+def skipped_note(s: SetPlan) -> str | None:
+    """The line for the sources CI refused as not images (not called again until they change), or None."""
+    keys = s.unprocessable
+    if not keys:
+        return None
+    more = f" and {len(keys) - SKIP_SHOWN} more" if len(keys) > SKIP_SHOWN else ""
+    return (f"skipped: not an image (fix or exclude it): {_plural(len(keys), 'source')} Cloud Infinite refused "
+            f"({', '.join(keys[:SKIP_SHOWN])}{more}); not called again until they change.")
+
+
 def set_notes(s: SetPlan) -> list[str]:
-    """One line for each kind of conflict or orphan ``s`` has, saying what it is and what to do."""
-    lines = []
+    """One line for each kind of conflict or orphan ``s`` has, saying what it is and what to do, and for the
+    sources skipped as not images."""
+    lines = [note] if (note := skipped_note(s)) else []
     deletes = s.count(ActionKind.DELETE)
     if deletes:
         lines.append(f"{_plural(deletes, 'orphaned output')} deleted by apply (pruning).")
@@ -63,7 +77,8 @@ def set_notes(s: SetPlan) -> list[str]:
 
 
 def is_green(plan: Plan) -> bool:
-    """Nothing to do and nothing to decide: no change, conflict or orphan (``plan --detailed-exitcode`` exits 0)."""
+    """Nothing to do and nothing to decide: no change, conflict or orphan (``plan --detailed-exitcode`` exits 0).
+    Sources skipped as not images leave a plan green: retrying them cannot help until they change."""
     return not plan.has_changes and not plan.count(ActionKind.ORPHANED)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from reconciler.model import ActionKind, Plan, SetPlan
 from reconciler.render.escape import escape_lines
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
-from reconciler.render.notes import is_green, set_notes
+from reconciler.render.notes import is_green, set_notes, skipped_note
 
 FULL_LIMIT = 200
 SAMPLES = 3
@@ -69,8 +69,10 @@ def render_text(plan: Plan, *, full: bool = False, estimate: Sequence[str] = ())
     plan estimate) stand just above the summary line of a plan with changes."""
     if is_green(plan):  # orphans are no "No changes": they are listed, counted and explained below
         unchanged = plan.count(ActionKind.UNCHANGED)
-        return f"{CONVERGED}\n" + (f"({unchanged} unchanged.)\n" if unchanged else
-                                    "(No source objects match the include globs.)\n")
+        skipped = [f"Set {s.name}: {note}" for s in plan.sets if (note := skipped_note(s))]
+        return f"{CONVERGED}\n" + (f"({unchanged} unchanged.)\n" if unchanged or skipped else
+                                    "(No source objects match the include globs.)\n") + \
+            "".join(f"{line}\n" for line in escape_lines(skipped))
     lines = []
     for s in plan.sets:
         lines.extend(_render_set(s, full))

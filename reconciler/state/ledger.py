@@ -4,7 +4,8 @@ The ledger file itself is ``ledger_file``'s. A journal segment records what one 
 in order (schema ``schemas/ledger.schema.json``)::
 
     {"format_version": 1, "kind": "journal", "name": "catalog", "run_id": "...", "seq": 4, "base_generation": "3",
-     "records": [{"op": "put", "entry": {...}} | {"op": "delete", "bucket": "...", "key": "..."}]}
+     "records": [{"op": "put", "entry": {...}} | {"op": "delete", "bucket": "...", "key": "..."}
+                 | {"op": "unprocessable", "bucket": "...", "key": "<source key>", "etag": "<source ETag>"}]}
 
 An entry is ``{"bucket", "key", "address", "source_key", "source_etag", "fingerprint", "output_etag", "made_at"}``.
 Segments are merged onto the ledger in (run start, run id, seq) order; the effective generation of a ledger with
@@ -34,10 +35,11 @@ class JournalRecord:
     ``intent``: a call that may create ``entry`` (found missing by the plan) is about to be issued — written before
     the call, so a run killed mid-call leaves evidence that an object later found at that key is its own."""
 
-    op: str  # "put" | "delete" | "intent"
+    op: str  # "put" | "delete" | "intent" | "unprocessable"
     bucket: str
     key: str
     entry: LedgerEntry | None = None
+    etag: str = ""  # "unprocessable": the source's ETag CI refused
 
     @staticmethod
     def put(entry: LedgerEntry) -> JournalRecord:
@@ -50,6 +52,11 @@ class JournalRecord:
     @staticmethod
     def delete(bucket: str, key: str) -> JournalRecord:
         return JournalRecord("delete", bucket, key, None)
+
+    @staticmethod
+    def unprocessable(bucket: str, key: str, etag: str) -> JournalRecord:
+        """CI refused the source ``bucket``/``key`` (at ``etag``) as not an image: skipped until it changes."""
+        return JournalRecord("unprocessable", bucket, key, None, etag)
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,8 @@ def segment_to_data(segment: Segment) -> dict[str, Any]:
     for record in segment.records:
         if record.entry is not None:
             records.append({"op": record.op, "entry": entry_to_data(record.entry)})
+        elif record.op == "unprocessable":
+            records.append({"op": "unprocessable", "bucket": record.bucket, "key": record.key, "etag": record.etag})
         else:
             records.append({"op": "delete", "bucket": record.bucket, "key": record.key})
     return {"format_version": FORMAT_VERSION, "kind": "journal", "name": segment.name, "run_id": segment.run_id,
@@ -107,12 +116,15 @@ def segment_from_data(data: Any, where: str = "journal") -> Segment:
         raise StateError(f"{where}: records must be a list")
     for index, raw in enumerate(raw_records):
         here = f"{where}: records[{index}]"
-        if not isinstance(raw, Mapping) or raw.get("op") not in ("put", "delete", "intent"):
-            raise StateError(f"{here}: expected op put, delete or intent")
+        if not isinstance(raw, Mapping) or raw.get("op") not in ("put", "delete", "intent", "unprocessable"):
+            raise StateError(f"{here}: expected op put, delete, intent or unprocessable")
         if raw["op"] == "put":
             records.append(JournalRecord.put(entry_from_data(raw.get("entry"), here)))
         elif raw["op"] == "intent":
             records.append(JournalRecord.intent(entry_from_data(raw.get("entry"), here)))
+        elif raw["op"] == "unprocessable":
+            records.append(JournalRecord.unprocessable(str(raw.get("bucket", "")), str(raw.get("key", "")),
+                                                       str(raw.get("etag", ""))))
         else:
             records.append(JournalRecord.delete(str(raw.get("bucket", "")), str(raw.get("key", ""))))
     seq = doc.get("seq", 0)
@@ -134,22 +146,27 @@ def merge(ledger: Ledger, segments: Sequence[Segment]) -> tuple[Ledger, dict[tup
     if not segments:
         return ledger, {}
     entries = dict(ledger.entries)
+    unprocessable = dict(ledger.unprocessable)
     pending: dict[tuple[str, str], LedgerEntry] = {}
     for segment in segments:
         for record in segment.records:
             where = (record.bucket, record.key)
+            if record.op == "unprocessable":
+                unprocessable[record.key] = record.etag
+                continue
             if record.op == "intent" and record.entry is not None:
                 pending[where] = record.entry
                 continue
             pending.pop(where, None)
             if record.op == "put" and record.entry is not None:
                 entries[where] = record.entry
+                unprocessable.pop(record.entry.source_key, None)  # processed now: an image after all
             else:
                 entries.pop(where, None)
     ids = [f"{s.run_id}-{s.seq}" for s in segments]
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
     merged = Ledger(name=ledger.name, generation=f"{base}+j{digest}", entries=LedgerIndex.of(entries),
-                    declaration=ledger.declaration, identity=ledger.identity)
+                    declaration=ledger.declaration, identity=ledger.identity, unprocessable=unprocessable)
     return merged, pending
 
 
@@ -167,4 +184,4 @@ def compacted(ledger: Ledger, declaration: Mapping[str, Any] | None) -> Ledger:
     """The ledger to write at the end of a run: next generation, the applied declaration document."""
     return Ledger(name=ledger.name, generation=next_generation(ledger.generation), entries=ledger.entries,
                   declaration=dict(declaration) if declaration is not None else ledger.declaration,
-                  identity=ledger.identity)
+                  identity=ledger.identity, unprocessable=ledger.unprocessable)

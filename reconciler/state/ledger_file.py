@@ -60,6 +60,7 @@ def render_ledger(ledger: Ledger) -> bytes:
     buffer.write(_dumps({
         "format_version": FORMAT_VERSION, "kind": "ledger", "name": ledger.name, "generation": ledger.generation,
         **({"identity": ledger.identity} if ledger.identity else {}),
+        **({"unprocessable": dict(sorted(ledger.unprocessable.items()))} if ledger.unprocessable else {}),
         "declaration": dict(ledger.declaration) if ledger.declaration is not None else None, "count": count,
         "outputs": [{"bucket": b, "address": a, "fingerprint": f} for b, a, f in out_order],
         "made_at": made_order}).encode("utf-8"))
@@ -170,7 +171,8 @@ def parse_ledger(data: bytes | Iterable[bytes], where: str = "ledger") -> Ledger
         raise StateError(f"{where}: holds {len(index)} entries where its header says {header['count']} "
                          "(truncated or edited)")
     return Ledger(name=str(header.get("name", "")), generation=str(header.get("generation", "0")), entries=index,
-                  declaration=header.get("declaration"), identity=str(header.get("identity") or ""))
+                  declaration=header.get("declaration"), identity=str(header.get("identity") or ""),
+                  unprocessable=dict(header.get("unprocessable") or {}))
 
 
 def _pieces(data: bytes | Iterable[bytes]) -> Iterator[bytes]:
@@ -240,6 +242,9 @@ def _header(data: Any, here: str) -> dict[str, Any]:
         raise StateError(f"{here}: declaration must be an object or null")
     if "identity" in data and type(data["identity"]) is not str:
         raise StateError(f"{here}: identity must be a string")
+    unprocessable = data.get("unprocessable", {})
+    if not (isinstance(unprocessable, dict) and all(type(v) is str for v in unprocessable.values())):
+        raise StateError(f"{here}: unprocessable must be an object of source key -> ETag")
     return data
 
 
