@@ -6,6 +6,8 @@ afterwards can be forgotten with ``state rm --set SET``.
 
 from __future__ import annotations
 
+import shlex
+
 from pathlib import Path
 
 import click
@@ -20,6 +22,7 @@ from reconciler.errors import ApplyFailed
 from reconciler.model import ActionKind, Plan
 from reconciler.ops.destroy import chosen_set, destroy
 from reconciler.render import apply_report, render_text
+from reconciler.render.escape import escape_text
 
 
 def summary_line(report: ApplyReport, kept: int) -> str:
@@ -57,7 +60,8 @@ def destroy_command(set_name: str, paths: tuple[Path, ...], yes: bool, max_delet
         raise ApplyFailed(f"{report.failed} output(s) not deleted; run destroy again to retry them")
     click.echo(summary_line(report, kept))
     if kept:
-        click.echo(f"The ledger still records them; `cosrecon state rm --set {set_name} PATH...` forgets them.")
+        click.echo(escape_text(f"The ledger still records them; `cosrecon state rm --set {shlex.quote(set_name)} "
+                               f"{shlex.join(map(str, paths))}` forgets them."))
 
 
 COMMANDS: list[click.Command] = [destroy_command]

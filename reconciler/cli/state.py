@@ -18,9 +18,11 @@ from reconciler.apply.contract import ApplyOptions
 from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
 from reconciler.cli.options import backend_options, connection_from_options
+from reconciler.ops.compose import Connection
+from reconciler.ops.plan import plan as plan_operation
 from reconciler.declare.load import load_declarations
 from reconciler.errors import UsageError
-from reconciler.model import Declaration, Ledger, LedgerEntry
+from reconciler.model import ActionKind, Declaration, Ledger, LedgerEntry
 from reconciler.ops.state import forget, read_ledgers
 
 SHOWN = 20  # entries listed before a confirmation, then "... and N more"
@@ -131,25 +133,38 @@ def _fields(row: Mapping[str, Any]) -> list[str]:
             f"fingerprint:  {row['fingerprint']}", f"made at:      {row['made_at']}"]
 
 
+def _orphans(decls: Sequence[Declaration], connection: Connection) -> set[tuple[str, str, str]]:
+    """(set, bucket, key) of every output a plan of ``decls`` shows orphaned (planned now, before the lock: an
+    output made again since is recorded anew by its apply, so forgetting it costs nothing but a conflict)."""
+    planned = plan_operation(decls, connection)
+    return {(s.name, a.bucket, a.key) for s in planned.plan.sets for a in s.other_actions()
+            if a.action is ActionKind.ORPHANED}
+
+
 @state.command("rm")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @click.option("--set", "set_name", metavar="SET", default=None,
               help="Forget in this set only; alone, forget every output it records (retiring it).")
 @click.option("--address", metavar="ADDRESS", default=None, help="Forget the outputs at pipeline.output (or a pipeline).")
 @click.option("--key", "keys", multiple=True, metavar="KEY", help="Forget the output at KEY (bucket/key, or a key). Repeatable.")
+@click.option("--orphaned", is_flag=True, help="Forget every output a plan of PATHs shows orphaned (no longer declared, "
+                                                "source gone, or changed outside while pruning).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--lock-timeout", type=DURATION, default="0s", show_default=True, metavar="DURATION",
               help="How long to wait for another run's lock on the set, e.g. 30s, 5m, 1h30m.")
 @backend_options
-def rm_command(paths: tuple[Path, ...], set_name: str | None, address: str | None, keys: tuple[str, ...], yes: bool,
-               lock_timeout: float, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+def rm_command(paths: tuple[Path, ...], set_name: str | None, address: str | None, keys: tuple[str, ...],
+               orphaned: bool, yes: bool, lock_timeout: float, endpoint: str | None, local: bool,
+               state_dir: Path | None) -> None:
     """Forget ledger entries of the sets declared in PATHs; the objects stay where they are."""
-    if set_name is None and address is None and not keys:
-        raise UsageError("state rm: say what to forget: --set SET, --address ADDRESS and/or --key KEY")
+    if set_name is None and address is None and not keys and not orphaned:
+        raise UsageError("state rm: say what to forget: --set SET, --address ADDRESS, --key KEY and/or --orphaned")
     decls = _pick(load_declarations(list(paths)), set_name)
+    orphans = _orphans(decls, connection_from_options(endpoint, local, state_dir)) if orphaned else None
 
-    def choose(_: str, entry: LedgerEntry) -> bool:
-        return _matches_address(entry, address) and (not keys or any(_matches_key(entry, k) for k in keys))
+    def choose(name: str, entry: LedgerEntry) -> bool:
+        return (_matches_address(entry, address) and (not keys or any(_matches_key(entry, k) for k in keys))
+                and (orphans is None or (name, entry.bucket, entry.key) in orphans))
 
     def confirm(chosen: Sequence[tuple[str, LedgerEntry]]) -> None:
         click.echo(f"Forgetting {len(chosen)} recorded output(s) (the objects stay):", err=True)

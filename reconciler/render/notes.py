@@ -95,14 +95,14 @@ def next_steps(plan: Plan, paths: str) -> list[str]:
                      f"or `cosrecon apply {paths} --replace-unmanaged` remakes them.")
     if kept:
         steps.append(f"{_plural(kept, 'orphaned output')} kept: `cosrecon apply {paths} --prune` deletes them, or "
-                     f"`cosrecon state rm {paths} --key KEY` forgets them.")
+                     f"`cosrecon state rm {paths} --orphaned` forgets them.")
     if changed:
         steps.append(f"{_plural(changed, 'orphaned output')} changed outside cosrecon: `cosrecon state rm {paths} "
-                     "--key KEY` forgets them (delete the objects yourself if they should go).")
+                     "--orphaned` forgets them (delete the objects yourself if they should go).")
     if undeclared:
         steps.append(f"{_plural(undeclared, 'orphaned output')} no declared output or retired: entry could have "
                      f"written: add the retired: entry the plan's warning shows to prune them, or `cosrecon state rm "
-                     f"{paths} --key KEY` forgets them.")
+                     f"{paths} --orphaned` forgets them.")
     if steps:
         steps.append(f"Then `cosrecon plan {paths} --detailed-exitcode` exits 0.")
     return steps

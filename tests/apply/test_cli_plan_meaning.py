@@ -35,10 +35,11 @@ def test_orphans_only_is_not_no_changes_and_exits_2(server: LocalServer, backend
     assert out.splitlines()[-3:] == [
         out.splitlines()[-3],  # the apply summary line
         f"1 orphaned output kept: `cosrecon apply {path} --prune` deletes them, or `cosrecon state rm {path} "
-        "--key KEY` forgets them.",
+        "--orphaned` forgets them.",  # one command for all of them (issue 26 point 7), not --key KEY each
         f"Then `cosrecon plan {path} --detailed-exitcode` exits 0."]
     assert out.splitlines()[-3].startswith("Apply complete: 0 created")
-    assert run(server, "state", "rm", str(path), "--key", "png/a.png", "--yes")[0] == 0
+    code, out, err = run(server, "state", "rm", str(path), "--orphaned", "--yes")
+    assert code == 0 and "Forgot 1 recorded output(s)" in out, err  # the orphan only, not the two unchanged
     assert run(server, "plan", str(path), "--detailed-exitcode")[0] == 0  # green, as promised
 
 

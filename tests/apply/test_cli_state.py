@@ -122,7 +122,7 @@ def test_destroy_deletes_owned_outputs_behind_confirmation(server: LocalServer, 
     code, out, err = run(server, "destroy", "shop", str(path), "--yes")
     assert code == 0, err
     assert "Destroy complete: 4 deleted, 0 failed, 1 kept (changed outside cosrecon)." in out
-    assert "`cosrecon state rm --set shop PATH...` forgets them" in out
+    assert f"`cosrecon state rm --set shop {path}` forgets them" in out  # the path given, not PATH... (issue 26)
     assert keys(backend, prefix="thumbs/") == set() and keys(backend, prefix="png/") == set()
     assert keys(backend, prefix="web/") == {"web/x.webp"}
     assert keys(backend, prefix="photos/") == {"photos/a.jpg", "photos/b.jpg"}  # sources untouched
