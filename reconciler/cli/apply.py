@@ -14,7 +14,7 @@ from reconciler.apply.workflow import Callbacks, RunSettings
 from reconciler.cli.durations import DURATION
 from reconciler.cli.estimating import cost_check
 from reconciler.cli.gcpause import gc_paused
-from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
+from reconciler.cli.narrowing import narrowing_from_options, narrowing_options, targeting_notice
 from reconciler.cli.options import backend_options, connection_from_options, prices_option
 from reconciler.cli.running import confirm_apply, report_when_stopped, run_options, show_plan, sigterm_as_interrupt
 from reconciler.declare.load import load_declarations
@@ -25,6 +25,7 @@ from reconciler.plan.planfile import load_plan
 from reconciler.plan.prices import load_prices
 from reconciler.render import apply_report
 from reconciler.render.notes import next_steps
+from reconciler.render.escape import escape_text
 from reconciler.render.outcome import render_outcome_json
 
 
@@ -75,6 +76,8 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     decls = load_declarations(list(paths))
     book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(target, replace, decls)
+    if (notice := targeting_notice(narrowing)) is not None:
+        click.echo(escape_text(notice), err=True)
     options = run_options(parallelism, max_qps, max_calls, max_delete, lock_timeout, quiet or fmt == "json")
     saved = load_plan(plan_file) if plan_file is not None else None
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,

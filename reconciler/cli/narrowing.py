@@ -43,3 +43,11 @@ def narrowing_from_options(target: Sequence[str], replace: Sequence[str], decls:
     """The values of ``--target`` and ``--replace``; UsageError on an address nothing declares."""
     return Narrowing(tuple(parse_address(t, decls) for t in target),
                      tuple(parse_replacement(r, decls) for r in replace))
+
+
+def targeting_notice(narrowing: Narrowing) -> str | None:
+    """The line saying that ``--target`` narrows this run (as Terraform warns), or None without targets."""
+    if not narrowing.targets:
+        return None
+    return (f"Note: targeting in effect: only {', '.join(str(t) for t in narrowing.targets)} planned; the other "
+            "outputs and their ledger entries are left as they are (a plan without --target shows everything).")

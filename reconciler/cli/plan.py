@@ -18,7 +18,7 @@ import click
 from reconciler.cli.errors import EXIT_BEYOND_REVIEW, EXIT_CHANGES
 from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.gcpause import gc_paused
-from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
+from reconciler.cli.narrowing import narrowing_from_options, narrowing_options, targeting_notice
 from reconciler.cli.options import backend_options, connection_from_options, pace_options, prices_option
 from reconciler.declare.load import load_declarations
 from reconciler.ops.plan import plan as plan_operation
@@ -93,6 +93,8 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     decls = load_declarations(list(paths))
     book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(target, replace, decls)
+    if (notice := targeting_notice(narrowing)) is not None:
+        click.echo(escape_text(notice), err=True)
     reviewed = load_plan(reviewed_file) if reviewed_file is not None else None
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None

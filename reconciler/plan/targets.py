@@ -10,6 +10,7 @@ ETag forgotten), so it plans to remake them although nothing changed; ``label_re
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -50,6 +51,12 @@ def declared_addresses(decls: Iterable[Declaration]) -> list[str]:
     return found
 
 
+def did_you_mean(text: str, known: Sequence[str]) -> str:
+    """``; did you mean 'x'?`` for the declared address closest to a mistyped one, else ""."""
+    close = difflib.get_close_matches(text.strip(), known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def parse_address(text: str, decls: Sequence[Declaration], *, option: str = "--target") -> Address:
     """The address ``text`` names; UsageError (listing what is declared) when its set is not declared. A pipeline
     or output no longer declared may still be named (its recorded outputs: orphans); ``select_targets`` refuses
@@ -58,7 +65,8 @@ def parse_address(text: str, decls: Sequence[Declaration], *, option: str = "--t
     known = declared_addresses(decls)
     if parts[0] not in {d.name for d in decls} or len(parts) > 3 or not all(parts):
         shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-        raise UsageError(f"{option} {text!r}: no such set, pipeline or output is declared (declared: {shown})")
+        raise UsageError(f"{option} {text!r}: no such set, pipeline or output is declared{did_you_mean(text, known)} "
+                         f"(declared: {shown})")
     return Address(parts[0], *(parts[1:] + [None, None])[:2])
 
 
@@ -111,7 +119,10 @@ def select_targets(plan: Plan, targets: Sequence[Address]) -> Plan:
     sets = tuple(_narrow_set(s, targets) for s in plan.sets if s.name in wanted)
     for t in targets:
         if not any(t.covers(s.name, a) for s in sets for a in _addresses(s)):
-            raise UsageError(f"--target {str(t)!r}: no output of set {t.set!r} is declared or recorded at that address")
+            addresses = [a for s in plan.sets if s.name == t.set for a in _addresses(s)]
+            known = sorted({f"{t.set}.{a}" for a in addresses} | {f"{t.set}.{a.split('.')[0]}" for a in addresses})
+            raise UsageError(f"--target {str(t)!r}: no output of set {t.set!r} is declared or recorded at that "
+                             f"address{did_you_mean(str(t), known)}")
     return Plan(sets)
 
 

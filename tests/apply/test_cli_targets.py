@@ -83,6 +83,7 @@ def test_target_plans_and_applies_only_that_output(server: LocalServer, backend:
     code, out, err = run(server, "apply", str(path), "--yes", "--target", "shop.photos.thumb")
     assert code == 0, err
     assert "2 created" in out
+    assert "Note: targeting in effect: only shop.photos.thumb planned" in err
     assert keys(backend, prefix="thumbs/") == {"thumbs/a.webp", "thumbs/b.webp"}
     assert keys(backend, prefix="png/") == set() and keys(backend, prefix="web/") == set()
     assert ledger_addresses(backend, path) == ["photos.thumb", "photos.thumb"]
@@ -114,7 +115,12 @@ def test_unknown_target_is_a_usage_error(server: LocalServer, backend: Backend, 
     path = write(tmp_path)
     code, _, err = run(server, "plan", str(path), "--target", "shop.photo")
     assert code == 1
-    assert err == "Error: --target 'shop.photo': no output of set 'shop' is declared or recorded at that address\n"
+    assert err == ("Note: targeting in effect: only shop.photo planned; the other outputs and their ledger entries "
+                   "are left as they are (a plan without --target shows everything).\n"
+                   "Error: --target 'shop.photo': no output of set 'shop' is declared or recorded at that address; "
+                   "did you mean 'shop.photos'?\n")
+    code, _, err = run(server, "plan", str(path), "--target", "shop.photos.thum")  # an output typo (issue 26)
+    assert code == 1 and "did you mean 'shop.photos.thumb'?" in err
     code, _, err = run(server, "apply", str(path), "--yes", "--target", "other")
     assert code == 1
     assert err.startswith("Error: --target 'other': no such set, pipeline or output is declared (declared: shop, "
