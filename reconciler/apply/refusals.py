@@ -58,7 +58,8 @@ def split_refused(call: Call, error: StorageError, issue: Issue) -> Split:
     ops = tuple(call.rules)
     if len(ops) == 1 or not verdict(error).splittable:
         return Split((), tuple((op, error) for op in ops), 0)
-    suspects, pending = ops, ()  # suspects: proven to hold a refused rule; pending: not made, not suspected
+    suspects: tuple[RuleOp, ...] = ops  # proven to hold a refused rule
+    pending: tuple[RuleOp, ...] = ()  # not made yet, not suspected
     made: list[RuleOp] = []
     refused: list[tuple[RuleOp, StorageError]] = []
     calls, last = 0, error
