@@ -75,3 +75,36 @@ def test_plan_warns_about_sources_likely_not_images(env: dict[str, str], tmp_pat
     assert "3 sources likely not an image" in warning and "products/fake.png (first bytes: no image format)" in warning
     assert "products/a.jpg (" not in warning
     assert "exclude it with source.exclude" in warning
+
+
+def test_a_source_refused_as_not_an_image_is_skipped_until_it_changes(env: dict[str, str], server: LocalServer,
+                                                                      tmp_path: Path) -> None:
+    """CI refuses products/fake.png and products/empty.jpg (-62999): one call each, not split rule by rule; the
+    message names the source; the ledger records them with their ETags, so the next plan shows them once under
+    "skipped: not an image" and makes no call, --detailed-exitcode is 0; a fixed file is planned again."""
+    path = tmp_path / "shop.yaml"
+    path.write_text(DECLARATION.replace('["products/**"]', '["products/**/*.jpg", "products/**/*.png"]'),
+                    encoding="utf-8")
+    state = str(tmp_path / "state")
+    before = server.stats().get("image_process", 0)
+    applied = cosrecon(env, "apply", "--yes", "--state-dir", state, str(path))
+    assert applied.exit_code == 1, applied.output
+    assert server.stats().get("image_process", 0) - before == 3  # a.jpg, fake.png, empty.jpg: no split retries
+    assert "the source products/fake.png is not an image" in applied.output
+    assert "fix the rule" not in applied.output and "their sources are not images" in applied.output
+    again = cosrecon(env, "plan", "--state-dir", state, "--detailed-exitcode", str(path))
+    assert again.exit_code == 0, again.output  # only such skips remain
+    assert again.output.count("products/fake.png") == 1
+    assert ("skipped: not an image (fix or exclude it): 2 sources Cloud Infinite refused (products/empty.jpg, "
+            "products/fake.png)") in again.output
+    before = server.stats().get("image_process", 0)
+    assert cosrecon(env, "apply", "--yes", "--state-dir", state, str(path)).exit_code == 0
+    assert server.stats().get("image_process", 0) == before  # not retried
+    storage = Backend(endpoint=server.endpoint, secret_id=server.secret_id,
+                      secret_key=server.secret_key).storage("ap-guangzhou")
+    storage.put_object(SRC, "products/fake.png", jpeg())  # fixed: a new ETag
+    fixed = cosrecon(env, "plan", "--state-dir", state, "--detailed-exitcode", str(path))
+    assert fixed.exit_code == 2 and "Plan: 2 to create" in fixed.output and "1 source Cloud Infinite" in fixed.output
+    assert cosrecon(env, "apply", "--yes", "--state-dir", state, str(path)).exit_code == 0
+    done = cosrecon(env, "plan", "--state-dir", state, "--detailed-exitcode", str(path))
+    assert done.exit_code == 0 and "products/fake.png" not in done.output

@@ -27,6 +27,7 @@ class SetRun:
     def __init__(self, decl: Declaration, set_plan: SetPlan, snapshot: Snapshot, journal: Journal) -> None:
         self.decl, self.plan, self.snapshot, self.journal = decl, set_plan, snapshot, journal
         self.entries = ChangedEntries(snapshot.ledger.entries)  # the snapshot's, changes laid over (no copy)
+        self.unprocessable = dict(snapshot.ledger.unprocessable)  # sources CI refused as not images: key -> ETag
         # the deletes, conflicts and orphans; a call's creates and replaces are its rules' targets (``target``)
         self.others: tuple[PlannedAction, ...] = set_plan.other_actions()
         self.changed = False
@@ -40,8 +41,11 @@ class SetRun:
             for r in records:
                 if r.op == "put" and r.entry is not None:
                     self.entries.put(r.entry)
+                    self.unprocessable.pop(r.entry.source_key, None)  # an output made: an image after all
                 elif r.op == "delete":
                     self.entries.delete((r.bucket, r.key))
+                elif r.op == "unprocessable":
+                    self.unprocessable[r.key] = r.etag
             self.changed = True
         self.journal.add(records)
 

@@ -26,7 +26,7 @@ from dataclasses import replace
 from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, Skipped, check_budget
 from reconciler.apply.session import Session
 from reconciler.apply.bookkeeping import SetRun, failure, made_entry
-from reconciler.apply.refusals import is_refusal, refusal_message, split_refused, subcall
+from reconciler.apply.refusals import is_refusal, refusal_message, split_refused, subcall, verdict
 from reconciler.declare.rules import normalise_rule
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier
@@ -262,6 +262,8 @@ class Engine(Session):
             return None
 
         split = split_refused(call, error, issue)
+        if verdict(error).unprocessable_source:  # the source is no image: recorded, not called again until it changes
+            run.record([JournalRecord.unprocessable(call.bucket, call.key, call.source_etag)])
         with self.tally.lock:
             self.tally.calls += split.extra_calls
         if split.made:

@@ -115,6 +115,10 @@ def refusal_message(op: RuleOp, error: StorageError, split: Split, size: int) ->
 def failure_summary(failures: tuple[Failure, ...]) -> str:
     """What apply says when outputs failed: a retry is suggested only for what a retry can make."""
     refused = sum(1 for f in failures if is_refused(f))
+    sources = sum(1 for f in failures if classify(f.status, f.code).unprocessable_source)
+    if sources == len(failures):
+        return (f"{sources} output(s) not made: their sources are not images (fix or exclude those sources; the "
+                "next plan skips them until they change)")
     if refused == len(failures):
         return f"{refused} output(s) refused by Cloud Infinite: fix their rules (applying again cannot make them)"
     if refused:

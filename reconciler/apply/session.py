@@ -103,7 +103,7 @@ class Session:
                 generations[run.decl.name] = old.generation
                 continue
             identity = repository_identity(run.decl.path) or old.identity  # recorded at the first apply
-            ledger = replace(old, entries=run.entries, identity=identity)
+            ledger = replace(old, entries=run.entries, identity=identity, unprocessable=run.unprocessable)
             names = list(run.snapshot.segment_names) + run.journal.names
             new = self._retry(lambda: self.backend.ledgers.compact(run.decl, ledger, document, names))
             generations[run.decl.name] = new.generation
