@@ -15,12 +15,21 @@ FORMAT_VERSION = 1
 SHOWN = 20  # failures/skips listed before "... and N more"
 
 
+CANCELLED = "Stopped"  # the code of an output not issued because the run was stopping (Ctrl-C, SIGTERM, ...)
+
+
+def _cancelled(report: ApplyReport) -> int:
+    return sum(1 for f in report.failures if f.code == CANCELLED)
+
+
 def summary_line(report: ApplyReport, run: str = "Apply", calls: str = "calls") -> str:
-    """``Apply complete: 12 created, 3 replaced, 0 deleted, 0 failed; 9 calls in 4.1s (2.2 calls/s).``"""
+    """``Apply complete: 12 created, 3 replaced, 0 deleted, 0 failed; 9 calls in 4.1s (2.2 calls/s).`` Outputs
+    not issued because the run was stopping are counted as cancelled, not failed."""
     state = f"{run} stopped ({report.stopped})" if report.stopped else f"{run} complete"
+    cancelled = _cancelled(report)
     return (f"{state}: {report.created} created, {report.replaced} replaced, {report.deleted} deleted, "
-            f"{report.failed} failed; {report.calls} {calls} in {report.seconds:.1f}s "
-            f"({report.calls_per_second:.1f} {calls}/s).")
+            f"{report.failed - cancelled} failed{f', {cancelled} cancelled' if cancelled else ''}; "
+            f"{report.calls} {calls} in {report.seconds:.1f}s ({report.calls_per_second:.1f} {calls}/s).")
 
 
 def render_text(report: ApplyReport, run: str = "Apply", calls: str = "calls") -> str:
@@ -35,13 +44,21 @@ def render_text(report: ApplyReport, run: str = "Apply", calls: str = "calls") -
             lines.append(f"  {s.bucket}/{s.key} ({s.address}, source {s.source}): {s.reason}")
         if len(report.skipped) > SHOWN:
             lines.append(f"  ... and {len(report.skipped) - SHOWN} more")
-    if report.failures:
-        lines.append(f"Failed {len(report.failures)} output(s):")
-        for f in report.failures[:SHOWN]:
+    failed = [f for f in report.failures if f.code != CANCELLED]
+    if failed:
+        lines.append(f"Failed {len(failed)} output(s):")
+        for f in failed[:SHOWN]:
             request = f" (request id {f.request_id})" if f.request_id else ""
             lines.append(f"  {f.bucket}/{f.key} ({f.address}, source {f.source}): {f.code}: {f.message}{request}")
-        if len(report.failures) > SHOWN:
-            lines.append(f"  ... and {len(report.failures) - SHOWN} more")
+        if len(failed) > SHOWN:
+            lines.append(f"  ... and {len(failed) - SHOWN} more")
+    cancelled = [f for f in report.failures if f.code == CANCELLED]
+    if cancelled:
+        lines.append(f"Cancelled {len(cancelled)} output(s): not issued, the run was stopping; the next apply "
+                     "makes them:")
+        lines.extend(f"  {f.bucket}/{f.key} ({f.address}, source {f.source})" for f in cancelled[:SHOWN])
+        if len(cancelled) > SHOWN:
+            lines.append(f"  ... and {len(cancelled) - SHOWN} more")
     lines.append(summary_line(report, run, calls))
     return "\n".join(escape_lines(lines))
 
