@@ -5,6 +5,7 @@ workflow: the same lock, warnings, budget, journal and compaction as apply).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -13,11 +14,12 @@ from reconciler.apply.workflow import Callbacks
 from reconciler.cli.durations import DURATION
 from reconciler.cli.gcpause import gc_paused
 from reconciler.cli.options import backend_options, connection_from_options, pace_options
-from reconciler.cli.running import confirm_apply, report_when_stopped, run_options, show_plan, sigterm_as_interrupt
+from reconciler.cli.running import confirm_apply, report_when_stopped, run_options, sigterm_as_interrupt
 from reconciler.declare.load import load_declarations
 from reconciler.errors import ApplyFailed
 from reconciler.ops.upload import IngestOutcome, IngestSettings, local_files, upload
-from reconciler.render import apply_report
+from reconciler.model import MAX_RULES_PER_CALL, Plan
+from reconciler.render import apply_report, render_text
 from reconciler.render.escape import escape_text
 
 
@@ -31,6 +33,22 @@ def _summary(outcome: IngestOutcome) -> str:
                      f"replaces them and their outputs), e.g. {outcome.refused[0]!r}.")
     lines += [f"Upload failed: {failure}" for failure in counts.failures]
     return "\n".join([apply_report.render_text(outcome.report, "Upload", "requests"), *map(escape_text, lines)])
+
+
+def upload_plan_text(plan: Plan) -> str:
+    """The plan as upload will run it: its summary counts the requests it makes — each file's rules of every set
+    packed into its upload and follow-up calls of at most five (``apply.packing``) — not apply's calls."""
+    rules: dict[tuple[str, str], int] = {}
+    for s in plan.sets:
+        for call in s.calls:
+            rules[(call.bucket, call.key)] = rules.get((call.bucket, call.key), 0) + call.size
+    requests = sum(-(-n // MAX_RULES_PER_CALL) for n in rules.values())
+    text = render_text(plan).rstrip("\n")
+    head, _, last = text.rpartition("\n")
+    if last.startswith("Plan:"):
+        last = re.sub(r"; \d+ image_process calls?\.$",
+                      f"; {requests} upload request(s) with processing for {len(rules)} file(s).", last)
+    return f"{head}\n{last}" if head else last
 
 
 @click.command("upload")
@@ -62,7 +80,8 @@ def upload_command(local_paths: tuple[Path, ...], bucket: str, prefix: str, decl
     options = run_options(parallelism, max_qps, None, None, lock_timeout, quiet)
     settings = IngestSettings(bucket=bucket, options=options, overwrite=overwrite, force=force,
                               only_declared=only_declared)
-    callbacks = Callbacks(show=lambda plan: show_plan(plan, "text"), confirm=lambda plan: confirm_apply(plan, yes),
+    callbacks = Callbacks(show=lambda plan: click.echo(upload_plan_text(plan)),
+                          confirm=lambda plan: confirm_apply(plan, yes),
                           planning=gc_paused, warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     connection = connection_from_options(endpoint, local, state_dir)
     with sigterm_as_interrupt(), report_when_stopped("text"):

@@ -124,6 +124,9 @@ def test_upload_folder_makes_every_output_in_100_puts_and_100_follow_ups(server:
     after = counts(server)
     assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (100, 0, 100)
     assert "Uploaded 100 file(s) with processing upon upload and 0 plainly" in out
+    # the plan shown says the requests upload makes, not apply's calls (issue 26 point 7)
+    shown = next(line for line in out.splitlines() if line.startswith("Plan:"))
+    assert shown.endswith("; 200 upload request(s) with processing for 100 file(s)."), shown
     made = keys(backend, prefix="alpha/") | keys(backend, prefix="beta/")
     assert made == {k for i in range(100) for k in expected_keys(f"img{i:03d}", f"d{i % 3}")}
     for name, widths in WIDTHS.items():
