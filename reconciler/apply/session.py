@@ -26,7 +26,7 @@ from reconciler.errors import StalePlanError, StateError, StorageError
 from reconciler.state.journal import Journal
 from reconciler.state.locks import HeldLock, LockLost
 from reconciler.state.store import LEDGER_NAME
-from reconciler.model import Declaration, Plan
+from reconciler.model import ActionKind, Declaration, Plan
 from reconciler.pacing import TokenBucket, with_retries
 
 T = TypeVar("T")
@@ -95,6 +95,12 @@ class Session:
         self._note_vanished_segments()
         generations: dict[str, str] = {}
         for run in self.runs:
+            lock = self.locks.get(run.decl.name)
+            if lock is not None and not _has_work(run) and not lock.still_held():
+                self.warnings.append(f"set {run.decl.name!r} (nothing to do) lost its lock {lock.info.id} during "
+                                     "this run (unlocked?): its ledger was left as it was; the other sets went on")
+                generations[run.decl.name] = run.snapshot.ledger.generation
+                continue
             document = _plain(run.decl.document)
             old = run.snapshot.ledger
             unrecorded = not old.identity and bool(repository_identity(run.decl.path))
@@ -132,10 +138,12 @@ class Session:
                                      f"run holds, but check what deletes the state location's objects")
 
     def check_locks(self, max_age: float) -> None:
-        """Raise ``LockLost`` (and stop dispatching) when this run no longer holds a set's lock."""
+        """Raise ``LockLost`` (and stop dispatching) when this run no longer holds the lock of a set it is working
+        on. A set with nothing to do is not checked: its lock taken away (``cosrecon unlock``) stops no other set's
+        work; ``_close`` then leaves its ledger alone and says so."""
         for run in self.runs:
             lock = self.locks.get(run.decl.name)
-            if lock is None:
+            if lock is None or not _has_work(run):
                 continue
             try:
                 lock.check(max_age)
@@ -162,3 +170,8 @@ class Session:
                            failures=tuple(t.failures), skipped=tuple(t.skipped), calls=t.calls, attempts=t.attempts,
                            seconds=time.monotonic() - started, takeovers=takeovers, generations=generations,
                            warnings=tuple(self.warnings))
+
+
+def _has_work(run: SetRun) -> bool:
+    """Whether ``run``'s plan makes a call or a delete (what its lock guards during a run)."""
+    return bool(run.plan.calls) or any(a.action is ActionKind.DELETE for a in run.others)

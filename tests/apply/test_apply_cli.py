@@ -219,3 +219,34 @@ def test_confirmation_on_a_terminal(server: LocalServer, backend: Backend, tmp_p
     assert accepted.exit_code == 0 and "2 created" in accepted.stdout and process_calls(server) == 1
     converged = CliRunner().invoke(main, args, env=env)  # nothing to do: no question asked
     assert converged.exit_code == 0 and "Apply these changes?" not in converged.stderr
+
+
+def test_unlocking_a_set_with_nothing_to_do_never_stops_the_others(server: LocalServer, backend: Backend,
+                                                                    tmp_path: Path) -> None:
+    """Issue 26 point 7: `unlock` of the idle set of a two-set apply stopped the other set's work, without a report.
+    Now the busy set finishes; the report says the idle set's ledger was left as it was."""
+    seed(backend, [f"photos/{i:02d}.jpg" for i in range(8)] + ["banners/a.jpg"])
+    busy = write_decl(tmp_path)
+    idle = tmp_path / "banners.yaml"
+    idle.write_text(DECL.format(rule="imageMogr2/format/webp").replace("name: shop", "name: banners")
+                    .replace("photos/**/*.jpg", "banners/*.jpg").replace("/thumbs/", "/bthumbs/")
+                    .replace("/png/", "/bpng/"), encoding="utf-8")
+    assert run(server, "apply", str(idle), "--yes")[0] == 0  # converged: nothing to do next time
+    server.set_faults(latency_ms=700)
+    env = {**os.environ, "TENCENTCLOUD_SECRET_ID": server.secret_id, "TENCENTCLOUD_SECRET_KEY": server.secret_key,
+           "PYTHONPATH": str(ROOT)}
+    both = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", str(busy), str(idle), "--yes", "--endpoint",
+                             server.endpoint, "--max-qps", "0", "--parallelism", "1"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while process_calls(server) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (decl,) = load_declarations([str(idle)])
+    holder = backend.ledgers.read_lock(decl)
+    assert holder is not None
+    unlocked = run(server, "unlock", holder.id, str(idle))
+    assert unlocked[0] == 0, unlocked
+    out, err = both.communicate(timeout=60)
+    assert both.returncode == 0, err
+    assert "16 created" in out  # the busy set went on to its end
+    assert "set 'banners' (nothing to do) lost its lock" in out and "the other sets went on" in out
