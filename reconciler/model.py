@@ -373,6 +373,7 @@ class SetPlan:
     # sources not called because CI refused them as not images at the ETag they still have (``Ledger.unprocessable``):
     # shown once as "skipped: not an image"; they do not make a plan not green
     unprocessable: Sequence[str] = ()
+    rates: Mapping[str, float] = field(default_factory=dict)  # the ledger's measured seconds per call, by kind
 
     def sized_calls(self) -> Iterator[tuple[Call, int | None]]:
         """Each call with its source's size (None when unknown)."""
@@ -431,3 +432,6 @@ class Ledger:
     identity: str = ""  # the repository the set is applied from (``plan.ownership``), recorded at the first apply
     # sources CI refused as not images (-62999), source key -> the ETag refused: not called again until it changes
     unprocessable: Mapping[str, str] = field(default_factory=dict)
+    # seconds an image_process call took, by kind ("basic", "advanced": TPG/HEIF/AVIF, "ai"), as the last apply
+    # that made such calls measured them: the next estimate's time rests on them
+    rates: Mapping[str, float] = field(default_factory=dict)

@@ -28,6 +28,7 @@ class SetRun:
         self.decl, self.plan, self.snapshot, self.journal = decl, set_plan, snapshot, journal
         self.entries = ChangedEntries(snapshot.ledger.entries)  # the snapshot's, changes laid over (no copy)
         self.unprocessable = dict(snapshot.ledger.unprocessable)  # sources CI refused as not images: key -> ETag
+        self.timings: dict[str, list[float]] = {}  # call kind -> [seconds of successful calls, calls]
         # the deletes, conflicts and orphans; a call's creates and replaces are its rules' targets (``target``)
         self.others: tuple[PlannedAction, ...] = set_plan.other_actions()
         self.changed = False
@@ -48,6 +49,20 @@ class SetRun:
                     self.unprocessable[r.key] = r.etag
             self.changed = True
         self.journal.add(records)
+
+    def timed(self, kind: str, seconds: float) -> None:
+        """One successful image_process call of ``kind`` took ``seconds`` (its request, without pacing waits)."""
+        with self.lock:
+            total = self.timings.setdefault(kind, [0.0, 0])
+            total[0] += seconds
+            total[1] += 1
+
+    def rates(self) -> dict[str, float]:
+        """The ledger's measured seconds per call: this run's mean for each kind it called, the older ones kept."""
+        found = dict(self.snapshot.ledger.rates)
+        with self.lock:
+            found.update({kind: total / n for kind, (total, n) in self.timings.items() if n})
+        return found
 
     @staticmethod
     def target(call: Call, op: RuleOp) -> Target | None:

@@ -30,6 +30,7 @@ from reconciler.apply.refusals import is_refusal, refusal_message, split_refused
 from reconciler.declare.rules import normalise_rule
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier
+from reconciler.plan.estimate import call_kind
 from reconciler.plan.guard import refusal_summary
 from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.state.ledger import JournalRecord
@@ -194,7 +195,7 @@ class Engine(Session):
 
         error: StorageError | None = None
         try:
-            self._retry_process(storage, call, count_attempt)
+            self._retry_process(storage, call, count_attempt, run)
         except StorageError as failed:
             error = failed
         with tally.lock:
@@ -294,13 +295,16 @@ class Engine(Session):
             return False
         return True
 
-    def _retry_process(self, storage: Storage, call: Call, on_attempt: Callable[[], None]) -> None:
+    def _retry_process(self, storage: Storage, call: Call, on_attempt: Callable[[], None],
+                       run: SetRun | None = None) -> None:
+        """Issue ``call`` with retries; with ``run``, the request's time of a success is measured into its rates."""
         header = pic_operations(call)
 
         def attempt() -> None:
             if self.stop.is_set():  # a dead endpoint, a lost lock or a signal: no more attempts
                 raise StorageError("not issued: apply was stopping", bucket=call.bucket, key=call.key, code="Stopped")
             started = self.watch.clock()
+            began = time.monotonic()
             try:
                 storage.process(call.bucket, call.key, header)
             except StorageError as error:
@@ -308,6 +312,8 @@ class Engine(Session):
                     self.stop.set()
                 raise
             self.watch.success()
+            if run is not None:
+                run.timed(call_kind(call), time.monotonic() - began)
 
         with_retries(attempt, self.options.retry, limiter=self.limiter, on_attempt=on_attempt)
 

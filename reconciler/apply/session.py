@@ -109,7 +109,8 @@ class Session:
                 generations[run.decl.name] = old.generation
                 continue
             identity = repository_identity(run.decl.path) or old.identity  # recorded at the first apply
-            ledger = replace(old, entries=run.entries, identity=identity, unprocessable=run.unprocessable)
+            ledger = replace(old, entries=run.entries, identity=identity, unprocessable=run.unprocessable,
+                             rates=run.rates())
             names = list(run.snapshot.segment_names) + run.journal.names
             new = self._retry(lambda: self.backend.ledgers.compact(run.decl, ledger, document, names))
             generations[run.decl.name] = new.generation

@@ -9,7 +9,9 @@ estimate and says what it rests on:
   advanced compression; a ``ci-process=`` rule counts one AI processing; every call is one COS write request per
   output plus the call itself.
 - Duration: calls / the pace, where the pace is the smallest of ``--max-qps``, CI's rate limit for the region, and
-  ``--parallelism`` / the assumed seconds per call (the table's ``assumptions``); also shown at CI's limit alone.
+  ``--parallelism`` / the seconds per call of each kind of call (basic; advanced: TPG/HEIF/AVIF output; AI) as the
+  set's last apply measured them (``SetPlan.rates``, from the ledger), else the table's ``assumptions``; also
+  shown at CI's limit alone.
 - Storage added: the outputs' expected size (sources' bytes x the output/source size ratio measured by a preview,
   else the table's heuristic ratio) for created outputs; replaced outputs add nothing (they take the old one's
   place). What deleted outputs free is not estimated (the plan does not know their sizes).
@@ -56,6 +58,7 @@ class Work:
     advanced: int = 0  # rules converting to TPG / HEIF / AVIF
     ai: int = 0  # ci-process= rules
     ai_calls: int = 0  # calls with at least one AI rule (they pace at the AI speed)
+    advanced_calls: int = 0  # calls with a TPG/HEIF/AVIF rule and no AI rule
     created_bytes: int | None = 0  # source bytes behind created outputs
     deleted: int = 0
 
@@ -80,6 +83,7 @@ class SetEstimate:
     fees: tuple[Fee, ...]
     storage_added_bytes: int | None
     blast: BlastRadius
+    measured: Mapping[str, float] = field(default_factory=dict)  # seconds per call the last apply measured, by kind
 
     @property
     def priced_total(self) -> float:
@@ -128,6 +132,13 @@ def rule_kinds(rule: str) -> tuple[bool, bool]:
     return ai, advanced
 
 
+def call_kind(call: Call) -> str:
+    """How fast a call runs, by its slowest rule: "ai" (a ci-process= rule), "advanced" (TPG/HEIF/AVIF output) or
+    "basic". Apply measures each kind's seconds per call into the ledger (``Ledger.rates``); the estimate uses them."""
+    kinds = [rule_kinds(op.rule) for op in call.rules]
+    return "ai" if any(ai for ai, _ in kinds) else "advanced" if any(adv for _, adv in kinds) else "basic"
+
+
 def _add(total: int | None, value: int | None) -> int | None:
     return None if total is None or value is None else total + value
 
@@ -137,23 +148,25 @@ def count_work(set_plan: SetPlan) -> Work:
     source_bytes: int | None = 0
     basic_bytes: int | None = 0
     created_bytes: int | None = 0
-    advanced = ai = ai_calls = 0
+    advanced = ai = ai_calls = advanced_calls = 0
     for call, size in set_plan.sized_calls():
         source_bytes = _add(source_bytes, size)
-        any_ai = False
+        any_ai = any_advanced = False
         for op in call.rules:
             is_ai, is_advanced = rule_kinds(op.rule)
             any_ai |= is_ai
+            any_advanced |= is_advanced
             ai += is_ai
             advanced += is_advanced
             if not is_ai:
                 basic_bytes = _add(basic_bytes, size)
         ai_calls += any_ai
+        advanced_calls += any_advanced and not any_ai
         created = sum(1 for change in call.changes() if change.action is ActionKind.CREATE)
         created_bytes = _add(created_bytes, None if size is None else size * created)
     outputs = {kind: set_plan.count(kind) for kind in (*CHANGING, ActionKind.UNCHANGED)}
-    return Work(len(set_plan.calls), outputs, source_bytes, basic_bytes, advanced, ai, ai_calls, created_bytes,
-                outputs[ActionKind.DELETE])
+    return Work(len(set_plan.calls), outputs, source_bytes, basic_bytes, advanced, ai, ai_calls, advanced_calls,
+                created_bytes, outputs[ActionKind.DELETE])
 
 
 def blast_radius(set_plan: SetPlan) -> BlastRadius:
@@ -175,14 +188,24 @@ def blast_radius(set_plan: SetPlan) -> BlastRadius:
                        None if largest is None else (largest[0][0], largest[0][1], largest[1]), overwrites)
 
 
-def _seconds(work: Work, pace: Pace, prices: PriceTable, *, at_limit_only: bool = False) -> float | None:
+def speeds(prices: PriceTable, measured: Mapping[str, float]) -> dict[str, float]:
+    """Seconds per call by kind: as the last apply measured them (``Ledger.rates``), else the table's assumptions
+    (an advanced-format call assumed as fast as a basic one until measured)."""
+    assumed = {"basic": prices.seconds_per_call["basic"], "advanced": prices.seconds_per_call["basic"],
+               "ai": prices.seconds_per_call["ai"]}
+    return {kind: measured.get(kind, seconds) for kind, seconds in assumed.items()}
+
+
+def _seconds(work: Work, pace: Pace, prices: PriceTable, *, at_limit_only: bool = False,
+             measured: Mapping[str, float] | None = None) -> float | None:
     if not work.calls:
         return None
     limit = float(prices.ci_rate_limit) if at_limit_only else min(pace.max_qps or prices.ci_rate_limit,
                                                                   prices.ci_rate_limit)
+    speed_of = speeds(prices, measured or {})
     total = 0.0
-    for calls, speed in ((work.calls - work.ai_calls, prices.seconds_per_call["basic"]),
-                         (work.ai_calls, prices.seconds_per_call["ai"])):
+    for calls, speed in ((work.calls - work.ai_calls - work.advanced_calls, speed_of["basic"]),
+                         (work.advanced_calls, speed_of["advanced"]), (work.ai_calls, speed_of["ai"])):
         if not calls:
             continue
         rate = limit if at_limit_only else min(limit, max(pace.parallelism, 1) / speed if speed else limit)
@@ -223,8 +246,10 @@ def build_estimate(plan: Plan, decls: Sequence[Declaration], book: PriceBook, pa
         ratio = _ratio_for(set_plan, ratios, prices.output_size_ratio)
         fees, added = price_work(work, prices, ratio)
         unpriced |= {f.item for f in fees if prices.prices[f.item].price is None}
-        sets.append(SetEstimate(set_plan.name, prices.currency, prices.table, work, _seconds(work, pace, prices),
-                                _seconds(work, pace, prices, at_limit_only=True), fees, added, blast_radius(set_plan)))
+        sets.append(SetEstimate(set_plan.name, prices.currency, prices.table, work,
+                                _seconds(work, pace, prices, measured=set_plan.rates),
+                                _seconds(work, pace, prices, at_limit_only=True), fees, added, blast_radius(set_plan),
+                                dict(set_plan.rates)))
     return Estimate(tuple(sets), book.tables[0].source, "preview" if ratios else "heuristic", tuple(sorted(unpriced)))
 
 

@@ -97,6 +97,7 @@ def build_set_plan(
         rule_changes=changes,
         prune=prune,
         unprocessable=tuple(walk.skipped),
+        rates=dict(ledger.rates),
     )
 
 

@@ -72,9 +72,12 @@ def _set_lines(s: SetEstimate, est: Estimate) -> list[str]:
     counts = ", ".join(f"{w.outputs.get(k, 0)} to {k.value}" for k in (ActionKind.CREATE, ActionKind.REPLACE,
                                                                       ActionKind.DELETE))
     sources = "sources' sizes unknown" if w.source_bytes is None else f"{_bytes(w.source_bytes)} of sources processed"
+    per_call = (f"; seconds a call, measured by the last apply: "
+                f"{', '.join(f'{k} {v:.2f} s' for k, v in sorted(s.measured.items()))}" if s.measured else
+                "; seconds a call assumed by the price table until an apply measures them")
     time = ("  time: no image_process calls" if s.seconds is None else
             f"  time: about {_duration(s.seconds)} at the configured pace "
-            f"({_duration(s.seconds_at_ci_limit)} at CI's rate limit)")
+            f"({_duration(s.seconds_at_ci_limit)} at CI's rate limit{per_call})")
     lines = [f"set {s.name}: {w.calls} image_process calls; {counts}; {sources}", time]
     if s.fees:
         lines.append(f"  fees ({s.table} prices): " + "; ".join(_fee(f, currency) for f in s.fees))

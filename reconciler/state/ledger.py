@@ -166,7 +166,8 @@ def merge(ledger: Ledger, segments: Sequence[Segment]) -> tuple[Ledger, dict[tup
     ids = [f"{s.run_id}-{s.seq}" for s in segments]
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
     merged = Ledger(name=ledger.name, generation=f"{base}+j{digest}", entries=LedgerIndex.of(entries),
-                    declaration=ledger.declaration, identity=ledger.identity, unprocessable=unprocessable)
+                    declaration=ledger.declaration, identity=ledger.identity, unprocessable=unprocessable,
+                    rates=ledger.rates)
     return merged, pending
 
 
@@ -184,4 +185,4 @@ def compacted(ledger: Ledger, declaration: Mapping[str, Any] | None) -> Ledger:
     """The ledger to write at the end of a run: next generation, the applied declaration document."""
     return Ledger(name=ledger.name, generation=next_generation(ledger.generation), entries=ledger.entries,
                   declaration=dict(declaration) if declaration is not None else ledger.declaration,
-                  identity=ledger.identity, unprocessable=ledger.unprocessable)
+                  identity=ledger.identity, unprocessable=ledger.unprocessable, rates=ledger.rates)

@@ -61,6 +61,7 @@ def render_ledger(ledger: Ledger) -> bytes:
         "format_version": FORMAT_VERSION, "kind": "ledger", "name": ledger.name, "generation": ledger.generation,
         **({"identity": ledger.identity} if ledger.identity else {}),
         **({"unprocessable": dict(sorted(ledger.unprocessable.items()))} if ledger.unprocessable else {}),
+        **({"rates": {k: round(v, 6) for k, v in sorted(ledger.rates.items())}} if ledger.rates else {}),
         "declaration": dict(ledger.declaration) if ledger.declaration is not None else None, "count": count,
         "outputs": [{"bucket": b, "address": a, "fingerprint": f} for b, a, f in out_order],
         "made_at": made_order}).encode("utf-8"))
@@ -172,7 +173,7 @@ def parse_ledger(data: bytes | Iterable[bytes], where: str = "ledger") -> Ledger
                          "(truncated or edited)")
     return Ledger(name=str(header.get("name", "")), generation=str(header.get("generation", "0")), entries=index,
                   declaration=header.get("declaration"), identity=str(header.get("identity") or ""),
-                  unprocessable=dict(header.get("unprocessable") or {}))
+                  unprocessable=dict(header.get("unprocessable") or {}), rates=dict(header.get("rates") or {}))
 
 
 def _pieces(data: bytes | Iterable[bytes]) -> Iterator[bytes]:
@@ -245,6 +246,9 @@ def _header(data: Any, here: str) -> dict[str, Any]:
     unprocessable = data.get("unprocessable", {})
     if not (isinstance(unprocessable, dict) and all(type(v) is str for v in unprocessable.values())):
         raise StateError(f"{here}: unprocessable must be an object of source key -> ETag")
+    rates = data.get("rates", {})
+    if not (isinstance(rates, dict) and all(type(v) in (int, float) and 0 <= v < 1e6 for v in rates.values())):
+        raise StateError(f"{here}: rates must be an object of call kind -> seconds per call")
     return data
 
 
