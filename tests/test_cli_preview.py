@@ -106,11 +106,14 @@ def test_preview_of_a_rule_change_writes_nothing_and_shows_before_and_after(env:
     delta = {k: stats.get(k, 0) - before_stats.get(k, 0) for k in stats}
     assert delta.get("ci_get_object", 0) == 3  # one processing request per sample, nothing else processed
     assert delta.get("image_process", 0) == 0 and delta.get("put_object", 0) == 0
-    assert delta.get("get_object", 0) == 3  # the "before" of each replaced sample
+    assert delta.get("get_object", 0) == 6  # the "before" of each replaced sample, and its source
     assert snapshot(server) == before_listing  # nothing written to the bucket
-    pictures = sorted((out / "shop" / "products.thumb").iterdir())
+    shown = sorted((out / "shop" / "products.thumb").iterdir())
+    sources = [p for p in shown if "-source." in p.name]
+    pictures = [p for p in shown if "-source." not in p.name]
     assert [p.name for p in pictures] == ["1-after.webp", "1-before.webp", "2-after.webp", "2-before.webp",
                                           "3-after.webp", "3-before.webp"]
+    assert [p.name.split(".")[0] for p in sources] == ["1-source", "2-source", "3-source"]
     for p in pictures:
         with Image.open(p) as img:
             assert img.format == "WEBP"
@@ -120,7 +123,8 @@ def test_preview_of_a_rule_change_writes_nothing_and_shows_before_and_after(env:
     standing = {storage.get_object(SRC, k) for k in before_listing if k.startswith("thumbs/")}
     assert all(p.read_bytes() in standing for p in pictures if "before" in p.name)
     gallery = (out / "index.html").read_text(encoding="utf-8")
-    assert gallery.count('<img src="shop/products.thumb/') == 6 and "http" not in gallery.split("<body>")[1]
+    assert gallery.count('<img src="shop/products.thumb/') == 9 and "http" not in gallery.split("<body>")[1]
+    assert "<th>source</th><th>current output (standing)</th><th>proposed output (rule now)</th>" in gallery
     table = (out / "preview.md").read_text(encoding="utf-8")
     assert "| shop | products.thumb (replace) |" in table and "30x" in table
     assert "<img" not in table and "30x" in result.stdout
@@ -167,3 +171,31 @@ def test_plan_json_carries_an_estimate_that_validates(env: dict[str, str], serve
     total = sum(sizes(server).values())
     assert estimate["sets"][0]["source_bytes"] == total
     assert estimate["storage_added_bytes"] == int(2 * total * 0.3)
+
+
+def test_the_gallery_shows_the_source_and_marks_lossy_changes(env: dict[str, str], server: LocalServer,
+                                                              tmp_path: Path) -> None:
+    """Issue 26 point 8: source | current output | proposed output for each sample, with the rule and sizes; a GIF
+    whose PNG output keeps one frame is marked "animation dropped" and "format change"."""
+    frames = [Image.new("RGB", (64, 48), color) for color in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    storage = Backend(endpoint=server.endpoint, secret_id=server.secret_id,
+                      secret_key=server.secret_key).storage(REGION)
+    storage.put_object(SRC, "anim/spinner.gif", buf.getvalue())
+    decl = tmp_path / "anim.yaml"
+    decl.write_text(DECLARATION.format(region=REGION, bucket=SRC, thumb="imageMogr2/thumbnail/30x/format/webp")
+                    .replace("products/**/*", "anim/*.gif"), encoding="utf-8")
+    out = tmp_path / "preview"
+    result = cosrecon(env, "preview", "--state-dir", str(tmp_path / "state"), "--sample", "1", "--out", str(out),
+                      str(decl))
+    assert result.exit_code == 0, result.output
+    gallery = (out / "index.html").read_text(encoding="utf-8")
+    png = gallery.split("products.png (create)")[1]
+    assert "rule <code>imageMogr2/thumbnail/40x/format/png</code>" in png
+    assert "64x48 gif (animated)" in png  # the source, with its size
+    assert '<span class="lossy">animation dropped</span>' in png
+    assert '<span class="lossy">format change: gif -&gt; png</span>' in png
+    table = (out / "preview.md").read_text(encoding="utf-8")
+    row = next(line for line in table.splitlines() if "products.png (create)" in line)
+    assert "64x48 gif (animated)" in row and "**animation dropped**" in row and "**format change: gif -> png**" in row

@@ -23,6 +23,7 @@ class ImageFacts:
     width: int  # 0 when the header does not say
     height: int
     size: int  # bytes
+    animated: bool = False  # several frames (an animated GIF, WebP or PNG)
 
 
 def image_kind(data: bytes) -> str:
@@ -43,4 +44,17 @@ def facts_of(data: bytes) -> ImageFacts:
         width, height = imagesize.get(io.BytesIO(data))
     except (ValueError, OSError, IndexError, TypeError):
         width, height = -1, -1
-    return ImageFacts(kind, max(int(width), 0), max(int(height), 0), len(data))
+    return ImageFacts(kind, max(int(width), 0), max(int(height), 0), len(data), animated(data, kind))
+
+
+def animated(data: bytes, kind: str) -> bool:
+    """Whether the bytes hold several frames, read from the container, not decoded: a GIF with more than one
+    graphic control extension, a WebP with an ``ANIM`` chunk, a PNG with an ``acTL`` chunk (APNG)."""
+    if kind == "gif":
+        return data.count(b"\x21\xf9\x04") > 1
+    if kind == "webp":
+        return b"ANIM" in data[:4096]
+    if kind in ("png", "apng"):
+        idat = data.find(b"IDAT")
+        return b"acTL" in data[: idat if idat > 0 else 4096]
+    return False

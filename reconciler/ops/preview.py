@@ -3,7 +3,8 @@ stored.
 
 For every output address the plan would create or replace, a few sample sources are chosen (``plan.samples``) and
 the declared rule is run on each with ``GET /<key>?<rule>`` (the seed document's first method, processing during download). For a replaced output,
-what stands today at its key is fetched too (the "before"). Every request is paced by one ``TokenBucket`` at
+what stands today at its key is fetched too (the "before"), and every sample's source itself (up to
+``SOURCE_LIMIT`` bytes), so the gallery shows source | current output | proposed output. Every request is paced by one ``TokenBucket`` at
 ``max_qps``; ``sample`` bounds their number. Nothing is written to any bucket; images go to ``out`` on disk.
 
 A rule the service refuses to process during download (a 4xx such as InvalidArgument or NotImplemented) is named
@@ -26,6 +27,9 @@ from reconciler.plan.observed import plan_declarations
 from reconciler.plan.samples import (AddressPreview, Candidate, Preview, Sample, Shot, candidates_of,
                                      choose_samples)
 from reconciler.storage import Storage
+
+
+SOURCE_LIMIT = 16 * 1024 ** 2  # bytes: larger sources are not fetched for the gallery (the column says so)
 
 
 def _safe(text: str) -> str:
@@ -55,6 +59,17 @@ class Previewer:
         path.write_bytes(data)
         return Shot(relative, facts_of(data))
 
+    def _source(self, storage: Storage, bucket: str, c: Candidate, stem: str) -> Shot | None:
+        """The source itself, for the gallery's first column (not fetched above ``SOURCE_LIMIT`` bytes)."""
+        if c.size is not None and c.size > SOURCE_LIMIT:
+            return None
+        try:
+            self.downloads += 1
+            data = self._paced(lambda: storage.get_object(bucket, c.source))
+        except StorageError:
+            return None
+        return self._write(f"{stem}.{facts_of(data).format}", data)
+
     def sample(self, decl: Declaration, address: str, n: int, candidates: Sequence[Candidate]) -> AddressPreview:
         storage = self.storage_for(decl.region)
         folder = f"{_safe(decl.name)}/{_safe(address)}"
@@ -79,7 +94,8 @@ class Previewer:
                     before = self._write(f"{folder}/{i + 1}-before.{facts_of(old).format}", old)
                 except StorageError as error:
                     error_text = f"before: {error}"
-            shots.append(Sample(address, c.source, c.output_key, after, before, error_text, c.size or 0))
+            shots.append(Sample(address, c.source, c.output_key, after, before, error_text, c.size or 0,
+                                self._source(storage, decl.bucket, c, f"{folder}/{i + 1}-source")))
         return AddressPreview(decl.name, address, chosen[0].rule if chosen else "", _action(chosen[0]) if chosen
                               else "create", len(candidates), tuple(shots))
 

@@ -48,6 +48,19 @@ class Sample:
     before: Shot | None
     error: str = ""  # why "after" (or "before") is missing
     source_size: int = 0  # 0 when the plan does not know it
+    source_shot: Shot | None = None  # the source itself (None: too large to fetch, or its GET failed)
+
+    def lossy(self) -> list[str]:
+        """What the proposed output loses against its source: frames (animation dropped), its format."""
+        if self.source_shot is None or self.after is None:
+            return []
+        src, out = self.source_shot.facts, self.after.facts
+        found = []
+        if src.animated and not out.animated:
+            found.append("animation dropped")
+        if src.format != out.format and "unknown" not in (src.format, out.format):
+            found.append(f"format change: {src.format} -> {out.format}")
+        return found
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from reconciler.render.escape import escape_text
 
 STYLE = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:2em}"
          "td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}img{max-width:320px;max-height:320px}"
-         ".skip{color:#a60}.err{color:#b00}code{word-break:break-all}")
+         ".skip{color:#a60}.err{color:#b00}.lossy{color:#b00;font-weight:bold}code{word-break:break-all}")
 
 
 def _e(text: str) -> str:
@@ -29,7 +29,7 @@ def _facts(shot: Shot | None) -> str:
     if shot is None:
         return "-"
     f = shot.facts
-    return f"{f.width}x{f.height} {f.format}, {f.size:,} B"
+    return f"{f.width}x{f.height} {f.format}{' (animated)' if f.animated else ''}, {f.size:,} B"
 
 
 def _change(sample: Sample) -> str:
@@ -51,17 +51,22 @@ def _html_address(a: AddressPreview) -> list[str]:
             f"<p>rule <code>{_e(a.rule)}</code>; {len(a.samples)} of {a.candidates} sources sampled</p>")
     if a.skipped:
         return [head, f'<p class="skip">not processed during download: {_e(a.skipped)}</p>']
-    rows = ["<table><tr><th>source</th><th>before (standing)</th><th>after (rule now)</th><th>change</th></tr>"]
+    rows = ["<table><tr><th>source</th><th>current output (standing)</th><th>proposed output (rule now)</th>"
+            "<th>change</th></tr>"]
     for s in a.samples:
         error = f'<br><span class="err">{_e(s.error)}</span>' if s.error else ""
-        rows.append(f"<tr><td><code>{_e(s.source)}</code><br>&rarr; <code>{_e(s.output_key)}</code>{error}</td>"
-                    f"<td>{_img(s.before)}</td><td>{_img(s.after)}</td><td>{_e(_change(s))}</td></tr>")
+        lossy = "".join(f'<br><span class="lossy">{_e(x)}</span>' for x in s.lossy())
+        source = _img(s.source_shot) if s.source_shot else "(not fetched)"
+        rows.append(f"<tr><td><code>{_e(s.source)}</code><br>{source}<br>&rarr; <code>{_e(s.output_key)}</code>"
+                    f"{error}</td><td>{_img(s.before)}</td><td>{_img(s.after)}</td>"
+                    f"<td>{_e(_change(s))}{lossy}</td></tr>")
     rows.append("</table>")
     return [head, *rows]
 
 
 def render_gallery(preview: Preview) -> str:
-    """The gallery page: one table per output address, before and after side by side."""
+    """The gallery page: one table per output address (its rule above it): source, current output (standing) and
+    proposed output side by side with their sizes, lossy changes (animation dropped, format change) marked."""
     body = [line for a in preview.addresses for line in _html_address(a)] or ["<p>Nothing to create or replace.</p>"]
     return ("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>cosrecon preview</title>"
             f"<style>{STYLE}</style></head><body><h1>cosrecon preview</h1>"
@@ -71,7 +76,8 @@ def render_gallery(preview: Preview) -> str:
 
 def render_preview_markdown(preview: Preview) -> str:
     """The same as a markdown table for a pull-request comment (no images inline)."""
-    lines = ["| set | output | source | before | after | change |", "|---|---|---|---|---|---|"]
+    lines = ["| set | output | source | source image | current output | proposed output | change |",
+             "|---|---|---|---|---|---|---|"]
     skipped = []
     for a in preview.addresses:
         if a.skipped:
@@ -80,8 +86,9 @@ def render_preview_markdown(preview: Preview) -> str:
             continue
         for s in a.samples:
             after = _facts(s.after) if s.after else f"error: {_md(s.error)}"
+            lossy = "".join(f"; **{_md(x)}**" for x in s.lossy())
             lines.append(f"| {_md(a.set_name)} | {_md(a.address)} ({a.action}) | `{_md(s.source)}` | "
-                         f"{_facts(s.before)} | {after} | {_change(s)} |")
+                         f"{_facts(s.source_shot)} | {_facts(s.before)} | {after} | {_change(s)}{lossy} |")
     head = (f"**Preview**: {preview.requests} processing-during-download requests, {preview.downloads} standing "
             "outputs fetched; nothing written to any bucket.")
     return "\n".join([head, "", *lines, *([""] + skipped if skipped else [])]) + "\n"
