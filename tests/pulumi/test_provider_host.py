@@ -110,6 +110,42 @@ def test_check_create_diff_read_through_the_pulumi_host(server: Any, host: Any) 
     assert plain(read.properties)["recorded"] == outs["recorded"]
 
 
+def test_update_and_delete_through_the_pulumi_host(server: Any, host: Any) -> None:
+    """Issue 26 point 10: the rest of the lifecycle over gRPC with the serialized inputs the engine sends: a rule
+    change diffs as an update (never a replacement), Update remakes the outputs, Delete with prune: true deletes the
+    set's recorded outputs."""
+    from reconciler import local as local_module
+
+    name, urn = "hosted2", URN.replace("::hosted", "::hosted2")
+    with engine.backend_for(engine.Connection(endpoint=server.endpoint), _decl(), None) as backend:
+        storage = backend.storage("ap-guangzhou")
+        storage.put_object(BUCKET, "products/y/b.jpg", jpeg())
+    host.Configure(provider_pb2.ConfigureRequest(args=struct({
+        "cosrecon:secretId": local_module.DEFAULT_SECRET_ID, "cosrecon:secretKey": local_module.DEFAULT_SECRET_KEY})))
+
+    def inputs(rule: str) -> struct_pb2.Struct:
+        text = declaration_text(name, BUCKET, prune=True, rule=rule).replace("/thumbs/", "/thumbs2/")
+        text = text.replace("/small/", "/small2/")
+        props = {"declaration": engine.yamlfile.parse_text(text).data, "source_path": f"decls/{name}.yaml",
+                 "source_text": text, "connection": engine.Connection(endpoint=server.endpoint).to_inputs(),
+                 "__provider": serialize_provider(ProcessingSetProvider())}
+        checked = host.Check(provider_pb2.CheckRequest(urn=urn, olds=struct({}), news=struct(props)))
+        assert list(checked.failures) == []
+        return checked.inputs
+
+    first = inputs("imageMogr2/thumbnail/200x/format/webp")
+    created = host.Create(provider_pb2.CreateRequest(urn=urn, properties=first))
+    made = {o.key for o in storage.list_objects(BUCKET, "thumbs2/")}
+    assert plain(created.properties)["summary"]["create"] >= 2 and made
+    second = inputs("imageMogr2/thumbnail/100x/format/webp")
+    diff = host.Diff(provider_pb2.DiffRequest(id=created.id, urn=urn, olds=created.properties, news=second))
+    assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and list(diff.replaces) == []
+    updated = host.Update(provider_pb2.UpdateRequest(id=created.id, urn=urn, olds=created.properties, news=second))
+    assert plain(updated.properties)["summary"]["replace"] == len(made)
+    host.Delete(provider_pb2.DeleteRequest(id=created.id, urn=urn, properties=updated.properties))
+    assert not list(storage.list_objects(BUCKET, "thumbs2/")) and not list(storage.list_objects(BUCKET, "small2/"))
+
+
 def _decl() -> Any:
     return engine.load_declaration("decls/hosted.yaml", declaration_text("hosted", BUCKET))
 
