@@ -40,10 +40,17 @@ AI = "CI API docs, 'AI-Based Content Recognition' pages; seed document ci-ai-pro
 SUPER_RESOLUTION = "https://cloud.tencent.com/document/product/460/109091"  # magnify: default 2, [2,4], even only
 GOODS_MATTING = "https://cloud.tencent.com/document/product/460/109643"  # padding-layout: dx, dy at most 1000 px
 
+LIMITS = "https://cloud.tencent.com/document/product/460/36620"  # limits page, updated 2026-01-12
+
 MAX_OPERATIONS = 10  # operations joined by '|' in one rule (PERSISTENT)
-MAX_OUTPUT_SIDE = 9_999  # output width/height for imageMogr2 processing (SCALING, CROPPING, ROTATION)
-MAX_INPUT_SIDE = 30_000  # imageMogr2 pages; the Specifications page says 50,000: the stricter is followed
+# The limits page (LIMITS, 2026-01-12) supersedes the older pages' 9,999 px (1045/33713) and 30,000 px:
+MAX_PARAM_SIDE = 10_000  # a width or height PARAMETER over this is processed as this: clamped, never refused
+MAX_OUTPUT_SIDE = 50_000  # a result's side
+MAX_WEBP_SIDE = 16_383  # a WebP result's side
+MAX_OUTPUT_PIXELS = 250_000_000  # a result's pixels
+MAX_INPUT_SIDE = 50_000
 MAX_INPUT_PIXELS = 250_000_000
+MAX_NUMBER = 999_999_999  # the largest value of 9 digits: what a clamped parameter may say
 MAX_INPUT_BYTES = 32 * 1024 * 1024
 MAX_AI_INPUT_BYTES = 5 * 1024 * 1024
 MAX_GIF_FRAMES = 300
@@ -74,6 +81,14 @@ def in_range(lo: int, hi: int) -> Check:
     def check(value: str) -> bool:
         n = number(value)
         return n is not None and lo <= n <= hi
+
+    return check
+
+
+def double_in(lo: float, hi: float) -> Check:
+    """A Double (ASCII digits, at most 9 before and 6 after the point) in (lo, hi]."""
+    def check(value: str) -> bool:
+        return re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,6})?", value) is not None and lo < float(value) <= hi
 
     return check
 
@@ -115,19 +130,20 @@ def b64_color(value: str) -> bool:
 
 _THUMB = re.compile(r"!(?P<pct>[0-9]{1,4}(?:\.[0-9]{1,2})?)p|!(?P<wpct>[0-9]{1,4}(?:\.[0-9]{1,2})?)px"
                     r"|!x(?P<hpct>[0-9]{1,4}(?:\.[0-9]{1,2})?)p|(?P<area>[0-9]{1,9})@"
-                    r"|!(?P<rw>[0-9]{1,5})x(?P<rh>[0-9]{1,5})r|(?P<w>[0-9]{1,5})?x(?P<h>[0-9]{1,5})?(?P<mod>[!<>])?")
+                    r"|!(?P<rw>[0-9]{1,9})x(?P<rh>[0-9]{1,9})r|(?P<w>[0-9]{1,9})?x(?P<h>[0-9]{1,9})?(?P<mod>[!<>])?")
 
 
 def thumbnail_match(value: str) -> re.Match[str] | None:
-    """The parsed ``thumbnail`` geometry (SCALING), or None: percentages 1-1000, sides 1-9,999."""
+    """The parsed ``thumbnail`` geometry (SCALING), or None: percentages 1-1000, sides from 1 (over 10,000
+    processed as 10,000, LIMITS)."""
     m = _THUMB.fullmatch(value)
     if m is None or value in ("x", "x!", "x<", "x>"):
         return None
     for name in ("pct", "wpct", "hpct"):
         if m[name] is not None and not 0 < float(m[name]) <= 1000:
             return None
-    for name in ("rw", "rh", "w", "h"):
-        if m[name] is not None and not 1 <= int(m[name]) <= MAX_OUTPUT_SIDE:
+    for name in ("rw", "rh", "w", "h"):  # over MAX_PARAM_SIDE: processed as MAX_PARAM_SIDE (LIMITS)
+        if m[name] is not None and not 1 <= int(m[name]):
             return None
     if m["area"] is not None and not 1 <= int(m["area"]) <= MAX_INPUT_PIXELS:
         return None
@@ -153,26 +169,28 @@ def _p(name: str, check: Check | None, expected: str, doc: str, *examples: str, 
 
 
 _QUALITY = numbers_in(r"[0-9]{1,3}!?", 0, 100)
-_SIZE = numbers_in(r"[0-9]+x|x[0-9]+|[0-9]+x[0-9]+", 1, MAX_OUTPUT_SIDE)
-_THUMB_FORMS = "!Np, !Npx, !xNp (N 1-1000, up to 2 decimals), Wx, xH, WxH, WxH>, WxH<, WxH!, !WxHr (sides 1-9999), Area@"
+_SIZE = numbers_in(r"[0-9]+x|x[0-9]+|[0-9]+x[0-9]+", 1, MAX_NUMBER)
+_SIDES = "from 1; over 10,000 processed as 10,000"
+_THUMB_FORMS = (f"!Np, !Npx, !xNp (N 1-1000, up to 2 decimals), Wx, xH, WxH, WxH>, WxH<, WxH!, !WxHr (sides {_SIDES}), "
+                "Area@")
 
 MOGR: dict[str, Param] = {p.name: p for p in (
     _p("thumbnail", lambda v: thumbnail_match(v) is not None, f"one of the forms {_THUMB_FORMS}", SCALING,
        "!50p", "!50.5p", "!50px", "!x50p", "200x", "x120", "200x150", "200x150>", "200x150<", "200x150!",
-       "!200x200r", "40000@"),
+       "!200x200r", "40000@", "10000x", "12000x"),
     _p("pad", one_of("0", "1"), "0 or 1", SCALING, "1"),
     _p("color", b64_color, "URL-safe base64 of #RRGGBB", SCALING, "I0ZGMDAwMA"),
-    _p("cut", numbers_in(r"[1-9][0-9]*x[1-9][0-9]*x[0-9]+x[0-9]+", 0, MAX_INPUT_SIDE),
-       "WxHxDXxDY (W, H 1-30000; DX, DY 0-30000)", CROPPING,
+    _p("cut", numbers_in(r"[1-9][0-9]*x[1-9][0-9]*x[0-9]+x[0-9]+", 0, MAX_NUMBER),
+       f"WxHxDXxDY (W, H {_SIDES}; DX, DY from 0)", CROPPING,
        "100x50x10x10"),
-    _p("crop", _SIZE, "Wx, xH or WxH (1-9999)", CROPPING, "300x200", "300x", "x200"),
+    _p("crop", _SIZE, f"Wx, xH or WxH ({_SIDES})", CROPPING, "300x200", "300x", "x200", "12000x"),
     _p("gravity", one_of(*GRAVITIES), "one of " + ", ".join(GRAVITIES), CROPPING, "center", "southeast"),
     _p("dx", in_range(-MAX_INPUT_SIDE, MAX_INPUT_SIDE), "an integer offset", CROPPING, "10"),
     _p("dy", in_range(-MAX_INPUT_SIDE, MAX_INPUT_SIDE), "an integer offset", CROPPING, "10"),
     _p("iradius", in_range(1, MAX_OUTPUT_SIDE), "a radius 1-9999", CROPPING, "100"),
     _p("rradius", in_range(1, MAX_OUTPUT_SIDE), "a radius 1-9999", CROPPING, "20"),
-    _p("scrop", numbers_in(r"[0-9]+x[0-9]+", 1, MAX_OUTPUT_SIDE), "WxH (1-9999)", CROPPING, "200x100"),
-    _p("rcrop", _SIZE, "Wx, xH or WxH (1-9999)", CROPPING, "100x", local=Local.REFUSED,
+    _p("scrop", numbers_in(r"[0-9]+x[0-9]+", 1, MAX_NUMBER), f"WxH ({_SIDES})", CROPPING, "200x100"),
+    _p("rcrop", _SIZE, f"Wx, xH or WxH ({_SIDES})", CROPPING, "100x", local=Local.REFUSED,
        note="rcrop is not emulated by the local server"),
     _p("rotate", in_range(0, 360), "an angle 0-360", ROTATION, "90", "45", "0", "360"),
     _p("auto-orient", None, "no value", ROTATION, ""),
@@ -199,8 +217,8 @@ FORMAT_NOTES = {"heif": "format/heif", "heic": "format/heic", "tpg": "format/tpg
 
 VIEW_MODES = ("0", "1", "2", "3", "4", "5")
 VIEW_PARAMS: dict[str, Param] = {p.name: p for p in (
-    _p("w", in_range(1, MAX_OUTPUT_SIDE), "a width 1-9999", VIEW, "320"),
-    _p("h", in_range(1, MAX_OUTPUT_SIDE), "a height 1-9999", VIEW, "120"),
+    _p("w", in_range(1, MAX_NUMBER), f"a width {_SIDES}", VIEW, "320", "12000"),
+    _p("h", in_range(1, MAX_NUMBER), f"a height {_SIDES}", VIEW, "120"),
     _p("format", MOGR["format"].check, MOGR["format"].expected, VIEW, "png", "webp"),
     _p("q", _QUALITY, "0-100, optionally followed by '!'", VIEW, "80", "80!"),
     _p("rq", in_range(0, 100), "0-100", VIEW, "50"),
@@ -254,8 +272,8 @@ AI_OPS: dict[str, AiOperation] = {op.name: op for op in (
     AiOperation("AIEnhanceImage", {p.name: p for p in (
         _p("denoise", in_range(0, 5), "0-5", AI, "3"), _p("sharpen", in_range(0, 5), "0-5", AI, "3"))}),
     AiOperation("AIImageCrop", {p.name: p for p in (
-        _p("width", in_range(1, MAX_OUTPUT_SIDE), "pixels 1-9999", AI, "300"),
-        _p("height", in_range(1, MAX_OUTPUT_SIDE), "pixels 1-9999", AI, "200"),
+        _p("width", double_in(0, 9999), "a Double, pixels over 0 up to 9999", AI, "300", "300.5"),
+        _p("height", double_in(0, 9999), "a Double, pixels over 0 up to 9999", AI, "200"),
         _p("fixed", one_of("0", "1"), "0 or 1", AI, "1"))}, ("width", "height")),
     AiOperation("AIPicMatting", dict(_MATTING)),
     AiOperation("AIPortraitMatting", dict(_MATTING)),

@@ -193,6 +193,9 @@ def _process(data: bytes, pipeline: Pipeline) -> Output:
     animated = len(frames) > 1
     for step in pipeline.steps:
         frames = [_run(frame, step, animated) for frame in frames]
+    if fmt == "webp" and max(frames[0].size) > ops.MAX_WEBP_SIDE:
+        raise LimitExceeded(f"the output would be {frames[0].width}x{frames[0].height}: over the limits for WebP "
+                            f"({ops.MAX_WEBP_SIDE} px a side)")
     if exif and any(step.name == "auto-orient" for step in pipeline.steps):
         exif = _upright(exif)
     out = _encode(frames, fmt, pipeline, output_quality(pipeline, source_quality),

@@ -20,6 +20,11 @@ from reconciler.declare.ci_errors import Culprit
 MAX_SIDE = ops.MAX_OUTPUT_SIDE
 MAX_INPUT_SIDE = ops.MAX_INPUT_SIDE
 MAX_PIXELS = ops.MAX_INPUT_PIXELS
+
+
+def clamp_side(value: str | int) -> int:
+    """A width or height parameter as CI processes it: over 10,000 it is 10,000 (limits page 460/36620)."""
+    return min(int(value), ops.MAX_PARAM_SIDE)
 # Not a CI limit: the local server decodes at most this many pixels (all frames) per request, and no step may
 # produce more, so one request stays within a few hundred MB (AISuperResolution x4 of 1920x1080, 33 Mpx, fits).
 # CI itself accepts up to 250 Mpx; the server refuses more than this saying so.
@@ -223,28 +228,28 @@ def thumbnail_size(spec: str, width: int, height: int) -> tuple[int, int]:
         scale = (int(m["area"]) / (width * height)) ** 0.5
         return checked(width * scale, height * scale) if scale < 1 else (width, height)
     if m["rw"]:
-        scale = max(int(m["rw"]) / width, int(m["rh"]) / height)
+        scale = max(clamp_side(m["rw"]) / width, clamp_side(m["rh"]) / height)
         return checked(width * scale, height * scale)
-    w, h, mod = m["w"], m["h"], m["mod"]
+    w, h, mod = (clamp_side(m["w"]) if m["w"] else 0), (clamp_side(m["h"]) if m["h"] else 0), m["mod"]
     if w and h:
         if mod == "!":
-            return checked(int(w), int(h))
-        scale = min(int(w) / width, int(h) / height)
+            return checked(w, h)
+        scale = min(w / width, h / height)
     else:
-        scale = int(w) / width if w else int(h) / height
+        scale = w / width if w else h / height
     if (mod == ">" and scale >= 1) or (mod == "<" and scale <= 1):
         return width, height
     if w and not h:
-        return checked(int(w), int(w) / ratio)
+        return checked(w, w / ratio)
     if h and not w:
-        return checked(int(h) * ratio, int(h))
+        return checked(h * ratio, h)
     return checked(width * scale, height * scale)
 
 
 def view2_size(step: Step, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int] | None]:
     """imageView2: (scaled size, crop box size or None)."""
     mode = int(step.get("mode"))
-    w, h = int(step.get("w", "0")), int(step.get("h", "0"))
+    w, h = clamp_side(step.get("w", "0")), clamp_side(step.get("h", "0"))
     if mode in (0, 4, 5):  # w/h mean long edge / short edge
         landscape = width >= height
         long_, short = w, h
@@ -283,14 +288,14 @@ def planned_size(step: Step, width: int, height: int) -> tuple[int, int]:
     if name == "rotate":
         return rotated_size(int(step.get("degrees")), width, height)
     if name == "scrop":
-        w, h = (int(p) for p in step.get("size").split("x"))
+        w, h = (clamp_side(p) for p in step.get("size").split("x"))
         return checked(w, h)
-    if name == "crop":
+    if name in ("crop", "rcrop"):
         w_text, _, h_text = step.get("size").partition("x")
-        return checked(min(width, int(w_text or width)), min(height, int(h_text or height)))
+        return checked(min(width, clamp_side(w_text or width)), min(height, clamp_side(h_text or height)))
     if name == "cut":
         w, h, dx, dy = (int(p) for p in step.get("size").split("x"))
-        return checked(max(1, min(w, width - dx)), max(1, min(h, height - dy)))
+        return checked(max(1, min(clamp_side(w), width - dx)), max(1, min(clamp_side(h), height - dy)))
     if name == "iradius":
         side = min(2 * int(step.get("radius")), width, height)
         return checked(side, side)
@@ -298,7 +303,7 @@ def planned_size(step: Step, width: int, height: int) -> tuple[int, int]:
         magnify = int(step.get("magnify", "2"))
         return checked(width * magnify, height * magnify)
     if name == "AIImageCrop":
-        return checked(int(step.get("width")), int(step.get("height")))
+        return checked(float(step.get("width")), float(step.get("height")))
     if name.endswith("Matting"):
         pad_x, _, pad_y = (step.get("padding-layout") or "0x0").partition("x")
         return checked(width + 2 * int(pad_x), height + 2 * int(pad_y))
@@ -310,6 +315,8 @@ def checked(w: float, h: float) -> tuple[int, int]:
     iw, ih = max(1, round(w)), max(1, round(h))
     if iw > MAX_SIDE or ih > MAX_SIDE:
         raise LimitExceeded(f"the output would be {iw}x{ih}: over the limits ({MAX_SIDE} px a side)")
+    if iw * ih > ops.MAX_OUTPUT_PIXELS:
+        raise LimitExceeded(f"the output would be {iw}x{ih}: over the limits ({ops.MAX_OUTPUT_PIXELS:,} pixels)")
     if iw * ih > LOCAL_MAX_PIXELS:
         raise NotEmulated(f"the output would be {iw}x{ih}: too large for the local server (its own bound is "
                           f"{LOCAL_MAX_PIXELS:,} pixels per request; the cloud may accept it)")
