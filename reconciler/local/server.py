@@ -81,7 +81,7 @@ class LocalServer:
     def __init__(self, root: Path | str, *, host: str = "127.0.0.1", port: int = 0, buckets: Iterable[str] = (),
                  secret_id: str | None = None, secret_key: str | None = None, token: str | None = None,
                  ci_qps: float = 100.0, latency_ms: float = 0.0, fail_rate: float = 0.0,
-                 throttle_rate: float = 0.0, seed: int | None = None,
+                 throttle_rate: float = 0.0, seed: int | None = None, throttle_as: str = "SlowDown",
                  limits: ConnectionLimits | None = None, processing: ProcessingLimits | None = None) -> None:
         self.root = Path(root)
         self.limits = limits or ConnectionLimits()
@@ -95,7 +95,8 @@ class LocalServer:
         for name in buckets:
             self.create_bucket(name)
         self._state = ServerState(self.store, credentials,
-                                  Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate), seed), Stats(),
+                                  Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate, throttle_as), seed),
+                                  Stats(),
                                   Uploads(self.store), ProcessingGate(processing or ProcessingLimits.from_memory()))
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -150,7 +151,9 @@ class LocalServer:
         return self._state.stats.snapshot()
 
     def set_faults(self, *, latency_ms: float | None = None, fail_rate: float | None = None,
-                   throttle_rate: float | None = None, ci_qps: float | None = None) -> None:
-        """Change the rate limit or injected faults while running."""
+                   throttle_rate: float | None = None, ci_qps: float | None = None,
+                   throttle_as: str | None = None) -> None:
+        """Change the rate limit or injected faults while running (``throttle_as``: SlowDown, TooManyRequests or
+        -60949, the form a throttled processing call is answered in)."""
         self._state.faults.update(latency_ms=latency_ms, fail_rate=fail_rate, throttle_rate=throttle_rate,
-                                  ci_qps=ci_qps)
+                                  ci_qps=ci_qps, throttle_as=throttle_as)
