@@ -29,14 +29,23 @@ QUALITY = DOCS + "33717"  # quality, rquality, lquality
 SIZE_LIMIT = DOCS + "40716"  # size-limit
 PROGRESSIVE = DOCS + "73027"  # interlace (JPG only)
 PERSISTENT = "https://www.tencentcloud.com/zh/document/product/1045/73025"  # Pic-Operations (as cos-notes.md cites it)
-# Pages whose numeric id was not confirmed when this table was written are named by title.
-ADJUST = "CI API docs, imageMogr2 pages 'Gaussian Blurring', 'Sharpening', 'Brightness', 'Contrast', 'Grayscale'"
-STRIP = "CI API docs, imageMogr2 page 'Removing Image Metadata' (strip)"
-VIEW = "CI API docs, 'Basic Image Processing' (imageView2)"
-WATERMARK = "CI API docs, 'Image Watermark' / 'Text Watermark' / 'Blind Watermark'"
-SLIM = "CI API docs, 'Image Slimming' (imageSlim)"
-STYLES = "CI API docs, 'Style Management' (bucket image styles)"
-AI = "CI API docs, 'AI-Based Content Recognition' pages; seed document ci-ai-processing-persistent.txt"
+BLUR = DOCS + "33718"  # blur/<radius>x<sigma>: radius 1-50, sigma greater than 0
+SHARPEN = DOCS + "33719"
+BRIGHT = DOCS + "40647"  # bright: an integer -100..100
+CONTRAST = DOCS + "40648"
+GRAYSCALE = DOCS + "48829"
+STRIP = DOCS + "33725"  # Removing Image Metadata
+VIEW = DOCS + "33726"  # Quick Thumbnail Template (imageView2): modes 1-5
+TEXT_WATERMARK = DOCS + "33721"
+STYLES = "https://cloud.tencent.com/document/api/436/119416"  # Add Style (PUT /?style on the pic host), QPS 1
+COMPRESSION = "https://cloud.tencent.com/document/product/436/42215"  # AVIF/HEIF/TPG need advanced compression
+# Ids NOT confirmed in this session (the pages were not read): the neighbouring id of the text watermark page for
+# the image and blind watermarks, and the persistent-processing page for imageSlim and the AI operations whose own
+# pages were not found. docs/local-server.md lists them; a row must still cite a numeric page id (tested).
+WATERMARK = DOCS + "33720"
+SLIM = PERSISTENT
+AI = PERSISTENT
+UNCONFIRMED_PAGES = frozenset({WATERMARK, PERSISTENT})
 SUPER_RESOLUTION = "https://cloud.tencent.com/document/product/460/109091"  # magnify: default 2, [2,4], even only
 GOODS_MATTING = "https://cloud.tencent.com/document/product/460/109643"  # padding-layout: dx, dy at most 1000 px
 
@@ -169,6 +178,12 @@ def _p(name: str, check: Check | None, expected: str, doc: str, *examples: str, 
 
 
 _QUALITY = numbers_in(r"[0-9]{1,3}!?", 0, 100)
+
+
+def _blur(value: str) -> bool:
+    """``<radius>x<sigma>`` (BLUR): radius an integer 1-50, sigma a number greater than 0."""
+    m = re.fullmatch(r"([0-9]{1,2})x([0-9]{1,9}(?:\.[0-9]{1,6})?)", value)
+    return m is not None and 1 <= int(m[1]) <= 50 and float(m[2]) > 0
 _SIZE = numbers_in(r"[0-9]+x|x[0-9]+|[0-9]+x[0-9]+", 1, MAX_NUMBER)
 _SIDES = "from 1; over 10,000 processed as 10,000"
 _THUMB_FORMS = (f"!Np, !Npx, !xNp (N 1-1000, up to 2 decimals), Wx, xH, WxH, WxH>, WxH<, WxH!, !WxHr (sides {_SIDES}), "
@@ -187,39 +202,43 @@ MOGR: dict[str, Param] = {p.name: p for p in (
     _p("gravity", one_of(*GRAVITIES), "one of " + ", ".join(GRAVITIES), CROPPING, "center", "southeast"),
     _p("dx", in_range(-MAX_INPUT_SIDE, MAX_INPUT_SIDE), "an integer offset", CROPPING, "10"),
     _p("dy", in_range(-MAX_INPUT_SIDE, MAX_INPUT_SIDE), "an integer offset", CROPPING, "10"),
-    _p("iradius", in_range(1, MAX_OUTPUT_SIDE), "a radius 1-9999", CROPPING, "100"),
-    _p("rradius", in_range(1, MAX_OUTPUT_SIDE), "a radius 1-9999", CROPPING, "20"),
+    _p("iradius", in_range(1, 9_999), "a radius 1-9999 (not for GIF)", CROPPING, "100"),
+    _p("rradius", in_range(1, 9_999), "a radius 1-9999 (not for GIF)", CROPPING, "20"),
     _p("scrop", numbers_in(r"[0-9]+x[0-9]+", 1, MAX_NUMBER), f"WxH ({_SIDES})", CROPPING, "200x100"),
-    _p("rcrop", _SIZE, f"Wx, xH or WxH ({_SIDES})", CROPPING, "100x", local=Local.REFUSED,
-       note="rcrop is not emulated by the local server"),
+    _p("rcrop", _SIZE, f"Wx, xH or WxH ({_SIDES})", CROPPING, "100x", "100x50", local=Local.APPROXIMATED,
+       note="rcrop is approximated as a crop of that size at the operation's gravity"),
     _p("rotate", in_range(0, 360), "an angle 0-360", ROTATION, "90", "45", "0", "360"),
     _p("auto-orient", None, "no value", ROTATION, ""),
     _p("flip", one_of("vertical", "horizontal"), "vertical or horizontal", ROTATION, "vertical", "horizontal"),
     _p("format", one_of(*FORMATS), "one of " + ", ".join(FORMATS), FORMAT,
        "png", "webp", "jpg", "jpeg", "yjpeg", "gif", "bmp", "tiff", "avif", "apng", "heif", "heic", "tpg"),
-    _p("cgif", in_range(1, 100), "a frame count 1-100", FORMAT, "10"),
+    _p("cgif", in_range(1, 100), "a frame count 1-100 (1: the default 30 frames)", FORMAT, "10", "1"),
+    _p("egif", in_range(1, MAX_NUMBER), "a GIF frame interval (a positive integer; unit not confirmed)", FORMAT,
+       "10", local=Local.REFUSED, note="egif (GIF frame interval) is not emulated by the local server"),
     _p("interlace", one_of("0", "1"), "0 or 1", PROGRESSIVE, "1", "0"),
     _p("minisize", one_of("0", "1"), "0 or 1", FORMAT, "1"),
     _p("quality", _QUALITY, "0-100, optionally followed by '!'", QUALITY, "85", "95!", "0", "100"),
     _p("rquality", in_range(0, 100), "0-100", QUALITY, "50"),
     _p("lquality", in_range(0, 100), "0-100", QUALITY, "50"),
     _p("strip", None, "no value", STRIP, ""),
-    _p("blur", numbers_in(r"[0-9]+x[0-9]+", 1, 50), "RxS, radius and sigma 1-50", ADJUST, "3x2", "8x5"),
-    _p("bright", in_range(-100, 100), "-100 to 100", ADJUST, "10", "-20"),
-    _p("contrast", in_range(-100, 100), "-100 to 100", ADJUST, "30", "-10"),
-    _p("sharpen", in_range(10, 300), "an amount 10-300", ADJUST, "70"),
-    _p("grayscale", one_of("0", "1"), "0 or 1", ADJUST, "1"),
+    _p("blur", _blur, "RxS: radius 1-50, sigma greater than 0", BLUR, "3x2", "8x5", "8x60", "2x0.5",
+       local=Local.APPROXIMATED, note="a Gaussian blur of sigma min(S, R): the radius bounds the kernel"),
+    _p("bright", in_range(-100, 100), "-100 to 100", BRIGHT, "10", "-20"),
+    _p("contrast", in_range(-100, 100), "-100 to 100", CONTRAST, "30", "-10"),
+    _p("sharpen", in_range(10, 300), "an amount 10-300", SHARPEN, "70"),
+    _p("grayscale", one_of("0", "1"), "0 or 1", GRAYSCALE, "1"),
     _p("size-limit", numbers_in(r"[0-9]+[km]!?", 1, 32 * 1024), "N followed by k or m, optionally '!'", SIZE_LIMIT,
        "15k!", "5k", "1m"),
     _p("ignore-error", one_of("1"), "1", CROPPING, "1"),
 )}
 FORMAT_NOTES = {"heif": "format/heif", "heic": "format/heic", "tpg": "format/tpg"}  # no local encoder
 
-VIEW_MODES = ("0", "1", "2", "3", "4", "5")
+VIEW_MODES = ("1", "2", "3", "4", "5")  # VIEW documents modes 1-5 (mode 0 is another vendor's API)
+VIEW_FORMATS = ("jpg", "bmp", "gif", "png", "webp")  # VIEW's format list
 VIEW_PARAMS: dict[str, Param] = {p.name: p for p in (
     _p("w", in_range(1, MAX_NUMBER), f"a width {_SIDES}", VIEW, "320", "12000"),
     _p("h", in_range(1, MAX_NUMBER), f"a height {_SIDES}", VIEW, "120"),
-    _p("format", MOGR["format"].check, MOGR["format"].expected, VIEW, "png", "webp"),
+    _p("format", one_of(*VIEW_FORMATS), "one of " + ", ".join(VIEW_FORMATS), VIEW, "png", "webp", "jpg", "bmp", "gif"),
     _p("q", _QUALITY, "0-100, optionally followed by '!'", VIEW, "80", "80!"),
     _p("rq", in_range(0, 100), "0-100", VIEW, "50"),
     _p("lq", in_range(0, 100), "0-100", VIEW, "50"),
@@ -230,17 +249,17 @@ VIEW_PARAMS: dict[str, Param] = {p.name: p for p in (
 WATERMARK_TYPES = {"1": "image", "2": "text", "3": "blind"}
 WATERMARK_PARAMS: dict[str, Param] = {p.name: p for p in (
     _p("image", base64url, "URL-safe base64 of the watermark image's COS URL", WATERMARK, "aHR0cA"),
-    _p("text", lambda v: bool(b64_decoded(v)), "URL-safe base64 of UTF-8 text", WATERMARK, "Q09T"),
-    _p("font", base64url, "URL-safe base64 of a font name", WATERMARK, "c2ltaGVp"),
-    _p("fill", b64_color, "URL-safe base64 of #RRGGBB", WATERMARK, "IzAwMDBGRg"),
-    _p("fontsize", in_range(1, 1000), "a size 1-1000", WATERMARK, "24"),
-    _p("dissolve", in_range(1, 100), "an opacity 1-100", WATERMARK, "90"),
-    _p("gravity", one_of(*GRAVITIES), "one of " + ", ".join(GRAVITIES), WATERMARK, "center"),
-    _p("dx", in_range(0, MAX_INPUT_SIDE), "an offset in pixels", WATERMARK, "10"),
-    _p("dy", in_range(0, MAX_INPUT_SIDE), "an offset in pixels", WATERMARK, "10"),
-    _p("batch", one_of("0", "1"), "0 or 1", WATERMARK, "0"),
-    _p("degree", in_range(0, 360), "an angle 0-360", WATERMARK, "0"),
-    _p("shadow", in_range(0, 100), "0-100", WATERMARK, "0"),
+    _p("text", lambda v: bool(b64_decoded(v)), "URL-safe base64 of UTF-8 text", TEXT_WATERMARK, "Q09T"),
+    _p("font", base64url, "URL-safe base64 of a font name", TEXT_WATERMARK, "c2ltaGVp"),
+    _p("fill", b64_color, "URL-safe base64 of #RRGGBB", TEXT_WATERMARK, "IzAwMDBGRg"),
+    _p("fontsize", in_range(1, 1000), "a size 1-1000", TEXT_WATERMARK, "24"),
+    _p("dissolve", in_range(1, 100), "an opacity 1-100", TEXT_WATERMARK, "90"),
+    _p("gravity", one_of(*GRAVITIES), "one of " + ", ".join(GRAVITIES), TEXT_WATERMARK, "center"),
+    _p("dx", in_range(0, MAX_INPUT_SIDE), "an offset in pixels", TEXT_WATERMARK, "10"),
+    _p("dy", in_range(0, MAX_INPUT_SIDE), "an offset in pixels", TEXT_WATERMARK, "10"),
+    _p("batch", one_of("0", "1"), "0 or 1", TEXT_WATERMARK, "0"),
+    _p("degree", in_range(0, 360), "an angle 0-360", TEXT_WATERMARK, "0"),
+    _p("shadow", in_range(0, 100), "0-100", TEXT_WATERMARK, "0"),
     _p("scatype", in_range(1, 3), "1-3", WATERMARK, "1"),
     _p("spcent", in_range(1, 1000), "1-1000", WATERMARK, "10"),
     _p("type", in_range(1, 3), "1-3 (blind watermark kind)", WATERMARK, "3"),
@@ -270,11 +289,13 @@ AI_OPS: dict[str, AiOperation] = {op.name: op for op in (
                 {"magnify": _p("magnify", one_of("2", "4"), "2 or 4", SUPER_RESOLUTION, "2", "4")}),
     AiOperation("AIImageColoring", {}),
     AiOperation("AIEnhanceImage", {p.name: p for p in (
-        _p("denoise", in_range(0, 5), "0-5", AI, "3"), _p("sharpen", in_range(0, 5), "0-5", AI, "3"))}),
+        _p("denoise", in_range(0, 5), "0-5", AI, "3"), _p("sharpen", in_range(0, 5), "0-5", AI, "3"),
+        _p("ignore-error", one_of("1"), "1: the original on failure", AI, "1"))}),
     AiOperation("AIImageCrop", {p.name: p for p in (
         _p("width", double_in(0, 9999), "a Double, pixels over 0 up to 9999", AI, "300", "300.5"),
         _p("height", double_in(0, 9999), "a Double, pixels over 0 up to 9999", AI, "200"),
-        _p("fixed", one_of("0", "1"), "0 or 1", AI, "1"))}, ("width", "height")),
+        _p("fixed", one_of("0", "1"), "0 or 1", AI, "1"),
+        _p("ignore-error", one_of("1"), "1: the original on failure", AI, "1"))}, ("width", "height")),
     AiOperation("AIPicMatting", dict(_MATTING)),
     AiOperation("AIPortraitMatting", dict(_MATTING)),
     AiOperation("GoodsMatting", dict(_MATTING)),

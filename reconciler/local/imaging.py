@@ -188,6 +188,9 @@ def _process(data: bytes, pipeline: Pipeline) -> Output:
     if any(s.name.startswith("AI") or s.name.endswith("Matting") for s in pipeline.steps) and len(
             data) > MAX_AI_INPUT_BYTES:
         raise LimitExceeded("ci-process: the source is over the 5 MB limit of AI operations")
+    if source_format == "gif" and any(s.name in ("iradius", "rradius") for s in pipeline.steps):
+        raise RuleError("iradius and rradius are not supported for GIF (CROPPING)")  # the page says so; the
+        # cloud's exact reply to it is not documented: refused as an invalid rule (-60998)
     fmt = pipeline.format or ("png" if any(s.name.endswith("Matting") for s in pipeline.steps) else source_format)
     frames = _frames(image, pipeline, fmt)
     animated = len(frames) > 1

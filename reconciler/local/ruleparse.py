@@ -132,7 +132,8 @@ def _add(p: Pipeline, op: rules.Operation) -> Pipeline:
     ai = ops.AI_OPS[op.mode]
     if ai.local is ops.Local.REFUSED:
         raise NotEmulated(ai.note)
-    return replace(p, steps=p.steps + (Step(op.mode, op.params),))
+    params = tuple((k, v) for k, v in op.params if k != "ignore-error")
+    return replace(p, steps=p.steps + (Step(op.mode, params),), ignore_error=p.ignore_error or params != op.params)
 
 
 def _format(p: Pipeline, value: str) -> Pipeline:
@@ -154,6 +155,9 @@ def _mogr(p: Pipeline, params: tuple[tuple[str, str], ...]) -> Pipeline:
         elif name == "crop":
             steps.append(Step("crop", (("size", value), ("gravity", given.get("gravity", "northwest")),
                                        ("dx", given.get("dx", "0")), ("dy", given.get("dy", "0")))))
+        elif name == "rcrop":  # approximated: a crop of that size at the operation's gravity (CROPPING)
+            steps.append(Step("crop", (("size", value), ("gravity", given.get("gravity", "center")),
+                                       ("dx", given.get("dx", "0")), ("dy", given.get("dy", "0")))))
         elif name in ("scrop", "cut"):
             steps.append(Step(name, (("size", value),)))
         elif name == "rotate":
@@ -162,8 +166,9 @@ def _mogr(p: Pipeline, params: tuple[tuple[str, str], ...]) -> Pipeline:
             steps.append(Step("auto-orient"))
         elif name == "flip":
             steps.append(Step("flip", (("axis", value),)))
-        elif name == "blur":
-            steps.append(Step("blur", (("sigma", value.partition("x")[2]),)))
+        elif name == "blur":  # approximated: sigma min(S, R), the radius bounding the kernel as ImageMagick's RxS
+            radius, _, sigma = value.partition("x")
+            steps.append(Step("blur", (("sigma", str(min(float(sigma), float(radius)))),)))
         elif name == "grayscale" and value == "1":
             steps.append(Step("grayscale"))
         elif name in ("bright", "contrast", "sharpen"):

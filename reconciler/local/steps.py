@@ -199,7 +199,7 @@ STEPS: dict[str, Callable[[Image.Image, Step], Image.Image]] = {
         -int(s.get("degrees")), expand=True, resample=Image.Resampling.BICUBIC),
     "auto-orient": lambda im, s: ImageOps.exif_transpose(im),
     "flip": lambda im, s: ImageOps.flip(im) if s.get("axis") == "vertical" else ImageOps.mirror(im),
-    "blur": lambda im, s: im.filter(ImageFilter.GaussianBlur(int(s.get("sigma")))),
+    "blur": lambda im, s: im.filter(ImageFilter.GaussianBlur(float(s.get("sigma")))),
     "grayscale": lambda im, s: im.convert("LA" if "A" in im.mode else "L"),
     "bright": _enhance,
     "contrast": _enhance,

@@ -147,7 +147,7 @@ def test_download_errors_carry_x_errno_and_ci_replies_say_tencent_ci(state: Serv
     assert routing.handle(state, request("PUT", "e/long.jpg", jpeg(6000, 10))).status == 200
     for key, rule, errno, status in [("e/long.jpg", "imageMogr2/thumbnail/!1000p", "-442", 400),
                                      ("e/src.jpg", "imageMogr2/thumbnail/10000x", "-1", 501),
-                                     ("e/src.jpg", "imageMogr2/rcrop/10x", "-1", 501),
+                                     ("e/src.jpg", "imageMogr2/egif/10", "-1", 501),
                                      ("e/src.jpg", "style/missing", "-105", 404)]:
         reply = routing.handle(state, request("GET", key, query=[(rule, "")]))
         assert (reply.status, reply.headers.get("X-ErrNo"), reply.headers.get("Server")) == (status, errno,
