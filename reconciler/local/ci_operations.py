@@ -83,7 +83,8 @@ def _operations(state: ServerState, req: Request) -> processing.PicOperations:
     assert req.bucket is not None
     try:
         return processing.parse_pic_operations(req.headers["pic-operations"], req.bucket, req.key,
-                                               styles.bucket_styles(state, req.bucket))
+                                               styles.bucket_styles(state, req.bucket),
+                                               advanced_compression=state.ci.get(req.bucket).advanced_compression)
     except RuleError as exc:
         raise ci_error(exc) from None
 
@@ -153,7 +154,8 @@ def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str
     source = _source(state, req)
     assert req.bucket is not None
     try:
-        pipeline = parse_rule(rule, styles.bucket_styles(state, req.bucket))
+        pipeline = parse_rule(rule, styles.bucket_styles(state, req.bucket),
+                              advanced_compression=state.ci.get(req.bucket).advanced_compression)
     except RuleError as exc:
         errno = "-105" if rule.startswith("style/") else "-1"
         raise ci_error(exc, headers={"X-ErrNo": errno}) from None

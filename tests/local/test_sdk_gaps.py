@@ -59,3 +59,31 @@ def test_ci_service_requests_are_501_never_a_signature_error(proxied: Any, bucke
         assert (err.get_status_code(), err.get_error_code()) == (501, "NotImplemented"), name
         assert "not implemented by the local server" in err.get_error_msg(), name
     assert proxied.get_object(Bucket=bucket, Key="a.jpg")["Body"].get_raw_stream().read() == b"x"  # cos: served
+
+
+def test_advanced_formats_need_advanced_compression_on_the_bucket(server: LocalServer, client: Any,
+                                                                  bucket: str) -> None:
+    """436/42215: AVIF, HEIF/HEIC and TPG output need image advanced compression enabled on the bucket first;
+    off by default, as on a new bucket."""
+    from tests.local.conftest import jpeg
+
+    client.put_object(Bucket=bucket, Key="a.jpg", Body=jpeg(64, 48))
+    ops = '{"rules":[{"fileid":"/a.avif","rule":"imageMogr2/format/avif"}]}'
+    err = _error(lambda: client.ci_image_process(Bucket=bucket, Key="a.jpg", PicOperations=ops))
+    assert err.get_status_code() == 400 and "<Code>-60998</Code>" in err.get_origin_msg()
+    assert "advanced compression" in err.get_origin_msg()
+    server.set_bucket_ci(bucket, advanced_compression=True)
+    _, reply = client.ci_image_process(Bucket=bucket, Key="a.jpg", PicOperations=ops)
+    assert reply["ProcessResults"]["Object"]["Format"] == "avif"
+    heif = '{"rules":[{"fileid":"/a.heic","rule":"imageMogr2/format/heic"}]}'  # on, but no local encoder: 501
+    err = _error(lambda: client.ci_image_process(Bucket=bucket, Key="a.jpg", PicOperations=heif))
+    assert err.get_status_code() == 501
+
+
+def test_style_names_with_an_enabled_separator_are_refused(server: LocalServer, client: Any, bucket: str) -> None:
+    client.ci_put_image_style(Bucket=bucket, Request={"StyleName": "thumb-small", "StyleBody": "imageMogr2/strip"})
+    server.set_bucket_ci(bucket, style_separators="-")
+    err = _error(lambda: client.ci_put_image_style(Bucket=bucket, Request={"StyleName": "big-one",
+                                                                           "StyleBody": "imageMogr2/strip"}))
+    assert err.get_status_code() == 400 and "style separator" in err.get_origin_msg()
+    client.ci_put_image_style(Bucket=bucket, Request={"StyleName": "big_one", "StyleBody": "imageMogr2/strip"})
