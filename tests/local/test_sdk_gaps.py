@@ -87,3 +87,44 @@ def test_style_names_with_an_enabled_separator_are_refused(server: LocalServer, 
                                                                            "StyleBody": "imageMogr2/strip"}))
     assert err.get_status_code() == 400 and "style separator" in err.get_origin_msg()
     client.ci_put_image_style(Bucket=bucket, Request={"StyleName": "big_one", "StyleBody": "imageMogr2/strip"})
+
+
+def test_upload_part_copy_as_the_sdk_sends_it(client: Any, bucket: str) -> None:
+    """The SDK sends x-cos-copy-source-range even when no range is given (empty): the whole source is copied;
+    bytes=first-last copies that range."""
+    source = bytes(range(256)) * 8192  # 2 MiB
+    client.put_object(Bucket=bucket, Key="src.bin", Body=source)
+    upload = client.create_multipart_upload(Bucket=bucket, Key="joined.bin")["UploadId"]
+    copy_source = {"Bucket": bucket, "Key": "src.bin", "Region": REGION}
+    first = client.upload_part_copy(Bucket=bucket, Key="joined.bin", UploadId=upload, PartNumber=1,
+                                    CopySource=copy_source)
+    second = client.upload_part_copy(Bucket=bucket, Key="joined.bin", UploadId=upload, PartNumber=2,
+                                     CopySource=copy_source, CopySourceRange="bytes=0-9")
+    parts = {"Part": [{"PartNumber": "1", "ETag": first["ETag"]}, {"PartNumber": "2", "ETag": second["ETag"]}]}
+    client.complete_multipart_upload(Bucket=bucket, Key="joined.bin", UploadId=upload, MultipartUpload=parts)
+    body = client.get_object(Bucket=bucket, Key="joined.bin")["Body"].get_raw_stream().read()
+    assert body == source + source[:10]
+
+
+def test_server_side_encryption_aes256_is_stored_and_echoed(client: Any, bucket: str) -> None:
+    put = client.put_object(Bucket=bucket, Key="sse.txt", Body=b"123", ServerSideEncryption="AES256")
+    assert put["x-cos-server-side-encryption"] == "AES256"
+    assert client.get_object(Bucket=bucket, Key="sse.txt")["x-cos-server-side-encryption"] == "AES256"
+    assert client.head_object(Bucket=bucket, Key="sse.txt")["x-cos-server-side-encryption"] == "AES256"
+    err = _error(lambda: client.put_object(Bucket=bucket, Key="kms.txt", Body=b"1", ServerSideEncryption="cos/kms"))
+    assert err.get_status_code() == 501  # not done: refused, never silently ignored
+    assert "kms.txt" not in [c["Key"] for c in client.list_objects(Bucket=bucket).get("Contents", [])]
+
+
+def test_a_copy_changing_the_storage_class_is_honoured(client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="c.txt", Body=b"x")
+    assert "x-cos-storage-class" not in client.head_object(Bucket=bucket, Key="c.txt")  # STANDARD: not returned
+    client.change_object_storage_class(Bucket=bucket, Key="c.txt", StorageClass="STANDARD_IA")
+    assert client.head_object(Bucket=bucket, Key="c.txt")["x-cos-storage-class"] == "STANDARD_IA"
+    listed = client.list_objects(Bucket=bucket, Prefix="c.txt")["Contents"][0]
+    assert listed["StorageClass"] == "STANDARD_IA"
+    client.change_object_storage_class(Bucket=bucket, Key="c.txt", StorageClass="STANDARD")
+    assert "x-cos-storage-class" not in client.head_object(Bucket=bucket, Key="c.txt")
+    err = _error(lambda: client.change_object_storage_class(Bucket=bucket, Key="c.txt", StorageClass="ARCHIVE"))
+    assert err.get_status_code() == 501
+    assert client.get_object(Bucket=bucket, Key="c.txt")["Body"].get_raw_stream().read() == b"x"
