@@ -20,6 +20,7 @@ from reconciler.cli.durations import DURATION
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.estimating import cost_check
 from reconciler.cli.options import backend_from_options, backend_options, prices_option
+from reconciler.cli.scoping import inventory_option, scope_options, scope_request
 from reconciler.cli.running import (confirm_apply, report_when_stopped, run_buckets, run_options, show_plan,
                                      sigterm_as_interrupt)
 from reconciler.declare.load import load_declarations
@@ -69,11 +70,13 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
               help="text for people; json: the report, with every output created, replaced, deleted or failed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @narrowing_options
+@scope_options
 @backend_options
 def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, parallelism: int, max_qps: float,
                   prune: bool, replace_unmanaged: bool, max_calls: int | None, max_delete: int | None,
                   max_cost: float | None, prices_file: Path | None, lock_timeout: float, fmt: str, quiet: bool,
-                  target: tuple[str, ...], replace: tuple[str, ...], endpoint: str | None, local: bool,
+                  target: tuple[str, ...], replace: tuple[str, ...], inventory: tuple[str, ...],
+                  source_prefix: tuple[str, ...], shard: str | None, endpoint: str | None, local: bool,
                   state_dir: Path | None) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
     if plan_file is not None and (target or replace):
@@ -86,7 +89,8 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     saved = load_plan(plan_file) if plan_file is not None else None
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
                            saved_where=str(plan_file or ""), targets=narrowing.targets,
-                           replacements=narrowing.replacements)
+                           replacements=narrowing.replacements,
+                           scope=scope_request(inventory, source_prefix, shard))
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
     callbacks = Callbacks(show=lambda plan: show_plan(plan, fmt), confirm=lambda plan: confirm_apply(plan, confirmed),
                           planning=gc_paused, check_cost=cost_check(book, max_cost, max_qps=max_qps,
@@ -108,19 +112,21 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people; json: the report as one document.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@inventory_option
 @backend_options
-def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: bool, endpoint: str | None,
-                  local: bool, state_dir: Path | None) -> None:
+def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: bool, inventory: tuple[str, ...],
+                  endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Record the objects already standing at declared keys in the ledger, as they are (no processing)."""
     decls = load_declarations(list(paths))
-    settings = RunSettings(options=run_options(16, 0, None, None, lock_timeout, True), operation=Operation.ADOPT)
+    settings = RunSettings(options=run_options(16, 0, None, None, lock_timeout, True), operation=Operation.ADOPT,
+                           scope=scope_request(inventory))
 
     def confirm(plan: Plan) -> None:
         if any(a.reason is Reason.REPLACE_UNMANAGED for s in plan.sets for a in s.actions):
             confirm_or_abort("Record these objects in the ledger?", yes=yes, command="adopt")
 
     callbacks = Callbacks(show=lambda plan: click.echo(render_adoption(plan), err=fmt == "json"), confirm=confirm,
-                          planning=gc_paused)
+                          planning=gc_paused, warn=lambda note: click.echo(escape_text(note), err=True))
     with sigterm_as_interrupt(), report_when_stopped(fmt):
         with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls)) as backend:
             outcome = run_sets(decls, backend, settings, callbacks)

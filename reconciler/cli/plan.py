@@ -21,6 +21,7 @@ from reconciler.cli.errors import EXIT_CHANGES
 from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_from_options, backend_options, pace_options, prices_option
+from reconciler.cli.scoping import scope_options, scope_request
 from reconciler.declare.load import load_declarations
 from reconciler.model import Declaration
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
@@ -81,26 +82,30 @@ def buckets_of(decls: list[Declaration]) -> set[str]:
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
 @narrowing_options
+@scope_options
 @pace_options
 @prices_option
 @backend_options
 def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool, prune: bool,
-         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], parallelism: int,
+         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], inventory: tuple[str, ...],
+         source_prefix: tuple[str, ...], shard: str | None, parallelism: int,
          max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Show which outputs are missing or stale, the image_process calls that fix them, and an estimate of their
     time, fees and blast radius. Changes nothing."""
     decls = load_declarations(list(paths))
     book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(target, replace, decls)
+    request = scope_request(inventory, source_prefix, shard)
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
         buckets = buckets_of(targeted_declarations(decls, narrowing.targets))
         with backend_from_options(endpoint, local, state_dir, buckets=buckets) as backend:
+            scope = request.open(backend.storage, targeted_declarations(decls, narrowing.targets))
             with gc_paused():
                 result = plan_narrowed(decls, backend, targets=narrowing.targets,
                                        replacements=narrowing.replacements, prune=prune,
-                                       replace_unmanaged=replace_unmanaged, progress=progress)
+                                       replace_unmanaged=replace_unmanaged, progress=progress, scope=scope)
             owned = refusal_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
     finally:
         if progress is not None:
@@ -112,13 +117,16 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     estimate = estimate_plan(result, targeted_declarations(decls, narrowing.targets), book, max_qps=max_qps,
                              parallelism=parallelism)
     stdout = sys.stdout
+    notes = scope.notes()
     if fmt == "json":
-        write_json(result, stdout, {"estimate": estimate_data(estimate)})
+        write_json(result, stdout, {"estimate": estimate_data(estimate), **({"scope": notes} if notes else {})})
     elif fmt == "markdown":
+        stdout.write("".join(f"_{escape_text(n)}_\n\n" for n in notes))
         stdout.write(render_markdown(result, warnings=warnings))
         if result.has_changes:
             stdout.write("\n" + render_estimate_markdown(estimate))
     else:
+        stdout.write("".join(escape_text(n) + "\n" for n in notes))
         stdout.write(render_text(result, full=full, estimate=estimate_lines(estimate)))
     stdout.flush()
     for warning in warnings:

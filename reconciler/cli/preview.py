@@ -15,6 +15,7 @@ from reconciler.apply.samples import DEFAULT_SAMPLES, Previewer, preview_plan, s
 from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.options import backend_from_options, backend_options, pace_options, prices_option
 from reconciler.cli.plan import buckets_of
+from reconciler.cli.scoping import inventory_option, scope_request
 from reconciler.declare.load import load_declarations
 from reconciler.errors import StateError
 from reconciler.plan.observed import plan_declarations
@@ -31,11 +32,13 @@ DEFAULT_OUT = Path(".cosrecon/preview")
               metavar="N", help="Sources sampled per output address that would be created or replaced.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True,
               metavar="DIR", help="Where the gallery (index.html), preview.md and the images go.")
+@inventory_option
 @pace_options
 @prices_option
 @backend_options
-def preview(paths: tuple[str, ...], samples: int, out: Path, parallelism: int, max_qps: float,
-            prices_file: Path | None, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+def preview(paths: tuple[str, ...], samples: int, out: Path, inventory: tuple[str, ...], parallelism: int,
+            max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool,
+            state_dir: Path | None) -> None:
     """Fetch sample results of the rules the plan would run (processing during download) into a gallery.
     Writes nothing to any bucket; requests are paced by --max-qps."""
     decls = load_declarations(list(paths))
@@ -45,7 +48,10 @@ def preview(paths: tuple[str, ...], samples: int, out: Path, parallelism: int, m
     except OSError as error:
         raise StateError(f"{out}: cannot create the preview folder ({error.strerror or error})") from None
     with backend_from_options(endpoint, local, state_dir, buckets=buckets_of(decls)) as backend:
-        plan = plan_declarations(decls, backend, prune=False, replace_unmanaged=False)
+        scope = scope_request(inventory).open(backend.storage, decls)
+        for note in scope.notes():
+            click.echo(note, err=True)
+        plan = plan_declarations(decls, backend, prune=False, replace_unmanaged=False, scope=scope)
         previewer = Previewer(backend.storage, out, max_qps=max_qps)
         result = preview_plan(plan, decls, previewer, samples=samples)
     markdown = render_preview_markdown(result)

@@ -129,6 +129,8 @@ def route(state: ServerState, req: Request) -> Response:
             raise CosError("KeyTooLong", f"Object keys are at most {MAX_KEY_BYTES} bytes.")
         buckets.require_bucket(state, req)
     state.stats.count(chosen.name)
+    if chosen.name == "list_objects" and req.bucket:
+        state.stats.count(f"list_objects:{req.bucket}")  # per bucket: which buckets a plan listed
     return chosen.run(state, req)
 
 
