@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply import credentials
+from reconciler import credentials
 from reconciler.cli.endpoint import endpoint_callback
 from reconciler.render.escape import escape_text
 
@@ -111,16 +111,14 @@ def import_(directory: Path, bucket: str, prefix: str, root: Path) -> None:
 def inventory(bucket: str, destination: str, config_id: str, endpoint: str | None, root: Path, region: str) -> None:
     """Write a COS Inventory report of BUCKET now, in COS's layout (the cloud writes one daily or weekly):
     <prefix>/<appid>/<bucket>/<config-id>/<YYYYMMDD>/manifest.json, for `--inventory`."""
-    from reconciler.apply.backend import open_backend
-    from reconciler.storage.inventory_report import write_report
+    from reconciler.ops.inventory import write_inventory
 
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", config_id):
         raise UsageError(f"--config-id {config_id!r}: 1-64 letters, digits, '.', '_' or '-'")
     target, _, prefix = destination.partition("/")
     if not target:
         raise UsageError(f"--destination {destination!r}: expected BUCKET or BUCKET/PREFIX")
-    with open_backend(endpoint=endpoint, local_root=None if endpoint else root) as backend:
-        written = write_report(backend.storage(region), bucket, target, prefix, config_id)
+    written = write_inventory(bucket, target, prefix, config_id, endpoint=endpoint, root=root, region=region)
     click.echo(escape_text(f"Wrote the inventory report of {bucket}: {written.objects} object(s) in "
                            f"{written.files} file(s); use --inventory cos://{target}/{written.manifest_key}"))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.apply.workflow import RunSettings, run_sets
 from reconciler.cli import main
 from reconciler.local import LocalServer
