@@ -12,6 +12,7 @@ from reconciler.observe.listing import Progress
 from reconciler.ops.compose import Connection, connect
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
 from reconciler.plan.refusal_warnings import refusal_warnings
+from reconciler.plan.recheck import keys_to_check
 from reconciler.plan.resets import reset_warnings
 from reconciler.plan.scope import ScopeRequest
 from reconciler.plan.targets import Address, Replacement
@@ -45,5 +46,9 @@ def plan(decls: Sequence[Declaration], connection: Connection, *, targets: Seque
                                    replace_unmanaged=replace_unmanaged, progress=progress, scope=opened)
         owned = refusal_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
     notes = tuple(str(w) for w in plan_warnings(targeted, result))
-    return PlanOutcome(result, tuple(targeted), notes, tuple(reset_warnings(result) + owned),
-                       tuple(opened.notes()))
+    scope_notes = opened.notes()
+    if opened.inventories:  # what apply will HEAD before it acts (plan.recheck)
+        checks = sum(len(keys) for keys in keys_to_check(result, opened.inventories).values())
+        scope_notes.append(f"Apply will first check {checks:,} key(s) of the inventoried buckets with HEAD requests "
+                           "(COS read requests), to leave out what changed since the reports.")
+    return PlanOutcome(result, tuple(targeted), notes, tuple(reset_warnings(result) + owned), tuple(scope_notes))

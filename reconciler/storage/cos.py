@@ -201,6 +201,24 @@ class CosStorage:
             if not marker:
                 return
 
+    def list_level(self, bucket: str, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
+        """One level under ``prefix`` (delimiter ``/``): its objects and common prefixes, every page of them."""
+        objects: list[ObjectInfo] = []
+        folders: list[str] = []
+        marker = ""
+        while True:
+            page: dict[str, Any] = self._call("list", bucket, prefix, lambda: self._client.list_objects(
+                Bucket=bucket, Prefix=prefix, Delimiter="/", Marker=marker, MaxKeys=1000))
+            objects += [ObjectInfo(key=item["Key"], etag=_strip_etag(item.get("ETag")), size=int(item.get("Size") or 0),
+                                   last_modified=str(item.get("LastModified") or ""))
+                        for item in page.get("Contents") or []]
+            folders += [str(p["Prefix"]) for p in page.get("CommonPrefixes") or [] if p.get("Prefix")]
+            if str(page.get("IsTruncated", "false")).lower() != "true":
+                return objects, folders
+            marker = str(page.get("NextMarker") or "")
+            if not marker:
+                return objects, folders
+
     def _list_page(self, bucket: str, prefix: str, marker: str) -> _Page:
         """One GET bucket page through the SDK's own request path (config, URL, CosS3Auth signing, session,
         retries, error replies -> CosServiceError) exactly as ``CosS3Client.list_objects`` sends it, parsed with
