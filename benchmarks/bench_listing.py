@@ -43,9 +43,11 @@ def _child(mode: str, server: Any) -> tuple[int, float]:
     return int(count), float(seconds)
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    n, folders = (20_000, 20) if quick else (100_000, 50)
-    reps = 2 if quick else 3
+def run(quick: bool = False, *, keys: int | None = None, folders: int | None = None,
+        reps: int | None = None) -> dict[str, Any]:
+    """The figures; ``keys``, ``folders`` and ``reps`` override the sizes (the smoke test runs it tiny)."""
+    n, folders = (keys or (20_000 if quick else 100_000)), (folders or (20 if quick else 50))
+    reps = reps or (2 if quick else 3)
     body = c.jpeg_bytes(16, 12)
     with tempfile.TemporaryDirectory(prefix="cosrecon-bench-listing-") as tmp:
         root = Path(tmp) / "root"

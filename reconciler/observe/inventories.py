@@ -11,12 +11,14 @@ always. Only planning is given the wrapper: apply, the ledger store and locks ne
 
 from __future__ import annotations
 
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from reconciler.errors import InventoryError
 from reconciler.model import ObjectInfo
-from reconciler.observe.inventory import Report, parse_location, read_report, report_objects
+from reconciler.observe.inventory import Report, ReportFile, fetch_file, parse_location, read_report, report_objects
 from reconciler.storage import ImageStyles, ProcessResult, Storage
 
 
@@ -26,6 +28,7 @@ class Inventories:
 
     def __init__(self, reports: Iterable[tuple[Report, Storage]] = ()) -> None:
         self.reports: dict[str, tuple[Report, Storage]] = {}
+        self._files = _FileCache()
         for report, storage in reports:
             if report.source_bucket in self.reports:
                 other = self.reports[report.source_bucket][0]
@@ -61,7 +64,7 @@ class Inventories:
     def objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """The report's objects of ``bucket`` under ``prefix``, in the report's order."""
         report, storage = self.reports[bucket]
-        return report_objects(storage, report, prefix)
+        return report_objects(storage, report, prefix, self._files.fetch)
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         """HEAD ``key`` of the covered ``bucket`` now, through the storage of its report's region."""
@@ -76,6 +79,33 @@ class Inventories:
     def storage(self, inner: Storage) -> Storage:
         """``inner`` with the covered buckets listed from their reports."""
         return ReportStorage(inner, self) if self.reports else inner
+
+
+class _FileCache:
+    """Data files kept on disk once fetched (a temporary folder, removed when the run ends), so the listings of
+    several prefixes of one bucket GET each file once; memory holds one file at a time."""
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._lock = threading.Lock()
+        self._files: dict[tuple[str, str], tuple[threading.Lock, Path]] = {}
+        self._kept: set[Path] = set()
+
+    def fetch(self, storage: Storage, bucket: str, file: ReportFile, where: str) -> bytes:
+        with self._lock:
+            if self._folder is None:
+                self._folder = tempfile.TemporaryDirectory(prefix="cosrecon-inventory-")
+            if (bucket, file.key) not in self._files:
+                path = Path(self._folder.name) / f"{len(self._files)}.csv.gz"
+                self._files[(bucket, file.key)] = (threading.Lock(), path)
+            lock, path = self._files[(bucket, file.key)]
+        with lock:  # one GET per file, whichever listing asks first
+            if path in self._kept:
+                return path.read_bytes()
+            data = fetch_file(storage, bucket, file, where)
+            path.write_bytes(data)
+            self._kept.add(path)
+            return data
 
 
 def _read_in(storage_for: Callable[[str], Storage], regions: Sequence[str], bucket: str,

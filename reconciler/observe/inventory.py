@@ -19,7 +19,7 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -126,9 +126,13 @@ def read_report(storage: Storage, bucket: str, key: str) -> Report:
                   tuple(_file(f, i, where) for i, f in enumerate(files)))
 
 
-def report_objects(storage: Storage, report: Report, prefix: str = "") -> Iterator[ObjectInfo]:
+Fetch = Callable[[Storage, str, "ReportFile", str], bytes]  # (storage, bucket, file, where) -> the file's bytes
+
+
+def report_objects(storage: Storage, report: Report, prefix: str = "", fetch: Fetch | None = None) -> Iterator[ObjectInfo]:
     """The objects the report lists under ``prefix`` (current versions only when it lists versions), in the
-    report's order, keys decoded; each data file is checked against its MD5 before any of its rows is given."""
+    report's order, keys decoded; each data file is checked against its MD5 before any of its rows is given.
+    ``fetch`` gets a data file's bytes (default: a GET; ``Inventories`` keeps them on disk for the next pass)."""
     columns = report.columns
     n = len(columns)
     k_key, k_etag, k_size = (columns.index(c) for c in REQUIRED)
@@ -138,7 +142,7 @@ def report_objects(storage: Storage, report: Report, prefix: str = "") -> Iterat
     source = report.source_bucket
     for file in report.files:
         where = f"cos://{report.bucket}/{file.key}"
-        for line, row in _rows(storage, report.bucket, file, where):
+        for line, row in _rows(storage, report.bucket, file, where, fetch or fetch_file):
             if len(row) != n:
                 raise InventoryError(f"{where}: line {line}: {len(row)} fields, fileSchema has {n}")
             if k_bucket >= 0 and row[k_bucket] != source:
@@ -164,8 +168,14 @@ def decode_key(raw: str, where: str = "", line: int = 0) -> str:
         raise InventoryError(f"{where}: line {line}: key {raw[:80]!r} does not decode to UTF-8") from None
 
 
-def _rows(storage: Storage, bucket: str, file: ReportFile, where: str) -> Iterator[tuple[int, list[str]]]:
-    data = _get(storage, bucket, file.key, where)
+def fetch_file(storage: Storage, bucket: str, file: ReportFile, where: str) -> bytes:
+    """A data file's bytes, by GET."""
+    return _get(storage, bucket, file.key, where)
+
+
+def _rows(storage: Storage, bucket: str, file: ReportFile, where: str,
+          fetch: Fetch) -> Iterator[tuple[int, list[str]]]:
+    data = fetch(storage, bucket, file, where)
     actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
     if actual != file.md5.lower():
         raise InventoryError(f"{where}: its MD5 is {actual}, the manifest says {file.md5[:64]!r} (corrupt report)")

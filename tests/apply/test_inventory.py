@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from reconciler.ops.compose import Backend
 from reconciler.apply.workflow import RunSettings, run_sets
 from reconciler.cli import main
+from reconciler.declare.load import load_declarations
 from reconciler.local import LocalServer
 from reconciler.model import ActionKind, Declaration, Plan, Reason
 from reconciler.plan.observed import plan_declarations
@@ -185,3 +186,38 @@ def test_cli_plan_shows_the_report_date_and_local_inventory_writes_one(inv_serve
     assert "Traceback" not in wrong.output
     bad = runner.invoke(main, ["plan", str(path), "--shard", "4/3"], env=env)
     assert bad.exit_code != 0 and "I must be 1 to N" in bad.output
+
+
+def test_cli_apply_adopt_and_preview_take_reports(inv_server: LocalServer, inv_backend: Backend,
+                                                  tmp_path: Path) -> None:
+    seed(inv_backend, ["photos/a/1.jpg", "photos/b/2.jpg"])
+    storage = inv_backend.storage(REGION)
+    storage.put_object(SRC, "t/2.png", b"made by hand")  # a conflict adopt takes over
+    location = report(inv_backend, SRC)
+    env = {"TENCENTCLOUD_SECRET_ID": inv_server.secret_id, "TENCENTCLOUD_SECRET_KEY": inv_server.secret_key,
+           "COSRECON_ENDPOINT": inv_server.endpoint}
+    path = tmp_path / "shop.yaml"
+    path.write_text(f"version: 1\nname: shop\nregion: {REGION}\nbucket: {SRC}\npipelines:\n  p:\n    source:\n"
+                    "      include: ['photos/**/*.jpg']\n    outputs:\n      t:\n        rule: imageMogr2/format/png\n"
+                    "        fileid: /t/{stem}.png\n", encoding="utf-8")
+    runner = CliRunner()
+    shown = runner.invoke(main, ["preview", str(path), "--inventory", location, "--out", str(tmp_path / "pv")], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "read from its inventory report" in shown.stderr
+    adopted = runner.invoke(main, ["adopt", str(path), "--inventory", location, "--yes"], env=env)
+    assert adopted.exit_code == 0, adopted.output
+    assert "1 recorded" in adopted.stdout
+    applied = runner.invoke(main, ["apply", str(path), "--inventory", location, "--source-prefix", "photos/a/",
+                                   "--yes"], env=env)
+    assert applied.exit_code == 0, applied.output
+    assert storage.head_object(SRC, "t/1.png") is not None
+    assert "Checked 1 key(s)" in applied.stderr or "Checked 2 key(s)" in applied.stderr
+    (decl,) = load_declarations([str(path)])
+    recorded = {e.source_key for e in inv_backend.ledgers.read(decl).entries.values()}
+    assert recorded == {"photos/a/1.jpg", "photos/b/2.jpg"}  # the entry outside the prefix is kept
+    planned = runner.invoke(main, ["plan", str(path), "--inventory", location, "--shard", "1/1"], env=env)
+    assert planned.exit_code == 0 and "Apply will first check 2 key(s)" in planned.stdout  # the report is stale now
+    calls = process_calls(inv_server)
+    again = runner.invoke(main, ["apply", str(path), "--inventory", location, "--yes"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "changed since the report" in again.stderr and process_calls(inv_server) == calls  # less, never more

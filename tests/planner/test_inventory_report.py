@@ -117,3 +117,21 @@ def test_rows_of_the_wrong_width_and_bad_gzip_are_located(storage: MemoryStorage
         report.files[0].key, len(body), hashlib.md5(body).hexdigest()),)})
     with pytest.raises(InventoryError, match="not a gzip CSV"):
         list(report_objects(storage, bad))
+
+
+def test_each_data_file_is_fetched_once_for_every_prefix_listed(storage: MemoryStorage) -> None:
+    publish(storage, [_row("img/a.jpg"), _row("out/a.jpg"), _row("img/b.jpg")])
+    gets: list[str] = []
+    original = storage.get_object
+
+    def counted(bucket: str, key: str) -> bytes:
+        gets.append(key)
+        return original(bucket, key)
+
+    storage.get_object = counted  # type: ignore[method-assign]
+    inventories = Inventories.open([f"cos://{INV}/{FOLDER}"], lambda region: storage, ["ap-guangzhou"], {SRC})
+    listing = inventories.storage(storage)
+    assert [o.key for o in listing.list_objects(SRC, "img/")] == ["img/a.jpg", "img/b.jpg"]
+    assert [o.key for o in listing.list_objects(SRC, "out/")] == ["out/a.jpg"]
+    assert [o.key for o in listing.list_objects(SRC, "img/", start_after="img/a.jpg")] == ["img/b.jpg"]
+    assert sum(1 for k in gets if k.endswith(".csv.gz")) == 1
