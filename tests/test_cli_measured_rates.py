@@ -34,7 +34,7 @@ pipelines:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LocalServer]:
-    srv = LocalServer(tmp_path / "srv", buckets=[SRC], ci_qps=0).start()
+    srv = LocalServer(tmp_path / "srv", buckets=[SRC], ci_qps=0, advanced_compression=True).start()  # AVIF
     try:
         yield srv
     finally:

@@ -20,6 +20,7 @@ from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.gcpause import gc_paused
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options, targeting_notice
 from reconciler.cli.options import backend_options, connection_from_options, pace_options, prices_option
+from reconciler.cli.scoping import scope_options, scope_request
 from reconciler.declare.load import load_declarations
 from reconciler.ops.plan import plan as plan_operation
 from reconciler.plan.planfile import load_plan, save_plan
@@ -81,12 +82,14 @@ CHECKED = 100  # sources per set whose first bytes --check-sources reads
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
 @narrowing_options
+@scope_options
 @pace_options
 @prices_option
 @backend_options
 def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool,
          links: tuple[str, ...], check_sources: bool, reviewed_file: Path | None, prune: bool,
-         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], parallelism: int,
+         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], inventory: tuple[str, ...],
+         source_prefix: tuple[str, ...], shard: str | None, parallelism: int,
          max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Show which outputs are missing or stale, the image_process calls that fix them, and an estimate of their
     time, fees and blast radius. Changes nothing."""
@@ -96,13 +99,14 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     if (notice := targeting_notice(narrowing)) is not None:
         click.echo(escape_text(notice), err=True)
     reviewed = load_plan(reviewed_file) if reviewed_file is not None else None
+    request = scope_request(inventory, source_prefix, shard)
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
         planned = plan_operation(decls, connection_from_options(endpoint, local, state_dir),
                                  targets=narrowing.targets, replacements=narrowing.replacements, prune=prune,
                                  replace_unmanaged=replace_unmanaged, progress=progress, planning=gc_paused,
-                                 check_sources=CHECKED if check_sources else 0)
+                                 check_sources=CHECKED if check_sources else 0, scope=request)
     finally:
         if progress is not None:
             progress.close()
@@ -116,12 +120,14 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
                            f"not: {'; '.join(shown)}{' ...' if beyond > len(shown) else ''}")
     estimate = estimate_plan(result, planned.decls, book, max_qps=max_qps, parallelism=parallelism)
     stdout = sys.stdout
+    scope = list(planned.scope)  # each inventory report and its date, --source-prefix, --shard
     if fmt == "json":
-        write_json(result, stdout, {"estimate": estimate_data(estimate)})
+        write_json(result, stdout, {"estimate": estimate_data(estimate), **({"scope": scope} if scope else {})})
     elif fmt == "markdown":
-        stdout.write(render_markdown(result, warnings=warnings, links=links,
+        stdout.write(render_markdown(result, warnings=[*(f"Scope: {n}" for n in scope), *warnings], links=links,
                                      estimate=render_estimate_markdown(estimate) if result.has_changes else ""))
     else:
+        stdout.write("".join(escape_text(n) + "\n" for n in scope))
         stdout.write(render_text(result, full=full, estimate=estimate_lines(estimate)))
     stdout.flush()
     for warning in warnings:
