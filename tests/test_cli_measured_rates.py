@@ -64,7 +64,7 @@ def test_apply_measures_seconds_per_call_and_the_next_estimate_uses_them(server:
     for i in range(4, 14):
         storage.put_object(SRC, f"products/p{i}.jpg", jpeg())
     planned = cosrecon(server, "plan", "--state-dir", str(state), "--parallelism", "1", "--format", "json", str(path))
-    estimate = json.loads(planned.output)["estimate"]
+    estimate = json.loads(planned.stdout)["estimate"]
     assert estimate["calls"] == 10 and estimate["seconds"] >= 10 * 0.4  # 10 calls, one at a time, >= 0.4 s each
     text = cosrecon(server, "plan", "--state-dir", str(state), str(path)).output
     assert "seconds a call, measured by the last apply: advanced 0." in text
