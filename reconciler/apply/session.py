@@ -125,7 +125,7 @@ class Session:
         for run in self.runs:
             if not run.journal.names:
                 continue
-            present = set(self._retry(lambda: self.backend.ledgers.blobs(run.decl).list("journal/")))
+            present = set(self._retry(lambda: self.backend.ledgers.journal_segments(run.decl)))
             gone = [n for n in run.journal.names if n not in present]
             if gone:
                 self.warnings.append(f"set {run.decl.name!r}: {len(gone)} journal segment(s) this run wrote were "

@@ -26,7 +26,6 @@ from reconciler.plan.prices import load_prices
 from reconciler.render.escape import escape_text
 from reconciler.render import render_markdown, render_text, write_json
 from reconciler.render.estimate import estimate_data, estimate_lines, render_estimate_markdown
-from reconciler.render.notes import is_green
 
 
 class ListingProgress:
@@ -105,7 +104,7 @@ def plan(paths: tuple[str, ...], full: bool, out: Path | None, detailed_exitcode
     if out is not None and fmt == "text":
         click.echo(escape_text(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`."),
                    err=True)
-    if detailed_exitcode and not is_green(result):
+    if detailed_exitcode and not result.is_green:
         sys.exit(EXIT_CHANGES)
 
 

@@ -115,7 +115,7 @@ def read_styles(decl: Declaration, storage: Storage, cache: dict[str, dict[str, 
     return styles
 
 
-def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger],
+def observe_set(decl: Declaration, storage: Storage, ledger: Ledger,
                 progress: Progress | None = None, *, workers: int = LIST_WORKERS,
                 cache: ListingCache | None = None, styles: dict[str, dict[str, str]] | None = None,
                 extra_keys: Sequence[str] = ()) -> Observation:
@@ -123,8 +123,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
 
     The source listings and the output listings run concurrently (different prefixes are independent; each is
     paged with markers). Output listings start before the sources are known: when the sources turn out to be
-    few, any output listing still running is stopped after its page and the expected outputs are HEADed.
-    ``ledger`` may be a callable (e.g. a future's ``result``): it is needed only at the end. With ``cache``
+    few, any output listing still running is stopped after its page and the expected outputs are HEADed. With ``cache``
     (bucket -> finished listings, shared by the sets of one plan), a prefix an earlier set listed is not listed
     again, and this set's listings are added to it. ``extra_keys``: keys of the source bucket about to be uploaded
     (``plan.extra``), whose outputs are observed as those of listed sources are.
@@ -133,7 +132,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     counter = Counter(progress)
     # when the ledger is at hand, objects that stand as it records them are only marked (see _Listing)
     index = confirmed = None
-    if not callable(ledger) and ledger.entries:
+    if ledger.entries:
         index = obs.index = LedgerIndex.of(ledger.entries)
         confirmed = obs.confirmed = EntryFlags(index.size)
     skip = never_under(decl)
@@ -192,7 +191,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
                 cache.setdefault(x.bucket, []).append(x)
 
     # recorded outputs outside everything observed: orphan candidates must be known to exist or not
-    entries = (ledger() if callable(ledger) else ledger).entries
+    entries = ledger.entries
     stray: dict[str, list[str]] = {}
     existing = obs.existing
     if index is not None and confirmed is not None:
@@ -223,18 +222,17 @@ def _rule_changes(ledger: Ledger, decl: Declaration) -> dict[str, tuple[str, str
     return rule_changes(ledger.declaration, decl.document)
 
 
-def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger], *, prune: bool = False,
+def plan_set(decl: Declaration, storage: Storage, ledger: Ledger, *, prune: bool = False,
              replace_unmanaged: bool = False, progress: Progress | None = None,
              cache: ListingCache | None = None,
              styles: dict[str, dict[str, str]] | None = None,
              extra: ExtraSources | None = None) -> tuple[SetPlan, Observation]:
-    """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way); ``extra``:
-    files about to be uploaded, planned as if they stood."""
+    """Observe and plan one set; ``extra``: files about to be uploaded, planned as if they stood."""
     upcoming = sorted(extra.etags) if extra is not None and extra.bucket == decl.bucket else []
     obs = observe_set(decl, storage, ledger, progress, cache=cache, styles=styles, extra_keys=upcoming)
     if extra is not None:
         obs.source_keys = extra.overlay(decl, obs.source_keys, obs.existing)
-    plan = plan_observed(decl, obs, ledger() if callable(ledger) else ledger, prune=prune,
+    plan = plan_observed(decl, obs, ledger, prune=prune,
                          replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest(decl),
                          rule_changes=_rule_changes)
     return plan, obs

@@ -142,12 +142,6 @@ class LedgerIndex(Mapping[tuple[str, str], LedgerEntry]):
         self.all.append(group)
         self.size += len(keys)
 
-    def add_entry(self, entry: LedgerEntry) -> None:
-        """One entry alone (format 1 files, ledgers made in memory): a group of its own."""
-        self.add(entry.source_key, entry.source_etag,
-                 ((self._output(entry.bucket, entry.address, entry.fingerprint), entry.key, entry.output_etag,
-                   self._made(entry.made_at)),))
-
     def _output(self, bucket: str, address: str, fingerprint: str) -> int:
         out = (bucket, address, fingerprint)
         index = self._outs.get(out)

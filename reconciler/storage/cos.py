@@ -35,14 +35,11 @@ except ImportError:  # pragma: no cover - the fallback this leads to is tested b
     format_values = None
 
 from reconciler.errors import NotFound, StorageError, UsageError
+from reconciler.credentials import ENV_SECRET_ID, ENV_SECRET_KEY, from_environment
 from reconciler.model import ObjectInfo
 from reconciler.storage import ProcessedObject, ProcessResult
 
 T = TypeVar("T")
-
-ENV_SECRET_ID = "TENCENTCLOUD_SECRET_ID"
-ENV_SECRET_KEY = "TENCENTCLOUD_SECRET_KEY"
-ENV_TOKEN = "TENCENTCLOUD_SECURITY_TOKEN"
 
 RETRYABLE_CODES = frozenset({"SlowDown", "RequestLimitExceeded", "ServiceUnavailable", "InternalError",
                              "RequestTimeout", "TooManyRequests"})
@@ -145,9 +142,8 @@ class CosStorage:
         pool_size: int = 32,
         timeout: float = 30,
     ) -> None:
-        secret_id = secret_id or os.environ.get(ENV_SECRET_ID)
-        secret_key = secret_key or os.environ.get(ENV_SECRET_KEY)
-        token = token or os.environ.get(ENV_TOKEN) or None
+        if not (secret_id and secret_key) and (env := from_environment()) is not None:
+            secret_id, secret_key, token = env.secret_id, env.secret_key, token or env.token
         if not secret_id or not secret_key:
             raise UsageError(
                 f"no COS credentials: set {ENV_SECRET_ID} and {ENV_SECRET_KEY} (or use --local for the embedded server)"
