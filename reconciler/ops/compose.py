@@ -8,6 +8,7 @@ is the ``state.LedgerStore`` (in COS, or in ``--state-dir``). With ``local_root`
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -19,6 +20,8 @@ from reconciler.credentials import Credentials, check_pair, from_environment
 from reconciler.model import Declaration
 from reconciler.state.store import LedgerStore
 from reconciler.storage import Storage
+
+log = logging.getLogger(__name__)
 
 DEFAULT_POOL_SIZE = 64  # enough for --parallelism up to 64 plus the journal/lock writers
 
@@ -81,6 +84,7 @@ def open_backend(*, endpoint: str | None = None, local_root: Path | None = None,
         server_options.update(secret_id=env.secret_id, secret_key=env.secret_key)
     server = LocalServer(local_root, **server_options)
     server.start()
+    log.debug("embedded server for --local: %s (store %s)", server.endpoint, local_root)
     try:
         token = env.token if env is not None else None
         yield backend_with(Credentials(server.secret_id, server.secret_key, token), endpoint=server.endpoint,

@@ -13,9 +13,11 @@ SDKs lacking that path fall back to ``client.list_objects``.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ from reconciler.model import ObjectInfo
 from reconciler.storage import ProcessedObject, ProcessResult
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 RETRYABLE_CODES = frozenset({"SlowDown", "RequestLimitExceeded", "ServiceUnavailable", "InternalError",
                              "RequestTimeout", "TooManyRequests"})
@@ -171,14 +174,21 @@ class CosStorage:
         self._fast_listing = fast_listing_supported(self._client)
 
     def _call(self, action: str, bucket: str, key: str, fn: Callable[[], T]) -> T:
+        started = time.monotonic()
         try:
-            return fn()
+            result = fn()
         except (CosServiceError, CosClientError) as error:
-            raise translate(error, bucket=bucket, key=key, action=action) from None
+            failed = translate(error, bucket=bucket, key=key, action=action)
+            log.debug("%s %s/%r: %s %s (%.3fs)", action, bucket, key, failed.status, failed.code,
+                      time.monotonic() - started)
+            raise failed from None
         except (requests.RequestException, ET.ParseError, OSError) as error:
             text = connection_message(str(error)) if not isinstance(error, ET.ParseError) else _scrub(str(error))
+            log.debug("%s %s/%r: connection failed (%.3fs)", action, bucket, key, time.monotonic() - started)
             raise StorageError(f"{action} failed: {text}", bucket=bucket, key=key,
                                code="ConnectionError", retryable=True) from None
+        log.debug("%s %s/%r: ok (%.3fs)", action, bucket, key, time.monotonic() - started)
+        return result
 
     # --- Storage -------------------------------------------------------------------------------------
 
