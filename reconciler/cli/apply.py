@@ -17,7 +17,7 @@ from reconciler.cli.narrowing import narrowing_from_options
 from reconciler.cli.options import Options, format_option, shared
 from reconciler.cli.running import confirm_apply, run_options, scaffold, show_plan
 from reconciler.declare.load import load_declarations
-from reconciler.errors import ApplyFailed, UsageError
+from reconciler.errors import ApplyFailed
 from reconciler.model import Plan
 from reconciler.ops.apply import apply
 from reconciler.plan.planfile import load_plan
@@ -37,7 +37,8 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Execute a plan saved with `plan --out` where a fresh plan agrees with it (give the same "
-                   "declaration PATHs, and --prune/--replace-unmanaged if the plan was made with them).")
+                   "declaration PATHs, and the --prune/--replace-unmanaged/--target/--replace the plan was made "
+                   "with: the saved file can only narrow what these allow).")
 @click.option("--prune", is_flag=True, help="Delete recorded outputs that are no longer declared.")
 @click.option("--replace-unmanaged", is_flag=True, help="Overwrite objects at declared keys the ledger never recorded.")
 @click.option("--max-calls", type=click.IntRange(0), default=None, metavar="N",
@@ -48,9 +49,6 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
 def apply_command(paths: tuple[Path, ...], plan_file: Path | None, prune: bool, replace_unmanaged: bool,
                   max_calls: int | None, opts: Options) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
-    if plan_file is not None and (opts.target or opts.replace):
-        raise UsageError("--target and --replace are decided when the plan is made (`cosrecon plan --target ... "
-                         "--out FILE`), not with --plan")
     decls = load_declarations(list(paths))
     book = load_prices(opts.prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(opts.target, opts.replace, decls)

@@ -1,7 +1,8 @@
 """`cosrecon destroy SET PATH...`: parses and prints; ``ops.destroy`` retires the set (every output its ledger
-records deleted, behind the usual guards; outputs changed outside cosrecon kept and reported). Like every run, a
-SIGTERM stops it cleanly (exit 143) and a stopped run reports what it did. What stays recorded afterwards can be
-forgotten with ``state rm --set SET``.
+records that the declaration as given could have written deleted, behind the usual guards; outputs changed outside
+cosrecon kept and reported; entries no output or retired: entry makes are orphans, warned of, never deleted). Like
+every run, a SIGTERM stops it cleanly (exit 143) and a stopped run reports what it did. What stays recorded
+afterwards can be forgotten with ``state rm --set SET``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def destroy_command(set_name: str, paths: tuple[Path, ...], opts: Options) -> No
             confirm_or_abort(f"Delete these {plan.count(ActionKind.DELETE)} outputs of set {set_name!r}?",
                              yes=opts.yes, command="destroy")
 
-    callbacks = Callbacks(show=lambda plan: click.echo(render_text(plan)), confirm=confirm)
+    callbacks = Callbacks(show=lambda plan: click.echo(render_text(plan)), confirm=confirm,
+                          warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     with scaffold():
         destroyed = destroy(decl, opts.connection(), RunSettings(options=run_options(opts)), callbacks)
     report, kept = destroyed.outcome.report, destroyed.kept
