@@ -23,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
 
-from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, Skipped, check_budget
+from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, check_budget
 from reconciler.apply.session import Session
-from reconciler.apply.bookkeeping import SetRun, failure, made_entry
+from reconciler.apply.bookkeeping import SetRun, made_entry
 from reconciler.apply.refusals import is_refusal, refusal_message, split_refused, subcall
 from reconciler.declare.rules import normalise_rule
 from reconciler.errors import StorageError, UsageError
@@ -58,6 +58,8 @@ def pic_operations(call: Call) -> str:
 
 class Engine(Session):
     """One apply over the sets of a plan, with the locks held by the caller: calls, then prune deletes."""
+
+    VERB = "apply"  # in messages: "not issued: apply was stopping"
 
     def __init__(self, plan: Plan, decls: Sequence[Declaration], backend: BackendLike, options: ApplyOptions,
                  locks: Mapping[str, HeldLock]) -> None:
@@ -159,10 +161,7 @@ class Engine(Session):
                     if (reason := self.guard.protected(run.decl.name, op.bucket, op.key, writing=True))), None)
         if why is None:
             return True
-        for op in call.rules:
-            self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key,
-                                    f"not written: {why}; never overwritten"))
-        self.tally.advance(done=call.size)
+        self.tally.skip_all(run, call.rules, call.key, f"not written: {why}; never overwritten")
         return False
 
     def _write_intents(self, part: Sequence[tuple[SetRun, Call]]) -> None:
@@ -188,37 +187,30 @@ class Engine(Session):
         if self.options.recheck_sources and not self._source_unchanged(run, call, storage):
             return
 
-        def count_attempt() -> None:
-            with tally.lock:
-                tally.attempts += 1
-
         error: StorageError | None = None
         try:
-            self._retry_process(storage, call, count_attempt)
+            self._retry_process(storage, call)
         except StorageError as failed:
             error = failed
-        with tally.lock:
-            tally.calls += 1
+        tally.count(calls=1)
         tally.advance(calls=1)
         if error is None:
             assert self.verifier is not None
             self.verifier.add(run, call)  # the outputs' ETags are learnt as listing shows them, in batches
             return
         if is_refusal(error):
-            self._reissue(run, call, storage, error, count_attempt)
+            self._reissue(run, call, storage, error)
             return
         records: list[JournalRecord] = []
         made = failed_n = 0
         if self.stop.is_set():  # no evidence-gathering while stopping: the journaled intents settle it next run
-            for op in call.rules:
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
-            tally.advance(failed=call.size)
+            tally.fail_all(run, call.rules, call.key, error)
             return
         for op in call.rules:
             try:
                 head = self._watched(lambda: storage.head_object(op.bucket, op.key), op.bucket, op.key)
             except StorageError:  # the HEAD failed too: the call's own error is what is reported
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+                tally.fail(run, op, call.key, error)
                 failed_n += 1
                 continue
             # A failed call may have written its earlier rules' outputs. Evidence that one is ours: an object now
@@ -229,16 +221,23 @@ class Engine(Session):
                 tally.made(ActionKind.CREATE)
                 made += 1
             else:
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+                tally.fail(run, op, call.key, error)
                 failed_n += 1
         run.record(records)
         tally.advance(done=made, failed=failed_n)
 
     def _watched(self, fn: Callable[[], T], bucket: str, key: str) -> T:
         """``fn`` retried, its connection failures counted by the dead-endpoint watch; no attempt once stopping."""
+        return self.attempt(fn, bucket, key)
+
+    def attempt(self, fn: Callable[[], T], bucket: str, key: str, *, limiter: TokenBucket | None = None,
+                counted: bool = False) -> T:
+        """The one attempt helper of the engines: ``fn`` retried per the options (paced by ``limiter``; each try
+        counted in the tally when ``counted``), no try once the run is stopping, every failure and success shown to
+        the dead-endpoint watch (which may stop the run)."""
         def attempt() -> T:
-            if self.stop.is_set():
-                raise StorageError("not issued: apply was stopping", bucket=bucket, key=key, code="Stopped")
+            if self.stop.is_set():  # a dead endpoint, a lost lock or a signal: no more attempts
+                raise StorageError(f"not issued: {self.VERB} was stopping", bucket=bucket, key=key, code="Stopped")
             started = self.watch.clock()
             try:
                 result = fn()
@@ -249,63 +248,46 @@ class Engine(Session):
             self.watch.success()
             return result
 
-        return with_retries(attempt, self.options.retry)
+        return with_retries(attempt, self.options.retry, limiter=limiter,
+                            on_attempt=(lambda: self.tally.count(attempts=1)) if counted else None)
 
-    def _reissue(self, run: SetRun, call: Call, storage: Storage, error: StorageError,
-                 on_attempt: Callable[[], None]) -> None:
+    def _reissue(self, run: SetRun, call: Call, storage: Storage, error: StorageError) -> None:
         """A call CI refused (``refusals``): its other rules are made in this run, the refused ones reported."""
         def issue(sub: Call) -> StorageError | None:
             try:
-                self._retry_process(storage, sub, on_attempt)
+                self._retry_process(storage, sub)
             except StorageError as failed:
                 return failed
             return None
 
         split = split_refused(call, error, issue)
-        with self.tally.lock:
-            self.tally.calls += split.extra_calls
+        self.tally.count(calls=split.extra_calls)
         if split.made:
             assert self.verifier is not None
             self.verifier.add(run, subcall(call, split.made))
         for op, why in split.refused:
             message = refusal_message(op, why, split, call.size) if is_refusal(why) else ""
-            self.tally.fail(failure(run, op.address, op.bucket, op.key, call.key, why, message))
+            self.tally.fail(run, op, call.key, why, message)
         self.tally.advance(failed=len(split.refused))
 
     def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
         """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""
-        tally, n = self.tally, call.size
+        tally = self.tally
         try:
             source = self._retry(lambda: storage.head_object(call.bucket, call.key))
         except StorageError as head_failed:
-            for op in call.rules:
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, head_failed))
-            tally.advance(failed=n)
+            tally.fail_all(run, call.rules, call.key, head_failed)
             return False
         if source is None or source.etag != call.source_etag:
             why = "source deleted since the plan" if source is None else "source changed since the plan"
-            for op in call.rules:
-                tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key, why))
-            tally.advance(done=n)
+            tally.skip_all(run, call.rules, call.key, why)
             return False
         return True
 
-    def _retry_process(self, storage: Storage, call: Call, on_attempt: Callable[[], None]) -> None:
+    def _retry_process(self, storage: Storage, call: Call) -> None:
         header = pic_operations(call)
-
-        def attempt() -> None:
-            if self.stop.is_set():  # a dead endpoint, a lost lock or a signal: no more attempts
-                raise StorageError("not issued: apply was stopping", bucket=call.bucket, key=call.key, code="Stopped")
-            started = self.watch.clock()
-            try:
-                storage.process(call.bucket, call.key, header)
-            except StorageError as error:
-                if self.watch.failure(error, started):
-                    self.stop.set()
-                raise
-            self.watch.success()
-
-        with_retries(attempt, self.options.retry, limiter=self.limiter, on_attempt=on_attempt)
+        self.attempt(lambda: storage.process(call.bucket, call.key, header), call.bucket, call.key,
+                     limiter=self.limiter, counted=True)
 
     # --- prune -----------------------------------------------------------------------------------
 
@@ -319,9 +301,7 @@ class Engine(Session):
             why = self._why_not_delete(run, action)
             if why is not None:
                 unwritable += why.startswith("no output or retired: entry")
-                self.tally.skip(Skipped(run.decl.name, action.address, action.bucket, action.key, action.source,
-                                        f"{why}; never deleted"))
-                self.tally.advance(done=1)
+                self.tally.skip_all(run, [action], action.source, f"{why}; never deleted")
                 continue
             by_bucket.setdefault(action.bucket, []).append(action)
         if unwritable:
@@ -334,12 +314,11 @@ class Engine(Session):
                     self._retry(lambda: storage.delete_objects(bucket, [a.key for a in batch]))
                 except StorageError as error:
                     for a in batch:
-                        self.tally.fail(failure(run, a.address, a.bucket, a.key, a.source, error))
+                        self.tally.fail(run, a, a.source, error)
                     self.tally.advance(failed=len(batch))
                     continue
                 run.record([JournalRecord.delete(a.bucket, a.key) for a in batch])
-                with self.tally.lock:
-                    self.tally.deleted += len(batch)
+                self.tally.count(deleted=len(batch))
                 self.tally.advance(done=len(batch))
 
     def _why_not_delete(self, run: SetRun, action: PlannedAction) -> str | None:
