@@ -14,12 +14,9 @@ The names callers import from here (options, report, pacing, locks, ``adopt``) a
 from __future__ import annotations
 
 import json
-import threading
 import time
 from urllib.parse import quote
-from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 
@@ -36,12 +33,8 @@ from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets
 from reconciler.state.locks import HeldLock
 from reconciler.model import ActionKind, Call, Declaration, PlannedAction, Plan, Reason
-from reconciler.pacing import PACE, TokenBucket, with_retries
+from reconciler.pacing import PACE, TokenBucket
 from reconciler.storage import Storage
-
-T = TypeVar("T")
-U = TypeVar("U")
-
 
 
 def pic_operations(call: Call) -> str:
@@ -59,7 +52,6 @@ def pic_operations(call: Call) -> str:
 class Engine(Session):
     """One apply over the sets of a plan, with the locks held by the caller: calls, then prune deletes."""
 
-    VERB = "apply"  # in messages: "not issued: apply was stopping"
 
     def __init__(self, plan: Plan, decls: Sequence[Declaration], backend: BackendLike, options: ApplyOptions,
                  locks: Mapping[str, HeldLock]) -> None:
@@ -122,38 +114,6 @@ class Engine(Session):
         items = [(run, call) for run in self.runs for call in run.plan.calls if self._may_write(run, call)]
         self.dispatch(items, self._write_intents, lambda item: self._call(*item), "apply")
 
-    def dispatch(self, items: Sequence[U], write_intents: Callable[[Sequence[U]], None], work: Callable[[U], None],
-                 name: str) -> None:
-        """Run ``work`` on every item on ``--parallelism`` workers, in batches: before each batch the locks are
-        checked and the batch's intents journaled; nothing more is queued once ``stop`` is set."""
-        if not items:
-            return
-        parallelism = max(1, self.options.parallelism)
-        chunk = max(16, min(100, 2 * parallelism))
-        gate = threading.Semaphore(parallelism + chunk)
-
-        def done(_: object) -> None:
-            gate.release()
-
-        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=name) as pool:
-            try:
-                for start in range(0, len(items), chunk):
-                    if self.stop.is_set():
-                        break
-                    part = items[start:start + chunk]
-                    self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
-                    write_intents(part)
-                    for item in part:
-                        gate.acquire()
-                        if self.stop.is_set():
-                            break
-                        pool.submit(self._guarded, work, item).add_done_callback(done)
-                    if self.stop.is_set():
-                        break
-            except BaseException:  # Ctrl-C, SIGTERM, a lost lock: queued calls are never issued, and calls in
-                self.stop.set()  # flight end after their current attempt (no retry once stopping)
-                raise
-
     def _may_write(self, run: SetRun, call: Call) -> bool:
         """A call whose rules would overwrite a protected key (another set's source or output, any state prefix)
         is not issued; each of its outputs is reported skipped, with why."""
@@ -171,15 +131,6 @@ class Engine(Session):
                        for r, call in part if r is run for op in call.rules if run.was_missing(call, op)]
             if intents:
                 self._retry(lambda: run.journal.write_now(intents))
-
-    def _guarded(self, work: Callable[[U], None], item: U) -> None:
-        if self.stop.is_set():
-            return
-        try:
-            work(item)
-        except BaseException as error:  # a bug, not a COS failure: stop dispatching and re-raise in the caller
-            self.crash = error
-            self.stop.set()
 
     def _call(self, run: SetRun, call: Call) -> None:
         storage = self.backend.storage(run.decl.region)
@@ -225,31 +176,6 @@ class Engine(Session):
                 failed_n += 1
         run.record(records)
         tally.advance(done=made, failed=failed_n)
-
-    def _watched(self, fn: Callable[[], T], bucket: str, key: str) -> T:
-        """``fn`` retried, its connection failures counted by the dead-endpoint watch; no attempt once stopping."""
-        return self.attempt(fn, bucket, key)
-
-    def attempt(self, fn: Callable[[], T], bucket: str, key: str, *, limiter: TokenBucket | None = None,
-                counted: bool = False) -> T:
-        """The one attempt helper of the engines: ``fn`` retried per the options (paced by ``limiter``; each try
-        counted in the tally when ``counted``), no try once the run is stopping, every failure and success shown to
-        the dead-endpoint watch (which may stop the run)."""
-        def attempt() -> T:
-            if self.stop.is_set():  # a dead endpoint, a lost lock or a signal: no more attempts
-                raise StorageError(f"not issued: {self.VERB} was stopping", bucket=bucket, key=key, code="Stopped")
-            started = self.watch.clock()
-            try:
-                result = fn()
-            except StorageError as error:
-                if self.watch.failure(error, started):
-                    self.stop.set()
-                raise
-            self.watch.success()
-            return result
-
-        return with_retries(attempt, self.options.retry, limiter=limiter,
-                            on_attempt=(lambda: self.tally.count(attempts=1)) if counted else None)
 
     def _reissue(self, run: SetRun, call: Call, storage: Storage, error: StorageError) -> None:
         """A call CI refused (``refusals``): its other rules are made in this run, the refused ones reported."""
