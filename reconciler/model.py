@@ -5,6 +5,8 @@ Pure data only: frozen dataclasses and ``str`` Enums that serialise as themselve
 
 from __future__ import annotations
 
+# Over 300 lines: the frozen values every layer shares, one import below everything; values only, no logic to split.
+
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum

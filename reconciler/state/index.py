@@ -24,6 +24,8 @@ entry's position in its group), ``key_at`` / ``bucket_at`` / ``address_at`` / ``
 
 from __future__ import annotations
 
+# Over 300 lines: one compact data structure (LedgerIndex) whose parts share its private arrays.
+
 import re
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from typing import Any

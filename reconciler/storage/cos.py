@@ -13,6 +13,8 @@ SDKs lacking that path fall back to ``client.list_objects``.
 
 from __future__ import annotations
 
+# Over 300 lines: the only qcloud_cos importer (.importlinter), so the whole SDK surface stays in this one module.
+
 import logging
 import os
 import re

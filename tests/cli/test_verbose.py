@@ -16,6 +16,7 @@ from reconciler.cli import main
 from reconciler.cli.logs import configure_logging
 from reconciler.local import LocalServer
 from reconciler.ops.compose import Backend
+from tests import builders
 
 BUCKET = "verbose-1250000000"
 SECRET_ID = "AKIDverboseTEST00000000000000000000"
@@ -36,9 +37,9 @@ def server(tmp_path: Path) -> Iterator[LocalServer]:
 
 def _declaration(tmp_path: Path) -> Path:
     path = tmp_path / "shop.yaml"
-    path.write_text(json.dumps({"version": 1, "name": "shop", "region": "ap-guangzhou", "bucket": BUCKET, "pipelines": {
-        "photos": {"source": {"include": ["photos/*.jpg"]},
-                   "outputs": {"thumb": {"rule": "imageMogr2/thumbnail/16x", "fileid": "/thumbs/{stem}.jpg"}}}}}))
+    path.write_text(json.dumps(builders.declaration_data(
+        "shop", bucket=BUCKET, include=["photos/*.jpg"],
+        outputs={"thumb": {"rule": "imageMogr2/thumbnail/16x", "fileid": "/thumbs/{stem}.jpg"}})))
     return path
 
 
