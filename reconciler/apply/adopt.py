@@ -1,7 +1,7 @@
 """Adopt: record the unmanaged objects standing at declared keys as the set's outputs, as they stand.
 
 For ``cosrecon adopt``: nothing is processed, only ETags learnt (``evidence``) and journaled, then
-compacted like an apply (``apply_session``). This module must not issue image_process calls or deletes, and adopts
+compacted like an apply (``session``). This module must not issue image_process calls or deletes, and adopts
 only the outputs a ``replace_unmanaged`` plan marks as replace-unmanaged.
 """
 

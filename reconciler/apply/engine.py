@@ -4,7 +4,7 @@ Used by ``cosrecon apply`` and by the Pulumi provider, so nothing here prints, p
 pool issues the calls through a token-bucket rate limit, retrying throttling, 5xx and connection errors with
 exponential backoff and full jitter (``pacing``). Every output is recorded only with evidence (its ETag as listed or
 HEADed after the call, ``evidence``), journaled as it happens and compacted into the set's ledger at the end
-(``apply_session``). Intents are journaled before their calls, so a run killed mid-call leaves proof that an object
+(``session``). Intents are journaled before their calls, so a run killed mid-call leaves proof that an object
 later found at a planned-missing key is its own. This module must not decide what to do (the plan does), take
 shortcuts around the locks, or delete anything the set's ledger does not record as its output.
 

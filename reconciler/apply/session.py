@@ -1,7 +1,7 @@
 """An apply-like run over the sets of a plan: open each set (snapshot, stale-plan check, journal), finish it
 (flush journals, compact changed ledgers) and make the report.
 
-The common frame of the executors' ``Engine`` (apply), ``IngestEngine`` (upload) and ``adoption``'s ``Adopter``:
+The common frame of the executors' ``Engine`` (apply), ``IngestEngine`` (upload) and ``adopt``'s ``Adopter``:
 the batched, lock-checked worker loop (``dispatch``) and the one watched attempt (``attempt``). The caller holds the
 locks. This module decides no request of its own (the engines hand it their work) and takes or releases no lock.
 """

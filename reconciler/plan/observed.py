@@ -41,7 +41,7 @@ class LedgerReader(Protocol):
 
 
 class PlanBackend(Protocol):
-    """What planning needs of ``backend.Backend``: storage per region and the ledger store (read only)."""
+    """What planning needs of ``ops.compose.Backend``: storage per region and the ledger store (read only)."""
 
     @property
     def ledgers(self) -> LedgerReader: ...
