@@ -17,25 +17,26 @@ from reconciler.declare.load import load_declarations
 from reconciler.errors import ApplyFailed
 from reconciler.model import Plan, Reason
 from reconciler.ops.adopt import adopt
+from reconciler.render.escape import escape_text
 from reconciler.render.outcome import render_adopt_text, render_adoption, render_outcome_json
 
 
 @click.command("adopt")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@shared("lock_timeout", "yes", "connection",
+@shared("lock_timeout", "yes", "inventory", "connection",
         fmt=format_option(["text", "json"], "text for people; json: the report as one document."))
 def adopt_command(paths: tuple[Path, ...], opts: Options) -> None:
     """Record the objects already standing at declared keys in the ledger, as they are (no processing)."""
     decls = load_declarations(list(paths))
     # adopt makes no image_process call: no pace, no progress bar
-    settings = RunSettings(options=run_options(replace(opts, max_qps=0), progress=False))
+    settings = RunSettings(options=run_options(replace(opts, max_qps=0), progress=False), scope=opts.scope())
 
     def confirm(plan: Plan) -> None:
         if any(a.reason is Reason.REPLACE_UNMANAGED for s in plan.sets for a in s.actions):
             confirm_or_abort("Record these objects in the ledger?", yes=opts.yes, command="adopt")
 
     callbacks = Callbacks(show=lambda plan: click.echo(render_adoption(plan), err=opts.fmt == "json"),
-                          confirm=confirm, planning=gc_paused)
+                          confirm=confirm, planning=gc_paused, warn=lambda note: click.echo(escape_text(note), err=True))
     with scaffold(opts.fmt):
         outcome = adopt(decls, opts.connection(), settings, callbacks)
     report = outcome.report

@@ -43,9 +43,9 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
 @click.option("--replace-unmanaged", is_flag=True, help="Overwrite objects at declared keys the ledger never recorded.")
 @click.option("--max-calls", type=click.IntRange(0), default=None, metavar="N",
               help="Refuse, changing nothing, when the plan needs more than N image_process calls.")
-@shared("yes", "pace", "max_delete", "max_cost", "prices", "lock_timeout", "quiet", "narrowing", "connection",
-        fmt=format_option(["text", "json"], "text for people; json: the report, with every output created, "
-                                            "replaced, deleted or failed."))
+@shared("yes", "pace", "max_delete", "max_cost", "prices", "lock_timeout", "quiet", "narrowing", "scope",
+        "connection", fmt=format_option(["text", "json"], "text for people; json: the report, with every output "
+                                                          "created, replaced, deleted or failed."))
 def apply_command(paths: tuple[Path, ...], plan_file: Path | None, prune: bool, replace_unmanaged: bool,
                   max_calls: int | None, opts: Options) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
@@ -56,7 +56,7 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, prune: bool, 
     saved = load_plan(plan_file) if plan_file is not None else None
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
                            saved_where=str(plan_file or ""), targets=narrowing.targets,
-                           replacements=narrowing.replacements)
+                           replacements=narrowing.replacements, scope=opts.scope())
     confirmed = opts.yes or saved is not None  # a saved plan was reviewed when it was made
     callbacks = Callbacks(show=lambda plan: show_plan(plan, opts.fmt), confirm=lambda plan: confirm_apply(plan, confirmed),
                           planning=gc_paused, check_cost=cost_check(book, opts),

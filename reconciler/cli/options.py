@@ -19,8 +19,10 @@ import click
 
 from reconciler.cli.durations import DURATION
 from reconciler.cli.endpoint import endpoint_callback
+from reconciler.cli.scoping import inventory_option, scope_options, scope_request
 from reconciler.errors import UsageError
 from reconciler.ops.compose import Connection
+from reconciler.plan.scope import ScopeRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -52,6 +54,13 @@ class Options:
     prices_file: Path | None = None
     target: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
+    inventory: tuple[str, ...] = ()
+    source_prefix: tuple[str, ...] = ()
+    shard: str | None = None
+
+    def scope(self) -> ScopeRequest:
+        """The part of the world ``--inventory``, ``--source-prefix`` and ``--shard`` ask for (``cli.scoping``)."""
+        return scope_request(self.inventory, self.source_prefix, self.shard)
 
     def connection(self) -> Connection:
         """The connection ``--endpoint``, ``--local`` and ``--state-dir`` select (the operation opens it)."""
@@ -104,6 +113,8 @@ _DECLARED: dict[str, Callable[[], list[Decorator]]] = {
     "prices": lambda: [click.option(
         "--prices", "prices_file", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
         help="Price table for the estimate (layout of the built-in reconciler/plan/prices.json).")],
+    "inventory": lambda: [inventory_option],  # declared in cli.scoping, with --source-prefix and --shard
+    "scope": lambda: [scope_options],
     "narrowing": lambda: [
         click.option("--target", "target", multiple=True, metavar="ADDRESS",
                      help="Plan only these outputs: a set, set.pipeline or set.pipeline.output. "

@@ -63,7 +63,7 @@ class ListingProgress:
                    "2 when it is not, 1 on error.")
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
-@shared("narrowing", "pace", "prices", "connection",
+@shared("narrowing", "scope", "pace", "prices", "connection",
         fmt=format_option(["text", "json", "markdown"], "text for terminals, json for machines "
                                                         "(schemas/plan.schema.json), markdown for PR comments."))
 def plan(paths: tuple[str, ...], full: bool, out: Path | None, detailed_exitcode: bool, prune: bool,
@@ -73,12 +73,14 @@ def plan(paths: tuple[str, ...], full: bool, out: Path | None, detailed_exitcode
     decls = load_declarations(list(paths))
     book = load_prices(opts.prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(opts.target, opts.replace, decls)
+    request = opts.scope()
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
         planned = plan_operation(decls, opts.connection(),
                                  targets=narrowing.targets, replacements=narrowing.replacements, prune=prune,
-                                 replace_unmanaged=replace_unmanaged, progress=progress, planning=gc_paused)
+                                 replace_unmanaged=replace_unmanaged, progress=progress, planning=gc_paused,
+                                 scope=request)
     finally:
         if progress is not None:
             progress.close()
@@ -90,13 +92,16 @@ def plan(paths: tuple[str, ...], full: bool, out: Path | None, detailed_exitcode
                              parallelism=opts.parallelism)
     stdout = sys.stdout
     fmt = opts.fmt
+    scope = list(planned.scope)  # each inventory report and its date, --source-prefix, --shard
     if fmt == "json":
-        write_json(result, stdout, {"estimate": estimate_data(estimate)})
+        write_json(result, stdout, {"estimate": estimate_data(estimate), **({"scope": scope} if scope else {})})
     elif fmt == "markdown":
+        stdout.write("".join(f"_{escape_text(n)}_\n\n" for n in scope))
         stdout.write(render_markdown(result, warnings=warnings))
         if result.has_changes:
             stdout.write("\n" + render_estimate_markdown(estimate))
     else:
+        stdout.write("".join(escape_text(n) + "\n" for n in scope))
         stdout.write(render_text(result, full=full, estimate=estimate_lines(estimate)))
     stdout.flush()
     for warning in warnings:

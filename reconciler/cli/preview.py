@@ -19,6 +19,7 @@ from reconciler.errors import StateError
 from reconciler.ops.preview import preview as preview_operation
 from reconciler.plan.prices import load_prices
 from reconciler.plan.samples import DEFAULT_SAMPLES, size_ratios
+from reconciler.render.escape import escape_text
 from reconciler.render.estimate import estimate_lines
 from reconciler.render.gallery import render_gallery, render_preview_markdown
 
@@ -31,14 +32,14 @@ DEFAULT_OUT = Path(".cosrecon/preview")
               metavar="N", help="Sources sampled per output address that would be created or replaced.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True,
               metavar="DIR", help="Where the gallery (index.html), preview.md and the images go.")
-@shared("pace", "prices", "connection")
+@shared("inventory", "pace", "prices", "connection")
 def preview(paths: tuple[str, ...], samples: int, out: Path, opts: Options) -> None:
     """Fetch sample results of the rules the plan would run (processing during download) into a gallery.
     Writes nothing to any bucket; requests are paced by --max-qps."""
     decls = load_declarations(list(paths))
     book = load_prices(opts.prices_file)
-    plan, result = preview_operation(decls, opts.connection(), out, samples=samples,
-                                     max_qps=opts.max_qps)
+    plan, result = preview_operation(decls, opts.connection(), out, samples=samples, max_qps=opts.max_qps,
+                                     scope=opts.scope(), notes=lambda note: click.echo(escape_text(note), err=True))
     markdown = render_preview_markdown(result)
     try:
         (out / "index.html").write_text(render_gallery(result), encoding="utf-8")
