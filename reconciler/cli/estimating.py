@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from reconciler.cli.options import Options
 from reconciler.model import Declaration, Plan
 from reconciler.plan.estimate import Estimate, Pace, build_estimate, check_cost
 from reconciler.plan.prices import PriceBook
@@ -14,16 +15,17 @@ def estimate_plan(plan: Plan, decls: Sequence[Declaration], book: PriceBook, *, 
     return build_estimate(plan, decls, book, Pace(max_qps, parallelism), ratios=ratios)
 
 
-def cost_check(book: PriceBook, max_cost: float | None, *, max_qps: float, parallelism: int,
-               allow_unpriced: bool = False,
+def cost_check(book: PriceBook, opts: Options,
                warn: Callable[[str], None] = lambda _: None) -> Callable[[Plan, Sequence[Declaration]], None]:
-    """``apply --max-cost``: a check that refuses (``BudgetExceeded``) a plan whose estimate exceeds ``max_cost``
-    or cannot be complete (``plan.estimate.check_cost``) — with ``allow_unpriced`` (``--max-cost-unpriced allow``)
-    it bounds the priced items and ``warn``s naming the others; accepts every plan when ``max_cost`` is None."""
+    """``--max-cost`` (apply, upload): a check that refuses (``BudgetExceeded``) a plan whose estimate exceeds it or
+    cannot be complete (``plan.estimate.check_cost``) — with ``--max-cost-unpriced allow`` it bounds the priced
+    items and ``warn``s naming the others; accepts every plan without ``--max-cost``."""
+    max_cost = opts.max_cost
+
     def check(plan: Plan, decls: Sequence[Declaration]) -> None:
         if max_cost is not None:
-            estimate = estimate_plan(plan, decls, book, max_qps=max_qps, parallelism=parallelism)
-            left = check_cost(estimate, max_cost, allow_unpriced=allow_unpriced)
+            estimate = estimate_plan(plan, decls, book, max_qps=opts.max_qps, parallelism=opts.parallelism)
+            left = check_cost(estimate, max_cost, allow_unpriced=opts.max_cost_unpriced == "allow")
             if left:
                 warn(f"--max-cost {max_cost:g} bounds the priced fees only; not bounded: {left}")
 

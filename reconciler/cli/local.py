@@ -13,7 +13,7 @@ from reconciler import credentials
 from reconciler.cli.endpoint import endpoint_callback
 from reconciler.render.escape import escape_text
 
-from reconciler.cli.options import connection_from_options
+from reconciler.cli.options import Options
 from reconciler.ops.bucket import create_bucket
 from reconciler.errors import UsageError
 
@@ -58,7 +58,7 @@ def serve(root: Path, host: str, port: int, buckets: tuple[str, ...], ci_qps: fl
     for name in buckets:
         if not valid_bucket_name(name):
             raise UsageError(f"--bucket {name!r}: bucket names are lower-case letters, digits and '-'")
-    credentials.environment()  # both or neither: never the public pair because one of the two is missing
+    credentials.from_environment()  # both or neither: never the public pair because one of the two is missing
     try:
         server = LocalServer(root, host=host, port=port, buckets=buckets, ci_qps=ci_qps, latency_ms=latency_ms,
                              fail_rate=fail_rate, throttle_rate=throttle_rate, seed=seed,
@@ -124,7 +124,7 @@ def bucket_create(name: str, endpoint: str, region: str) -> None:
 
     if not valid_bucket_name(name):
         raise UsageError(f"{name!r}: bucket names are lower-case letters, digits and '-'")
-    made = create_bucket(connection_from_options(endpoint, False, None), name, region)
+    made = create_bucket(Options(endpoint=endpoint).connection(), name, region)
     click.echo(f"Bucket {name} {'created' if made else 'already exists'} on {endpoint}.")
 
 

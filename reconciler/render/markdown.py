@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from reconciler.model import ActionKind, Plan
 from reconciler.render.escape import escape_text
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
-from reconciler.render.notes import is_green, set_notes
+from reconciler.render.notes import set_notes
 from reconciler.render.text import CONVERGED, summary_line
 
 COMMENT_LIMIT = 65_535
@@ -95,7 +95,7 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MAR
     the per-object lists are cut first, then the table and the warnings; the summary, estimate and links stay."""
     tail = "".join(f"{_short(escape_text(link))}\n" for link in links)
     tail = _first_lines("\n" + tail, limit // 4) if tail else ""
-    head = f"{marker}\n### cosrecon plan\n\n**{CONVERGED if is_green(plan) else summary_line(plan)}**\n\n"
+    head = f"{marker}\n### cosrecon plan\n\n**{CONVERGED if plan.is_green else summary_line(plan)}**\n\n"
     estimate = _first_lines(estimate, limit // 2 - len(head) - len(tail) - len(CUT_NOTE))
     out = _Budget(limit, len(estimate) + 2 + len(tail) + len(CUT_NOTE))
     out.add(head)

@@ -13,7 +13,6 @@ import jsonschema
 from reconciler.model import Ledger, LedgerEntry, ObjectInfo, Plan
 from reconciler.plan.planner import build_set_plan
 from reconciler.render import render_markdown, render_text
-from reconciler.render.notes import is_green
 from reconciler.state.ledger import JournalRecord, Segment, merge, segment_from_data, segment_to_data
 from reconciler.state.ledger_file import parse_ledger, render_ledger
 from tests.planner.conftest import B, decl
@@ -43,7 +42,7 @@ def test_the_plan_skips_it_once_until_it_changes() -> None:
     plan = build_set_plan(D, sources, {}, ledger)
     assert [c.key for c in plan.calls] == ["a/ok.jpg"] and plan.unprocessable == ("a/fake.png",)
     only = build_set_plan(D, [ObjectInfo("a/fake.png", "e1")], {}, ledger)
-    assert is_green(Plan((only,)))  # only such skips remain: --detailed-exitcode 0
+    assert Plan((only,)).is_green  # only such skips remain: --detailed-exitcode 0
     text = render_text(Plan((only,)))
     assert text.count("a/fake.png") == 1
     assert "skipped: not an image (fix or exclude it): 1 source Cloud Infinite refused (a/fake.png)" in text
