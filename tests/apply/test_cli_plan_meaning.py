@@ -160,6 +160,9 @@ pipelines:
     for verb in ("validate", "plan"):
         code, out, err = run(server, verb, str(path))
         assert code == 0, err
-        assert (f"{path}: $.pipelines.photos.outputs.avif.rule: warning: format/avif needs image advanced compression "
-                "enabled on bucket src-1250000000 first (https://cloud.tencent.com/document/product/436/42215)") in err
-        assert f"{path}: $.pipelines.photos.outputs.styled.rule: warning: style name 'thumb-small' contains '-'" in err
+        # located like errors (issue 26): file:line:col of the rule
+        assert (f"{path}:10:" in err and ": $.pipelines.photos.outputs.avif.rule: warning: format/avif needs image "
+                "advanced compression enabled on bucket src-1250000000 first "
+                "(https://cloud.tencent.com/document/product/436/42215)") in err
+        assert f"{path}:11:" in err
+        assert ": $.pipelines.photos.outputs.styled.rule: warning: style name 'thumb-small' contains '-'" in err
