@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from reconciler.apply.adopt import adopt
@@ -71,6 +71,7 @@ class Callbacks:
     warn: Callable[[str], None] = _ignore
     check_cost: Callable[[Plan, Sequence[Declaration]], None] = _accept
     planning: Callable[[], AbstractContextManager[object]] = nullcontext  # the CLI pauses the cyclic GC in it
+    pace: Callable[[Plan, Sequence[Declaration]], float] | None = None  # --max-qps not given: chosen for the plan
 
 
 @dataclass(frozen=True)
@@ -108,4 +109,6 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
         check_budget(plan, options)
         callbacks.check_cost(plan, decls)
         callbacks.confirm(plan)
+        if callbacks.pace is not None:
+            options = replace(options, max_qps=callbacks.pace(plan, decls))
         return Outcome(plan, apply_plan(plan, decls, backend, options, locks=locks))

@@ -8,17 +8,20 @@ unlock: break a set's lock by its id (as ``terraform force-unlock``).
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace as replaced
 from pathlib import Path
+from typing import Any
 
 import click
 
 from reconciler.apply.backend import DEFAULT_POOL_SIZE
 from reconciler.apply.contract import ApplyReport
 from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
+from reconciler.cli.backfill import Backfill, backfill_options, failures_written
 from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
-from reconciler.cli.estimating import cost_check
+from reconciler.cli.estimating import chosen_pace, cost_check
 from reconciler.cli.options import backend_from_options, backend_options, prices_option
 from reconciler.cli.running import (confirm_apply, report_when_stopped, run_buckets, run_options, show_plan,
                                      sigterm_as_interrupt)
@@ -51,8 +54,10 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True, metavar="N",
               help="image_process calls (and deletes) in flight at once, 1-256.")
-@click.option("--max-qps", type=click.FloatRange(0), default=100.0, show_default=True, metavar="QPS",
-              help="image_process calls per second (CI allows 100; 50 in finance and overseas regions; 0: no limit).")
+@click.option("--max-qps", type=click.FloatRange(0), default=None, metavar="QPS",
+              help="image_process calls per second (CI allows 100; 50 in finance and overseas regions; 0: no "
+                   "limit). Default: CI's limit for the region, or 60 % of it when the run would last over an hour "
+                   "(headroom for uploads with Pic-Operations, which share the limit).")
 @click.option("--prune", is_flag=True, help="Delete recorded outputs that are no longer declared.")
 @click.option("--replace-unmanaged", is_flag=True, help="Overwrite objects at declared keys the ledger never recorded.")
 @click.option("--max-calls", type=click.IntRange(0), default=None, metavar="N",
@@ -69,20 +74,24 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
               help="text for people; json: the report, with every output created, replaced, deleted or failed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @narrowing_options
+@backfill_options
 @backend_options
-def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, parallelism: int, max_qps: float,
-                  prune: bool, replace_unmanaged: bool, max_calls: int | None, max_delete: int | None,
-                  max_cost: float | None, prices_file: Path | None, lock_timeout: float, fmt: str, quiet: bool,
-                  target: tuple[str, ...], replace: tuple[str, ...], endpoint: str | None, local: bool,
-                  state_dir: Path | None) -> None:
+def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, parallelism: int,
+                  max_qps: float | None, prune: bool, replace_unmanaged: bool, max_calls: int | None,
+                  max_delete: int | None, max_cost: float | None, prices_file: Path | None, lock_timeout: float,
+                  fmt: str, quiet: bool, target: tuple[str, ...], replace: tuple[str, ...], endpoint: str | None,
+                  local: bool, state_dir: Path | None, **long_run: Any) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
+    backfill = Backfill(**long_run)
+    limit = backfill.time_limit()  # first: --max-duration bounds the whole command
     if plan_file is not None and (target or replace):
         raise UsageError("--target and --replace are decided when the plan is made (`cosrecon plan --target ... "
                          "--out FILE`), not with --plan")
     decls = load_declarations(list(paths))
     book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(target, replace, decls)
-    options = run_options(parallelism, max_qps, max_calls, max_delete, lock_timeout, quiet or fmt == "json")
+    options = run_options(parallelism, 100.0 if max_qps is None else max_qps, max_calls, max_delete, lock_timeout, quiet or fmt == "json")
+    options = replaced(options, **backfill.engine_options(yes, limit))
     saved = load_plan(plan_file) if plan_file is not None else None
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
                            saved_where=str(plan_file or ""), targets=narrowing.targets,
@@ -91,11 +100,15 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     callbacks = Callbacks(show=lambda plan: show_plan(plan, fmt), confirm=lambda plan: confirm_apply(plan, confirmed),
                           planning=gc_paused, check_cost=cost_check(book, max_cost, max_qps=max_qps,
                                                                     parallelism=parallelism),
+                          pace=None if max_qps is not None else lambda plan, sets: chosen_pace(plan, sets, book),
                           warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
-    with sigterm_as_interrupt(), report_when_stopped(fmt):
-        with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls), pool_size=pool) as backend:
-            outcome = run_sets(decls, backend, settings, callbacks)
+    with sigterm_as_interrupt(), failures_written(backfill.failures_out) as write_failures:
+        with report_when_stopped(fmt):
+            with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls),
+                                      pool_size=pool) as backend:
+                outcome = run_sets(decls, backend, settings, callbacks)
+        write_failures(outcome.report)
     _finish(outcome.plan, outcome.report, fmt)
     for step in next_steps(outcome.plan, shlex.join(map(str, paths))):  # what stands between this and a green plan
         click.echo(step, err=fmt == "json")

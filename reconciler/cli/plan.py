@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 import click
+from click.core import ParameterSource
 
 from reconciler.apply.refusal_warnings import refusal_warnings
 from reconciler.apply.resets import reset_warnings
@@ -109,7 +110,9 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
         save_plan(result, out)
     warnings = [str(w) for w in plan_warnings(targeted_declarations(decls, narrowing.targets), result)]
     warnings += [f"Warning: {w}" for w in reset_warnings(result) + owned]
-    estimate = estimate_plan(result, targeted_declarations(decls, narrowing.targets), book, max_qps=max_qps,
+    given = click.get_current_context().get_parameter_source("max_qps") is not ParameterSource.DEFAULT
+    estimate = estimate_plan(result, targeted_declarations(decls, narrowing.targets), book,
+                             max_qps=max_qps if given else None,  # apply's default pace: estimate.default_qps
                              parallelism=parallelism)
     stdout = sys.stdout
     if fmt == "json":

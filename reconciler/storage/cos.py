@@ -219,7 +219,8 @@ class CosStorage:
             return None
         return ObjectInfo(key=key, etag=_strip_etag(headers.get("ETag")),
                           size=int(headers.get("Content-Length") or 0),
-                          last_modified=str(headers.get("Last-Modified") or ""))
+                          last_modified=str(headers.get("Last-Modified") or ""),
+                          content_type=str(headers.get("Content-Type") or ""))
 
     def get_object(self, bucket: str, key: str) -> bytes:
         def fetch() -> bytes:
