@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.apply.contract import ApplyOptions
 from reconciler.apply.engine import apply_plan
 from reconciler.apply.ordering import Order
