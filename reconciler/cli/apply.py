@@ -85,7 +85,7 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     saved = load_plan(plan_file) if plan_file is not None else None
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
                            saved_where=str(plan_file or ""), targets=narrowing.targets,
-                           replacements=narrowing.replacements)
+                           replacements=narrowing.replacements, engine=backfill.executor())
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
     callbacks = Callbacks(show=lambda plan: show_plan(plan, fmt), confirm=lambda plan: confirm_apply(plan, confirmed),
                           planning=gc_paused, check_cost=cost_check(book, max_cost, max_qps=max_qps,

@@ -20,7 +20,9 @@ from reconciler.apply.ordering import Order
 from reconciler.apply.stopping import RunStopped
 from reconciler.apply.timebox import TimeLimit
 from reconciler.cli.durations import DURATION
-from reconciler.errors import Aborted
+from reconciler.apply.batch import BatchSettings, batch_executor
+from reconciler.apply.workflow import Executor
+from reconciler.errors import Aborted, UsageError
 from reconciler.render.escape import escape_text
 from reconciler.render.failures import failure_lines
 
@@ -45,6 +47,12 @@ def backfill_options(command: F) -> F:
         click.option("--failures-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      metavar="FILE", help="Write every output not made as JSON Lines (set, address, bucket, key, "
                                           "source, error class) to FILE."),
+        click.option("--via", type=click.Choice(["calls", "batch"]), default="calls", show_default=True,
+                     help="calls: make the image_process calls; batch: hand them to Cloud Infinite batch jobs (one "
+                          "per output), then collect what they made (needs --queue; see docs/backfill.md)."),
+        click.option("--queue", default=None, metavar="QUEUE_ID", help="The CI queue of --via batch's jobs."),
+        click.option("--wait", is_flag=True, help="With --via batch: poll until the jobs end and collect their "
+                                                  "outputs (else a later apply does, exit 3 meanwhile)."),
     ]):
         command = option(command)
     return command
@@ -59,6 +67,21 @@ class Backfill:
     canary: int = 0
     max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE * 100
     failures_out: Path | None = None
+    via: str = "calls"
+    queue: str | None = None
+    wait: bool = False
+
+    def executor(self) -> Executor | None:
+        """The engine of ``--via batch`` (None: the calls themselves)."""
+        if self.via != "batch":
+            if self.queue or self.wait:
+                raise UsageError("--queue and --wait go with --via batch")
+            return None
+        if not self.queue:
+            raise UsageError("--via batch needs --queue QUEUE_ID (CI runs a batch job in a queue)")
+        if self.canary or self.max_duration is not None:
+            raise UsageError("--canary and --max-duration are for --via calls; a batch job runs on CI's side")
+        return batch_executor(BatchSettings(self.queue, self.wait))
 
     def time_limit(self) -> TimeLimit | None:
         """The deadline, counted from now (call it first thing: the whole command is bounded)."""

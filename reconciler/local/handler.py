@@ -166,7 +166,7 @@ class Handler(BaseHTTPRequestHandler):
         hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         bucket: str | None = None
         region = "ap-local"
-        marker = ".pic." if ".pic." in hostname else ".cos."  # <bucket>.pic.<region>: the CI style API's host
+        marker = ".pic." if ".pic." in hostname else ".ci." if ".ci." in hostname else ".cos."  # CI's hosts
         if marker in hostname and not hostname.startswith("service.cos."):
             bucket, _, rest = hostname.partition(marker)
             region = rest.split(".myqcloud.com")[0] or region
@@ -174,7 +174,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise CosError("InvalidBucketName", "The bucket name in the Host header is not valid.")
         return Request(method, bucket, region, host, key, query, headers,
                        params={k: v for k, v in query if k.lower() not in AUTH_FIELDS},
-                       body=self._body(headers), request_id=request_id)
+                       body=self._body(headers), request_id=request_id,
+                       service="ci" if marker == ".ci." and bucket is not None else "cos")
 
     def _authenticate(self, req: Request) -> None:
         try:

@@ -180,6 +180,7 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)
     body: RequestBody = field(default_factory=empty_body)
     request_id: str = ""
+    service: str = "cos"  # "ci" for Cloud Infinite's host, <bucket>.ci.<region>.myqcloud.com (``batchjobs``)
 
 
 @dataclass(frozen=True)
