@@ -33,9 +33,7 @@ class HasPlan(Protocol):
 
 
 R = TypeVar("R", bound=HasPlan)
-SHIFT = 1 << 40  # calls per apply, at most
-TOP = 10 ** 17  # above every ``sortable_time`` (17 digits)
-UNKNOWN = 2 * TOP
+UNKNOWN = 2 * 10 ** 17  # after every ``sortable_time`` (17 digits)
 
 
 def _known_mtimes(set_plan: SetPlan) -> Sequence[int] | None:
@@ -58,23 +56,25 @@ class OrderedCalls(Sequence[tuple[R, Call]], Generic[R]):
                 self.call_of.extend(range(n))
             return
         newest = order is Order.NEWEST
-        # one int a call: (the time, turned for the order) * 2^40 + the call's number in plan order — a list of ints
-        # sorts in C and holds no tuple per call; ties keep plan order, unknown times (UNKNOWN) go last
-        keys: list[int] = []
+        # every call's time in one int array (unknown: last in either order), then one stable sort of the call
+        # numbers by it (reverse=True keeps ties in plan order too); no tuple or big int per call
+        times = array("q")
         starts: list[int] = []
         for run in runs:
-            starts.append(len(keys))
-            base = len(keys)
-            mtimes = _known_mtimes(run.plan)
-            n = len(run.plan.calls)
+            starts.append(len(times))
+            mtimes, n = _known_mtimes(run.plan), len(run.plan.calls)
             if mtimes is None:
-                keys.extend(UNKNOWN * SHIFT + base + i for i in range(n))
+                times.extend([-1 if newest else UNKNOWN] * n)
+            elif newest:
+                times.extend(mtimes)
             else:
-                keys.extend(((TOP - t if newest else t) if t >= 0 else UNKNOWN) * SHIFT + base + i
-                            for i, t in enumerate(mtimes))
-        keys.sort()
-        for key in keys:
-            g = key % SHIFT
+                times.extend(t if t >= 0 else UNKNOWN for t in mtimes)
+        ranked = sorted(range(len(times)), key=times.__getitem__, reverse=newest)
+        if len(starts) == 1:
+            self.run_of = array("l", [0]) * len(ranked)
+            self.call_of = array("q", ranked)
+            return
+        for g in ranked:
             r = bisect_right(starts, g) - 1  # the last run starting at or before g (empty runs start there too)
             self.run_of.append(r)
             self.call_of.append(g - starts[r])

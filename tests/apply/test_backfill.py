@@ -283,3 +283,21 @@ def test_backfill_workflow_slice_step_posts_the_remaining_count(server: LocalSer
                             text=True, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "remaining=0" in outputs.read_text().splitlines() and process_calls(server) == 300
+
+
+def test_ordered_calls_across_sets_with_unknown_times() -> None:
+    from reconciler.apply.ordering import OrderedCalls
+    from reconciler.model import Call, SetPlan
+
+    def run_of(keys: str, mtimes: list[int] | None) -> object:
+        calls = tuple(Call("b", k, "e", (), ()) for k in keys)
+
+        class Run:
+            plan = SetPlan("s", "d", "0", (), calls, {}, source_mtimes=mtimes)
+        return Run()
+
+    runs = [run_of("ab", [5, -1]), run_of("c", None), run_of("def", [7, 5, 3]), run_of("", [])]
+    assert "".join(c.key for _, c in OrderedCalls(runs, Order.NEWEST)) == "daefbc"  # ties in plan order, unknown last
+    assert "".join(c.key for _, c in OrderedCalls(runs, Order.OLDEST)) == "faedbc"
+    assert "".join(c.key for _, c in OrderedCalls(runs, Order.KEY)) == "abcdef"
+    assert OrderedCalls(runs, Order.NEWEST)[1][0] is runs[0] and len(OrderedCalls(runs)) == 6
