@@ -71,11 +71,13 @@ def test_time_box_stops_before_the_deadline_and_the_next_run_repeats_no_call(
     made = process_calls(server)
     assert 50 <= made <= 100  # stopped dispatching in time for in-flight calls to end before the deadline
     report = stopped.value.report
-    assert report.created == made and report.failed == 0 and report.planned_calls == 600
+    # every call made is recorded, or (its output not listed yet as the box closed) reported Stopped: never lost
+    assert report.created + report.failed == made and report.planned_calls == 600
+    assert {f.code for f in report.failures} <= {"Stopped"} and report.failed <= 4
     assert f"made {made} of 600 calls; {600 - made} remaining" in stopped.value.message
     assert stopped.value.exit_code == 3
     # what was made is compacted: the next plan has exactly the rest, and the next run makes only those
-    plan = make_plan(decls, backend)
+    plan = make_plan(decls, backend)  # an output made but not recorded is adopted by its journaled intent
     assert plan.calls == 600 - made
     report = apply_plan(plan, decls, backend, ApplyOptions(parallelism=4, max_qps=0))
     assert report.created == 600 - made and process_calls(server) == 600
