@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from datetime import datetime
 
 from reconciler.apply.batchrecords import RECORDS, JobRecord, job_name, read_records, url_list
-from reconciler.apply.bookkeeping import SetRun, failure
+from reconciler.apply.bookkeeping import SetRun
 from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike
 from reconciler.apply.engine import Engine
 from reconciler.apply.stopping import WorkRemains
@@ -30,6 +30,15 @@ from reconciler.state.ledger import JournalRecord
 from reconciler.state.locks import HeldLock
 from reconciler.storage import BatchJobs, Storage
 from reconciler.storage.jobs import JobInfo, JobRequest
+
+
+@dataclass(frozen=True)
+class _Output:
+    """An expected output of a job, as the tally's rows name it."""
+
+    address: str
+    bucket: str
+    key: str
 
 
 @dataclass(frozen=True)
@@ -211,7 +220,7 @@ class BatchEngine(Engine):
             made = _stamp(head.last_modified) if head is not None else None
             if head is None or since is None or made is None or made < since:  # both in whole seconds
                 why = f"batch job {record.job_id} ended {record.state}; the output is not there (or older)"
-                self.tally.fail(failure(run, record.address, record.out_bucket, key, source, None, why))
+                self.tally.fail(run, _Output(record.address, record.out_bucket, key), source, None, why)
                 continue
             entry = LedgerEntry(record.out_bucket, key, record.address, source, etag, record.fingerprint, head.etag,
                                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(made)))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.options import backend_options, connection_from_options
+from reconciler.cli.options import Options, shared
 from reconciler.declare.load import load_declarations
 from reconciler.errors import UsageError
 from reconciler.ops.jobs import cancel, jobs
@@ -16,12 +16,12 @@ from reconciler.render.escape import escape_text
 
 @click.command("jobs")
 @click.argument("words", nargs=-1, metavar="[PATH...] | cancel JOB_ID PATH...")
-@backend_options
-def jobs_command(words: tuple[str, ...], endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+@shared("connection")
+def jobs_command(words: tuple[str, ...], opts: Options) -> None:
     """The batch jobs `apply --via batch` submitted for the sets declared in PATHs (default: the current folder),
     with their state as Cloud Infinite gives it; `jobs cancel JOB_ID PATH...` cancels one of them (the next apply
     records what it made and plans the rest again)."""
-    connection = connection_from_options(endpoint, local, state_dir)
+    connection = opts.connection()
     if words[:1] == ("cancel",):
         if len(words) < 3:
             raise UsageError("usage: cosrecon jobs cancel JOB_ID PATH...")
