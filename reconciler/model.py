@@ -99,6 +99,7 @@ class ObjectInfo:
     etag: str
     size: int = 0
     last_modified: str = ""
+    content_type: str = ""  # as a HEAD shows it ("" from a listing, which does not show it)
 
 
 class SourceList(Sequence[ObjectInfo]):
@@ -376,6 +377,9 @@ class SetPlan:
     # shown once as "skipped: not an image"; they do not make a plan not green
     unprocessable: Sequence[str] = ()
     rates: Mapping[str, float] = field(default_factory=dict)  # the ledger's measured seconds per call, by kind
+    # each call's source's LastModified (``observe.listing.sortable_time``; -1: not shown), parallel to ``calls``,
+    # for ``apply --order``; None when not known (a saved plan read back): calls then go in plan order
+    source_mtimes: Sequence[int] | None = None
 
     def sized_calls(self) -> Iterator[tuple[Call, int | None]]:
         """Each call with its source's size (None when unknown)."""
