@@ -92,7 +92,8 @@ def _pace() -> list[Decorator]:
                      help="image_process calls (and deletes) in flight at once, 1-256."),
         click.option("--max-qps", type=click.FloatRange(0), default=100.0, show_default=True, metavar="QPS",
                      help="image_process calls per second (CI allows 100; 50 in finance and overseas regions; "
-                          "0: no limit)."),
+                          "0: no limit). apply and plan, when it is not given: CI's limit for the region, or 60 % "
+                          "of it when the run would last over an hour (docs/backfill.md)."),
     ]
 
 

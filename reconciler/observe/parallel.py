@@ -3,11 +3,13 @@ common prefixes (a delimiter listing, from storages that offer ``LevelListing``)
 then given back in COS's order, so a consumer cannot tell it from one listing.
 
 The first page (1000 objects) is listed as usual: a listing that ends there costs no extra request. When there is
-more, a delimiter listing of the prefix gives the objects directly under it and its common prefixes (its
-"folders"); while there are fewer units than ``2 x workers`` and the split is less than ``MAX_DEPTH`` levels deep,
-every folder is split again the same way. Units (a single object, or a folder to list) are sorted by key: a
-folder's keys all start with its name and an object outside it does not, so that order is COS's order of keys.
-What the first page gave is skipped (the folder holding its last key is listed after that key). At most
+more, one delimiter page of the prefix gives the objects directly under it and its common prefixes ("folders"); a
+prefix holding a single folder and nothing else is descended into (at most ``MAX_DESCENT`` levels, one small
+request each). When that page is complete and at least two folders remain past what the first page gave, the
+folders are listed concurrently; otherwise (a flat prefix, more than one delimiter page of entries, one folder)
+the one-stream listing simply goes on, having spent at most a few small requests. Units (a single object, or a
+folder to list) are in key order: a folder's keys all start with its name and an object outside it does not, so
+that order is COS's order of keys. The folder holding the first page's last key is listed after that key. At most
 ``workers`` folders are listed at once, and only folders listed ahead of the one being given back are held.
 """
 
@@ -22,28 +24,24 @@ from reconciler.model import ObjectInfo
 from reconciler.storage import LevelListing, Storage
 
 WORKERS = 8  # folders listed at once, per listing
-MAX_DEPTH = 2  # delimiter levels split at most
+MAX_DESCENT = 3  # single-folder levels descended into
 PAGE = 1000
 
 Unit = ObjectInfo | tuple[str, str]  # an object directly under a level, or (folder, list after this key)
 
 
-def split(storage: LevelListing, bucket: str, prefix: str, wanted: int) -> list[ObjectInfo | str]:
-    """The units covering ``prefix``, in key order: folders split level by level until ``wanted`` or ``MAX_DEPTH``."""
-    units: list[ObjectInfo | str] = [prefix]
-    for _ in range(MAX_DEPTH):
-        if len(units) >= wanted or not any(isinstance(u, str) for u in units):
-            break
-        expanded: list[ObjectInfo | str] = []
-        for unit in units:
-            if isinstance(unit, str):
-                objects, folders = storage.list_level(bucket, unit)
-                expanded += objects
-                expanded += folders
-            else:
-                expanded.append(unit)
-        units = sorted(expanded, key=lambda u: u if isinstance(u, str) else u.key)
-    return units
+def split(storage: LevelListing, bucket: str, prefix: str) -> list[ObjectInfo | str] | None:
+    """The units covering ``prefix`` in key order (objects directly under the level, and folders); None when one
+    delimiter page does not hold the whole level."""
+    for _ in range(MAX_DESCENT + 1):
+        objects, folders, truncated = storage.list_level(bucket, prefix)
+        if truncated:
+            return None
+        if objects or len(folders) != 1:
+            units: list[ObjectInfo | str] = [*objects, *folders]
+            return sorted(units, key=lambda u: u if isinstance(u, str) else u.key)
+        prefix = folders[0]
+    return None
 
 
 def _after(units: list[ObjectInfo | str], last: str) -> list[Unit]:
@@ -68,14 +66,15 @@ def parallel_objects(storage: Storage, bucket: str, prefix: str = "", workers: i
     if len(first) < PAGE or workers < 2 or not isinstance(storage, LevelListing):
         yield from stream
         return
-    units = _after(split(storage, bucket, prefix, 2 * workers), first[-1].key)
-    if sum(isinstance(u, tuple) for u in units) < 2:  # one folder (or none): nothing to list side by side
+    units = split(storage, bucket, prefix)
+    rest = _after(units, first[-1].key) if units is not None else []
+    if sum(isinstance(u, tuple) for u in rest) < 2:  # nothing to list side by side: the one stream goes on
         yield from stream
         return
     close = getattr(stream, "close", None)
     if callable(close):  # the one-stream listing is abandoned after its first page
         close()
-    yield from _concurrently(storage, bucket, units, workers)
+    yield from _concurrently(storage, bucket, rest, workers)
 
 
 def _concurrently(storage: Storage, bucket: str, units: list[Unit], workers: int) -> Iterator[ObjectInfo]:

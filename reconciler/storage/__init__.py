@@ -134,8 +134,9 @@ class LevelListing(Protocol):
     """A storage that can list one level of a prefix with the ``/`` delimiter (``CosStorage``, ``MemoryStorage``):
     what ``observe.parallel`` splits a listing with."""
 
-    def list_level(self, bucket: str, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
-        """The objects directly under ``prefix`` and its common prefixes (each ending with ``/``), in key order."""
+    def list_level(self, bucket: str, prefix: str) -> tuple[list[ObjectInfo], list[str], bool]:
+        """One delimiter page (up to 1000 entries): the objects directly under ``prefix``, its common prefixes (each
+        ending with ``/``), in key order, and whether more entries follow (the level is then incomplete)."""
         ...
 
 

@@ -210,21 +210,11 @@ class CosStorage:
             if not marker:
                 return
 
-    def list_level(self, bucket: str, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
-        """One level under ``prefix`` (delimiter ``/``): its objects and common prefixes, every page of them."""
-        objects: list[ObjectInfo] = []
-        folders: list[str] = []
-        marker = ""
-        while True:
-            page = self._call("list", bucket, prefix, lambda: self._list_page(bucket, prefix, marker, "/")
-                              if self._fast_listing else _sdk_page(self._client, bucket, prefix, marker, "/"))
-            objects += page.objects
-            folders += page.folders
-            if not page.truncated:
-                return objects, folders
-            marker = page.next_marker
-            if not marker:
-                return objects, folders
+    def list_level(self, bucket: str, prefix: str) -> tuple[list[ObjectInfo], list[str], bool]:
+        """The first page of a delimiter (``/``) listing of ``prefix``: objects, common prefixes, truncated."""
+        page = self._call("list", bucket, prefix, lambda: self._list_page(bucket, prefix, "", "/")
+                          if self._fast_listing else _sdk_page(self._client, bucket, prefix, "", "/"))
+        return page.objects, page.folders, page.truncated
 
     def _list_page(self, bucket: str, prefix: str, marker: str, delimiter: str = "") -> _Page:
         """One GET bucket page through the SDK's own request path (config, URL, CosS3Auth signing, session,

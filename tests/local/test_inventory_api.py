@@ -3,6 +3,7 @@ cos-python-sdk-v5 as an application calls it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,3 +49,23 @@ def test_bad_configurations_are_refused_and_change_nothing(client: Any, bucket: 
         client.put_bucket_inventory(Bucket=bucket, Id="bad", InventoryConfiguration={**CONFIG, **change})
     assert refused.value.get_status_code() == 400
     assert client.list_bucket_inventory_configurations(Bucket=bucket).get("InventoryConfiguration") is None
+
+
+def test_local_inventory_writes_a_report_into_a_store_no_server_runs_on(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import main
+    from reconciler.local import LocalServer
+    from reconciler.observe.inventory import read_report, report_objects
+    from reconciler.ops.compose import open_backend
+
+    root = tmp_path / "store"
+    with LocalServer(root, buckets=["src-1250000000", "inv-1250000000"]) as server:
+        server.store.put("src-1250000000", "a b+c.jpg", b"x")
+    result = CliRunner().invoke(main, ["local", "inventory", "src-1250000000", "--destination", "inv-1250000000",
+                                       "--root", str(root)], env={"COSRECON_ENDPOINT": ""})
+    assert result.exit_code == 0, result.output
+    with open_backend(local_root=root) as backend:
+        storage = backend.storage("ap-guangzhou")
+        report = read_report(storage, "inv-1250000000", "1250000000/src-1250000000/cosrecon/")
+        assert [o.key for o in report_objects(storage, report)] == ["a b+c.jpg"]

@@ -135,3 +135,22 @@ def test_each_data_file_is_fetched_once_for_every_prefix_listed(storage: MemoryS
     assert [o.key for o in listing.list_objects(SRC, "out/")] == ["out/a.jpg"]
     assert [o.key for o in listing.list_objects(SRC, "img/", start_after="img/a.jpg")] == ["img/b.jpg"]
     assert sum(1 for k in gets if k.endswith(".csv.gz")) == 1
+
+
+def test_a_report_of_versions_gives_current_objects_and_other_formats_are_refused(storage: MemoryStorage) -> None:
+    schema = "Appid, Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag"
+
+    def row(key: str, latest: str, marker: str) -> str:
+        return f'"1","{SRC}","{key}","v1","{latest}","{marker}","3","2026-12-01T10:00:00.000Z","e"\n'
+
+    publish(storage, [row("old.jpg", "false", "false"), row("gone.jpg", "true", "true"), row("now.jpg", "true", "false")],
+            schema=schema)
+    report = read_report(storage, INV, FOLDER)
+    assert [o.key for o in report_objects(storage, report)] == ["now.jpg"]
+    key = f"{FOLDER}20261207/manifest.json"
+    manifest = json.loads(storage.get_object(INV, key))
+    text = json.dumps({**manifest, "fileFormat": "ORC"}).encode()
+    storage.put_object(INV, key, text)
+    storage.put_object(INV, f"{FOLDER}20261207/manifest.checksum", hashlib.md5(text).hexdigest().encode())
+    with pytest.raises(InventoryError, match="fileFormat 'ORC'"):
+        read_report(storage, INV, key)

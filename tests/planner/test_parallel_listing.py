@@ -17,17 +17,19 @@ class LevelMemory(MemoryStorage):
 
     levels = 0
 
-    def list_level(self, bucket: str, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
+    def list_level(self, bucket: str, prefix: str) -> tuple[list[ObjectInfo], list[str], bool]:
         self.levels += 1
-        objects: list[ObjectInfo] = []
-        folders: list[str] = []
-        for info in self.list_objects(bucket, prefix):
+        entries: list[ObjectInfo | str] = []
+        stored = self.buckets[bucket]
+        for info in (ObjectInfo(k, stored[k]) for k in sorted(stored) if k.startswith(prefix)):
             rest = info.key[len(prefix):]
             if "/" not in rest:
-                objects.append(info)
-            elif not folders or folders[-1] != prefix + rest[: rest.index("/") + 1]:
-                folders.append(prefix + rest[: rest.index("/") + 1])
-        return objects, folders
+                entries.append(info)
+            elif not entries or entries[-1] != prefix + rest[: rest.index("/") + 1]:
+                entries.append(prefix + rest[: rest.index("/") + 1])
+        page = entries[:1000]
+        return ([e for e in page if isinstance(e, ObjectInfo)], [e for e in page if isinstance(e, str)],
+                len(entries) > 1000)
 
 
 def world(n: int, seed: int = 3) -> LevelMemory:
@@ -49,3 +51,9 @@ def test_a_listing_of_one_page_costs_no_level_request() -> None:
     storage = world(500)
     assert list(parallel_objects(storage, B, "img/")) == list(storage.list_objects(B, "img/"))
     assert storage.levels == 0
+
+
+def test_a_flat_prefix_is_listed_once() -> None:
+    storage = LevelMemory({B: {f"flat/{i:05d}.jpg": "e" for i in range(2500)}})
+    assert len(list(parallel_objects(storage, B, "flat/"))) == 2500
+    assert storage.levels == 1 and storage.lists.count((B, "flat/")) == 1  # one stream, one small level request
