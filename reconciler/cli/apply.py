@@ -26,6 +26,7 @@ from reconciler.plan.prices import load_prices
 from reconciler.render import apply_report
 from reconciler.render.notes import next_steps
 from reconciler.render.outcome import render_outcome_json
+from reconciler.render.escape import escape_text
 
 
 def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
@@ -80,7 +81,7 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     callbacks = Callbacks(show=lambda plan: show_plan(plan, fmt), confirm=lambda plan: confirm_apply(plan, confirmed),
                           planning=gc_paused, check_cost=cost_check(book, max_cost, max_qps=max_qps,
                                                                     parallelism=parallelism),
-                          warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
+                          warn=lambda warning: click.echo(escape_text(f"Warning: {warning}"), err=True))
     connection = connection_from_options(endpoint, local, state_dir)
     with sigterm_as_interrupt(), report_when_stopped(fmt):
         outcome = apply(decls, connection, settings, callbacks)

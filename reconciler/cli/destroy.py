@@ -1,7 +1,7 @@
 """`cosrecon destroy SET PATH...`: parses and prints; ``ops.destroy`` retires the set (every output its ledger
 records that the declaration as given could have written deleted, behind the usual guards; outputs changed outside
-cosrecon kept and reported; entries no output or retired: entry makes are orphans, warned of, never deleted). What stays recorded
-afterwards can be forgotten with ``state rm --set SET``.
+cosrecon kept and reported; entries no output or retired: entry makes are orphans, warned of, never deleted).
+What stays recorded afterwards can be forgotten with ``state rm --set SET``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from reconciler.errors import ApplyFailed
 from reconciler.model import ActionKind, Plan
 from reconciler.ops.destroy import chosen_set, destroy
 from reconciler.render import apply_report, render_text
+from reconciler.render.escape import escape_text
 
 
 def summary_line(report: ApplyReport, kept: int) -> str:
@@ -48,7 +49,7 @@ def destroy_command(set_name: str, paths: tuple[Path, ...], yes: bool, max_delet
                              command="destroy")
 
     callbacks = Callbacks(show=lambda plan: click.echo(render_text(plan)), confirm=confirm,
-                          warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
+                          warn=lambda warning: click.echo(escape_text(f"Warning: {warning}"), err=True))
     destroyed = destroy(decl, connection_from_options(endpoint, local, state_dir), RunSettings(options=options),
                         callbacks)
     report, kept = destroyed.outcome.report, destroyed.kept

@@ -103,7 +103,7 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
         stdout.write(render_text(result, full=full, estimate=estimate_lines(estimate)))
     stdout.flush()
     for warning in warnings:
-        click.echo(warning, err=True)
+        click.echo(escape_text(warning), err=True)
     if out is not None and fmt == "text":
         click.echo(escape_text(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`."),
                    err=True)

@@ -63,7 +63,8 @@ def upload_command(local_paths: tuple[Path, ...], bucket: str, prefix: str, decl
     settings = IngestSettings(bucket=bucket, options=options, overwrite=overwrite, force=force,
                               only_declared=only_declared)
     callbacks = Callbacks(show=lambda plan: show_plan(plan, "text"), confirm=lambda plan: confirm_apply(plan, yes),
-                          planning=gc_paused, warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
+                          planning=gc_paused,
+                          warn=lambda warning: click.echo(escape_text(f"Warning: {warning}"), err=True))
     connection = connection_from_options(endpoint, local, state_dir)
     with sigterm_as_interrupt(), report_when_stopped("text"):
         outcome = upload(files, decls, connection, settings, callbacks)
