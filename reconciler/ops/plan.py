@@ -11,6 +11,7 @@ from reconciler.model import Declaration, Plan
 from reconciler.observe.listing import Progress
 from reconciler.ops.compose import Connection, connect
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
+from reconciler.plan.ownership import identity_warnings
 from reconciler.plan.refusal_warnings import refusal_warnings
 from reconciler.plan.resets import reset_warnings
 from reconciler.plan.targets import Address, Replacement
@@ -41,4 +42,5 @@ def plan(decls: Sequence[Declaration], connection: Connection, *, targets: Seque
                                    replace_unmanaged=replace_unmanaged, progress=progress)
         owned = refusal_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
     notes = tuple(str(w) for w in plan_warnings(targeted, result))
-    return PlanOutcome(result, tuple(targeted), notes, tuple(reset_warnings(result) + owned))
+    anonymous = identity_warnings(targeted)  # no identity, said out loud (plan only: apply records what there is)
+    return PlanOutcome(result, tuple(targeted), notes, tuple(reset_warnings(result) + owned + anonymous))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import configparser
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -90,6 +90,16 @@ def repository_identity(path: str) -> str:
             url = parser.get('remote "origin"', "url", fallback="")
             return _normalise_remote(url)
     return ""
+
+
+def identity_warnings(decls: Sequence[Declaration]) -> list[str]:
+    """No identity, said out loud: a set whose declaration is not in a git repository with an ``origin`` remote
+    cannot be told apart from another set of the same name at the same state location (they would share a ledger)."""
+    return [f"set {d.name!r}: its declaration {d.path or '(not a file)'} is not in a git repository with an `origin` "
+            f"remote, so the set has no identity: a set named {d.name!r} declared elsewhere with the same state "
+            f"location cannot be told apart from it and would share its ledger. Keep it in a repository with "
+            f"`git remote add origin URL` (README: Safety)"
+            for d in decls if not repository_identity(d.path)]
 
 
 def _git_config(dot_git: Path) -> Path | None:
