@@ -148,3 +148,4 @@ def test_workflows_say_where_cosrecon_comes_from() -> None:
         text = (WORKFLOWS / name).read_text(encoding="utf-8")
         assert "pip install cosrecon\n" not in text  # no such package on PyPI
         assert 'pip install "$COSRECON_PACKAGE"' in text
+        assert "$COSRECON_PLAN_FLAGS" in text and "vars.COSRECON_PLAN_FLAGS" in text  # apply repeats the plan's flags
