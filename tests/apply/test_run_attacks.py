@@ -299,18 +299,20 @@ def test_a_dead_endpoint_holding_the_state_too_ends_with_the_report_and_a_local_
     through = Backend(endpoint=f"http://127.0.0.1:{forwarder.port}", secret_id=server.secret_id,
                       secret_key=server.secret_key)
 
-    class KillEndpointAfter(TakeOverAfter):
+    class KillEndpointAfterMade(TakeOverAfter):
+        """Kills the endpoint once outputs are known made (their records wait in the journal's buffer)."""
+
         def advance(self, *, done: int = 0, failed: int = 0, calls: int = 0) -> None:
-            self.seen += calls
+            self.seen += done
             if self.seen >= self.calls and self.thief is None:
                 self.thief = True  # type: ignore[assignment]
                 forwarder.kill()
 
     before = {k: v for k, v in everything(backend).items() if not k[1].startswith(("thumbs/", "png/"))}
     local = tmp_path / "local-journal"
-    options = ApplyOptions(parallelism=4, max_qps=0, progress=KillEndpointAfter(backend, 8), clock=SteppingClock(),
-                           retry=RetryPolicy(attempts=50, base=0.001, cap=0.01), journal_interval=60,
-                           journal_batch=10_000, local_journal_dir=local)
+    options = ApplyOptions(parallelism=4, max_qps=0, progress=KillEndpointAfterMade(backend, 4),
+                           clock=SteppingClock(), retry=RetryPolicy(attempts=50, base=0.001, cap=0.01),
+                           journal_interval=60, journal_batch=10_000, local_journal_dir=local)
     plan = make_plan([decl], through)
     with pytest.raises(RunStopped) as stopped:
         apply_plan(plan, [decl], through, options)
