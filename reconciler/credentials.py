@@ -1,4 +1,6 @@
-"""The credentials a run signs with: checked once, for the CLI (environment) and Pulumi (stack secrets) alike.
+"""The credentials a run signs with: the one ``Credentials`` value, the only place the environment's credential
+variables are read (``from_environment``), checked once for the CLI (environment), Pulumi (stack secrets), the
+storage adapter and the local server alike.
 
 Exactly one of ``TENCENTCLOUD_SECRET_ID``/``TENCENTCLOUD_SECRET_KEY`` set is an error naming the missing one (never
 a silent fall-back to the local server's public pair). A credential or token with whitespace or a control
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from reconciler.errors import UsageError
 
@@ -18,6 +21,18 @@ ENV_SECRET_ID = "TENCENTCLOUD_SECRET_ID"
 ENV_SECRET_KEY = "TENCENTCLOUD_SECRET_KEY"
 ENV_TOKEN = "TENCENTCLOUD_SECURITY_TOKEN"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A credential pair (and optional security token); never shown: its repr is redacted."""
+
+    secret_id: str
+    secret_key: str
+    token: str | None = None
+
+    def __repr__(self) -> str:
+        return "Credentials(<redacted>)"
 
 
 def check_value(name: str, value: str | None) -> None:
@@ -39,11 +54,11 @@ def check_pair(secret_id: str | None, secret_key: str | None, token: str | None 
         check_value(name, value)
 
 
-def environment() -> tuple[str | None, str | None, str | None]:
-    """The environment's credentials, checked: (id, key, token), each None when unset or empty."""
-    found = tuple(os.environ.get(n) or None for n in (ENV_SECRET_ID, ENV_SECRET_KEY, ENV_TOKEN))
-    check_pair(*found)
-    return found[0], found[1], found[2]
+def from_environment() -> Credentials | None:
+    """The environment's credentials, checked (both or neither, nothing unsafe); None when unset or empty."""
+    secret_id, secret_key, token = (os.environ.get(n) or None for n in (ENV_SECRET_ID, ENV_SECRET_KEY, ENV_TOKEN))
+    check_pair(secret_id, secret_key, token)
+    return Credentials(secret_id, secret_key, token) if secret_id and secret_key else None
 
 
 def redact(message: str, secrets: Iterable[str | None] = ()) -> str:

@@ -5,6 +5,8 @@ Pure data only: frozen dataclasses and ``str`` Enums that serialise as themselve
 
 from __future__ import annotations
 
+# Over 300 lines: the frozen values every layer shares, one import below everything; values only, no logic to split.
+
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -386,6 +388,11 @@ class SetPlan:
             return sum(self.unchanged.values())
         return tally(self.actions).get(kind, 0)
 
+    @property
+    def has_work(self) -> bool:
+        """Something for apply to act on: an output to create, replace or delete, or a call to make."""
+        return bool(self.calls) or any(self.count(k) for k in (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.DELETE))
+
     def other_actions(self) -> tuple[PlannedAction, ...]:
         """The actions that are not a call's create or replace (deletes, conflicts, orphans), without making the
         calls' actions when ``actions`` is a ``PlanActions``."""
@@ -410,8 +417,15 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
+        """Something to act on or to decide: an output to create, replace or delete, or a conflict."""
         return any(s.count(kind) for s in self.sets
                    for kind in (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.DELETE, ActionKind.CONFLICT))
+
+    @property
+    def is_green(self) -> bool:
+        """Nothing to do and nothing to decide: no change, conflict or orphan (``plan --detailed-exitcode`` exits 0;
+        the renderers say "No changes")."""
+        return not self.has_changes and not self.count(ActionKind.ORPHANED)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ retryable (that is ``StorageError.retryable``).
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from reconciler.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PACE = 0.95  # fraction of --max-qps actually paced to
@@ -100,4 +103,6 @@ def with_retries(fn: Callable[[], T], policy: RetryPolicy, *, limiter: TokenBuck
             attempt += 1
             if not error.retryable or attempt >= policy.attempts:
                 raise
-            sleep(policy.delay(attempt))
+            delay = policy.delay(attempt)
+            log.debug("retry %d/%d in %.2fs after %s", attempt, policy.attempts - 1, delay, error.code or error)
+            sleep(delay)

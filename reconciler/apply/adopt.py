@@ -1,7 +1,7 @@
 """Adopt: record the unmanaged objects standing at declared keys as the set's outputs, as they stand.
 
 For ``cosrecon adopt``: nothing is processed, only ETags learnt (``evidence``) and journaled, then
-compacted like an apply (``apply_session``). This module must not issue image_process calls or deletes, and adopts
+compacted like an apply (``session``). This module must not issue image_process calls or deletes, and adopts
 only the outputs a ``replace_unmanaged`` plan marks as replace-unmanaged.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
-from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, Skipped
+from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike
 from reconciler.apply.session import Session
-from reconciler.apply.bookkeeping import failure, made_entry
+from reconciler.apply.bookkeeping import made_entry
 from reconciler.errors import StorageError
 from reconciler.apply.evidence import Output, Where, by_folder, list_range, standing_etag
 from reconciler.state.ledger import JournalRecord
@@ -47,20 +47,18 @@ class Adopter(Session):
         for run, call, op in outputs:
             why = self.guard.protected(run.decl.name, op.bucket, op.key, writing=True)
             if why is not None:  # another set's output, a source or state: never taken
-                self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key,
-                                        f"not adopted: {op.bucket}/{op.key} is {why}"))
+                self.tally.skip(run, op, call.key, f"not adopted: {op.bucket}/{op.key} is {why}")
                 continue
             try:
                 etag = standing_etag(found, storage, op, self.options.retry)
             except StorageError as error:
-                self.tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+                self.tally.fail(run, op, call.key, error)
                 continue
             if etag is None:
-                self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key, "gone"))
+                self.tally.skip(run, op, call.key, "gone")
                 continue
             run.record([JournalRecord.put(made_entry(call, op.bucket, op.key, op.address, op.fingerprint, etag))])
-            with self.tally.lock:
-                self.tally.adopted += 1
+            self.tally.count(adopted=1)
 
 
 def adopt(plan: Plan, decls: Sequence[Declaration], backend: BackendLike, options: ApplyOptions = ApplyOptions(),

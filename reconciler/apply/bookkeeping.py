@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Protocol
 from datetime import datetime, timezone
 
 from reconciler.apply.contract import Failure, ProgressSink, Skipped
@@ -59,8 +60,22 @@ class SetRun:
         return target is not None and target.action is ActionKind.CREATE and target.reason is Reason.MISSING
 
 
+class OutputAt(Protocol):
+    """An output's place: a rule of a call (``RuleOp``) or a planned action (``PlannedAction``)."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def bucket(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+
 class Tally:
-    """The run's counts, failures and skips; ``advance`` forwards progress to the sink, one call at a time."""
+    """The run's counts, failures and skips; ``advance`` forwards progress to the sink, one call at a time. Every
+    update takes the tally's lock itself: callers never do."""
 
     def __init__(self, progress: ProgressSink | None) -> None:
         self.lock = threading.Lock()
@@ -76,13 +91,35 @@ class Tally:
             else:
                 self.replaced += 1
 
-    def fail(self, failure: Failure) -> None:
+    def count(self, *, calls: int = 0, attempts: int = 0, deleted: int = 0, adopted: int = 0) -> None:
         with self.lock:
-            self.failures.append(failure)
+            self.calls += calls
+            self.attempts += attempts
+            self.deleted += deleted
+            self.adopted += adopted
 
-    def skip(self, skipped: Skipped) -> None:
+    def fail(self, run: SetRun, output: OutputAt, source: str, error: StorageError | None, message: str = "") -> None:
+        """``output`` (made from ``source``) not made: its report row (``failure``)."""
+        row = failure(run, output.address, output.bucket, output.key, source, error, message)
         with self.lock:
-            self.skipped.append(skipped)
+            self.failures.append(row)
+
+    def fail_all(self, run: SetRun, outputs: Sequence[OutputAt], source: str, error: StorageError | None) -> None:
+        """Each of ``outputs`` not made for ``error``; progress advanced by as many failures."""
+        for output in outputs:
+            self.fail(run, output, source, error)
+        self.advance(failed=len(outputs))
+
+    def skip(self, run: SetRun, output: OutputAt, source: str, why: str) -> None:
+        """``output`` left alone on purpose, with why."""
+        with self.lock:
+            self.skipped.append(Skipped(run.decl.name, output.address, output.bucket, output.key, source, why))
+
+    def skip_all(self, run: SetRun, outputs: Sequence[OutputAt], source: str, why: str) -> None:
+        """Each of ``outputs`` left alone for ``why``; progress advanced by as many done."""
+        for output in outputs:
+            self.skip(run, output, source, why)
+        self.advance(done=len(outputs))
 
     def advance(self, *, done: int = 0, failed: int = 0, calls: int = 0) -> None:
         if self.progress is not None:

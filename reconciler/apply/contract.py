@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class BackendLike(Protocol):
-    """What the executor needs of ``backend.Backend``."""
+    """What the executor needs of ``ops.compose.Backend``."""
 
     ledgers: LedgerStore
 

@@ -4,7 +4,7 @@ Used by ``cosrecon apply`` and by the Pulumi provider, so nothing here prints, p
 pool issues the calls through a token-bucket rate limit, retrying throttling, 5xx and connection errors with
 exponential backoff and full jitter (``pacing``). Every output is recorded only with evidence (its ETag as listed or
 HEADed after the call, ``evidence``), journaled as it happens and compacted into the set's ledger at the end
-(``apply_session``). Intents are journaled before their calls, so a run killed mid-call leaves proof that an object
+(``session``). Intents are journaled before their calls, so a run killed mid-call leaves proof that an object
 later found at a planned-missing key is its own. This module must not decide what to do (the plan does), take
 shortcuts around the locks, or delete anything the set's ledger does not record as its output.
 
@@ -14,18 +14,15 @@ The names callers import from here (options, report, pacing, locks, ``adopt``) a
 from __future__ import annotations
 
 import json
-import threading
 import time
 from urllib.parse import quote
-from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 
-from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, Skipped, check_budget
+from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, check_budget
 from reconciler.apply.session import Session
-from reconciler.apply.bookkeeping import SetRun, failure, made_entry
+from reconciler.apply.bookkeeping import SetRun, made_entry
 from reconciler.apply.refusals import is_refusal, refusal_message, split_refused, subcall
 from reconciler.declare.rules import normalise_rule
 from reconciler.errors import StorageError, UsageError
@@ -36,12 +33,8 @@ from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets
 from reconciler.state.locks import HeldLock
 from reconciler.model import ActionKind, Call, Declaration, PlannedAction, Plan, Reason
-from reconciler.pacing import PACE, TokenBucket, with_retries
+from reconciler.pacing import PACE, TokenBucket
 from reconciler.storage import Storage
-
-T = TypeVar("T")
-U = TypeVar("U")
-
 
 
 def pic_operations(call: Call) -> str:
@@ -62,6 +55,7 @@ def pic_operations(call: Call) -> str:
 
 class Engine(Session):
     """One apply over the sets of a plan, with the locks held by the caller: calls, then prune deletes."""
+
 
     def __init__(self, plan: Plan, decls: Sequence[Declaration], backend: BackendLike, options: ApplyOptions,
                  locks: Mapping[str, HeldLock]) -> None:
@@ -132,38 +126,6 @@ class Engine(Session):
         items = [(run, call) for run in self.runs for call in run.plan.calls if self._may_write(run, call)]
         self.dispatch(items, self._write_intents, lambda item: self._call(*item), "apply")
 
-    def dispatch(self, items: Sequence[U], write_intents: Callable[[Sequence[U]], None], work: Callable[[U], None],
-                 name: str) -> None:
-        """Run ``work`` on every item on ``--parallelism`` workers, in batches: before each batch the locks are
-        checked and the batch's intents journaled; nothing more is queued once ``stop`` is set."""
-        if not items:
-            return
-        parallelism = max(1, self.options.parallelism)
-        chunk = max(16, min(100, 2 * parallelism))
-        gate = threading.Semaphore(parallelism + chunk)
-
-        def done(_: object) -> None:
-            gate.release()
-
-        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=name) as pool:
-            try:
-                for start in range(0, len(items), chunk):
-                    if self.stop.is_set():
-                        break
-                    part = items[start:start + chunk]
-                    self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
-                    write_intents(part)
-                    for item in part:
-                        gate.acquire()
-                        if self.stop.is_set():
-                            break
-                        pool.submit(self._guarded, work, item).add_done_callback(done)
-                    if self.stop.is_set():
-                        break
-            except BaseException:  # Ctrl-C, SIGTERM, a lost lock: queued calls are never issued, and calls in
-                self.stop.set()  # flight end after their current attempt (no retry once stopping)
-                raise
-
     def _may_write(self, run: SetRun, call: Call) -> bool:
         """A call whose rules would overwrite a protected key (another set's source or output, any state prefix)
         is not issued; each of its outputs is reported skipped, with why."""
@@ -171,10 +133,7 @@ class Engine(Session):
                     if (reason := self.guard.protected(run.decl.name, op.bucket, op.key, writing=True))), None)
         if why is None:
             return True
-        for op in call.rules:
-            self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key,
-                                    f"not written: {why}; never overwritten"))
-        self.tally.advance(done=call.size)
+        self.tally.skip_all(run, call.rules, call.key, f"not written: {why}; never overwritten")
         return False
 
     def _write_intents(self, part: Sequence[tuple[SetRun, Call]]) -> None:
@@ -185,52 +144,36 @@ class Engine(Session):
             if intents:
                 self._retry(lambda: run.journal.write_now(intents))
 
-    def _guarded(self, work: Callable[[U], None], item: U) -> None:
-        if self.stop.is_set():
-            return
-        try:
-            work(item)
-        except BaseException as error:  # a bug, not a COS failure: stop dispatching and re-raise in the caller
-            self.crash = error
-            self.stop.set()
-
     def _call(self, run: SetRun, call: Call) -> None:
         storage = self.backend.storage(run.decl.region)
         tally = self.tally
         if self.options.recheck_sources and not self._source_unchanged(run, call, storage):
             return
 
-        def count_attempt() -> None:
-            with tally.lock:
-                tally.attempts += 1
-
         error: StorageError | None = None
         try:
-            self._retry_process(storage, call, count_attempt)
+            self._retry_process(storage, call)
         except StorageError as failed:
             error = failed
-        with tally.lock:
-            tally.calls += 1
+        tally.count(calls=1)
         tally.advance(calls=1)
         if error is None:
             assert self.verifier is not None
             self.verifier.add(run, call)  # the outputs' ETags are learnt as listing shows them, in batches
             return
         if is_refusal(error):
-            self._reissue(run, call, storage, error, count_attempt)
+            self._reissue(run, call, storage, error)
             return
         records: list[JournalRecord] = []
         made = failed_n = 0
         if self.stop.is_set():  # no evidence-gathering while stopping: the journaled intents settle it next run
-            for op in call.rules:
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
-            tally.advance(failed=call.size)
+            tally.fail_all(run, call.rules, call.key, error)
             return
         for op in call.rules:
             try:
                 head = self._watched(lambda: storage.head_object(op.bucket, op.key), op.bucket, op.key)
             except StorageError:  # the HEAD failed too: the call's own error is what is reported
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+                tally.fail(run, op, call.key, error)
                 failed_n += 1
                 continue
             # A failed call may have written its earlier rules' outputs. Evidence that one is ours: an object now
@@ -241,85 +184,50 @@ class Engine(Session):
                 tally.made(ActionKind.CREATE)
                 made += 1
             else:
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+                tally.fail(run, op, call.key, error)
                 failed_n += 1
         run.record(records)
         tally.advance(done=made, failed=failed_n)
 
-    def _watched(self, fn: Callable[[], T], bucket: str, key: str) -> T:
-        """``fn`` retried, its connection failures counted by the dead-endpoint watch; no attempt once stopping."""
-        def attempt() -> T:
-            if self.stop.is_set():
-                raise StorageError("not issued: apply was stopping", bucket=bucket, key=key, code="Stopped")
-            started = self.watch.clock()
-            try:
-                result = fn()
-            except StorageError as error:
-                if self.watch.failure(error, started):
-                    self.stop.set()
-                raise
-            self.watch.success()
-            return result
-
-        return with_retries(attempt, self.options.retry)
-
-    def _reissue(self, run: SetRun, call: Call, storage: Storage, error: StorageError,
-                 on_attempt: Callable[[], None]) -> None:
+    def _reissue(self, run: SetRun, call: Call, storage: Storage, error: StorageError) -> None:
         """A call CI refused (``refusals``): its other rules are made in this run, the refused ones reported."""
         def issue(sub: Call) -> StorageError | None:
             try:
-                self._retry_process(storage, sub, on_attempt)
+                self._retry_process(storage, sub)
             except StorageError as failed:
                 return failed
             return None
 
         split = split_refused(call, error, issue)
-        with self.tally.lock:
-            self.tally.calls += split.extra_calls
+        self.tally.count(calls=split.extra_calls)
         if split.made:
             assert self.verifier is not None
             self.verifier.add(run, subcall(call, split.made))
         for op, why in split.refused:
             message = refusal_message(op, why, split, call.size) if is_refusal(why) else ""
-            self.tally.fail(failure(run, op.address, op.bucket, op.key, call.key, why, message))
+            self.tally.fail(run, op, call.key, why, message)
         for op, why in split.failed:  # a transient failure while splitting: a later apply retries them
-            self.tally.fail(failure(run, op.address, op.bucket, op.key, call.key, why))
+            self.tally.fail(run, op, call.key, why)
         self.tally.advance(failed=len(split.refused) + len(split.failed))
 
     def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
         """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""
-        tally, n = self.tally, call.size
+        tally = self.tally
         try:
             source = self._retry(lambda: storage.head_object(call.bucket, call.key))
         except StorageError as head_failed:
-            for op in call.rules:
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, head_failed))
-            tally.advance(failed=n)
+            tally.fail_all(run, call.rules, call.key, head_failed)
             return False
         if source is None or source.etag != call.source_etag:
             why = "source deleted since the plan" if source is None else "source changed since the plan"
-            for op in call.rules:
-                tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, call.key, why))
-            tally.advance(done=n)
+            tally.skip_all(run, call.rules, call.key, why)
             return False
         return True
 
-    def _retry_process(self, storage: Storage, call: Call, on_attempt: Callable[[], None]) -> None:
+    def _retry_process(self, storage: Storage, call: Call) -> None:
         header = pic_operations(call)
-
-        def attempt() -> None:
-            if self.stop.is_set():  # a dead endpoint, a lost lock or a signal: no more attempts
-                raise StorageError("not issued: apply was stopping", bucket=call.bucket, key=call.key, code="Stopped")
-            started = self.watch.clock()
-            try:
-                storage.process(call.bucket, call.key, header)
-            except StorageError as error:
-                if self.watch.failure(error, started):
-                    self.stop.set()
-                raise
-            self.watch.success()
-
-        with_retries(attempt, self.options.retry, limiter=self.limiter, on_attempt=on_attempt)
+        self.attempt(lambda: storage.process(call.bucket, call.key, header), call.bucket, call.key,
+                     limiter=self.limiter, counted=True)
 
     # --- prune -----------------------------------------------------------------------------------
 
@@ -333,9 +241,7 @@ class Engine(Session):
             why = self._why_not_delete(run, action)
             if why is not None:
                 unwritable += why.startswith("no output or retired: entry")
-                self.tally.skip(Skipped(run.decl.name, action.address, action.bucket, action.key, action.source,
-                                        f"{why}; never deleted"))
-                self.tally.advance(done=1)
+                self.tally.skip_all(run, [action], action.source, f"{why}; never deleted")
                 continue
             by_bucket.setdefault(action.bucket, []).append(action)
         if unwritable:
@@ -348,12 +254,11 @@ class Engine(Session):
                     self._retry(lambda: storage.delete_objects(bucket, [a.key for a in batch]))
                 except StorageError as error:
                     for a in batch:
-                        self.tally.fail(failure(run, a.address, a.bucket, a.key, a.source, error))
+                        self.tally.fail(run, a, a.source, error)
                     self.tally.advance(failed=len(batch))
                     continue
                 run.record([JournalRecord.delete(a.bucket, a.key) for a in batch])
-                with self.tally.lock:
-                    self.tally.deleted += len(batch)
+                self.tally.count(deleted=len(batch))
                 self.tally.advance(done=len(batch))
 
     def _why_not_delete(self, run: SetRun, action: PlannedAction) -> str | None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from reconciler.apply.bookkeeping import SetRun, failure, made_entry
+from reconciler.apply.bookkeeping import SetRun, made_entry
 from reconciler.errors import StorageError
 from reconciler.state.ledger import JournalRecord
 from reconciler.model import Call, RuleOp
@@ -128,7 +128,7 @@ class Verifier:
             if watch.failure(error):
                 self.engine.stop.set()
             for run, call, op in outputs:
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+                tally.fail(run, op, call.key, error)
             tally.advance(failed=len(outputs))
             return
         by_run: dict[int, tuple[SetRun, list[JournalRecord]]] = {}
@@ -141,12 +141,11 @@ class Verifier:
             except StorageError as error:
                 if watch.failure(error):
                     self.engine.stop.set()
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, error))
+                tally.fail(run, op, call.key, error)
                 tally.advance(failed=1)
                 continue
             if etag is None:
-                tally.fail(failure(run, op.address, op.bucket, op.key, call.key, None,
-                                   "image_process succeeded but the output is not there"))
+                tally.fail(run, op, call.key, None, "image_process succeeded but the output is not there")
                 tally.advance(failed=1)
                 continue
             entry = made_entry(call, op.bucket, op.key, op.address, op.fingerprint, etag)

@@ -17,13 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.apply.bookkeeping import SetRun, failure
-from reconciler.apply.contract import ApplyOptions, BackendLike, Skipped
+from reconciler.apply.bookkeeping import SetRun
+from reconciler.apply.contract import ApplyOptions, BackendLike
 from reconciler.apply.engine import Engine, pic_operations
 from reconciler.apply.packing import merged, pack
 from reconciler.errors import StorageError
 from reconciler.model import Call, Declaration, Plan
-from reconciler.pacing import with_retries
 from reconciler.state.locks import HeldLock
 from reconciler.storage import Storage, upload_etag
 
@@ -83,6 +82,8 @@ class UploadCounts:
 class IngestEngine(Engine):
     """``Engine`` over upload jobs. ``uploads``: key -> file, for the keys this run PUTs."""
 
+    VERB = "upload"
+
     def __init__(self, plan: Plan, decls: Sequence[Declaration], backend: BackendLike, options: ApplyOptions,
                  locks: Mapping[str, HeldLock], uploads: Mapping[str, LocalFile], bucket: str, region: str) -> None:
         super().__init__(plan, decls, backend, options, locks)
@@ -100,10 +101,7 @@ class IngestEngine(Engine):
         uploads = {k: f for k, f in self.uploads.items() if self._may_upload(k)}
         for key in set(self.uploads) - set(uploads):  # its file is not uploaded: nothing to make its outputs from
             for run, call in by_key.pop(key, []):
-                for op in call.rules:
-                    self.tally.skip(Skipped(run.decl.name, op.address, op.bucket, op.key, key,
-                                            "not made: its source was not uploaded"))
-                self.tally.advance(done=call.size)
+                self.tally.skip_all(run, call.rules, key, "not made: its source was not uploaded")
         keys = sorted(set(by_key) | set(uploads))
         return [IngestJob(k, uploads.get(k), tuple(tuple(g) for g in pack(by_key.get(k, [])))) for k in keys]
 
@@ -164,26 +162,8 @@ class IngestEngine(Engine):
         """``send`` (``put``: the file's PUT) retried as apply retries, paced when it processes; on failure the
         outputs of request ``number`` and of every later one are reported failed. Whether it succeeded."""
         tally = self.tally
-
-        def count_attempt() -> None:
-            with tally.lock:
-                tally.attempts += 1
-
-        def attempt() -> None:
-            if self.stop.is_set():
-                raise StorageError("not issued: upload was stopping", bucket=self.bucket, key=job.key, code="Stopped")
-            started = self.watch.clock()
-            try:
-                send()
-            except StorageError as error:
-                if self.watch.failure(error, started):
-                    self.stop.set()
-                raise
-            self.watch.success()
-
         try:
-            with_retries(attempt, self.options.retry, limiter=self.limiter if limited else None,
-                         on_attempt=count_attempt)
+            self.attempt(send, self.bucket, job.key, limiter=self.limiter if limited else None, counted=True)
         except StorageError as error:
             if put:
                 with self._counts_lock:
@@ -191,12 +171,11 @@ class IngestEngine(Engine):
             rest = [piece for group in job.groups[number:] for piece in group]
             for run, piece in rest:
                 for op in piece.rules:
-                    tally.fail(failure(run, op.address, op.bucket, op.key, piece.key, error))
+                    tally.fail(run, op, piece.key, error)
             tally.advance(failed=sum(piece.size for _, piece in rest))
             return False
         if limited:
-            with tally.lock:
-                tally.calls += 1
+            tally.count(calls=1)
             tally.advance(calls=1)
         return True
 

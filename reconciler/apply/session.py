@@ -1,8 +1,9 @@
 """An apply-like run over the sets of a plan: open each set (snapshot, stale-plan check, journal), finish it
 (flush journals, compact changed ledgers) and make the report.
 
-The common frame of the executor's ``Engine`` (apply) and ``adoption``'s ``Adopter``. The caller holds the locks.
-This module must not issue image_process calls or deletes, and must not take or release locks.
+The common frame of the executors' ``Engine`` (apply), ``IngestEngine`` (upload) and ``adopt``'s ``Adopter``:
+the batched, lock-checked worker loop (``dispatch``) and the one watched attempt (``attempt``). The caller holds the
+locks. This module decides no request of its own (the engines hand it their work) and takes or releases no lock.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -30,6 +32,7 @@ from reconciler.model import Declaration, Plan
 from reconciler.pacing import TokenBucket, with_retries
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 def new_run_id() -> str:
@@ -45,6 +48,8 @@ def _plain(document: Mapping[str, object]) -> dict[str, object]:
 
 class Session:
     """One run over the sets of a plan, with the locks held by the caller."""
+
+    VERB = "apply"  # in messages: "not issued: apply was stopping"
 
     def __init__(self, plan: Plan, decls: Sequence[Declaration], backend: BackendLike, options: ApplyOptions,
                  locks: Mapping[str, HeldLock]) -> None:
@@ -122,7 +127,7 @@ class Session:
         for run in self.runs:
             if not run.journal.names:
                 continue
-            present = set(self._retry(lambda: self.backend.ledgers.blobs(run.decl).list("journal/")))
+            present = set(self._retry(lambda: self.backend.ledgers.journal_segments(run.decl)))
             gone = [n for n in run.journal.names if n not in present]
             if gone:
                 self.warnings.append(f"set {run.decl.name!r}: {len(gone)} journal segment(s) this run wrote were "
@@ -165,6 +170,74 @@ class Session:
         self._kept = kept
         self.warnings.extend(kept)
         return kept
+
+    # --- the workers and the attempt helper both engines use ------------------------------------------------
+
+    def dispatch(self, items: Sequence[U], write_intents: Callable[[Sequence[U]], None], work: Callable[[U], None],
+                 name: str) -> None:
+        """Run ``work`` on every item on ``--parallelism`` workers, in batches: before each batch the locks are
+        checked and the batch's intents journaled; nothing more is queued once ``stop`` is set."""
+        if not items:
+            return
+        parallelism = max(1, self.options.parallelism)
+        chunk = max(16, min(100, 2 * parallelism))
+        gate = threading.Semaphore(parallelism + chunk)
+
+        def done(_: object) -> None:
+            gate.release()
+
+        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=name) as pool:
+            try:
+                for start in range(0, len(items), chunk):
+                    if self.stop.is_set():
+                        break
+                    part = items[start:start + chunk]
+                    self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
+                    write_intents(part)
+                    for item in part:
+                        gate.acquire()
+                        if self.stop.is_set():
+                            break
+                        pool.submit(self._guarded, work, item).add_done_callback(done)
+                    if self.stop.is_set():
+                        break
+            except BaseException:  # Ctrl-C, SIGTERM, a lost lock: queued calls are never issued, and calls in
+                self.stop.set()  # flight end after their current attempt (no retry once stopping)
+                raise
+
+    def _guarded(self, work: Callable[[U], None], item: U) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            work(item)
+        except BaseException as error:  # a bug, not a COS failure: stop dispatching and re-raise in the caller
+            self.crash = error
+            self.stop.set()
+
+    def _watched(self, fn: Callable[[], T], bucket: str, key: str) -> T:
+        """``fn`` retried, its connection failures counted by the dead-endpoint watch; no attempt once stopping."""
+        return self.attempt(fn, bucket, key)
+
+    def attempt(self, fn: Callable[[], T], bucket: str, key: str, *, limiter: TokenBucket | None = None,
+                counted: bool = False) -> T:
+        """The one attempt helper of the engines: ``fn`` retried per the options (paced by ``limiter``; each try
+        counted in the tally when ``counted``), no try once the run is stopping, every failure and success shown to
+        the dead-endpoint watch (which may stop the run)."""
+        def attempt() -> T:
+            if self.stop.is_set():  # a dead endpoint, a lost lock or a signal: no more attempts
+                raise StorageError(f"not issued: {self.VERB} was stopping", bucket=bucket, key=key, code="Stopped")
+            started = self.watch.clock()
+            try:
+                result = fn()
+            except StorageError as error:
+                if self.watch.failure(error, started):
+                    self.stop.set()
+                raise
+            self.watch.success()
+            return result
+
+        return with_retries(attempt, self.options.retry, limiter=limiter,
+                            on_attempt=(lambda: self.tally.count(attempts=1)) if counted else None)
 
     def _retry(self, fn: Callable[[], T], limiter: TokenBucket | None = None) -> T:
         return with_retries(fn, self.options.retry, limiter=limiter)

@@ -9,6 +9,8 @@ Compaction and the journal are the engine's.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -27,6 +29,9 @@ from reconciler.plan.observed import carry_sizes
 from reconciler.plan.recheck import recheck
 from reconciler.plan.scope import ScopeRequest
 from reconciler.plan.targets import Address, Replacement
+
+
+log = logging.getLogger(__name__)
 
 
 class Operation(str, Enum):
@@ -111,11 +116,13 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
     for note in scope.notes():
         callbacks.warn(note)
     with lock_sets(decls, backend, options, operation=settings.operation.value) as locks:
+        started = time.monotonic()
         with callbacks.planning():
             plan = settings.plan_step(decls, backend) if settings.plan_step is not None else plan_narrowed(
                 decls, backend, targets=settings.targets, replacements=replacements,
                 prune=settings.prune and settings.operation is Operation.APPLY, replace_unmanaged=replace_unmanaged,
                 scope=scope)
+        log.debug("planned %d set(s) in %.2fs: %d call(s)", len(plan.sets), time.monotonic() - started, plan.calls)
         if settings.saved is not None:  # the saved plan, where the fresh one agrees; sizes from the fresh listings
             plan = carry_sizes(reviewed_plan(settings.saved, plan, settings.saved_where), plan)
         if scope.inventories:  # a report is a day old: what changed since is left out (less, never more)
@@ -131,6 +138,8 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
         check_budget(plan, options)
         callbacks.check_cost(plan, decls)
         callbacks.confirm(plan)
-        if settings.engine is not None:
-            return Outcome(plan, settings.engine(plan, decls, backend, options, locks))
-        return Outcome(plan, apply_plan(plan, decls, backend, options, locks=locks))
+        started = time.monotonic()
+        execute = settings.engine or (lambda p, d, b, o, held: apply_plan(p, d, b, o, locks=held))
+        report = execute(plan, decls, backend, options, locks)
+        log.debug("%s ran in %.2fs", settings.operation, time.monotonic() - started)
+        return Outcome(plan, report)

@@ -6,12 +6,17 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.errors import GuardedGroup
+from reconciler.cli.logs import configure_logging
 
 
 @click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cosrecon")
-def main() -> None:
+@click.option("--verbose", "-v", is_flag=True,
+              help="Log requests, retries, lock events and timings on stderr, and show the traceback behind an "
+                   "internal error (secrets are never logged).")
+def main(verbose: bool) -> None:
     """Keep Tencent Cloud COS + Cloud Infinite derived images in step with declarations in git."""
+    configure_logging(verbose)
 
 
 def _register() -> None:

@@ -7,6 +7,7 @@ exits 1, so that ``--detailed-exitcode`` scripts never read a typo as "changes p
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any
@@ -16,6 +17,8 @@ import click
 from reconciler.credentials import redact
 from reconciler.errors import CosreconError, DeclarationError
 from reconciler.render.escape import escape_text
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -66,6 +69,8 @@ class GuardedGroup(click.Group):
         except OSError as error:
             say(f"Error: {error.filename or ''}: {redact(str(error.strerror or error))}")
             sys.exit(EXIT_ERROR)
-        except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
-            say(f"Error: internal error ({type(error).__name__}: {redact(str(error))}). Please report it.")
+        except Exception as error:  # noqa: BLE001 - the last line of defence: a traceback only with -v
+            log.debug("the internal error's traceback", exc_info=True)
+            hint = "" if log.isEnabledFor(logging.DEBUG) else " (-v shows its traceback)"
+            say(f"Error: internal error ({type(error).__name__}: {redact(str(error))}). Please report it{hint}.")
             sys.exit(EXIT_ERROR)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from reconciler.cli.options import Options
 from reconciler.model import Declaration, Plan
 from reconciler.plan.estimate import Estimate, Pace, build_estimate, check_cost
 from reconciler.plan.prices import PriceBook
@@ -14,12 +15,14 @@ def estimate_plan(plan: Plan, decls: Sequence[Declaration], book: PriceBook, *, 
     return build_estimate(plan, decls, book, Pace(max_qps, parallelism), ratios=ratios)
 
 
-def cost_check(book: PriceBook, max_cost: float | None, *, max_qps: float,
-               parallelism: int) -> Callable[[Plan, Sequence[Declaration]], None]:
-    """``apply --max-cost``: a check that refuses (``BudgetExceeded``) a plan whose estimate exceeds ``max_cost``
-    or cannot be complete (``plan.estimate.check_cost``); accepts every plan when ``max_cost`` is None."""
+def cost_check(book: PriceBook, opts: Options) -> Callable[[Plan, Sequence[Declaration]], None]:
+    """``--max-cost`` (apply, upload): a check that refuses (``BudgetExceeded``) a plan whose estimate exceeds it or
+    cannot be complete (``plan.estimate.check_cost``); accepts every plan without ``--max-cost``."""
+    max_cost = opts.max_cost
+
     def check(plan: Plan, decls: Sequence[Declaration]) -> None:
         if max_cost is not None:
-            check_cost(estimate_plan(plan, decls, book, max_qps=max_qps, parallelism=parallelism), max_cost)
+            check_cost(estimate_plan(plan, decls, book, max_qps=opts.max_qps, parallelism=opts.parallelism),
+                       max_cost)
 
     return check

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.options import backend_options, connection_from_options
+from reconciler.cli.options import Options, shared
 from reconciler.declare.load import load_declarations
 from reconciler.errors import UsageError
 from reconciler.ops.journal import set_aside_segment
@@ -20,11 +20,10 @@ def journal_group() -> None:
 @journal_group.command("set-aside")
 @click.argument("segment", metavar="SEGMENT")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@backend_options
-def set_aside_command(segment: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
-                      state_dir: Path | None) -> None:
+@shared("connection")
+def set_aside_command(segment: str, paths: tuple[Path, ...], opts: Options) -> None:
     """Move the journal segment SEGMENT of a set declared in PATHs out of the journal (when it is corrupt)."""
-    found = set_aside_segment(load_declarations(list(paths)), connection_from_options(endpoint, local, state_dir),
+    found = set_aside_segment(load_declarations(list(paths)), opts.connection(),
                               segment)
     if found is not None:
         decl, moved = found

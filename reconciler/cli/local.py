@@ -56,7 +56,7 @@ def serve(root: Path, host: str, port: int, buckets: tuple[str, ...], ci_qps: fl
     for name in buckets:
         if not valid_bucket_name(name):
             raise UsageError(f"--bucket {name!r}: bucket names are lower-case letters, digits and '-'")
-    credentials.environment()  # both or neither: never the public pair because one of the two is missing
+    credentials.from_environment()  # both or neither: never the public pair because one of the two is missing
     try:
         server = LocalServer(root, host=host, port=port, buckets=buckets, ci_qps=ci_qps, latency_ms=latency_ms,
                              fail_rate=fail_rate, throttle_rate=throttle_rate, seed=seed,

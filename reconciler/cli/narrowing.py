@@ -1,21 +1,13 @@
-"""``--target ADDRESS`` and ``--replace ADDRESS_OR_KEY`` (repeatable), shared by ``plan`` and ``apply``.
-
-Defined once here; ``narrowing_from_options`` checks their values against the declarations (``plan.targets``).
+"""``--target ADDRESS`` and ``--replace ADDRESS_OR_KEY`` (repeatable; declared in ``cli.options``), shared by
+``plan`` and ``apply``: ``narrowing_from_options`` checks their values against the declarations (``plan.targets``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import click
-
 from reconciler.model import Declaration
 from reconciler.plan.targets import Address, Replacement, parse_address, parse_replacement
-
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 @dataclass(frozen=True)
 class Narrowing:
@@ -26,17 +18,6 @@ class Narrowing:
 
     def __bool__(self) -> bool:
         return bool(self.targets or self.replacements)
-
-
-def narrowing_options(command: F) -> F:
-    """Add ``--target`` and ``--replace`` to a click command."""
-    command = click.option("--replace", "replace", multiple=True, metavar="ADDRESS_OR_KEY",
-                           help="Remake these recorded outputs although nothing changed: an address as for "
-                                "--target, or an output key (bucket/key). Repeatable.")(command)
-    command = click.option("--target", "target", multiple=True, metavar="ADDRESS",
-                           help="Plan only these outputs: a set, set.pipeline or set.pipeline.output. "
-                                "Repeatable; the rest of the ledger is untouched.")(command)
-    return command
 
 
 def narrowing_from_options(target: Sequence[str], replace: Sequence[str], decls: Sequence[Declaration]) -> Narrowing:

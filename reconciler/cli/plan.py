@@ -17,9 +17,8 @@ import click
 from reconciler.cli.errors import EXIT_CHANGES
 from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.gcpause import gc_paused
-from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
-from reconciler.cli.options import backend_options, connection_from_options, pace_options, prices_option
-from reconciler.cli.scoping import scope_options, scope_request
+from reconciler.cli.narrowing import narrowing_from_options
+from reconciler.cli.options import Options, format_option, shared
 from reconciler.declare.load import load_declarations
 from reconciler.ops.plan import plan as plan_operation
 from reconciler.plan.planfile import save_plan
@@ -27,7 +26,6 @@ from reconciler.plan.prices import load_prices
 from reconciler.render.escape import escape_text
 from reconciler.render import render_markdown, render_text, write_json
 from reconciler.render.estimate import estimate_data, estimate_lines, render_estimate_markdown
-from reconciler.render.notes import is_green
 
 
 class ListingProgress:
@@ -57,8 +55,6 @@ class ListingProgress:
 
 @click.command("plan")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
-              help="text for terminals, json for machines (schemas/plan.schema.json), markdown for PR comments.")
 @click.option("--full", is_flag=True, help="List every action, even in plans of thousands (text).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the plan to FILE for `cosrecon apply --plan FILE`.")
@@ -67,25 +63,21 @@ class ListingProgress:
                    "2 when it is not, 1 on error.")
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
-@narrowing_options
-@scope_options
-@pace_options
-@prices_option
-@backend_options
-def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool, prune: bool,
-         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], inventory: tuple[str, ...],
-         source_prefix: tuple[str, ...], shard: str | None, parallelism: int,
-         max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+@shared("narrowing", "scope", "pace", "prices", "connection",
+        fmt=format_option(["text", "json", "markdown"], "text for terminals, json for machines "
+                                                        "(schemas/plan.schema.json), markdown for PR comments."))
+def plan(paths: tuple[str, ...], full: bool, out: Path | None, detailed_exitcode: bool, prune: bool,
+         replace_unmanaged: bool, opts: Options) -> None:
     """Show which outputs are missing or stale, the image_process calls that fix them, and an estimate of their
     time, fees and blast radius. Changes nothing."""
     decls = load_declarations(list(paths))
-    book = load_prices(prices_file)  # a bad price file is refused before anything is listed
-    narrowing = narrowing_from_options(target, replace, decls)
-    request = scope_request(inventory, source_prefix, shard)
+    book = load_prices(opts.prices_file)  # a bad price file is refused before anything is listed
+    narrowing = narrowing_from_options(opts.target, opts.replace, decls)
+    request = opts.scope()
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
-        planned = plan_operation(decls, connection_from_options(endpoint, local, state_dir),
+        planned = plan_operation(decls, opts.connection(),
                                  targets=narrowing.targets, replacements=narrowing.replacements, prune=prune,
                                  replace_unmanaged=replace_unmanaged, progress=progress, planning=gc_paused,
                                  scope=request)
@@ -96,8 +88,10 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     if out is not None:
         save_plan(result, out)
     warnings = [*planned.notes, *(f"Warning: {w}" for w in planned.warnings)]
-    estimate = estimate_plan(result, planned.decls, book, max_qps=max_qps, parallelism=parallelism)
+    estimate = estimate_plan(result, planned.decls, book, max_qps=opts.max_qps,
+                             parallelism=opts.parallelism)
     stdout = sys.stdout
+    fmt = opts.fmt
     scope = list(planned.scope)  # each inventory report and its date, --source-prefix, --shard
     if fmt == "json":
         write_json(result, stdout, {"estimate": estimate_data(estimate), **({"scope": scope} if scope else {})})
@@ -115,7 +109,7 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     if out is not None and fmt == "text":
         click.echo(escape_text(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`."),
                    err=True)
-    if detailed_exitcode and not is_green(result):
+    if detailed_exitcode and not result.is_green:
         sys.exit(EXIT_CHANGES)
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.estimating import estimate_plan
-from reconciler.cli.options import backend_options, connection_from_options, pace_options, prices_option
-from reconciler.cli.scoping import inventory_option, scope_request
+from reconciler.cli.options import Options, shared
 from reconciler.declare.load import load_declarations
 from reconciler.errors import StateError
 from reconciler.ops.preview import preview as preview_operation
@@ -33,27 +32,22 @@ DEFAULT_OUT = Path(".cosrecon/preview")
               metavar="N", help="Sources sampled per output address that would be created or replaced.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True,
               metavar="DIR", help="Where the gallery (index.html), preview.md and the images go.")
-@inventory_option
-@pace_options
-@prices_option
-@backend_options
-def preview(paths: tuple[str, ...], samples: int, out: Path, inventory: tuple[str, ...], parallelism: int,
-            max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool,
-            state_dir: Path | None) -> None:
+@shared("inventory", "pace", "prices", "connection")
+def preview(paths: tuple[str, ...], samples: int, out: Path, opts: Options) -> None:
     """Fetch sample results of the rules the plan would run (processing during download) into a gallery.
     Writes nothing to any bucket; requests are paced by --max-qps."""
     decls = load_declarations(list(paths))
-    book = load_prices(prices_file)
-    plan, result = preview_operation(decls, connection_from_options(endpoint, local, state_dir), out,
-                                     samples=samples, max_qps=max_qps, scope=scope_request(inventory),
-                                     notes=lambda note: click.echo(escape_text(note), err=True))
+    book = load_prices(opts.prices_file)
+    plan, result = preview_operation(decls, opts.connection(), out, samples=samples, max_qps=opts.max_qps,
+                                     scope=opts.scope(), notes=lambda note: click.echo(escape_text(note), err=True))
     markdown = render_preview_markdown(result)
     try:
         (out / "index.html").write_text(render_gallery(result), encoding="utf-8")
         (out / "preview.md").write_text(markdown, encoding="utf-8")
     except OSError as error:
         raise StateError(f"{out}: cannot write the gallery ({error.strerror or error})") from None
-    estimate = estimate_plan(plan, decls, book, max_qps=max_qps, parallelism=parallelism, ratios=size_ratios(result))
+    estimate = estimate_plan(plan, decls, book, max_qps=opts.max_qps, parallelism=opts.parallelism,
+                             ratios=size_ratios(result))
     sys.stdout.write(markdown + "\n" + "\n".join(estimate_lines(estimate)) + "\n")
     click.echo(f"Gallery: {out / 'index.html'} (opens from disk).", err=True)
 

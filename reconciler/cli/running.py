@@ -1,5 +1,6 @@
-"""What the commands that run the apply workflow share (`apply`, `adopt`, `upload`): the run's options, showing and
-confirming the plan, and how a signal or an early stop is reported."""
+"""The run-command scaffold: what the commands that run the one workflow share (`apply`, `adopt`, `destroy`,
+`upload`, `state rm`): the run's options from the shared ones (progress, the lock-wait message), showing and
+confirming the plan, and how a signal or an early stop is reported (``scaffold``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import click
 from reconciler.apply.contract import ApplyOptions
 from reconciler.plan.resets import reset_warnings
 from reconciler.apply.stopping import EXIT_SIGTERM, RunStopped, Terminated
+from reconciler.cli.options import Options
 from reconciler.cli.progress import make_progress
 from reconciler.errors import Aborted
 from reconciler.model import Plan
@@ -73,10 +75,20 @@ def report_when_stopped(fmt: str) -> Iterator[None]:
         raise
 
 
-def run_options(parallelism: int, max_qps: float, max_calls: int | None, max_delete: int | None, lock_timeout: float,
-             quiet: bool) -> ApplyOptions:
+def run_options(opts: Options, *, max_calls: int | None = None, progress: bool = True) -> ApplyOptions:
+    """The run's options from the shared ones: pace, budgets, the lock wait (said on stderr), progress on stderr
+    unless ``--quiet`` or ``progress`` is False."""
     def waiting(holder: str) -> None:
-        click.echo(escape_text(f"Waiting up to {lock_timeout:g}s for {holder}..."), err=True)
+        click.echo(escape_text(f"Waiting up to {opts.lock_timeout:g}s for {holder}..."), err=True)
 
-    return ApplyOptions(parallelism=parallelism, max_qps=max_qps, max_calls=max_calls, max_delete=max_delete,
-                        lock_timeout=lock_timeout, progress=make_progress(quiet=quiet), on_lock_wait=waiting)
+    return ApplyOptions(parallelism=opts.parallelism, max_qps=opts.max_qps, max_calls=max_calls,
+                        max_delete=opts.max_delete, lock_timeout=opts.lock_timeout,
+                        progress=make_progress(quiet=opts.quiet or not progress), on_lock_wait=waiting)
+
+
+@contextmanager
+def scaffold(fmt: str = "text") -> Iterator[None]:
+    """What every run-type command wraps its operation in: SIGTERM handled as Ctrl-C (exit 143) and the report of a
+    run that stopped early."""
+    with sigterm_as_interrupt(), report_when_stopped(fmt):
+        yield

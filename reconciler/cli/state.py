@@ -15,10 +15,9 @@ from typing import Any
 
 import click
 
-from reconciler.apply.contract import ApplyOptions
 from reconciler.cli.confirm import confirm_or_abort
-from reconciler.cli.durations import DURATION
-from reconciler.cli.options import backend_options, connection_from_options
+from reconciler.cli.options import Options, format_option, shared
+from reconciler.cli.running import run_options, scaffold
 from reconciler.declare.load import load_declarations
 from reconciler.errors import UsageError
 from reconciler.model import Declaration, Ledger, LedgerEntry
@@ -66,10 +65,8 @@ def _rows(ledgers: Mapping[str, tuple[Declaration, Ledger]], address: str | None
                        "output_etag": e.output_etag, "made_at": e.made_at}
 
 
-def _read(paths: Sequence[Path], set_name: str | None, endpoint: str | None, local: bool,
-          state_dir: Path | None) -> dict[str, tuple[Declaration, Ledger]]:
-    decls = _pick(load_declarations(list(paths)), set_name)
-    return read_ledgers(decls, connection_from_options(endpoint, local, state_dir))
+def _read(paths: Sequence[Path], set_name: str | None, opts: Options) -> dict[str, tuple[Declaration, Ledger]]:
+    return read_ledgers(_pick(load_declarations(list(paths)), set_name), opts.connection())
 
 
 def _line(row: Mapping[str, str]) -> str:
@@ -87,14 +84,11 @@ def state() -> None:
 @click.option("--set", "set_name", metavar="SET", default=None, help="Only this set's ledger.")
 @click.option("--address", metavar="ADDRESS", default=None,
               help="Only outputs at this address: pipeline.output, or a pipeline.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: one line per output; json: every recorded field.")
-@backend_options
-def list_command(paths: tuple[Path, ...], set_name: str | None, address: str | None, fmt: str,
-                 endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+@shared("connection", fmt=format_option(["text", "json"], "text: one line per output; json: every recorded field."))
+def list_command(paths: tuple[Path, ...], set_name: str | None, address: str | None, opts: Options) -> None:
     """List the outputs the ledgers of the sets declared in PATHs record."""
-    rows = list(_rows(_read(paths, set_name, endpoint, local, state_dir), address))
-    if fmt == "json":
+    rows = list(_rows(_read(paths, set_name, opts), address))
+    if opts.fmt == "json":
         click.echo(json.dumps({"format_version": FORMAT_VERSION, "kind": "state", "entries": rows}, indent=2,
                               ensure_ascii=False))
         return
@@ -106,17 +100,14 @@ def list_command(paths: tuple[Path, ...], set_name: str | None, address: str | N
 @state.command("show")
 @click.argument("key", metavar="KEY")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: one field a line; json: the entry as an object.")
-@backend_options
-def show_command(key: str, paths: tuple[Path, ...], fmt: str, endpoint: str | None, local: bool,
-                 state_dir: Path | None) -> None:
+@shared("connection", fmt=format_option(["text", "json"], "text: one field a line; json: the entry as an object."))
+def show_command(key: str, paths: tuple[Path, ...], opts: Options) -> None:
     """Show what the ledger records of the output KEY (bucket/key, or a key) of a set declared in PATHs."""
-    found = [r for r in _rows(_read(paths, None, endpoint, local, state_dir), None)
+    found = [r for r in _rows(_read(paths, None, opts), None)
              if r["key"] == key or f"{r['bucket']}/{r['key']}" == key]
     if not found:
         raise UsageError(f"no ledger of the sets in {', '.join(map(str, paths))} records an output at {key!r}")
-    if fmt == "json":
+    if opts.fmt == "json":
         click.echo(json.dumps(found[0] if len(found) == 1 else found, indent=2, ensure_ascii=False))
         return
     for n, row in enumerate(found):
@@ -139,12 +130,9 @@ def _fields(row: Mapping[str, Any]) -> list[str]:
               help="Forget in this set only; alone, forget every output it records (retiring it).")
 @click.option("--address", metavar="ADDRESS", default=None, help="Forget the outputs at pipeline.output (or a pipeline).")
 @click.option("--key", "keys", multiple=True, metavar="KEY", help="Forget the output at KEY (bucket/key, or a key). Repeatable.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--lock-timeout", type=DURATION, default="0s", show_default=True, metavar="DURATION",
-              help="How long to wait for another run's lock on the set, e.g. 30s, 5m, 1h30m.")
-@backend_options
-def rm_command(paths: tuple[Path, ...], set_name: str | None, address: str | None, keys: tuple[str, ...], yes: bool,
-               lock_timeout: float, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+@shared("yes", "lock_timeout", "connection")
+def rm_command(paths: tuple[Path, ...], set_name: str | None, address: str | None, keys: tuple[str, ...],
+               opts: Options) -> None:
     """Forget ledger entries of the sets declared in PATHs; the objects stay where they are."""
     if set_name is None and address is None and not keys:
         raise UsageError("state rm: say what to forget: --set SET, --address ADDRESS and/or --key KEY")
@@ -159,10 +147,10 @@ def rm_command(paths: tuple[Path, ...], set_name: str | None, address: str | Non
             click.echo(escape_text(f"  {name}  {e.address}  {e.bucket}/{e.key}"), err=True)
         if len(chosen) > SHOWN:
             click.echo(f"  ... and {len(chosen) - SHOWN} more", err=True)
-        confirm_or_abort("Forget these ledger entries?", yes=yes, command="state rm")
+        confirm_or_abort("Forget these ledger entries?", yes=opts.yes, command="state rm")
 
-    forgotten = forget(decls, connection_from_options(endpoint, local, state_dir), choose, confirm,
-                       ApplyOptions(lock_timeout=lock_timeout))
+    with scaffold():
+        forgotten = forget(decls, opts.connection(), choose, confirm, run_options(opts, progress=False))
     if not forgotten:
         raise UsageError("state rm: no recorded output matches; nothing was forgotten")
     click.echo(f"Forgot {len(forgotten)} recorded output(s); the objects were not touched.")
@@ -171,12 +159,11 @@ def rm_command(paths: tuple[Path, ...], set_name: str | None, address: str | Non
 @state.command("set-aside")
 @click.argument("key", metavar="KEY")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@backend_options
-def set_aside_command(key: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
-                      state_dir: Path | None) -> None:
+@shared("connection")
+def set_aside_command(key: str, paths: tuple[Path, ...], opts: Options) -> None:
     """Move the state object KEY (relative to the state location of a set declared in PATHs, as a warning names
     it: _owners/SET.json, SET/ledger.jsonl) to _set-aside/KEY there, where no run reads it."""
-    found = set_aside_object(load_declarations(list(paths)), connection_from_options(endpoint, local, state_dir), key)
+    found = set_aside_object(load_declarations(list(paths)), opts.connection(), key)
     if found is None:
         raise UsageError(escape_text(f"state set-aside: no state location of the sets declared in "
                                      f"{', '.join(map(str, paths))} has {key!r}"))

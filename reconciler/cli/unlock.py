@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.options import backend_options, connection_from_options
+from reconciler.cli.options import Options, shared
 from reconciler.declare.load import load_declarations
 from reconciler.errors import UsageError
 from reconciler.ops.unlock import unlock
@@ -17,12 +17,11 @@ from reconciler.render.escape import escape_text
 @click.command("unlock")
 @click.argument("lock_id", metavar="LOCK_ID")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@backend_options
-def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
-                   state_dir: Path | None) -> None:
+@shared("connection")
+def unlock_command(lock_id: str, paths: tuple[Path, ...], opts: Options) -> None:
     """Break the lock LOCK_ID held on one of the sets declared in PATHs (when its holder is gone); a corrupt lock
     object by the token its error names."""
-    found = unlock(load_declarations(list(paths)), connection_from_options(endpoint, local, state_dir), lock_id)
+    found = unlock(load_declarations(list(paths)), opts.connection(), lock_id)
     if found is not None:
         decl, holder = found
         what = "its corrupt lock object" if holder.pid == 0 and not holder.host else holder.describe()

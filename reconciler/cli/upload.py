@@ -10,13 +10,14 @@ from pathlib import Path
 import click
 
 from reconciler.apply.workflow import Callbacks
-from reconciler.cli.durations import DURATION
+from reconciler.cli.estimating import cost_check
 from reconciler.cli.gcpause import gc_paused
-from reconciler.cli.options import backend_options, connection_from_options, pace_options
-from reconciler.cli.running import confirm_apply, report_when_stopped, run_options, show_plan, sigterm_as_interrupt
+from reconciler.cli.options import Options, shared
+from reconciler.cli.running import confirm_apply, run_options, scaffold, show_plan
 from reconciler.declare.load import load_declarations
 from reconciler.errors import ApplyFailed
 from reconciler.ops.upload import IngestOutcome, IngestSettings, local_files, upload
+from reconciler.plan.prices import load_prices
 from reconciler.render import apply_report
 from reconciler.render.escape import escape_text
 
@@ -46,28 +47,21 @@ def _summary(outcome: IngestOutcome) -> str:
 @click.option("--force", is_flag=True,
               help="PUT files whose key stands with the same content again, and remake their recorded outputs.")
 @click.option("--only-declared", is_flag=True, help="Refuse (upload nothing) when a file is no set's source.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
-              help="How long to wait for another run's lock on a set, e.g. 30s, 5m (0s: do not wait).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
-@pace_options
-@backend_options
+@shared("yes", "lock_timeout", "quiet", "pace", "max_cost", "prices", "connection")
 def upload_command(local_paths: tuple[Path, ...], bucket: str, prefix: str, declarations: tuple[Path, ...],
-                   overwrite: bool, force: bool, only_declared: bool, yes: bool, lock_timeout: float, quiet: bool,
-                   parallelism: int, max_qps: float, endpoint: str | None, local: bool,
-                   state_dir: Path | None) -> None:
+                   overwrite: bool, force: bool, only_declared: bool, opts: Options) -> None:
     """Upload LOCAL_PATHs to BUCKET, making their declared outputs in the upload request (Pic-Operations)."""
     decls = load_declarations(list(declarations))
+    book = load_prices(opts.prices_file)  # a bad price file is refused before anything is listed
     files = local_files(list(local_paths), prefix)
-    options = run_options(parallelism, max_qps, None, None, lock_timeout, quiet)
-    settings = IngestSettings(bucket=bucket, options=options, overwrite=overwrite, force=force,
+    settings = IngestSettings(bucket=bucket, options=run_options(opts), overwrite=overwrite, force=force,
                               only_declared=only_declared)
-    callbacks = Callbacks(show=lambda plan: show_plan(plan, "text"), confirm=lambda plan: confirm_apply(plan, yes),
-                          planning=gc_paused,
+    callbacks = Callbacks(show=lambda plan: show_plan(plan, "text"),
+                          confirm=lambda plan: confirm_apply(plan, opts.yes), planning=gc_paused,
+                          check_cost=cost_check(book, opts),
                           warn=lambda warning: click.echo(escape_text(f"Warning: {warning}"), err=True))
-    connection = connection_from_options(endpoint, local, state_dir)
-    with sigterm_as_interrupt(), report_when_stopped("text"):
-        outcome = upload(files, decls, connection, settings, callbacks)
+    with scaffold():
+        outcome = upload(files, decls, opts.connection(), settings, callbacks)
     click.echo(_summary(outcome))
     if outcome.report.failures or outcome.counts.failures or outcome.refused:
         raise ApplyFailed(f"{outcome.report.failed} output(s) failed, {len(outcome.counts.failures)} upload(s) "

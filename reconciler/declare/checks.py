@@ -29,6 +29,9 @@ Location = tuple[str | int, ...]
 Finding = tuple[Location, str]
 
 _DEEP = "d1/d2/"
+# Sample keys of a set's state folder (ledger, lock, a journal segment). declare sits below state and cannot import its
+# layout; tests/state/test_layout.py keeps these equal to state.store's and state.locks' names.
+STATE_FILES = ("ledger.jsonl", "lock.json", "journal/run-000001.json")
 
 
 def check_declaration(decl: Declaration) -> list[Finding]:
@@ -66,7 +69,7 @@ def _check_state(decl: Declaration, usable: dict[str, Selector]) -> list[Finding
     if decl.state.bucket != decl.bucket:
         return []
     prefix = decl.state.prefix
-    ledger_keys = [f"{prefix}{decl.name}/{name}" for name in ("ledger.json", "lock.json", "journal/run-1.json")]
+    ledger_keys = [f"{prefix}{decl.name}/{name}" for name in STATE_FILES]
     findings: list[Finding] = []
     for pipeline in decl.pipelines:
         if pipeline.name not in usable:

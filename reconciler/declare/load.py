@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,8 +192,14 @@ def _walk(directory: str, problems: list[Problem]) -> list[str]:
     def failed(error: OSError) -> None:
         problems.append(Problem(str(error.filename or directory), 1, 1, "$", f"cannot read directory: {error.strerror}"))
 
+    return walk_declarations(directory, failed)
+
+
+def walk_declarations(directory: str, onerror: Callable[[OSError], None] | None = None) -> list[str]:
+    """The declaration files (*.yaml, *.yml, *.json) under ``directory``, hidden folders skipped, in sorted order:
+    the one search ``validate``, the commands and the Pulumi program share."""
     found: list[str] = []
-    for root, dirs, names in os.walk(directory, onerror=failed):
+    for root, dirs, names in os.walk(directory, onerror=onerror):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(os.path.normpath(os.path.join(root, n)) for n in sorted(names) if n.lower().endswith(SUFFIXES))
     return found

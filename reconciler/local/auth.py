@@ -21,8 +21,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from urllib.parse import quote
+
+from reconciler.credentials import Credentials
 
 AUTH_FIELDS = ("q-sign-algorithm", "q-ak", "q-sign-time", "q-key-time", "q-header-list", "q-url-param-list",
                "q-signature")
@@ -44,15 +45,6 @@ class AuthFailure(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """The one credential pair (and optional token) a server accepts."""
-
-    secret_id: str
-    secret_key: str
-    token: str | None = None
 
 
 def _enc(text: str) -> str:

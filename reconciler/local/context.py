@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.local.admission import ProcessingGate, ProcessingLimits
-from reconciler.local.auth import Credentials
+from reconciler.credentials import Credentials
 from reconciler.local.bucket_ci import CiSettings
 from reconciler.local.faults import Faults, Stats
 from reconciler.local.store import LocalStore

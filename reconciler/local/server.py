@@ -7,7 +7,6 @@ port. Credentials: explicit arguments, else ``TENCENTCLOUD_SECRET_ID`` / ``TENCE
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from collections.abc import Iterable
@@ -18,7 +17,7 @@ from typing import Any
 
 from reconciler.local import replies
 from reconciler.local.admission import ProcessingGate, ProcessingLimits
-from reconciler.local.auth import Credentials
+from reconciler.credentials import Credentials, from_environment
 from reconciler.local.bucket_ci import BucketCi, CiSettings
 from reconciler.local.connection import ConnectionLimits
 from reconciler.local.context import ServerState
@@ -40,9 +39,9 @@ def resolve_credentials(secret_id: str | None, secret_key: str | None, token: st
     """The credentials to run with, and whether they came from the environment (then never print the key)."""
     if secret_id is not None and secret_key is not None:
         return Credentials(secret_id, secret_key, token), False
-    env_id, env_key = os.environ.get("TENCENTCLOUD_SECRET_ID"), os.environ.get("TENCENTCLOUD_SECRET_KEY")
-    if env_id and env_key:
-        return Credentials(env_id, env_key, token or os.environ.get("TENCENTCLOUD_SECURITY_TOKEN") or None), True
+    env = from_environment()
+    if env is not None:
+        return Credentials(env.secret_id, env.secret_key, token or env.token), True
     return Credentials(DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, token), False
 
 

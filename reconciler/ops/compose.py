@@ -8,6 +8,7 @@ is the ``state.LedgerStore`` (in COS, or in ``--state-dir``). With ``local_root`
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.credentials import check_pair, environment
+from reconciler.credentials import Credentials, check_pair, from_environment
 from reconciler.declare.authority import declared_buckets
 from reconciler.model import Declaration
 from reconciler.state.store import LedgerStore
 from reconciler.storage import Storage
+
+log = logging.getLogger(__name__)
 
 DEFAULT_POOL_SIZE = 64  # enough for --parallelism up to 64 plus the journal/lock writers
 
@@ -32,7 +35,7 @@ class Backend:
                  pool_size: int = DEFAULT_POOL_SIZE) -> None:
         check_pair(secret_id, secret_key, token, names=("secret id", "secret key", "security token"))
         self.endpoint = endpoint
-        self._credentials = (secret_id, secret_key, token)
+        self._credentials = (secret_id, secret_key, token)  # none: the storage adapter takes the environment's
         self._pool_size = pool_size
         self._storages: dict[str, Storage] = {}
         self._lock = threading.Lock()
@@ -49,39 +52,44 @@ class Backend:
             return self._storages[region]
 
 
-def _local_default_credentials() -> tuple[str | None, str | None]:
+def backend_with(credentials: Credentials | None, *, endpoint: str | None = None, state_dir: Path | None = None,
+                 pool_size: int = DEFAULT_POOL_SIZE) -> Backend:
+    """A backend signing with ``credentials`` (None: the environment's, read by the storage adapter)."""
+    if credentials is None:
+        return Backend(endpoint=endpoint, state_dir=state_dir, pool_size=pool_size)
+    return Backend(endpoint=endpoint, state_dir=state_dir, secret_id=credentials.secret_id,
+                   secret_key=credentials.secret_key, token=credentials.token, pool_size=pool_size)
+
+
+def _local_default_credentials() -> Credentials:
     """The embedded server's well-known pair, used for an ``--endpoint`` when no credentials are in the environment."""
     from reconciler.local import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
 
-    return DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+    return Credentials(DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY)
 
 
 @contextmanager
 def open_backend(*, endpoint: str | None = None, local_root: Path | None = None, state_dir: Path | None = None,
                  local_buckets: Iterable[str] = (), pool_size: int = DEFAULT_POOL_SIZE) -> Iterator[Backend]:
     """A backend for one command; with ``local_root`` an embedded server runs for the duration."""
-    env_id, env_key, env_token = environment()  # checked: both or neither, nothing unsafe in them
+    env = from_environment()  # checked: both or neither, nothing unsafe in them
     if local_root is None:
-        secret_id = secret_key = None
-        if endpoint and not (env_id and env_key):
-            secret_id, secret_key = _local_default_credentials()
-        yield Backend(endpoint=endpoint, state_dir=state_dir, secret_id=secret_id, secret_key=secret_key,
-                      pool_size=pool_size)
+        local = None if env or not endpoint else _local_default_credentials()  # an --endpoint, no credentials
+        yield backend_with(local, endpoint=endpoint, state_dir=state_dir, pool_size=pool_size)
         return
     from reconciler.local import LocalServer
 
     local_root.mkdir(parents=True, exist_ok=True)
     server_options: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "buckets": sorted(set(local_buckets))}
-    if env_id and env_key:
-        server_options.update(secret_id=env_id, secret_key=env_key)
+    if env is not None:
+        server_options.update(secret_id=env.secret_id, secret_key=env.secret_key)
     server = LocalServer(local_root, **server_options)
     server.start()
+    log.debug("embedded server for --local: %s (store %s)", server.endpoint, local_root)
     try:
-        yield Backend(endpoint=server.endpoint, state_dir=state_dir,
-                      secret_id=getattr(server, "secret_id", None) or env_id,
-                      secret_key=getattr(server, "secret_key", None) or env_key,
-                      token=env_token if env_id and env_key else None,
-                      pool_size=pool_size)
+        token = env.token if env is not None else None
+        yield backend_with(Credentials(server.secret_id, server.secret_key, token), endpoint=server.endpoint,
+                           state_dir=state_dir, pool_size=pool_size)
     finally:
         server.stop()
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from reconciler.model import Declaration
 from reconciler.ops.compose import Connection, connect
-from reconciler.state.journal import set_aside
 
 
 def set_aside_segment(decls: Sequence[Declaration], connection: Connection,
@@ -16,7 +15,7 @@ def set_aside_segment(decls: Sequence[Declaration], connection: Connection,
     (None when no set has it)."""
     with connect(connection, decls) as backend:
         for decl in decls:
-            blobs = backend.ledgers.blobs(decl)
-            if f"journal/{segment}" in blobs.list("journal/"):
-                return decl, blobs.where + set_aside(blobs, segment)
+            moved = backend.ledgers.set_aside(decl, segment)
+            if moved is not None:
+                return decl, moved
     return None

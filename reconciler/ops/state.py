@@ -62,7 +62,7 @@ def set_aside_object(decls: Sequence[Declaration], connection: Connection, key: 
     none has it). Only state locations the declarations name are touched."""
     with connect(connection, decls) as backend:
         for decl in decls:
-            moved = backend.ledgers.set_aside(decl, key)
+            moved = backend.ledgers.set_aside_object(decl, key)
             if moved is not None:
                 return decl, moved
     return None

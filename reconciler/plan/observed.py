@@ -10,6 +10,8 @@ bucket) are HEADed or listed too, so orphans are known to exist or be gone. Requ
 """
 from __future__ import annotations
 
+# Over 300 lines: observe_set's concurrent listings share one cache and one stop; issue 23's listing work reshapes it.
+
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +42,7 @@ class LedgerReader(Protocol):
 
 
 class PlanBackend(Protocol):
-    """What planning needs of ``backend.Backend``: storage per region and the ledger store (read only)."""
+    """What planning needs of ``ops.compose.Backend``: storage per region and the ledger store (read only)."""
 
     @property
     def ledgers(self) -> LedgerReader: ...
@@ -116,7 +118,8 @@ def read_styles(decl: Declaration, storage: Storage, cache: dict[str, dict[str, 
     return styles
 
 
-def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger],
+# 97 lines: the listings run concurrently and share locals (cache, counter, stop); split with issue 23's listing work.
+def observe_set(decl: Declaration, storage: Storage, ledger: Ledger,
                 progress: Progress | None = None, *, workers: int = LIST_WORKERS,
                 cache: ListingCache | None = None, styles: dict[str, dict[str, str]] | None = None,
                 extra_keys: Sequence[str] = (), within: Sequence[str] = ()) -> Observation:
@@ -124,8 +127,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
 
     The source listings and the output listings run concurrently (different prefixes are independent; each is
     paged with markers). Output listings start before the sources are known: when the sources turn out to be
-    few, any output listing still running is stopped after its page and the expected outputs are HEADed.
-    ``ledger`` may be a callable (e.g. a future's ``result``): it is needed only at the end. With ``cache``
+    few, any output listing still running is stopped after its page and the expected outputs are HEADed. With ``cache``
     (bucket -> finished listings, shared by the sets of one plan), a prefix an earlier set listed is not listed
     again, and this set's listings are added to it. ``extra_keys``: keys of the source bucket about to be uploaded
     (``plan.extra``), whose outputs are observed as those of listed sources are. ``within``: only sources under
@@ -135,7 +137,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     counter = Counter(progress)
     # when the ledger is at hand, objects that stand as it records them are only marked (see _Listing)
     index = confirmed = None
-    if not callable(ledger) and ledger.entries:
+    if ledger.entries:
         index = obs.index = LedgerIndex.of(ledger.entries)
         confirmed = obs.confirmed = EntryFlags(index.size)
     skip = never_under(decl)
@@ -194,7 +196,7 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
                 cache.setdefault(x.bucket, []).append(x)
 
     # recorded outputs outside everything observed: orphan candidates must be known to exist or not
-    entries = (ledger() if callable(ledger) else ledger).entries
+    entries = ledger.entries
     stray: dict[str, list[str]] = {}
     existing = obs.existing
     if index is not None and confirmed is not None:
@@ -236,19 +238,19 @@ def _rule_changes(ledger: Ledger, decl: Declaration) -> dict[str, tuple[str, str
     return rule_changes(ledger.declaration, decl.document)
 
 
-def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger], *, prune: bool = False,
+def plan_set(decl: Declaration, storage: Storage, ledger: Ledger, *, prune: bool = False,
              replace_unmanaged: bool = False, progress: Progress | None = None,
              cache: ListingCache | None = None,
              styles: dict[str, dict[str, str]] | None = None,
              extra: ExtraSources | None = None, scope: Scope | None = None) -> tuple[SetPlan, Observation]:
-    """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way); ``extra``:
-    files about to be uploaded, planned as if they stood; ``scope``: source prefixes and shard (``plan.scope``)."""
+    """Observe and plan one set; ``extra``: files about to be uploaded, planned as if they stood; ``scope``: source
+    prefixes and shard (``plan.scope``)."""
     upcoming = sorted(extra.etags) if extra is not None and extra.bucket == decl.bucket else []
     within = scope.source_prefixes if scope is not None else ()
     obs = observe_set(decl, storage, ledger, progress, cache=cache, styles=styles, extra_keys=upcoming, within=within)
     if extra is not None:
         obs.source_keys = extra.overlay(decl, obs.source_keys, obs.existing)
-    plan = plan_observed(decl, obs, ledger() if callable(ledger) else ledger, prune=prune,
+    plan = plan_observed(decl, obs, ledger, prune=prune,
                          replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest(decl),
                          rule_changes=_rule_changes)
     if scope is not None:

@@ -9,6 +9,8 @@ that makes it is read; it checks everything and raises ``StateError`` naming the
 
 from __future__ import annotations
 
+# Over 300 lines: the saved-plan format's writer and reader side by side, so the two cannot drift apart.
+
 import json
 import os
 import tempfile

@@ -9,13 +9,13 @@ provider that Pulumi pickles carries plain data only. Credentials are passed in 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler.credentials import Credentials
 from reconciler.declare import yamlfile
 from reconciler.declare.authority import retiring
 from reconciler.declare import load as declarations_module
@@ -24,8 +24,6 @@ from reconciler.model import ActionKind, Declaration, Ledger, SetPlan
 
 if TYPE_CHECKING:
     from reconciler.ops.compose import Backend
-
-TO_DO = ("create", "replace", "delete")  # what apply acts on (a conflict is listed, never overwritten unasked)
 
 
 @dataclass(frozen=True)
@@ -86,18 +84,6 @@ def check_credentials(secret_id: Any, secret_key: Any, token: Any) -> None:
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """A credential pair from the stack's secret config; never part of inputs, outputs, messages or pickles."""
-
-    secret_id: str
-    secret_key: str
-    token: str | None = None
-
-    def __repr__(self) -> str:
-        return "Credentials(<redacted>)"
-
-
-@dataclass(frozen=True)
 class SetSource:
     """One declaration file as the program read it."""
 
@@ -114,11 +100,7 @@ def discover_files(path: Path) -> list[Path]:
     """A file is itself; a directory gives its declaration files, searched as ``cosrecon validate`` searches them."""
     if not path.is_dir():
         return [path]
-    found: list[Path] = []
-    for folder, dirs, names in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(folder) / n for n in sorted(names) if n.lower().endswith(declarations_module.SUFFIXES))
-    return found
+    return [Path(file) for file in declarations_module.walk_declarations(str(path))]
 
 
 def display_path(file: Path, root: Path) -> str:
@@ -186,8 +168,7 @@ def backend_for(connection: Connection, decl: Declaration, credentials: Credenti
                              [decl]) as backend:
             yield backend
     elif credentials is not None:
-        yield compose.Backend(endpoint=connection.endpoint or None, state_dir=state_dir, secret_id=credentials.secret_id,
-                      secret_key=credentials.secret_key, token=credentials.token)
+        yield compose.backend_with(credentials, endpoint=connection.endpoint or None, state_dir=state_dir)
     else:
         with compose.connect(compose.Connection(endpoint=connection.endpoint or None, state_dir=state_dir)) as backend:
             yield backend
@@ -204,10 +185,6 @@ def changes_by_output(plan: SetPlan) -> dict[str, dict[str, int]]:
             per = result.setdefault(action.address, {})
             per[action.action.value] = per.get(action.action.value, 0) + 1
     return dict(sorted(result.items()))
-
-
-def has_work(plan: SetPlan) -> bool:
-    return any(plan.count(ActionKind(kind)) for kind in TO_DO) or bool(plan.calls)
 
 
 def describe_changes(name: str, by_output: Mapping[str, Mapping[str, int]]) -> str:
@@ -273,7 +250,7 @@ def _apply(target: Declaration, decl: Declaration, connection: Connection, crede
         ledger = backend.ledgers.read(decl)
     report = outcome.report
     if report.failures:
-        raise ApplyIncomplete(failure_summary(decl.name, report))
+        raise ApplyIncomplete(failure_report(decl.name, report))
     set_plan = outcome.plan.sets[0]
     summary = {"create": report.created, "replace": report.replaced, "delete": report.deleted,
                "conflict": set_plan.count(ActionKind.CONFLICT), "orphaned": set_plan.count(ActionKind.ORPHANED),
@@ -283,10 +260,13 @@ def _apply(target: Declaration, decl: Declaration, connection: Connection, crede
             "declaration_digest": declaration_digest(decl), **ledger_outputs(ledger)}
 
 
-def failure_summary(name: str, report: Any, limit: int = 20) -> str:
-    """``cosrecon apply``'s failure lines: key, COS error code, message, request id."""
-    lines = [f"{name}: {report.failed} output(s) failed; {report.created} created, {report.replaced} replaced, "
-             f"{report.deleted} deleted are recorded in the ledger, and the next apply retries the rest:"]
+def failure_report(name: str, report: Any, limit: int = 20) -> str:
+    """The failures of ``name``'s apply: apply's one summary line (``apply.refusals.failure_summary``), what is
+    recorded, then one line per failure: key, COS error code, message, request id."""
+    from reconciler.apply.refusals import failure_summary
+
+    lines = [f"{name}: {failure_summary(report.failures)}; {report.created} created, {report.replaced} replaced, "
+             f"{report.deleted} deleted are recorded in the ledger:"]
     for failure in report.failures[:limit]:
         request = f", request id {failure.request_id}" if failure.request_id not in failure.message else ""
         lines.append(f"  {failure.address} {failure.bucket}/{failure.key} (source {failure.source}): "

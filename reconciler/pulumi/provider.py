@@ -31,6 +31,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from reconciler.credentials import Credentials
 from reconciler.pulumi import engine
 
 INPUTS = ("declaration", "source_path", "source_text", "connection", "apply_settings")
@@ -71,7 +72,7 @@ class SetDiffResult(DiffResult):
 class ProcessingSetProvider(ResourceProvider):
     """CRUD of one processing set, through the cosrecon engine. Holds nothing but (unpickled) credentials."""
 
-    _credentials: engine.Credentials | None = None
+    _credentials: Credentials | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -84,7 +85,7 @@ class ProcessingSetProvider(ResourceProvider):
         token = req.config.get("cosrecon:securityToken")
         engine.check_credentials(secret_id, secret_key, token)  # both or neither; never printed
         if secret_id and secret_key:
-            self._credentials = engine.Credentials(str(secret_id), str(secret_key),
+            self._credentials = Credentials(str(secret_id), str(secret_key),
                                                    str(req.config.get("cosrecon:securityToken") or "") or None)
 
     # --- validation -------------------------------------------------------------------------------------------
@@ -111,7 +112,7 @@ class ProcessingSetProvider(ResourceProvider):
         description = engine.describe_changes(decl.name, by_output)
         moved = (olds.get("declaration_digest") != engine.declaration_digest(decl)
                  or engine.Connection.from_inputs(olds.get("connection")) != connection)
-        changes = engine.has_work(plan) or moved
+        changes = plan.has_work or moved
         if description:
             pulumi.log.info(description)
         return SetDiffResult(changes, by_output, description)

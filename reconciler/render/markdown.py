@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from reconciler.model import ActionKind, Plan
 from reconciler.render.escape import escape_text
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
-from reconciler.render.notes import is_green, set_notes
+from reconciler.render.notes import set_notes
 from reconciler.render.text import CONVERGED, summary_line
 
 COMMENT_LIMIT = 65_535
@@ -66,7 +66,7 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT, marker: str = MAR
     open; what conflicts and orphans mean, and the ``warnings``, come right after the summary."""
     out = _Budget(limit)
     out.add(f"{marker}\n### cosrecon plan\n\n")
-    out.add(f"**{CONVERGED if is_green(plan) else summary_line(plan)}**\n\n")
+    out.add(f"**{CONVERGED if plan.is_green else summary_line(plan)}**\n\n")
     for warning in warnings:
         out.add(f"> :warning: {_cell(str(warning))}\n")
     notes = [(s.name, note) for s in plan.sets for note in set_notes(s)]

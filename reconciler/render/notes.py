@@ -62,11 +62,6 @@ def set_notes(s: SetPlan) -> list[str]:
     return lines
 
 
-def is_green(plan: Plan) -> bool:
-    """Nothing to do and nothing to decide: no change, conflict or orphan (``plan --detailed-exitcode`` exits 0)."""
-    return not plan.has_changes and not plan.count(ActionKind.ORPHANED)
-
-
 def next_steps(plan: Plan, paths: str) -> list[str]:
     """After an apply of ``plan``: how to get from what it left (conflicts, orphans) to a green plan."""
     conflicts = plan.count(ActionKind.CONFLICT)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from reconciler.model import ActionKind, Plan, SetPlan
 from reconciler.render.escape import escape_lines
 from reconciler.render.groups import SHOWN_KINDS, SYMBOL, describe, group_set
-from reconciler.render.notes import is_green, set_notes
+from reconciler.render.notes import set_notes
 
 FULL_LIMIT = 200
 SAMPLES = 3
@@ -67,7 +67,7 @@ def _render_set(s: SetPlan, full: bool) -> list[str]:
 def render_text(plan: Plan, *, full: bool = False, estimate: Sequence[str] = ()) -> str:
     """The whole plan as text, ending with the summary line (or the converged message); ``estimate`` lines (the
     plan estimate) stand just above the summary line of a plan with changes."""
-    if is_green(plan):  # orphans are no "No changes": they are listed, counted and explained below
+    if plan.is_green:  # orphans are no "No changes": they are listed, counted and explained below
         unchanged = plan.count(ActionKind.UNCHANGED)
         return f"{CONVERGED}\n" + (f"({unchanged} unchanged.)\n" if unchanged else
                                     "(No source objects match the include globs.)\n")

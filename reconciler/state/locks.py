@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 import threading
@@ -28,6 +29,8 @@ from reconciler.state.blobs import SetBlobs as LedgerStore, dump_json, load_json
 from reconciler.errors import LockError, StateError, StorageError
 from reconciler.model import Declaration
 
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = "lock.json"
 LEASE_DIR = "lock-lease/"
@@ -190,6 +193,7 @@ class HeldLock:
             blobs = self.store.blobs(self.decl)
             if current is not None and current.id == self.info.id:
                 blobs.delete(LOCK_NAME)
+                log.debug("set %r: lock %s released", self.decl.name, self.info.id)
             blobs.delete(f"{LEASE_DIR}{self.info.id}.json")
         except (CorruptLock, StorageError):
             pass
@@ -228,6 +232,7 @@ def acquire(store: LedgerStore, decl: Declaration, *, timeout: float = 0, lease:
     while True:
         mine = LockInfo.new(decl.name, operation, lease, decl.path)
         if blobs.create(LOCK_NAME, dump_json(mine.to_data())):
+            log.debug("set %r: lock %s taken (%s, lease %gs)", decl.name, mine.id, operation, lease)
             return HeldLock(store, decl, mine, lease, took_over)
         holder = read_lock(store, decl)
         if holder is None:
@@ -239,11 +244,14 @@ def acquire(store: LedgerStore, decl: Declaration, *, timeout: float = 0, lease:
                 blobs.delete(LOCK_NAME)
                 blobs.delete(f"{LEASE_DIR}{holder.id}.json")
                 took_over = holder
+                log.debug("set %r: stale lock %s broken (%s)", decl.name, holder.id, holder.describe())
             continue
         if time.monotonic() >= deadline:
             raise LockError(
                 f"set {decl.name!r} is locked by {holder.describe()}; waited {timeout:g}s. "
                 f"If that process is gone, run: cosrecon unlock {holder.id} {decl.path or '<declaration>'}")
+        if not waited:
+            log.debug("set %r: waiting up to %gs for lock %s", decl.name, timeout, holder.id)
         if on_wait is not None and not waited:
             on_wait(holder)
         waited = True

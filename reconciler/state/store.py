@@ -88,7 +88,7 @@ class LedgerStore:
         """``key`` (relative to ``decl``'s state location: ``_owners/x.json``, ``x/ledger.jsonl``), for messages."""
         return f"{self._owner_blobs(decl).where}{key}"
 
-    def set_aside(self, decl: Declaration, key: str) -> str | None:
+    def set_aside_object(self, decl: Declaration, key: str) -> str | None:
         """Move the state object ``key`` (relative to ``decl``'s state location) to ``_set-aside/<key>``, where no
         run reads it; its new place, or None when there is no such object."""
         if not key or key.startswith(("/", SET_ASIDE_DIR)) or any(p in ("", ".", "..") for p in key.split("/")):
@@ -112,7 +112,7 @@ class LedgerStore:
             compacted = Ledger(name=decl.name)
         else:  # read piece by piece, a line at a time: never held whole
             compacted = ledger_file.parse_ledger(chunks, f"{blobs.where}{LEDGER_NAME}")
-        names = tuple(n for n in blobs.list(JOURNAL_DIR) if n.endswith(".json"))
+        names = tuple(self.journal_segments(decl))
         segments: list[Segment] = []
         for name in names:
             data = blobs.read(name)
@@ -135,6 +135,18 @@ class LedgerStore:
             if found is not None:
                 entries[where] = replace(intent, output_etag=found.etag)
         return replace(ledger, entries=entries)
+
+    def journal_segments(self, decl: Declaration) -> list[str]:
+        """The names of the set's journal segments as they stand (``journal/<run-id>-<seq>.json``)."""
+        return [n for n in self.blobs(decl).list(JOURNAL_DIR) if n.endswith(".json")]
+
+    def set_aside(self, decl: Declaration, segment: str) -> str | None:
+        """Move the journal segment ``segment`` (its name without ``journal/``) out of the set's journal, so no run
+        merges it: where it now is (for messages); None when the set's journal has no such segment."""
+        blobs = self.blobs(decl)
+        if f"{JOURNAL_DIR}{segment}" not in blobs.list(JOURNAL_DIR):
+            return None
+        return blobs.where + journal.set_aside(blobs, segment)
 
     def write_segment(self, decl: Declaration, run_id: str, seq: int, base_generation: str,
                       records: Sequence[JournalRecord]) -> str:

@@ -13,9 +13,13 @@ SDKs lacking that path fall back to ``client.list_objects``.
 
 from __future__ import annotations
 
+# Over 300 lines: the only qcloud_cos importer (.importlinter), so the whole SDK surface stays in this one module.
+
+import logging
 import os
 import re
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,14 +40,12 @@ except ImportError:  # pragma: no cover - the fallback this leads to is tested b
 
 from reconciler.declare.ci_errors import classify
 from reconciler.errors import NotFound, StorageError, UsageError
+from reconciler.credentials import ENV_SECRET_ID, ENV_SECRET_KEY, from_environment
 from reconciler.model import ObjectInfo
 from reconciler.storage import ProcessedObject, ProcessResult
 
 T = TypeVar("T")
-
-ENV_SECRET_ID = "TENCENTCLOUD_SECRET_ID"
-ENV_SECRET_KEY = "TENCENTCLOUD_SECRET_KEY"
-ENV_TOKEN = "TENCENTCLOUD_SECURITY_TOKEN"
+log = logging.getLogger(__name__)
 
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchResource", "NoSuchBucket", "ResourceNotFound"})
 _SECRETISH = re.compile(r"(q-ak=|q-signature=|x-cos-security-token[=:]\s*)[^&;\s'\"]+", re.IGNORECASE)
@@ -147,9 +149,8 @@ class CosStorage:
         pool_size: int = 32,
         timeout: float = 30,
     ) -> None:
-        secret_id = secret_id or os.environ.get(ENV_SECRET_ID)
-        secret_key = secret_key or os.environ.get(ENV_SECRET_KEY)
-        token = token or os.environ.get(ENV_TOKEN) or None
+        if not (secret_id and secret_key) and (env := from_environment()) is not None:
+            secret_id, secret_key, token = env.secret_id, env.secret_key, token or env.token
         if not secret_id or not secret_key:
             raise UsageError(
                 f"no COS credentials: set {ENV_SECRET_ID} and {ENV_SECRET_KEY} (or use --local for the embedded server)"
@@ -177,14 +178,21 @@ class CosStorage:
         self._fast_listing = fast_listing_supported(self._client)
 
     def _call(self, action: str, bucket: str, key: str, fn: Callable[[], T]) -> T:
+        started = time.monotonic()
         try:
-            return fn()
+            result = fn()
         except (CosServiceError, CosClientError) as error:
-            raise translate(error, bucket=bucket, key=key, action=action) from None
+            failed = translate(error, bucket=bucket, key=key, action=action)
+            log.debug("%s %s/%r: %s %s (%.3fs)", action, bucket, key, failed.status, failed.code,
+                      time.monotonic() - started)
+            raise failed from None
         except (requests.RequestException, ET.ParseError, OSError) as error:
             text = connection_message(str(error)) if not isinstance(error, ET.ParseError) else _scrub(str(error))
+            log.debug("%s %s/%r: connection failed (%.3fs)", action, bucket, key, time.monotonic() - started)
             raise StorageError(f"{action} failed: {text}", bucket=bucket, key=key,
                                code="ConnectionError", retryable=True) from None
+        log.debug("%s %s/%r: ok (%.3fs)", action, bucket, key, time.monotonic() - started)
+        return result
 
     # --- Storage -------------------------------------------------------------------------------------
 

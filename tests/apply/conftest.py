@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from reconciler.ops.compose import Backend
-from reconciler.declare.load import build_declaration
+from tests import builders
 from reconciler.local import LocalServer
 from reconciler.model import Declaration, Plan
 from reconciler.plan.observed import plan_declarations
@@ -33,9 +33,7 @@ def declaration(name: str = "shop", *, outputs: dict[str, dict[str, Any]] | None
         "thumb": {"rule": "imageMogr2/thumbnail/32x/format/webp", "fileid": "/thumbs/{reldir}/{stem}.webp"},
         "png": {"rule": "imageMogr2/format/png", "fileid": "/png/{reldir}/{stem}.png"},
     }
-    data = {"version": 1, "name": name, "region": REGION, "bucket": SRC, "prune": prune,
-            "pipelines": {"photos": {"source": {"include": list(include)}, "outputs": outputs}}}
-    return build_declaration(data, f"{name}.yaml")
+    return builders.declaration(name, bucket=SRC, region=REGION, include=include, outputs=outputs, prune=prune)
 
 
 def make_plan(decls: Sequence[Declaration], backend: Backend, *, prune: bool = False,

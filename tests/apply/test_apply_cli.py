@@ -189,8 +189,10 @@ def test_kill_9_mid_apply_then_rerun_converges(server: LocalServer, backend: Bac
 def test_two_concurrent_applies(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
     seed(backend, [f"photos/{i:02d}.jpg" for i in range(12)])
     path = write_decl(tmp_path)
-    server.set_faults(latency_ms=1000)  # the first apply runs ~6 s: the second, even slow to start, finds it locked
-    first = _apply_process(server, path, "--parallelism", "2")
+    # 1 s per call, one at a time: the first apply runs ~12 s, so the second, even slow to start on a loaded machine
+    # (6 s seen at a load of 17 on 2 cores), finds it locked
+    server.set_faults(latency_ms=1000)
+    first = _apply_process(server, path, "--parallelism", "1")
     deadline = time.monotonic() + 30
     while process_calls(server) < 1 and time.monotonic() < deadline:
         time.sleep(0.02)

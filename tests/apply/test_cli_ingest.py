@@ -21,6 +21,7 @@ from reconciler.apply import ingest as ingest_module
 from reconciler.ops.compose import Backend
 from reconciler.cli import main
 from reconciler.local import LocalServer
+from tests import builders
 from tests.apply.conftest import REGION, SRC, jpeg, keys
 from tests.local.conftest import make_client
 
@@ -343,9 +344,9 @@ def test_upload_warns_of_keys_another_sets_ledger_owns_before_it_asks(server: Lo
                "-d", decls[1], *state)[0] == 0
     backend.storage(REGION).delete_object(SRC, "alpha/w16/a.jpg")  # alpha's ledger still records it
     taker = tmp_path / "taker.yaml"
-    taker.write_text(json.dumps({"version": 1, "name": "taker", "region": REGION, "bucket": SRC, "pipelines": {
-        "photos": {"source": {"include": ["photos/**/*.jpg"]},
-                   "outputs": {"w16": {"rule": "imageMogr2/thumbnail/16x", "fileid": "/alpha/w16/{reldir}/{stem}.jpg"}}}}}))
+    taker.write_text(json.dumps(builders.declaration_data(
+        "taker", bucket=SRC, region=REGION,
+        outputs={"w16": {"rule": "imageMogr2/thumbnail/16x", "fileid": "/alpha/w16/{reldir}/{stem}.jpg"}})))
     code, out, err = run(server, "upload", str(image), "--bucket", SRC, "--prefix", "photos/", "-d", str(taker), *state)
     assert code != 0 and "needs confirmation" in err, out + err
     assert "keys set 'alpha''s ledger owns" in err, err

@@ -425,3 +425,50 @@ def test_local_serve_refuses_one_credential_of_two(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["local", "serve", "--root", str(tmp_path / "srv"), "--port", "0"],
                                 env={"TENCENTCLOUD_SECRET_ID": "AKIDexample0000", "TENCENTCLOUD_SECRET_KEY": None})
     assert result.exit_code == 1 and "TENCENTCLOUD_SECRET_KEY is not" in result.stderr
+
+
+def _held_shop_lock(backend: Backend, path: Path) -> Any:
+    from reconciler.declare.load import load_declarations
+
+    return backend.ledgers.acquire(load_declarations([path])[0], lease=600, operation="apply")
+
+
+def test_sigterm_while_destroy_waits_for_a_lock_exits_143_and_deletes_nothing(server: LocalServer, backend: Backend,
+                                                                               tmp_path: Path) -> None:
+    """destroy runs in the run scaffold as apply does: SIGTERM is Ctrl-C (exit 143, the lock wait said first)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    seed(backend, ["photos/a.jpg"])
+    path = write(tmp_path, shop_text())
+    assert cli(server, "apply", "--yes", str(path))[0] == 0
+    before = everything(backend)
+    errors = tmp_path / "stderr.txt"
+    env = {**os.environ, "TENCENTCLOUD_SECRET_ID": server.secret_id, "TENCENTCLOUD_SECRET_KEY": server.secret_key,
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    with _held_shop_lock(backend, path), errors.open("w") as stream:
+        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "destroy", "shop", str(path), "--yes",
+                                 "--lock-timeout", "60s", "--endpoint", server.endpoint],
+                                env=env, stdout=subprocess.PIPE, stderr=stream, text=True)
+        deadline = time.monotonic() + 60
+        while "Waiting up to 60s" not in errors.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=30)
+    err = errors.read_text()
+    assert "Waiting up to 60s for lock" in err
+    assert proc.returncode == 143 and "Terminated (SIGTERM)" in err, err
+    assert everything(backend) == before
+
+
+def test_state_rm_says_it_waits_for_a_lock(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+    seed(backend, ["photos/a.jpg"])
+    path = write(tmp_path, shop_text())
+    assert cli(server, "apply", "--yes", str(path))[0] == 0
+    with _held_shop_lock(backend, path):
+        code, out, err = cli(server, "state", "rm", str(path), "--set", "shop", "--yes", "--lock-timeout", "1s")
+    assert code != 0 and "Waiting up to 1s for lock" in err, out + err
+    assert cli(server, "state", "list", str(path))[1].count("shop") == 2  # nothing was forgotten

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from qcloud_cos import CosConfig, CosS3Client
 
 from reconciler.local import LocalServer
-from reconciler.local.auth import AuthFailure, Credentials, request_headers, verify
+from reconciler.credentials import Credentials
+from reconciler.local.auth import AuthFailure, request_headers, verify
 from tests.local.conftest import REGION, jpeg
 from tests.local.hostile_http import host_of as _host
 from tests.local.hostile_http import raw as _raw

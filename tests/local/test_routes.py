@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.local import routing
-from reconciler.local.auth import Credentials
+from reconciler.credentials import Credentials
 from reconciler.local.context import ServerState
 from reconciler.local.faults import Faults, FaultSettings, Stats
 from reconciler.local.protocol import Request, RequestBody, Response

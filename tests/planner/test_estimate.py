@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.declare.load import build_declaration
+from tests import builders
 from reconciler.errors import BudgetExceeded, UsageError
 from reconciler.model import ActionKind, Call, Plan, PlannedAction, Reason, RuleOp, SetPlan
 from reconciler.plan.estimate import GB, Pace, build_estimate, check_cost, rule_kinds
@@ -31,10 +31,8 @@ def price_file(tmp_path: Path, **overrides: float | None) -> Path:
 
 
 def decl(region: str = "ap-guangzhou"):  # type: ignore[no-untyped-def]
-    data = {"version": 1, "name": "shop", "region": region, "bucket": BUCKET,
-            "pipelines": {"p": {"source": {"include": ["a/*.jpg"]},
-                                "outputs": {"thumb": {"rule": "imageMogr2/thumbnail/100x", "fileid": "/t/{name}"}}}}}
-    return build_declaration(data, "shop.yaml")
+    return builders.declaration("shop", bucket=BUCKET, region=region, pipeline="p", include=["a/*.jpg"],
+                                outputs={"thumb": {"rule": "imageMogr2/thumbnail/100x", "fileid": "/t/{name}"}})
 
 
 def op(address: str, rule: str, key: str) -> RuleOp:

@@ -82,11 +82,11 @@ def test_few_expected_outputs_are_headed_when_the_output_listing_is_large() -> N
     assert obs.list_requests == 2  # the source page and the one output page read before stopping
 
 
-def test_ledger_may_be_read_concurrently() -> None:
+def test_a_recorded_output_that_is_gone_is_made_again() -> None:
     storage = MemoryStorage({B: {"img/a.jpg": "e"}})
     d = decl({"o": {"rule": "imageMogr2/strip", "fileid": "small/{name}"}}, ["img/*.jpg"])
     entry = LedgerEntry(B, "img/small/a.jpg", "p.o", "img/a.jpg", "e", "stale", "o", "")
-    plan, _ = plan_set(d, storage, lambda: Ledger("s", "3", {(B, entry.key): entry}))
+    plan, _ = plan_set(d, storage, Ledger("s", "3", {(B, entry.key): entry}))
     assert [(a.action.value, a.reason.value) for a in plan.actions] == [("create", "missing")]
     assert plan.ledger_generation == "3"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -80,8 +79,9 @@ def test_check_leaves_unknown_inputs_to_a_later_check() -> None:
     assert result.failures == []
 
 
-def test_credentials_in_the_environment_do_not_matter_to_check(write_declaration, tmp_path) -> None:
-    os.environ.setdefault("TENCENTCLOUD_SECRET_ID", "irrelevant")
+def test_credentials_in_the_environment_do_not_matter_to_check(write_declaration, tmp_path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", "irrelevant")  # not os.environ: the tests after it would see it
     path = write_declaration("catalog.yaml", declaration_text())
     assert ProcessingSetProvider().check({}, props_for(path, tmp_path)).failures == []
 

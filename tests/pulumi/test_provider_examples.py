@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from tests.pulumi.conftest import PROGRAM_DIR
 
+from reconciler import local
 from reconciler.pulumi import engine
 from reconciler.pulumi.provider import ProcessingSetProvider
-
-local = pytest.importorskip("reconciler.local", reason="the embedded local server (reconciler.local) has not landed")
 EXAMPLES = PROGRAM_DIR.parent / "examples"
 
 

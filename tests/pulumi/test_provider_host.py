@@ -24,10 +24,9 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from reconciler import local
 from reconciler.pulumi import engine
 from reconciler.pulumi.provider import ProcessingSetProvider
-
-local = pytest.importorskip("reconciler.local", reason="the embedded local server (reconciler.local) has not landed")
 
 BUCKET = "hostbucket-1250000000"
 URN = "urn:pulumi:test::cosrecon::pulumi-python:dynamic/cosrecon:ProcessingSet::hosted"

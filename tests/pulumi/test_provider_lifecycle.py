@@ -20,6 +20,7 @@ from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider
 
 from reconciler.pulumi import engine
+from reconciler import local
 from reconciler.errors import StorageError
 from reconciler.pulumi.provider import ProcessingSetProvider, SetDiffResult
 
@@ -28,8 +29,6 @@ SOURCES = ("products/shoes/red.jpg", "products/shoes/blue.jpg", "products/bags/t
 THUMB = "thumbnails.thumb-200"
 SMALL = "thumbnails.small"
 
-local = pytest.importorskip("reconciler.local", reason="the embedded local server (reconciler.local) has not landed")
-observe = pytest.importorskip("reconciler.plan.observed", reason="the planner's observer (reconciler.plan.observed) has not landed")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from reconciler.cli import main
 from reconciler.cli.durations import parse_duration
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLICK_DEFAULT_METAVARS = {"INTEGER", "FLOAT", "TEXT", "INTEGER RANGE", "FLOAT RANGE", "DIRECTORY", "PATH", "FILENAME"}
 DECL = """\
 version: 1

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from reconciler.ops.compose import Backend
 from reconciler.cli import main
 from reconciler.local import LocalServer
-from tests.test_cli_preview import DECLARATION, REGION, SRC, image
+from tests.cli.test_cli_preview import DECLARATION, REGION, SRC, image
 
 GB = 1024 ** 3
 IMAGES = 12

@@ -158,7 +158,7 @@ def test_plan_json_carries_an_estimate_that_validates(env: dict[str, str], serve
                       str(decl))
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    schema = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json").read_text())
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(data)
     estimate = data["estimate"]
     assert estimate["calls"] == IMAGES and estimate["seconds"] == pytest.approx(IMAGES / 50, rel=0.01)

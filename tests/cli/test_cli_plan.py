@@ -23,7 +23,7 @@ from tests.conftest import in_repository
 SRC = "shop-1250000000"
 CDN = "cdn-1250000000"
 REGION = "ap-guangzhou"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DECLARATION = f"""\
 version: 1
 name: shop
