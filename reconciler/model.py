@@ -99,6 +99,7 @@ class ObjectInfo:
     etag: str
     size: int = 0
     last_modified: str = ""
+    content_type: str = ""  # as a HEAD shows it ("" from a listing, which does not show it)
 
 
 class SourceList(Sequence[ObjectInfo]):
@@ -372,6 +373,9 @@ class SetPlan:
     # bytes of each call's source as the listing showed it, parallel to ``calls`` (-1: not shown); None when the
     # plan does not know them (a saved plan): the estimate then says sizes are unknown
     source_sizes: Sequence[int] | None = None
+    # each call's source's LastModified (``observe.listing.sortable_time``; -1: not shown), parallel to ``calls``,
+    # for ``apply --order``; None when not known (a saved plan read back): calls then go in plan order
+    source_mtimes: Sequence[int] | None = None
 
     def sized_calls(self) -> Iterator[tuple[Call, int | None]]:
         """Each call with its source's size (None when unknown)."""

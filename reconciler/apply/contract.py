@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from reconciler.apply.canary import CanaryResult
+from reconciler.apply.failrate import DEFAULT_MAX_FAILURE_RATE
+from reconciler.apply.ordering import Order
+from reconciler.apply.timebox import TimeLimit
 from reconciler.errors import BudgetExceeded
 from reconciler.model import ActionKind, Plan
 from reconciler.pacing import RetryPolicy
@@ -63,6 +67,11 @@ class ApplyOptions:
     verify_interval: float = 0.25  # how often made outputs are looked up (their ETags, as listing shows them)
     progress: ProgressSink | None = None
     on_lock_wait: Callable[[str], None] | None = None  # told the holder while waiting for a lock
+    time_limit: TimeLimit | None = None  # --max-duration: stop dispatching in time to compact before it (timebox)
+    order: Order = Order.NEWEST  # --order: which calls go first (ordering)
+    canary: int = 0  # --canary N: make N calls, check their outputs, then ask ``on_canary`` (canary)
+    on_canary: Callable[[CanaryResult], None] | None = None  # raises errors.Aborted to stop after the canary
+    max_failure_rate: float | None = DEFAULT_MAX_FAILURE_RATE  # over any 100 calls (failrate); None: never stop
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class ApplyReport:
     takeovers: tuple[str, ...] = ()
     generations: Mapping[str, str] = field(default_factory=dict)  # set -> ledger generation written
     stopped: str = ""  # why the run stopped before its end ("" when it ran to the end)
+    planned_calls: int = 0  # the image_process calls the plan had (a stopped run made ``calls`` of them)
     warnings: tuple[str, ...] = ()  # e.g. ledger entries this set could not have written (nothing done with them)
 
     @property

@@ -20,15 +20,19 @@ from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 
+from reconciler.apply.canary import check_canary
 from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, check_budget
+from reconciler.apply.failrate import FailureWindow
+from reconciler.apply.ordering import OrderedCalls
+from reconciler.apply.timebox import TimeBox, remaining_line
 from reconciler.apply.session import Session
 from reconciler.apply.bookkeeping import SetRun, made_entry
 from reconciler.apply.refusals import is_refusal, refusal_message, split_refused, subcall
 from reconciler.declare.rules import normalise_rule
-from reconciler.errors import StorageError, UsageError
+from reconciler.errors import Aborted, StorageError, UsageError
 from reconciler.apply.evidence import Verifier
 from reconciler.plan.guard import refusal_summary
-from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, RunStopped, Terminated
+from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, RunStopped, Terminated, WorkRemains
 from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets
 from reconciler.state.locks import HeldLock
@@ -63,10 +67,26 @@ class Engine(Session):
         # A little under the limit and no burst: no 1-second window ever sees more than --max-qps calls.
         self.limiter = TokenBucket(options.max_qps * PACE, burst=1) if options.max_qps > 0 else None
         self.verifier: Verifier | None = None
+        self.window = FailureWindow(options.max_failure_rate)  # --max-failure-rate over any 100 calls
+        self.timebox = TimeBox(options.time_limit, parallelism=options.parallelism, rate=options.max_qps * PACE,
+                               ledger_entries=0)
+        self.halted = ""  # why dispatching stopped on purpose (time box, failure rate, canary); "" when it did not
+        self.halt_code = 1
+        self.plan_calls_done = 0  # calls of the plan made (a refused rule's re-issues are not counted again)
+
+    def halt(self, why: str, exit_code: int = 1) -> None:
+        """Stop dispatching on purpose: in-flight calls end their current attempt; the run then compacts and
+        raises ``RunStopped`` with the report (``run``)."""
+        if not self.halted:
+            self.halted, self.halt_code = why, exit_code
+        self.stop.set()
 
     def run(self) -> ApplyReport:
         started = time.monotonic()
         self._open()
+        self.timebox = TimeBox(self.options.time_limit, parallelism=self.options.parallelism,
+                               rate=self.options.max_qps * PACE,
+                               ledger_entries=sum(len(r.snapshot.ledger.entries) for r in self.runs))
         total = sum(c.size for r in self.runs for c in r.plan.calls)
         total += sum(r.plan.count(ActionKind.DELETE) for r in self.runs)
         if self.options.progress is not None:
@@ -92,7 +112,7 @@ class Engine(Session):
                                  replace(report, stopped=why))
             if self.crash is not None:
                 raise self.crash
-            for run in self.runs:
+            for run in self.runs if not self.halted else ():  # deletes only once every call was dispatched
                 if any(a.action is ActionKind.DELETE for a in run.others):
                     self.check_locks(0.0)
                 self._deletes(run)
@@ -112,7 +132,20 @@ class Engine(Session):
         finally:
             if self.options.progress is not None:
                 self.options.progress.close()
-        return self._report(started, self._close())
+        report = self._report(started, self._close())
+        if self.halted:
+            self._halted_report(report)
+        return report
+
+    def _halted_report(self, report: ApplyReport) -> None:
+        """Raise the ``RunStopped`` of a run halted on purpose, with what it made and what is left."""
+        planned = self.plan.calls
+        line = remaining_line(self.plan_calls_done, planned, report.seconds)
+        report = replace(report, stopped=self.halted, planned_calls=planned)
+        if self.halt_code == WorkRemains.exit_code:
+            raise WorkRemains(f"{self.halted}: {line}. Run apply again to go on (no call is repeated)", report)
+        raise RunStopped(f"{self.halted}: {line}. What was made is journaled; the next apply goes on from there",
+                         report, self.halt_code)
 
     def _not_attempted(self, report: ApplyReport) -> int:
         planned = sum(c.size for r in self.runs for c in r.plan.calls)
@@ -123,8 +156,35 @@ class Engine(Session):
     # --- image_process calls ---------------------------------------------------------------------
 
     def _calls(self) -> None:
-        items = [(run, call) for run in self.runs for call in run.plan.calls if self._may_write(run, call)]
+        items = [item for item in OrderedCalls(self.runs, self.options.order) if self._may_write(*item)]
+        first = max(0, self.options.canary)
+        if first and items:
+            canary, items = items[:first], items[first:]
+            self.dispatch(canary, self._write_intents, lambda item: self._call(*item), "apply")
+            if not self.stop.is_set():
+                self._canary(canary, len(items))
         self.dispatch(items, self._write_intents, lambda item: self._call(*item), "apply")
+
+    def _canary(self, canary: Sequence[tuple[SetRun, Call]], remaining: int) -> None:
+        """Check the canary calls' outputs as they stand and hand them to ``ApplyOptions.on_canary``, which may stop
+        the run (``Aborted``): then nothing more is dispatched."""
+        with self.tally.lock:
+            failures = list(self.tally.failures)
+        result = check_canary(((run.decl.name, run.decl.region, call) for run, call in canary),
+                              self.backend.storage, failures, remaining)
+        if self.options.on_canary is None:
+            return
+        try:
+            self.options.on_canary(result)
+        except Aborted as refused:
+            self.halt(f"stopped after the canary ({refused.headline})")
+
+    def _out_of_time(self) -> bool:
+        """Whether ``--max-duration`` leaves no more time to dispatch (the run is then halted, exit 3)."""
+        if not self.timebox.due():
+            return False
+        self.halt("time box reached (--max-duration)", WorkRemains.exit_code)
+        return True
 
     def _may_write(self, run: SetRun, call: Call) -> bool:
         """A call whose rules would overwrite a protected key (another set's source or output, any state prefix)
@@ -155,15 +215,21 @@ class Engine(Session):
             self._retry_process(storage, call)
         except StorageError as failed:
             error = failed
+        if error is not None and error.code == "Stopped" and self.timebox.reached:
+            return  # never issued, or ended unfinished, as the time box closed: left for the next run, not a failure
         tally.count(calls=1)
+        with tally.lock:
+            self.plan_calls_done += 1
         tally.advance(calls=1)
         if error is None:
             assert self.verifier is not None
             self.verifier.add(run, call)  # the outputs' ETags are learnt as listing shows them, in batches
+            self._count_outcome(False)
             return
         if is_refusal(error):
-            self._reissue(run, call, storage, error)
+            self._count_outcome(self._reissue(run, call, storage, error))
             return
+        self._count_outcome(error.code != "Stopped")
         records: list[JournalRecord] = []
         made = failed_n = 0
         if self.stop.is_set():  # no evidence-gathering while stopping: the journaled intents settle it next run
@@ -189,8 +255,14 @@ class Engine(Session):
         run.record(records)
         tally.advance(done=made, failed=failed_n)
 
-    def _reissue(self, run: SetRun, call: Call, storage: Storage, error: StorageError) -> None:
-        """A call CI refused (``refusals``): its other rules are made in this run, the refused ones reported."""
+    def _count_outcome(self, failed: bool) -> None:
+        """One call's outcome into the ``--max-failure-rate`` window, which may halt the run."""
+        if self.window.add(failed):
+            self.halt(f"stopped: {self.window.describe()}")
+
+    def _reissue(self, run: SetRun, call: Call, storage: Storage, error: StorageError) -> bool:
+        """A call CI refused (``refusals``): its other rules are made in this run, the refused ones reported;
+        whether any was refused or failed."""
         def issue(sub: Call) -> StorageError | None:
             try:
                 self._retry_process(storage, sub)
@@ -209,6 +281,7 @@ class Engine(Session):
         for op, why in split.failed:  # a transient failure while splitting: a later apply retries them
             self.tally.fail(run, op, call.key, why)
         self.tally.advance(failed=len(split.refused) + len(split.failed))
+        return bool(split.refused or split.failed)
 
     def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
         """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""
@@ -226,8 +299,15 @@ class Engine(Session):
 
     def _retry_process(self, storage: Storage, call: Call) -> None:
         header = pic_operations(call)
-        self.attempt(lambda: storage.process(call.bucket, call.key, header), call.bucket, call.key,
-                     limiter=self.limiter, counted=True)
+
+        def timed() -> object:  # each attempt's duration tells the time box how long an in-flight call may take
+            started = self.watch.clock()
+            try:
+                return storage.process(call.bucket, call.key, header)
+            finally:
+                self.timebox.attempt_took(self.watch.clock() - started)
+
+        self.attempt(timed, call.bucket, call.key, limiter=self.limiter, counted=True)
 
     # --- prune -----------------------------------------------------------------------------------
 

@@ -189,14 +189,14 @@ class Session:
         with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=name) as pool:
             try:
                 for start in range(0, len(items), chunk):
-                    if self.stop.is_set():
+                    if self.stop.is_set() or self._out_of_time():
                         break
                     part = items[start:start + chunk]
                     self.check_locks(self.options.lock_check_interval)  # a lost lock stops the run before this batch
                     write_intents(part)
                     for item in part:
                         gate.acquire()
-                        if self.stop.is_set():
+                        if self.stop.is_set() or self._out_of_time():
                             break
                         pool.submit(self._guarded, work, item).add_done_callback(done)
                     if self.stop.is_set():
@@ -204,6 +204,10 @@ class Session:
             except BaseException:  # Ctrl-C, SIGTERM, a lost lock: queued calls are never issued, and calls in
                 self.stop.set()  # flight end after their current attempt (no retry once stopping)
                 raise
+
+    def _out_of_time(self) -> bool:
+        """Whether dispatching must stop for a time limit (``Engine``: ``--max-duration``); never here."""
+        return False
 
     def _guarded(self, work: Callable[[U], None], item: U) -> None:
         if self.stop.is_set():

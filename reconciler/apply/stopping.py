@@ -1,4 +1,5 @@
-"""Why a run stops early, and what it reports: a signal (Ctrl-C, SIGTERM), or a dead endpoint.
+"""Why a run stops early, and what it reports: a signal (Ctrl-C, SIGTERM), a dead endpoint, or on purpose (the time
+box of ``--max-duration``: ``WorkRemains``; the failure rate; a refused canary).
 
 ``EndpointWatch`` counts connection failures (refused, reset, DNS, timeouts) across all workers: when they have
 followed each other, with no request succeeding in between, for ``window`` seconds, the endpoint is taken for dead
@@ -30,6 +31,16 @@ class RunStopped(CosreconError):
         super().__init__(message)
         self.report = report
         self.exit_code = exit_code
+
+
+class WorkRemains(RunStopped):
+    """A time-boxed run (``--max-duration``) ended with calls left to make: what was made is compacted into the
+    ledger and the next run goes on from there. Exit code 3, so a scheduled workflow knows to come back."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, report: ApplyReport) -> None:
+        super().__init__(message, report, self.exit_code)
 
 
 class EndpointWatch:

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from reconciler.apply.adopt import adopt
@@ -91,6 +91,7 @@ class Callbacks:
     warn: Callable[[str], None] = _ignore
     check_cost: Callable[[Plan, Sequence[Declaration]], None] = _accept
     planning: Callable[[], AbstractContextManager[object]] = nullcontext  # the CLI pauses the cyclic GC in it
+    pace: Callable[[Plan, Sequence[Declaration]], float] | None = None  # --max-qps not given: chosen for the plan
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
         check_budget(plan, options)
         callbacks.check_cost(plan, decls)
         callbacks.confirm(plan)
+        if callbacks.pace is not None:
+            options = replace(options, max_qps=callbacks.pace(plan, decls))
         started = time.monotonic()
         execute = settings.engine or (lambda p, d, b, o, held: apply_plan(p, d, b, o, locks=held))
         report = execute(plan, decls, backend, options, locks)

@@ -20,11 +20,11 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from reconciler.cli import (adopt, apply, destroy, journal, local, pic_operations, plan, preview, state, unlock,
-                                upload, validate)
+    from reconciler.cli import (adopt, apply, destroy, jobs, journal, local, pic_operations, plan, preview, state,
+                                unlock, upload, validate)
 
     for module in (validate, plan, preview, apply, adopt, unlock, journal, upload, pic_operations, state, destroy,
-                   local):
+                   jobs, local):
         for command in module.COMMANDS:
             main.add_command(command)
 

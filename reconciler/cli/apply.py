@@ -4,14 +4,18 @@ plan checked against a fresh one, show, confirm, execute, compact)."""
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace as replaced
 from pathlib import Path
+from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from reconciler.apply.contract import ApplyReport
 from reconciler.apply.refusals import failure_summary
 from reconciler.apply.workflow import Callbacks, RunSettings
-from reconciler.cli.estimating import cost_check
+from reconciler.cli.backfill import Backfill, backfill_options, failures_written
+from reconciler.cli.estimating import chosen_pace, cost_check
 from reconciler.cli.gcpause import gc_paused
 from reconciler.cli.narrowing import narrowing_from_options
 from reconciler.cli.options import Options, format_option, shared
@@ -47,23 +51,30 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
 @shared("yes", "pace", "max_delete", "max_cost", "prices", "lock_timeout", "quiet", "narrowing", "scope",
         "connection", fmt=format_option(["text", "json"], "text for people; json: the report, with every output "
                                                           "created, replaced, deleted or failed."))
+@backfill_options
 def apply_command(paths: tuple[Path, ...], plan_file: Path | None, prune: bool, replace_unmanaged: bool,
-                  max_calls: int | None, opts: Options) -> None:
+                  max_calls: int | None, opts: Options, **long_run: Any) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
+    backfill = Backfill(**long_run)
+    limit = backfill.time_limit()  # first: --max-duration bounds the whole command
     decls = load_declarations(list(paths))
     book = load_prices(opts.prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(opts.target, opts.replace, decls)
     options = run_options(opts, max_calls=max_calls, progress=opts.fmt != "json")
+    options = replaced(options, **backfill.engine_options(opts.yes, limit))
     saved = load_plan(plan_file) if plan_file is not None else None
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
                            saved_where=str(plan_file or ""), targets=narrowing.targets,
-                           replacements=narrowing.replacements, scope=opts.scope())
+                           replacements=narrowing.replacements, scope=opts.scope(), engine=backfill.executor())
     confirmed = opts.yes or saved is not None  # a saved plan was reviewed when it was made
+    default_pace = click.get_current_context().get_parameter_source("max_qps") is ParameterSource.DEFAULT
     callbacks = Callbacks(show=lambda plan: show_plan(plan, opts.fmt), confirm=lambda plan: confirm_apply(plan, confirmed),
                           planning=gc_paused, check_cost=cost_check(book, opts),
+                          pace=(lambda plan, sets: chosen_pace(plan, sets, book)) if default_pace else None,
                           warn=lambda warning: click.echo(escape_text(f"Warning: {warning}"), err=True))
-    with scaffold(opts.fmt):
+    with scaffold(opts.fmt), failures_written(backfill.failures_out) as write_failures:
         outcome = apply(decls, opts.connection(), settings, callbacks)
+        write_failures(outcome.report)
     _finish(outcome.plan, outcome.report, opts.fmt)
     for step in next_steps(outcome.plan, shlex.join(map(str, paths))):  # what stands between this and a green plan
         click.echo(step, err=opts.fmt == "json")

@@ -1,7 +1,8 @@
 """The one place where errors become messages and exit codes.
 
 Exit codes: 0 success (and, with ``--detailed-exitcode``, no changes); 1 error of any kind; 2 changes present
-(``plan --detailed-exitcode`` only). A bad command line (unknown option, missing argument) is an error too and
+(``plan --detailed-exitcode`` only); 3 a time-boxed apply (``--max-duration``) stopped with calls remaining
+(``WorkRemains``: not an error, the next run goes on); 130/143 Ctrl-C/SIGTERM. A bad command line (unknown option, missing argument) is an error too and
 exits 1, so that ``--detailed-exitcode`` scripts never read a typo as "changes present".
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import click
 
+from reconciler.apply.stopping import WorkRemains
 from reconciler.credentials import redact
 from reconciler.errors import CosreconError, DeclarationError
 from reconciler.render.escape import escape_text
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_WORK_REMAINS = WorkRemains.exit_code  # 3
 
 
 def say(message: str) -> None:
@@ -32,7 +35,9 @@ def say(message: str) -> None:
 
 def report(error: CosreconError) -> None:
     """Print an error the way users see it: ``Error: ...`` on stderr; validation problems one per line."""
-    if isinstance(error, DeclarationError):
+    if isinstance(error, WorkRemains):  # a slice of a longer run: what is left, not an error
+        say(error.headline)
+    elif isinstance(error, DeclarationError):
         for problem in error.problems:
             say(str(problem))
         say(f"Error: {len(error.problems)} problem(s) found.")

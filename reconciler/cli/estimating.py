@@ -6,11 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from reconciler.cli.options import Options
 from reconciler.model import Declaration, Plan
-from reconciler.plan.estimate import Estimate, Pace, build_estimate, check_cost
+from reconciler.plan.estimate import Estimate, Pace, build_estimate, check_cost, default_qps, plan_limit
 from reconciler.plan.prices import PriceBook
 
 
-def estimate_plan(plan: Plan, decls: Sequence[Declaration], book: PriceBook, *, max_qps: float, parallelism: int,
+def chosen_pace(plan: Plan, decls: Sequence[Declaration], book: PriceBook) -> float:
+    """``apply`` without ``--max-qps``: the pace ``plan.estimate.default_qps`` gives this plan."""
+    return default_qps(plan.calls, plan_limit(decls, book))
+
+
+def estimate_plan(plan: Plan, decls: Sequence[Declaration], book: PriceBook, *, max_qps: float | None,
+                  parallelism: int,
                   ratios: Mapping[tuple[str, str], float] | None = None) -> Estimate:
     return build_estimate(plan, decls, book, Pace(max_qps, parallelism), ratios=ratios)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 import click
+from click.core import ParameterSource
 
 from reconciler.cli.errors import EXIT_CHANGES
 from reconciler.cli.estimating import estimate_plan
@@ -88,8 +89,9 @@ def plan(paths: tuple[str, ...], full: bool, out: Path | None, detailed_exitcode
     if out is not None:
         save_plan(result, out)
     warnings = [*planned.notes, *(f"Warning: {w}" for w in planned.warnings)]
-    estimate = estimate_plan(result, planned.decls, book, max_qps=opts.max_qps,
-                             parallelism=opts.parallelism)
+    given = click.get_current_context().get_parameter_source("max_qps") is not ParameterSource.DEFAULT
+    estimate = estimate_plan(result, planned.decls, book, max_qps=opts.max_qps if given else None,  # else apply's
+                             parallelism=opts.parallelism)  # default pace (plan.estimate.default_qps)
     stdout = sys.stdout
     fmt = opts.fmt
     scope = list(planned.scope)  # each inventory report and its date, --source-prefix, --shard

@@ -1,7 +1,8 @@
 """Apply progress on stderr — the only module that imports tqdm.
 
-On a terminal: a tqdm bar (done/total outputs, calls/s, ETA, failures). Otherwise: one plain line every few
-seconds, so CI logs show progress without control characters. Every text shown goes through
+On a terminal: a tqdm bar (done/total outputs, calls/s, ETA, failures). Otherwise: one plain line a minute (outputs
+done, calls made, their rate, failures, ETA), so a CI log of a five-hour run shows progress without control
+characters and without flooding. Every text shown goes through
 ``render.escape.escape_text`` (a key or message in a line must not move the cursor or split the line).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from tqdm import tqdm
@@ -47,20 +49,20 @@ class BarProgress:
 class LineProgress:
     """``apply: 120/600 outputs, 40 calls (12.3 calls/s), 2 failed, ETA 30s`` every ``interval`` seconds."""
 
-    def __init__(self, stream: TextIO, interval: float = 5.0) -> None:
-        self.stream, self.interval = stream, interval
+    def __init__(self, stream: TextIO, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream, self.interval, self.clock = stream, interval, clock
         self.total = self.done = self.calls = self.failed = 0
-        self.started = self.last = time.monotonic()
+        self.started = self.last = clock()
 
     def start(self, total: int) -> None:
         self.total = total
-        self.started = self.last = time.monotonic()
+        self.started = self.last = self.clock()
 
     def advance(self, *, done: int = 0, failed: int = 0, calls: int = 0) -> None:
         self.done += done + failed
         self.failed += failed
         self.calls += calls
-        now = time.monotonic()
+        now = self.clock()
         if now - self.last >= self.interval:
             self.last = now
             self.stream.write(escape_text(self.line(now)) + "\n")
@@ -70,12 +72,22 @@ class LineProgress:
         elapsed = max(1e-6, now - self.started)
         rate = self.calls / elapsed
         remaining = self.total - self.done
-        eta = f", ETA {remaining * elapsed / self.done:.0f}s" if self.done and remaining > 0 else ""
+        eta = f", ETA {_span(remaining * elapsed / self.done)}" if self.done and remaining > 0 else ""
         return (f"apply: {self.done}/{self.total} outputs, {self.calls} calls ({rate:.1f} calls/s), "
                 f"{self.failed} failed{eta}")
 
     def close(self) -> None:
         pass
+
+
+def _span(seconds: float) -> str:
+    """``45s``, ``12m05s``, ``27h46m``."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def make_progress(stream: TextIO | None = None, *, quiet: bool = False) -> BarProgress | LineProgress | None:

@@ -9,6 +9,7 @@ from reconciler.local.admission import ProcessingGate, ProcessingLimits
 from reconciler.credentials import Credentials
 from reconciler.local.bucket_ci import CiSettings
 from reconciler.local.faults import Faults, Stats
+from reconciler.local.jobstore import Jobs
 from reconciler.local.store import LocalStore
 from reconciler.local.uploads import Uploads
 
@@ -24,3 +25,4 @@ class ServerState:
     uploads: Uploads
     gate: ProcessingGate = field(default_factory=lambda: ProcessingGate(ProcessingLimits()))
     ci: CiSettings = field(default_factory=CiSettings)  # per-bucket advanced compression and style separators
+    jobs: Jobs = field(default_factory=Jobs)  # CI batch processing jobs (``batchjobs``)

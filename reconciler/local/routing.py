@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from reconciler.local import buckets, ci_operations, ci_service, inventory, multipart, operations, replies, styles
+from reconciler.local import (batchjobs, buckets, ci_operations, ci_service, inventory, multipart, operations, replies,
+                              styles)
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_KEY_BYTES, CosError, Request, Response
 
@@ -127,6 +128,8 @@ def route(state: ServerState, req: Request) -> Response:
     """Choose the operation (or refuse), check the bucket and key, run it; raises CosError for an error reply."""
     if req.service == "ci":  # Cloud Infinite's service hosts: never a COS operation
         state.stats.count("ci_service")
+        if req.key == "inventorytriggerjob" or req.key.startswith("inventorytriggerjob/"):
+            return _ci_route(state, req)  # the batch job APIs (``batchjobs``)
         return ci_service.handle(state, req)
     chosen = choose(req, ROUTES)
     if chosen.target is Target.SERVICE:
@@ -141,6 +144,28 @@ def route(state: ServerState, req: Request) -> Response:
     if chosen.name == "list_objects" and req.bucket:
         state.stats.count(f"list_objects:{req.bucket}")  # per bucket: which buckets a plan listed
     return chosen.run(state, req)
+
+
+def _ci_route(state: ServerState, req: Request) -> Response:
+    """A request to CI's host: the batch job APIs (``batchjobs``); anything else there is 501."""
+    names = sorted(n for n in req.params if n.lower() != "x-ci-security-token")
+    parts = req.key.split("/")
+    job = len(parts) == 2 and parts[0] == "inventorytriggerjob" and bool(parts[1])
+    chosen: tuple[str, Operation] | None = None
+    if req.key == "inventorytriggerjob" and req.method == "POST" and not names:
+        chosen = ("ci_create_inventory_trigger_jobs", batchjobs.create)
+    elif req.key == "inventorytriggerjob" and req.method == "GET" and set(names) <= batchjobs.LIST_PARAMS:
+        chosen = ("ci_list_inventory_trigger_jobs", batchjobs.list_jobs)
+    elif job and req.method == "GET" and not names:
+        chosen = ("ci_get_inventory_trigger_jobs", batchjobs.describe)
+    elif job and req.method == "PUT" and names == ["cancel"]:
+        chosen = ("ci_delete_inventory_trigger_jobs", batchjobs.cancel)
+    if chosen is None:
+        raise CosError("NotImplemented", f"{req.method} /{req.key} on Cloud Infinite's host is not implemented by the "
+                       "local server (its batch job APIs are); nothing was changed.", ci=True)
+    buckets.require_bucket(state, req)
+    state.stats.count(chosen[0])
+    return chosen[1](state, req)
 
 
 def _target(req: Request) -> Target:

@@ -10,6 +10,8 @@ estimate and says what it rests on:
   output plus the call itself.
 - Duration: calls / the pace, where the pace is the smallest of ``--max-qps``, CI's rate limit for the region, and
   ``--parallelism`` / the assumed seconds per call (the table's ``assumptions``); also shown at CI's limit alone.
+  Without ``--max-qps`` the pace is CI's limit, or ``HEADROOM_SHARE`` of it when the calls would take more than
+  ``LONG_RUN`` seconds at the limit (``default_qps``): uploads with Pic-Operations share the same limit.
 - Storage added: the outputs' expected size (sources' bytes x the output/source size ratio measured by a preview,
   else the table's heuristic ratio) for created outputs; replaced outputs add nothing (they take the old one's
   place). What deleted outputs free is not estimated (the plan does not know their sizes).
@@ -30,12 +32,28 @@ ADVANCED_FORMATS = ("format/tpg", "format/heif", "format/heic", "format/avif")
 CHANGING = (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.DELETE)
 
 
+HEADROOM_SHARE = 0.6  # of CI's limit (60/s of 100/s), the default pace of a run expected to last over LONG_RUN
+LONG_RUN = 3600.0  # seconds
+
+
 @dataclass(frozen=True)
 class Pace:
-    """How fast apply will call: its ``--max-qps`` and ``--parallelism``."""
+    """How fast apply will call: its ``--max-qps`` (None: not given, ``default_qps`` decides) and
+    ``--parallelism``."""
 
-    max_qps: float
+    max_qps: float | None
     parallelism: int
+
+
+def default_qps(calls: int, ci_limit: float) -> float:
+    """The pace when ``--max-qps`` is not given: CI's limit, or ``HEADROOM_SHARE`` of it when ``calls`` at the limit
+    would take more than ``LONG_RUN`` (an hour): production uploads with Pic-Operations draw on the same limit."""
+    return ci_limit * HEADROOM_SHARE if ci_limit > 0 and calls / ci_limit > LONG_RUN else float(ci_limit)
+
+
+def plan_limit(decls: Sequence[Declaration], book: PriceBook) -> int:
+    """CI's rate limit that binds a plan over ``decls``: the lowest of their regions' (per account)."""
+    return min((book.for_region(d.region).ci_rate_limit for d in decls), default=100)
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,9 @@ class Estimate:
     prices_source: str
     ratio_source: str  # "preview" or "heuristic"
     unpriced: tuple[str, ...]  # items with work but no price
+    pace_qps: float = 0.0  # the pace the time assumes (``--max-qps``, or ``default_qps``)
+    headroom: bool = False  # the pace was lowered by default to leave CI capacity to uploads (``default_qps``)
+    ci_limit: int = 100  # CI's limit that binds the plan (``plan_limit``)
 
     @property
     def calls(self) -> int:
@@ -216,6 +237,10 @@ def build_estimate(plan: Plan, decls: Sequence[Declaration], book: PriceBook, pa
     """The estimate of ``plan`` (its sets in the order of ``decls``). ``ratios``: output/source size ratio per
     (set, output address) measured by a preview; the table's heuristic ratio stands for the others."""
     sets = []
+    limit = plan_limit(decls, book)
+    qps = pace.max_qps if pace.max_qps is not None else default_qps(plan.calls, limit)
+    headroom = pace.max_qps is None and qps < limit
+    pace = Pace(qps, pace.parallelism)
     unpriced: set[str] = set()  # items with work and no price (an unknown quantity is not a missing price)
     for set_plan, decl in zip(plan.sets, decls):
         prices = book.for_region(decl.region)
@@ -225,7 +250,8 @@ def build_estimate(plan: Plan, decls: Sequence[Declaration], book: PriceBook, pa
         unpriced |= {f.item for f in fees if prices.prices[f.item].price is None}
         sets.append(SetEstimate(set_plan.name, prices.currency, prices.table, work, _seconds(work, pace, prices),
                                 _seconds(work, pace, prices, at_limit_only=True), fees, added, blast_radius(set_plan)))
-    return Estimate(tuple(sets), book.tables[0].source, "preview" if ratios else "heuristic", tuple(sorted(unpriced)))
+    return Estimate(tuple(sets), book.tables[0].source, "preview" if ratios else "heuristic", tuple(sorted(unpriced)),
+                    qps, headroom, limit)
 
 
 def _ratio_for(set_plan: SetPlan, ratios: Mapping[tuple[str, str], float] | None, default: float) -> float:

@@ -61,6 +61,7 @@ class Observation:
 
     source_keys: list[str] = field(default_factory=list)
     source_sizes: array[int] = field(default_factory=lambda: array("q"))  # parallel to source_keys; -1: unknown
+    source_mtimes: array[int] = field(default_factory=lambda: array("q"))  # the same, listing.sortable_time
     existing: dict[str, dict[str, str]] = field(default_factory=dict)
     listed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bucket -> prefixes listed
     heads: int = 0
@@ -165,10 +166,14 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger,
             obs.source_keys = [k for x in source_listings for k in x.sources if not (skip and k.startswith(skip))]
             if len(source_listings) == 1 and len(obs.source_keys) == len(source_listings[0].sources):
                 obs.source_sizes = source_listings[0].source_sizes  # the listing's very sources: shared, not copied
+                obs.source_mtimes = source_listings[0].source_mtimes
             else:
                 obs.source_sizes = array("q", (size for x in source_listings
                                                for key, size in zip(x.sources, x.source_sizes)
                                                if not (skip and key.startswith(skip))))
+                obs.source_mtimes = array("q", (mtime for x in source_listings
+                                                for key, mtime in zip(x.sources, x.source_mtimes)
+                                                if not (skip and key.startswith(skip))))
             few = (len(obs.source_keys) + len(extra_keys)) * sum(len(p.outputs) for p in decl.pipelines) <= HEAD_LIMIT
             if few:
                 for x in output_listings:
@@ -270,11 +275,13 @@ def plan_observed(decl: Declaration, obs: Observation, ledger: Ledger, *, prune:
         prune=prune, replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest,
         rule_changes=rule_changes(ledger, decl) if rule_changes is not None else None, styles=obs.styles,
     )
-    return replace(plan, source_sizes=call_sizes(plan.calls, obs.source_keys, obs.source_sizes))
+    return replace(plan, source_sizes=call_sizes(plan.calls, obs.source_keys, obs.source_sizes),
+                   source_mtimes=call_sizes(plan.calls, obs.source_keys, obs.source_mtimes))
 
 
 def call_sizes(calls: Sequence[Call], keys: Sequence[str], sizes: Sequence[int]) -> array[int] | None:
-    """The source size of each call (parallel to ``calls``; -1 where the listing did not show it), found by one
+    """The source size (or LastModified) of each call (parallel to ``calls``; -1 where the listing did not show it),
+    found by one
     merge walk: the planner makes calls in source order (a source with more than five rules makes several calls in
     a row). None when the sizes are not at hand or a call's source is not found in order."""
     if len(sizes) != len(keys):
@@ -297,11 +304,13 @@ def carry_sizes(plan: Plan, fresh: Plan) -> Plan:
     sets = []
     for s in plan.sets:
         now = by_name.get(s.name)
-        sizes = None
+        sizes = mtimes = None
         if now is not None and now.source_sizes is not None:
             known = [(call.key, -1 if size is None else size) for call, size in now.sized_calls()]
             sizes = call_sizes(s.calls, [k for k, _ in known], [z for _, z in known])
-        sets.append(replace(s, source_sizes=sizes))
+        if now is not None and now.source_mtimes is not None and len(now.source_mtimes) == len(now.calls):
+            mtimes = call_sizes(s.calls, [c.key for c in now.calls], now.source_mtimes)
+        sets.append(replace(s, source_sizes=sizes, source_mtimes=mtimes))
     return Plan(tuple(sets))
 
 

@@ -89,11 +89,14 @@ def _addresses(s: SetPlan) -> set[str]:
 
 def _narrow_set(s: SetPlan, targets: Sequence[Address]) -> SetPlan:
     keep = {a: _covered(targets, s.name, a) for a in _addresses(s)}
-    kept = [(narrowed, size) for call, size in s.sized_calls() if (narrowed := _narrow_call(call, keep)) is not None]
-    calls = tuple(c for c, _ in kept)
-    sizes = None if s.source_sizes is None else [-1 if size is None else size for _, size in kept]
+    mtimes = s.source_mtimes if s.source_mtimes is not None and len(s.source_mtimes) == len(s.calls) else None
+    kept = [(narrowed, size, -1 if mtimes is None else mtimes[i]) for i, (call, size) in enumerate(s.sized_calls())
+            if (narrowed := _narrow_call(call, keep)) is not None]
+    calls = tuple(c for c, _, _ in kept)
+    sizes = None if s.source_sizes is None else [-1 if size is None else size for _, size, _ in kept]
     others = [a for a in s.actions if a.action not in _CALL_KINDS and keep[a.address]]
     return replace(s, actions=PlanActions(calls, others), calls=calls, source_sizes=sizes,
+                   source_mtimes=None if mtimes is None else [m for _, _, m in kept],
                    unchanged={a: n for a, n in s.unchanged.items() if keep[a]},
                    rule_changes={a: c for a, c in s.rule_changes.items() if keep.get(a)})
 

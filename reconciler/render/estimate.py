@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.model import ActionKind
-from reconciler.plan.estimate import GB, BlastRadius, Estimate, Fee, SetEstimate
+from reconciler.plan.estimate import GB, LONG_RUN, BlastRadius, Estimate, Fee, SetEstimate
 from reconciler.render.escape import escape_text
 
 ITEM_NAMES = {
@@ -99,7 +99,23 @@ def estimate_lines(est: Estimate) -> list[str]:
         if s.work.calls or s.work.deleted:
             lines.extend("  " + line for line in _set_lines(s, est))
     lines.append("  " + _total(est))
+    lines.extend("  " + line for line in pace_notes(est))
     return lines
+
+
+def pace_notes(est: Estimate) -> list[str]:
+    """What the pace rests on for a long plan: the headroom left to uploads, the hours at CI's cap, and that a CI
+    batch job shares the same limit (docs/backfill.md)."""
+    notes = []
+    if est.headroom:
+        notes.append(f"pace: {est.pace_qps:g} calls/s, leaving {est.ci_limit - est.pace_qps:g}/s of CI's "
+                     f"{est.ci_limit}/s to uploads with Pic-Operations (a run over an hour; --max-qps overrides)")
+    at_cap = est.calls / est.ci_limit if est.ci_limit else 0.0
+    if at_cap > LONG_RUN:
+        notes.append(f"at CI's cap of {est.ci_limit}/s the calls alone take {at_cap / 3600:.1f} h; CI's batch "
+                     f"processing jobs share the same limit (no runner has to stay up, but they are no faster); "
+                     f"--max-duration runs it in slices (docs/backfill.md)")
+    return notes
 
 
 def _cell(text: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from reconciler.model import ObjectInfo
+from reconciler.storage.jobs import JobInfo, JobRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,19 @@ class ImageStyles(Protocol):
     def image_styles(self, bucket: str) -> dict[str, str]:
         """The bucket's image styles, name -> definition ({} when it has none)."""
         ...
+
+
+@runtime_checkable
+class BatchJobs(Protocol):
+    """A storage that can hand work to Cloud Infinite's batch processing jobs (``CosStorage``; ``storage.jobs``)."""
+
+    def submit_job(self, bucket: str, job: JobRequest) -> JobInfo: ...
+
+    def describe_job(self, bucket: str, job_id: str) -> JobInfo | None: ...
+
+    def find_jobs(self, bucket: str, name: str) -> list[JobInfo]: ...
+
+    def cancel_job(self, bucket: str, job_id: str) -> None: ...
 
 
 @runtime_checkable

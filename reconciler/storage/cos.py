@@ -43,6 +43,7 @@ from reconciler.errors import NotFound, StorageError, UsageError
 from reconciler.credentials import ENV_SECRET_ID, ENV_SECRET_KEY, from_environment
 from reconciler.model import ObjectInfo
 from reconciler.storage import ProcessedObject, ProcessResult
+from reconciler.storage.jobs import JobInfo, JobRequest, parse_jobs, request_xml
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -245,7 +246,8 @@ class CosStorage:
             return None
         return ObjectInfo(key=key, etag=_strip_etag(headers.get("ETag")),
                           size=int(headers.get("Content-Length") or 0),
-                          last_modified=str(headers.get("Last-Modified") or ""))
+                          last_modified=str(headers.get("Last-Modified") or ""),
+                          content_type=str(headers.get("Content-Type") or ""))
 
     def get_object(self, bucket: str, key: str) -> bytes:
         def fetch() -> bytes:
@@ -313,6 +315,43 @@ class CosStorage:
             lambda: self._client.ci_put_object(Bucket=bucket, Key=key, Body=body, PicOperations=pic_operations,
                                                ContentType=content_type))
         return _process_result(*reply)
+
+    # --- Cloud Infinite batch jobs (``storage.jobs``): the CI host, also behind --endpoint --------------------
+
+    def _ci(self, action: str, bucket: str, method: str, path: str, params: dict[str, str],
+            body: bytes = b"") -> bytes:
+        """One request to ``<bucket>.ci.<region>.myqcloud.com``, signed for that host (also when --endpoint sends it
+        to another address: the SDK would put the COS host there, so the Host is given and no bucket passed)."""
+        conf = self._client._conf
+        url = conf.uri(bucket=bucket, path=path, endpoint=conf._endpoint_ci)
+        headers = {"Host": f"{bucket}.ci.{self.region}.myqcloud.com"} if self.endpoint else {}
+        if body:
+            headers["Content-Type"] = "application/xml"
+        reply = self._call(action, bucket, "", lambda: self._client.send_request(
+            method=method, url=url, bucket=None, data=body or None, headers=headers, params=format_values(params),
+            auth=CosS3Auth(conf, path, params=params), ci_request=True))
+        return bytes(reply.content)
+
+    def submit_job(self, bucket: str, job: JobRequest) -> JobInfo:
+        found = parse_jobs(self._ci("submit batch job", bucket, "POST", "/inventorytriggerjob", {}, request_xml(job)))
+        if not found or not found[0].id:
+            raise StorageError("submit batch job: the reply names no job", bucket=bucket, code="NoJobId")
+        return found[0]
+
+    def describe_job(self, bucket: str, job_id: str) -> JobInfo | None:
+        try:
+            found = parse_jobs(self._ci("describe batch job", bucket, "GET", f"/inventorytriggerjob/{job_id}", {}))
+        except NotFound:
+            return None
+        return found[0] if found else None
+
+    def find_jobs(self, bucket: str, name: str) -> list[JobInfo]:
+        """The jobs of ``bucket`` named ``name`` (what a run killed after submitting looks for)."""
+        params = {"type": "Job", "name": name, "size": "100", "states": "All"}
+        return parse_jobs(self._ci("list batch jobs", bucket, "GET", "/inventorytriggerjob", params))
+
+    def cancel_job(self, bucket: str, job_id: str) -> None:
+        self._ci("cancel batch job", bucket, "PUT", f"/inventorytriggerjob/{job_id}", {"cancel": ""})
 
     def image_styles(self, bucket: str) -> dict[str, str]:
         """``ci_get_image_style`` without a name: every style of the bucket (``GET /?style`` on its pic host)."""
