@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 from collections.abc import Callable
 
 import pytest
@@ -27,3 +28,11 @@ def instant_retries(monkeypatch: pytest.MonkeyPatch) -> None:
         return 0.0
 
     monkeypatch.setattr(RetryPolicy, "delay", no_pause)
+
+
+def in_repository(folder: Path, origin: str = "https://example.com/team/site.git") -> Path:
+    """Make ``folder`` a git repository with an ``origin`` remote (as far as cosrecon looks: ``.git/config``), so a
+    declaration in it has an identity; returns ``folder``."""
+    (folder / ".git").mkdir(parents=True, exist_ok=True)
+    (folder / ".git" / "config").write_text(f'[remote "origin"]\n\turl = {origin}\n', encoding="utf-8")
+    return folder

@@ -266,6 +266,7 @@ def test_workflows_say_where_cosrecon_comes_from() -> None:
         text = (WORKFLOWS / name).read_text(encoding="utf-8")
         assert "pip install cosrecon\n" not in text  # no such package on PyPI
         assert 'pip install "$COSRECON_PACKAGE"' in text
+        assert "$COSRECON_PLAN_FLAGS" in text and "vars.COSRECON_PLAN_FLAGS" in text  # apply repeats the plan's flags
 
 
 def test_the_plan_comment_of_a_hundred_thousand_actions_stays_under_githubs_limit(

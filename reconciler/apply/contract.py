@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from reconciler.apply.canary import CanaryResult
@@ -58,6 +59,8 @@ class ApplyOptions:
     clock: Callable[[], float] = time.monotonic  # for the dead-endpoint window (tests inject one)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     journal_interval: float = 1.0
+    # where a journal that cannot be written to the state location is kept (a dead endpoint), named in the report
+    local_journal_dir: Path = Path(".cosrecon/journal-unwritten")
     journal_batch: int = 100
     check_generation: bool = True  # refuse (StalePlanError) when a set's ledger moved since the plan
     recheck_sources: bool = False  # HEAD each source before its call (saved plans: the plan may be old)

@@ -94,15 +94,23 @@ class Engine(Session):
             self.options.progress.start(total)
         try:
             self.verifier = Verifier(self)
+            unwritten: StorageError | None = None
             try:
                 self._calls()
+            except StorageError as error:  # intents not journaled (the state location is unreachable): no call of
+                unwritten = error  # that batch was issued; stop, as for a dead endpoint
+                self.stop.set()
             finally:
                 self.verifier.close()
-            if self.watch.tripped:  # before a crash: verifying outputs fails too when the endpoint is dead
+            if self.watch.tripped or unwritten is not None:  # before a crash: verifying fails too when it is dead
+                self._keep_journals()  # a journal the state location cannot take is kept in a local file (warned)
                 report = self._report(started, {})
-                raise RunStopped(f"{self.watch.describe()}; stopped with {self._not_attempted(report)} output(s) not "
-                                 f"attempted. What was made is journaled where the journal could be written; the next "
-                                 f"apply goes on from there", replace(report, stopped=self.watch.describe()))
+                why = (self.watch.describe() if self.watch.tripped
+                       else f"the journal could not be written ({unwritten.message if unwritten else ''})")
+                raise RunStopped(f"{why}; stopped with {self._not_attempted(report)} output(s) not attempted. What "
+                                 f"was made is journaled where the journal could be written, else kept in the local "
+                                 f"file the report names; the next apply goes on from there",
+                                 replace(report, stopped=why))
             if self.crash is not None:
                 raise self.crash
             for run in self.runs if not self.halted else ():  # deletes only once every call was dispatched

@@ -23,7 +23,7 @@ from reconciler.apply.bookkeeping import SetRun, Tally
 from reconciler.plan.guard import Guard
 from reconciler.plan.ownership import (Ownership, check_identity, gather, index_of, repository_identity,
                                         write_index)
-from reconciler.apply.stopping import EndpointWatch
+from reconciler.apply.stopping import EndpointWatch, RunStopped
 from reconciler.errors import StalePlanError, StateError, StorageError
 from reconciler.state.journal import Journal
 from reconciler.state.locks import HeldLock, LockLost
@@ -55,12 +55,14 @@ class Session:
                  locks: Mapping[str, HeldLock]) -> None:
         self.plan, self.decls, self.backend, self.options, self.locks = plan, decls, backend, options, locks
         self.run_id = new_run_id()
+        self.started = time.monotonic()
         self.tally = Tally(options.progress)
         self.guard = Guard(decls)  # what no plan or ledger can make this run delete or overwrite (set by _open)
         self.ownership: dict[str, Ownership] = {}
         # connection failures in a row, across workers: a dead endpoint stops the run (``stopping``)
         self.watch = EndpointWatch(options.dead_endpoint_after, options.clock, least=min(3, options.parallelism))
         self.warnings: list[str] = []
+        self._kept: list[str] | None = None  # journals kept locally (``_keep_journals``), once per run
         self.runs: list[SetRun] = []
         self.stop = threading.Event()  # set to stop dispatching (Ctrl-C, a lost lock, a crash)
         self.crash: BaseException | None = None
@@ -88,14 +90,10 @@ class Session:
 
     def _close(self) -> dict[str, str]:
         """Flush every journal, then compact each set whose ledger or declaration changed."""
-        problems: list[str] = []
-        for run in self.runs:
-            try:
-                run.journal.close()
-            except StorageError as error:
-                problems.append(f"set {run.decl.name!r}: journal not written: {error.message}")
-        if problems:
-            raise StateError("; ".join(problems) + " — outputs made by this run may be reported again as conflicts")
+        if self._keep_journals():  # the state location cannot be written: end with the report, journals kept here
+            raise RunStopped("the journal could not be written to the state location (named above); nothing was "
+                             "compacted. Outputs made by this run may be reported again as conflicts",
+                             replace(self._report(self.started, {}), stopped="journal not written"))
         self.check_locks(0.0)  # never compact over another holder's ledger: the journal stays for it to merge
         self._note_vanished_segments()
         generations: dict[str, str] = {}
@@ -157,13 +155,30 @@ class Session:
                 self.stop.set()
                 raise
 
-    def _keep_journals(self) -> None:
-        """After a failed run: write what each journal holds (best effort); the lock is released by the caller."""
+    def _keep_journals(self) -> list[str]:
+        """After a failed run: write what each journal holds (best effort; the lock is released by the caller). A
+        journal the state location cannot take (a dead endpoint) is kept in a local file; one warning naming it per
+        set (also in ``self.warnings``). Once per run: later calls return the same warnings."""
+        if self._kept is not None:
+            return self._kept
+        kept: list[str] = []
         for run in self.runs:
             try:
                 run.journal.close()
-            except StorageError:
-                pass
+            except StorageError as error:
+                try:
+                    path = run.journal.keep_locally(self.options.local_journal_dir)
+                except OSError as local:
+                    kept.append(f"set {run.decl.name!r}: the journal could not be written ({error.message}), nor "
+                                f"kept locally ({local}); the next run re-observes the outputs")
+                    continue
+                if path is not None:
+                    kept.append(f"set {run.decl.name!r}: the journal could not be written to the state location "
+                                f"({error.message}); its {len(run.journal.unwritten())} record(s) are kept in {path}. "
+                                f"A later run, here or elsewhere, re-observes the outputs, so nothing is made twice")
+        self._kept = kept
+        self.warnings.extend(kept)
+        return kept
 
     # --- the workers and the attempt helper both engines use ------------------------------------------------
 

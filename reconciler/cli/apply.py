@@ -70,7 +70,7 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, prune: bool, 
                            replacements=narrowing.replacements, scope=opts.scope(), engine=backfill.executor())
     confirmed = opts.yes or saved is not None  # a saved plan was reviewed when it was made
     def warn(warning: str) -> None:
-        click.echo(f"Warning: {warning}", err=True)
+        click.echo(escape_text(f"Warning: {warning}"), err=True)
 
     default_pace = click.get_current_context().get_parameter_source("max_qps") is ParameterSource.DEFAULT
     callbacks = Callbacks(show=lambda plan: show_plan(plan, opts.fmt), confirm=lambda plan: confirm_apply(plan, confirmed),

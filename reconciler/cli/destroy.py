@@ -45,7 +45,7 @@ def destroy_command(set_name: str, paths: tuple[Path, ...], opts: Options) -> No
                              yes=opts.yes, command="destroy")
 
     callbacks = Callbacks(show=lambda plan: click.echo(render_text(plan)), confirm=confirm,
-                          warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
+                          warn=lambda warning: click.echo(escape_text(f"Warning: {warning}"), err=True))
     with scaffold():
         destroyed = destroy(decl, opts.connection(), RunSettings(options=run_options(opts)), callbacks)
     report, kept = destroyed.outcome.report, destroyed.kept

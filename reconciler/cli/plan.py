@@ -126,7 +126,7 @@ def plan(paths: tuple[str, ...], full: bool, out: Path | None, detailed_exitcode
         stdout.write(render_text(result, full=full, estimate=estimate_lines(estimate)))
     stdout.flush()
     for warning in warnings:
-        click.echo(warning, err=True)
+        click.echo(escape_text(warning), err=True)
     if out is not None and fmt == "text":
         click.echo(escape_text(f"Saved the plan to {out}; apply it with `cosrecon apply {' '.join(paths)} --plan {out}`."),
                    err=True)

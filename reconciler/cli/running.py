@@ -39,7 +39,7 @@ def confirm_apply(plan: Plan, yes: bool) -> None:
 def show_plan(plan: Plan, fmt: str) -> None:
     click.echo(render_text(plan), err=fmt == "json")
     for warning in reset_warnings(plan):
-        click.echo(f"Warning: {warning}", err=True)
+        click.echo(escape_text(f"Warning: {warning}"), err=True)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""`cosrecon state list|show|rm`: what the ledger records, without reading ``.cosrecon/<set>/ledger.json`` by hand.
+"""`cosrecon state list|show|rm|set-aside`: what the ledger records, without reading ``.cosrecon/<set>/ledger.json``
+by hand; set-aside moves a state object that does not read out of the way (``ops.state``).
 
 list: one line (or JSON object) per recorded output: set, address, output, source, source ETag, rule, made at.
 show: every recorded field of one output, by key (``bucket/key`` or ``key``).
@@ -22,7 +23,8 @@ from reconciler.errors import UsageError
 from reconciler.model import ActionKind, Declaration, Ledger, LedgerEntry
 from reconciler.ops.compose import Connection
 from reconciler.ops.plan import plan as plan_operation
-from reconciler.ops.state import forget, read_ledgers
+from reconciler.ops.state import forget, read_ledgers, set_aside_object
+from reconciler.render.escape import escape_lines, escape_text
 
 SHOWN = 20  # entries listed before a confirmation, then "... and N more"
 FORMAT_VERSION = 1
@@ -93,7 +95,7 @@ def list_command(paths: tuple[Path, ...], set_name: str | None, address: str | N
                               ensure_ascii=False))
         return
     for row in rows:
-        click.echo(_line(row))
+        click.echo(escape_text(_line(row)))  # keys are user data: one line each, whatever they hold
     click.echo(f"{len(rows)} recorded output(s).", err=True)
 
 
@@ -113,7 +115,7 @@ def show_command(key: str, paths: tuple[Path, ...], opts: Options) -> None:
     for n, row in enumerate(found):
         if n:
             click.echo("")
-        click.echo("\n".join(_fields(row)))
+        click.echo("\n".join(escape_lines(_fields(row))))
 
 
 def _fields(row: Mapping[str, Any]) -> list[str]:
@@ -156,7 +158,7 @@ def rm_command(paths: tuple[Path, ...], set_name: str | None, address: str | Non
     def confirm(chosen: Sequence[tuple[str, LedgerEntry]]) -> None:
         click.echo(f"Forgetting {len(chosen)} recorded output(s) (the objects stay):", err=True)
         for name, e in chosen[:SHOWN]:
-            click.echo(f"  {name}  {e.address}  {e.bucket}/{e.key}", err=True)
+            click.echo(escape_text(f"  {name}  {e.address}  {e.bucket}/{e.key}"), err=True)
         if len(chosen) > SHOWN:
             click.echo(f"  ... and {len(chosen) - SHOWN} more", err=True)
         confirm_or_abort("Forget these ledger entries?", yes=opts.yes, command="state rm")
@@ -166,6 +168,21 @@ def rm_command(paths: tuple[Path, ...], set_name: str | None, address: str | Non
     if not forgotten:
         raise UsageError("state rm: no recorded output matches; nothing was forgotten")
     click.echo(f"Forgot {len(forgotten)} recorded output(s); the objects were not touched.")
+
+
+@state.command("set-aside")
+@click.argument("key", metavar="KEY")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@shared("connection")
+def set_aside_command(key: str, paths: tuple[Path, ...], opts: Options) -> None:
+    """Move the state object KEY (relative to the state location of a set declared in PATHs, as a warning names
+    it: _owners/SET.json, SET/ledger.jsonl) to _set-aside/KEY there, where no run reads it."""
+    found = set_aside_object(load_declarations(list(paths)), opts.connection(), key)
+    if found is None:
+        raise UsageError(escape_text(f"state set-aside: no state location of the sets declared in "
+                                     f"{', '.join(map(str, paths))} has {key!r}"))
+    decl, moved = found
+    click.echo(escape_text(f"Set aside {key} at the state location of set {decl.name!r}: now {moved}."))
 
 
 COMMANDS: list[click.Command] = [state]

@@ -76,8 +76,8 @@ def upload_command(local_paths: tuple[Path, ...], bucket: str, prefix: str, decl
                               only_declared=only_declared)
     callbacks = Callbacks(show=lambda plan: click.echo(upload_plan_text(plan)),
                           confirm=lambda plan: confirm_apply(plan, opts.yes), planning=gc_paused,
-                          check_cost=cost_check(book, opts), warn=lambda warning: click.echo(f"Warning: {warning}",
-                                                                                            err=True))
+                          check_cost=cost_check(book, opts),
+                          warn=lambda warning: click.echo(escape_text(f"Warning: {warning}"), err=True))
     with scaffold():
         outcome = upload(files, decls, opts.connection(), settings, callbacks)
     click.echo(_summary(outcome))

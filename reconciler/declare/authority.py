@@ -101,25 +101,25 @@ class Authority:
 
 
 def retired_stanza(address: str, bucket: str, default_bucket: str, remembered: Mapping[str, Any] | None) -> str:
-    """The ``retired:`` entry to add (YAML) so prune may delete what ``address`` wrote, from what state remembers of
-    its definition (``remembered``: fileid, include, exclude; None when nothing is remembered). For a reviewer to
-    check: it comes from state, not from a declaration."""
+    """The ``retired:`` entry to add so prune may delete what ``address`` wrote, as one YAML flow line (every value
+    JSON-quoted, so nothing from state prints raw), from what state remembers of its definition (``remembered``:
+    fileid, include, exclude; None when nothing is remembered). For a reviewer to check: it comes from state, not
+    from a declaration."""
     def flow(values: Any) -> str:
         items = [str(v) for v in values] if isinstance(values, (list, tuple)) else []
         return "[" + ", ".join(quoted(v) for v in items) + "]"
 
-    lines = ["retired:", f"  - address: {quoted(address)}"]
+    fields = [f"address: {quoted(address)}"]
     if bucket != default_bucket:
-        lines.append(f"    bucket: {quoted(bucket)}")
+        fields.append(f"bucket: {quoted(bucket)}")
     if remembered:
-        lines.append(f"    fileid: {quoted(str(remembered.get('fileid', '')))}")
-        lines.append(f"    include: {flow(remembered.get('include'))}")
+        fields.append(f"fileid: {quoted(str(remembered.get('fileid', '')))}")
+        fields.append(f"include: {flow(remembered.get('include'))}")
         if remembered.get("exclude"):
-            lines.append(f"    exclude: {flow(remembered.get('exclude'))}")
+            fields.append(f"exclude: {flow(remembered.get('exclude'))}")
     else:
-        lines += ["    fileid: ...   # the old output's fileid (state remembers none)",
-                  "    include: [...]   # the old pipeline's source globs"]
-    return "\n".join(lines)
+        fields += ['fileid: "?"', 'include: ["?"]']  # state remembers no definition: the old one must be written
+    return "- {" + ", ".join(fields) + "}"
 
 
 def quoted(text: str) -> str:

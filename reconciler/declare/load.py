@@ -22,7 +22,7 @@ from reconciler.errors import DeclarationError, Problem
 from reconciler.model import DEFAULT_STATE_PREFIX, Declaration, OutputSpec, Pipeline, SourceSpec, StateLocation
 from reconciler.declare.retired import build_retired, check_retired
 from reconciler.declare.schemas import json_path, schema_issues
-from reconciler.declare.yamlfile import Document, LoadError, load_document, parse_text
+from reconciler.declare.yamlfile import MAX_BYTES, Document, LoadError, load_document, parse_text
 
 SCHEMA = "declaration"
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -37,6 +37,9 @@ def load_declarations(paths: Sequence[str | Path]) -> list[Declaration]:
     documents: list[Document] = []
     skipped: list[str] = []
     for file in files:
+        if file in searched and _oversized(file):
+            skipped.append(file)  # found by directory search and over the limit: no declaration (a saved plan?)
+            continue
         decl, found, document = load_file(file)
         if file in searched and document is not None and not is_declaration(document.data):
             skipped.append(file)  # found by directory search and plainly something else (a compose file, a plan)
@@ -171,6 +174,13 @@ def is_declaration(data: Any) -> bool:
     if not isinstance(data, dict):
         return True
     return "pipelines" in data or (data.get("version") == 1 and ("name" in data or "bucket" in data))
+
+
+def _oversized(file: str) -> bool:
+    try:
+        return os.path.getsize(file) > MAX_BYTES
+    except OSError:
+        return False  # reported when it is read
 
 
 def _expand_paths(paths: Iterable[str | Path], problems: list[Problem], searched: set[str]) -> list[str]:

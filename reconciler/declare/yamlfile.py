@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import os
 import re
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ Location = tuple[str | int, ...]
 Position = tuple[int, int]  # (line, column), both 1-based
 
 MAX_NODES = 200_000  # alias expansion ("billion laughs") stops here
-MAX_BYTES = 5_000_000  # a declaration is a few KB; refuse to parse megabytes
+MAX_BYTES = 1024 * 1024  # a declaration is a few KB: a larger file is refused before it is read or parsed
 MAX_DEPTH = 200  # a declaration nests about 6 deep; ruamel takes seconds to give up on 10^5 nested brackets
 _BRACKETS = re.compile(r"[\[\]{}]")
 
@@ -67,11 +69,14 @@ def load_document(path: str | Path, display: str | None = None) -> Document:
     """Read and parse ``path`` (YAML, or JSON which is read the same way). Raises LoadError."""
     name = display if display is not None else str(path)
     try:
-        raw = Path(path).read_bytes()
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise LoadError("not a regular file (a device, FIFO or socket is never read as a declaration)")
+        with open(path, "rb") as file:  # never more than the limit read, whatever the size said (/proc files)
+            raw = file.read(MAX_BYTES + 1)
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
     if len(raw) > MAX_BYTES:
-        raise LoadError(f"file is too large for a declaration ({len(raw)} bytes)")
+        raise LoadError(_too_large())
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -80,8 +85,14 @@ def load_document(path: str | Path, display: str | None = None) -> Document:
     return parse_text(text, name, is_json=str(path).lower().endswith(".json"))
 
 
+def _too_large() -> str:
+    return f"file is too large for a declaration (over the limit of 1 MiB, {MAX_BYTES} bytes): refused before parsing"
+
+
 def parse_text(text: str, file: str = "<text>", *, is_json: bool = False) -> Document:
     """Parse YAML (or JSON) text into a Document. Raises LoadError."""
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise LoadError(_too_large())
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise LoadError("binary content (NUL byte): not a YAML or JSON file", line)

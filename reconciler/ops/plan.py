@@ -14,6 +14,7 @@ from reconciler.observe.listing import Progress
 from reconciler.observe.imagefacts import sniff_sources
 from reconciler.ops.compose import Backend, Connection, connect
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
+from reconciler.plan.ownership import identity_warnings
 from reconciler.plan.refusal_warnings import refusal_warnings
 from reconciler.plan.recheck import keys_to_check
 from reconciler.plan.resets import reset_warnings
@@ -58,7 +59,9 @@ def plan(decls: Sequence[Declaration], connection: Connection, *, targets: Seque
         checks = sum(len(keys) for keys in keys_to_check(result, opened.inventories).values())
         scope_notes.append(f"Apply will first check {checks:,} key(s) of the inventoried buckets with HEAD requests "
                            "(COS read requests), to leave out what changed since the reports.")
-    return PlanOutcome(result, tuple(targeted), notes, tuple(reset_warnings(result) + owned), tuple(scope_notes))
+    anonymous = identity_warnings(targeted)  # no identity, said out loud (plan only: apply records what there is)
+    return PlanOutcome(result, tuple(targeted), notes, tuple(reset_warnings(result) + owned + anonymous),
+                       tuple(scope_notes))
 
 
 def _sniffed(result: Plan, decls: Sequence[Declaration], backend: Backend, limit: int) -> dict[tuple[str, str], str]:

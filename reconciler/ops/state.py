@@ -1,4 +1,5 @@
-"""``cosrecon state``'s operations: the ledgers read (``state list|show``), entries forgotten (``state rm``).
+"""``cosrecon state``'s operations: the ledgers read (``state list|show``), entries forgotten (``state rm``), a state
+object that does not read moved out of the way (``state set-aside``).
 
 Forgetting: the outputs stay where they are, the ledger stops recording them.
 
@@ -53,3 +54,15 @@ def forget(decls: Sequence[Declaration], connection: Connection, choose: Choose,
     """``forget_entries`` on the backend ``connection`` names."""
     with connect(connection, decls) as backend:
         return forget_entries(decls, backend, choose, confirm, options)
+
+
+def set_aside_object(decls: Sequence[Declaration], connection: Connection, key: str) -> tuple[Declaration, str] | None:
+    """Move the state object ``key`` (relative to a declared set's state location, e.g. ``_owners/zzz.json``) to
+    ``_set-aside/`` there, where no run reads it: the first set whose location has it, and its new place (None when
+    none has it). Only state locations the declarations name are touched."""
+    with connect(connection, decls) as backend:
+        for decl in decls:
+            moved = backend.ledgers.set_aside_object(decl, key)
+            if moved is not None:
+                return decl, moved
+    return None

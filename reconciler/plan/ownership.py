@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import configparser
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler.declare.authority import OutputDef, authority
-from reconciler.declare.globs import Selector
+from reconciler.declare.globs import GlobSyntaxError, Selector
 from reconciler.errors import StateError
 from reconciler.model import Declaration, Ledger
 from reconciler.plan.compiled import template_prefix
+from reconciler.state.store import OWNERS_DIR
 
 
 def output_prefixes(out: OutputDef) -> tuple[str, ...]:
@@ -91,6 +92,16 @@ def repository_identity(path: str) -> str:
     return ""
 
 
+def identity_warnings(decls: Sequence[Declaration]) -> list[str]:
+    """No identity, said out loud: a set whose declaration is not in a git repository with an ``origin`` remote
+    cannot be told apart from another set of the same name at the same state location (they would share a ledger)."""
+    return [f"set {d.name!r}: its declaration {d.path or '(not a file)'} is not in a git repository with an `origin` "
+            f"remote, so the set has no identity: a set named {d.name!r} declared elsewhere with the same state "
+            f"location cannot be told apart from it and would share its ledger. Keep it in a repository with "
+            f"`git remote add origin URL` (README: Safety)"
+            for d in decls if not repository_identity(d.path)]
+
+
 def _git_config(dot_git: Path) -> Path | None:
     """The config file of the repository whose ``.git`` this is (a folder, or a worktree's ``gitdir:`` file)."""
     if (dot_git / "config").is_file():
@@ -148,10 +159,32 @@ def write_index(store: IndexStore, decl: Declaration, index: OwnerIndex) -> None
     store.write_owner_index(decl, index.to_data())
 
 
-def other_indexes(store: IndexStore, decl: Declaration) -> list[OwnerIndex]:
-    """Every other set's index at ``decl``'s state location."""
-    found = [read_index(store, decl, n) for n in store.owner_index_names(decl) if n != decl.name]
-    return [i for i in found if i is not None]
+def set_aside_hint(key: str) -> str:
+    """The way out of a state object that does not read (``key`` relative to the state location)."""
+    return f"`cosrecon state set-aside {key} PATH...` moves it out of the way (kept under _set-aside/)"
+
+
+def other_indexes(store: IndexStore, decl: Declaration, warnings: list[str]) -> list[OwnerIndex]:
+    """Every other set's index at ``decl``'s state location. One that does not read is a warning naming it (in
+    ``warnings``) and stands as an index with no outputs, so its set's ledger, if any, is still read whole: another
+    set's state never blocks this one, nor loses that set its protection."""
+    found = []
+    for name in store.owner_index_names(decl):
+        if name == decl.name:
+            continue
+        try:
+            index = read_index(store, decl, name)
+            if index is not None:
+                index.prefixes()  # globs that do not compile make it unreadable too
+        except (StateError, GlobSyntaxError) as error:
+            message = error.message if isinstance(error, StateError) else \
+                f"{store.owner_index_where(decl, name)}: not a cosrecon owner index ({error})"
+            warnings.append(f"{message}; skipped (set {name!r}'s ledger, if there is one, still protects its "
+                            f"keys). {set_aside_hint(f'{OWNERS_DIR}{name}.json')}")
+            index = OwnerIndex(name, "", "", ())
+        if index is not None:
+            found.append(index)
+    return found
 
 
 def overlaps(mine: Mapping[str, set[str]], theirs: Mapping[str, set[str]]) -> bool:
@@ -176,27 +209,45 @@ class OwnershipStore(IndexStore, Protocol):
 
 @dataclass(frozen=True)
 class Ownership:
-    """What one set may not take: its own index as last written, and the keys other sets' ledgers own."""
+    """What one set may not take: its own index as last written, and the keys other sets' ledgers own; and the
+    warnings about state objects that did not read (skipped, never fatal)."""
 
     own: OwnerIndex | None
     owned: Mapping[tuple[str, str], str]  # (bucket, key) -> other set
+    warnings: tuple[str, ...] = ()
+
+
+def _own_index(store: OwnershipStore, decl: Declaration, warnings: list[str]) -> OwnerIndex | None:
+    """The set's own index (a cache: one that does not read is a warning, and is rewritten by the next apply)."""
+    try:
+        return read_index(store, decl)
+    except StateError as error:
+        warnings.append(f"{error.message}; ignored (apply writes it anew). "
+                        f"{set_aside_hint(f'{OWNERS_DIR}{decl.name}.json')}")
+        return None
 
 
 def gather(store: OwnershipStore, decl: Declaration) -> Ownership:
     """Check the set's identity, then read the other sets' indexes at its state location and, where their output
-    prefixes overlap this set's, their ledgers' keys in those buckets."""
-    own = read_index(store, decl)
+    prefixes overlap this set's, their ledgers' keys in those buckets. An index that does not read is taken to
+    overlap (its set's ledger, when there is one, is read whole); a ledger that does not read is a warning."""
+    warnings: list[str] = []
+    own = _own_index(store, decl, warnings)
     if own is not None:
         check_identity(decl, own.identity, f"{store.owner_index_where(decl)} "
                                            f"(declared in {own.declaration or 'an unknown file'})")
     mine = OwnerIndex(decl.name, "", decl.path, authority(decl)).prefixes()  # the declaration's, never state's
     owned: dict[tuple[str, str], str] = {}
-    for other in other_indexes(store, decl):
-        if not overlaps(mine, other.prefixes()):
+    for other in other_indexes(store, decl, warnings):
+        if other.outputs and not overlaps(mine, other.prefixes()):
             continue
-        ledger = store.read(replace(decl, name=other.name, pipelines=(), document={}))
+        try:
+            ledger = store.read(replace(decl, name=other.name, pipelines=(), document={}))
+        except StateError as error:
+            warnings.append(f"set {other.name!r}: {error.message}; its keys are not known to this run, which "
+                            f"leaves alone only what its own declaration allows")
+            continue
         for bucket, key in ledger.entries:
             if bucket in mine:
                 owned[(bucket, key)] = other.name
-    return Ownership(own, owned)
-
+    return Ownership(own, owned, tuple(warnings))

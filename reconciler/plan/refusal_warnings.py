@@ -17,12 +17,13 @@ from reconciler.plan.orphans import undeclared_count
 
 def refusal_warnings(plan: Plan, decls: Sequence[Declaration], store: OwnershipStore) -> list[str]:
     by_name = {d.name: d for d in decls}
-    warnings = []
+    warnings: list[str] = []
     for s in plan.sets:
         decl = by_name.get(s.name)
         if decl is None:
             continue
         ownership = gather(store, decl)
+        warnings += list(ownership.warnings)  # state objects of other sets that did not read: skipped, never fatal
         if undeclared_count(s):
             warnings += retire_hints(s, decl, ownership.own, store.read(decl).declaration)
         deletes = [a for a in s.actions if a.action is ActionKind.DELETE] if s.count(ActionKind.DELETE) else []

@@ -4,7 +4,8 @@ answers for their old definition.
 
 The stanza is made from what state remembers of that definition — the set's owner index, else the ledger header's
 last-applied declaration — so it is for a reviewer to check in the pull request, never a permission: it comes from
-the same writable prefix as the ledger. Every value is quoted (JSON escapes), so nothing from state prints raw.
+the same writable prefix as the ledger. Every value is quoted (JSON escapes), so nothing from state prints raw; the
+stanza is one YAML flow line.
 """
 
 from __future__ import annotations
@@ -53,5 +54,6 @@ def retire_hints(s: SetPlan, decl: Declaration, own: OwnerIndex | None,
         stanza = retired_stanza(address, bucket, decl.bucket, remembered(address, bucket, own, document, decl.bucket))
         hints.append(f"set {decl.name!r}: {count} recorded output(s) at {quoted(address)} in {quoted(bucket)} "
                      f"that no output or retired: entry of the declaration could have written; never deleted. To "
-                     f"prune them, add to the declaration (made from what the state remembers: check it):\n{stanza}")
+                     f"prune them, add under retired: in the declaration (made from what the state remembers: check "
+                     f"it): {stanza}")
     return hints

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.model import ActionKind, Plan, Reason
 from reconciler.render.apply_report import SHOWN, render_text, report_to_data
+from reconciler.render.escape import escape_lines
 
 if TYPE_CHECKING:
     from reconciler.apply.contract import ApplyReport
@@ -64,7 +65,7 @@ def render_adoption(plan: Plan) -> str:
              *shown]
     if count > SHOWN:
         lines.append(f"  ... and {count - SHOWN} more")
-    return "\n".join(lines)
+    return "\n".join(escape_lines(lines))  # keys are user data
 
 
 def adopt_summary(report: ApplyReport) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from reconciler.errors import StateError, StorageError
 from reconciler.state import ledger as ledger_format
-from reconciler.state.blobs import load_json
+from reconciler.state.blobs import dump_json, load_json
 from reconciler.state.ledger import JournalRecord, Segment
 from reconciler.model import Declaration
 
@@ -137,6 +138,24 @@ class Journal:
                     self.flush()
                 except StorageError:
                     time.sleep(0.2)  # kept in the buffer; retried on the next tick
+
+    def unwritten(self) -> list[JournalRecord]:
+        """The records not written yet (after a failed flush or close, the ones it could not write)."""
+        with self._lock:
+            return list(self._buffer)
+
+    def keep_locally(self, folder: Path) -> Path | None:
+        """Write the records not written yet to ``folder/<set>/<run id>.json`` (a segment, as the state location
+        would have held it), for a person to read when the state location could not be reached; None if none."""
+        records = self.unwritten()
+        if not records:
+            return None
+        segment = Segment(name=self.decl.name, run_id=self.run_id, seq=self._seq, records=tuple(records),
+                          base_generation=ledger_format.base_generation(self.base))
+        path = folder / self.decl.name / f"{self.run_id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(dump_json(ledger_format.segment_to_data(segment)))
+        return path
 
     def close(self) -> None:
         """Stop the background thread and write what is left (raises ``StorageError`` if it cannot)."""

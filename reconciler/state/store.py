@@ -25,12 +25,14 @@ from reconciler.state import journal, locks
 from reconciler.state.blobs import Blobs, CosBlobs, DirBlobs, dump_json, load_json
 from reconciler.state.ledger import JournalRecord, Segment
 from reconciler.state.locks import DEFAULT_LEASE, HeldLock, LockInfo
+from reconciler.errors import StateError
 from reconciler.model import Declaration, Ledger, LedgerEntry
 from reconciler.storage import Storage
 
 LEDGER_NAME = "ledger.jsonl"
 JOURNAL_DIR = "journal/"
 OWNERS_DIR = "_owners/"  # owner indexes, beside the set folders (a set name never starts with "_"; plan.ownership)
+SET_ASIDE_DIR = "_set-aside/"  # state objects moved out of the way (``state set-aside``); never read by a run
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,23 @@ class LedgerStore:
         """The sets with an owner index at ``decl``'s state location, sorted."""
         listed = self._owner_blobs(decl).list(OWNERS_DIR)
         return sorted(n[len(OWNERS_DIR):-5] for n in listed if n.endswith(".json") and "/" not in n[len(OWNERS_DIR):])
+
+    def state_where(self, decl: Declaration, key: str = "") -> str:
+        """``key`` (relative to ``decl``'s state location: ``_owners/x.json``, ``x/ledger.jsonl``), for messages."""
+        return f"{self._owner_blobs(decl).where}{key}"
+
+    def set_aside_object(self, decl: Declaration, key: str) -> str | None:
+        """Move the state object ``key`` (relative to ``decl``'s state location) to ``_set-aside/<key>``, where no
+        run reads it; its new place, or None when there is no such object."""
+        if not key or key.startswith(("/", SET_ASIDE_DIR)) or any(p in ("", ".", "..") for p in key.split("/")):
+            raise StateError(f"{key!r} is not a state object's key (like _owners/shop.json or shop/ledger.jsonl)")
+        blobs = self._owner_blobs(decl)
+        data = blobs.read(key)
+        if data is None:
+            return None
+        blobs.write(SET_ASIDE_DIR + key, data)
+        blobs.delete(key)
+        return blobs.where + SET_ASIDE_DIR + key
 
     def read(self, decl: Declaration) -> Ledger:
         """The set's ledger with any leftover journal merged; an empty ledger when none was ever written."""

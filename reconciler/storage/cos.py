@@ -97,6 +97,7 @@ def translate(error: Exception, *, bucket: str, key: str = "", action: str = "")
                         code="ClientError" if bad_argument else "ConnectionError", retryable=not bad_argument)
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff\ud800-\udfff]")  # XML 1.0 cannot carry; a CR it reads as LF
 _CONN_WHERE = re.compile(r"host='([^']*)', port=(\d+)")
 _CONN_REASONS = (
     ("connection refused", ("Connection refused", "Errno 111", "Errno 61", "WinError 10061")),
@@ -281,8 +282,13 @@ class CosStorage:
         self._call("DELETE", bucket, key, lambda: self._client.delete_object(Bucket=bucket, Key=key))
 
     def delete_objects(self, bucket: str, keys: Iterable[str]) -> None:
+        """Multi-delete in batches of 1000; a key XML cannot carry exactly (a control character other than tab or
+        LF makes the body malformed, and a parser reads a CR as LF: another key) is deleted on its own, by DELETE."""
         batch: list[str] = []
         for key in keys:
+            if _NOT_XML.search(key):
+                self.delete_object(bucket, key)
+                continue
             batch.append(key)
             if len(batch) == 1000:
                 self._delete_batch(bucket, batch)

@@ -9,8 +9,11 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.ops.compose import Backend
+from click.testing import CliRunner
+
+from reconciler.cli import main
 from reconciler.local import LocalServer
+from reconciler.ops.compose import Backend
 from reconciler.model import LedgerEntry
 from reconciler.plan.planfile import load_plan, plan_to_data
 
@@ -146,3 +149,62 @@ def test_an_edited_no_changes_plan_carrying_a_replace_is_refused(server: LocalSe
     assert code == 1, out
     assert f"replace {SRC}/{call['rules'][0]['key']}" in err and "apply's own --replace does not ask for" in err
     assert everything(backend) == before
+
+
+def test_a_planted_owner_file_is_a_warning_with_the_way_out_not_a_stop(server: LocalServer, backend: Backend,
+                                                                        tmp_path: Path) -> None:
+    seed(backend, SOURCES)
+    path = write(tmp_path, shop_text())
+    storage = backend.storage(REGION)
+    storage.put_object(SRC, ".cosrecon/_owners/zzz.json", b"{planted")
+    storage.put_object(SRC, ".cosrecon/_owners/bad.json", json.dumps({"kind": "owners", "outputs": [{}]}).encode())
+    for command in (["plan"], ["apply", "--yes"]):
+        code, out, err = cli(server, *command, str(path))
+        assert code == 0, err
+        assert f"{SRC}/.cosrecon/_owners/zzz.json: not valid JSON" in err
+        assert "`cosrecon state set-aside _owners/zzz.json PATH...`" in err
+        assert "`cosrecon state set-aside _owners/bad.json PATH...`" in err
+    assert len(backend.ledgers.read(declaration()).entries) == 4  # the set applied, unblocked
+    code, out, err = cli(server, "state", "set-aside", "_owners/zzz.json", str(path))
+    assert code == 0 and f"now cos://{SRC}/.cosrecon/_set-aside/_owners/zzz.json" in out, err
+    assert storage.get_object(SRC, ".cosrecon/_set-aside/_owners/zzz.json") == b"{planted"
+    assert storage.head_object(SRC, ".cosrecon/_owners/zzz.json") is None
+    code, out, err = cli(server, "plan", str(path))
+    assert code == 0 and "zzz.json" not in err
+    code, out, err = cli(server, "state", "set-aside", "_owners/zzz.json", str(path))
+    assert code == 1 and "has '_owners/zzz.json'" in err
+    code, out, err = cli(server, "state", "set-aside", "../other/x.json", str(path))
+    assert code == 1 and "is not a state object's key" in err
+
+
+def test_a_corrupt_own_owner_index_is_rewritten_not_fatal(server: LocalServer, backend: Backend,
+                                                          tmp_path: Path) -> None:
+    path = _applied(server, backend, tmp_path)
+    backend.storage(REGION).put_object(SRC, ".cosrecon/_owners/shop.json", b"\xff not json")
+    code, out, err = cli(server, "apply", "--yes", str(path))
+    assert code == 0 and "_owners/shop.json: not valid JSON" in err and "apply writes it anew" in err
+    assert json.loads(backend.storage(REGION).get_object(SRC, ".cosrecon/_owners/shop.json"))["set"] == "shop"
+
+
+def test_a_set_without_identity_is_said_out_loud(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+    seed(backend, SOURCES)
+    path = write(tmp_path / "loose", shop_text())
+    code, out, err = cli(server, "plan", str(path))
+    assert code == 0
+    assert f"set 'shop': its declaration {path} is not in a git repository with an `origin` remote" in err
+    assert "`git remote add origin URL`" in err
+    (tmp_path / "loose" / ".git").mkdir()
+    (tmp_path / "loose" / ".git" / "config").write_text('[remote "origin"]\n\turl = git@example.com:t/s.git\n')
+    code, out, err = cli(server, "plan", str(path))
+    assert code == 0 and "no identity" not in err
+
+
+def test_an_oversized_declaration_is_refused_before_parsing(server: LocalServer, tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text("version: 1\nname: big\n" + "".join(f"k{i:06d}: {i}\n" for i in range(100_000)))
+    assert path.stat().st_size > 1024 * 1024
+    for args in (["validate", str(path)], ["plan", str(path), "--endpoint", server.endpoint]):
+        result = CliRunner().invoke(main, args)
+        code, err = result.exit_code, result.stderr
+        assert code == 1
+        assert f"{path}:1:1: $: file is too large for a declaration" in err and "1 MiB" in err

@@ -12,6 +12,7 @@ from reconciler.render.markdown import MARKER
 from tests.apply.conftest import REGION, SRC, jpeg, seed
 from test_cli_state import run
 from test_cli_targets import write
+from tests.conftest import in_repository
 
 
 def test_orphans_only_is_not_no_changes_and_exits_2(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
@@ -80,7 +81,7 @@ def test_prune_footer_matches_its_lines(server: LocalServer, backend: Backend, t
 
 
 def test_warnings_in_validate_plan_and_markdown(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
-    path = tmp_path / "shop.yaml"
+    path = in_repository(tmp_path) / "shop.yaml"
     path.write_text("""\
 version: 1
 name: shop

@@ -283,6 +283,51 @@ def test_a_dead_endpoint_stops_the_run_with_a_report(server: LocalServer, backen
     assert (tmp_path / "state" / "shop" / "journal").is_dir()  # kept what it journaled
 
 
+def test_a_dead_endpoint_holding_the_state_too_ends_with_the_report_and_a_local_journal(
+        server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+    """The state lives behind the same endpoint: when it dies mid-apply, the journal cannot be written remotely.
+    The run still ends with the report (made / failed / not attempted) and keeps the journal's records in a local
+    file that the report names."""
+    import json as json_module
+
+    from reconciler.apply.stopping import RunStopped
+    from reconciler.pacing import RetryPolicy
+
+    seed(backend, MANY)
+    decl = declaration()
+    forwarder = Forwarder(int(server.endpoint.rsplit(":", 1)[1]))
+    through = Backend(endpoint=f"http://127.0.0.1:{forwarder.port}", secret_id=server.secret_id,
+                      secret_key=server.secret_key)
+
+    class KillEndpointAfterMade(TakeOverAfter):
+        """Kills the endpoint once outputs are known made (their records wait in the journal's buffer)."""
+
+        def advance(self, *, done: int = 0, failed: int = 0, calls: int = 0) -> None:
+            self.seen += done
+            if self.seen >= self.calls and self.thief is None:
+                self.thief = True  # type: ignore[assignment]
+                forwarder.kill()
+
+    before = {k: v for k, v in everything(backend).items() if not k[1].startswith(("thumbs/", "png/"))}
+    local = tmp_path / "local-journal"
+    options = ApplyOptions(parallelism=4, max_qps=0, progress=KillEndpointAfterMade(backend, 4),
+                           clock=SteppingClock(), retry=RetryPolicy(attempts=50, base=0.001, cap=0.01),
+                           journal_interval=60, journal_batch=10_000, local_journal_dir=local)
+    plan = make_plan([decl], through)
+    with pytest.raises(RunStopped) as stopped:
+        apply_plan(plan, [decl], through, options)
+    report = stopped.value.report
+    assert report.stopped and report.created > 0
+    assert "not attempted" in str(stopped.value)
+    kept = sorted(local.rglob("*.json"))
+    assert len(kept) == 1 and kept[0].parent.name == "shop"
+    assert any(str(kept[0]) in w for w in report.warnings), report.warnings
+    records = json_module.loads(kept[0].read_text())["records"]
+    assert records  # what was made and could not be journaled remotely
+    after = {k: v for k, v in everything(backend).items() if not k[1].startswith(("thumbs/", "png/"))}
+    assert after == before  # nothing outside the declared outputs changed (png/ outputs and sources alike)
+
+
 # --- credentials -----------------------------------------------------------------------------------------------
 
 TOKEN = "tok-3f9c2a7d5e1b4c6a8d0f"

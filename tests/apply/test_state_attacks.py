@@ -23,6 +23,7 @@ from reconciler.plan.orphans import UNDECLARED
 from reconciler.plan.planfile import load_plan, plan_to_data
 
 from tests.apply.conftest import OUT, REGION, SRC, declaration, jpeg, make_plan, seed
+from tests.conftest import in_repository
 
 SOURCES = ["photos/a.jpg", "photos/b.jpg"]
 SHOP = """\
@@ -267,7 +268,7 @@ def test_an_unedited_saved_plan_still_applies(server: LocalServer, backend: Back
 def test_a_lost_ledger_with_standing_outputs_is_a_warning_naming_adopt(server: LocalServer, backend: Backend,
                                                                        tmp_path: Path, reset: str) -> None:
     seed(backend, SOURCES)
-    path = write(tmp_path, shop_text())
+    path = write(in_repository(tmp_path), shop_text())
     assert cli(server, "apply", "--yes", str(path))[0] == 0
     decl = declaration()
     if reset == "deleted":

@@ -18,6 +18,7 @@ from reconciler.model import Ledger, LedgerEntry
 from reconciler.plan.planfile import load_plan, plan_from_data
 from reconciler.declare.rules import fingerprint
 from reconciler.state.store import LedgerStore
+from tests.conftest import in_repository
 
 SRC = "shop-1250000000"
 CDN = "cdn-1250000000"
@@ -62,7 +63,7 @@ def env(server: LocalServer) -> dict[str, str]:
 
 @pytest.fixture
 def decl_file(tmp_path: Path, server: LocalServer) -> Path:
-    path = tmp_path / "shop.yaml"
+    path = in_repository(tmp_path) / "shop.yaml"  # with an identity: no warning about its lack
     path.write_text(DECLARATION, encoding="utf-8")
     storage = Backend(endpoint=server.endpoint, secret_id=server.secret_id,
                       secret_key=server.secret_key).storage(REGION)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,14 +97,14 @@ def test_missing_path_and_empty_directory_are_problems(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "secret.yaml"
     path.write_text("version: 1\n")
-    real = Path.read_bytes
+    real = builtins.open
 
-    def deny(self: Path) -> bytes:
-        if self.name == "secret.yaml":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+    def deny(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(file).endswith("secret.yaml"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(builtins, "open", deny)
     [problem] = _problems(path)
     assert (problem.file, problem.path, problem.message) == (str(path), "$", "cannot read file: Permission denied")
 

@@ -29,7 +29,7 @@ def test_plan_workflow() -> None:
     wf = load("cosrecon-plan.yml")
     assert "pull_request" in wf["on"]
     text = runs(wf)
-    assert "cosrecon plan declarations/ --format markdown --out plan.json --detailed-exitcode" in text
+    assert "cosrecon plan declarations/ $COSRECON_PLAN_FLAGS --format markdown --out plan.json --detailed-exitcode" in text
     assert MARKER in text and "updateComment" in text and "createComment" in text
     help_text = CliRunner().invoke(main, ["plan", "--help"]).output
     for option in ("--format", "--out", "--detailed-exitcode"):
@@ -41,7 +41,7 @@ def test_apply_workflow_applies_within_the_reviewed_plan() -> None:
     assert wf["on"]["push"]["branches"] == ["main"] and "paths" not in wf["on"]["push"]
     text = runs(wf)
     assert "gh run download" in text and "cosrecon-plan-" in text
-    assert "cosrecon plan declarations/ --format markdown --out fresh.json --within reviewed/plan.json" in text
-    assert "cosrecon apply declarations/ --plan fresh.json --yes" in text
+    assert "cosrecon plan declarations/ $COSRECON_PLAN_FLAGS --format markdown --out fresh.json --within reviewed/plan.json" in text
+    assert "cosrecon apply declarations/ --plan fresh.json $COSRECON_PLAN_FLAGS --yes" in text
     help_text = CliRunner().invoke(main, ["plan", "--help"]).output
     assert "--within" in help_text
