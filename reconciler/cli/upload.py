@@ -30,6 +30,9 @@ def _summary(outcome: IngestOutcome) -> str:
         lines.append(f"Refused {len(outcome.refused)} file(s) whose key stands with other content (--overwrite "
                      f"replaces them and their outputs), e.g. {outcome.refused[0]!r}.")
     lines += [f"Upload failed: {failure}" for failure in counts.failures]
+    if counts.removed:
+        lines.append(f"Deleted again {len(counts.removed)} uploaded file(s) whose processing upon upload failed "
+                     f"(--keep-unprocessed keeps them), e.g. {counts.removed[0]!r}.")
     return "\n".join([apply_report.render_text(outcome.report, "Upload", "requests"), *map(escape_text, lines)])
 
 
@@ -46,6 +49,11 @@ def _summary(outcome: IngestOutcome) -> str:
 @click.option("--force", is_flag=True,
               help="PUT files whose key stands with the same content again, and remake their recorded outputs.")
 @click.option("--only-declared", is_flag=True, help="Refuse (upload nothing) when a file is no set's source.")
+@click.option("--follow-symlinks", is_flag=True,
+              help="Follow symbolic links inside a folder that stay inside it (by default any link is refused).")
+@click.option("--keep-unprocessed", is_flag=True,
+              help="Keep a file this run uploaded whose processing upon upload failed (by default it is deleted "
+                   "again).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
               help="How long to wait for another run's lock on a set, e.g. 30s, 5m (0s: do not wait).")
@@ -53,15 +61,16 @@ def _summary(outcome: IngestOutcome) -> str:
 @pace_options
 @backend_options
 def upload_command(local_paths: tuple[Path, ...], bucket: str, prefix: str, declarations: tuple[Path, ...],
-                   overwrite: bool, force: bool, only_declared: bool, yes: bool, lock_timeout: float, quiet: bool,
+                   overwrite: bool, force: bool, only_declared: bool, follow_symlinks: bool, keep_unprocessed: bool,
+                   yes: bool, lock_timeout: float, quiet: bool,
                    parallelism: int, max_qps: float, endpoint: str | None, local: bool,
                    state_dir: Path | None) -> None:
     """Upload LOCAL_PATHs to BUCKET, making their declared outputs in the upload request (Pic-Operations)."""
     decls = load_declarations(list(declarations))
-    files = local_files(list(local_paths), prefix)
+    files = local_files(list(local_paths), prefix, follow_symlinks=follow_symlinks)
     options = run_options(parallelism, max_qps, None, None, lock_timeout, quiet)
     settings = IngestSettings(bucket=bucket, options=options, overwrite=overwrite, force=force,
-                              only_declared=only_declared)
+                              only_declared=only_declared, keep_unprocessed=keep_unprocessed)
     callbacks = Callbacks(show=lambda plan: show_plan(plan, "text"), confirm=lambda plan: confirm_apply(plan, yes),
                           planning=gc_paused, warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     connection = connection_from_options(endpoint, local, state_dir)
