@@ -73,6 +73,8 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "png40mpx-blur": _process("max.png", "imageMogr2/blur/20x10"),
     "png40mpx-rotate90": _process("max.png", "imageMogr2/rotate/90"),
     "png40mpx-webp": _download("max.png", "imageMogr2/format/webp"),
+    "png40mpx-rotate-blur": _process("max.png", "imageMogr2/rotate/90/blur/20x10"),
+    "png40mpx-rotate-blur-download": _download("max.png", "imageMogr2/rotate/90/blur/20x10"),
 }
 MIXED = ["png40mpx-blur", "png40mpx-rotate90", "png40mpx-webp", "jpeg-rotate45x16"]  # the case "mixed": one each
 

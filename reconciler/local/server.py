@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from reconciler.local import replies
-from reconciler.local.admission import ProcessingGate, ProcessingLimits
+from reconciler.local.admission import ProcessingGate, ProcessingLimits, return_freed_memory
 from reconciler.local.auth import Credentials
 from reconciler.local.connection import ConnectionLimits
 from reconciler.local.context import ServerState
@@ -110,6 +110,7 @@ class LocalServer:
     def start(self) -> LocalServer:
         if self._httpd is not None:
             return self
+        return_freed_memory()
         table = ConnectionTable(self.limits.max_connections, self.limits.shed_at)
         handler = type("BoundHandler", (Handler,), {"state": self._state, "limits": self.limits,
                                                     "connections": table})
@@ -149,6 +150,11 @@ class LocalServer:
         if not valid_bucket_name(name):
             raise ValueError(f"bucket {name!r}: lower-case letters, digits and '-' only, at most 63 characters")
         self.store.create_bucket(name)
+
+    @property
+    def gate(self) -> ProcessingGate:
+        """The processing admission (its limits, ``peak_held``: the most estimated bytes admitted at once)."""
+        return self._state.gate
 
     @property
     def connections(self) -> ConnectionTable | None:
