@@ -118,7 +118,8 @@ def measure(name: str, sources: dict[str, bytes], concurrency: int) -> str:
         finally:
             server.terminate()
             server.wait(10)
-    return (f"{name:24} x{concurrency}: {', '.join(sorted(set(outcomes)))!s:38} {seconds:6.1f} s  "
+    replies = ", ".join(f"{outcome} x{outcomes.count(outcome)}" for outcome in sorted(set(outcomes)))
+    return (f"{name:24} x{len(calls)}: {replies:38} {seconds:6.1f} s  "
             f"peak RSS {peak:7.0f} MiB (baseline after seeding {baseline:.0f} MiB)")
 
 

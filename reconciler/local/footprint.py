@@ -7,9 +7,10 @@ Pillow keeps 8-bit RGB, RGBA, LA and CMYK images in 4 bytes a pixel (L and P in 
 conversion or a filter's temporary; two for the steps that compose layers) and its output; encoding holds the
 last output, a flattened copy when the format needs another mode (JPG, BMP, GIF from an image with alpha), and
 the encoded bytes twice (the buffer and the copy taken of it), bounded by 4 bytes a pixel for lossless formats
-and 2 for lossy ones. A request's estimate is its largest phase plus the source bytes and the earlier rules'
-encoded outputs. Measured on a 6320x6320 PNG (``benchmarks/bench_local_memory.py``): rotate/90 12 B/px,
-rotate/90 + blur 16 B/px, format/jpg 4 B/px; the estimate is 16, 16 and 8. Pure: no Pillow, no I/O.
+and 2 for lossy ones, and for WebP and AVIF the encoder's own copy of the picture. A request's estimate is its largest phase plus the source bytes and the earlier rules'
+encoded outputs. Measured on a 6320x6320 PNG (``scripts/measure_local_memory.py``): rotate/90 12 B/px,
+rotate/90 + blur 16 B/px, format/jpg 4 B/px, format/webp 9.9 B/px; the estimate is 16, 16, 8 and 12. Pure: no
+Pillow, no I/O.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _TWO_TEMPS = frozenset({"bright", "contrast", "watermark", "iradius", "rradius",
                         "GoodsMatting", "AIEnhanceImage", "AIImageColoring", "thumbnail", "scrop"})
 _LOSSY = frozenset({"jpg", "jpeg", "webp", "avif", "heif", "heic"})
 _FLATTENED = frozenset({"jpg", "jpeg", "bmp", "gif"})
+_ENCODER_COPIES = {"webp": 1, "avif": 1}  # libwebp / libavif convert the picture (ARGB, YUV) before encoding
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def pipeline_bytes(header: Header, pipeline: Pipeline) -> tuple[int, int]:
     out_pixels = size[0] * size[1] * frames
     last = out_pixels * BYTES_PER_PIXEL if pipeline.steps else 0
     flattened = 2 * out_pixels * BYTES_PER_PIXEL if fmt in _FLATTENED and header.alpha else 0
+    flattened += _ENCODER_COPIES.get(fmt, 0) * out_pixels * BYTES_PER_PIXEL
     encoded = out_pixels * (2 if fmt in _LOSSY else BYTES_PER_PIXEL)
     return max(peak, decoded + last + flattened + 2 * encoded), encoded
 
