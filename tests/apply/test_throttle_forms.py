@@ -35,3 +35,17 @@ def test_a_source_that_is_not_an_image_is_named_and_not_split(server: LocalServe
     for failure in report.failures:
         assert "the source photos/bad.jpg is not an image" in failure.message and "CI -62999" in failure.message
     assert keys(backend, SRC, "thumbs/") == set()
+
+
+def test_the_summary_names_the_culprit_of_each_refusal() -> None:
+    from reconciler.apply.contract import Failure
+    from reconciler.apply.refusals import failure_summary
+
+    def row(code: str, status: int) -> Failure:
+        return Failure("s", "p.o", "b", "k", "src", code, "m", "", status)
+
+    text = failure_summary((row("-62999", 400), row("-60998", 400), row("NotImplemented", 501)))
+    assert text == ("3 output(s) not made (1 refused by Cloud Infinite: fix their rules; 1 whose source is not an "
+                    "image Cloud Infinite can process; 1 not emulated by the local server); applying again cannot "
+                    "make them")
+    assert "run apply again to retry the others" in failure_summary((row("-62999", 400), row("SlowDown", 503)))
