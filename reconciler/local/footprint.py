@@ -71,6 +71,8 @@ def request_bytes(header: Header, pipelines: Sequence[Pipeline], *, describe: bo
     """The estimate a request is admitted with: the source's bytes, the largest phase of its rules (run one after
     another, each rule's encoded output kept until all are written) and, with ``describe`` (is_pic_info), the
     RGB copy the average colour is read from."""
+    if header.width <= 0 or header.height <= 0:
+        return max(1, header.size)  # not an image: processing refuses it before decoding anything
     held = 0
     peak = 2 * header.width * header.height * BYTES_PER_PIXEL if describe else 0
     for pipeline in pipelines:

@@ -48,6 +48,11 @@ def test_steps_and_conversions_grow_the_estimate() -> None:
     assert two > request_bytes(info, [parse_rule(ROTATE_BLUR)])  # the first rule's output is kept meanwhile
 
 
+def test_a_source_that_is_not_an_image_costs_its_bytes() -> None:
+    rules = [parse_rule("imageMogr2/thumbnail/100x"), parse_rule(ROTATE_BLUR)]
+    assert request_bytes(header(b"not an image"), rules, describe=True) == len(b"not an image")
+
+
 def test_two_worst_case_requests_are_never_admitted_together_and_one_stays_under_the_bound() -> None:
     """The admission decision behind the bound: the budget admits one 40 Mpx rotate+blur at a time, and the
     server with it (plus the idle server) stays under 1 GiB."""
