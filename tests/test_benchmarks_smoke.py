@@ -136,3 +136,10 @@ def test_part2_saved_plan_children_save_and_load(tmp_path: Path) -> None:
     finally:
         gc.enable()
     assert saved["ok"] and saved["mb"] > 0 and loaded["ok"] and loaded["peak_rss_mb"] > 0
+
+
+def test_part10_parallel_listing_lists_every_key() -> None:
+    from benchmarks import bench_listing
+
+    body = bench_listing.run(keys=2500, folders=5, reps=1)  # raises BenchError when a listing misses a key
+    assert _fig(body, "parallel / one-stream SDK")["median"] > 0
