@@ -73,6 +73,8 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "png40mpx-blur": _process("max.png", "imageMogr2/blur/20x10"),
     "png40mpx-rotate90": _process("max.png", "imageMogr2/rotate/90"),
     "png40mpx-webp": _download("max.png", "imageMogr2/format/webp"),
+    "png40mpx-rotate-blur": _process("max.png", "imageMogr2/rotate/90/blur/20x10"),
+    "png40mpx-rotate-blur-download": _download("max.png", "imageMogr2/rotate/90/blur/20x10"),
 }
 MIXED = ["png40mpx-blur", "png40mpx-rotate90", "png40mpx-webp", "jpeg-rotate45x16"]  # the case "mixed": one each
 
@@ -116,7 +118,8 @@ def measure(name: str, sources: dict[str, bytes], concurrency: int) -> str:
         finally:
             server.terminate()
             server.wait(10)
-    return (f"{name:24} x{concurrency}: {', '.join(sorted(set(outcomes)))!s:38} {seconds:6.1f} s  "
+    replies = ", ".join(f"{outcome} x{outcomes.count(outcome)}" for outcome in sorted(set(outcomes)))
+    return (f"{name:24} x{len(calls)}: {replies:38} {seconds:6.1f} s  "
             f"peak RSS {peak:7.0f} MiB (baseline after seeding {baseline:.0f} MiB)")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import mimetypes
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from reconciler.errors import StorageError
 from reconciler.model import Call, Declaration, Plan
 from reconciler.state.locks import HeldLock
 from reconciler.storage import Storage, upload_etag
+from reconciler.storage.localfiles import read_regular
 
 Piece = tuple[SetRun, Call]
 
@@ -77,6 +78,7 @@ class UploadCounts:
     puts: int = 0  # PUTs with Pic-Operations
     plain: int = 0  # PUTs without (no set selects the key, or no output is due)
     failures: list[str] = field(default_factory=list)  # files whose PUT failed: "key: why"
+    removed: list[str] = field(default_factory=list)  # sources deleted again: their processing PUT failed
 
 
 class IngestEngine(Engine):
@@ -85,9 +87,11 @@ class IngestEngine(Engine):
     VERB = "upload"
 
     def __init__(self, plan: Plan, decls: Sequence[Declaration], backend: BackendLike, options: ApplyOptions,
-                 locks: Mapping[str, HeldLock], uploads: Mapping[str, LocalFile], bucket: str, region: str) -> None:
+                 locks: Mapping[str, HeldLock], uploads: Mapping[str, LocalFile], bucket: str, region: str, *,
+                 new_keys: Collection[str] = (), keep_unprocessed: bool = False) -> None:
         super().__init__(plan, decls, backend, options, locks)
         self.uploads, self.bucket, self.region = uploads, bucket, region
+        self.new_keys, self.keep_unprocessed = new_keys, keep_unprocessed  # keys absent before this run
         self.counts = UploadCounts()
         self._counts_lock = threading.Lock()
 
@@ -134,6 +138,8 @@ class IngestEngine(Engine):
             if number == 0 and processing_put and upload is not None:
                 ok = self._request(lambda: self._put_processed(storage, upload, call), job, number, limited=True,
                                    put=True)
+                if not ok:
+                    self._unprocessed(storage, upload)
             else:
                 ok = self._request(lambda: storage.process(call.bucket, call.key, pic_operations(call)), job,
                                    number, limited=True)
@@ -142,6 +148,25 @@ class IngestEngine(Engine):
             assert self.verifier is not None
             for run, piece in group:
                 self.verifier.add(run, piece)  # outputs' ETags learnt as listing shows them
+
+    def _unprocessed(self, storage: Storage, upload: LocalFile) -> None:
+        """Its PUT with processing failed, yet the source may stand (COS stores it before processing): unless
+        ``keep_unprocessed``, delete it again when this run put it there -- the key was absent before the run and
+        holds this file's content now."""
+        if self.keep_unprocessed or upload.key not in self.new_keys:
+            return
+        try:
+            head = storage.head_object(self.bucket, upload.key)
+            if head is None or head.etag != upload.etag:
+                return
+            storage.delete_object(self.bucket, upload.key)
+        except StorageError as error:
+            note = f"{upload.key}: its processing failed and it could not be deleted again ({error}): it stands"
+            with self._counts_lock:
+                self.counts.failures.append(note)
+            return
+        with self._counts_lock:
+            self.counts.removed.append(upload.key)
 
     def _put_plain(self, storage: Storage, upload: LocalFile) -> None:
         if upload.multipart:
@@ -182,7 +207,7 @@ class IngestEngine(Engine):
 
 def _read(upload: LocalFile) -> bytes:
     try:
-        return upload.path.read_bytes()
+        return read_regular(upload.path)  # still a regular file, not a link swapped in since the scan
     except OSError as error:
         raise StorageError(f"cannot read {upload.path}: {error.strerror or error}", key=upload.key,
                            code="LocalFileUnreadable") from None

@@ -33,6 +33,9 @@ def _summary(outcome: IngestOutcome) -> str:
         lines.append(f"Refused {len(outcome.refused)} file(s) whose key stands with other content (--overwrite "
                      f"replaces them and their outputs), e.g. {outcome.refused[0]!r}.")
     lines += [f"Upload failed: {failure}" for failure in counts.failures]
+    if counts.removed:
+        lines.append(f"Deleted again {len(counts.removed)} uploaded file(s) whose processing upon upload failed "
+                     f"(--keep-unprocessed keeps them), e.g. {counts.removed[0]!r}.")
     return "\n".join([apply_report.render_text(outcome.report, "Upload", "requests"), *map(escape_text, lines)])
 
 
@@ -65,15 +68,21 @@ def upload_plan_text(plan: Plan) -> str:
 @click.option("--force", is_flag=True,
               help="PUT files whose key stands with the same content again, and remake their recorded outputs.")
 @click.option("--only-declared", is_flag=True, help="Refuse (upload nothing) when a file is no set's source.")
+@click.option("--follow-symlinks", is_flag=True,
+              help="Follow symbolic links inside a folder that stay inside it (by default any link is refused).")
+@click.option("--keep-unprocessed", is_flag=True,
+              help="Keep a file this run uploaded whose processing upon upload failed (by default it is deleted "
+                   "again).")
 @shared("yes", "lock_timeout", "quiet", "pace", "max_cost", "prices", "connection")
 def upload_command(local_paths: tuple[Path, ...], bucket: str, prefix: str, declarations: tuple[Path, ...],
-                   overwrite: bool, force: bool, only_declared: bool, opts: Options) -> None:
+                   overwrite: bool, force: bool, only_declared: bool, follow_symlinks: bool,
+                   keep_unprocessed: bool, opts: Options) -> None:
     """Upload LOCAL_PATHs to BUCKET, making their declared outputs in the upload request (Pic-Operations)."""
     decls = load_declarations(list(declarations))
     book = load_prices(opts.prices_file)  # a bad price file is refused before anything is listed
-    files = local_files(list(local_paths), prefix)
+    files = local_files(list(local_paths), prefix, follow_symlinks=follow_symlinks)
     settings = IngestSettings(bucket=bucket, options=run_options(opts), overwrite=overwrite, force=force,
-                              only_declared=only_declared)
+                              only_declared=only_declared, keep_unprocessed=keep_unprocessed)
     callbacks = Callbacks(show=lambda plan: click.echo(upload_plan_text(plan)),
                           confirm=lambda plan: confirm_apply(plan, opts.yes), planning=gc_paused,
                           check_cost=cost_check(book, opts),

@@ -307,7 +307,8 @@ AI_OPS: dict[str, AiOperation] = {op.name: op for op in (
 # recognition operations answer with JSON, not an image: not usable as outputs
 RECOGNITION = ("face-effect", "AILicenseRec", "AIGameRec", "AIBodyRecognition", "DetectLabel", "AssessQuality",
                "detect-car", "RecognizeLogo", "AIDetectFace", "AIDetectPet", "AIFaceEffect", "DetectFace")
-STYLE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# a style name; `.` and `..` are refused: a download URL `key/<style>` would name the key's folder or its parent
+STYLE_NAME = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9_.-]{1,64}")
 
 
 def example_rules() -> list[str]:

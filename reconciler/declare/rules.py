@@ -125,7 +125,7 @@ def _operation(part: str) -> Operation:
         return _watermark(tokens[1:])
     if head == "style":
         if len(tokens) != 2 or not ops.STYLE_NAME.fullmatch(tokens[1]):
-            raise RuleError("style/<name> takes one style name (letters, digits, '_', '-', '.')")
+            raise RuleError("style/<name> takes one style name (letters, digits, '_', '-', '.'; not '.' or '..')")
         return Operation(head, (), tokens[1])
     if head in ("imageSlim", "imageslim"):
         if len(tokens) > 1:

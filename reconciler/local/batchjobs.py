@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from urllib.parse import quote, unquote, urlsplit
 
 from reconciler.declare.jobvars import render_job_object
-from reconciler.local import imaging, processing, replies, styles
+from reconciler.local import footprint, imaging, processing, replies, styles
 from reconciler.local.connection import read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.jobstore import Job, new_job_id
@@ -170,7 +170,8 @@ def _process_one(state: ServerState, job: Job, key: str) -> bool:
                                                        "rule": job.rule}]})
     try:
         ops = processing.parse_pic_operations(header, job.bucket, key, styles.bucket_styles(state, job.bucket))
-        with state.gate.admit(imaging.pixel_count(found[1])):
+        estimate = footprint.request_bytes(imaging.header(found[1]), [rule.pipeline for rule in ops.rules])
+        with state.gate.admit(estimate):
             rendered = processing.render(found[1], ops)
     except (RuleError, imaging.NotAnImage, CosError):
         return False

@@ -10,7 +10,7 @@ from reconciler.local import replies
 from reconciler.local.connection import MAX_DELETE_BODY, read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.operations import md5_header
-from reconciler.local.protocol import MAX_KEY_BYTES, CosError, Request, Response
+from reconciler.local.protocol import MAX_KEY_BYTES, CosError, Request, Response, ascii_number
 from reconciler.local.store import BucketMissing, BucketNotEmpty
 
 
@@ -53,13 +53,10 @@ def list_objects(state: ServerState, req: Request) -> Response:
     p = req.params
     if p.get("encoding-type", "url") != "url":
         raise CosError("InvalidArgument", "encoding-type may only be 'url'.")
-    try:
-        max_keys = int(p.get("max-keys", "1000"))
-    except ValueError:
-        raise CosError("InvalidArgument", "max-keys must be an integer.") from None
-    if max_keys < 0:
-        raise CosError("InvalidArgument", "max-keys must not be negative.")
-    max_keys = min(max_keys, 1000)
+    number = ascii_number(p.get("max-keys", "1000"))
+    if number is None:
+        raise CosError("InvalidArgument", "max-keys must be a non-negative integer of ASCII digits.")
+    max_keys = min(number, 1000)
     prefix, delimiter, marker = p.get("prefix", ""), p.get("delimiter", ""), p.get("marker", "")
     page = state.store.list_page(bucket, prefix, delimiter, marker, max_keys)
     body = replies.listing(bucket, page, prefix=prefix, marker=marker, delimiter=delimiter, max_keys=max_keys,

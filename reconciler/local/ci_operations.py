@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from reconciler.local import imaging, processing, replies, styles
+from reconciler.local import footprint, imaging, processing, replies, styles
 from reconciler.local.connection import read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.operations import store_object
@@ -100,7 +100,9 @@ def _run(state: ServerState, req: Request, source: bytes, ops: processing.PicOpe
         if not store.bucket_exists(rule.bucket):
             raise CosError("NoSuchBucket", f"The destination bucket {rule.bucket!r} does not exist.")
     try:
-        with state.gate.admit(imaging.pixel_count(source)):
+        estimate = footprint.request_bytes(imaging.header(source), [rule.pipeline for rule in ops.rules],
+                                           describe=bool(ops.is_pic_info))
+        with state.gate.admit(estimate):
             rendered = processing.render(source, ops)
             info = processing.image_info(source) if ops.is_pic_info else None
     except (RuleError, imaging.NotAnImage) as exc:
@@ -162,7 +164,7 @@ def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str
     _admit(state, rate_limited=False)
     state.gate.pace_download()
     try:
-        with state.gate.admit(imaging.pixel_count(source)):
+        with state.gate.admit(footprint.request_bytes(imaging.header(source), [pipeline])):
             output = imaging.process(source, pipeline)
     except RuleError as exc:
         errno = "-1" if exc.culprit is Culprit.NOT_EMULATED else "-442" if "px a side" in str(exc) else "-447"

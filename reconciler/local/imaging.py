@@ -21,6 +21,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from reconciler.declare import operations as ops
+from reconciler.local.footprint import Header
 from reconciler.local.steps import STEPS
 from reconciler.declare.ci_errors import Culprit
 from reconciler.local.ruleparse import (LOCAL_MAX_PIXELS, MAX_INPUT_SIDE, MAX_PIXELS, LimitExceeded, NotEmulated,
@@ -295,11 +296,13 @@ def _size_limited(image: Image.Image, pipeline: Pipeline, out: Output, exif: byt
     return best or _encode([image], "jpg", pipeline, 1, exif)
 
 
-def pixel_count(data: bytes) -> int:
-    """Decoded pixels of an image (width x height x frames) read from its header without decoding it; 0 when
-    it is not an image (processing then refuses it)."""
+def header(data: bytes) -> Header:
+    """What the admission's estimate needs (``footprint.Header``), read from the image's header without decoding
+    it; a zero-pixel header when it is not an image (processing then refuses it)."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return image.width * image.height * max(1, int(getattr(image, "n_frames", 1)))
+            return Header(image.width, image.height, max(1, int(getattr(image, "n_frames", 1))),
+                          "A" in image.mode or image.mode in ("P", "PA"), _FROM_PIL.get(image.format or "", "png"),
+                          len(data))
     except Exception:  # noqa: BLE001 - anything undecodable costs nothing here; process() reports it
-        return 0
+        return Header(0, 0, size=len(data))

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from reconciler.local import operations
 from reconciler.local.connection import MAX_COMPLETE_BODY, read_bounded
 from reconciler.local.context import ServerState
-from reconciler.local.protocol import CosError, Request, Response
+from reconciler.local.protocol import CosError, Request, Response, ascii_number
 from reconciler.local.replies import XML_HEAD, el, iso_time
 from reconciler.local.store import CRC_HEADER, ObjectExists
 from reconciler.local.uploads import NoSuchUpload, Part, Upload
@@ -34,10 +34,10 @@ def _upload(state: ServerState, req: Request) -> Upload:
 
 
 def _part_number(req: Request) -> int:
-    text = req.params.get("partNumber", "")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PARTS:
-        raise CosError("InvalidArgument", f"partNumber must be an integer from 1 to {MAX_PARTS}.")
-    return int(text)
+    number = ascii_number(req.params.get("partNumber", ""))
+    if number is None or not 1 <= number <= MAX_PARTS:
+        raise CosError("InvalidArgument", f"partNumber must be ASCII digits, a number from 1 to {MAX_PARTS}.")
+    return number
 
 
 def _encoding(req: Request) -> bool:
@@ -77,10 +77,11 @@ def upload_part_copy(state: ServerState, req: Request) -> Response:
     _, body = operations.copy_source(state, req)
     spec = req.headers.get("x-cos-copy-source-range", "").strip()
     if spec:  # the SDK sends the header empty when no range is given: the whole source (its ut/test.py does so)
-        first, _, last = spec.strip().removeprefix("bytes=").partition("-")
-        if not (first.isdigit() and last.isdigit()) or int(first) > int(last) or int(last) >= len(body):
+        first_text, _, last_text = spec.removeprefix("bytes=").partition("-")
+        first, last = ascii_number(first_text), ascii_number(last_text)
+        if first is None or last is None or first > last or last >= len(body):
             raise CosError("InvalidArgument", "x-cos-copy-source-range must be bytes=first-last within the source.")
-        body = body[int(first):int(last) + 1]
+        body = body[first:last + 1]
     try:
         part = state.uploads.put_part(upload, number, body, None)
     except NoSuchUpload:
@@ -97,10 +98,10 @@ def _requested_parts(req: Request) -> list[tuple[int, str]]:
         raise CosError("MalformedXML", "The XML you provided was not well-formed.") from None
     wanted = []
     for part in root.iter("Part"):
-        number = (part.findtext("PartNumber") or "").strip()
-        if not number.isdigit():
-            raise CosError("MalformedXML", "Each Part needs a PartNumber.")
-        wanted.append((int(number), (part.findtext("ETag") or "").strip().strip('"')))
+        number = ascii_number((part.findtext("PartNumber") or "").strip())
+        if number is None:
+            raise CosError("MalformedXML", "Each Part needs a PartNumber of ASCII digits.")
+        wanted.append((number, (part.findtext("ETag") or "").strip().strip('"')))
     if not wanted:
         raise CosError("MalformedXML", "CompleteMultipartUpload names no parts.")
     if [n for n, _ in wanted] != sorted({n for n, _ in wanted}):
@@ -142,10 +143,10 @@ def abort(state: ServerState, req: Request) -> Response:
 
 
 def _int_param(req: Request, name: str, default: int, top: int) -> int:
-    text = req.params.get(name, str(default))
-    if not text.isdigit():
-        raise CosError("InvalidArgument", f"{name} must be a non-negative integer.")
-    return min(int(text), top)
+    number = ascii_number(req.params.get(name, str(default)))
+    if number is None:
+        raise CosError("InvalidArgument", f"{name} must be a non-negative integer of ASCII digits.")
+    return min(number, top)
 
 
 def list_parts(state: ServerState, req: Request) -> Response:

@@ -21,6 +21,15 @@ def valid_bucket_name(name: str) -> bool:
 
 
 MAX_KEY_BYTES = 850
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+def ascii_number(text: str) -> int | None:
+    """A non-negative decimal of 1-18 ASCII digits (no sign, space, ``_`` or another script's digits, all of
+    which ``int()`` accepts), else None."""
+    return int(text) if _DIGITS.fullmatch(text) else None
+
+
 MAX_BODY = 5 * 1024**3
 _STATUS = {"AccessDenied": 403, "SignatureDoesNotMatch": 403, "InvalidAccessKeyId": 403,
            "RequestTimeTooSkewed": 403, "NoSuchBucket": 404, "NoSuchKey": 404, "InvalidArgument": 400,

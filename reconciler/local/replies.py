@@ -45,23 +45,35 @@ def iso_time(stamp: float) -> str:
     return f"{_iso_seconds(int(stamp))}.{int(stamp * 1000) % 1000:03d}Z"
 
 
-def el(name: str, value: object) -> str:
+# Characters XML 1.0 cannot carry at all (a key may contain them): percent-encoded. Ask for encoding-type=url
+# (the SDK always does when listing) to get such a key back exactly.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Control characters XML 1.0 can carry, but only as character references to come back exactly (a parser turns
+# a raw CR into LF) and never raw in a reply: tab, LF, CR, DEL and the C1 controls.
+_REFERENCED = re.compile("[\t\n\r\x7f-\x9f]")
+
+
+def xml_text(value: object) -> str:
+    """``value`` as XML 1.0 element text with no raw control character: ``&``, ``<`` and ``>`` escaped, tab, LF,
+    CR, DEL and C1 controls as character references (parsed back exactly), characters XML 1.0 cannot carry
+    percent-encoded (COS documents only ``encoding-type=url`` for them; this is the local server's reading)."""
     text = escape(str(value))
+    if _REFERENCED.search(text):
+        text = _REFERENCED.sub(lambda m: f"&#{ord(m.group())};", text)
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub(lambda m: quote(m.group().encode("utf-8", "surrogatepass")), text)
+    return text
+
+
+def el(name: str, value: object) -> str:
+    text = xml_text(value)
     return f"<{name}>{text}</{name}>" if text else f"<{name}/>"
 
 
-# Characters XML 1.0 cannot carry (a key may contain them): percent-encoded in an error body, which must parse.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _xml_safe(text: str) -> str:
-    return _NOT_XML.sub(lambda m: quote(m.group().encode("utf-8", "surrogatepass")), text)
-
-
 def error(code: str, message: str, request_id: str, trace_id: str, resource: str | None) -> bytes:
-    parts = [el("Code", code), el("Message", _xml_safe(message))]
+    parts = [el("Code", code), el("Message", message)]
     if resource is not None:
-        parts.append(el("Resource", _xml_safe(resource)))
+        parts.append(el("Resource", resource))
     parts += [el("RequestId", request_id), el("TraceId", trace_id)]
     return (XML_HEAD + "<Error>" + "".join(parts) + "</Error>").encode()
 

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from reconciler.local import replies
-from reconciler.local.admission import ProcessingGate, ProcessingLimits
+from reconciler.local.admission import ProcessingGate, ProcessingLimits, return_freed_memory
 from reconciler.credentials import Credentials, from_environment
 from reconciler.local.bucket_ci import BucketCi, CiSettings
 from reconciler.local.connection import ConnectionLimits
@@ -113,6 +113,7 @@ class LocalServer:
     def start(self) -> LocalServer:
         if self._httpd is not None:
             return self
+        return_freed_memory()
         table = ConnectionTable(self.limits.max_connections, self.limits.shed_at)
         handler = type("BoundHandler", (Handler,), {"state": self._state, "limits": self.limits,
                                                     "connections": table})
@@ -152,6 +153,11 @@ class LocalServer:
         if not valid_bucket_name(name):
             raise ValueError(f"bucket {name!r}: lower-case letters, digits and '-' only, at most 63 characters")
         self.store.create_bucket(name)
+
+    @property
+    def gate(self) -> ProcessingGate:
+        """The processing admission (its limits, ``peak_held``: the most estimated bytes admitted at once)."""
+        return self._state.gate
 
     @property
     def connections(self) -> ConnectionTable | None:

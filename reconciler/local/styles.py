@@ -23,7 +23,7 @@ from reconciler.local import buckets
 from reconciler.local.connection import read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import CosError, Request, Response
-from reconciler.local.replies import XML_HEAD
+from reconciler.local.replies import XML_HEAD, xml_text
 
 _LOCK = threading.Lock()
 MAX_BODY = 64 * 1024
@@ -70,7 +70,8 @@ def _fields(req: Request, root: str) -> dict[str, str]:
 def _name(fields: dict[str, str], required: bool) -> str:
     name = fields.get("StyleName", "")
     if (required or name) and not ops.STYLE_NAME.fullmatch(name):
-        raise CosError("InvalidArgument", "StyleName must be 1-64 letters, digits, '_', '-' or '.'.", ci=True)
+        raise CosError("InvalidArgument", "StyleName must be 1-64 letters, digits, '_', '-' or '.', and not '.' or '..'.",
+                       ci=True)
     return name
 
 
@@ -105,7 +106,7 @@ def get_styles(state: ServerState, req: Request) -> Response:
     chosen = {name: styles[name]} if name and name in styles else ({} if name else styles)
     out = [XML_HEAD, "<StyleList>"]
     for style, body in sorted(chosen.items()):
-        out.append(f"<StyleRule><StyleName>{_esc(style)}</StyleName><StyleBody>{_esc(body)}</StyleBody></StyleRule>")
+        out.append(f"<StyleRule><StyleName>{xml_text(style)}</StyleName><StyleBody>{xml_text(body)}</StyleBody></StyleRule>")
     out.append("</StyleList>")
     return Response(200, {"Server": "tencent-ci"}, "".join(out).encode())
 
@@ -120,7 +121,3 @@ def delete_style(state: ServerState, req: Request) -> Response:
         styles.pop(name, None)
         _save(state, req.bucket, styles)
     return Response(204, {"Server": "tencent-ci"})
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

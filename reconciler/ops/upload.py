@@ -26,6 +26,7 @@ from reconciler.ops.compose import Connection, connect, pool_for
 from reconciler.plan.targets import FORGOTTEN_ETAG
 from reconciler.state.locks import HeldLock
 from reconciler.storage import Storage
+from reconciler.storage.localfiles import scan
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class IngestSettings:
     overwrite: bool = False  # replace keys standing with other content (and so their outputs)
     force: bool = False  # PUT files standing with the same content again, and remake their recorded outputs
     only_declared: bool = False  # refuse files no set selects instead of uploading them plainly
+    keep_unprocessed: bool = False  # keep a source this run PUT whose processing upon upload failed
 
 
 @dataclass(frozen=True)
@@ -48,20 +50,18 @@ class IngestOutcome:
     refused: tuple[str, ...]  # standing with other content (without ``overwrite``)
 
 
-def local_files(paths: Sequence[Path], prefix: str = "") -> list[LocalFile]:
-    """Each file of ``paths`` (folders walked, their structure kept) with its key under ``prefix`` and the ETag its
-    upload will give it; UsageError for a missing path, or two files mapped to one key."""
+def local_files(paths: Sequence[Path], prefix: str = "", *, follow_symlinks: bool = False) -> list[LocalFile]:
+    """Each regular file of ``paths`` (folders walked, their structure kept; links and special files refused or
+    followed as ``storage.localfiles.scan`` says) with its key under ``prefix`` and the ETag its upload will give
+    it; UsageError for a missing or refused path, or two files mapped to one key."""
     files: dict[str, LocalFile] = {}
-    for path in paths:
-        if not path.exists():
-            raise UsageError(f"{path}: no such file or folder")
-        found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for given, found in scan(paths, follow_symlinks=follow_symlinks):
         for file in found:
-            relative = file.relative_to(path).as_posix() if path.is_dir() else file.name
-            key = prefix + relative
+            key = prefix + file.relative
             if key in files:
-                raise UsageError(f"{file} and {files[key].path} both map to key {key!r}; nothing was uploaded")
-            files[key] = LocalFile.of(file, key)
+                raise UsageError(f"{given / file.relative} and {files[key].path} both map to key {key!r}; nothing "
+                                 f"was uploaded")
+            files[key] = LocalFile.of(file.path, key)
     return [files[k] for k in sorted(files)]
 
 
@@ -108,6 +108,7 @@ class _UploadRun:
         self.refused: set[str] = set()
         self.kept: list[LocalFile] = []
         self.uploads: dict[str, LocalFile] = {}
+        self.new_keys: set[str] = set()  # uploads whose key was absent before the run
         self.counts = UploadCounts()
 
     def plan(self, sets: Sequence[Declaration], backend: BackendLike) -> Plan:
@@ -127,11 +128,13 @@ class _UploadRun:
                     self.refused.add(key)
         self.kept = [f for f in self.files if f.key not in self.refused]
         self.uploads = {f.key: f for f in self.kept if settings.force or standing.get(f.key) != f.etag}
+        self.new_keys = {key for key in self.uploads if key not in standing}
         return only_keys(plan, {f.key for f in self.kept})
 
     def execute(self, plan: Plan, sets: Sequence[Declaration], backend: BackendLike, options: ApplyOptions,
                 locks: Mapping[str, HeldLock]) -> ApplyReport:
-        engine = IngestEngine(plan, sets, backend, options, locks, self.uploads, self.settings.bucket, self.region)
+        engine = IngestEngine(plan, sets, backend, options, locks, self.uploads, self.settings.bucket, self.region,
+                              new_keys=self.new_keys, keep_unprocessed=self.settings.keep_unprocessed)
         report = engine.run()
         self.counts = engine.counts
         return report

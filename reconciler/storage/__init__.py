@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from reconciler.model import ObjectInfo
 from reconciler.storage.jobs import JobInfo, JobRequest
+from reconciler.storage.localfiles import open_regular
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +162,7 @@ def upload_etag(path: Path, part_mb: int | None = None) -> str:
 
 def _md5_of(path: Path, offset: int, length: int) -> str:
     digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         handle.seek(offset)
         while length > 0:
             block = handle.read(min(length, 1 << 20))

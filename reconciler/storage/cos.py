@@ -52,6 +52,7 @@ NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchResource", "NoSuchBucket", "Res
 _SECRETISH = re.compile(r"(q-ak=|q-signature=|x-cos-security-token[=:]\s*)[^&;\s'\"]+", re.IGNORECASE)
 
 
+
 def _scrub(text: str) -> str:
     """Drop anything that looks like a signature, key id or token from an SDK message."""
     return _SECRETISH.sub(r"\1***", text)[:500]

@@ -12,7 +12,8 @@ from qcloud_cos.cos_exception import CosServiceError
 
 from reconciler.local import LocalServer
 from reconciler.local.admission import ProcessingGate, ProcessingLimits
-from reconciler.local.imaging import pixel_count
+from reconciler.local.footprint import Header
+from reconciler.local.imaging import header
 from reconciler.local.protocol import CosError
 from tests.local.conftest import jpeg, make_client
 
@@ -31,32 +32,32 @@ class FakeClock:
 
 
 def _gate(**limits: float) -> ProcessingGate:
-    return ProcessingGate(ProcessingLimits(**{"memory_budget": 800, "max_concurrent": 3, "bytes_per_pixel": 8,
+    return ProcessingGate(ProcessingLimits(**{"memory_budget": 800, "max_concurrent": 3,
                                               "queue_seconds": 0.05, **limits}))  # type: ignore[arg-type]
 
 
 def test_pixels_in_flight_stay_within_the_budget() -> None:
     gate = _gate()
-    with gate.admit(50), gate.admit(40):  # 400 + 320 bytes of 800
-        with pytest.raises(CosError) as exc, gate.admit(20):  # 160 more would be 880
+    with gate.admit(400), gate.admit(320):  # 400 + 320 bytes of 800
+        with pytest.raises(CosError) as exc, gate.admit(160):  # 160 more would be 880
             pass
         assert exc.value.code == "SlowDown" and exc.value.status == 503
-        with gate.admit(10):  # 80 more fits exactly
+        with gate.admit(80):  # 80 more fits exactly
             assert gate.peak_held == 800
-    with gate.admit(90):
+    with gate.admit(720):
         pass
 
 
 def test_concurrency_is_capped_and_a_huge_request_runs_alone() -> None:
     gate = _gate()
-    with gate.admit(1), gate.admit(1), gate.admit(1):
-        with pytest.raises(CosError), gate.admit(1):
+    with gate.admit(8), gate.admit(8), gate.admit(8):
+        with pytest.raises(CosError), gate.admit(8):
             pass
-    with gate.admit(1):
+    with gate.admit(8):
         with pytest.raises(CosError), gate.admit(10_000):  # over the whole budget: only when nothing else runs
             pass
     with gate.admit(10_000):
-        with pytest.raises(CosError), gate.admit(1):
+        with pytest.raises(CosError), gate.admit(8):
             pass
 
 
@@ -66,7 +67,7 @@ def test_a_waiting_request_starts_when_a_slot_frees() -> None:
     release = threading.Event()
 
     def hold() -> None:
-        with gate.admit(1):
+        with gate.admit(8):
             started.set()
             release.wait(5)
 
@@ -74,7 +75,7 @@ def test_a_waiting_request_starts_when_a_slot_frees() -> None:
     worker.start()
     started.wait(5)
     threading.Timer(0.05, release.set).start()
-    with gate.admit(1):  # waits for the worker, well within queue_seconds
+    with gate.admit(8):  # waits for the worker, well within queue_seconds
         assert release.is_set()  # admitted only once the worker let go
     worker.join(5)
 
@@ -94,14 +95,15 @@ def test_download_pacing_refuses_without_debt() -> None:
 
 def test_limits_from_memory() -> None:
     assert ProcessingLimits.from_memory(total=24 * 1024 ** 3, cpus=2) == ProcessingLimits(
-        memory_budget=2 * 1024 ** 3, max_concurrent=4)
+        memory_budget=768 * 1024 ** 2, max_concurrent=4)
     assert ProcessingLimits.from_memory(total=512 * 1024 ** 2, cpus=1).memory_budget == 256 * 1024 ** 2
-    assert ProcessingLimits.from_memory(total=4 * 1024 ** 3, cpus=8).memory_budget == 1024 ** 3
+    assert ProcessingLimits.from_memory(total=2 * 1024 ** 3, cpus=8).memory_budget == 512 * 1024 ** 2
 
 
-def test_pixel_count_reads_the_header_only() -> None:
-    assert pixel_count(jpeg(64, 48)) == 64 * 48
-    assert pixel_count(b"not an image") == 0
+def test_the_header_is_read_without_decoding() -> None:
+    data = jpeg(64, 48)
+    assert header(data) == Header(64, 48, 1, False, "jpg", len(data))
+    assert header(b"not an image") == Header(0, 0, size=12)
 
 
 def test_download_processing_over_its_rate_is_503_over_http(tmp_path: Path) -> None:
