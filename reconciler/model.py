@@ -412,4 +412,4 @@ class Ledger:
     generation: str = "0"
     entries: Mapping[tuple[str, str], LedgerEntry] = field(default_factory=dict)
     declaration: Mapping[str, Any] | None = None
-    identity: str = ""  # the repository the set is applied from (``apply.ownership``), recorded at the first apply
+    identity: str = ""  # the repository the set is applied from (``plan.ownership``), recorded at the first apply

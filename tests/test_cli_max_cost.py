@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.cli import main
 from reconciler.local import LocalServer
 from tests.test_cli_preview import DECLARATION, REGION, SRC, image

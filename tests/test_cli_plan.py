@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.cli import main
 from reconciler.declare.load import load_declaration
 from reconciler.local import LocalServer

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.cli import main
 from reconciler.local import LocalServer
 

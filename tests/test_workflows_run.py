@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.local import LocalServer
 from reconciler.render.markdown import MARKER
 

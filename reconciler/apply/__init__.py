@@ -1,1 +1,1 @@
-"""Apply: options and report, the engine, verification of outputs, adopt, and the backend a run talks to."""
+"""Apply: the one workflow, options and report, the engines (apply's and upload's), verification of outputs, adopt."""

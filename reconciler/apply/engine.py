@@ -30,7 +30,7 @@ from reconciler.apply.refusals import is_refusal, refusal_message, split_refused
 from reconciler.declare.rules import normalise_rule
 from reconciler.errors import StorageError, UsageError
 from reconciler.apply.evidence import Verifier
-from reconciler.apply.guard import refusal_summary
+from reconciler.plan.guard import refusal_summary
 from reconciler.apply.stopping import EXIT_SIGINT, EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.state.ledger import JournalRecord
 from reconciler.apply.locking import lock_sets

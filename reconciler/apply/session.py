@@ -18,8 +18,8 @@ from typing import TypeVar
 
 from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike
 from reconciler.apply.bookkeeping import SetRun, Tally
-from reconciler.apply.guard import Guard
-from reconciler.apply.ownership import (Ownership, check_identity, gather, index_of, repository_identity,
+from reconciler.plan.guard import Guard
+from reconciler.plan.ownership import (Ownership, check_identity, gather, index_of, repository_identity,
                                         write_index)
 from reconciler.apply.stopping import EndpointWatch
 from reconciler.errors import StalePlanError, StateError, StorageError

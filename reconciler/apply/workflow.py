@@ -1,14 +1,15 @@
-"""The one apply workflow, used by ``cosrecon apply``/``adopt`` and by the Pulumi provider alike:
-lock every set -> plan (a saved plan is checked against a fresh one) -> show -> budget and cost -> confirm -> apply
--> compact.
+"""The one apply workflow, used by ``cosrecon apply``/``adopt``/``destroy``/``upload`` and by the Pulumi provider
+alike: lock every set -> plan (a saved plan is checked against a fresh one) -> show -> what apply will refuse ->
+budget and cost -> confirm -> apply -> compact.
 
-The caller fills one ``RunSettings`` and gives ``Callbacks`` for what only it can do (show the plan, ask for
-confirmation); this module prints nothing and asks nothing itself. Compaction and the journal are the engine's.
+The caller fills one ``RunSettings`` (how to plan and which engine runs default to apply's) and gives ``Callbacks``
+for what only it can do (show the plan, ask for confirmation); this module prints nothing and asks nothing itself.
+Compaction and the journal are the engine's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from enum import Enum
@@ -17,7 +18,8 @@ from reconciler.apply.adopt import adopt
 from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, check_budget
 from reconciler.apply.engine import apply_plan
 from reconciler.apply.locking import lock_sets
-from reconciler.apply.refusal_warnings import refusal_warnings
+from reconciler.plan.refusal_warnings import refusal_warnings
+from reconciler.state.locks import HeldLock
 from reconciler.apply.reviewed import check_saved_declarations, reviewed_plan
 from reconciler.model import Declaration, Plan
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
@@ -28,9 +30,16 @@ from reconciler.plan.targets import Address, Replacement, replacements_in
 class Operation(str, Enum):
     APPLY = "apply"
     ADOPT = "adopt"
+    UPLOAD = "upload"
 
     def __str__(self) -> str:
         return self.value
+
+
+PlanStep = Callable[[Sequence[Declaration], BackendLike], Plan]
+"""How a run plans its (locked) sets, instead of apply's planning (``upload``: with its files as if they stood)."""
+Executor = Callable[[Plan, Sequence[Declaration], BackendLike, ApplyOptions, Mapping[str, HeldLock]], ApplyReport]
+"""What executes the confirmed plan under the locks, instead of ``engine.apply_plan`` (``upload``: its PUTs)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class RunSettings:
     saved_where: str = ""  # the saved plan's file, for messages
     targets: tuple[Address, ...] = ()  # --target: only these outputs (empty: all)
     replacements: tuple[Replacement, ...] = ()  # --replace: remake these although unchanged
+    plan_step: PlanStep | None = None  # None: plan as apply does (targets, replacements, prune)
+    engine: Executor | None = None  # None: apply_plan (adopt for Operation.ADOPT)
 
 
 def _nothing(_: Plan) -> None:
@@ -94,9 +105,9 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
     replacements = settings.replacements or (replacements_in(settings.saved) if settings.saved else ())
     with lock_sets(decls, backend, options, operation=settings.operation.value) as locks:
         with callbacks.planning():
-            plan = plan_narrowed(decls, backend, targets=settings.targets, replacements=replacements,
-                                 prune=settings.prune and settings.operation is Operation.APPLY,
-                                 replace_unmanaged=replace_unmanaged)
+            plan = settings.plan_step(decls, backend) if settings.plan_step is not None else plan_narrowed(
+                decls, backend, targets=settings.targets, replacements=replacements,
+                prune=settings.prune and settings.operation is Operation.APPLY, replace_unmanaged=replace_unmanaged)
         if settings.saved is not None:  # the saved plan, where the fresh one agrees; sizes from the fresh listings
             plan = carry_sizes(reviewed_plan(settings.saved, plan, settings.saved_where), plan)
         callbacks.show(plan)
@@ -108,4 +119,6 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
         check_budget(plan, options)
         callbacks.check_cost(plan, decls)
         callbacks.confirm(plan)
+        if settings.engine is not None:
+            return Outcome(plan, settings.engine(plan, decls, backend, options, locks))
         return Outcome(plan, apply_plan(plan, decls, backend, options, locks=locks))

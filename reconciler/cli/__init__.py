@@ -15,9 +15,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from reconciler.cli import apply, destroy, ingest, local, plan, preview, state, validate
+    from reconciler.cli import (adopt, apply, destroy, journal, local, pic_operations, plan, preview, state, unlock,
+                                upload, validate)
 
-    for module in (validate, plan, preview, apply, ingest, state, destroy, local):
+    for module in (validate, plan, preview, apply, adopt, unlock, journal, upload, pic_operations, state, destroy,
+                   local):
         for command in module.COMMANDS:
             main.add_command(command)
 

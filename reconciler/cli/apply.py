@@ -1,9 +1,5 @@
-"""`cosrecon apply`, `cosrecon adopt`, `cosrecon unlock`: thin commands over ``apply.workflow`` and ``state``.
-
-apply: the workflow (lock, plan, a saved plan checked against a fresh one, show, confirm, execute, compact), report.
-adopt: record objects standing at declared keys in the ledger, without processing them.
-unlock: break a set's lock by its id (as ``terraform force-unlock``).
-"""
+"""`cosrecon apply`: parses its options and prints; the work is ``ops.apply`` (the one workflow: lock, plan, a saved
+plan checked against a fresh one, show, confirm, execute, compact)."""
 
 from __future__ import annotations
 
@@ -12,29 +8,24 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.backend import DEFAULT_POOL_SIZE
 from reconciler.apply.contract import ApplyReport
-from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
-from reconciler.cli.confirm import confirm_or_abort
+from reconciler.apply.refusals import failure_summary
+from reconciler.apply.workflow import Callbacks, RunSettings
 from reconciler.cli.durations import DURATION
-from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.estimating import cost_check
-from reconciler.cli.options import backend_from_options, backend_options, prices_option
-from reconciler.cli.running import (confirm_apply, report_when_stopped, run_buckets, run_options, show_plan,
-                                     sigterm_as_interrupt)
+from reconciler.cli.gcpause import gc_paused
+from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
+from reconciler.cli.options import backend_options, connection_from_options, prices_option
+from reconciler.cli.running import confirm_apply, report_when_stopped, run_options, show_plan, sigterm_as_interrupt
 from reconciler.declare.load import load_declarations
 from reconciler.errors import ApplyFailed, UsageError
-from reconciler.model import Plan, Reason
-from reconciler.cli.gcpause import gc_paused
+from reconciler.model import Plan
+from reconciler.ops.apply import apply
 from reconciler.plan.planfile import load_plan
 from reconciler.plan.prices import load_prices
-from reconciler.state.journal import set_aside
-from reconciler.state.locks import CorruptLock
 from reconciler.render import apply_report
 from reconciler.render.notes import next_steps
-from reconciler.render.outcome import render_adopt_text, render_adoption, render_outcome_json
-from reconciler.apply.refusals import failure_summary
-from reconciler.render.escape import escape_text
+from reconciler.render.outcome import render_outcome_json
 
 
 def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
@@ -92,89 +83,12 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
                           planning=gc_paused, check_cost=cost_check(book, max_cost, max_qps=max_qps,
                                                                     parallelism=parallelism),
                           warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
-    pool = max(DEFAULT_POOL_SIZE, parallelism + 8)  # workers + journal, lock refresh and planner threads
+    connection = connection_from_options(endpoint, local, state_dir)
     with sigterm_as_interrupt(), report_when_stopped(fmt):
-        with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls), pool_size=pool) as backend:
-            outcome = run_sets(decls, backend, settings, callbacks)
+        outcome = apply(decls, connection, settings, callbacks)
     _finish(outcome.plan, outcome.report, fmt)
     for step in next_steps(outcome.plan, shlex.join(map(str, paths))):  # what stands between this and a green plan
         click.echo(step, err=fmt == "json")
 
 
-@click.command("adopt")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
-              help="How long to wait for another run's lock on a set, e.g. 30s, 5m, 1h30m (0s: do not wait).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people; json: the report as one document.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@backend_options
-def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: bool, endpoint: str | None,
-                  local: bool, state_dir: Path | None) -> None:
-    """Record the objects already standing at declared keys in the ledger, as they are (no processing)."""
-    decls = load_declarations(list(paths))
-    settings = RunSettings(options=run_options(16, 0, None, None, lock_timeout, True), operation=Operation.ADOPT)
-
-    def confirm(plan: Plan) -> None:
-        if any(a.reason is Reason.REPLACE_UNMANAGED for s in plan.sets for a in s.actions):
-            confirm_or_abort("Record these objects in the ledger?", yes=yes, command="adopt")
-
-    callbacks = Callbacks(show=lambda plan: click.echo(render_adoption(plan), err=fmt == "json"), confirm=confirm,
-                          planning=gc_paused)
-    with sigterm_as_interrupt(), report_when_stopped(fmt):
-        with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls)) as backend:
-            outcome = run_sets(decls, backend, settings, callbacks)
-    report = outcome.report
-    click.echo(render_outcome_json(outcome.plan, report) if fmt == "json" else render_adopt_text(report))
-    if report.failures:
-        raise ApplyFailed(f"{report.failed} output(s) could not be adopted; run adopt again to retry them")
-
-
-@click.command("unlock")
-@click.argument("lock_id", metavar="LOCK_ID")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@backend_options
-def unlock_command(lock_id: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
-                   state_dir: Path | None) -> None:
-    """Break the lock LOCK_ID held on one of the sets declared in PATHs (when its holder is gone); a corrupt lock
-    object by the token its error names."""
-    decls = load_declarations(list(paths))
-    with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls)) as backend:
-        for decl in decls:
-            try:
-                holder = backend.ledgers.read_lock(decl)
-            except CorruptLock as corrupt:
-                holder = None if corrupt.token != lock_id else backend.ledgers.unlock(decl, lock_id)
-            else:
-                holder = backend.ledgers.unlock(decl, lock_id) if holder is not None and holder.id == lock_id else None
-            if holder is not None:
-                what = "its corrupt lock object" if holder.pid == 0 and not holder.host else holder.describe()
-                click.echo(escape_text(f"Unlocked set {decl.name!r}: removed {what}."))
-                return
-    raise UsageError(f"no set declared in {', '.join(map(str, paths))} holds lock {lock_id}")
-
-
-@click.group("journal")
-def journal_group() -> None:
-    """Journal segments a run left (merged into the ledger by the next apply)."""
-
-
-@journal_group.command("set-aside")
-@click.argument("segment", metavar="SEGMENT")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@backend_options
-def set_aside_command(segment: str, paths: tuple[Path, ...], endpoint: str | None, local: bool,
-                      state_dir: Path | None) -> None:
-    """Move the journal segment SEGMENT of a set declared in PATHs out of the journal (when it is corrupt)."""
-    decls = load_declarations(list(paths))
-    with backend_from_options(endpoint, local, state_dir, buckets=run_buckets(decls)) as backend:
-        for decl in decls:
-            blobs = backend.ledgers.blobs(decl)
-            if f"journal/{segment}" in blobs.list("journal/"):
-                moved = set_aside(blobs, segment)
-                click.echo(f"Set aside {segment} of set {decl.name!r}: now {blobs.where}{moved}.")
-                return
-    raise UsageError(f"no set declared in {', '.join(map(str, paths))} has journal segment {segment}")
-
-
-COMMANDS: list[click.Command] = [apply_command, adopt_command, unlock_command, journal_group]
+COMMANDS: list[click.Command] = [apply_command]

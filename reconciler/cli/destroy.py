@@ -1,33 +1,24 @@
-"""`cosrecon destroy SET PATH...`: retire a set — delete every output its ledger records, behind the usual guards.
-
-The set is planned as if it declared no pipelines and pruned (``retiring``): each recorded output still standing as
-it was made becomes a delete; one changed outside cosrecon since is kept and reported; one already gone is
-forgotten. Then the one apply workflow runs: the set's lock, the plan shown, confirmation (``--yes``),
-``--max-delete``, journaled deletes. What stays recorded afterwards can be forgotten with ``state rm --set SET``.
+"""`cosrecon destroy SET PATH...`: parses and prints; ``ops.destroy`` retires the set (every output its ledger
+records deleted, behind the usual guards; outputs changed outside cosrecon kept and reported). What stays recorded
+afterwards can be forgotten with ``state rm --set SET``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from reconciler.apply.contract import ApplyOptions, ApplyReport
-from reconciler.apply.workflow import Callbacks, RunSettings, run_sets
+from reconciler.apply.workflow import Callbacks, RunSettings
 from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
-from reconciler.cli.options import backend_from_options, backend_options
+from reconciler.cli.options import backend_options, connection_from_options
 from reconciler.declare.load import load_declarations
-from reconciler.errors import ApplyFailed, UsageError
-from reconciler.model import ActionKind, Declaration, Plan, Reason
+from reconciler.errors import ApplyFailed
+from reconciler.model import ActionKind, Plan
+from reconciler.ops.destroy import chosen_set, destroy
 from reconciler.render import apply_report, render_text
-
-
-def retiring(decl: Declaration) -> Declaration:
-    """``decl`` declaring no pipelines, pruning: every recorded output is to be deleted (PURE)."""
-    document = {**decl.document, "pipelines": {}, "prune": True}
-    return replace(decl, pipelines=(), prune=True, document=document)
 
 
 def summary_line(report: ApplyReport, kept: int) -> str:
@@ -47,10 +38,7 @@ def summary_line(report: ApplyReport, kept: int) -> str:
 def destroy_command(set_name: str, paths: tuple[Path, ...], yes: bool, max_delete: int | None, lock_timeout: float,
                     endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Delete every output the ledger of SET (declared in PATHs) records; outputs changed outside are kept."""
-    decls = [d for d in load_declarations(list(paths)) if d.name == set_name]
-    if not decls:
-        raise UsageError(f"destroy: set {set_name!r} is not declared in {', '.join(map(str, paths))}")
-    decl = retiring(decls[0])
+    decl = chosen_set(load_declarations(list(paths)), set_name, ", ".join(map(str, paths)))
     options = ApplyOptions(max_delete=max_delete, lock_timeout=lock_timeout)
 
     def confirm(plan: Plan) -> None:
@@ -59,14 +47,12 @@ def destroy_command(set_name: str, paths: tuple[Path, ...], yes: bool, max_delet
                              command="destroy")
 
     callbacks = Callbacks(show=lambda plan: click.echo(render_text(plan)), confirm=confirm)
-    with backend_from_options(endpoint, local, state_dir, buckets=[decl.bucket, decl.state.bucket]) as backend:
-        outcome = run_sets([decl], backend, RunSettings(options=options, prune=True), callbacks)
-    report = outcome.report
+    destroyed = destroy(decl, connection_from_options(endpoint, local, state_dir), RunSettings(options=options),
+                        callbacks)
+    report, kept = destroyed.outcome.report, destroyed.kept
     if report.failures:
         click.echo(apply_report.render_text(report))
         raise ApplyFailed(f"{report.failed} output(s) not deleted; run destroy again to retry them")
-    kept = sum(1 for s in outcome.plan.sets for a in s.actions
-               if a.action is ActionKind.ORPHANED and a.reason is not Reason.OUTPUT_GONE)
     click.echo(summary_line(report, kept))
     if kept:
         click.echo(f"The ledger still records them; `cosrecon state rm --set {set_name} PATH...` forgets them.")

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from reconciler.apply.credentials import redact
+from reconciler.credentials import redact
 from reconciler.errors import CosreconError, DeclarationError
 from reconciler.render.escape import escape_text
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply import credentials
+from reconciler import credentials
 
 from reconciler.errors import UsageError
 

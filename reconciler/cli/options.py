@@ -1,19 +1,18 @@
 """Click options shared by the commands that talk to COS: ``--endpoint``, ``--local``, ``--state-dir``.
 
-Defined once here; ``backend_from_options`` turns their values into a ``backend.Backend`` context.
+Defined once here; ``connection_from_options`` turns their values into an ``ops.compose.Connection``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from reconciler.apply.backend import DEFAULT_POOL_SIZE, Backend, open_backend
+from reconciler.ops.compose import Connection
 from reconciler.cli.endpoint import endpoint_callback
 from reconciler.errors import UsageError
 
@@ -40,13 +39,11 @@ def backend_options(command: F) -> F:
     return command
 
 
-def backend_from_options(endpoint: str | None, local: bool, state_dir: Path | None, *,
-                         buckets: Iterable[str] = (), pool_size: int = DEFAULT_POOL_SIZE) -> AbstractContextManager[Backend]:
-    """The backend the options select; ``buckets`` are created on the embedded server when ``--local``."""
+def connection_from_options(endpoint: str | None, local: bool, state_dir: Path | None) -> Connection:
+    """The connection the options select (the operation opens it)."""
     if local and endpoint:
         raise UsageError("--local and --endpoint are exclusive: --local starts its own server")
-    return open_backend(endpoint=endpoint, local_root=local_root() if local else None, state_dir=state_dir,
-                        local_buckets=buckets, pool_size=pool_size)
+    return Connection(endpoint=endpoint, local_root=local_root() if local else None, state_dir=state_dir)
 
 
 def pace_options(command: F) -> F:

@@ -14,21 +14,16 @@ from typing import TextIO
 
 import click
 
-from reconciler.apply.refusal_warnings import refusal_warnings
-from reconciler.apply.resets import reset_warnings
-
 from reconciler.cli.errors import EXIT_CHANGES
 from reconciler.cli.estimating import estimate_plan
-from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
-from reconciler.cli.options import backend_from_options, backend_options, pace_options, prices_option
-from reconciler.declare.load import load_declarations
-from reconciler.model import Declaration
-from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
-from reconciler.render.escape import escape_text
 from reconciler.cli.gcpause import gc_paused
+from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
+from reconciler.cli.options import backend_options, connection_from_options, pace_options, prices_option
+from reconciler.declare.load import load_declarations
+from reconciler.ops.plan import plan as plan_operation
 from reconciler.plan.planfile import save_plan
 from reconciler.plan.prices import load_prices
-from reconciler.plan.warnings import plan_warnings
+from reconciler.render.escape import escape_text
 from reconciler.render import render_markdown, render_text, write_json
 from reconciler.render.estimate import estimate_data, estimate_lines, render_estimate_markdown
 from reconciler.render.notes import is_green
@@ -59,15 +54,6 @@ class ListingProgress:
             self.stream.flush()
 
 
-def buckets_of(decls: list[Declaration]) -> set[str]:
-    """Every bucket the sets touch (created on the embedded server with ``--local``)."""
-    found = set()
-    for d in decls:
-        found.update({d.bucket, d.state.bucket})
-        found.update(d.output_bucket(o) for p in d.pipelines for o in p.outputs)
-    return found
-
-
 @click.command("plan")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
@@ -95,22 +81,17 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
-        buckets = buckets_of(targeted_declarations(decls, narrowing.targets))
-        with backend_from_options(endpoint, local, state_dir, buckets=buckets) as backend:
-            with gc_paused():
-                result = plan_narrowed(decls, backend, targets=narrowing.targets,
-                                       replacements=narrowing.replacements, prune=prune,
-                                       replace_unmanaged=replace_unmanaged, progress=progress)
-            owned = refusal_warnings(result, decls, backend.ledgers)  # refuses one set of two repositories
+        planned = plan_operation(decls, connection_from_options(endpoint, local, state_dir),
+                                 targets=narrowing.targets, replacements=narrowing.replacements, prune=prune,
+                                 replace_unmanaged=replace_unmanaged, progress=progress, planning=gc_paused)
     finally:
         if progress is not None:
             progress.close()
+    result = planned.plan
     if out is not None:
         save_plan(result, out)
-    warnings = [str(w) for w in plan_warnings(targeted_declarations(decls, narrowing.targets), result)]
-    warnings += [f"Warning: {w}" for w in reset_warnings(result) + owned]
-    estimate = estimate_plan(result, targeted_declarations(decls, narrowing.targets), book, max_qps=max_qps,
-                             parallelism=parallelism)
+    warnings = [*planned.notes, *(f"Warning: {w}" for w in planned.warnings)]
+    estimate = estimate_plan(result, planned.decls, book, max_qps=max_qps, parallelism=parallelism)
     stdout = sys.stdout
     if fmt == "json":
         write_json(result, stdout, {"estimate": estimate_data(estimate)})

@@ -1,4 +1,5 @@
-"""`cosrecon preview PATH...`: sample what the plan's rules would make, by processing during download.
+"""`cosrecon preview PATH...`: sample what the plan's rules would make, by processing during download (the work is
+``ops.preview``; this module parses, writes the gallery and prints).
 
 Writes ``index.html`` (before/after gallery), ``preview.md`` (the same as a table) and the images under ``--out``;
 writes nothing to any bucket. Prints the markdown table and the plan estimate with the measured size ratios.
@@ -11,14 +12,13 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.samples import DEFAULT_SAMPLES, Previewer, preview_plan, size_ratios
 from reconciler.cli.estimating import estimate_plan
-from reconciler.cli.options import backend_from_options, backend_options, pace_options, prices_option
-from reconciler.cli.plan import buckets_of
+from reconciler.cli.options import backend_options, connection_from_options, pace_options, prices_option
 from reconciler.declare.load import load_declarations
 from reconciler.errors import StateError
-from reconciler.plan.observed import plan_declarations
+from reconciler.ops.preview import preview as preview_operation
 from reconciler.plan.prices import load_prices
+from reconciler.plan.samples import DEFAULT_SAMPLES, size_ratios
 from reconciler.render.estimate import estimate_lines
 from reconciler.render.gallery import render_gallery, render_preview_markdown
 
@@ -40,14 +40,8 @@ def preview(paths: tuple[str, ...], samples: int, out: Path, parallelism: int, m
     Writes nothing to any bucket; requests are paced by --max-qps."""
     decls = load_declarations(list(paths))
     book = load_prices(prices_file)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StateError(f"{out}: cannot create the preview folder ({error.strerror or error})") from None
-    with backend_from_options(endpoint, local, state_dir, buckets=buckets_of(decls)) as backend:
-        plan = plan_declarations(decls, backend, prune=False, replace_unmanaged=False)
-        previewer = Previewer(backend.storage, out, max_qps=max_qps)
-        result = preview_plan(plan, decls, previewer, samples=samples)
+    plan, result = preview_operation(decls, connection_from_options(endpoint, local, state_dir), out,
+                                     samples=samples, max_qps=max_qps)
     markdown = render_preview_markdown(result)
     try:
         (out / "index.html").write_text(render_gallery(result), encoding="utf-8")

@@ -1,30 +1,24 @@
-"""What the commands that run the apply workflow share (`apply`, `adopt`, `upload`): the run's options, the buckets
-the embedded server needs, showing and confirming the plan, and how a signal or an early stop is reported."""
+"""What the commands that run the apply workflow share (`apply`, `adopt`, `upload`): the run's options, showing and
+confirming the plan, and how a signal or an early stop is reported."""
 
 from __future__ import annotations
 
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
 
 from reconciler.apply.contract import ApplyOptions
-from reconciler.apply.resets import reset_warnings
+from reconciler.plan.resets import reset_warnings
 from reconciler.apply.stopping import EXIT_SIGTERM, RunStopped, Terminated
 from reconciler.cli.progress import make_progress
 from reconciler.errors import Aborted
-from reconciler.model import Declaration, Plan
+from reconciler.model import Plan
 from reconciler.render import apply_report, render_text
 from reconciler.render.escape import escape_text
-
-
-def run_buckets(decls: Sequence[Declaration]) -> list[str]:
-    names = {d.bucket for d in decls} | {d.state.bucket for d in decls}
-    names |= {o.bucket for d in decls for p in d.pipelines for o in p.outputs if o.bucket}
-    return sorted(names)
 
 
 def _interactive() -> bool:

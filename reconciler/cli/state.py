@@ -2,7 +2,7 @@
 
 list: one line (or JSON object) per recorded output: set, address, output, source, source ETag, rule, made at.
 show: every recorded field of one output, by key (``bucket/key`` or ``key``).
-rm: forget entries (``apply.forget``): the objects stay; the ledger stops recording them.
+rm: forget entries: the objects stay; the ledger stops recording them. The reading and forgetting are ``ops.state``.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any
 
 import click
 
-from reconciler.apply.forget import forget_entries
 from reconciler.apply.contract import ApplyOptions
 from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
-from reconciler.cli.options import backend_from_options, backend_options
+from reconciler.cli.options import backend_options, connection_from_options
 from reconciler.declare.load import load_declarations
 from reconciler.errors import UsageError
 from reconciler.model import Declaration, Ledger, LedgerEntry
+from reconciler.ops.state import forget, read_ledgers
 
 SHOWN = 20  # entries listed before a confirmation, then "... and N more"
 FORMAT_VERSION = 1
@@ -67,8 +67,7 @@ def _rows(ledgers: Mapping[str, tuple[Declaration, Ledger]], address: str | None
 def _read(paths: Sequence[Path], set_name: str | None, endpoint: str | None, local: bool,
           state_dir: Path | None) -> dict[str, tuple[Declaration, Ledger]]:
     decls = _pick(load_declarations(list(paths)), set_name)
-    with backend_from_options(endpoint, local, state_dir, buckets=[d.state.bucket for d in decls]) as backend:
-        return {d.name: (d, backend.ledgers.read(d)) for d in decls}
+    return read_ledgers(decls, connection_from_options(endpoint, local, state_dir))
 
 
 def _line(row: Mapping[str, str]) -> str:
@@ -160,8 +159,8 @@ def rm_command(paths: tuple[Path, ...], set_name: str | None, address: str | Non
             click.echo(f"  ... and {len(chosen) - SHOWN} more", err=True)
         confirm_or_abort("Forget these ledger entries?", yes=yes, command="state rm")
 
-    with backend_from_options(endpoint, local, state_dir, buckets=[d.state.bucket for d in decls]) as backend:
-        forgotten = forget_entries(decls, backend, choose, confirm, ApplyOptions(lock_timeout=lock_timeout))
+    forgotten = forget(decls, connection_from_options(endpoint, local, state_dir), choose, confirm,
+                       ApplyOptions(lock_timeout=lock_timeout))
     if not forgotten:
         raise UsageError("state rm: no recorded output matches; nothing was forgotten")
     click.echo(f"Forgot {len(forgotten)} recorded output(s); the objects were not touched.")

@@ -22,7 +22,7 @@ from reconciler.errors import DeclarationError, Problem, UsageError
 from reconciler.model import ActionKind, Declaration, Ledger, SetPlan
 
 if TYPE_CHECKING:
-    from reconciler.apply.backend import Backend
+    from reconciler.ops.compose import Backend
 
 TO_DO = ("create", "replace", "delete")  # what apply acts on (a conflict is listed, never overwritten unasked)
 
@@ -71,14 +71,14 @@ class ApplySettings:
 
 def redact(message: str, secrets: Any = ()) -> str:
     """``message`` without the environment's or the given secret values."""
-    from reconciler.apply.credentials import redact as redact_secrets
+    from reconciler.credentials import redact as redact_secrets
 
     return redact_secrets(message, secrets)
 
 
 def check_credentials(secret_id: Any, secret_key: Any, token: Any) -> None:
     """The stack's secret config, checked as the environment is (both or neither; no whitespace; never shown)."""
-    from reconciler.apply.credentials import check_pair
+    from reconciler.credentials import check_pair
 
     check_pair(str(secret_id or "") or None, str(secret_key or "") or None, str(token or "") or None,
                names=("cosrecon:secretId", "cosrecon:secretKey", "cosrecon:securityToken"))
@@ -177,19 +177,18 @@ def _local_path(value: str) -> Path:
 @contextmanager
 def backend_for(connection: Connection, decl: Declaration, credentials: Credentials | None) -> Iterator[Backend]:
     """A backend for one provider call, closed when the call ends (no client outlives it)."""
-    from reconciler.apply.backend import Backend, open_backend  # here, not at import: the program needs none of it
+    from reconciler.ops import compose  # here, not at import: the program needs none of it
 
     state_dir = _local_path(connection.state_dir) if connection.state_dir else None
     if connection.local_root:
-        buckets = {decl.bucket, decl.state.bucket} | {decl.output_bucket(o) for p in decl.pipelines for o in p.outputs}
-        with open_backend(local_root=_local_path(connection.local_root), state_dir=state_dir,
-                          local_buckets=sorted(buckets)) as backend:
+        with compose.connect(compose.Connection(local_root=_local_path(connection.local_root), state_dir=state_dir),
+                             [decl]) as backend:
             yield backend
     elif credentials is not None:
-        yield Backend(endpoint=connection.endpoint or None, state_dir=state_dir, secret_id=credentials.secret_id,
+        yield compose.Backend(endpoint=connection.endpoint or None, state_dir=state_dir, secret_id=credentials.secret_id,
                       secret_key=credentials.secret_key, token=credentials.token)
     else:
-        with open_backend(endpoint=connection.endpoint or None, state_dir=state_dir) as backend:
+        with compose.connect(compose.Connection(endpoint=connection.endpoint or None, state_dir=state_dir)) as backend:
             yield backend
 
 
@@ -252,9 +251,9 @@ def apply_set(decl: Declaration, connection: Connection, credentials: Credential
 def retire_set(decl: Declaration, connection: Connection, credentials: Credentials | None,
                options: Any = None) -> dict[str, Any]:
     """Delete every output the ledger records for the set (nothing else): the set with no pipelines, pruned."""
-    document = {**decl.document, "pipelines": {}, "prune": True}  # what the ledger records as last applied
-    retired = dataclasses.replace(decl, pipelines=(), prune=True, document=document)
-    return _apply(retired, decl, connection, credentials, options)
+    from reconciler.ops.destroy import retiring
+
+    return _apply(retiring(decl), decl, connection, credentials, options)
 
 
 def read_set(decl: Declaration, connection: Connection, credentials: Credentials | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
-from reconciler.apply.samples import AddressPreview, Preview, Sample, Shot
+from reconciler.plan.samples import AddressPreview, Preview, Sample, Shot
 from reconciler.render.escape import escape_text
 
 STYLE = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:2em}"

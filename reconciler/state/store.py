@@ -22,7 +22,7 @@ from typing import Any
 from reconciler.state import ledger as ledger_format
 from reconciler.state import ledger_file
 from reconciler.state import journal, locks
-from reconciler.state.blobs import Blobs, CosBlobs, DirBlobs, dump_json
+from reconciler.state.blobs import Blobs, CosBlobs, DirBlobs, dump_json, load_json
 from reconciler.state.ledger import JournalRecord, Segment
 from reconciler.state.locks import DEFAULT_LEASE, HeldLock, LockInfo
 from reconciler.model import Declaration, Ledger, LedgerEntry
@@ -30,6 +30,7 @@ from reconciler.storage import Storage
 
 LEDGER_NAME = "ledger.jsonl"
 JOURNAL_DIR = "journal/"
+OWNERS_DIR = "_owners/"  # owner indexes, beside the set folders (a set name never starts with "_"; plan.ownership)
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,32 @@ class LedgerStore:
             return DirBlobs(self.state_dir / decl.name)
         return CosBlobs(self._storage_for(decl.region), decl.state.bucket, f"{decl.state.prefix}{decl.name}/")
 
-    def owner_blobs(self, decl: Declaration) -> Blobs:
-        """``decl``'s state location itself (where every set's folder is): for the owner indexes (``_owners/``,
-        see ``apply.ownership``)."""
+    def _owner_blobs(self, decl: Declaration) -> Blobs:
+        """``decl``'s state location itself (where every set's folder is): the owner indexes live in ``_owners/``."""
         if self.state_dir is not None:
             return DirBlobs(self.state_dir)
         return CosBlobs(self._storage_for(decl.region), decl.state.bucket, decl.state.prefix)
+
+    def owner_index_where(self, decl: Declaration, name: str | None = None) -> str:
+        """Where the owner index of set ``name`` (default: ``decl``'s) at ``decl``'s state location is, for messages."""
+        return f"{self._owner_blobs(decl).where}{OWNERS_DIR}{name or decl.name}.json"
+
+    def read_owner_index(self, decl: Declaration, name: str | None = None) -> Any:
+        """The owner index of set ``name`` (default: ``decl``'s) at ``decl``'s state location, as plain data; None
+        when there is none. StateError when it is not JSON (what it says is ``plan.ownership``'s to check)."""
+        file = f"{OWNERS_DIR}{name or decl.name}.json"
+        blobs = self._owner_blobs(decl)
+        raw = blobs.read(file)
+        return None if raw is None else load_json(raw, blobs.where + file)
+
+    def write_owner_index(self, decl: Declaration, data: Any) -> None:
+        """Write ``decl``'s owner index (plain data) at its state location."""
+        self._owner_blobs(decl).write(f"{OWNERS_DIR}{decl.name}.json", dump_json(data))
+
+    def owner_index_names(self, decl: Declaration) -> list[str]:
+        """The sets with an owner index at ``decl``'s state location, sorted."""
+        listed = self._owner_blobs(decl).list(OWNERS_DIR)
+        return sorted(n[len(OWNERS_DIR):-5] for n in listed if n.endswith(".json") and "/" not in n[len(OWNERS_DIR):])
 
     def read(self, decl: Declaration) -> Ledger:
         """The set's ledger with any leftover journal merged; an empty ledger when none was ever written."""

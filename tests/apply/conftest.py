@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.declare.load import build_declaration
 from reconciler.local import LocalServer
 from reconciler.model import Declaration, Plan

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.cli import main
 from reconciler.declare.load import load_declarations
 from reconciler.local import LocalServer

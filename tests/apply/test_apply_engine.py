@@ -3,7 +3,7 @@ true (ETags as HEAD shows them), and re-runs converge."""
 
 from __future__ import annotations
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.apply.adopt import adopt
 from reconciler.apply.contract import ApplyOptions
 from reconciler.apply.engine import apply_plan

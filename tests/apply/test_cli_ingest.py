@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from reconciler.apply import ingest as ingest_module
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.cli import main
 from reconciler.local import LocalServer
 from tests.apply.conftest import REGION, SRC, jpeg, keys
@@ -330,3 +330,24 @@ def test_upload_report_is_one_line_per_fact(server: LocalServer, backend: Backen
     lines = out.splitlines()
     assert lines[-2].startswith("Upload complete: 0 created") and lines[-1].startswith("Uploaded 0 file(s)")
     assert "\\n" not in out  # lines are joined by newlines, not escaped ones
+
+
+def test_upload_warns_of_keys_another_sets_ledger_owns_before_it_asks(server: LocalServer, backend: Backend,
+                                                                      tmp_path: Path) -> None:
+    """upload runs the one workflow: what apply will refuse is said when the plan is shown, before confirmation."""
+    decls = [str(p) for p in write_sets(tmp_path)]
+    image = tmp_path / "a.jpg"
+    image.write_bytes(jpeg(size=(120, 80)))
+    state = ["--state-dir", str(tmp_path / "state")]
+    assert run(server, "upload", str(image), "--bucket", SRC, "--prefix", "photos/", "--yes", "-d", decls[0],
+               "-d", decls[1], *state)[0] == 0
+    backend.storage(REGION).delete_object(SRC, "alpha/w16/a.jpg")  # alpha's ledger still records it
+    taker = tmp_path / "taker.yaml"
+    taker.write_text(json.dumps({"version": 1, "name": "taker", "region": REGION, "bucket": SRC, "pipelines": {
+        "photos": {"source": {"include": ["photos/**/*.jpg"]},
+                   "outputs": {"w16": {"rule": "imageMogr2/thumbnail/16x", "fileid": "/alpha/w16/{reldir}/{stem}.jpg"}}}}}))
+    code, out, err = run(server, "upload", str(image), "--bucket", SRC, "--prefix", "photos/", "-d", str(taker), *state)
+    assert code != 0 and "needs confirmation" in err, out + err
+    assert "keys set 'alpha''s ledger owns" in err, err
+    assert err.index("ledger owns") < err.index("needs confirmation")
+    assert backend.storage(REGION).head_object(SRC, "alpha/w16/a.jpg") is None

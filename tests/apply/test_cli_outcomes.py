@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.local import LocalServer
 
 from tests.apply.conftest import REGION, SRC, jpeg, keys, seed

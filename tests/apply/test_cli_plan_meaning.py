@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.local import LocalServer
 from reconciler.render.markdown import MARKER
 

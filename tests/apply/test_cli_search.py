@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.cli import main
 from reconciler.local import LocalServer
 

@@ -1,12 +1,12 @@
-"""The pure rules of what apply may touch (``apply.guard``, ``apply.ownership``): which ledger entries a declared
+"""The pure rules of what apply may touch (``plan.guard``, ``plan.ownership``): which ledger entries a declared
 output could have written, which keys are protected, how owner prefixes overlap. Table-driven, no server."""
 
 from __future__ import annotations
 
 import pytest
 
-from reconciler.apply.guard import Guard
-from reconciler.apply.ownership import OutputDef, OwnerIndex, declared_outputs, overlaps
+from reconciler.plan.guard import Guard
+from reconciler.plan.ownership import OutputDef, OwnerIndex, declared_outputs, overlaps
 from reconciler.model import LedgerEntry
 
 from tests.apply.conftest import OUT, SRC, declaration

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.errors import LockError
 from reconciler.state.locks import LOCK_NAME, LockInfo
 from reconciler.state.store import LedgerStore

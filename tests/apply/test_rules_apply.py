@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.apply.contract import ApplyOptions
 from reconciler.apply.engine import apply_plan
 from reconciler.cli import main

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.apply.contract import ApplyOptions
 from reconciler.apply.engine import apply_plan
 from reconciler.apply.locking import lock_sets
@@ -317,7 +317,7 @@ def test_a_credential_with_whitespace_is_refused_without_printing_it(server: Loc
 
 
 def test_no_error_message_carries_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reconciler.apply.credentials import redact
+    from reconciler.credentials import redact
 
     monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "sk-0123456789abcdef")
     monkeypatch.setenv("TENCENTCLOUD_SECURITY_TOKEN", TOKEN)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from reconciler.apply.backend import Backend
+from reconciler.ops.compose import Backend
 from reconciler.apply.engine import apply_plan
 from reconciler.cli import main
 from reconciler.errors import StateError
@@ -318,7 +318,7 @@ def test_plan_reports_ledger_entries_the_set_could_not_have_written(server: Loca
 def test_the_repository_identity_is_the_origin_remote_also_from_a_worktree(tmp_path: Path) -> None:
     import subprocess
 
-    from reconciler.apply.ownership import repository_identity
+    from reconciler.plan.ownership import repository_identity
 
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -1,9 +1,6 @@
-"""`cosrecon upload` and `cosrecon pic-operations`: processing upon upload (issue 18), thin commands over
-``apply.ingest_run`` and ``apply.upload_headers``.
-
-upload: PUT local files with the Pic-Operations of their declared outputs, follow-up image_process calls for the
-rest, every output recorded in its set's ledger (the same lock, journal and compaction as apply).
-pic-operations: print the header an application's own upload code should send for a key.
+"""`cosrecon upload`: parses its options and prints; ``ops.upload`` PUTs local files with the Pic-Operations of their
+declared outputs, follow-up image_process calls for the rest, every output recorded in its set's ledger (the one
+workflow: the same lock, warnings, budget, journal and compaction as apply).
 """
 
 from __future__ import annotations
@@ -12,17 +9,14 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.backend import DEFAULT_POOL_SIZE
-from reconciler.apply.ingest_run import IngestOutcome, IngestSettings, ingest, local_files
-from reconciler.apply.upload_headers import upload_headers
 from reconciler.apply.workflow import Callbacks
-from reconciler.cli.running import (confirm_apply, report_when_stopped, run_buckets, run_options, show_plan,
-                                     sigterm_as_interrupt)
 from reconciler.cli.durations import DURATION
 from reconciler.cli.gcpause import gc_paused
-from reconciler.cli.options import backend_from_options, backend_options, pace_options
+from reconciler.cli.options import backend_options, connection_from_options, pace_options
+from reconciler.cli.running import confirm_apply, report_when_stopped, run_options, show_plan, sigterm_as_interrupt
 from reconciler.declare.load import load_declarations
-from reconciler.errors import ApplyFailed, UsageError
+from reconciler.errors import ApplyFailed
+from reconciler.ops.upload import IngestOutcome, IngestSettings, local_files, upload
 from reconciler.render import apply_report
 from reconciler.render.escape import escape_text
 
@@ -69,36 +63,14 @@ def upload_command(local_paths: tuple[Path, ...], bucket: str, prefix: str, decl
     settings = IngestSettings(bucket=bucket, options=options, overwrite=overwrite, force=force,
                               only_declared=only_declared)
     callbacks = Callbacks(show=lambda plan: show_plan(plan, "text"), confirm=lambda plan: confirm_apply(plan, yes),
-                          planning=gc_paused)
-    pool = max(DEFAULT_POOL_SIZE, parallelism + 8)
+                          planning=gc_paused, warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
+    connection = connection_from_options(endpoint, local, state_dir)
     with sigterm_as_interrupt(), report_when_stopped("text"):
-        with backend_from_options(endpoint, local, state_dir, buckets=[*run_buckets(decls), bucket],
-                                  pool_size=pool) as backend:
-            outcome = ingest(files, decls, backend, settings, callbacks)
+        outcome = upload(files, decls, connection, settings, callbacks)
     click.echo(_summary(outcome))
     if outcome.report.failures or outcome.counts.failures or outcome.refused:
         raise ApplyFailed(f"{outcome.report.failed} output(s) failed, {len(outcome.counts.failures)} upload(s) "
                           f"failed, {len(outcome.refused)} file(s) refused; run upload again to retry")
 
 
-@click.command("pic-operations")
-@click.argument("key", metavar="KEY")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@click.option("--bucket", default=None, metavar="BUCKET", help="The source bucket, when the sets use several.")
-@click.option("--all", "all_calls", is_flag=True,
-              help="Print every request's header, one per line (the first for the PUT, the others for "
-                   "image_process calls after it).")
-def pic_operations_command(key: str, paths: tuple[Path, ...], bucket: str | None, all_calls: bool) -> None:
-    """Print the Pic-Operations header an upload of KEY should send to make the outputs declared in PATHs."""
-    headers = upload_headers(load_declarations(list(paths)), key, bucket)
-    if not headers:
-        raise UsageError(f"no set declared in the given paths selects key {key!r}: nothing to make")
-    for header in headers if all_calls else headers[:1]:
-        click.echo(header)
-    if len(headers) > 1 and not all_calls:
-        click.echo(f"Note: {key!r} has more outputs than one request makes (5 rules); the other "
-                   f"{len(headers) - 1} request(s) need `cosrecon apply` after the upload (or --all prints them, "
-                   f"for image_process calls).", err=True)
-
-
-COMMANDS: list[click.Command] = [upload_command, pic_operations_command]
+COMMANDS: list[click.Command] = [upload_command]

@@ -1,5 +1,6 @@
-"""``cosrecon upload``'s workflow: local files mapped to keys, the sets locked, a plan made with the files as if they
-stood (``plan.extra``), shown and confirmed, then executed by ``ingest.IngestEngine`` and compacted.
+"""``cosrecon upload``'s operation: local files mapped to keys, then the one workflow (``apply.workflow.run_sets``):
+the sets locked, a plan made with the files as if they stood (``plan.extra``), shown with what apply will refuse,
+budget and cost checked, confirmed, then executed by ``apply.ingest.IngestEngine`` and compacted.
 
 Idempotent: a file whose key stands with the same content (the ETag its upload gives it: its MD5, or the multipart
 ETag of a large file) is not PUT again, and its outputs are made only where the plan finds them missing or stale
@@ -9,20 +10,21 @@ then replaces its outputs, the source having changed). Prints and asks nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike, check_budget
+from reconciler.apply.contract import ApplyOptions, ApplyReport, BackendLike
 from reconciler.apply.ingest import IngestEngine, LocalFile, UploadCounts
-from reconciler.apply.locking import lock_sets
-from reconciler.apply.workflow import Callbacks
+from reconciler.apply.workflow import Callbacks, Operation, RunSettings, run_sets
 from reconciler.errors import UsageError
 from reconciler.model import ActionKind, Declaration, Ledger, Plan, PlanActions, SetPlan
 from reconciler.pacing import with_retries
 from reconciler.plan.extra import ExtraSources, selector
 from reconciler.plan.observed import LedgerReader, PlanBackend, plan_declarations
+from reconciler.ops.compose import Connection, connect, pool_for
 from reconciler.plan.targets import FORGOTTEN_ETAG
+from reconciler.state.locks import HeldLock
 from reconciler.storage import Storage
 
 
@@ -96,9 +98,49 @@ class _Forcing:
         return self._backend.storage(region)
 
 
+class _UploadRun:
+    """Upload's two steps of the one workflow: how it plans (the files as if they stood, narrowed to their keys)
+    and what executes the plan (``IngestEngine``); what they find is kept for the outcome."""
+
+    def __init__(self, files: Sequence[LocalFile], settings: IngestSettings, undeclared: Collection[str],
+                 region: str) -> None:
+        self.files, self.settings, self.undeclared, self.region = files, settings, undeclared, region
+        self.refused: set[str] = set()
+        self.kept: list[LocalFile] = []
+        self.uploads: dict[str, LocalFile] = {}
+        self.counts = UploadCounts()
+
+    def plan(self, sets: Sequence[Declaration], backend: BackendLike) -> Plan:
+        settings = self.settings
+        extra = ExtraSources(settings.bucket, {f.key: f.etag for f in self.files}, settings.overwrite)
+        planning = _Forcing(backend, settings.bucket, extra.etags) if settings.force else backend
+        plan = plan_declarations(sets, planning, extra=extra)
+        standing = dict(extra.standing)
+        self.refused = set(extra.refused)
+        by_key = {f.key: f for f in self.files}
+        storage = backend.storage(self.region)
+        for key in self.undeclared:  # not in any set's listing: HEAD them
+            head = with_retries(lambda: storage.head_object(settings.bucket, key), settings.options.retry)
+            if head is not None:
+                standing[key] = head.etag
+                if head.etag != by_key[key].etag and not settings.overwrite:
+                    self.refused.add(key)
+        self.kept = [f for f in self.files if f.key not in self.refused]
+        self.uploads = {f.key: f for f in self.kept if settings.force or standing.get(f.key) != f.etag}
+        return only_keys(plan, {f.key for f in self.kept})
+
+    def execute(self, plan: Plan, sets: Sequence[Declaration], backend: BackendLike, options: ApplyOptions,
+                locks: Mapping[str, HeldLock]) -> ApplyReport:
+        engine = IngestEngine(plan, sets, backend, options, locks, self.uploads, self.settings.bucket, self.region)
+        report = engine.run()
+        self.counts = engine.counts
+        return report
+
+
 def ingest(files: Sequence[LocalFile], decls: Sequence[Declaration], backend: BackendLike, settings: IngestSettings,
            callbacks: Callbacks = Callbacks()) -> IngestOutcome:
-    """Upload ``files`` to ``settings.bucket`` with the outputs the sets whose source bucket it is declare."""
+    """Upload ``files`` to ``settings.bucket`` with the outputs the sets whose source bucket it is declare, through
+    the one workflow (lock, plan, show, what apply will refuse, budget and cost, confirm, execute, compact)."""
     sets = [d for d in decls if d.bucket == settings.bucket]
     if not sets:
         raise UsageError(f"no declaration has source bucket {settings.bucket!r}; nothing was uploaded")
@@ -107,29 +149,17 @@ def ingest(files: Sequence[LocalFile], decls: Sequence[Declaration], backend: Ba
     if settings.only_declared and undeclared:
         raise UsageError(f"{len(undeclared)} file(s) no declaration selects (e.g. {undeclared[0]!r}) with "
                          f"--only-declared; nothing was uploaded")
-    options = settings.options
-    storage = backend.storage(sets[0].region)
-    with lock_sets(sets, backend, options, operation="upload") as locks:
-        extra = ExtraSources(settings.bucket, {f.key: f.etag for f in files}, settings.overwrite)
-        with callbacks.planning():
-            planning = _Forcing(backend, settings.bucket, extra.etags) if settings.force else backend
-            plan = plan_declarations(sets, planning, extra=extra)
-        standing = dict(extra.standing)
-        refused = set(extra.refused)
-        by_key = {f.key: f for f in files}
-        for key in undeclared:  # not in any set's listing: HEAD them
-            head = with_retries(lambda: storage.head_object(settings.bucket, key), options.retry)
-            if head is not None:
-                standing[key] = head.etag
-                if head.etag != by_key[key].etag and not settings.overwrite:
-                    refused.add(key)
-        kept = [f for f in files if f.key not in refused]
-        plan = only_keys(plan, {f.key for f in kept})
-        uploads = {f.key: f for f in kept if settings.force or standing.get(f.key) != f.etag}
-        callbacks.show(plan)
-        check_budget(plan, options)
-        callbacks.confirm(plan)
-        engine = IngestEngine(plan, sets, backend, options, locks, uploads, settings.bucket, sets[0].region)
-        report = engine.run()
-    return IngestOutcome(plan, report, engine.counts, tuple(f.key for f in kept if f.key not in uploads),
-                         tuple(sorted(refused)))
+    run = _UploadRun(files, settings, undeclared, sets[0].region)
+    run_settings = RunSettings(options=settings.options, operation=Operation.UPLOAD, plan_step=run.plan,
+                               engine=run.execute)
+    outcome = run_sets(sets, backend, run_settings, callbacks)
+    return IngestOutcome(outcome.plan, outcome.report, run.counts,
+                         tuple(f.key for f in run.kept if f.key not in run.uploads), tuple(sorted(run.refused)))
+
+
+def upload(files: Sequence[LocalFile], decls: Sequence[Declaration], connection: Connection,
+           settings: IngestSettings, callbacks: Callbacks = Callbacks()) -> IngestOutcome:
+    """``ingest`` on the backend ``connection`` names (the upload bucket created on an embedded server)."""
+    with connect(connection, decls, buckets=[settings.bucket],
+                 pool_size=pool_for(settings.options.parallelism)) as backend:
+        return ingest(files, decls, backend, settings, callbacks)

@@ -1,6 +1,7 @@
-"""The backend a command talks to: COS (real, or any ``--endpoint``), or the embedded local server (``--local``).
+"""The composition root: the backend a command or the Pulumi provider talks to — COS (real, or any ``--endpoint``), or
+the embedded local server (``--local``), with the credentials of the environment — and the buckets a run touches.
 
-``open_backend`` yields a ``Backend``: ``storage(region)`` gives a ``Storage`` per region (cached) and ``ledgers``
+``connect`` opens the backend a ``Connection`` names, creating the sets' buckets on an embedded server. ``open_backend`` yields a ``Backend``: ``storage(region)`` gives a ``Storage`` per region (cached) and ``ledgers``
 is the ``state.LedgerStore`` (in COS, or in ``--state-dir``). With ``local_root`` it starts
 ``reconciler.local.LocalServer`` in-process on a free port and stops it on exit.
 """
@@ -8,12 +9,14 @@ is the ``state.LedgerStore`` (in COS, or in ``--state-dir``). With ``local_root`
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply.credentials import check_pair, environment
+from reconciler.credentials import check_pair, environment
+from reconciler.model import Declaration
 from reconciler.state.store import LedgerStore
 from reconciler.storage import Storage
 
@@ -47,13 +50,9 @@ class Backend:
 
 def _local_default_credentials() -> tuple[str | None, str | None]:
     """The embedded server's well-known pair, used for an ``--endpoint`` when no credentials are in the environment."""
-    try:
-        from reconciler import local
-    except ImportError:
-        return None, None
-    ident = getattr(local, "DEFAULT_SECRET_ID", None) or getattr(local, "LOCAL_SECRET_ID", None)
-    key = getattr(local, "DEFAULT_SECRET_KEY", None) or getattr(local, "LOCAL_SECRET_KEY", None)
-    return ident, key
+    from reconciler.local import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+
+    return DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
 
 
 @contextmanager
@@ -84,3 +83,34 @@ def open_backend(*, endpoint: str | None = None, local_root: Path | None = None,
                       pool_size=pool_size)
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where a command's objects and ledgers are reached: an endpoint (None: Tencent Cloud), an embedded server's
+    data folder (``--local``), a local folder for the ledgers (``--state-dir``)."""
+
+    endpoint: str | None = None
+    local_root: Path | None = None
+    state_dir: Path | None = None
+
+
+def buckets_of(decls: Sequence[Declaration]) -> list[str]:
+    """Every bucket the sets touch: sources, state and outputs (created on the embedded server with ``--local``)."""
+    names = {d.bucket for d in decls} | {d.state.bucket for d in decls}
+    names |= {d.output_bucket(o) for d in decls for p in d.pipelines for o in p.outputs}
+    return sorted(names)
+
+
+def connect(connection: Connection, decls: Sequence[Declaration] = (), *, buckets: Iterable[str] = (),
+            pool_size: int = DEFAULT_POOL_SIZE) -> AbstractContextManager[Backend]:
+    """The backend ``connection`` names; the buckets ``decls`` touch (and ``buckets``) are created on an embedded
+    server."""
+    return open_backend(endpoint=connection.endpoint, local_root=connection.local_root,
+                        state_dir=connection.state_dir, local_buckets=[*buckets_of(decls), *buckets],
+                        pool_size=pool_size)
+
+
+def pool_for(parallelism: int) -> int:
+    """Connections for a run of ``parallelism`` workers, plus the journal, lock refresh and planner threads."""
+    return max(DEFAULT_POOL_SIZE, parallelism + 8)

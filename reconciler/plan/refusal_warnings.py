@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.apply.guard import Guard, refusal_summary
-from reconciler.apply.ownership import OwnershipStore, gather
+from reconciler.plan.guard import Guard, refusal_summary
+from reconciler.plan.ownership import OwnershipStore, gather
 from reconciler.model import ActionKind, Declaration, Plan
 
 

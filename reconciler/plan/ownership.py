@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import configparser
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -26,9 +26,6 @@ from reconciler.model import resolve_fileid
 from reconciler.errors import StateError
 from reconciler.model import Declaration, Ledger, LedgerEntry
 from reconciler.plan.compiled import template_prefix
-from reconciler.state.blobs import Blobs, dump_json, load_json
-
-OWNERS_DIR = "_owners/"  # beside the set folders; a set name never starts with "_"
 
 
 @dataclass(frozen=True)
@@ -169,25 +166,29 @@ def index_of(decl: Declaration, previous: OwnerIndex | None) -> OwnerIndex:
 
 
 class IndexStore(Protocol):
-    def owner_blobs(self, decl: Declaration) -> Blobs: ...
+    """Where owner indexes are kept (``state.store.LedgerStore``): plain data by set name."""
+
+    def owner_index_where(self, decl: Declaration, name: str | None = None) -> str: ...
+
+    def read_owner_index(self, decl: Declaration, name: str | None = None) -> Any: ...
+
+    def write_owner_index(self, decl: Declaration, data: Any) -> None: ...
+
+    def owner_index_names(self, decl: Declaration) -> list[str]: ...
 
 
 def read_index(store: IndexStore, decl: Declaration, name: str | None = None) -> OwnerIndex | None:
-    blobs = store.owner_blobs(decl)
-    file = f"{OWNERS_DIR}{name or decl.name}.json"
-    raw = blobs.read(file)
-    return None if raw is None else OwnerIndex.from_data(load_json(raw, blobs.where + file), blobs.where + file)
+    data = store.read_owner_index(decl, name)
+    return None if data is None else OwnerIndex.from_data(data, store.owner_index_where(decl, name))
 
 
 def write_index(store: IndexStore, decl: Declaration, index: OwnerIndex) -> None:
-    store.owner_blobs(decl).write(f"{OWNERS_DIR}{decl.name}.json", dump_json(index.to_data()))
+    store.write_owner_index(decl, index.to_data())
 
 
 def other_indexes(store: IndexStore, decl: Declaration) -> list[OwnerIndex]:
     """Every other set's index at ``decl``'s state location."""
-    listed = store.owner_blobs(decl).list(OWNERS_DIR)
-    names = [n[len(OWNERS_DIR):-5] for n in listed if n.endswith(".json") and "/" not in n[len(OWNERS_DIR):]]
-    found = [read_index(store, decl, n) for n in sorted(names) if n != decl.name]
+    found = [read_index(store, decl, n) for n in store.owner_index_names(decl) if n != decl.name]
     return [i for i in found if i is not None]
 
 
@@ -207,10 +208,6 @@ def check_identity(decl: Declaration, recorded: str, where: str) -> None:
             f"its own state prefix)")
 
 
-def outputs_of(indexes: Sequence[OwnerIndex]) -> dict[str, tuple[OutputDef, ...]]:
-    return {i.name: i.outputs for i in indexes}
-
-
 class OwnershipStore(IndexStore, Protocol):
     def read(self, decl: Declaration) -> Ledger: ...
 
@@ -228,7 +225,7 @@ def gather(store: OwnershipStore, decl: Declaration) -> Ownership:
     prefixes overlap this set's, their ledgers' keys in those buckets."""
     own = read_index(store, decl)
     if own is not None:
-        check_identity(decl, own.identity, f"{store.owner_blobs(decl).where}{OWNERS_DIR}{decl.name}.json "
+        check_identity(decl, own.identity, f"{store.owner_index_where(decl)} "
                                            f"(declared in {own.declaration or 'an unknown file'})")
     mine = OwnerIndex(decl.name, "", decl.path, declared_outputs(decl) + (own.outputs if own else ())).prefixes()
     owned: dict[tuple[str, str], str] = {}

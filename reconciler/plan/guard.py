@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.apply.ownership import OutputDef, declared_outputs
+from reconciler.plan.ownership import OutputDef, declared_outputs
 from reconciler.declare.globs import Selector
 from reconciler.declare.load import build_declaration
 from reconciler.model import Declaration, LedgerEntry
