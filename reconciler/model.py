@@ -52,6 +52,18 @@ class StateLocation:
 
 
 @dataclass(frozen=True)
+class RetiredOutput:
+    """An old output definition the declaration still answers for (its top-level ``retired:`` list), so that what
+    it wrote may be pruned: the address it had, its destination bucket, fileid template and source globs."""
+
+    address: str
+    bucket: str
+    fileid: str
+    include: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Declaration:
     """One processing set, as loaded and validated from one file."""
 
@@ -63,6 +75,7 @@ class Declaration:
     prune: bool = False
     version: int = 1
     path: str = ""  # the file it came from, for messages
+    retired: tuple[RetiredOutput, ...] = ()  # old output definitions whose outputs may still be pruned
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     """The declaration as plain data (JSON types), for digests and for diffing against the last applied one."""
 

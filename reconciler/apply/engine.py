@@ -318,7 +318,7 @@ class Engine(Session):
                 continue
             why = self._why_not_delete(run, action)
             if why is not None:
-                unwritable += why.startswith("the declaration could not")
+                unwritable += why.startswith("no output or retired: entry")
                 self.tally.skip(Skipped(run.decl.name, action.address, action.bucket, action.key, action.source,
                                         f"{why}; never deleted"))
                 self.tally.advance(done=1)
@@ -349,8 +349,8 @@ class Engine(Session):
         if where not in run.entries:
             return "not recorded as this set's output"
         entry = run.entries[where]
-        if not self.guard.could_have_written(run.decl, entry, run.snapshot.ledger.declaration):
-            return "the declaration could not have written it (ledger entry not trusted)"
+        if not self.guard.could_have_written(run.decl, entry):
+            return "no output or retired: entry of the declaration could have written it (ledger entry not trusted)"
         return self.guard.protected(run.decl.name, action.bucket, action.key)
 
     def _forget_gone(self, run: SetRun) -> None:

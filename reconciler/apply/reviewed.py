@@ -4,8 +4,10 @@ from the declarations and the ledger under the lock, contains the very same thin
 Every call rule of the saved plan (source, source ETag, rule, fileid, destination bucket, key, fingerprint, action
 kind and reason) and every delete must be in the fresh plan, and each set's declaration digest, ledger generation
 and ``prune`` must match; otherwise the whole plan is refused (``StalePlanError``) naming the first difference. What
-the fresh plan has beyond the saved one is not done. So an edited plan can never add a delete, a key, a bucket or a
-rule. Pure: compares two plans.
+the fresh plan has beyond the saved one is not done. The fresh plan is made from the declarations, the ledger and
+apply's own options (``--prune``, ``--target``, ``--replace``), never from anything the saved file says: a replace
+the file requests that apply's ``--replace`` does not is refused as an addition, naming it. So an edited plan can
+never add a delete, a replacement, a key, a bucket or a rule. Pure: compares two plans.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator, Sequence
 
 from reconciler.declare.load import declaration_digest
 from reconciler.errors import StalePlanError
-from reconciler.model import ActionKind, Call, Declaration, Plan, PlannedAction, SetPlan
+from reconciler.model import ActionKind, Call, Declaration, Plan, PlannedAction, Reason, SetPlan
 
 RuleItem = tuple[str, str, str, str, str, str, str, str, str, str]
 """(source bucket, source key, source ETag, address, rule, fileid, bucket, key, fingerprint, action kind)."""
@@ -70,9 +72,14 @@ def _check_set(saved: SetPlan, fresh: SetPlan, where: str) -> None:
         if any(call == match for match in matches):
             continue  # the same call, rule for rule (the common case: compared without unpacking its rules)
         fresh_items = {item for match in matches for item in call_items(match)}
-        for item in call_items(call):
-            if item not in fresh_items:
-                raise _refuse(where, name, f"the saved plan would {_describe(item)}, which a fresh plan does not")
+        for item, change in zip(call_items(call), call.changes()):
+            if item in fresh_items:
+                continue
+            if change.reason is Reason.REPLACE_REQUESTED:
+                raise _refuse(where, name, f"the saved plan asks to {_describe(item)} on request, which apply's own "
+                                           f"--replace does not ask for (an addition; repeat the plan's --replace "
+                                           f"on apply)")
+            raise _refuse(where, name, f"the saved plan would {_describe(item)}, which a fresh plan does not")
     fresh_deletes = {_delete_item(a) for a in fresh.other_actions() if a.action is ActionKind.DELETE}
     for action in saved.other_actions():  # deletes are never a call's (whose creates/replaces are checked above)
         if action.action is ActionKind.DELETE and _delete_item(action) not in fresh_deletes:

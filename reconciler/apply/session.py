@@ -63,8 +63,7 @@ class Session:
     def _open(self) -> None:
         store = self.backend.ledgers
         self.ownership = {d.name: gather(store, d) for d in self.decls}  # refuses a set of another repository
-        self.guard = Guard(self.decls, {n: o.owned for n, o in self.ownership.items()},
-                           {n: o.own.outputs for n, o in self.ownership.items() if o.own is not None})
+        self.guard = Guard(self.decls, {n: o.owned for n, o in self.ownership.items()})
         snapshots = []
         for set_plan, decl in zip(self.plan.sets, self.decls):
             snap = store.snapshot(decl)

@@ -24,7 +24,7 @@ from reconciler.apply.reviewed import check_saved_declarations, reviewed_plan
 from reconciler.model import Declaration, Plan
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
 from reconciler.plan.observed import carry_sizes
-from reconciler.plan.targets import Address, Replacement, replacements_in
+from reconciler.plan.targets import Address, Replacement
 
 
 class Operation(str, Enum):
@@ -50,7 +50,8 @@ class RunSettings:
     prune: bool = False  # delete recorded outputs no longer declared (the CLI's --prune; Pulumi: the set's prune)
     replace_unmanaged: bool = False
     operation: Operation = Operation.APPLY
-    saved: Plan | None = None  # a plan saved with ``plan --out``: executed only where a fresh plan agrees with it
+    saved: Plan | None = None  # a plan saved with ``plan --out``: executed only where a fresh plan, made from the
+    # declarations, the ledger and these settings alone, agrees with it (it can only narrow the run)
     saved_where: str = ""  # the saved plan's file, for messages
     targets: tuple[Address, ...] = ()  # --target: only these outputs (empty: all)
     replacements: tuple[Replacement, ...] = ()  # --replace: remake these although unchanged
@@ -102,7 +103,7 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
         decls = [d for d in decls if d.name in names]
     replace_unmanaged = settings.replace_unmanaged or settings.operation is Operation.ADOPT
     decls = targeted_declarations(decls, settings.targets)
-    replacements = settings.replacements or (replacements_in(settings.saved) if settings.saved else ())
+    replacements = settings.replacements  # apply's own options: never read from a saved plan, which only narrows
     with lock_sets(decls, backend, options, operation=settings.operation.value) as locks:
         with callbacks.planning():
             plan = settings.plan_step(decls, backend) if settings.plan_step is not None else plan_narrowed(

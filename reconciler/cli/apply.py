@@ -38,7 +38,8 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Execute a plan saved with `plan --out` where a fresh plan agrees with it (give the same "
-                   "declaration PATHs, and --prune/--replace-unmanaged if the plan was made with them).")
+                   "declaration PATHs, and the --prune/--replace-unmanaged/--target/--replace the plan was made "
+                   "with: the saved file can only narrow what these allow).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True, metavar="N",
               help="image_process calls (and deletes) in flight at once, 1-256.")
@@ -67,9 +68,6 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
                   target: tuple[str, ...], replace: tuple[str, ...], endpoint: str | None, local: bool,
                   state_dir: Path | None) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
-    if plan_file is not None and (target or replace):
-        raise UsageError("--target and --replace are decided when the plan is made (`cosrecon plan --target ... "
-                         "--out FILE`), not with --plan")
     decls = load_declarations(list(paths))
     book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(target, replace, decls)

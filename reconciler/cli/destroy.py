@@ -1,5 +1,6 @@
 """`cosrecon destroy SET PATH...`: parses and prints; ``ops.destroy`` retires the set (every output its ledger
-records deleted, behind the usual guards; outputs changed outside cosrecon kept and reported). What stays recorded
+records that the declaration as given could have written deleted, behind the usual guards; outputs changed outside
+cosrecon kept and reported; entries no output or retired: entry makes are orphans, warned of, never deleted). What stays recorded
 afterwards can be forgotten with ``state rm --set SET``.
 """
 
@@ -46,7 +47,8 @@ def destroy_command(set_name: str, paths: tuple[Path, ...], yes: bool, max_delet
             confirm_or_abort(f"Delete these {plan.count(ActionKind.DELETE)} outputs of set {set_name!r}?", yes=yes,
                              command="destroy")
 
-    callbacks = Callbacks(show=lambda plan: click.echo(render_text(plan)), confirm=confirm)
+    callbacks = Callbacks(show=lambda plan: click.echo(render_text(plan)), confirm=confirm,
+                          warn=lambda warning: click.echo(f"Warning: {warning}", err=True))
     destroyed = destroy(decl, connection_from_options(endpoint, local, state_dir), RunSettings(options=options),
                         callbacks)
     report, kept = destroyed.outcome.report, destroyed.kept

@@ -18,6 +18,7 @@ from typing import Any
 from reconciler.declare.checks import check_declaration, check_outputs_of
 from reconciler.errors import DeclarationError, Problem
 from reconciler.model import DEFAULT_STATE_PREFIX, Declaration, OutputSpec, Pipeline, SourceSpec, StateLocation
+from reconciler.declare.retired import build_retired, check_retired
 from reconciler.declare.schemas import json_path, schema_issues
 from reconciler.declare.yamlfile import Document, LoadError, load_document, parse_text
 
@@ -98,7 +99,8 @@ def _checked(document: Document) -> tuple[Declaration | None, list[Problem], Doc
                      if loc not in flagged]
         return None, problems, document
     decl = build_declaration(document.data, file)
-    problems = [_problem(document, loc, message) for loc, message in check_declaration(decl)]
+    findings = check_declaration(decl) + check_retired(decl)
+    problems = [_problem(document, loc, message) for loc, message in findings]
     return (None if problems else decl), problems, document
 
 
@@ -129,6 +131,7 @@ def build_declaration(data: dict[str, Any], path: str = "") -> Declaration:
         prune=bool(data.get("prune", False)),
         version=int(data["version"]),
         path=path,
+        retired=build_retired(data.get("retired") or (), data["bucket"]),
         document=data,
     )
 

@@ -37,7 +37,8 @@ class ConnectionLimits:
     drain_bytes: int = 1024 * 1024  # an authenticated body a route did not read is discarded up to this
     linger_bytes: int = 256 * 1024  # before closing with an unread body: discard this much, so the reply
     linger_seconds: float = 2.0  # is not lost to a TCP reset (a "lingering close"), for at most this long
-    max_connections: int = 512  # beyond this, new connections get 503 SlowDown and are closed
+    max_connections: int = 512  # beyond this, new connections get 503 SlowDown and are closed ...
+    shed_at: int = 448  # ... but from this many on, idle unauthenticated ones are closed first (shedding.py)
 
     def body_seconds(self, length: int) -> float:
         """The total time allowed to read a body of ``length`` bytes (for a chunked body, of the ``length``
@@ -73,10 +74,12 @@ def read_bounded(body: RequestBody, limit: int, what: str) -> bytes:
     Content-Length is over ``limit``; a chunked body is read up to ``limit`` and refused past it
     (EntityTooLarge either way; the handler then closes the connection)."""
     if body.chunked:
-        data = body.reader().read(limit + 1)
-        if len(data) > limit:
-            raise CosError("EntityTooLarge", f"{what}: the chunked body is over {limit} bytes.")
-        return data
+        try:
+            return body.reader(limit).read()
+        except CosError as error:
+            if error.code == "EntityTooLarge":
+                raise CosError("EntityTooLarge", f"{what}: the chunked body is over {limit} bytes.") from None
+            raise
     if body.length is not None and body.length > limit:
         raise CosError("EntityTooLarge", f"{what}: the body is {body.length} bytes; at most {limit} are accepted.")
     return body.read_all()

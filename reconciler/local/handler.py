@@ -21,6 +21,7 @@ from reconciler.local.auth import AUTH_FIELDS, AuthFailure, request_headers, ver
 from reconciler.local.connection import ConnectionLimits, DeadlineReader, discard, linger
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_BODY, CosError, Request, RequestBody, Response, valid_bucket_name
+from reconciler.local.shedding import ConnectionTable
 
 _CHUNK_LINE_LIMIT = 4096
 
@@ -34,6 +35,7 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     state: ServerState  # set on the subclass the server creates
     limits: ConnectionLimits = ConnectionLimits()  # likewise
+    connections: ConnectionTable | None = None  # likewise: which connections may be shed when it fills
 
     # -- connection limits (connection.py): a deadline per phase, no unauthenticated body read ------------
     def setup(self) -> None:
@@ -93,6 +95,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ---------------------------------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
+        if self.connections is not None:
+            self.connections.busy(self.connection, True)
+        try:
+            self._serve(method)
+        finally:
+            if self.connections is not None:
+                self.connections.busy(self.connection, False)
+
+    def _serve(self, method: str) -> None:
         request_id = base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         req: Request | None = None
         authenticated = False
@@ -104,11 +115,14 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.stats.count_request()
                 self._authenticate(req)
                 authenticated = True
+                if self.connections is not None:  # never shed from now on
+                    self.connections.busy(self.connection, True, authenticated=True)
                 self._start_body(req.body)
                 response = routing.route(self.state, req)
         except CosError as exc:
             if req is not None and req.body.chunked and req.body.consumed:
                 self.close_connection = True  # an error while reading a chunked body: where it ends is unknown
+                self._linger = True  # ... and the client may still be sending it: let it read the reply
             response = routing.error_response(self.state, exc, req, request_id)
         except TimeoutError:  # too slow a client: answer if we can, and close
             self.close_connection = True
@@ -214,7 +228,7 @@ class Handler(BaseHTTPRequestHandler):
             self._linger = True
             return
         try:
-            drained = discard(body.reader(), self.limits.drain_bytes + 1)
+            drained = discard(body.reader(self.limits.drain_bytes + 1), self.limits.drain_bytes + 1)
         except CosError:  # a malformed chunked body
             drained = self.limits.drain_bytes + 1
         if drained > self.limits.drain_bytes:

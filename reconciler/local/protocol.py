@@ -66,12 +66,21 @@ class LimitedReader:
         return data
 
 
-class ChunkedReader:
-    """Reads a ``Transfer-Encoding: chunked`` body (RFC 9112 7.1), chunk extensions and trailers skipped."""
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+BUFFER = 1 << 20  # the most one read of a body asks the socket for (a chunk's size never sets it)
 
-    def __init__(self, stream: Readable, line: Callable[[], bytes]) -> None:
+
+class ChunkedReader:
+    """Reads a ``Transfer-Encoding: chunked`` body (RFC 9112 7.1), chunk extensions and trailers skipped.
+
+    A chunk size must be 1-16 hexadecimal digits (RFC 9112: ``1*HEXDIG``; no sign, ``0x`` or ``_``) and fit
+    in what remains of ``limit``, else the body is refused (400) before the chunk is read; no read asks
+    the socket for more than ``BUFFER`` bytes, whatever the chunk says."""
+
+    def __init__(self, stream: Readable, line: Callable[[], bytes], limit: int = MAX_BODY) -> None:
         self.stream, self._line = stream, line
         self._left = 0
+        self._allowance = limit  # bytes the chunks still announced may add up to
         self._done = False
         self._seen_chunk = False
 
@@ -79,11 +88,17 @@ class ChunkedReader:
         if self._left == 0 and not self._done:
             if self._seen_chunk:
                 self._crlf()
-            size_text = self._line().split(b";", 1)[0].strip()
-            try:
-                self._left = int(size_text, 16)
-            except ValueError:
-                raise CosError("IncompleteBody", "The chunked request body is malformed.") from None
+            size_text = self._line().split(b";", 1)[0].strip(b" \t\r\n")
+            if not _CHUNK_SIZE.fullmatch(size_text):
+                shown = size_text[:20].decode("ascii", "backslashreplace")
+                raise CosError("IncompleteBody", f"The chunked request body is malformed: chunk size {shown!r} "
+                                                 "is not hexadecimal digits.")
+            size = int(size_text, 16)
+            if size > self._allowance:
+                raise CosError("EntityTooLarge", f"The chunked request body is too large: a chunk of {size} "
+                                                 f"bytes, {self._allowance} are still accepted.")
+            self._left = size
+            self._allowance -= size
             self._seen_chunk = True
             if self._left == 0:
                 self._done = True
@@ -100,7 +115,7 @@ class ChunkedReader:
             self._next_chunk()
             if self._done:
                 break
-            want = self._left if size < 0 else min(self._left, size - len(out))
+            want = min(self._left, BUFFER) if size < 0 else min(self._left, size - len(out), BUFFER)
             data = self.stream.read(want)
             if len(data) < want:
                 raise ConnectionResetError("the client closed the connection mid-body")
@@ -125,17 +140,18 @@ class RequestBody:
         """Whether the request says how its body ends (Content-Length or chunked)."""
         return self.length is not None or self.chunked
 
-    def reader(self) -> Readable:
-        """A reader over the body that stops at its end; the body counts as consumed."""
+    def reader(self, limit: int = MAX_BODY) -> Readable:
+        """A reader over the body that stops at its end; the body counts as consumed. A chunked body whose
+        chunks announce more than ``limit`` bytes in all is refused (EntityTooLarge) before they are read."""
         self.consumed = True
         if self.chunked and self._line is not None:
-            return ChunkedReader(self._stream, self._line)
+            return ChunkedReader(self._stream, self._line, limit)
         return LimitedReader(self._stream, self.length or 0)
 
-    def read_all(self) -> bytes:
-        """The whole body (b"" when there is none)."""
+    def read_all(self, limit: int = MAX_BODY) -> bytes:
+        """The whole body (b"" when there is none); a chunked one of at most ``limit`` bytes."""
         if self.length or self.chunked:
-            return self.reader().read()
+            return self.reader(limit).read()
         self.consumed = True
         return b""
 

@@ -24,6 +24,7 @@ from reconciler.local.context import ServerState
 from reconciler.local.faults import Faults, FaultSettings, Stats
 from reconciler.local.handler import Handler
 from reconciler.local.protocol import valid_bucket_name
+from reconciler.local.shedding import ConnectionTable
 from reconciler.local.store import LocalStore
 from reconciler.local.uploads import Uploads
 
@@ -49,13 +50,14 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 256
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], handler: type[Handler], max_connections: int) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[Handler], connections: ConnectionTable) -> None:
         super().__init__(address, handler)
-        self._slots = threading.BoundedSemaphore(max_connections)
+        self.connections = connections
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """One thread per connection, at most ``max_connections`` at once; beyond that 503 SlowDown."""
-        if not self._slots.acquire(blocking=False):
+        """One thread per connection; when the table is full even after shedding idle unauthenticated
+        connections (``ConnectionTable.admit``), 503 SlowDown."""
+        if not self.connections.admit(request):
             try:
                 request.sendall(_BUSY)
             except OSError:
@@ -68,7 +70,8 @@ class _HTTPServer(ThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self.connections.release(request)
+
     def handle_error(self, request: object, client_address: object) -> None:
         """A client resetting its connection is routine; the server never prints a traceback for it."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
@@ -107,8 +110,10 @@ class LocalServer:
     def start(self) -> LocalServer:
         if self._httpd is not None:
             return self
-        handler = type("BoundHandler", (Handler,), {"state": self._state, "limits": self.limits})
-        self._httpd = _HTTPServer((self.host, self.port), handler, self.limits.max_connections)
+        table = ConnectionTable(self.limits.max_connections, self.limits.shed_at)
+        handler = type("BoundHandler", (Handler,), {"state": self._state, "limits": self.limits,
+                                                    "connections": table})
+        self._httpd = _HTTPServer((self.host, self.port), handler, table)
         self.port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                         name=f"cosrecon-local:{self.port}", daemon=True)
@@ -144,6 +149,11 @@ class LocalServer:
         if not valid_bucket_name(name):
             raise ValueError(f"bucket {name!r}: lower-case letters, digits and '-' only, at most 63 characters")
         self.store.create_bucket(name)
+
+    @property
+    def connections(self) -> ConnectionTable | None:
+        """The open connections while serving (how many, how many were shed), else None."""
+        return self._httpd.connections if self._httpd is not None else None
 
     def stats(self) -> dict[str, int]:
         """Per-operation request counts (the same JSON as ``GET /-/stats``)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.credentials import check_pair, environment
+from reconciler.declare.authority import declared_buckets
 from reconciler.model import Declaration
 from reconciler.state.store import LedgerStore
 from reconciler.storage import Storage
@@ -96,10 +97,9 @@ class Connection:
 
 
 def buckets_of(decls: Sequence[Declaration]) -> list[str]:
-    """Every bucket the sets touch: sources, state and outputs (created on the embedded server with ``--local``)."""
-    names = {d.bucket for d in decls} | {d.state.bucket for d in decls}
-    names |= {d.output_bucket(o) for d in decls for p in d.pipelines for o in p.outputs}
-    return sorted(names)
+    """Every bucket the sets touch: sources, state, outputs and retired outputs (created on the embedded server with
+    ``--local``)."""
+    return sorted({b for d in decls for b in declared_buckets(d)})
 
 
 def connect(connection: Connection, decls: Sequence[Declaration] = (), *, buckets: Iterable[str] = (),

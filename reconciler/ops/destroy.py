@@ -1,8 +1,10 @@
-"""``cosrecon destroy``'s operation (and Pulumi's delete): retire a set — delete every output its ledger records,
-behind the usual guards.
+"""``cosrecon destroy``'s operation (and Pulumi's delete): retire a set — delete every output its ledger records
+that the declaration as given could have written, behind the usual guards.
 
-The set is planned as if it declared no pipelines and pruned (``retiring``): each recorded output still standing as
-it was made becomes a delete; one changed outside cosrecon since is kept and reported; one already gone is
+The set is planned as if it declared no pipelines, retired every output it declares and pruned
+(``declare.authority.retiring``): each recorded output that one of its outputs or ``retired:`` entries makes (in a
+bucket the declaration names), still standing as it was made, becomes a delete; any other entry is an orphan,
+reported and never deleted; one changed outside cosrecon since is kept and reported; one already gone is
 forgotten. Then the one apply workflow runs: the set's lock, the plan shown, confirmation, ``--max-delete``,
 journaled deletes.
 """
@@ -13,20 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from reconciler.apply.workflow import Callbacks, Outcome, RunSettings, run_sets
+from reconciler.declare.authority import retiring
 from reconciler.errors import UsageError
 from reconciler.model import ActionKind, Declaration, Plan, Reason
 from reconciler.ops.compose import Connection, connect
 
 
-def retiring(decl: Declaration) -> Declaration:
-    """``decl`` declaring no pipelines, pruning: every recorded output is to be deleted (PURE). The ledger records
-    this document as the last applied one."""
-    document = {**decl.document, "pipelines": {}, "prune": True}
-    return replace(decl, pipelines=(), prune=True, document=document)
-
-
 def kept_outputs(plan: Plan) -> int:
-    """Recorded outputs a retiring plan keeps: changed outside cosrecon since they were made."""
+    """Recorded outputs a retiring plan keeps: changed outside cosrecon since they were made (or never written by
+    the declaration as given)."""
     return sum(1 for s in plan.sets for a in s.actions
                if a.action is ActionKind.ORPHANED and a.reason is not Reason.OUTPUT_GONE)
 

@@ -1,12 +1,12 @@
 """What apply may touch: the last check before an object is deleted or overwritten, whatever the plan, the saved
 plan or the ledger says. State can only narrow what apply does.
 
-- Authority: a recorded output is deleted only if the set could have written it: its bucket is the output's
-  destination, its key is what the output's fileid template makes of the recorded source, and that source matches
-  the pipeline's globs — for an output of the current declaration, or one the set declared when it wrote its
-  entries (its owner index, ``ownership``) or last applied (as the ledger records it). So an output whose rule,
-  fileid or pipeline was changed or removed can still be pruned, while a forged entry naming another bucket, a
-  source, another set's ledger or ``important/contract.pdf`` cannot.
+- Authority (``declare.authority``): a recorded output is deleted only if the declaration as given could have
+  written it: its bucket is the destination of an output the set declares or lists under ``retired:``, its key is
+  what that definition's fileid template makes of the recorded source, and that source matches its globs. The
+  owner index and the ledger header's last-applied declaration are never consulted: they live in the same writable
+  prefix as the ledger lines, so a forged entry naming another bucket, a source, another set's ledger or
+  ``important/contract.pdf`` is refused however the state around it was edited.
 - Protection: never delete or overwrite a key that a declared source glob of any set in the run selects, a key
   under any set's state prefix in its state bucket, or a key another set's ledger at the same state location owns.
 
@@ -16,50 +16,32 @@ Pure: decides from declarations, entries and the owned keys it is given; no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from reconciler.plan.ownership import OutputDef, declared_outputs
+from reconciler.declare.authority import Authority
 from reconciler.declare.globs import Selector
-from reconciler.declare.load import build_declaration
 from reconciler.model import Declaration, LedgerEntry
 
 OwnedKeys = Mapping[tuple[str, str], str]
 """(bucket, key) -> the name of the other set whose ledger records it."""
 
 
-def _last_applied(document: Mapping[str, Any] | None) -> tuple[OutputDef, ...]:
-    """The outputs of the declaration the ledger says was last applied, when it still builds."""
-    if not isinstance(document, Mapping):
-        return ()
-    try:
-        return declared_outputs(build_declaration(dict(document), "the ledger's last applied declaration"))
-    except Exception:  # noqa: BLE001 - a ledger's document is data: one that does not build grants nothing
-        return ()
-
-
 class Guard:
     """Answers "may apply delete (or overwrite) this?" for every set of one run."""
 
-    def __init__(self, decls: Sequence[Declaration], owned_elsewhere: Mapping[str, OwnedKeys] | None = None,
-                 history: Mapping[str, Sequence[OutputDef]] | None = None) -> None:
-        self._outputs = {d.name: declared_outputs(d) + tuple((history or {}).get(d.name, ())) for d in decls}
-        self._last: dict[str, tuple[OutputDef, ...]] = {}
+    def __init__(self, decls: Sequence[Declaration], owned_elsewhere: Mapping[str, OwnedKeys] | None = None) -> None:
+        self._authority = {d.name: Authority(d) for d in decls}
         self._sources = [(d.bucket, Selector(p.source.include, p.source.exclude), d.name)
                          for d in decls for p in d.pipelines]
         self._state = [(d.state.bucket, d.state.prefix, d.name) for d in decls]
         self._owned = owned_elsewhere or {}
 
-    def could_have_written(self, decl: Declaration, entry: LedgerEntry, last_applied: Mapping[str, Any] | None) -> bool:
-        """Whether an output the set declares, declared or last applied makes ``entry`` from its recorded source
-        (``last_applied``, the ledger's, is read once per set: it is one document for the whole run)."""
-        outputs = self._outputs.get(decl.name)
-        if outputs is None:
-            outputs = self._outputs[decl.name] = declared_outputs(decl)
-        if any(o.makes(entry) for o in outputs):
-            return True
-        if decl.name not in self._last:
-            self._last[decl.name] = _last_applied(last_applied)
-        return any(o.makes(entry) for o in self._last[decl.name])
+    def could_have_written(self, decl: Declaration, entry: LedgerEntry) -> bool:
+        """Whether an output the set declares, or an old one it lists under ``retired:``, makes ``entry`` from its
+        recorded source."""
+        found = self._authority.get(decl.name)
+        if found is None:
+            found = self._authority[decl.name] = Authority(decl)
+        return found.permits(entry)
 
     def protected(self, set_name: str, bucket: str, key: str, *, writing: bool = False) -> str | None:
         """Why ``bucket/key`` must never be deleted (or, ``writing``, overwritten) by ``set_name``; None when it may
@@ -77,5 +59,5 @@ class Guard:
 
 
 def refusal_summary(set_name: str, count: int) -> str:
-    return (f"set {set_name!r}: the ledger records {count} key(s) this set could not have written; nothing done "
-            f"with them")
+    return (f"set {set_name!r}: the ledger records {count} key(s) that no output or retired: entry of its "
+            f"declaration could have written; nothing done with them")

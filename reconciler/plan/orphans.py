@@ -2,18 +2,23 @@
 
 After the planner's loop, every ledger entry no expected output claimed is one: its source was deleted or is no
 longer selected, or its output is no longer declared (removed, fileid or bucket changed). An orphan whose object
-is gone has nothing to delete; one changed outside cosrecon since it was made is never deleted.
+is gone has nothing to delete; one changed outside cosrecon since it was made is never deleted; and one that no
+output or ``retired:`` entry of the declaration could have written (``declare.authority``) is never deleted either:
+only the declarations grant permission, and the ledger is data. Such an entry stays an orphan with a detail saying
+to retire its old definition.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from reconciler.declare.authority import Authority
 from reconciler.plan.compiled import CompiledPipeline
 from reconciler.state.index import EntryFlags, LedgerIndex
-from reconciler.model import ActionKind, Declaration, PlannedAction, Reason
+from reconciler.model import ActionKind, Declaration, PlannedAction, Reason, SetPlan
 
 _EMPTY: Mapping[str, str] = {}
+UNDECLARED = "no output or retired: entry of the declaration could have written it; not deleted"
 
 
 def orphans(
@@ -29,6 +34,7 @@ def orphans(
     """Recorded outputs that no expected output claims: orphaned, or delete when pruning."""
     selectors = {o.address: p.selector for p in pipes for o in p.outputs}
     result: list[PlannedAction] = []
+    permitted = Authority(decl).permits
     for group, j in index.unflagged(claims):
         entry = index.entry(group, j)
         bucket, key = entry.bucket, entry.key
@@ -42,6 +48,9 @@ def orphans(
         if current is None:
             result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
                                         Reason.OUTPUT_GONE))
+        elif not permitted(entry):
+            result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key, reason,
+                                        UNDECLARED))
         elif not prune:
             result.append(PlannedAction(ActionKind.ORPHANED, entry.address, bucket, key, entry.source_key,
                                         reason))
@@ -52,3 +61,10 @@ def orphans(
             result.append(PlannedAction(ActionKind.DELETE, entry.address, bucket, key, entry.source_key, reason))
     result.sort(key=lambda a: (a.address, a.bucket, a.key))
     return result
+
+
+def undeclared_count(s: SetPlan) -> int:
+    """Orphans no output or ``retired:`` entry of the declaration could have written: never deleted."""
+    if not s.count(ActionKind.ORPHANED):
+        return 0
+    return sum(1 for a in s.other_actions() if a.action is ActionKind.ORPHANED and a.detail == UNDECLARED)

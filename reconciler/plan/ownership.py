@@ -16,68 +16,29 @@ import configparser
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
+from reconciler.declare.authority import OutputDef, authority
 from reconciler.declare.globs import Selector
-from reconciler.declare.templates import FileidTemplate, source_variables
-from reconciler.model import resolve_fileid
 from reconciler.errors import StateError
-from reconciler.model import Declaration, Ledger, LedgerEntry
+from reconciler.model import Declaration, Ledger
 from reconciler.plan.compiled import template_prefix
 
 
-@dataclass(frozen=True)
-class OutputDef:
-    """One output as declared when its entries were written: enough to tell whether it makes a key."""
-
-    address: str
-    bucket: str
-    fileid: str
-    include: tuple[str, ...]
-    exclude: tuple[str, ...] = ()
-
-    @cached_property
-    def selector(self) -> Selector:
-        return Selector(self.include, self.exclude)
-
-    def makes(self, entry: LedgerEntry) -> bool:
-        """Whether this output, from the entry's recorded source, writes the entry's bucket and key."""
-        if entry.address != self.address or entry.bucket != self.bucket:
-            return False
-        selector = self.selector
-        if not selector.matches(entry.source_key):
-            return False
-        try:
-            fileid = FileidTemplate(self.fileid).render(source_variables(entry.source_key,
-                                                                         selector.base_for(entry.source_key)))
-        except (KeyError, ValueError, IndexError):
-            return False
-        return resolve_fileid(entry.source_key, fileid) == entry.key
-
-    def prefixes(self) -> tuple[str, ...]:
-        """Key prefixes (in ``bucket``) under which this output's keys fall."""
-        if self.fileid.startswith("/"):
-            return (template_prefix(self.fileid),)
-        return tuple({p[: p.rfind("/") + 1] for p in Selector(self.include).list_prefixes()})
-
-    def to_data(self) -> dict[str, Any]:
-        return {"address": self.address, "bucket": self.bucket, "fileid": self.fileid, "include": list(self.include),
-                "exclude": list(self.exclude)}
-
-    @staticmethod
-    def from_data(data: Any, where: str) -> OutputDef:
-        try:
-            return OutputDef(str(data["address"]), str(data["bucket"]), str(data["fileid"]),
-                             tuple(map(str, data["include"])), tuple(map(str, data.get("exclude", ()))))
-        except (KeyError, TypeError) as error:
-            raise StateError(f"{where}: not a cosrecon owner index ({error})") from error
+def output_prefixes(out: OutputDef) -> tuple[str, ...]:
+    """Key prefixes (in ``out.bucket``) under which an output's keys fall."""
+    if out.fileid.startswith("/"):
+        return (template_prefix(out.fileid),)
+    return tuple({p[: p.rfind("/") + 1] for p in Selector(out.include).list_prefixes()})
 
 
-def declared_outputs(decl: Declaration) -> tuple[OutputDef, ...]:
-    return tuple(OutputDef(decl.address(p, o), decl.output_bucket(o), o.fileid, p.source.include, p.source.exclude)
-                 for p in decl.pipelines for o in p.outputs)
+def output_from_data(data: Any, where: str) -> OutputDef:
+    try:
+        return OutputDef(str(data["address"]), str(data["bucket"]), str(data["fileid"]),
+                         tuple(map(str, data["include"])), tuple(map(str, data.get("exclude", ()))))
+    except (KeyError, TypeError, AttributeError) as error:
+        raise StateError(f"{where}: not a cosrecon owner index ({error})") from error
 
 
 @dataclass(frozen=True)
@@ -96,7 +57,7 @@ class OwnerIndex:
     def prefixes(self) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
         for out in self.outputs:
-            found.setdefault(out.bucket, set()).update(out.prefixes())
+            found.setdefault(out.bucket, set()).update(output_prefixes(out))
         return found
 
     def to_data(self) -> dict[str, Any]:
@@ -108,7 +69,7 @@ class OwnerIndex:
         if not isinstance(data, Mapping) or data.get("kind") != "owners" or not isinstance(data.get("outputs"), list):
             raise StateError(f"{where}: not a cosrecon owner index")
         return OwnerIndex(str(data.get("set", "")), str(data.get("identity", "")), str(data.get("declaration", "")),
-                          tuple(OutputDef.from_data(o, where) for o in data["outputs"]))
+                          tuple(output_from_data(o, where) for o in data["outputs"]))
 
 
 def repository_identity(path: str) -> str:
@@ -155,11 +116,12 @@ def _normalise_remote(url: str) -> str:
 
 
 def index_of(decl: Declaration, previous: OwnerIndex | None) -> OwnerIndex:
-    """The index to write after a run: the declaration's outputs, plus every earlier definition not declared any
-    more (its entries may still be in the ledger: they can still be pruned, and stay owned). Kept without reading
-    the ledger's entries, so a run of 10^6 sources pays nothing for it; a definition never widens what a ledger
-    entry alone can make apply do (the entry must still be in the ledger, and made by that definition)."""
-    outputs = {o.address: o for o in declared_outputs(decl)}
+    """The index to write after a run: the declaration's outputs and retired definitions, plus every earlier
+    definition not declared any more (its entries may still be in the ledger: they stay owned, so other sets keep
+    off them, and the stanza to retire them can be shown). Kept without reading the ledger's entries, so a run of
+    10^6 sources pays nothing for it. The index is a cache for other sets' protection and for messages: it grants
+    this set nothing (``declare.authority``)."""
+    outputs = {(o.address, o.bucket, o.fileid): o for o in authority(decl)}
     kept = [o for o in (previous.outputs if previous else ()) if o not in outputs.values()]
     identity = repository_identity(decl.path) or (previous.identity if previous else "")
     return OwnerIndex(decl.name, identity, decl.path, tuple(outputs.values()) + tuple(kept))
@@ -227,7 +189,7 @@ def gather(store: OwnershipStore, decl: Declaration) -> Ownership:
     if own is not None:
         check_identity(decl, own.identity, f"{store.owner_index_where(decl)} "
                                            f"(declared in {own.declaration or 'an unknown file'})")
-    mine = OwnerIndex(decl.name, "", decl.path, declared_outputs(decl) + (own.outputs if own else ())).prefixes()
+    mine = OwnerIndex(decl.name, "", decl.path, authority(decl)).prefixes()  # the declaration's, never state's
     owned: dict[tuple[str, str], str] = {}
     for other in other_indexes(store, decl):
         if not overlaps(mine, other.prefixes()):

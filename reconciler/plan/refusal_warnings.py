@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 from reconciler.plan.guard import Guard, refusal_summary
 from reconciler.plan.ownership import OwnershipStore, gather
+from reconciler.plan.retire_hints import retire_hints
 from reconciler.model import ActionKind, Declaration, Plan
+from reconciler.plan.orphans import undeclared_count
 
 
 def refusal_warnings(plan: Plan, decls: Sequence[Declaration], store: OwnershipStore) -> list[str]:
@@ -21,13 +23,14 @@ def refusal_warnings(plan: Plan, decls: Sequence[Declaration], store: OwnershipS
         if decl is None:
             continue
         ownership = gather(store, decl)
+        if undeclared_count(s):
+            warnings += retire_hints(s, decl, ownership.own, store.read(decl).declaration)
         deletes = [a for a in s.actions if a.action is ActionKind.DELETE] if s.count(ActionKind.DELETE) else []
         if deletes:
             ledger = store.read(decl)
-            history = {decl.name: ownership.own.outputs} if ownership.own is not None else {}
-            guard = Guard([decl], {decl.name: ownership.owned}, history)
+            guard = Guard([decl], {decl.name: ownership.owned})
             unwritable = sum(1 for a in deletes if (a.bucket, a.key) in ledger.entries and not
-                             guard.could_have_written(decl, ledger.entries[(a.bucket, a.key)], ledger.declaration))
+                             guard.could_have_written(decl, ledger.entries[(a.bucket, a.key)]))
             if unwritable:
                 warnings.append(refusal_summary(decl.name, unwritable))
         if not ownership.owned:

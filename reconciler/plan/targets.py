@@ -184,10 +184,3 @@ def unmatched_replacements(ledgers: Mapping[str, Ledger], replacements: Sequence
     """The replacements that name no recorded output (nothing would be remade for them)."""
     return [r for r in replacements
             if not any(r.covers(name, e) for name, ledger in ledgers.items() for e in ledger.entries.values())]
-
-
-def replacements_in(plan: Plan) -> tuple[Replacement, ...]:
-    """The outputs a saved plan remakes on request: a fresh plan must be made with the same replacements."""
-    return tuple(dict.fromkeys(Replacement(f"{t.bucket}/{key}", bucket=t.bucket, key=key)
-                               for s in plan.sets for c in s.calls for t, key in c.pairs()
-                               if t.reason is Reason.REPLACE_REQUESTED))

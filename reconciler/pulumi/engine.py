@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.declare import yamlfile
+from reconciler.declare.authority import retiring
 from reconciler.declare import load as declarations_module
 from reconciler.errors import DeclarationError, Problem, UsageError
 from reconciler.model import ActionKind, Declaration, Ledger, SetPlan
@@ -251,8 +252,6 @@ def apply_set(decl: Declaration, connection: Connection, credentials: Credential
 def retire_set(decl: Declaration, connection: Connection, credentials: Credentials | None,
                options: Any = None) -> dict[str, Any]:
     """Delete every output the ledger records for the set (nothing else): the set with no pipelines, pruned."""
-    from reconciler.ops.destroy import retiring
-
     return _apply(retiring(decl), decl, connection, credentials, options)
 
 

@@ -8,6 +8,7 @@ that say "deleted". Decides nothing, does no I/O.
 from __future__ import annotations
 
 from reconciler.model import ActionKind, Plan, Reason, SetPlan
+from reconciler.plan.orphans import UNDECLARED, undeclared_count
 
 ADOPT_HINT = "`cosrecon adopt` records them as they stand, or `--replace-unmanaged` remakes them"
 
@@ -17,12 +18,13 @@ def _plural(n: int, word: str) -> str:
 
 
 def orphan_counts(s: SetPlan) -> tuple[int, int, int]:
-    """(kept: not pruning, kept although pruning: changed outside, gone: nothing left to delete)."""
+    """(kept: not pruning, kept although pruning: changed outside, gone: nothing left to delete); the undeclared
+    (``undeclared_count``) are in none of them."""
     kept = changed = gone = 0
     if not s.count(ActionKind.ORPHANED):
         return 0, 0, 0
     for a in s.other_actions():
-        if a.action is not ActionKind.ORPHANED:
+        if a.action is not ActionKind.ORPHANED or a.detail == UNDECLARED:
             continue
         if a.reason is Reason.OUTPUT_GONE:
             gone += 1
@@ -46,6 +48,11 @@ def set_notes(s: SetPlan) -> list[str]:
     if changed:
         lines.append(f"{_plural(changed, 'orphaned output')} kept although pruning: changed outside cosrecon since "
                      "they were made, so never deleted (`cosrecon state rm` forgets them).")
+    undeclared = undeclared_count(s)
+    if undeclared:
+        lines.append(f"{_plural(undeclared, 'orphaned output')} kept: no output or retired: entry of the declaration "
+                     "could have written them, so never deleted (to prune them, add a retired: entry for their old "
+                     "definition; `cosrecon state rm` forgets them).")
     if gone:
         lines.append(f"{_plural(gone, 'recorded output')} already gone: apply forgets them.")
     conflicts = s.count(ActionKind.CONFLICT)
@@ -63,10 +70,10 @@ def is_green(plan: Plan) -> bool:
 def next_steps(plan: Plan, paths: str) -> list[str]:
     """After an apply of ``plan``: how to get from what it left (conflicts, orphans) to a green plan."""
     conflicts = plan.count(ActionKind.CONFLICT)
-    kept = changed = 0
+    kept = changed = undeclared = 0
     for s in plan.sets:
         k, c, _ = orphan_counts(s)
-        kept, changed = kept + k, changed + c
+        kept, changed, undeclared = kept + k, changed + c, undeclared + undeclared_count(s)
     steps = []
     if conflicts:
         steps.append(f"{_plural(conflicts, 'conflict')} left: `cosrecon adopt {paths}` records them as they stand, "
@@ -77,6 +84,10 @@ def next_steps(plan: Plan, paths: str) -> list[str]:
     if changed:
         steps.append(f"{_plural(changed, 'orphaned output')} changed outside cosrecon: `cosrecon state rm {paths} "
                      "--key KEY` forgets them (delete the objects yourself if they should go).")
+    if undeclared:
+        steps.append(f"{_plural(undeclared, 'orphaned output')} no declared output or retired: entry could have "
+                     f"written: add the retired: entry the plan's warning shows to prune them, or `cosrecon state rm "
+                     f"{paths} --key KEY` forgets them.")
     if steps:
         steps.append(f"Then `cosrecon plan {paths} --detailed-exitcode` exits 0.")
     return steps

@@ -76,3 +76,13 @@ def process_calls(server: LocalServer) -> int:
 
 def slowdowns(server: LocalServer) -> int:
     return sum(v for k, v in server.stats().items() if "SlowDown" in k)
+
+
+def retire(decl: Declaration, address: str, fileid: str, include: Sequence[str] = ("photos/**/*.jpg",),
+           bucket: str = SRC) -> Declaration:
+    """``decl`` with one more ``retired:`` entry (an old output definition it answers for)."""
+    from dataclasses import replace
+
+    from reconciler.model import RetiredOutput
+
+    return replace(decl, retired=decl.retired + (RetiredOutput(address, bucket, fileid, tuple(include)),))

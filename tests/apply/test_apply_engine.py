@@ -10,7 +10,7 @@ from reconciler.apply.engine import apply_plan
 from reconciler.local import LocalServer
 from reconciler.model import ActionKind, Reason
 
-from tests.apply.conftest import OUT, REGION, SRC, declaration, keys, make_plan, process_calls, seed
+from tests.apply.conftest import OUT, REGION, SRC, declaration, keys, make_plan, process_calls, retire, seed
 
 FAST = ApplyOptions(parallelism=4, max_qps=0, journal_interval=0.2)
 SOURCES = ["photos/a.jpg", "photos/b.jpg", "photos/x/c.jpg"]
@@ -83,6 +83,9 @@ def test_prune_deletes_only_recorded_orphans(server: LocalServer, backend: Backe
     apply_plan(kept, [only_thumb], backend, FAST)
     assert len(keys(backend, SRC, "png/")) == 4
 
+    undeclared = make_plan([only_thumb], backend, prune=True)  # png is not retired: nothing grants the deletes
+    assert undeclared.count(ActionKind.DELETE) == 0 and undeclared.count(ActionKind.ORPHANED) == 3
+    only_thumb = retire(only_thumb, "photos.png", "/png/{reldir}/{stem}.png")
     plan = make_plan([only_thumb], backend, prune=True)
     assert plan.count(ActionKind.DELETE) == 3
     report = apply_plan(plan, [only_thumb], backend, FAST)

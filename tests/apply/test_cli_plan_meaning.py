@@ -120,7 +120,8 @@ def test_markdown_shows_deletions_open_and_the_conflict_hint(server: LocalServer
     backend.storage(REGION).put_object(SRC, "photos/b.jpg", jpeg())
     backend.storage(REGION).put_object(SRC, "png/b.png", jpeg("green"))  # stands where photos.png would write
     path.write_text(path.read_text(encoding="utf-8").replace("        fileid: /web/{stem}.webp\n",
-                                                             "        fileid: /web2/{stem}.webp\n"))
+                                                             "        fileid: /web2/{stem}.webp\n")
+                    + 'retired:\n  - {address: banners.web, fileid: "/web/{stem}.webp", include: ["banners/*.jpg"]}\n')
     code, out, _ = run(server, "plan", str(path), "--prune", "--format", "markdown")
     assert code == 0
     assert (f"<details open><summary>- shop · banners.web: 1 delete</summary>\n\n<pre>\n{SRC}/web/x.webp "

@@ -20,6 +20,16 @@ name: shop
 region: ap-guangzhou
 bucket: src-1250000000
 pipelines: {}
+retired:
+  - address: photos.thumb
+    fileid: /thumbs/{stem}.webp
+    include: ["photos/**/*.jpg"]
+  - address: photos.png
+    fileid: /png/{stem}.png
+    include: ["photos/**/*.jpg"]
+  - address: banners.web
+    fileid: /web/{stem}.webp
+    include: ["banners/*.jpg"]
 """
 
 
@@ -123,6 +133,10 @@ def test_destroy_deletes_owned_outputs_behind_confirmation(server: LocalServer, 
 def test_a_set_retired_with_empty_pipelines_prunes_its_outputs(server: LocalServer, backend: Backend,
                                                                tmp_path: Path) -> None:
     path = applied(server, backend, tmp_path)
+    path.write_text(RETIRED.split("retired:")[0], encoding="utf-8")  # no retired: nothing grants a delete
+    code, out, err = run(server, "plan", str(path), "--prune")
+    assert code == 0 and "0 to delete, 0 conflicts, 5 orphaned" in out
+    assert "address: \"photos.png\"" in err and "fileid: \"/png/{stem}.png\"" in err  # the stanza to add
     path.write_text(RETIRED, encoding="utf-8")
     assert run(server, "validate", str(path))[0] == 0
     code, out, _ = run(server, "plan", str(path), "--prune")

@@ -42,9 +42,20 @@ PNG = """\
         fileid: /png/{stem}.png"""
 
 
-def write(tmp_path: Path, png: bool = True) -> Path:
+RETIRED_PNG = """\
+retired:
+  - address: photos.png
+    fileid: /png/{stem}.png
+    include: ["photos/**/*.jpg"]
+"""
+
+
+def write(tmp_path: Path, png: bool = True, retired: bool = True) -> Path:
+    """The declaration; without ``png`` the png output is removed and, with ``retired`` (as a user would to prune
+    its outputs), listed under ``retired:``."""
     path = tmp_path / "shop.yaml"
-    path.write_text(DECL.replace("{png}", PNG if png else ""), encoding="utf-8")
+    text = DECL.replace("{png}", PNG if png else "") + ("" if png or not retired else RETIRED_PNG)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -143,18 +154,24 @@ def test_replace_of_nothing_recorded_is_refused(server: LocalServer, backend: Ba
     assert keys(backend, prefix="thumbs/") == set()  # nothing applied
 
 
-def test_saved_plan_with_replacements_applies(server: LocalServer, backend: Backend, tmp_path: Path) -> None:
+def test_saved_plan_with_replacements_applies_only_with_the_same_replace(server: LocalServer, backend: Backend,
+                                                                         tmp_path: Path) -> None:
+    """The replacements of a saved plan are never read from it: apply's own --replace must ask for them (the
+    reviewer's flags repeated), or the plan is refused as an addition, naming the output."""
     seed(backend, ["photos/a.jpg"])
     path = write(tmp_path)
     assert run(server, "apply", str(path), "--yes")[0] == 0
     saved = tmp_path / "plan.json"
     code, _, err = run(server, "plan", str(path), "--replace", "shop.photos.png", "--out", str(saved))
     assert code == 0, err
+    before = {k: backend.storage("ap-guangzhou").get_object(SRC, k) for k in keys(backend)}
     code, out, err = run(server, "apply", str(path), "--plan", str(saved))
+    assert code == 1 and "png/a.png" in err and "apply's own --replace does not ask for" in err
+    assert {k: backend.storage("ap-guangzhou").get_object(SRC, k) for k in keys(backend)} == before
+    code, out, err = run(server, "apply", str(path), "--plan", str(saved), "--replace", "shop.photos.png",
+                         "--target", "shop")
     assert code == 0, err
     assert "0 created, 1 replaced" in out
-    code, _, err = run(server, "apply", str(path), "--plan", str(saved), "--target", "shop")
-    assert code == 1 and "decided when the plan is made" in err
 
 
 def test_saved_targeted_plan_applies_only_its_outputs(server: LocalServer, backend: Backend, tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
-"""The pure rules of what apply may touch (``plan.guard``, ``plan.ownership``): which ledger entries a declared
-output could have written, which keys are protected, how owner prefixes overlap. Table-driven, no server."""
+"""The pure rules of what apply may touch (``plan.guard``, ``declare.authority``, ``plan.ownership``): which ledger
+entries a declared or retired output could have written, which keys are protected, how owner prefixes overlap.
+Table-driven, no server."""
 
 from __future__ import annotations
 
 import pytest
 
+from reconciler.declare.authority import OutputDef, declared_outputs, retiring
+from reconciler.declare.load import build_declaration
 from reconciler.plan.guard import Guard
-from reconciler.plan.ownership import OutputDef, OwnerIndex, declared_outputs, overlaps
+from reconciler.plan.ownership import OwnerIndex, overlaps
 from reconciler.model import LedgerEntry
 
 from tests.apply.conftest import OUT, SRC, declaration
@@ -49,15 +52,29 @@ def test_protected_keys() -> None:
     assert guard.protected("shop", OUT, "photos/a.jpg") is None  # another bucket: not a source there
 
 
-def test_the_last_applied_declaration_grants_what_it_declared_and_nothing_else() -> None:
+def test_only_the_declaration_as_given_grants_never_what_state_remembers() -> None:
+    """The ledger header's last-applied declaration and the owner index are not consulted: a png output the set no
+    longer declares may be pruned only once the declaration lists it under retired:."""
     current = declaration(outputs={"thumb": {"rule": "imageMogr2/format/png", "fileid": "/thumbs/{stem}.png"}})
-    last = dict(declaration().document)  # declared thumb and png under other templates
     png = entry("png/a.png", "photos/a.jpg", "photos.png")
-    assert Guard([current]).could_have_written(current, png, last)
-    assert not Guard([current]).could_have_written(current, png, None)
-    assert not Guard([current]).could_have_written(current, entry("contract.pdf", "photos/a.jpg", "photos.png"), last)
-    assert not Guard([current]).could_have_written(current, png, {"not": "a declaration"})
-    assert Guard([current], history={"shop": declared_outputs(declaration())}).could_have_written(current, png, None)
+    assert not Guard([current]).could_have_written(current, png)
+    data = {**dict(current.document), "retired": [{"address": "photos.png", "fileid": "/png/{reldir}/{stem}.png",
+                                                   "include": ["photos/**/*.jpg"]}]}
+    retired = build_declaration(data, "shop.yaml")
+    assert Guard([retired]).could_have_written(retired, png)
+    assert not Guard([retired]).could_have_written(retired, entry("contract.pdf", "photos/a.jpg", "photos.png"))
+    assert not Guard([retired]).could_have_written(retired, entry("png/a.png", "photos/a.jpg", "photos.png", OUT))
+    assert not Guard([retired]).could_have_written(retired, entry("png/a.png", "zz/a.jpg", "photos.png"))
+
+
+def test_destroy_may_delete_only_what_the_declaration_as_given_could_have_written() -> None:
+    decl = retiring(declaration())
+    assert decl.pipelines == () and decl.prune
+    guard = Guard([decl])
+    assert guard.could_have_written(decl, entry("thumbs/x/a.webp", "photos/x/a.jpg"))
+    assert guard.could_have_written(decl, entry("png/a.png", "photos/a.jpg", "photos.png"))
+    assert not guard.could_have_written(decl, entry("thumbs/x/a.webp", "photos/x/a.jpg", bucket=OUT))
+    assert not guard.could_have_written(decl, entry("backups/db.sql", "zz/backups/db.sql", "photos.zz"))
 
 
 def test_owner_prefixes_overlap_only_where_keys_could_meet() -> None:

@@ -18,7 +18,8 @@ from reconciler.apply.engine import apply_plan
 from reconciler.cli import main
 from reconciler.errors import StateError
 from reconciler.local import LocalServer
-from reconciler.model import ActionKind, LedgerEntry
+from reconciler.model import ActionKind, LedgerEntry, Plan
+from reconciler.plan.orphans import UNDECLARED
 from reconciler.plan.planfile import load_plan, plan_to_data
 
 from tests.apply.conftest import OUT, REGION, SRC, declaration, jpeg, make_plan, seed
@@ -98,15 +99,19 @@ def test_a_forged_ledger_line_deletes_nothing_it_names(server: LocalServer, back
     before = everything(backend, state=True)
 
     plan = make_plan([decl], backend, prune=True)
+    assert plan.count(ActionKind.DELETE) == 0  # the planner grants nothing from the ledger: orphans, kept
+    assert sum(a.detail == UNDECLARED for a in plan.sets[0].actions) == 4
+    # the apply guard refuses them too, were a plan (edited, or a planner bug) to carry them as deletes
+    forced = [replace(a, action=ActionKind.DELETE) if a.detail == UNDECLARED else a for a in plan.sets[0].actions]
+    plan = Plan((replace(plan.sets[0], actions=tuple(forced)),))
     report = apply_plan(plan, [decl], backend)
-    assert plan.count(ActionKind.DELETE) == 4  # what the planner alone would have done
 
     after = everything(backend, state=True)
     assert {k: v for k, v in after.items() if "/shop/" not in k[1]} == \
         {k: v for k, v in before.items() if "/shop/" not in k[1]}  # the source, contract, other bucket and ledger
     assert report.deleted == 0
-    assert report.warnings == ("set 'shop': the ledger records 4 key(s) this set could not have written; nothing "
-                               "done with them",)
+    assert report.warnings == ("set 'shop': the ledger records 4 key(s) that no output or retired: entry of its "
+                               "declaration could have written; nothing done with them",)
     assert all("never deleted" in s.reason for s in report.skipped)
 
 
@@ -309,9 +314,11 @@ def test_plan_reports_ledger_entries_the_set_could_not_have_written(server: Loca
     backend.ledgers.write_ledger(decl, replace(ledger, entries={**dict(ledger.entries),
                                                                  (SRC, "important/contract.pdf"): forged_line}))
     code, out, err = cli(server, "plan", str(path))
-    assert code == 0 and "the ledger records 1 key(s) this set could not have written; nothing done" in err
+    assert code == 0 and "1 orphaned" in out
+    assert "no output or retired: entry of the declaration could have written them, so never deleted" in out
+    assert '1 recorded output(s) at "photos.png" in "src-1250000000"' in err and "never deleted" in err
     code, out, err = cli(server, "apply", "--yes", str(path))
-    assert code == 0 and "could not have written" in out
+    assert code == 0 and "0 deleted" in out
     assert backend.storage(REGION).get_object(SRC, "important/contract.pdf") == b"%PDF signed"
 
 

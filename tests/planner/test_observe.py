@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import pytest
 
 from reconciler.declare.load import build_declaration
 from reconciler.errors import CollisionError, NotFound
-from reconciler.model import Ledger, LedgerEntry, ObjectInfo
+from reconciler.model import Ledger, LedgerEntry, ObjectInfo, RetiredOutput
 from reconciler.plan.compiled import output_prefixes, source_prefixes, template_prefix
 from reconciler.plan.observed import observe_set, plan_declarations, plan_set
 from reconciler.storage.memory import MemoryStorage
@@ -93,6 +94,7 @@ def test_ledger_may_be_read_concurrently() -> None:
 def test_recorded_outputs_outside_the_listings_are_observed() -> None:
     storage = MemoryStorage({B: {"img/a.jpg": "e", "old/a.png": "o1"}})
     d = decl({"o": {"rule": "imageMogr2/strip", "fileid": "small/{name}"}}, ["img/*.jpg"])
+    d = dataclasses.replace(d, retired=(RetiredOutput("p.gone", B, "/old/{stem}.png", ("img/*.jpg",)),))
     entries = {(B, k): LedgerEntry(B, k, "p.gone", "img/a.jpg", "e", "f", "o1", "") for k in ("old/a.png", "old/b.png")}
     plan, _ = plan_set(d, storage, Ledger("s", "2", entries), prune=True)
     assert sorted(storage.heads) == [(B, "old/a.png"), (B, "old/b.png")]
