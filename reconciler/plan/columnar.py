@@ -16,6 +16,8 @@ from typing import Any
 from reconciler.model import (ActionKind, Call, Declaration, Ledger, ObjectInfo, PlanActions, PlannedAction,
                               Reason, SetPlan, SourceList, Target)
 from reconciler.plan.compiled import CompiledOutput, CompiledPipeline, compile_pipelines, never_under
+from reconciler.declare.authority import authority
+from reconciler.plan.orphans import UNDECLARED
 from reconciler.plan.planner import build_set_plan
 from reconciler.query import planning as q
 from reconciler.query.compiled import OutputSpecSql, PipelineSql, translatable
@@ -23,8 +25,9 @@ from reconciler.query.engine import Column, Engine
 from reconciler.state.index import KEYS, LAYOUT, SOURCE, EntryFlags, LedgerIndex, etag_at
 
 _ORPHAN = {q.ORPHAN_GONE: ActionKind.ORPHANED, q.ORPHAN_KEPT: ActionKind.ORPHANED,
-           q.ORPHAN_CHANGED: ActionKind.ORPHANED, q.ORPHAN_DELETE: ActionKind.DELETE}
-_CHANGED_DETAIL = "changed outside cosrecon since it was made; not deleted"
+           q.ORPHAN_CHANGED: ActionKind.ORPHANED, q.ORPHAN_DELETE: ActionKind.DELETE,
+           q.ORPHAN_UNDECLARED: ActionKind.ORPHANED}
+_DETAIL = {q.ORPHAN_CHANGED: "changed outside cosrecon since it was made; not deleted", q.ORPHAN_UNDECLARED: UNDECLARED}
 
 
 def pipelines_sql(decl: Declaration, pipes: tuple[CompiledPipeline, ...]) -> tuple[PipelineSql, ...]:
@@ -34,6 +37,13 @@ def pipelines_sql(decl: Declaration, pipes: tuple[CompiledPipeline, ...]) -> tup
                              tuple(OutputSpecSql(o.index, o.address, o.bucket, o.template, o.fingerprint,
                                                  o.overwrite_source) for o in c.outputs))
                  for p, c in zip(decl.pipelines, pipes))
+
+
+def definitions_sql(decl: Declaration) -> tuple[PipelineSql, ...]:
+    """Every output definition the set answers for (``declare.authority``: declared, then retired), one output
+    each, without the ledger prefix rule (an entry's source is matched by the definition's globs alone)."""
+    return tuple(PipelineSql(d.include, d.exclude, "", (OutputSpecSql(0, d.address, d.bucket, d.fileid, "", False),))
+                 for d in authority(decl))
 
 
 def _target(out: CompiledOutput, cls: int) -> Target:
@@ -127,12 +137,13 @@ def columnar_plan(
     changes = dict(rule_changes or {})
     pipes = compile_pipelines(decl, changes, styles or {})
     sql = pipelines_sql(decl, pipes)
+    definitions = definitions_sql(decl)
     index = LedgerIndex.of(ledger.entries) if ledger.entries else LedgerIndex()
     if confirmed is None or not index.size:
         confirmed = EntryFlags(index.size)
     elif len(confirmed) != index.size:
         raise ValueError(f"confirmed holds {len(confirmed)} entries, the ledger {index.size}")
-    if not translatable(sql):
+    if not translatable(sql + definitions):
         return None
     own = engine is None
     engine = engine or Engine()
@@ -147,7 +158,7 @@ def columnar_plan(
         calls = _calls(decl.bucket, q.packed_calls(engine), outputs)
         others = [PlannedAction(ActionKind.CONFLICT, outputs[out].address, outputs[out].bucket, okey, key,
                                 Reason.UNMANAGED) for out, okey, key in q.conflicts(engine)]
-        others += _orphans(q.orphans(engine, sql, prune))
+        others += _orphans(q.orphans(engine, sql, definitions, prune))
         unchanged = q.unchanged_counts(engine)
     finally:
         if own:
@@ -184,5 +195,5 @@ def _orphans(rows: list[tuple[Any, ...]]) -> list[PlannedAction]:
         if kind == q.ORPHAN_GONE:
             reason = Reason.OUTPUT_GONE
         found.append(PlannedAction(_ORPHAN[kind], address, bucket, key, source_key, reason,
-                                   _CHANGED_DETAIL if kind == q.ORPHAN_CHANGED else ""))
+                                   _DETAIL.get(kind, "")))
     return found

@@ -28,24 +28,32 @@ from reconciler.query.engine import Engine
 UNCHANGED, CREATE, CREATE_GONE, CREATE_OVER_SOURCE, REPLACE_UNMANAGED, RULE_CHANGED, SOURCE_CHANGED, \
     OUTPUT_CHANGED, CONFLICT = range(9)
 # what ``orphans`` says of an unclaimed entry
-ORPHAN_GONE, ORPHAN_KEPT, ORPHAN_CHANGED, ORPHAN_DELETE = range(4)
+ORPHAN_GONE, ORPHAN_KEPT, ORPHAN_CHANGED, ORPHAN_DELETE, ORPHAN_UNDECLARED = range(5)
 MAX_RULES = 5
+
+
+def _rendered(name: str, relation: str, pipe: PipelineSql) -> str:
+    """CTEs ``{name}_sel`` .. ``{name}_v``: the rows of ``relation`` (with a ``key`` column) that ``pipe``
+    selects, with the template variables of their keys (``keys.COLUMNS``)."""
+    base = pipe.base() if pipe.needs_base() else "''"
+    first = ", ".join(f"{sql} AS {column}" for column, sql in keys.first_variables("base").items())
+    second = ", ".join(f"{sql} AS {column}" for column, sql in keys.second_variables().items())
+    return (f"{name}_sel AS (SELECT *, {base} AS base FROM {relation} WHERE {pipe.selects('key')}), "
+            f"{name}_a AS (SELECT *, {first} FROM {name}_sel), {name}_v AS (SELECT *, {second} FROM {name}_a)")
+
+
+def _keyed(name: str, template: str, columns: str) -> str:
+    """SELECT of ``columns`` and ``okey`` (the output key ``template`` names) from ``{name}_v``."""
+    return (f"SELECT {columns}, {keys.output_key('fid')} AS okey "
+            f"FROM (SELECT *, {keys.fileid(template)} AS fid FROM {name}_v)")
 
 
 def _pipeline_outputs(number: int, pipe: PipelineSql) -> tuple[str, str]:
     """SQL of (ord, key, etag, out, bucket, okey) for every output of one pipeline's selected sources."""
-    base = pipe.base() if pipe.needs_base() else "''"
-    first = ", ".join(f"{sql} AS {name}" for name, sql in keys.first_variables("base").items())
-    second = ", ".join(f"{sql} AS {name}" for name, sql in keys.second_variables().items())
-    parts = [f"p{number}_sel AS (SELECT ord, key, etag, {base} AS base FROM sources WHERE {pipe.selects('key')})",
-             f"p{number}_a AS (SELECT *, {first} FROM p{number}_sel)",
-             f"p{number}_v AS (SELECT *, {second} FROM p{number}_a)"]
-    selects = []
-    for o in pipe.outputs:
-        fileid = keys.fileid(o.template)
-        selects.append(f"SELECT ord, key, etag, {o.index} AS out, {keys.literal(o.bucket)} AS bucket, "
-                       f"{keys.output_key('fid')} AS okey FROM (SELECT *, {fileid} AS fid FROM p{number}_v)")
-    return ", ".join(parts), " UNION ALL ".join(selects)
+    name = f"p{number}"
+    selects = [_keyed(name, o.template, f"ord, key, etag, {o.index} AS out, {keys.literal(o.bucket)} AS bucket")
+               for o in pipe.outputs]
+    return _rendered(name, "sources", pipe), " UNION ALL ".join(selects)
 
 
 def expected_outputs(engine: Engine, pipelines: tuple[PipelineSql, ...]) -> None:
@@ -129,24 +137,38 @@ def packed_calls(engine: Engine) -> dict[str, list[Any]]:
         GROUP BY ord, chunk ORDER BY ord, chunk""")
 
 
-def orphans(engine: Engine, pipelines: tuple[PipelineSql, ...], prune: bool) -> list[tuple[Any, ...]]:
+def orphans(engine: Engine, pipelines: tuple[PipelineSql, ...], definitions: tuple[PipelineSql, ...],
+            prune: bool) -> list[tuple[Any, ...]]:
     """(kind, source deleted, address, bucket, key, source key) of each recorded output no expected output
-    claims, by address, bucket and key: gone (nothing stands there), kept (not pruning), changed (it stands with
-    another ETag than recorded: never deleted) or delete. ``source deleted``: its source is still selected by the
-    pipeline of its address but no longer listed."""
+    claims, by address, bucket and key: gone (nothing stands there), undeclared (no output definition of
+    ``definitions`` -- declared or retired, one output each -- makes it: never deleted), kept (not pruning),
+    changed (it stands with another ETag than recorded: never deleted) or delete. ``source deleted``: its source
+    is still selected by the pipeline of its address but no longer listed."""
     cases = " ".join(f"WHEN {keys.literal(o.address)} THEN {p.selects('source_key')}"
                      for p in pipelines for o in p.outputs)
     still_selected = f"CASE address {cases} ELSE false END" if cases else "false"
+    engine.run("""
+        CREATE OR REPLACE TEMP TABLE unclaimed AS
+        SELECT l.entry, lo.address, lo.bucket, l.key AS lkey, l.source_key, l.source_key AS key, l.output_etag,
+               coalesce(x.etag, CASE WHEN l.confirmed THEN l.output_etag END) AS current
+        FROM ledger l JOIN ledger_outputs lo USING (lout)
+        LEFT JOIN observed x ON x.bucket = lo.bucket AND x.key = l.key
+        WHERE NOT EXISTS (SELECT 1 FROM classified c WHERE c.entry = l.entry)""")
+    permitted = []
+    for number, d in enumerate(definitions):
+        o = d.outputs[0]
+        relation = f"(SELECT * FROM unclaimed WHERE address = {keys.literal(o.address)} " \
+                   f"AND bucket = {keys.literal(o.bucket)})"
+        permitted.append(f"(WITH {_rendered(f'd{number}', relation, d)} "
+                         f"SELECT entry FROM ({_keyed(f'd{number}', o.template, 'entry, lkey')}) WHERE okey = lkey)")
+    allowed = " UNION ALL ".join(permitted) or "SELECT NULL::BIGINT AS entry WHERE false"
     return engine.rows(f"""
         SELECT CASE WHEN current IS NULL THEN {ORPHAN_GONE}
+                    WHEN entry NOT IN (SELECT entry FROM ({allowed})) THEN {ORPHAN_UNDECLARED}
                     WHEN NOT {'true' if prune else 'false'} THEN {ORPHAN_KEPT}
                     WHEN current <> output_etag THEN {ORPHAN_CHANGED}
                     ELSE {ORPHAN_DELETE} END AS kind,
                ({still_selected}) AND source_key NOT IN (SELECT key FROM selected) AS gone_source,
-               address, bucket, key, source_key
-        FROM (SELECT l.*, lo.bucket, lo.address,
-                     coalesce(x.etag, CASE WHEN l.confirmed THEN l.output_etag END) AS current
-              FROM ledger l JOIN ledger_outputs lo USING (lout)
-              LEFT JOIN observed x ON x.bucket = lo.bucket AND x.key = l.key
-              WHERE NOT EXISTS (SELECT 1 FROM classified c WHERE c.entry = l.entry))
-        ORDER BY address, bucket, key""")
+               address, bucket, lkey, source_key
+        FROM unclaimed
+        ORDER BY address, bucket, lkey""")

@@ -82,7 +82,11 @@ def _document(rng: random.Random) -> dict[str, Any]:
                 out["overwrite_source"] = True
             outputs[f"o{o}"] = out
         pipelines[f"p{p}"] = {"source": source, "outputs": outputs}
-    return {"version": 1, "name": "w", "region": "ap-guangzhou", "bucket": B, "pipelines": pipelines}
+    document = {"version": 1, "name": "w", "region": "ap-guangzhou", "bucket": B, "pipelines": pipelines}
+    if rng.random() < 0.5:  # an old definition the set still answers for
+        document["retired"] = [{"address": "gone.out", "fileid": rng.choice(["/old/{rel}", "old/{name}"]),
+                                "include": [rng.choice(["**", "a/**"])]}]
+    return document
 
 
 def random_world(rng: random.Random) -> World:
@@ -111,11 +115,18 @@ def random_world(rng: random.Random) -> World:
                 confirmed.append((bucket, key))
             elif state != "gone":
                 existing[bucket][key] = "changed" if state == "changed" else "o-" + key
-    for _ in range(rng.randint(0, 4)):  # outputs of deleted sources, of outputs no longer declared
-        bucket, key = rng.choice([B, C]), "old/" + _key(rng)
-        address = rng.choice([*fingerprints, "gone.out"])
-        entries[(bucket, key)] = LedgerEntry(bucket, key, address, rng.choice(keys or ["x.jpg"]), "e", "fp",
-                                             "o-" + key, "t")
+    unlisted = [k for k in keys if k not in etags]
+    for source, address, bucket, key in [(k, *out) for k in unlisted for out in expected_outputs(decl, [ObjectInfo(k, "")])]:
+        if (bucket, key) not in entries and rng.random() < 0.7:  # outputs of a deleted source
+            entries[(bucket, key)] = LedgerEntry(bucket, key, address, source, "e", fingerprints[address],
+                                                 "o-" + key, "t")
+            if rng.random() < 0.7:
+                existing[bucket].setdefault(key, "o-" + key)
+    for _ in range(rng.randint(0, 4)):  # outputs of outputs no longer declared (some retired), stray keys
+        source = rng.choice(keys or ["x.jpg"])
+        bucket, key = rng.choice([(B, "old/" + source), (B, "old/" + _key(rng)), (C, "old/" + _key(rng))])
+        address = rng.choice([*fingerprints, "gone.out", "gone.out"])
+        entries[(bucket, key)] = LedgerEntry(bucket, key, address, source, "e", "fp", "o-" + key, "t")
         roll = rng.random()
         if roll < 0.4:
             existing[bucket][key] = "o-" + key
