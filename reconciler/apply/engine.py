@@ -270,7 +270,9 @@ class Engine(Session):
         for op, why in split.refused:
             message = refusal_message(op, why, split, call.size) if is_refusal(why) else ""
             self.tally.fail(failure(run, op.address, op.bucket, op.key, call.key, why, message))
-        self.tally.advance(failed=len(split.refused))
+        for op, why in split.failed:  # a transient failure while splitting: a later apply retries them
+            self.tally.fail(failure(run, op.address, op.bucket, op.key, call.key, why))
+        self.tally.advance(failed=len(split.refused) + len(split.failed))
 
     def _source_unchanged(self, run: SetRun, call: Call, storage: Storage) -> bool:
         """HEAD the source (saved plans): a source that moved or went away since the plan is skipped, reported."""

@@ -2,7 +2,10 @@
 Pic-Operations (upon upload) and GET with a rule in the query (during download).
 
 Persistent processing (POST, PUT) is subject to the ``ci_qps`` rate limit; all three get the injected faults.
-Errors raised by processing itself are CI-style (no Resource element); missing buckets/keys are COS-style.
+Errors raised by processing itself are CI-style (no Resource element) and carry CI's documented numeric code as
+their ``<Code>`` (``ci_error``; the codes, their culprits and the statuses assumed for them are defined once, in
+``declare.ci_errors``); what the server does not emulate is ``501 NotImplemented``. Missing buckets/keys are
+COS-style.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from reconciler.local.connection import read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.operations import store_object
 from reconciler.local.protocol import CosError, Request, Response
-from reconciler.local.ruleparse import NotEmulated, RuleError, parse_rule
+from reconciler.declare.ci_errors import SOURCE_NOT_IMAGE, Culprit, code_for
+from reconciler.local.ruleparse import LimitExceeded, RuleError, parse_rule
 
 _RULE_PREFIXES = ("imageMogr2/", "imageView2/", "watermark/", "style/")
 
@@ -34,6 +38,20 @@ def download_rule(params: Mapping[str, str]) -> str | None:
     return None
 
 
+def ci_error(exc: RuleError | imaging.NotAnImage, key: str = "",
+             headers: Mapping[str, str] | None = None) -> CosError:
+    """The reply for a processing failure: CI's numeric code for its culprit, with that code's status (both
+    ``declare.ci_errors``), or 501 NotImplemented for what the local server does not emulate or cannot hold."""
+    if isinstance(exc, imaging.NotAnImage):
+        code = code_for(Culprit.SOURCE)
+        return CosError(str(SOURCE_NOT_IMAGE), f"{key}: {exc}" if key else str(exc), ci=True, status=code.status,
+                        headers=headers)
+    if exc.culprit is Culprit.NOT_EMULATED:
+        return CosError("NotImplemented", str(exc), ci=True, headers=headers)
+    code = code_for(exc.culprit)
+    return CosError(str(code.number), str(exc), ci=True, status=code.status, headers=headers)
+
+
 def _admit(state: ServerState, *, rate_limited: bool) -> None:
     code = state.faults.admit(rate_limited=rate_limited)
     if code == "SlowDown":
@@ -46,8 +64,8 @@ def _source(state: ServerState, req: Request) -> bytes:
     assert req.bucket is not None
     head = state.store.head(req.bucket, req.key)
     if head is not None and head.size > imaging.MAX_INPUT_BYTES:  # refused before reading it into memory
-        raise CosError("InvalidArgument", f"the source is {head.size} bytes: over the {imaging.MAX_INPUT_BYTES} "
-                       "byte input limit", ci=True)
+        raise ci_error(LimitExceeded(f"the source is {head.size} bytes: over the {imaging.MAX_INPUT_BYTES} byte "
+                                     "input limit"))
     found = state.store.get(req.bucket, req.key)
     if found is None:
         raise CosError("NoSuchKey", "The specified key does not exist.")
@@ -60,7 +78,7 @@ def _operations(state: ServerState, req: Request) -> processing.PicOperations:
         return processing.parse_pic_operations(req.headers["pic-operations"], req.bucket, req.key,
                                                styles.bucket_styles(state, req.bucket))
     except RuleError as exc:
-        raise CosError("InvalidArgument", str(exc), ci=True) from None
+        raise ci_error(exc) from None
 
 
 def _location(req: Request, bucket: str, key: str) -> str:
@@ -77,10 +95,8 @@ def _run(state: ServerState, req: Request, source: bytes, ops: processing.PicOpe
         with state.gate.admit(imaging.pixel_count(source)):
             rendered = processing.render(source, ops)
             info = processing.image_info(source) if ops.is_pic_info else None
-    except RuleError as exc:
-        raise CosError("InvalidArgument", str(exc), ci=True) from None
-    except imaging.NotAnImage as exc:
-        raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True) from None
+    except (RuleError, imaging.NotAnImage) as exc:
+        raise ci_error(exc, req.key) from None
     results = []
     for item in rendered:
         store.put(item.rule.bucket, item.rule.key, item.output.data, content_type=item.output.mime)
@@ -133,19 +149,17 @@ def get_with_processing(state: ServerState, req: Request, overrides: Mapping[str
         pipeline = parse_rule(rule, styles.bucket_styles(state, req.bucket))
     except RuleError as exc:
         errno = "-105" if rule.startswith("style/") else "-1"
-        raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": errno}) from None
+        raise ci_error(exc, headers={"X-ErrNo": errno}) from None
     _admit(state, rate_limited=False)
     state.gate.pace_download()
     try:
         with state.gate.admit(imaging.pixel_count(source)):
             output = imaging.process(source, pipeline)
-    except NotEmulated as exc:
-        raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": "-1"}) from None
     except RuleError as exc:
-        errno = "-442" if "px a side" in str(exc) else "-447"
-        raise CosError("InvalidArgument", str(exc), ci=True, headers={"X-ErrNo": errno}) from None
+        errno = "-1" if exc.culprit is Culprit.NOT_EMULATED else "-442" if "px a side" in str(exc) else "-447"
+        raise ci_error(exc, headers={"X-ErrNo": errno}) from None
     except imaging.NotAnImage as exc:
-        raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True, headers={"X-ErrNo": "-441"}) from None
+        raise ci_error(exc, req.key, headers={"X-ErrNo": "-441"}) from None
     return Response(200, {"Content-Type": output.mime, "Server": "tencent-ci"}, output.data)
 
 
@@ -156,10 +170,8 @@ def image_info(state: ServerState, req: Request) -> Response:
     try:
         info = imaging.describe(source)
         frames = imaging.frame_count(source)
-    except RuleError as exc:
-        raise CosError("InvalidArgument", str(exc), ci=True) from None
-    except imaging.NotAnImage as exc:
-        raise CosError("InvalidArgument", f"{req.key}: {exc}", ci=True) from None
+    except (RuleError, imaging.NotAnImage) as exc:
+        raise ci_error(exc, req.key) from None
     doc = {"format": info.format, "width": str(info.width), "height": str(info.height), "size": str(len(source)),
            "md5": hashlib.md5(source).hexdigest(), "frame_count": str(frames), "photo_rgb": info.ave}
     return Response(200, {"Content-Type": "application/json"}, json.dumps(doc).encode())

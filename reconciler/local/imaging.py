@@ -21,8 +21,9 @@ from PIL import Image, UnidentifiedImageError
 
 from reconciler.declare import operations as ops
 from reconciler.local.steps import STEPS
-from reconciler.local.ruleparse import (LOCAL_MAX_PIXELS, MAX_INPUT_SIDE, MAX_PIXELS, Pipeline, RuleError, Step,
-                                        planned_size)
+from reconciler.declare.ci_errors import Culprit
+from reconciler.local.ruleparse import (LOCAL_MAX_PIXELS, MAX_INPUT_SIDE, MAX_PIXELS, LimitExceeded, NotEmulated,
+                                        Pipeline, RuleError, Step, planned_size)
 
 MAX_INPUT_BYTES = ops.MAX_INPUT_BYTES
 MAX_AI_INPUT_BYTES = ops.MAX_AI_INPUT_BYTES
@@ -70,18 +71,18 @@ def _open(data: bytes, steps: tuple[Step, ...] = ()) -> Image.Image:
     """Decode the source, refusing before decoding what is over the documented or local limits, and (with
     ``steps``) any rule whose intermediate sizes, worked out from the header alone, would be."""
     if len(data) > MAX_INPUT_BYTES:
-        raise RuleError(f"the source is {len(data)} bytes: over the 32 MB input limit")
+        raise LimitExceeded(f"the source is {len(data)} bytes: over the 32 MB input limit")
     try:
         image = Image.open(io.BytesIO(data))
         frames = getattr(image, "n_frames", 1)
         if image.width > MAX_INPUT_SIDE or image.height > MAX_INPUT_SIDE:
-            raise RuleError(f"the source is {image.width}x{image.height}: over {MAX_INPUT_SIDE} px a side")
+            raise LimitExceeded(f"the source is {image.width}x{image.height}: over {MAX_INPUT_SIDE} px a side")
         if frames > ops.MAX_GIF_FRAMES:
-            raise RuleError(f"the source has {frames} frames: over the {ops.MAX_GIF_FRAMES} frame limit")
+            raise LimitExceeded(f"the source has {frames} frames: over the {ops.MAX_GIF_FRAMES} frame limit")
         if image.width * image.height * frames > LOCAL_MAX_PIXELS:
-            raise RuleError(f"the source is {image.width}x{image.height} x {frames} frame(s): over the local "
-                            f"server's {LOCAL_MAX_PIXELS:,} pixel budget per request (CI accepts up to "
-                            f"{MAX_PIXELS:,})")
+            raise NotEmulated(f"the source is {image.width}x{image.height} x {frames} frame(s): too large for "
+                              f"the local server (its own bound is {LOCAL_MAX_PIXELS:,} pixels per request; CI "
+                              f"accepts up to {MAX_PIXELS:,})")
         size = image.size
         for step in steps:
             size = planned_size(step, *size)
@@ -90,7 +91,7 @@ def _open(data: bytes, steps: tuple[Step, ...] = ()) -> Image.Image:
         if isinstance(exc, RuleError):
             raise
         if isinstance(exc, Image.DecompressionBombError):
-            raise RuleError(f"the source is over {MAX_PIXELS} pixels") from None
+            raise LimitExceeded(f"the source is over {MAX_PIXELS} pixels") from None
         raise NotAnImage("the source object is not an image Cloud Infinite can decode") from None
     return image
 
@@ -155,13 +156,14 @@ def output_quality(pipeline: Pipeline, source: int | None) -> int:
 
 
 def process(data: bytes, pipeline: Pipeline) -> Output:
-    """Apply a parsed rule to image bytes; raises RuleError or NotAnImage. With ignore-error/1 a failure
-    while processing returns the original image instead (as the docs say CI does)."""
+    """Apply a parsed rule to image bytes; raises RuleError or NotAnImage. With ignore-error/1 a failure for a
+    size or parameter limit returns the original image instead (limits page 460/36620); never a refusal of the
+    local server's own (501: the cloud would have made an output)."""
     try:
         with _SLOTS:
             return _process(data, pipeline)
-    except RuleError:
-        if not pipeline.ignore_error:
+    except RuleError as exc:
+        if not pipeline.ignore_error or exc.culprit not in (Culprit.LIMIT, Culprit.RULE):
             raise
         return original(data)
 
@@ -185,7 +187,7 @@ def _process(data: bytes, pipeline: Pipeline) -> Output:
     exif = image.info.get("exif")
     if any(s.name.startswith("AI") or s.name.endswith("Matting") for s in pipeline.steps) and len(
             data) > MAX_AI_INPUT_BYTES:
-        raise RuleError("ci-process: the source is over the 5 MB limit of AI operations")
+        raise LimitExceeded("ci-process: the source is over the 5 MB limit of AI operations")
     fmt = pipeline.format or ("png" if any(s.name.endswith("Matting") for s in pipeline.steps) else source_format)
     frames = _frames(image, pipeline, fmt)
     animated = len(frames) > 1

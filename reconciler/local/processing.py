@@ -21,7 +21,7 @@ from reconciler.model import resolve_fileid as resolve_key
 
 from reconciler.local import imaging
 from reconciler.local.replies import ProcessedResult
-from reconciler.local.ruleparse import Pipeline, RuleError, parse_rule
+from reconciler.local.ruleparse import Pipeline, RuleError, TooManyRules, parse_rule
 
 MAX_RULES = 5
 
@@ -84,7 +84,7 @@ def parse_pic_operations(header: str, source_bucket: str, source_key: str,
     if not isinstance(raw_rules, list):
         raise RuleError("Pic-Operations.rules must be an array")
     if len(raw_rules) > MAX_RULES:
-        raise RuleError(f"Pic-Operations has {len(raw_rules)} rules; at most {MAX_RULES} are allowed")
+        raise TooManyRules(f"Pic-Operations has {len(raw_rules)} rules; at most {MAX_RULES} are allowed")
     try:
         pic_info = int(doc.get("is_pic_info", 0)) == 1
     except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity (json.loads accepts it)
@@ -101,8 +101,8 @@ def parse_pic_operations(header: str, source_bucket: str, source_key: str,
         try:
             pipeline = parse_rule(item["rule"], styles)
             key = resolve_fileid(source_key, item["fileid"])
-        except RuleError as exc:
-            raise RuleError(f"{where}: {exc}") from None
+        except RuleError as exc:  # the same kind (its culprit picks CI's code), located
+            raise type(exc)(f"{where}: {exc}") from None
         rules.append(PicRule(bucket, key, item["rule"], pipeline))
     return PicOperations(pic_info, tuple(rules))
 

@@ -36,11 +36,12 @@ _STATUS = {"AccessDenied": 403, "SignatureDoesNotMatch": 403, "InvalidAccessKeyI
 class CosError(Exception):
     """An error reply. ``ci`` errors omit Resource, like Cloud Infinite's documented error body."""
 
-    def __init__(self, code: str, message: str, *, ci: bool = False, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, code: str, message: str, *, ci: bool = False, headers: Mapping[str, str] | None = None,
+                 status: int | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.ci = code, message, ci
         self.headers = dict(headers or {})  # e.g. X-ErrNo on download-time processing errors
-        self.status = _STATUS.get(code, 400)
+        self.status = status if status is not None else _STATUS.get(code, 400)  # CI's numeric codes: given
 
 
 class Readable(Protocol):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from reconciler.declare import operations as ops
 from reconciler.declare import rules
+from reconciler.declare.ci_errors import Culprit
 
 MAX_SIDE = ops.MAX_OUTPUT_SIDE
 MAX_INPUT_SIDE = ops.MAX_INPUT_SIDE
@@ -26,11 +27,35 @@ LOCAL_MAX_PIXELS = 40_000_000
 
 
 class RuleError(ValueError):
-    """A rule the local server rejects (400 InvalidArgument); the message names the bad part."""
+    """A request the local server refuses as CI would; the message names the bad part. ``culprit`` picks CI's
+    numeric code (``declare.ci_errors``): an invalid rule (-60998) unless a subclass says otherwise."""
+
+    culprit = Culprit.RULE
+
+
+class LimitExceeded(RuleError):
+    """Over one of CI's documented size limits (-60996); ``ignore-error/1`` returns the original instead."""
+
+    culprit = Culprit.LIMIT
+
+
+class TooManyRules(RuleError):
+    """More than five rules in one Pic-Operations (-60997)."""
+
+    culprit = Culprit.TOO_MANY_RULES
+
+
+class StyleMissing(RuleError):
+    """``style/<name>`` names a style the bucket does not have (-60967)."""
+
+    culprit = Culprit.STYLE
 
 
 class NotEmulated(RuleError):
-    """A rule Cloud Infinite accepts but the local server does not produce (400, saying so)."""
+    """A rule Cloud Infinite accepts but the local server does not produce, or a request over the local server's
+    own resource bound: 501 NotImplemented, saying so (never a cloud-looking 400)."""
+
+    culprit = Culprit.NOT_EMULATED
 
 
 @dataclass(frozen=True)
@@ -76,7 +101,7 @@ def parse_rule(rule: str, styles: Mapping[str, str] | None = None) -> Pipeline:
         name = parsed.operations[0].mode
         definition = (styles or {}).get(name)
         if definition is None:
-            raise RuleError(f"style/{name}: the bucket has no image style named {name!r}")
+            raise StyleMissing(f"style/{name}: the bucket has no image style named {name!r}")
         if definition.startswith("style/"):
             raise RuleError(f"style/{name}: a style cannot refer to another style")
         return parse_rule(definition, None)
@@ -284,8 +309,8 @@ def checked(w: float, h: float) -> tuple[int, int]:
     """A step's output size, refused when over CI's output limit or the local server's pixel budget."""
     iw, ih = max(1, round(w)), max(1, round(h))
     if iw > MAX_SIDE or ih > MAX_SIDE:
-        raise RuleError(f"the output would be {iw}x{ih}: over the limits ({MAX_SIDE} px a side)")
+        raise LimitExceeded(f"the output would be {iw}x{ih}: over the limits ({MAX_SIDE} px a side)")
     if iw * ih > LOCAL_MAX_PIXELS:
-        raise RuleError(f"the output would be {iw}x{ih}: over the local server's {LOCAL_MAX_PIXELS:,} pixel "
-                        "budget per request")
+        raise NotEmulated(f"the output would be {iw}x{ih}: too large for the local server (its own bound is "
+                          f"{LOCAL_MAX_PIXELS:,} pixels per request; the cloud may accept it)")
     return iw, ih

@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from reconciler.declare.operations import b64_decoded
-from reconciler.local.ruleparse import RuleError, Step, thumbnail_size, view2_size
+from reconciler.local.ruleparse import LimitExceeded, RuleError, Step, thumbnail_size, view2_size
 
 
 def b64_text(value: str, where: str) -> str:
@@ -116,7 +116,7 @@ def _enhance(image: Image.Image, step: Step) -> Image.Image:
 
 def _super_resolution(image: Image.Image, step: Step) -> Image.Image:
     if image.width * image.height > 1920 * 1080:
-        raise RuleError("ci-process=AISuperResolution: the input is over 1920x1080")
+        raise LimitExceeded("ci-process=AISuperResolution: the input is over 1920x1080")
     magnify = int(step.get("magnify", "2"))
     return _resize(image, (image.width * magnify, image.height * magnify))
 

@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - the fallback this leads to is tested b
     CosS3Auth = None
     format_values = None
 
+from reconciler.declare.ci_errors import classify
 from reconciler.errors import NotFound, StorageError, UsageError
 from reconciler.model import ObjectInfo
 from reconciler.storage import ProcessedObject, ProcessResult
@@ -44,8 +45,6 @@ ENV_SECRET_ID = "TENCENTCLOUD_SECRET_ID"
 ENV_SECRET_KEY = "TENCENTCLOUD_SECRET_KEY"
 ENV_TOKEN = "TENCENTCLOUD_SECURITY_TOKEN"
 
-RETRYABLE_CODES = frozenset({"SlowDown", "RequestLimitExceeded", "ServiceUnavailable", "InternalError",
-                             "RequestTimeout", "TooManyRequests"})
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchResource", "NoSuchBucket", "ResourceNotFound"})
 _SECRETISH = re.compile(r"(q-ak=|q-signature=|x-cos-security-token[=:]\s*)[^&;\s'\"]+", re.IGNORECASE)
 
@@ -81,7 +80,9 @@ def translate(error: Exception, *, bucket: str, key: str = "", action: str = "")
             request_id = parsed.get("RequestId", "") if request_id == "Unknown" else request_id
         if request_id == "Unknown":
             request_id = ""
-        retryable = status >= 500 or status == 429 or code in RETRYABLE_CODES
+        # what to retry is decided by the one classification (throttling as 503 SlowDown, 429 or CI's -60949;
+        # 5xx other than 501), never by message text
+        retryable = classify(status, str(code)).retry
         cls = NotFound if status == 404 or code in NOT_FOUND_CODES else StorageError
         text = f"{action} failed: {message}" if action else str(message)
         return cls(_scrub(text), bucket=bucket, key=key, status=status, code=str(code),
