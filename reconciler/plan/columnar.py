@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.model import (ActionKind, Call, Declaration, Ledger, ObjectInfo, PlanActions, PlannedAction,
+from reconciler.model import (MAX_RULES_PER_CALL, ActionKind, Call, Declaration, Ledger, ObjectInfo, PlanActions, PlannedAction,
                               Reason, SetPlan, SourceList, Target)
 from reconciler.plan.compiled import CompiledOutput, CompiledPipeline, compile_pipelines, never_under
 from reconciler.declare.authority import authority
@@ -52,8 +52,9 @@ def _target(out: CompiledOutput, cls: int) -> Target:
 
 
 def load_inputs(engine: Engine, sources: Iterable[ObjectInfo], existing: Mapping[str, Mapping[str, str]],
-                index: LedgerIndex, confirmed: EntryFlags, outputs: Iterable[CompiledOutput]) -> None:
-    """The tables ``query.planning`` reads, from the planner's inputs."""
+                index: LedgerIndex, confirmed: EntryFlags, outputs: Iterable[CompiledOutput]
+                ) -> tuple[list[str], list[str]]:
+    """The tables ``query.planning`` reads, from the planner's inputs; the sources' keys and ETags, by ``ord``."""
     if isinstance(sources, SourceList):
         keys, etags = list(sources.keys), [sources.etags[k] for k in sources.keys]
     else:
@@ -78,6 +79,7 @@ def load_inputs(engine: Engine, sources: Iterable[ObjectInfo], existing: Mapping
                                    "address": ("str", [o[1] for o in index.outputs]),
                                    "fingerprint": ("str", [o[2] for o in index.outputs])})
     engine.load("ledger", _ledger_columns(index, confirmed))
+    return keys, etags
 
 
 def _ledger_columns(index: LedgerIndex, confirmed: EntryFlags) -> dict[str, Column]:
@@ -149,13 +151,13 @@ def columnar_plan(
     engine = engine or Engine()
     try:
         outputs = [o for p in pipes for o in p.outputs]
-        load_inputs(engine, sources, existing, index, confirmed, outputs)
+        keys, etags = load_inputs(engine, sources, existing, index, confirmed, outputs)
         q.expected_outputs(engine, sql)
         if q.count_problems(engine, decl.bucket):
             return None
         q.classify(engine, decl.bucket, replace_unmanaged)
         prune = prune or decl.prune
-        calls = _calls(decl.bucket, q.packed_calls(engine), outputs)
+        calls = _calls(decl.bucket, keys, etags, q.packed_calls(engine, len(outputs)), outputs)
         others = [PlannedAction(ActionKind.CONFLICT, outputs[out].address, outputs[out].bucket, okey, key,
                                 Reason.UNMANAGED) for out, okey, key in q.conflicts(engine)]
         others += _orphans(q.orphans(engine, sql, definitions, prune))
@@ -175,16 +177,30 @@ def columnar_plan(
     )
 
 
-def _calls(bucket: str, columns: Mapping[str, list[Any]], outputs: list[CompiledOutput]) -> tuple[Call, ...]:
-    """The calls of ``packed_calls``'s columns; calls with the same rules share one tuple of targets."""
-    shared: dict[str, tuple[Target, ...]] = {}
+def _calls(bucket: str, keys: list[str], etags: list[str], columns: Mapping[str, list[Any]],
+           outputs: list[CompiledOutput]) -> tuple[Call, ...]:
+    """The calls of ``packed_calls``'s columns: a source's rules cut every ``MAX_RULES_PER_CALL``; calls with the
+    same rules share one tuple of targets; source keys and ETags are the listing's own strings."""
+    shared: dict[tuple[int | None, ...], tuple[tuple[Target, ...], tuple[int, ...] | None]] = {}
     calls = []
-    for key, etag, rules, okeys in zip(columns["key"], columns["etag"], columns["rules"], columns["okeys"]):
-        targets = shared.get(rules)
-        if targets is None:
-            pairs = (rule.split(":") for rule in rules.split(","))
-            targets = shared[rules] = tuple(_target(outputs[int(out)], int(cls)) for out, cls in pairs)
-        calls.append(Call(bucket, key, etag, targets, tuple(okeys)))
+    kinds = zip(*(columns[f"c{i}"] for i in range(len(outputs))))
+    okeys = zip(*(columns[f"k{i}"] for i in range(len(outputs))))
+    for ord_, kind, made in zip(columns["ord"], kinds, okeys):
+        found = shared.get(kind)
+        if found is None:
+            present = tuple(i for i, c in enumerate(kind) if c is not None)
+            found = shared[kind] = (tuple(_target(outputs[i], kind[i]) for i in present),
+                                    None if len(present) == len(kind) else present)
+        targets, where = found
+        if where is not None:
+            made = tuple(made[i] for i in where)
+        key, etag = keys[ord_], etags[ord_]
+        if len(made) <= MAX_RULES_PER_CALL:
+            calls.append(Call(bucket, key, etag, targets, made))
+            continue
+        for i in range(0, len(made), MAX_RULES_PER_CALL):
+            end = i + MAX_RULES_PER_CALL
+            calls.append(Call(bucket, key, etag, targets[i:end], made[i:end]))
     return tuple(calls)
 
 

@@ -29,23 +29,23 @@ UNCHANGED, CREATE, CREATE_GONE, CREATE_OVER_SOURCE, REPLACE_UNMANAGED, RULE_CHAN
     OUTPUT_CHANGED, CONFLICT = range(9)
 # what ``orphans`` says of an unclaimed entry
 ORPHAN_GONE, ORPHAN_KEPT, ORPHAN_CHANGED, ORPHAN_DELETE, ORPHAN_UNDECLARED = range(5)
-MAX_RULES = 5
 
 
 def _rendered(name: str, relation: str, pipe: PipelineSql) -> str:
     """CTEs ``{name}_sel`` .. ``{name}_v``: the rows of ``relation`` (with a ``key`` column) that ``pipe``
     selects, with the template variables of their keys (``keys.COLUMNS``)."""
     base = pipe.base() if pipe.needs_base() else "''"
-    first = ", ".join(f"{sql} AS {column}" for column, sql in keys.first_variables("base").items())
-    second = ", ".join(f"{sql} AS {column}" for column, sql in keys.second_variables().items())
+    steps = [", ".join(f"{sql} AS {column}" for column, sql in variables.items())
+             for variables in (keys.first_variables("base"), keys.second_variables(), keys.third_variables())]
     return (f"{name}_sel AS (SELECT *, {base} AS base FROM {relation} WHERE {pipe.selects('key')}), "
-            f"{name}_a AS (SELECT *, {first} FROM {name}_sel), {name}_v AS (SELECT *, {second} FROM {name}_a)")
+            f"{name}_a AS (SELECT *, {steps[0]} FROM {name}_sel), {name}_b AS (SELECT *, {steps[1]} FROM {name}_a), "
+            f"{name}_v AS (SELECT *, {steps[2]} FROM {name}_b)")
 
 
 def _keyed(name: str, template: str, columns: str) -> str:
     """SELECT of ``columns`` and ``okey`` (the output key ``template`` names) from ``{name}_v``."""
-    return (f"SELECT {columns}, {keys.output_key('fid')} AS okey "
-            f"FROM (SELECT *, {keys.fileid(template)} AS fid FROM {name}_v)")
+    return (f"SELECT {columns}, {keys.output_key(template)} AS okey FROM (SELECT *, {keys.fileid(template)} AS fid "
+            f"FROM (SELECT *, {keys.raw_fileid(template)} AS fid_raw FROM {name}_v))")
 
 
 def _pipeline_outputs(number: int, pipe: PipelineSql) -> tuple[str, str]:
@@ -80,7 +80,8 @@ def count_problems(engine: Engine, source_bucket: str) -> int:
     src = keys.literal(source_bucket)
     value = engine.value(f"""
         SELECT (SELECT count(*) FROM expected WHERE okey = '' OR ends_with(okey, '/') OR starts_with(okey, '/')
-                    OR contains(okey, '//') OR regexp_matches(okey, '(?s)(^|/)\\.\\.?(/|$)'))
+                    OR contains(okey, '//') OR ((starts_with(okey, '.') OR contains(okey, '/.'))
+                                                AND regexp_matches(okey, '(?s)(^|/)\\.\\.?(/|$)')))
              + (SELECT count(*) FROM (SELECT 1 FROM expected GROUP BY bucket, okey HAVING count(*) > 1))
              + (SELECT count(*) FROM expected e JOIN outputs o USING (out)
                     WHERE e.bucket = {src} AND e.okey = e.key AND NOT o.overwrite_source)
@@ -126,15 +127,16 @@ def conflicts(engine: Engine) -> list[tuple[Any, ...]]:
     return engine.rows(f"SELECT out, okey, key FROM classified WHERE cls = {CONFLICT} ORDER BY ord, out")
 
 
-def packed_calls(engine: Engine) -> dict[str, list[Any]]:
-    """The calls, in source order: ``key``, ``etag``, ``rules`` (``out:cls`` of each rule, comma-joined: what the
-    rules make and why) and ``okeys`` (their output keys), a source's rules in declaration order, five a call."""
+def packed_calls(engine: Engine, outputs: int) -> dict[str, list[Any]]:
+    """Each source with outputs to make, in source order: ``ord`` (the source's), and per declared output ``i``
+    (of ``outputs``) ``c{i}`` (what its rule makes and why: ``classify``'s constant; NULL when nothing) and
+    ``k{i}`` (its output key). The caller cuts a source's rules, in declaration order, into calls of at most five
+    (fewest calls). One column per output, not a list per source: lists cost ~6x as much to bring out."""
+    wide = ", ".join(f"max(cls) FILTER (WHERE out = {i}) AS c{i}, max(okey) FILTER (WHERE out = {i}) AS k{i}"
+                     for i in range(outputs))
     return engine.columns(f"""
-        SELECT any_value(key) AS key, any_value(etag) AS etag,
-               string_agg(out || ':' || cls, ',' ORDER BY out) AS rules, list(okey ORDER BY out) AS okeys
-        FROM (SELECT *, (row_number() OVER (PARTITION BY ord ORDER BY out) - 1) // {MAX_RULES} AS chunk
-              FROM classified WHERE cls NOT IN ({UNCHANGED}, {CONFLICT}))
-        GROUP BY ord, chunk ORDER BY ord, chunk""")
+        SELECT ord, {wide} FROM classified WHERE cls NOT IN ({UNCHANGED}, {CONFLICT})
+        GROUP BY ord ORDER BY ord""")
 
 
 def orphans(engine: Engine, pipelines: tuple[PipelineSql, ...], definitions: tuple[PipelineSql, ...],

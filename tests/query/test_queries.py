@@ -45,12 +45,13 @@ def test_a_class_that_could_match_a_slash_has_no_translation() -> None:
        base=st.sampled_from(["", "a/", "a/b/", "x"]))
 def test_templates_render_in_duckdb_as_in_python(keys: list[str], base: str) -> None:
     _engine.load("k", {"key": ("str", keys)})
-    first = ", ".join(f"{sql} AS {name}" for name, sql in sql_keys.first_variables(sql_keys.literal(base)).items())
-    second = ", ".join(f"{sql} AS {name}" for name, sql in sql_keys.second_variables().items())
+    steps = [", ".join(f"{sql} AS {name}" for name, sql in variables.items())
+             for variables in (sql_keys.first_variables(sql_keys.literal(base)), sql_keys.second_variables(),
+                               sql_keys.third_variables())]
+    table = f"(SELECT *, {steps[2]} FROM (SELECT *, {steps[1]} FROM (SELECT *, {steps[0]} FROM k)))"
     for template in TEMPLATES:
-        okey = sql_keys.output_key("fid")
-        rows = _engine.rows(f"SELECT key, {okey} FROM (SELECT *, {sql_keys.fileid(template)} AS fid FROM "
-                            f"(SELECT *, {second} FROM (SELECT *, {first} FROM k)))")
+        rows = _engine.rows(f"SELECT key, {sql_keys.output_key(template)} FROM (SELECT *, {sql_keys.fileid(template)} "
+                            f"AS fid FROM (SELECT *, {sql_keys.raw_fileid(template)} AS fid_raw FROM {table}))")
         assert dict(rows) == {k: output_key(template, source_variables(k, base), k) for k in keys}, template
 
 
