@@ -46,10 +46,14 @@ U = TypeVar("U")
 
 def pic_operations(call: Call) -> str:
     """The Pic-Operations header of a call (ASCII-only JSON: raw UTF-8 in headers is fragile). The fileid is
-    URL-encoded, as CI requires (zh 1045/73025), and the rule is sent as validated and fingerprinted."""
+    URL-encoded, as CI requires (zh 1045/73025), and the rule is sent as validated and fingerprinted. An output
+    that overwrites its source is sent as ``"/" + key``: the relative rule (relative to the source's folder) and the
+    overwrite rule ("set fileid to the ObjectKey") disagree for a nested key, and "/" + key means the source under
+    both. Only the fileid SENT changes: the fingerprint keeps the declared template, so nothing is remade."""
     rules = []
     for op in call.rules:
-        rule: dict[str, str] = {"fileid": quote(op.fileid, safe="/"), "rule": normalise_rule(op.rule)}
+        fileid = "/" + op.key if (op.bucket, op.key) == (call.bucket, call.key) else op.fileid
+        rule: dict[str, str] = {"fileid": quote(fileid, safe="/"), "rule": normalise_rule(op.rule)}
         if op.bucket != call.bucket:
             rule["bucket"] = op.bucket
         rules.append(rule)

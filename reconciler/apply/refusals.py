@@ -113,11 +113,19 @@ def refusal_message(op: RuleOp, error: StorageError, split: Split, size: int) ->
 
 
 def failure_summary(failures: tuple[Failure, ...]) -> str:
-    """What apply says when outputs failed: a retry is suggested only for what a retry can make."""
-    refused = sum(1 for f in failures if is_refused(f))
+    """What apply says when outputs failed: a retry is suggested only for what a retry can make, and each refusal
+    names its culprit (the source, the rule, or the local server)."""
+    verdicts = [classify(f.status, f.code) for f in failures]
+    sources = sum(1 for v in verdicts if v.unprocessable_source)
+    local = sum(1 for v in verdicts if v.refusal and not v.by_cloud)
+    rules = sum(1 for v in verdicts if v.refusal) - sources - local
+    parts = [f"{rules} refused by Cloud Infinite: fix their rules" if rules else "",
+             f"{sources} whose source is not an image Cloud Infinite can process" if sources else "",
+             f"{local} not emulated by the local server" if local else ""]
+    why = "; ".join(p for p in parts if p)
+    refused = rules + sources + local
     if refused == len(failures):
-        return f"{refused} output(s) refused by Cloud Infinite: fix their rules (applying again cannot make them)"
+        return f"{refused} output(s) not made ({why}); applying again cannot make them"
     if refused:
-        return (f"{len(failures)} output(s) failed; run apply again to retry the others ({refused} refused by "
-                "Cloud Infinite: fix their rules)")
+        return f"{len(failures)} output(s) failed; run apply again to retry the others ({why})"
     return f"{len(failures)} output(s) failed; run apply again to retry them"

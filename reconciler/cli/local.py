@@ -37,19 +37,27 @@ def local() -> None:
 @click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0.0, metavar="SHARE",
               help="Share of processing calls answered 503 SlowDown, 0-1.")
 @click.option("--seed", type=int, default=None, metavar="N", help="Seed for the injected faults (reproducible runs).")
+@click.option("--advanced-compression", is_flag=True,
+              help="Enable image advanced compression on every bucket (AVIF/HEIF/TPG output; off by default).")
+@click.option("--style-separators", default="", metavar="CHARS",
+              help="Style separators enabled on every bucket, among - _ ! / (style names may not contain them).")
 def serve(root: Path, host: str, port: int, buckets: tuple[str, ...], ci_qps: float, latency_ms: float,
-          fail_rate: float, throttle_rate: float, seed: int | None) -> None:
+          fail_rate: float, throttle_rate: float, seed: int | None, advanced_compression: bool,
+          style_separators: str) -> None:
     """Serve the COS XML API and CI processing until interrupted (Ctrl-C)."""
     from reconciler.local import DEFAULT_SECRET_KEY, LocalServer
     from reconciler.local.protocol import valid_bucket_name
 
+    if any(ch not in "-_!/" for ch in style_separators):
+        raise UsageError(f"--style-separators {style_separators!r}: separators are among - _ ! /")
     for name in buckets:
         if not valid_bucket_name(name):
             raise UsageError(f"--bucket {name!r}: bucket names are lower-case letters, digits and '-'")
     credentials.environment()  # both or neither: never the public pair because one of the two is missing
     try:
         server = LocalServer(root, host=host, port=port, buckets=buckets, ci_qps=ci_qps, latency_ms=latency_ms,
-                             fail_rate=fail_rate, throttle_rate=throttle_rate, seed=seed)
+                             fail_rate=fail_rate, throttle_rate=throttle_rate, seed=seed,
+                             advanced_compression=advanced_compression, style_separators=style_separators)
         server.start()
     except OSError as exc:
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None

@@ -29,21 +29,37 @@ QUALITY = DOCS + "33717"  # quality, rquality, lquality
 SIZE_LIMIT = DOCS + "40716"  # size-limit
 PROGRESSIVE = DOCS + "73027"  # interlace (JPG only)
 PERSISTENT = "https://www.tencentcloud.com/zh/document/product/1045/73025"  # Pic-Operations (as cos-notes.md cites it)
-# Pages whose numeric id was not confirmed when this table was written are named by title.
-ADJUST = "CI API docs, imageMogr2 pages 'Gaussian Blurring', 'Sharpening', 'Brightness', 'Contrast', 'Grayscale'"
-STRIP = "CI API docs, imageMogr2 page 'Removing Image Metadata' (strip)"
-VIEW = "CI API docs, 'Basic Image Processing' (imageView2)"
-WATERMARK = "CI API docs, 'Image Watermark' / 'Text Watermark' / 'Blind Watermark'"
-SLIM = "CI API docs, 'Image Slimming' (imageSlim)"
-STYLES = "CI API docs, 'Style Management' (bucket image styles)"
-AI = "CI API docs, 'AI-Based Content Recognition' pages; seed document ci-ai-processing-persistent.txt"
+BLUR = DOCS + "33718"  # blur/<radius>x<sigma>: radius 1-50, sigma greater than 0
+SHARPEN = DOCS + "33719"
+BRIGHT = DOCS + "40647"  # bright: an integer -100..100
+CONTRAST = DOCS + "40648"
+GRAYSCALE = DOCS + "48829"
+STRIP = DOCS + "33725"  # Removing Image Metadata
+VIEW = DOCS + "33726"  # Quick Thumbnail Template (imageView2): modes 1-5
+TEXT_WATERMARK = DOCS + "33721"
+STYLES = "https://cloud.tencent.com/document/api/436/119416"  # Add Style (PUT /?style on the pic host), QPS 1
+COMPRESSION = "https://cloud.tencent.com/document/product/436/42215"  # AVIF/HEIF/TPG need advanced compression
+# Ids NOT confirmed in this session (the pages were not read): the neighbouring id of the text watermark page for
+# the image and blind watermarks, and the persistent-processing page for imageSlim and the AI operations whose own
+# pages were not found. docs/local-server.md lists them; a row must still cite a numeric page id (tested).
+WATERMARK = DOCS + "33720"
+SLIM = PERSISTENT
+AI = PERSISTENT
+UNCONFIRMED_PAGES = frozenset({WATERMARK, PERSISTENT})
 SUPER_RESOLUTION = "https://cloud.tencent.com/document/product/460/109091"  # magnify: default 2, [2,4], even only
 GOODS_MATTING = "https://cloud.tencent.com/document/product/460/109643"  # padding-layout: dx, dy at most 1000 px
 
+LIMITS = "https://cloud.tencent.com/document/product/460/36620"  # limits page, updated 2026-01-12
+
 MAX_OPERATIONS = 10  # operations joined by '|' in one rule (PERSISTENT)
-MAX_OUTPUT_SIDE = 9_999  # output width/height for imageMogr2 processing (SCALING, CROPPING, ROTATION)
-MAX_INPUT_SIDE = 30_000  # imageMogr2 pages; the Specifications page says 50,000: the stricter is followed
+# The limits page (LIMITS, 2026-01-12) supersedes the older pages' 9,999 px (1045/33713) and 30,000 px:
+MAX_PARAM_SIDE = 10_000  # a width or height PARAMETER over this is processed as this: clamped, never refused
+MAX_OUTPUT_SIDE = 50_000  # a result's side
+MAX_WEBP_SIDE = 16_383  # a WebP result's side
+MAX_OUTPUT_PIXELS = 250_000_000  # a result's pixels
+MAX_INPUT_SIDE = 50_000
 MAX_INPUT_PIXELS = 250_000_000
+MAX_NUMBER = 999_999_999  # the largest value of 9 digits: what a clamped parameter may say
 MAX_INPUT_BYTES = 32 * 1024 * 1024
 MAX_AI_INPUT_BYTES = 5 * 1024 * 1024
 MAX_GIF_FRAMES = 300
@@ -74,6 +90,14 @@ def in_range(lo: int, hi: int) -> Check:
     def check(value: str) -> bool:
         n = number(value)
         return n is not None and lo <= n <= hi
+
+    return check
+
+
+def double_in(lo: float, hi: float) -> Check:
+    """A Double (ASCII digits, at most 9 before and 6 after the point) in (lo, hi]."""
+    def check(value: str) -> bool:
+        return re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,6})?", value) is not None and lo < float(value) <= hi
 
     return check
 
@@ -115,19 +139,20 @@ def b64_color(value: str) -> bool:
 
 _THUMB = re.compile(r"!(?P<pct>[0-9]{1,4}(?:\.[0-9]{1,2})?)p|!(?P<wpct>[0-9]{1,4}(?:\.[0-9]{1,2})?)px"
                     r"|!x(?P<hpct>[0-9]{1,4}(?:\.[0-9]{1,2})?)p|(?P<area>[0-9]{1,9})@"
-                    r"|!(?P<rw>[0-9]{1,5})x(?P<rh>[0-9]{1,5})r|(?P<w>[0-9]{1,5})?x(?P<h>[0-9]{1,5})?(?P<mod>[!<>])?")
+                    r"|!(?P<rw>[0-9]{1,9})x(?P<rh>[0-9]{1,9})r|(?P<w>[0-9]{1,9})?x(?P<h>[0-9]{1,9})?(?P<mod>[!<>])?")
 
 
 def thumbnail_match(value: str) -> re.Match[str] | None:
-    """The parsed ``thumbnail`` geometry (SCALING), or None: percentages 1-1000, sides 1-9,999."""
+    """The parsed ``thumbnail`` geometry (SCALING), or None: percentages 1-1000, sides from 1 (over 10,000
+    processed as 10,000, LIMITS)."""
     m = _THUMB.fullmatch(value)
     if m is None or value in ("x", "x!", "x<", "x>"):
         return None
     for name in ("pct", "wpct", "hpct"):
         if m[name] is not None and not 0 < float(m[name]) <= 1000:
             return None
-    for name in ("rw", "rh", "w", "h"):
-        if m[name] is not None and not 1 <= int(m[name]) <= MAX_OUTPUT_SIDE:
+    for name in ("rw", "rh", "w", "h"):  # over MAX_PARAM_SIDE: processed as MAX_PARAM_SIDE (LIMITS)
+        if m[name] is not None and not 1 <= int(m[name]):
             return None
     if m["area"] is not None and not 1 <= int(m["area"]) <= MAX_INPUT_PIXELS:
         return None
@@ -153,55 +178,67 @@ def _p(name: str, check: Check | None, expected: str, doc: str, *examples: str, 
 
 
 _QUALITY = numbers_in(r"[0-9]{1,3}!?", 0, 100)
-_SIZE = numbers_in(r"[0-9]+x|x[0-9]+|[0-9]+x[0-9]+", 1, MAX_OUTPUT_SIDE)
-_THUMB_FORMS = "!Np, !Npx, !xNp (N 1-1000, up to 2 decimals), Wx, xH, WxH, WxH>, WxH<, WxH!, !WxHr (sides 1-9999), Area@"
+
+
+def _blur(value: str) -> bool:
+    """``<radius>x<sigma>`` (BLUR): radius an integer 1-50, sigma a number greater than 0."""
+    m = re.fullmatch(r"([0-9]{1,2})x([0-9]{1,9}(?:\.[0-9]{1,6})?)", value)
+    return m is not None and 1 <= int(m[1]) <= 50 and float(m[2]) > 0
+_SIZE = numbers_in(r"[0-9]+x|x[0-9]+|[0-9]+x[0-9]+", 1, MAX_NUMBER)
+_SIDES = "from 1; over 10,000 processed as 10,000"
+_THUMB_FORMS = (f"!Np, !Npx, !xNp (N 1-1000, up to 2 decimals), Wx, xH, WxH, WxH>, WxH<, WxH!, !WxHr (sides {_SIDES}), "
+                "Area@")
 
 MOGR: dict[str, Param] = {p.name: p for p in (
     _p("thumbnail", lambda v: thumbnail_match(v) is not None, f"one of the forms {_THUMB_FORMS}", SCALING,
        "!50p", "!50.5p", "!50px", "!x50p", "200x", "x120", "200x150", "200x150>", "200x150<", "200x150!",
-       "!200x200r", "40000@"),
+       "!200x200r", "40000@", "10000x", "12000x"),
     _p("pad", one_of("0", "1"), "0 or 1", SCALING, "1"),
     _p("color", b64_color, "URL-safe base64 of #RRGGBB", SCALING, "I0ZGMDAwMA"),
-    _p("cut", numbers_in(r"[1-9][0-9]*x[1-9][0-9]*x[0-9]+x[0-9]+", 0, MAX_INPUT_SIDE),
-       "WxHxDXxDY (W, H 1-30000; DX, DY 0-30000)", CROPPING,
+    _p("cut", numbers_in(r"[1-9][0-9]*x[1-9][0-9]*x[0-9]+x[0-9]+", 0, MAX_NUMBER),
+       f"WxHxDXxDY (W, H {_SIDES}; DX, DY from 0)", CROPPING,
        "100x50x10x10"),
-    _p("crop", _SIZE, "Wx, xH or WxH (1-9999)", CROPPING, "300x200", "300x", "x200"),
+    _p("crop", _SIZE, f"Wx, xH or WxH ({_SIDES})", CROPPING, "300x200", "300x", "x200", "12000x"),
     _p("gravity", one_of(*GRAVITIES), "one of " + ", ".join(GRAVITIES), CROPPING, "center", "southeast"),
     _p("dx", in_range(-MAX_INPUT_SIDE, MAX_INPUT_SIDE), "an integer offset", CROPPING, "10"),
     _p("dy", in_range(-MAX_INPUT_SIDE, MAX_INPUT_SIDE), "an integer offset", CROPPING, "10"),
-    _p("iradius", in_range(1, MAX_OUTPUT_SIDE), "a radius 1-9999", CROPPING, "100"),
-    _p("rradius", in_range(1, MAX_OUTPUT_SIDE), "a radius 1-9999", CROPPING, "20"),
-    _p("scrop", numbers_in(r"[0-9]+x[0-9]+", 1, MAX_OUTPUT_SIDE), "WxH (1-9999)", CROPPING, "200x100"),
-    _p("rcrop", _SIZE, "Wx, xH or WxH (1-9999)", CROPPING, "100x", local=Local.REFUSED,
-       note="rcrop is not emulated by the local server"),
+    _p("iradius", in_range(1, 9_999), "a radius 1-9999 (not for GIF)", CROPPING, "100"),
+    _p("rradius", in_range(1, 9_999), "a radius 1-9999 (not for GIF)", CROPPING, "20"),
+    _p("scrop", numbers_in(r"[0-9]+x[0-9]+", 1, MAX_NUMBER), f"WxH ({_SIDES})", CROPPING, "200x100"),
+    _p("rcrop", _SIZE, f"Wx, xH or WxH ({_SIDES})", CROPPING, "100x", "100x50", local=Local.APPROXIMATED,
+       note="rcrop is approximated as a crop of that size at the operation's gravity"),
     _p("rotate", in_range(0, 360), "an angle 0-360", ROTATION, "90", "45", "0", "360"),
     _p("auto-orient", None, "no value", ROTATION, ""),
     _p("flip", one_of("vertical", "horizontal"), "vertical or horizontal", ROTATION, "vertical", "horizontal"),
     _p("format", one_of(*FORMATS), "one of " + ", ".join(FORMATS), FORMAT,
        "png", "webp", "jpg", "jpeg", "yjpeg", "gif", "bmp", "tiff", "avif", "apng", "heif", "heic", "tpg"),
-    _p("cgif", in_range(1, 100), "a frame count 1-100", FORMAT, "10"),
+    _p("cgif", in_range(1, 100), "a frame count 1-100 (1: the default 30 frames)", FORMAT, "10", "1"),
+    _p("egif", in_range(1, MAX_NUMBER), "a GIF frame interval (a positive integer; unit not confirmed)", FORMAT,
+       "10", local=Local.REFUSED, note="egif (GIF frame interval) is not emulated by the local server"),
     _p("interlace", one_of("0", "1"), "0 or 1", PROGRESSIVE, "1", "0"),
     _p("minisize", one_of("0", "1"), "0 or 1", FORMAT, "1"),
     _p("quality", _QUALITY, "0-100, optionally followed by '!'", QUALITY, "85", "95!", "0", "100"),
     _p("rquality", in_range(0, 100), "0-100", QUALITY, "50"),
     _p("lquality", in_range(0, 100), "0-100", QUALITY, "50"),
     _p("strip", None, "no value", STRIP, ""),
-    _p("blur", numbers_in(r"[0-9]+x[0-9]+", 1, 50), "RxS, radius and sigma 1-50", ADJUST, "3x2", "8x5"),
-    _p("bright", in_range(-100, 100), "-100 to 100", ADJUST, "10", "-20"),
-    _p("contrast", in_range(-100, 100), "-100 to 100", ADJUST, "30", "-10"),
-    _p("sharpen", in_range(10, 300), "an amount 10-300", ADJUST, "70"),
-    _p("grayscale", one_of("0", "1"), "0 or 1", ADJUST, "1"),
+    _p("blur", _blur, "RxS: radius 1-50, sigma greater than 0", BLUR, "3x2", "8x5", "8x60", "2x0.5",
+       local=Local.APPROXIMATED, note="a Gaussian blur of sigma min(S, R): the radius bounds the kernel"),
+    _p("bright", in_range(-100, 100), "-100 to 100", BRIGHT, "10", "-20"),
+    _p("contrast", in_range(-100, 100), "-100 to 100", CONTRAST, "30", "-10"),
+    _p("sharpen", in_range(10, 300), "an amount 10-300", SHARPEN, "70"),
+    _p("grayscale", one_of("0", "1"), "0 or 1", GRAYSCALE, "1"),
     _p("size-limit", numbers_in(r"[0-9]+[km]!?", 1, 32 * 1024), "N followed by k or m, optionally '!'", SIZE_LIMIT,
        "15k!", "5k", "1m"),
     _p("ignore-error", one_of("1"), "1", CROPPING, "1"),
 )}
 FORMAT_NOTES = {"heif": "format/heif", "heic": "format/heic", "tpg": "format/tpg"}  # no local encoder
 
-VIEW_MODES = ("0", "1", "2", "3", "4", "5")
+VIEW_MODES = ("1", "2", "3", "4", "5")  # VIEW documents modes 1-5 (mode 0 is another vendor's API)
+VIEW_FORMATS = ("jpg", "bmp", "gif", "png", "webp")  # VIEW's format list
 VIEW_PARAMS: dict[str, Param] = {p.name: p for p in (
-    _p("w", in_range(1, MAX_OUTPUT_SIDE), "a width 1-9999", VIEW, "320"),
-    _p("h", in_range(1, MAX_OUTPUT_SIDE), "a height 1-9999", VIEW, "120"),
-    _p("format", MOGR["format"].check, MOGR["format"].expected, VIEW, "png", "webp"),
+    _p("w", in_range(1, MAX_NUMBER), f"a width {_SIDES}", VIEW, "320", "12000"),
+    _p("h", in_range(1, MAX_NUMBER), f"a height {_SIDES}", VIEW, "120"),
+    _p("format", one_of(*VIEW_FORMATS), "one of " + ", ".join(VIEW_FORMATS), VIEW, "png", "webp", "jpg", "bmp", "gif"),
     _p("q", _QUALITY, "0-100, optionally followed by '!'", VIEW, "80", "80!"),
     _p("rq", in_range(0, 100), "0-100", VIEW, "50"),
     _p("lq", in_range(0, 100), "0-100", VIEW, "50"),
@@ -212,17 +249,17 @@ VIEW_PARAMS: dict[str, Param] = {p.name: p for p in (
 WATERMARK_TYPES = {"1": "image", "2": "text", "3": "blind"}
 WATERMARK_PARAMS: dict[str, Param] = {p.name: p for p in (
     _p("image", base64url, "URL-safe base64 of the watermark image's COS URL", WATERMARK, "aHR0cA"),
-    _p("text", lambda v: bool(b64_decoded(v)), "URL-safe base64 of UTF-8 text", WATERMARK, "Q09T"),
-    _p("font", base64url, "URL-safe base64 of a font name", WATERMARK, "c2ltaGVp"),
-    _p("fill", b64_color, "URL-safe base64 of #RRGGBB", WATERMARK, "IzAwMDBGRg"),
-    _p("fontsize", in_range(1, 1000), "a size 1-1000", WATERMARK, "24"),
-    _p("dissolve", in_range(1, 100), "an opacity 1-100", WATERMARK, "90"),
-    _p("gravity", one_of(*GRAVITIES), "one of " + ", ".join(GRAVITIES), WATERMARK, "center"),
-    _p("dx", in_range(0, MAX_INPUT_SIDE), "an offset in pixels", WATERMARK, "10"),
-    _p("dy", in_range(0, MAX_INPUT_SIDE), "an offset in pixels", WATERMARK, "10"),
-    _p("batch", one_of("0", "1"), "0 or 1", WATERMARK, "0"),
-    _p("degree", in_range(0, 360), "an angle 0-360", WATERMARK, "0"),
-    _p("shadow", in_range(0, 100), "0-100", WATERMARK, "0"),
+    _p("text", lambda v: bool(b64_decoded(v)), "URL-safe base64 of UTF-8 text", TEXT_WATERMARK, "Q09T"),
+    _p("font", base64url, "URL-safe base64 of a font name", TEXT_WATERMARK, "c2ltaGVp"),
+    _p("fill", b64_color, "URL-safe base64 of #RRGGBB", TEXT_WATERMARK, "IzAwMDBGRg"),
+    _p("fontsize", in_range(1, 1000), "a size 1-1000", TEXT_WATERMARK, "24"),
+    _p("dissolve", in_range(1, 100), "an opacity 1-100", TEXT_WATERMARK, "90"),
+    _p("gravity", one_of(*GRAVITIES), "one of " + ", ".join(GRAVITIES), TEXT_WATERMARK, "center"),
+    _p("dx", in_range(0, MAX_INPUT_SIDE), "an offset in pixels", TEXT_WATERMARK, "10"),
+    _p("dy", in_range(0, MAX_INPUT_SIDE), "an offset in pixels", TEXT_WATERMARK, "10"),
+    _p("batch", one_of("0", "1"), "0 or 1", TEXT_WATERMARK, "0"),
+    _p("degree", in_range(0, 360), "an angle 0-360", TEXT_WATERMARK, "0"),
+    _p("shadow", in_range(0, 100), "0-100", TEXT_WATERMARK, "0"),
     _p("scatype", in_range(1, 3), "1-3", WATERMARK, "1"),
     _p("spcent", in_range(1, 1000), "1-1000", WATERMARK, "10"),
     _p("type", in_range(1, 3), "1-3 (blind watermark kind)", WATERMARK, "3"),
@@ -252,11 +289,13 @@ AI_OPS: dict[str, AiOperation] = {op.name: op for op in (
                 {"magnify": _p("magnify", one_of("2", "4"), "2 or 4", SUPER_RESOLUTION, "2", "4")}),
     AiOperation("AIImageColoring", {}),
     AiOperation("AIEnhanceImage", {p.name: p for p in (
-        _p("denoise", in_range(0, 5), "0-5", AI, "3"), _p("sharpen", in_range(0, 5), "0-5", AI, "3"))}),
+        _p("denoise", in_range(0, 5), "0-5", AI, "3"), _p("sharpen", in_range(0, 5), "0-5", AI, "3"),
+        _p("ignore-error", one_of("1"), "1: the original on failure", AI, "1"))}),
     AiOperation("AIImageCrop", {p.name: p for p in (
-        _p("width", in_range(1, MAX_OUTPUT_SIDE), "pixels 1-9999", AI, "300"),
-        _p("height", in_range(1, MAX_OUTPUT_SIDE), "pixels 1-9999", AI, "200"),
-        _p("fixed", one_of("0", "1"), "0 or 1", AI, "1"))}, ("width", "height")),
+        _p("width", double_in(0, 9999), "a Double, pixels over 0 up to 9999", AI, "300", "300.5"),
+        _p("height", double_in(0, 9999), "a Double, pixels over 0 up to 9999", AI, "200"),
+        _p("fixed", one_of("0", "1"), "0 or 1", AI, "1"),
+        _p("ignore-error", one_of("1"), "1: the original on failure", AI, "1"))}, ("width", "height")),
     AiOperation("AIPicMatting", dict(_MATTING)),
     AiOperation("AIPortraitMatting", dict(_MATTING)),
     AiOperation("GoodsMatting", dict(_MATTING)),

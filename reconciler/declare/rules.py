@@ -171,7 +171,7 @@ def _view(tokens: list[str]) -> Operation:
         mode, tokens = tokens[0], tokens[1:]
     elif not tokens or tokens[0] not in VIEW:
         got = _shown(tokens[0]) if tokens else "nothing"
-        raise RuleError(f"imageView2 needs a mode 0-5 first, got {got}")
+        raise RuleError(f"imageView2 needs a mode 1-5 first, got {got}")
     pairs = _pairs(tokens, "imageView2")
     for name, value in pairs:
         spec = VIEW.get(name)
@@ -183,7 +183,7 @@ def _view(tokens: list[str]) -> Operation:
     if mode and not names & {"w", "h"}:
         raise RuleError(f"imageView2/{mode} needs w or h")
     if not mode and names & {"w", "h"}:
-        raise RuleError("imageView2 needs a mode 0-5 before w or h")
+        raise RuleError("imageView2 needs a mode 1-5 before w or h")
     return Operation("imageView2", pairs, mode)
 
 

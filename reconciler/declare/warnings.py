@@ -4,6 +4,8 @@
 - a fileid whose literal extension contradicts the format the rule writes (``{stem}.jpg`` for ``format/webp``:
   COS writes WebP bytes under a ``.jpg`` key, served with the wrong content type).
 
+- what ``declare.rule_warnings`` says about a rule (advanced compression, style separators, quality with PNG, ...).
+
 Warnings never fail a command; ``validate`` and ``plan`` print them (and the markdown comment shows them).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from reconciler.declare.rule_warnings import rule_warnings
 from reconciler.declare.rules import RuleError, parse_rule
 from reconciler.model import Declaration
 
@@ -74,6 +77,9 @@ def declaration_warnings(decl: Declaration) -> list[DeclarationWarning]:
         found.append(DeclarationWarning(decl.path, "$.region", f"{decl.region!r} is not a COS region; {hint}"))
     for pipeline in decl.pipelines:
         for output in pipeline.outputs:
+            where = f"$.pipelines.{pipeline.name}.outputs.{output.name}"
+            found += [DeclarationWarning(decl.path, where + ".rule", message)
+                      for message in rule_warnings(output.rule, output.bucket or decl.bucket)]
             fmt, ext = output_format(output.rule), literal_extension(output.fileid)
             if fmt in EXTENSIONS and ext is not None and ext not in EXTENSIONS[fmt]:
                 found.append(DeclarationWarning(

@@ -5,7 +5,9 @@ path, the signed parameters and the signed headers (names lower-cased, names and
 safe ``-_.~``, sorted); the key is HMAC-SHA1(secret key, KeyTime). Values are taken as received and re-encoded.
 Pure apart from reading the clock through the ``now`` argument.
 
-Binding (stricter than a signature check alone; issue 15): a signature must cover ``host``; every query
+Binding (stricter than a signature check alone; issue 15): a signature in the Authorization header must cover
+``host`` (a pre-signed URL need not: COS accepts ``SignHost=False`` URLs, host signing being recommended, not
+required — issue 24; a single ``Host`` is still enforced, so the bucket is the one the request names); every query
 parameter that can change what a request does (everything but the signature fields and the security token:
 sub-resources, processing rules, ``response-*``, listing parameters) must be in ``q-url-param-list``; every
 ``x-cos-*`` / ``x-ci-*`` header and ``Pic-Operations`` must be in ``q-header-list``. So a pre-signed URL can
@@ -143,10 +145,11 @@ def _signed_names(field: str) -> list[str]:
 
 
 def _check_binding(header_list: list[str], param_list: list[str], received_params: Mapping[str, str],
-                   headers: Mapping[str, str]) -> None:
-    """Refuse a signature that leaves host, a query parameter or an action-changing header unsigned."""
+                   headers: Mapping[str, str], presigned: bool) -> None:
+    """Refuse a signature that leaves a query parameter or an action-changing header unsigned, or host (unless
+    pre-signed: COS accepts pre-signed URLs made without the host)."""
     signed_headers = {name.lower() for name in header_list}
-    if "host" not in signed_headers:
+    if "host" not in signed_headers and not presigned:
         raise AuthFailure("AccessDenied", "The signature must cover the host header (q-header-list).")
     signed_params = {name.lower() for name in param_list}
     exempt = set(AUTH_FIELDS) | set(TOKEN_NAMES)
@@ -178,7 +181,8 @@ def verify(creds: Credentials, method: str, path: str, query: Sequence[tuple[str
                           "The difference between the request time and the server's time is too large.")
     header_list = _signed_names(fields.get("q-header-list", ""))
     param_list = _signed_names(fields.get("q-url-param-list", ""))
-    _check_binding(header_list, param_list, received_params, headers)
+    presigned = not headers.get("authorization", "").strip()
+    _check_binding(header_list, param_list, received_params, headers, presigned)
     received_headers = {_enc(k).lower(): _enc(header_bytes_text(v)) for k, v in headers.items()}
     params = {name: received_params.get(name.lower(), "") for name in param_list}
     signed_headers: dict[str, str] = {}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from reconciler.local.admission import ProcessingGate, ProcessingLimits
 from reconciler.local.auth import Credentials
+from reconciler.local.bucket_ci import CiSettings
 from reconciler.local.faults import Faults, Stats
 from reconciler.local.store import LocalStore
 from reconciler.local.uploads import Uploads
@@ -22,3 +23,4 @@ class ServerState:
     stats: Stats
     uploads: Uploads
     gate: ProcessingGate = field(default_factory=lambda: ProcessingGate(ProcessingLimits()))
+    ci: CiSettings = field(default_factory=CiSettings)  # per-bucket advanced compression and style separators

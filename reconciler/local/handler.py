@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 from reconciler.local import replies, routing
 from reconciler.local.auth import AUTH_FIELDS, AuthFailure, request_headers, verify
+from reconciler.local.ci_service import parse_ci_host
 from reconciler.local.connection import ConnectionLimits, DeadlineReader, discard, linger
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_BODY, CosError, Request, RequestBody, Response, valid_bucket_name
@@ -167,6 +168,11 @@ class Handler(BaseHTTPRequestHandler):
         bucket: str | None = None
         region = "ap-local"
         marker = ".pic." if ".pic." in hostname else ".cos."  # <bucket>.pic.<region>: the CI style API's host
+        ci_host = parse_ci_host(hostname)  # <bucket>.ci.<region>, <appid>.ci.<region>, ci.<region>: CI's APIs
+        if ci_host is not None:
+            return Request(method, ci_host.bucket, ci_host.region, host, key, query, headers,
+                           params={k: v for k, v in query if k.lower() not in AUTH_FIELDS},
+                           body=self._body(headers), request_id=request_id, service="ci")
         if marker in hostname and not hostname.startswith("service.cos."):
             bucket, _, rest = hostname.partition(marker)
             region = rest.split(".myqcloud.com")[0] or region

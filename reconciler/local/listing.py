@@ -86,7 +86,8 @@ def list_page(conn: sqlite3.Connection, bucket: str, prefix: str = "", delimiter
                     break
             if len(objects) + len(prefixes) == max_keys:
                 return ListPage(tuple(objects), tuple(prefixes), True, last.decode())
-            objects.append(StoredObject(kb.decode("utf-8"), row[1], row[2], row[3]))
+            meta = {"x-cos-storage-class": str(row[4])} if row[4] else {}  # the one stored header a listing shows
+            objects.append(StoredObject(kb.decode("utf-8"), row[1], row[2], row[3], meta=meta))
             last = kb
             cursor, inclusive = kb, False
         if not jumped and len(rows) <= want:
@@ -96,7 +97,8 @@ def list_page(conn: sqlite3.Connection, bucket: str, prefix: str = "", delimiter
 def _range(conn: sqlite3.Connection, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None,
            limit: int) -> list[Any]:
     op = ">=" if inclusive else ">"
-    sql = f"SELECT key, size, etag, mtime FROM objects WHERE bucket=? AND key {op} ?"
+    sql = (f"SELECT key, size, etag, mtime, CASE WHEN instr(meta, 'x-cos-storage-class') "
+           f"THEN json_extract(meta, '$.\"x-cos-storage-class\"') END FROM objects WHERE bucket=? AND key {op} ?")
     args: list[object] = [bucket, lo]
     if hi is not None:
         sql += " AND key < ?"

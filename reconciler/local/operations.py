@@ -23,6 +23,7 @@ from reconciler.local.context import ServerState
 from reconciler.local.protocol import CosError, Readable, Request, Response
 from reconciler.local.checksum import crc64
 from reconciler.local.store import CRC_HEADER, BucketMissing, ObjectExists, StoredObject
+from reconciler.local.write_options import CLASS_HEADER, SSE_HEADER, write_options
 
 STORED_HEADERS = ("Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires")
 RESPONSE_OVERRIDES = {"response-content-type": "Content-Type", "response-content-language": "Content-Language",
@@ -50,6 +51,7 @@ def stored_headers(req: Request) -> dict[str, str]:
     kept = {k: header_bytes_text(v) for k, v in req.headers.items() if k.startswith("x-cos-meta-")}
     kept.update({name: header_bytes_text(req.headers[name.lower()]) for name in STORED_HEADERS
                  if name.lower() in req.headers})
+    kept.update(write_options(req))  # SSE AES256 and the storage class, or a 501 (``write_options``)
     return kept
 
 
@@ -59,6 +61,7 @@ def store_object(state: ServerState, req: Request, body: bytes | None = None,
     assert req.bucket is not None
     forbid = req.headers.get("x-cos-forbid-overwrite", "").strip().lower() == "true"
     expected = md5_header(req) if body is None else None  # before the body is touched: InvalidDigest drains it
+    meta = stored_headers(req) if headers is None else headers  # likewise: a refused SSE or class drains it
     source: bytes | Readable
     if body is None:
         if not req.body.present:
@@ -69,7 +72,7 @@ def store_object(state: ServerState, req: Request, body: bytes | None = None,
     try:
         return state.store.put(req.bucket, req.key, source, size_hint=length,
                                content_type=content_type or req.headers.get("content-type", "application/octet-stream"),
-                               meta=stored_headers(req) if headers is None else headers, forbid_overwrite=forbid,
+                               meta=meta, forbid_overwrite=forbid,
                                expected_md5=expected)
     except BucketMissing:
         raise CosError("NoSuchBucket", "The specified bucket does not exist.") from None
@@ -81,7 +84,8 @@ def store_object(state: ServerState, req: Request, body: bytes | None = None,
 
 def put_object(state: ServerState, req: Request) -> Response:
     obj = store_object(state, req)
-    return Response(200, {"ETag": obj.etag, **_crc(obj)})
+    sse = {SSE_HEADER: obj.meta[SSE_HEADER]} if SSE_HEADER in obj.meta else {}
+    return Response(200, {"ETag": obj.etag, **_crc(obj), **sse})
 
 
 def _crc(obj: StoredObject) -> dict[str, str]:
@@ -113,14 +117,14 @@ def copy_object(state: ServerState, req: Request) -> Response:
     if req.headers.get("x-cos-metadata-directive", "Copy").strip().lower() == "replaced":
         copied = store_object(state, req, body, stored_headers(req))
     else:
-        kept = {k: v for k, v in obj.meta.items() if k != CRC_HEADER}
-        copied = store_object(state, req, body, kept, obj.content_type)
+        kept = {k: v for k, v in obj.meta.items() if k not in (CRC_HEADER, CLASS_HEADER, SSE_HEADER)}
+        copied = store_object(state, req, body, {**kept, **write_options(req)}, obj.content_type)
     return Response(200, _crc(copied), replies.copy_result(copied))
 
 
 def object_headers(obj: StoredObject) -> dict[str, str]:
     headers = {"ETag": obj.etag, "Last-Modified": email.utils.formatdate(obj.mtime, usegmt=True),
-               "Accept-Ranges": "bytes", "x-cos-storage-class": "STANDARD", "Content-Type": obj.content_type}
+               "Accept-Ranges": "bytes", "Content-Type": obj.content_type}  # storage class: in meta unless STANDARD
     headers.update({k: v.encode("utf-8").decode("latin-1") for k, v in obj.meta.items()})
     return headers
 

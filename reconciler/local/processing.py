@@ -71,7 +71,7 @@ def resolve_fileid(source_key: str, fileid: str) -> str:
 
 
 def parse_pic_operations(header: str, source_bucket: str, source_key: str,
-                         styles: Mapping[str, str] | None = None) -> PicOperations:
+                         styles: Mapping[str, str] | None = None, *, advanced_compression: bool = True) -> PicOperations:
     """Parse and validate a Pic-Operations header; raises RuleError naming the bad part. ``styles`` are the
     source bucket's image styles (name -> definition), for ``style/<name>`` rules."""
     try:
@@ -99,7 +99,7 @@ def parse_pic_operations(header: str, source_bucket: str, source_key: str,
         if not isinstance(bucket, str):
             raise RuleError(f"{where}.bucket must be a string")
         try:
-            pipeline = parse_rule(item["rule"], styles)
+            pipeline = parse_rule(item["rule"], styles, advanced_compression=advanced_compression)
             key = resolve_fileid(source_key, item["fileid"])
         except RuleError as exc:  # the same kind (its culprit picks CI's code), located
             raise type(exc)(f"{where}: {exc}") from None

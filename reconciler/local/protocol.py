@@ -181,6 +181,7 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)
     body: RequestBody = field(default_factory=empty_body)
     request_id: str = ""
+    service: str = "cos"  # "ci": a Cloud Infinite service host (``ci_service``), routed apart from COS
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
+from reconciler.local.write_options import storage_class
 from reconciler.local.store import ListPage, StoredObject
 
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -85,7 +86,7 @@ def listing(bucket: str, page: ListPage, *, prefix: str, marker: str, delimiter:
         out.append("<Contents>" + el("Key", _enc(obj.key, url_encoding)) + el("LastModified", iso_time(obj.mtime))
                    + el("ETag", obj.etag) + el("Size", obj.size)
                    + "<Owner><ID>1250000000</ID><DisplayName>1250000000</DisplayName></Owner>"
-                   + el("StorageClass", "STANDARD") + "</Contents>")
+                   + el("StorageClass", storage_class(obj.meta)) + "</Contents>")
     for common in page.prefixes:
         out.append("<CommonPrefixes>" + el("Prefix", _enc(common, url_encoding)) + "</CommonPrefixes>")
     out.append("</ListBucketResult>")

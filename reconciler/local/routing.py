@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from reconciler.local import buckets, ci_operations, multipart, operations, replies, styles
+from reconciler.local import buckets, ci_operations, ci_service, multipart, operations, replies, styles
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_KEY_BYTES, CosError, Request, Response
 
@@ -119,6 +119,9 @@ def error_response(state: ServerState, exc: CosError, req: Request | None, reque
 
 def route(state: ServerState, req: Request) -> Response:
     """Choose the operation (or refuse), check the bucket and key, run it; raises CosError for an error reply."""
+    if req.service == "ci":  # Cloud Infinite's service hosts: never a COS operation
+        state.stats.count("ci_service")
+        return ci_service.handle(state, req)
     chosen = choose(req, ROUTES)
     if chosen.target is Target.SERVICE:
         if req.key:

@@ -20,6 +20,11 @@ from reconciler.declare.ci_errors import Culprit
 MAX_SIDE = ops.MAX_OUTPUT_SIDE
 MAX_INPUT_SIDE = ops.MAX_INPUT_SIDE
 MAX_PIXELS = ops.MAX_INPUT_PIXELS
+
+
+def clamp_side(value: str | int) -> int:
+    """A width or height parameter as CI processes it: over 10,000 it is 10,000 (limits page 460/36620)."""
+    return min(int(value), ops.MAX_PARAM_SIDE)
 # Not a CI limit: the local server decodes at most this many pixels (all frames) per request, and no step may
 # produce more, so one request stays within a few hundred MB (AISuperResolution x4 of 1920x1080, 33 Mpx, fits).
 # CI itself accepts up to 250 Mpx; the server refuses more than this saying so.
@@ -86,11 +91,13 @@ class Pipeline:
     minisize: bool = False
     slim: bool = False
     notes: tuple[str, ...] = field(default=())
+    advanced_compression: bool = True  # the bucket has image advanced compression (AVIF/HEIF/TPG output, 436/42215)
 
 
-def parse_rule(rule: str, styles: Mapping[str, str] | None = None) -> Pipeline:
+def parse_rule(rule: str, styles: Mapping[str, str] | None = None, *, advanced_compression: bool = True) -> Pipeline:
     """Parse a rule as validate does, then build its pipeline; raises RuleError (NotEmulated for what the
-    server does not produce). ``styles`` maps the bucket's style names to their definitions."""
+    server does not produce). ``styles`` maps the bucket's style names to their definitions;
+    ``advanced_compression`` whether the bucket has it (else AVIF/HEIF/HEIC/TPG output is refused)."""
     if any(ch.isspace() for ch in rule):
         raise RuleError("the rule contains whitespace (send the normalised rule)")
     try:
@@ -104,8 +111,8 @@ def parse_rule(rule: str, styles: Mapping[str, str] | None = None) -> Pipeline:
             raise StyleMissing(f"style/{name}: the bucket has no image style named {name!r}")
         if definition.startswith("style/"):
             raise RuleError(f"style/{name}: a style cannot refer to another style")
-        return parse_rule(definition, None)
-    pipeline = Pipeline(())
+        return parse_rule(definition, None, advanced_compression=advanced_compression)
+    pipeline = Pipeline((), advanced_compression=advanced_compression)
     for op in parsed.operations:
         pipeline = _add(pipeline, op)
     return pipeline
@@ -127,10 +134,15 @@ def _add(p: Pipeline, op: rules.Operation) -> Pipeline:
     ai = ops.AI_OPS[op.mode]
     if ai.local is ops.Local.REFUSED:
         raise NotEmulated(ai.note)
-    return replace(p, steps=p.steps + (Step(op.mode, op.params),))
+    params = tuple((k, v) for k, v in op.params if k != "ignore-error")
+    return replace(p, steps=p.steps + (Step(op.mode, params),), ignore_error=p.ignore_error or params != op.params)
 
 
 def _format(p: Pipeline, value: str) -> Pipeline:
+    if value in ("avif", "heif", "heic", "tpg") and not p.advanced_compression:
+        # ASSUMPTION: the cloud's reply is not documented; refused as an invalid rule (-60998), as CI would
+        raise RuleError(f"format/{value} needs image advanced compression enabled on the bucket first "
+                        f"({ops.COMPRESSION}); it is off on this bucket")
     if value in ops.FORMAT_NOTES:
         raise NotEmulated(f"{ops.FORMAT_NOTES[value]} is not emulated by the local server (no encoder)")
     return replace(p, format=ops.LOCAL_FORMATS[value])
@@ -149,6 +161,9 @@ def _mogr(p: Pipeline, params: tuple[tuple[str, str], ...]) -> Pipeline:
         elif name == "crop":
             steps.append(Step("crop", (("size", value), ("gravity", given.get("gravity", "northwest")),
                                        ("dx", given.get("dx", "0")), ("dy", given.get("dy", "0")))))
+        elif name == "rcrop":  # approximated: a crop of that size at the operation's gravity (CROPPING)
+            steps.append(Step("crop", (("size", value), ("gravity", given.get("gravity", "center")),
+                                       ("dx", given.get("dx", "0")), ("dy", given.get("dy", "0")))))
         elif name in ("scrop", "cut"):
             steps.append(Step(name, (("size", value),)))
         elif name == "rotate":
@@ -157,8 +172,9 @@ def _mogr(p: Pipeline, params: tuple[tuple[str, str], ...]) -> Pipeline:
             steps.append(Step("auto-orient"))
         elif name == "flip":
             steps.append(Step("flip", (("axis", value),)))
-        elif name == "blur":
-            steps.append(Step("blur", (("sigma", value.partition("x")[2]),)))
+        elif name == "blur":  # approximated: sigma min(S, R), the radius bounding the kernel as ImageMagick's RxS
+            radius, _, sigma = value.partition("x")
+            steps.append(Step("blur", (("sigma", str(min(float(sigma), float(radius)))),)))
         elif name == "grayscale" and value == "1":
             steps.append(Step("grayscale"))
         elif name in ("bright", "contrast", "sharpen"):
@@ -223,28 +239,28 @@ def thumbnail_size(spec: str, width: int, height: int) -> tuple[int, int]:
         scale = (int(m["area"]) / (width * height)) ** 0.5
         return checked(width * scale, height * scale) if scale < 1 else (width, height)
     if m["rw"]:
-        scale = max(int(m["rw"]) / width, int(m["rh"]) / height)
+        scale = max(clamp_side(m["rw"]) / width, clamp_side(m["rh"]) / height)
         return checked(width * scale, height * scale)
-    w, h, mod = m["w"], m["h"], m["mod"]
+    w, h, mod = (clamp_side(m["w"]) if m["w"] else 0), (clamp_side(m["h"]) if m["h"] else 0), m["mod"]
     if w and h:
         if mod == "!":
-            return checked(int(w), int(h))
-        scale = min(int(w) / width, int(h) / height)
+            return checked(w, h)
+        scale = min(w / width, h / height)
     else:
-        scale = int(w) / width if w else int(h) / height
+        scale = w / width if w else h / height
     if (mod == ">" and scale >= 1) or (mod == "<" and scale <= 1):
         return width, height
     if w and not h:
-        return checked(int(w), int(w) / ratio)
+        return checked(w, w / ratio)
     if h and not w:
-        return checked(int(h) * ratio, int(h))
+        return checked(h * ratio, h)
     return checked(width * scale, height * scale)
 
 
 def view2_size(step: Step, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int] | None]:
     """imageView2: (scaled size, crop box size or None)."""
     mode = int(step.get("mode"))
-    w, h = int(step.get("w", "0")), int(step.get("h", "0"))
+    w, h = clamp_side(step.get("w", "0")), clamp_side(step.get("h", "0"))
     if mode in (0, 4, 5):  # w/h mean long edge / short edge
         landscape = width >= height
         long_, short = w, h
@@ -283,14 +299,14 @@ def planned_size(step: Step, width: int, height: int) -> tuple[int, int]:
     if name == "rotate":
         return rotated_size(int(step.get("degrees")), width, height)
     if name == "scrop":
-        w, h = (int(p) for p in step.get("size").split("x"))
+        w, h = (clamp_side(p) for p in step.get("size").split("x"))
         return checked(w, h)
-    if name == "crop":
+    if name in ("crop", "rcrop"):
         w_text, _, h_text = step.get("size").partition("x")
-        return checked(min(width, int(w_text or width)), min(height, int(h_text or height)))
+        return checked(min(width, clamp_side(w_text or width)), min(height, clamp_side(h_text or height)))
     if name == "cut":
         w, h, dx, dy = (int(p) for p in step.get("size").split("x"))
-        return checked(max(1, min(w, width - dx)), max(1, min(h, height - dy)))
+        return checked(max(1, min(clamp_side(w), width - dx)), max(1, min(clamp_side(h), height - dy)))
     if name == "iradius":
         side = min(2 * int(step.get("radius")), width, height)
         return checked(side, side)
@@ -298,7 +314,7 @@ def planned_size(step: Step, width: int, height: int) -> tuple[int, int]:
         magnify = int(step.get("magnify", "2"))
         return checked(width * magnify, height * magnify)
     if name == "AIImageCrop":
-        return checked(int(step.get("width")), int(step.get("height")))
+        return checked(float(step.get("width")), float(step.get("height")))
     if name.endswith("Matting"):
         pad_x, _, pad_y = (step.get("padding-layout") or "0x0").partition("x")
         return checked(width + 2 * int(pad_x), height + 2 * int(pad_y))
@@ -310,6 +326,8 @@ def checked(w: float, h: float) -> tuple[int, int]:
     iw, ih = max(1, round(w)), max(1, round(h))
     if iw > MAX_SIDE or ih > MAX_SIDE:
         raise LimitExceeded(f"the output would be {iw}x{ih}: over the limits ({MAX_SIDE} px a side)")
+    if iw * ih > ops.MAX_OUTPUT_PIXELS:
+        raise LimitExceeded(f"the output would be {iw}x{ih}: over the limits ({ops.MAX_OUTPUT_PIXELS:,} pixels)")
     if iw * ih > LOCAL_MAX_PIXELS:
         raise NotEmulated(f"the output would be {iw}x{ih}: too large for the local server (its own bound is "
                           f"{LOCAL_MAX_PIXELS:,} pixels per request; the cloud may accept it)")

@@ -19,6 +19,7 @@ from typing import Any
 from reconciler.local import replies
 from reconciler.local.admission import ProcessingGate, ProcessingLimits
 from reconciler.local.auth import Credentials
+from reconciler.local.bucket_ci import BucketCi, CiSettings
 from reconciler.local.connection import ConnectionLimits
 from reconciler.local.context import ServerState
 from reconciler.local.faults import Faults, FaultSettings, Stats
@@ -84,7 +85,8 @@ class LocalServer:
     def __init__(self, root: Path | str, *, host: str = "127.0.0.1", port: int = 0, buckets: Iterable[str] = (),
                  secret_id: str | None = None, secret_key: str | None = None, token: str | None = None,
                  ci_qps: float = 100.0, latency_ms: float = 0.0, fail_rate: float = 0.0,
-                 throttle_rate: float = 0.0, seed: int | None = None,
+                 throttle_rate: float = 0.0, seed: int | None = None, throttle_as: str = "SlowDown",
+                 advanced_compression: bool = False, style_separators: str = "",
                  limits: ConnectionLimits | None = None, processing: ProcessingLimits | None = None) -> None:
         self.root = Path(root)
         self.limits = limits or ConnectionLimits()
@@ -98,8 +100,10 @@ class LocalServer:
         for name in buckets:
             self.create_bucket(name)
         self._state = ServerState(self.store, credentials,
-                                  Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate), seed), Stats(),
-                                  Uploads(self.store), ProcessingGate(processing or ProcessingLimits.from_memory()))
+                                  Faults(FaultSettings(ci_qps, latency_ms, fail_rate, throttle_rate, throttle_as), seed),
+                                  Stats(),
+                                  Uploads(self.store), ProcessingGate(processing or ProcessingLimits.from_memory()),
+                                  CiSettings(BucketCi(advanced_compression, style_separators)))
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -155,12 +159,19 @@ class LocalServer:
         """The open connections while serving (how many, how many were shed), else None."""
         return self._httpd.connections if self._httpd is not None else None
 
+    def set_bucket_ci(self, bucket: str, *, advanced_compression: bool | None = None,
+                      style_separators: str | None = None) -> None:
+        """Switch a bucket's image advanced compression or its enabled style separators (``local.bucket_ci``)."""
+        self._state.ci.set(bucket, advanced_compression=advanced_compression, separators=style_separators)
+
     def stats(self) -> dict[str, int]:
         """Per-operation request counts (the same JSON as ``GET /-/stats``)."""
         return self._state.stats.snapshot()
 
     def set_faults(self, *, latency_ms: float | None = None, fail_rate: float | None = None,
-                   throttle_rate: float | None = None, ci_qps: float | None = None) -> None:
-        """Change the rate limit or injected faults while running."""
+                   throttle_rate: float | None = None, ci_qps: float | None = None,
+                   throttle_as: str | None = None) -> None:
+        """Change the rate limit or injected faults while running (``throttle_as``: SlowDown, TooManyRequests or
+        -60949, the form a throttled processing call is answered in)."""
         self._state.faults.update(latency_ms=latency_ms, fail_rate=fail_rate, throttle_rate=throttle_rate,
-                                  ci_qps=ci_qps)
+                                  ci_qps=ci_qps, throttle_as=throttle_as)

@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from reconciler.declare.operations import b64_decoded
-from reconciler.local.ruleparse import LimitExceeded, RuleError, Step, thumbnail_size, view2_size
+from reconciler.local.ruleparse import LimitExceeded, RuleError, Step, clamp_side, thumbnail_size, view2_size
 
 
 def b64_text(value: str, where: str) -> str:
@@ -59,28 +59,29 @@ def _thumbnail(image: Image.Image, step: Step) -> Image.Image:
         return resized
     color = b64_text(step.get("pad"), "color") if step.get("pad") else "#FFFFFF"
     rgb = tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
-    canvas = Image.new("RGB", (int(w_text), int(h_text)), rgb)  # type: ignore[arg-type]
+    canvas = Image.new("RGB", (clamp_side(w_text), clamp_side(h_text)), rgb)  # type: ignore[arg-type]
     canvas.paste(resized.convert("RGB"), ((canvas.width - resized.width) // 2, (canvas.height - resized.height) // 2))
     return canvas
 
 
 def _crop(image: Image.Image, step: Step) -> Image.Image:
     w_text, _, h_text = step.get("size").partition("x")
-    w = int(w_text) if w_text else image.width
-    h = int(h_text) if h_text else image.height
+    w = clamp_side(w_text) if w_text else image.width
+    h = clamp_side(h_text) if h_text else image.height
     return _gravity_box(image, w, h, step.get("gravity", "northwest"), int(step.get("dx", "0")),
                         int(step.get("dy", "0")))
 
 
 def _cut(image: Image.Image, step: Step) -> Image.Image:
     w, h, dx, dy = (int(p) for p in step.get("size").split("x"))
+    w, h = clamp_side(w), clamp_side(h)
     if dx >= image.width or dy >= image.height:
         raise RuleError(f"imageMogr2/cut/{step.get('size')}: the offset is outside the {image.width}x{image.height} image")
     return image.crop((dx, dy, min(image.width, dx + w), min(image.height, dy + h)))
 
 
 def _scrop(image: Image.Image, step: Step) -> Image.Image:
-    w, h = (int(p) for p in step.get("size").split("x"))
+    w, h = (clamp_side(p) for p in step.get("size").split("x"))
     scale = max(w / image.width, h / image.height)
     resized = _resize(image, (max(w, round(image.width * scale)), max(h, round(image.height * scale))))
     return _gravity_box(resized, w, h, "center")
@@ -136,7 +137,7 @@ def _enhance_ai(image: Image.Image, step: Step) -> Image.Image:
 
 
 def _ai_crop(image: Image.Image, step: Step) -> Image.Image:
-    w, h = int(step.get("width")), int(step.get("height"))
+    w, h = max(1, round(float(step.get("width")))), max(1, round(float(step.get("height"))))
     scale = min(image.width / w, image.height / h)
     region = _gravity_box(image, max(1, round(w * scale)), max(1, round(h * scale)), "center")
     return _resize(region, (w, h)) if step.get("fixed", "0") == "1" else region
@@ -198,7 +199,7 @@ STEPS: dict[str, Callable[[Image.Image, Step], Image.Image]] = {
         -int(s.get("degrees")), expand=True, resample=Image.Resampling.BICUBIC),
     "auto-orient": lambda im, s: ImageOps.exif_transpose(im),
     "flip": lambda im, s: ImageOps.flip(im) if s.get("axis") == "vertical" else ImageOps.mirror(im),
-    "blur": lambda im, s: im.filter(ImageFilter.GaussianBlur(int(s.get("sigma")))),
+    "blur": lambda im, s: im.filter(ImageFilter.GaussianBlur(float(s.get("sigma")))),
     "grayscale": lambda im, s: im.convert("LA" if "A" in im.mode else "L"),
     "bright": _enhance,
     "contrast": _enhance,

@@ -79,6 +79,10 @@ def put_style(state: ServerState, req: Request) -> Response:
     buckets.require_bucket(state, req)
     fields = _fields(req, "AddStyle")
     name, body = _name(fields, True), fields.get("StyleBody", "")
+    enabled = [sep for sep in state.ci.get(req.bucket).separators if sep in name]
+    if enabled:  # a name may not contain a separator enabled on the bucket (436/119416; ``local.bucket_ci``)
+        raise CosError("InvalidArgument", f"StyleName {name!r} contains {enabled[0]!r}, a style separator enabled "
+                       "on this bucket.", ci=True)
     try:
         parsed = rules.parse_rule(body)
     except rules.RuleError as exc:

@@ -129,3 +129,31 @@ def test_markdown_shows_deletions_open_and_the_conflict_hint(server: LocalServer
     assert ("- shop: 1 conflict: objects cosrecon did not make stand at declared keys; `cosrecon adopt` records "
             "them as they stand, or `--replace-unmanaged` remakes them.") in out
     assert "<details><summary>+ shop · banners.web: 1 create</summary>" in out  # the rest stay folded
+
+
+def test_validate_and_plan_warn_about_settings_cosrecon_cannot_read(server: LocalServer, backend: Backend,
+                                                                    tmp_path: Path) -> None:
+    """Issue 24: AVIF/HEIF/TPG need advanced compression on the bucket (436/42215) and a style name must not hold an
+    enabled separator: cosrecon cannot read either setting, so validate and plan warn, with the page; the
+    declaration stays valid (exit 0)."""
+    seed(backend, ["photos/a.jpg"])
+    path = tmp_path / "shop.yaml"
+    path.write_text("""\
+version: 1
+name: shop
+region: ap-guangzhou
+bucket: src-1250000000
+pipelines:
+  photos:
+    source:
+      include: ["photos/**/*.jpg"]
+    outputs:
+      avif: {rule: imageMogr2/format/avif, fileid: "/avif/{stem}.avif"}
+      styled: {rule: style/thumb-small, fileid: "/styled/{name}"}
+""", encoding="utf-8")
+    for verb in ("validate", "plan"):
+        code, out, err = run(server, verb, str(path))
+        assert code == 0, err
+        assert (f"{path}: $.pipelines.photos.outputs.avif.rule: warning: format/avif needs image advanced compression "
+                "enabled on bucket src-1250000000 first (https://cloud.tencent.com/document/product/436/42215)") in err
+        assert f"{path}: $.pipelines.photos.outputs.styled.rule: warning: style name 'thumb-small' contains '-'" in err

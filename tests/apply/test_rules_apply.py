@@ -4,13 +4,14 @@ overwrites the source (fileid rule 4)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from reconciler.ops.compose import Backend
 from reconciler.apply.contract import ApplyOptions
-from reconciler.apply.engine import apply_plan
+from reconciler.apply.engine import apply_plan, pic_operations
 from reconciler.cli import main
 from reconciler.local import LocalServer
 from reconciler.model import ActionKind
@@ -86,8 +87,12 @@ def test_fileid_equal_to_the_source_key_overwrites_the_source(server: LocalServe
     seed(backend, ["photos/deep/a.jpg"])
     decl = declaration(outputs={"same": {"rule": "imageMogr2/thumbnail/16x", "fileid": "{key}",
                                          "overwrite_source": True}}, include=("photos/deep/*.jpg",))
-    report = apply_plan(make_plan([decl], backend), [decl], backend, ApplyOptions(max_qps=0))
+    plan = make_plan([decl], backend)
+    (sent,) = json.loads(pic_operations(plan.sets[0].calls[0]))["rules"]
+    assert sent["fileid"] == "/photos/deep/a.jpg"  # "/" + key: the source under both readings of the fileid rules
+    report = apply_plan(plan, [decl], backend, ApplyOptions(max_qps=0))
     assert report.failures == () and keys(backend, SRC, "photos/") == {"photos/deep/a.jpg"}  # not photos/deep/photos/deep/a.jpg
+    assert not make_plan([decl], backend).has_changes  # the fingerprint is the declared one: nothing is remade
 
 
 def test_redefining_a_style_replaces_exactly_the_outputs_that_use_it(server: LocalServer, backend: Backend) -> None:
