@@ -119,3 +119,9 @@ class Aborted(CosreconError):
 
 class ApplyFailed(CosreconError):
     """Apply finished but some calls failed; the summary lists them."""
+
+
+class InventoryError(CosreconError):
+    """A COS Inventory report (``--inventory``) cannot be used: not found, corrupt (a checksum or MD5 that does not
+    match, a file that is not gzip CSV), of another bucket than it says or than the sets read, or without the
+    columns a plan needs (Key, ETag, Size)."""

@@ -146,3 +146,10 @@ def test_columnar_benchmark_children_at_a_tiny_size() -> None:
         for planner in ("python", "columnar"):
             assert bench_columnar.path_child(scenario, 300, planner)["ok"]
         assert bench_columnar.engine_child(scenario, 300, "256MiB")["ok"]
+
+
+def test_part10_parallel_listing_lists_every_key() -> None:
+    from benchmarks import bench_listing
+
+    body = bench_listing.run(keys=2500, folders=5, reps=1)  # raises BenchError when a listing misses a key
+    assert _fig(body, "parallel / one-stream SDK")["median"] > 0

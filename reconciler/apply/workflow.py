@@ -24,6 +24,8 @@ from reconciler.apply.reviewed import check_saved_declarations, reviewed_plan
 from reconciler.model import Declaration, Plan
 from reconciler.plan.narrowed import plan_narrowed, targeted_declarations
 from reconciler.plan.observed import carry_sizes
+from reconciler.plan.recheck import recheck
+from reconciler.plan.scope import ScopeRequest
 from reconciler.plan.targets import Address, Replacement
 
 
@@ -57,6 +59,7 @@ class RunSettings:
     replacements: tuple[Replacement, ...] = ()  # --replace: remake these although unchanged
     plan_step: PlanStep | None = None  # None: plan as apply does (targets, replacements, prune)
     engine: Executor | None = None  # None: apply_plan (adopt for Operation.ADOPT)
+    scope: ScopeRequest = field(default_factory=ScopeRequest)  # --inventory, --source-prefix, --shard
 
 
 def _nothing(_: Plan) -> None:
@@ -104,13 +107,21 @@ def run_sets(decls: Sequence[Declaration], backend: BackendLike, settings: RunSe
     replace_unmanaged = settings.replace_unmanaged or settings.operation is Operation.ADOPT
     decls = targeted_declarations(decls, settings.targets)
     replacements = settings.replacements  # apply's own options: never read from a saved plan, which only narrows
+    scope = settings.scope.open(backend.storage, decls)  # reports read and checked before anything is locked
+    for note in scope.notes():
+        callbacks.warn(note)
     with lock_sets(decls, backend, options, operation=settings.operation.value) as locks:
         with callbacks.planning():
             plan = settings.plan_step(decls, backend) if settings.plan_step is not None else plan_narrowed(
                 decls, backend, targets=settings.targets, replacements=replacements,
-                prune=settings.prune and settings.operation is Operation.APPLY, replace_unmanaged=replace_unmanaged)
+                prune=settings.prune and settings.operation is Operation.APPLY, replace_unmanaged=replace_unmanaged,
+                scope=scope)
         if settings.saved is not None:  # the saved plan, where the fresh one agrees; sizes from the fresh listings
             plan = carry_sizes(reviewed_plan(settings.saved, plan, settings.saved_where), plan)
+        if scope.inventories:  # a report is a day old: what changed since is left out (less, never more)
+            checked = recheck(plan, scope.inventories, workers=options.parallelism)
+            plan = checked.plan
+            callbacks.warn(checked.summary())
         callbacks.show(plan)
         for warning in refusal_warnings(plan, decls, backend.ledgers):  # one set of two repositories: refused here
             callbacks.warn(warning)

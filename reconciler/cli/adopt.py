@@ -12,11 +12,13 @@ from reconciler.cli.confirm import confirm_or_abort
 from reconciler.cli.durations import DURATION
 from reconciler.cli.gcpause import gc_paused
 from reconciler.cli.options import backend_options, connection_from_options
+from reconciler.cli.scoping import inventory_option, scope_request
 from reconciler.cli.running import report_when_stopped, run_options, sigterm_as_interrupt
 from reconciler.declare.load import load_declarations
 from reconciler.errors import ApplyFailed
 from reconciler.model import Plan, Reason
 from reconciler.ops.adopt import adopt
+from reconciler.render.escape import escape_text
 from reconciler.render.outcome import render_adopt_text, render_adoption, render_outcome_json
 
 
@@ -27,19 +29,20 @@ from reconciler.render.outcome import render_adopt_text, render_adoption, render
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people; json: the report as one document.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@inventory_option
 @backend_options
-def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: bool, endpoint: str | None,
-                  local: bool, state_dir: Path | None) -> None:
+def adopt_command(paths: tuple[Path, ...], lock_timeout: float, fmt: str, yes: bool, inventory: tuple[str, ...],
+                  endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Record the objects already standing at declared keys in the ledger, as they are (no processing)."""
     decls = load_declarations(list(paths))
-    settings = RunSettings(options=run_options(16, 0, None, None, lock_timeout, True))
+    settings = RunSettings(options=run_options(16, 0, None, None, lock_timeout, True), scope=scope_request(inventory))
 
     def confirm(plan: Plan) -> None:
         if any(a.reason is Reason.REPLACE_UNMANAGED for s in plan.sets for a in s.actions):
             confirm_or_abort("Record these objects in the ledger?", yes=yes, command="adopt")
 
     callbacks = Callbacks(show=lambda plan: click.echo(render_adoption(plan), err=fmt == "json"), confirm=confirm,
-                          planning=gc_paused)
+                          planning=gc_paused, warn=lambda note: click.echo(escape_text(note), err=True))
     connection = connection_from_options(endpoint, local, state_dir)
     with sigterm_as_interrupt(), report_when_stopped(fmt):
         outcome = adopt(decls, connection, settings, callbacks)

@@ -16,6 +16,7 @@ from reconciler.cli.estimating import cost_check
 from reconciler.cli.gcpause import gc_paused
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_options, connection_from_options, prices_option
+from reconciler.cli.scoping import scope_options, scope_request
 from reconciler.cli.running import confirm_apply, report_when_stopped, run_options, show_plan, sigterm_as_interrupt
 from reconciler.declare.load import load_declarations
 from reconciler.errors import ApplyFailed, UsageError
@@ -61,11 +62,13 @@ def _finish(plan: Plan, report: ApplyReport, fmt: str) -> None:
               help="text for people; json: the report, with every output created, replaced, deleted or failed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @narrowing_options
+@scope_options
 @backend_options
 def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, parallelism: int, max_qps: float,
                   prune: bool, replace_unmanaged: bool, max_calls: int | None, max_delete: int | None,
                   max_cost: float | None, prices_file: Path | None, lock_timeout: float, fmt: str, quiet: bool,
-                  target: tuple[str, ...], replace: tuple[str, ...], endpoint: str | None, local: bool,
+                  target: tuple[str, ...], replace: tuple[str, ...], inventory: tuple[str, ...],
+                  source_prefix: tuple[str, ...], shard: str | None, endpoint: str | None, local: bool,
                   state_dir: Path | None) -> None:
     """Make the outputs match the declarations in PATHs: plan, confirm, execute."""
     decls = load_declarations(list(paths))
@@ -75,7 +78,7 @@ def apply_command(paths: tuple[Path, ...], plan_file: Path | None, yes: bool, pa
     saved = load_plan(plan_file) if plan_file is not None else None
     settings = RunSettings(options=options, prune=prune, replace_unmanaged=replace_unmanaged, saved=saved,
                            saved_where=str(plan_file or ""), targets=narrowing.targets,
-                           replacements=narrowing.replacements)
+                           replacements=narrowing.replacements, scope=scope_request(inventory, source_prefix, shard))
     confirmed = yes or saved is not None  # a saved plan was reviewed when it was made
     callbacks = Callbacks(show=lambda plan: show_plan(plan, fmt), confirm=lambda plan: confirm_apply(plan, confirmed),
                           planning=gc_paused, check_cost=cost_check(book, max_cost, max_qps=max_qps,

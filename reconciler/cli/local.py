@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import click
 
 from reconciler import credentials
+from reconciler.cli.endpoint import endpoint_callback
+from reconciler.render.escape import escape_text
 
 from reconciler.errors import UsageError
 
@@ -99,6 +102,33 @@ def import_(directory: Path, bucket: str, prefix: str, root: Path) -> None:
         raise UsageError(f"--bucket {bucket!r}: bucket names are lower-case letters, digits and '-'")
     count = import_tree(root, directory, bucket, prefix)
     click.echo(f"Imported {count} object(s) from {directory} into {bucket}/{prefix} (store {root}).")
+
+
+@local.command("inventory")
+@click.argument("bucket", metavar="BUCKET")
+@click.option("--destination", required=True, metavar="BUCKET[/PREFIX]",
+              help="Where the report goes: a bucket, and a key prefix for it (COS's inventory destination).")
+@click.option("--config-id", default="cosrecon", show_default=True, metavar="ID",
+              help="The inventory configuration's id: a folder of the report's layout.")
+@click.option("--endpoint", envvar="COSRECON_ENDPOINT", default=None, metavar="URL", callback=endpoint_callback,
+              help="The running local server (env COSRECON_ENDPOINT); without it the store under --root is served "
+                   "in-process for the command.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ROOT, show_default=True,
+              envvar="COSRECON_LOCAL_ROOT", show_envvar=True, metavar="DIR", help="The store, when no --endpoint.")
+@click.option("--region", default="ap-guangzhou", show_default=True, metavar="REGION", help="The buckets' region.")
+def inventory(bucket: str, destination: str, config_id: str, endpoint: str | None, root: Path, region: str) -> None:
+    """Write a COS Inventory report of BUCKET now, in COS's layout (the cloud writes one daily or weekly):
+    <prefix>/<appid>/<bucket>/<config-id>/<YYYYMMDD>/manifest.json, for `--inventory`."""
+    from reconciler.ops.inventory import write_inventory
+
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", config_id):
+        raise UsageError(f"--config-id {config_id!r}: 1-64 letters, digits, '.', '_' or '-'")
+    target, _, prefix = destination.partition("/")
+    if not target:
+        raise UsageError(f"--destination {destination!r}: expected BUCKET or BUCKET/PREFIX")
+    written = write_inventory(bucket, target, prefix, config_id, endpoint=endpoint, root=root, region=region)
+    click.echo(escape_text(f"Wrote the inventory report of {bucket}: {written.objects} object(s) in "
+                           f"{written.files} file(s); use --inventory cos://{target}/{written.manifest_key}"))
 
 
 COMMANDS: list[click.Command] = [local]

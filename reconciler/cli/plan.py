@@ -19,6 +19,7 @@ from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.gcpause import gc_paused
 from reconciler.cli.narrowing import narrowing_from_options, narrowing_options
 from reconciler.cli.options import backend_options, connection_from_options, pace_options, prices_option
+from reconciler.cli.scoping import scope_options, scope_request
 from reconciler.declare.load import load_declarations
 from reconciler.ops.plan import plan as plan_operation
 from reconciler.plan.planfile import save_plan
@@ -67,23 +68,27 @@ class ListingProgress:
 @click.option("--prune", is_flag=True, help="Show orphaned outputs as deletions (as `prune: true` does).")
 @click.option("--replace-unmanaged", is_flag=True, help="Plan to overwrite objects the ledger never recorded.")
 @narrowing_options
+@scope_options
 @pace_options
 @prices_option
 @backend_options
 def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detailed_exitcode: bool, prune: bool,
-         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], parallelism: int,
+         replace_unmanaged: bool, target: tuple[str, ...], replace: tuple[str, ...], inventory: tuple[str, ...],
+         source_prefix: tuple[str, ...], shard: str | None, parallelism: int,
          max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
     """Show which outputs are missing or stale, the image_process calls that fix them, and an estimate of their
     time, fees and blast radius. Changes nothing."""
     decls = load_declarations(list(paths))
     book = load_prices(prices_file)  # a bad price file is refused before anything is listed
     narrowing = narrowing_from_options(target, replace, decls)
+    request = scope_request(inventory, source_prefix, shard)
     stderr = sys.stderr
     progress = ListingProgress(stderr) if stderr.isatty() else None
     try:
         planned = plan_operation(decls, connection_from_options(endpoint, local, state_dir),
                                  targets=narrowing.targets, replacements=narrowing.replacements, prune=prune,
-                                 replace_unmanaged=replace_unmanaged, progress=progress, planning=gc_paused)
+                                 replace_unmanaged=replace_unmanaged, progress=progress, planning=gc_paused,
+                                 scope=request)
     finally:
         if progress is not None:
             progress.close()
@@ -93,13 +98,16 @@ def plan(paths: tuple[str, ...], fmt: str, full: bool, out: Path | None, detaile
     warnings = [*planned.notes, *(f"Warning: {w}" for w in planned.warnings)]
     estimate = estimate_plan(result, planned.decls, book, max_qps=max_qps, parallelism=parallelism)
     stdout = sys.stdout
+    scope = list(planned.scope)  # each inventory report and its date, --source-prefix, --shard
     if fmt == "json":
-        write_json(result, stdout, {"estimate": estimate_data(estimate)})
+        write_json(result, stdout, {"estimate": estimate_data(estimate), **({"scope": scope} if scope else {})})
     elif fmt == "markdown":
+        stdout.write("".join(f"_{escape_text(n)}_\n\n" for n in scope))
         stdout.write(render_markdown(result, warnings=warnings))
         if result.has_changes:
             stdout.write("\n" + render_estimate_markdown(estimate))
     else:
+        stdout.write("".join(escape_text(n) + "\n" for n in scope))
         stdout.write(render_text(result, full=full, estimate=estimate_lines(estimate)))
     stdout.flush()
     for warning in warnings:

@@ -14,11 +14,13 @@ import click
 
 from reconciler.cli.estimating import estimate_plan
 from reconciler.cli.options import backend_options, connection_from_options, pace_options, prices_option
+from reconciler.cli.scoping import inventory_option, scope_request
 from reconciler.declare.load import load_declarations
 from reconciler.errors import StateError
 from reconciler.ops.preview import preview as preview_operation
 from reconciler.plan.prices import load_prices
 from reconciler.plan.samples import DEFAULT_SAMPLES, size_ratios
+from reconciler.render.escape import escape_text
 from reconciler.render.estimate import estimate_lines
 from reconciler.render.gallery import render_gallery, render_preview_markdown
 
@@ -31,17 +33,20 @@ DEFAULT_OUT = Path(".cosrecon/preview")
               metavar="N", help="Sources sampled per output address that would be created or replaced.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True,
               metavar="DIR", help="Where the gallery (index.html), preview.md and the images go.")
+@inventory_option
 @pace_options
 @prices_option
 @backend_options
-def preview(paths: tuple[str, ...], samples: int, out: Path, parallelism: int, max_qps: float,
-            prices_file: Path | None, endpoint: str | None, local: bool, state_dir: Path | None) -> None:
+def preview(paths: tuple[str, ...], samples: int, out: Path, inventory: tuple[str, ...], parallelism: int,
+            max_qps: float, prices_file: Path | None, endpoint: str | None, local: bool,
+            state_dir: Path | None) -> None:
     """Fetch sample results of the rules the plan would run (processing during download) into a gallery.
     Writes nothing to any bucket; requests are paced by --max-qps."""
     decls = load_declarations(list(paths))
     book = load_prices(prices_file)
     plan, result = preview_operation(decls, connection_from_options(endpoint, local, state_dir), out,
-                                     samples=samples, max_qps=max_qps)
+                                     samples=samples, max_qps=max_qps, scope=scope_request(inventory),
+                                     notes=lambda note: click.echo(escape_text(note), err=True))
     markdown = render_preview_markdown(result)
     try:
         (out / "index.html").write_text(render_gallery(result), encoding="utf-8")

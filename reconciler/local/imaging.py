@@ -3,7 +3,8 @@
 imageMogr2 / imageView2 operations are real. Every step's output size is computed before the step runs
 (``ruleparse``) and refused over the limits, so no rule can allocate more than the budget. Output quality follows
 CI's documented semantics against the source's JPEG quality (estimated from its quantisation tables);
-size-limit, ignore-error/1, minisize and animated GIFs (frames kept, never scaled up) behave as the docs say.
+size-limit, ignore-error/1, minisize and animated GIFs (frames kept) behave as the docs say; that an animated GIF
+is never scaled up is an ASSUMPTION (no page read says so; docs/local-server.md).
 The AI operations are deterministic local stand-ins: their output has the size and format the real service
 gives (super-resolution scales, AIImageCrop honours width/height, matting yields PNG with an alpha channel) but
 the content is approximated (resampling, filters, a background-colour key), which README states plainly.
@@ -229,7 +230,7 @@ def _run(image: Image.Image, step: Step, animated: bool) -> Image.Image:
     size = planned_size(step, image.width, image.height)
     if animated and step.name in ("thumbnail", "imageView2", "scrop") and (
             size[0] > image.width or size[1] > image.height):
-        return image  # GIF is not scaled up (1045/33713, 436/36366)
+        return image  # ASSUMPTION: an animated GIF is not scaled up (no page read says so)
     return STEPS[step.name](image, step)
 
 

@@ -30,7 +30,7 @@ _STATUS = {"AccessDenied": 403, "SignatureDoesNotMatch": 403, "InvalidAccessKeyI
            "MethodNotAllowed": 405, "MissingContentLength": 411, "EntityTooLarge": 400,
            "PreconditionFailed": 412, "ResourceNotFound": 404, "NotModified": 304, "NotImplemented": 501,
            "BucketAlreadyOwnedByYou": 409, "NoSuchUpload": 404, "InvalidPart": 400, "InvalidPartOrder": 400,
-           "EntityTooSmall": 400, "IncompleteBody": 400}
+           "EntityTooSmall": 400, "IncompleteBody": 400, "NoSuchInventoryConfiguration": 404}
 
 
 class CosError(Exception):

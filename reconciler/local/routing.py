@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from reconciler.local import buckets, ci_operations, ci_service, multipart, operations, replies, styles
+from reconciler.local import buckets, ci_operations, ci_service, inventory, multipart, operations, replies, styles
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import MAX_KEY_BYTES, CosError, Request, Response
 
@@ -64,6 +64,12 @@ ROUTES: tuple[Route, ...] = (
     Route("ci_put_image_style", B, "PUT", styles.put_style, subresource="style"),
     Route("ci_get_image_style", B, "GET", styles.get_styles, subresource="style"),
     Route("ci_delete_image_style", B, "DELETE", styles.delete_style, subresource="style"),
+    # bucket inventory configurations (PUT/GET/DELETE ?inventory&id=), before the bucket routes
+    Route("put_bucket_inventory", B, "PUT", inventory.put_inventory, subresource="inventory", params=frozenset({"id"})),
+    Route("get_bucket_inventory", B, "GET", inventory.get_inventory, subresource="inventory",
+          params=frozenset({"id", "continuation-token"})),
+    Route("delete_bucket_inventory", B, "DELETE", inventory.delete_inventory, subresource="inventory",
+          params=frozenset({"id"})),
     Route("put_bucket", B, "PUT", buckets.put_bucket),
     Route("head_bucket", B, "HEAD", buckets.head_bucket),
     Route("delete_bucket", B, "DELETE", buckets.delete_bucket),
@@ -132,6 +138,8 @@ def route(state: ServerState, req: Request) -> Response:
             raise CosError("KeyTooLong", f"Object keys are at most {MAX_KEY_BYTES} bytes.")
         buckets.require_bucket(state, req)
     state.stats.count(chosen.name)
+    if chosen.name == "list_objects" and req.bucket:
+        state.stats.count(f"list_objects:{req.bucket}")  # per bucket: which buckets a plan listed
     return chosen.run(state, req)
 
 

@@ -13,6 +13,7 @@ import threading
 from array import array
 from collections.abc import Callable, Iterator
 
+from reconciler.observe.parallel import parallel_objects
 from reconciler.state.index import EntryFlags, LedgerIndex
 from reconciler.storage import Storage
 
@@ -114,7 +115,7 @@ class Listing:
 
     def run(self) -> Listing:
         take = self._taker()
-        for info in self.storage.list_objects(self.bucket, self.prefix):
+        for info in parallel_objects(self.storage, self.bucket, self.prefix):
             take(info.key, info.etag, info.size)
             self.count += 1
             if self.count % PAGE == 0:

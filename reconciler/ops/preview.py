@@ -23,6 +23,7 @@ from reconciler.observe.imagefacts import facts_of
 from reconciler.ops.compose import Connection, connect
 from reconciler.pacing import RetryPolicy, TokenBucket, with_retries
 from reconciler.plan.observed import plan_declarations
+from reconciler.plan.scope import ScopeRequest
 from reconciler.plan.samples import (AddressPreview, Candidate, Preview, Sample, Shot, candidates_of,
                                      choose_samples)
 from reconciler.storage import Storage
@@ -98,13 +99,18 @@ def preview_plan(plan: Plan, decls: Sequence[Declaration], previewer: Previewer,
 
 
 def preview(decls: Sequence[Declaration], connection: Connection, out: Path, *, samples: int,
-            max_qps: float) -> tuple[Plan, Preview]:
-    """Plan ``decls`` (no lock, no write) and sample what would be created or replaced into ``out``."""
+            max_qps: float, scope: ScopeRequest = ScopeRequest(),
+            notes: Callable[[str], None] = lambda _: None) -> tuple[Plan, Preview]:
+    """Plan ``decls`` (no lock, no write; ``scope``: --inventory) and sample what would be created or replaced into
+    ``out``; ``notes`` is given each line saying which buckets were read from which report."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StateError(f"{out}: cannot create the preview folder ({error.strerror or error})") from None
     with connect(connection, decls) as backend:
-        plan = plan_declarations(decls, backend, prune=False, replace_unmanaged=False)
+        opened = scope.open(backend.storage, decls)
+        for note in opened.notes():
+            notes(note)
+        plan = plan_declarations(decls, backend, prune=False, replace_unmanaged=False, scope=opened)
         previewer = Previewer(backend.storage, out, max_qps=max_qps)
         return plan, preview_plan(plan, decls, previewer, samples=samples)

@@ -14,6 +14,7 @@ from reconciler.errors import UsageError
 from reconciler.model import Declaration, Ledger, Plan
 from reconciler.observe.listing import Progress
 from reconciler.plan.observed import LedgerReader, PlanBackend, plan_declarations
+from reconciler.plan.scope import Scope
 from reconciler.plan.targets import (Address, Replacement, label_replacements, mark_for_replacement, select_targets,
                                      sets_of, unmatched_replacements)
 from reconciler.storage import Storage
@@ -59,16 +60,17 @@ def targeted_declarations(decls: Sequence[Declaration], targets: Sequence[Addres
 
 def plan_narrowed(decls: Sequence[Declaration], backend: PlanBackend, *, targets: Sequence[Address] = (),
                   replacements: Sequence[Replacement] = (), prune: bool = False, replace_unmanaged: bool = False,
-                  progress: Progress | None = None) -> Plan:
-    """The plan of ``decls`` narrowed to ``targets``, with ``replacements`` remade. UsageError when a replacement
-    names no recorded output of the sets planned."""
+                  progress: Progress | None = None, scope: Scope | None = None) -> Plan:
+    """The plan of ``decls`` narrowed to ``targets``, with ``replacements`` remade, read and cut as ``scope`` says
+    (``plan.scope``). UsageError when a replacement names no recorded output of the sets planned."""
     decls = targeted_declarations(decls, targets)
     if not replacements:
-        plan = plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged, progress=progress)
+        plan = plan_declarations(decls, backend, prune=prune, replace_unmanaged=replace_unmanaged, progress=progress,
+                                 scope=scope)
         return select_targets(plan, targets)
     reader = _MarkingReader(backend.ledgers, replacements)
     plan = plan_declarations(decls, _Backend(backend, reader), prune=prune, replace_unmanaged=replace_unmanaged,
-                             progress=progress)
+                             progress=progress, scope=scope)
     missing = unmatched_replacements(reader.read, replacements)
     if missing:
         raise UsageError("--replace " + ", ".join(repr(r.text) for r in missing)

@@ -27,6 +27,7 @@ from reconciler.observe.listing import Counter, Listing, ListingCache, Progress
 from reconciler.model import Call, Declaration, Ledger, ObjectInfo, Plan, SetPlan, SourceList
 from reconciler.plan.overlaps import SharedOutputs
 from reconciler.plan.planner import build_set_plan, expected_outputs, never_under
+from reconciler.plan.scope import Scope, narrow_prefixes, shard_set_plan
 from reconciler.declare.rules import style_name
 from reconciler.storage import ImageStyles, Storage
 
@@ -122,7 +123,7 @@ def read_styles(decl: Declaration, storage: Storage, cache: dict[str, dict[str, 
 def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], Ledger],
                 progress: Progress | None = None, *, workers: int = LIST_WORKERS,
                 cache: ListingCache | None = None, styles: dict[str, dict[str, str]] | None = None,
-                extra_keys: Sequence[str] = ()) -> Observation:
+                extra_keys: Sequence[str] = (), within: Sequence[str] = ()) -> Observation:
     """List (or HEAD) everything the plan of ``decl`` needs. Raises StorageError as the storage does.
 
     The source listings and the output listings run concurrently (different prefixes are independent; each is
@@ -131,7 +132,8 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     ``ledger`` may be a callable (e.g. a future's ``result``): it is needed only at the end. With ``cache``
     (bucket -> finished listings, shared by the sets of one plan), a prefix an earlier set listed is not listed
     again, and this set's listings are added to it. ``extra_keys``: keys of the source bucket about to be uploaded
-    (``plan.extra``), whose outputs are observed as those of listed sources are.
+    (``plan.extra``), whose outputs are observed as those of listed sources are. ``within``: only sources under
+    these prefixes (``--source-prefix``): the source listings are cut to them (``scope.narrow_prefixes``).
     """
     obs = Observation(source_bucket=decl.bucket, styles=read_styles(decl, storage, styles))
     counter = Counter(progress)
@@ -143,10 +145,10 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     skip = never_under(decl)
     matchers = [Selector(p.source.include, p.source.exclude, skip).matches for p in decl.pipelines]
     select = matchers[0] if len(matchers) == 1 else (lambda key: any(m(key) for m in matchers))
-    sources = source_prefixes(decl)
-    outputs = output_prefixes(decl)
+    sources = narrow_prefixes(source_prefixes(decl), within)
+    outputs = _narrow_outputs(decl, output_prefixes(decl), within)
     # an output prefix that contains a source prefix (e.g. "" for "/{stem}.webp") is listed once, for both
-    wider = [p for p in outputs.get(decl.bucket, ()) if any(s.startswith(p) for s in sources)]
+    wider = [p for p in outputs.get(decl.bucket, ()) if any(s.startswith(p) for s in sources)] if not within else []
     source_listings = [Listing(storage, decl.bucket, p, True, counter, select, index, confirmed)
                        for p in merge_prefixes([*sources, *wider])]
     covered = {decl.bucket: tuple(x.prefix for x in source_listings)}
@@ -219,6 +221,17 @@ def observe_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[
     return obs
 
 
+def _narrow_outputs(decl: Declaration, outputs: dict[str, tuple[str, ...]],
+                    within: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """``outputs`` cut to the directories of ``within`` in the buckets only relative fileids write to (their outputs
+    lie under their source's directory); a bucket an absolute fileid writes to is listed as declared."""
+    if not within:
+        return outputs
+    absolute = {decl.output_bucket(o) for p in decl.pipelines for o in p.outputs if o.fileid.startswith("/")}
+    dirs = [q[: q.rfind("/") + 1] for q in within]
+    return {b: p if b in absolute else narrow_prefixes(p, dirs) for b, p in outputs.items()}
+
+
 def _rule_changes(ledger: Ledger, decl: Declaration) -> dict[str, tuple[str, str]]:
     if ledger.declaration is None:
         return {}
@@ -231,16 +244,19 @@ def plan_set(decl: Declaration, storage: Storage, ledger: Ledger | Callable[[], 
              replace_unmanaged: bool = False, progress: Progress | None = None,
              cache: ListingCache | None = None,
              styles: dict[str, dict[str, str]] | None = None,
-             extra: ExtraSources | None = None) -> tuple[SetPlan, Observation]:
+             extra: ExtraSources | None = None, scope: Scope | None = None) -> tuple[SetPlan, Observation]:
     """Observe and plan one set (``ledger`` may be a callable, called once the listings are under way); ``extra``:
-    files about to be uploaded, planned as if they stood."""
+    files about to be uploaded, planned as if they stood; ``scope``: source prefixes and shard (``plan.scope``)."""
     upcoming = sorted(extra.etags) if extra is not None and extra.bucket == decl.bucket else []
-    obs = observe_set(decl, storage, ledger, progress, cache=cache, styles=styles, extra_keys=upcoming)
+    within = scope.source_prefixes if scope is not None else ()
+    obs = observe_set(decl, storage, ledger, progress, cache=cache, styles=styles, extra_keys=upcoming, within=within)
     if extra is not None:
         obs.source_keys = extra.overlay(decl, obs.source_keys, obs.existing)
     plan = plan_observed(decl, obs, ledger() if callable(ledger) else ledger, prune=prune,
                          replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest(decl),
                          rule_changes=_rule_changes)
+    if scope is not None:
+        plan = shard_set_plan(plan, decl, obs.sources, scope.shard)
     return plan, obs
 
 
@@ -313,20 +329,25 @@ def carry_sizes(plan: Plan, fresh: Plan) -> Plan:
 
 def plan_declarations(decls: Sequence[Declaration], backend: PlanBackend, *, prune: bool = False,
                       replace_unmanaged: bool = False, progress: Progress | None = None,
-                      extra: ExtraSources | None = None) -> Plan:
+                      extra: ExtraSources | None = None, scope: Scope | None = None) -> Plan:
     """The plan of every set, in order: reads each set's ledger and observes its buckets. Never writes.
-    ``extra``: files ``cosrecon upload`` is about to upload, planned as if they stood (``plan.extra``)."""
+    ``extra``: files ``cosrecon upload`` is about to upload, planned as if they stood (``plan.extra``); ``scope``:
+    inventory reports to list from, source prefixes and shard (``plan.scope``)."""
     sets = []
     cache: dict[str, ListingCache] = {}  # per region: a (bucket, prefix) is listed once for all the sets
     shared = SharedOutputs(decls)
     styles: dict[str, dict[str, str]] = {}  # bucket -> its image styles, read once per plan
     for number, decl in enumerate(decls):
         storage = backend.storage(decl.region)
+        if scope is not None:
+            storage = scope.inventories.storage(storage)
         # the ledger first, then the listings: what the ledger records was made before anything is listed
         ledger = backend.ledgers.read(decl)
+        if scope is not None:
+            ledger = scope.narrow_ledger(ledger)
         plan, obs = plan_set(decl, storage, ledger, prune=prune, replace_unmanaged=replace_unmanaged,
                              progress=progress, cache=cache.setdefault(decl.region, {}), styles=styles,
-                             extra=extra)
+                             extra=extra, scope=scope)
         shared.add(number, obs.sources)
         sets.append(plan)
     return Plan(tuple(sets))

@@ -99,6 +99,16 @@ class ImageStyles(Protocol):
         ...
 
 
+@runtime_checkable
+class LevelListing(Protocol):
+    """A storage that can list one level of a prefix with the ``/`` delimiter (``CosStorage``, ``MemoryStorage``):
+    what ``observe.parallel`` splits a listing with."""
+
+    def list_level(self, bucket: str, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
+        """The objects directly under ``prefix`` and its common prefixes (each ending with ``/``), in key order."""
+        ...
+
+
 def upload_etag(path: Path, part_mb: int | None = None) -> str:
     """The ETag an upload gives ``path``: its MD5 for a simple PUT (``part_mb`` None); with ``Storage.upload_file``
     in parts of ``part_mb`` MB, its MD5 when it fits in one part, else COS's

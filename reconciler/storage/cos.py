@@ -18,7 +18,7 @@ import re
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -201,12 +201,28 @@ class CosStorage:
             if not marker:
                 return
 
-    def _list_page(self, bucket: str, prefix: str, marker: str) -> _Page:
+    def list_level(self, bucket: str, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
+        """One level under ``prefix`` (delimiter ``/``): its objects and common prefixes, every page of them."""
+        objects: list[ObjectInfo] = []
+        folders: list[str] = []
+        marker = ""
+        while True:
+            page = self._call("list", bucket, prefix, lambda: self._list_page(bucket, prefix, marker, "/")
+                              if self._fast_listing else _sdk_page(self._client, bucket, prefix, marker, "/"))
+            objects += page.objects
+            folders += page.folders
+            if not page.truncated:
+                return objects, folders
+            marker = page.next_marker
+            if not marker:
+                return objects, folders
+
+    def _list_page(self, bucket: str, prefix: str, marker: str, delimiter: str = "") -> _Page:
         """One GET bucket page through the SDK's own request path (config, URL, CosS3Auth signing, session,
         retries, error replies -> CosServiceError) exactly as ``CosS3Client.list_objects`` sends it, parsed with
         ElementTree instead of the SDK's xml_to_dict (which round-trips every page through str() and eval())."""
         conf = self._client._conf
-        params = format_values({"prefix": prefix, "delimiter": "", "marker": marker, "max-keys": 1000,
+        params = format_values({"prefix": prefix, "delimiter": delimiter, "marker": marker, "max-keys": 1000,
                                 "encoding-type": "url"})
         reply = self._client.send_request(method="GET", url=conf.uri(bucket=bucket), bucket=bucket, params=params,
                                           headers={}, auth=CosS3Auth(conf, params=params))
@@ -320,6 +336,7 @@ class _Page:
     objects: list[ObjectInfo]
     truncated: bool
     next_marker: str
+    folders: list[str] = field(default_factory=list)  # CommonPrefixes, URL-decoded (a delimiter listing)
 
 
 def _process_result(headers: dict[str, Any], body: dict[str, Any] | None) -> ProcessResult:
@@ -360,16 +377,20 @@ def parse_list_page(content: bytes) -> _Page:
                           size=int(item.findtext(k_size) or 0), last_modified=item.findtext(k_mtime) or ""))
     next_marker = root.findtext(ns + "NextMarker") or ""
     truncated = (root.findtext(ns + "IsTruncated") or "false").strip().lower() == "true"
-    return _Page(objects, truncated, unquote(next_marker) if next_marker else "")
+    folders = [unquote(p) for p in (c.findtext(ns + "Prefix") or "" for c in root.iterfind(ns + "CommonPrefixes")) if p]
+    return _Page(objects, truncated, unquote(next_marker) if next_marker else "", folders)
 
 
-def _sdk_page(client: Any, bucket: str, prefix: str, marker: str) -> _Page:
+def _sdk_page(client: Any, bucket: str, prefix: str, marker: str, delimiter: str = "") -> _Page:
     """One page through the SDK's public ``list_objects`` (the fallback path)."""
-    page: dict[str, Any] = client.list_objects(Bucket=bucket, Prefix=prefix, Marker=marker, MaxKeys=1000)
+    page: dict[str, Any] = client.list_objects(Bucket=bucket, Prefix=prefix, Marker=marker, MaxKeys=1000,
+                                               Delimiter=delimiter)
     objects = [ObjectInfo(key=item["Key"], etag=_strip_etag(item.get("ETag")), size=int(item.get("Size") or 0),
                           last_modified=str(item.get("LastModified") or ""))
                for item in page.get("Contents") or []]
-    return _Page(objects, str(page.get("IsTruncated", "false")).lower() == "true", str(page.get("NextMarker") or ""))
+    folders = [str(p["Prefix"]) for p in page.get("CommonPrefixes") or [] if p.get("Prefix")]
+    return _Page(objects, str(page.get("IsTruncated", "false")).lower() == "true", str(page.get("NextMarker") or ""),
+                 folders)
 
 
 def _int(value: Any) -> int:

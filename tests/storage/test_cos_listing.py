@@ -231,3 +231,18 @@ def test_connection_refused_is_one_clear_line(tmp_path: Path) -> None:
 ])
 def test_connection_messages(raw: str, expected: str) -> None:
     assert connection_message(raw) == expected
+
+
+def test_the_parallel_listing_over_http_is_the_listing(storage: CosStorage, server: LocalServer) -> None:
+    from reconciler.observe.parallel import parallel_objects
+
+    server.store.put(BUCKET, "many/sub/deep.jpg", b"x")  # a folder inside the key space, listed on its own
+    try:
+        for prefix in ("", "many/", "odd/"):
+            assert list(parallel_objects(storage, BUCKET, prefix, workers=4)) == list(storage.list_objects(BUCKET, prefix))
+        before = server.stats().get("list_objects", 0)
+        listed = list(parallel_objects(storage, BUCKET, "", workers=4))
+        used = server.stats()["list_objects"] - before
+        assert len(listed) == len(ODD_KEYS + MANY + OTHER) + 1 and used > 3  # first page, the level, the folders
+    finally:
+        server.store.delete(BUCKET, "many/sub/deep.jpg")
