@@ -3,7 +3,8 @@ write ``benchmarks/results/<timestamp>.json`` and ``latest.json``.
 
 Parts: 1 plan vs listing floor, 2 pure planning (bench_planner.run), 3 apply vs loops, 4 request and call
 counts, 5 the local server (bench_local.run), 6 rate control, 7 the plan estimate's duration against an apply
-(bench_estimate.run), 8 ``cosrecon upload`` against upload-then-apply (bench_ingest.run), 10 parallel listing
+(bench_estimate.run), 8 ``cosrecon upload`` against upload-then-apply (bench_ingest.run), 9 the columnar engine
+against the Python planner and its queries at 10^6 and 10^7 sources (bench_columnar.run), 10 parallel listing
 against the SDK's one-stream listing (bench_listing.run). A part whose subject is
 missing or fails is recorded as not measured, with the reason; the others still run.
 """
@@ -73,19 +74,21 @@ def _parts(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
         "6": lambda: bench_apply.run_part6(sources=300 if q else 600, reps=1 if q else reps),
         "7": lambda: _external("bench_estimate", q),
         "8": lambda: _external("bench_ingest", q),
+        "9": lambda: _external("bench_columnar", q),
         "10": lambda: _external("bench_listing", q),
     }
 
 
 TITLES = {"1": "1 plan vs listing", "2": "2 pure planning", "3": "3 apply vs loops", "4": "4 request counts",
           "5": "5 local server", "6": "6 rate control",
-          "7": "7 estimate vs apply", "8": "8 upload vs upload-then-apply", "10": "10 parallel listing"}
+          "7": "7 estimate vs apply", "8": "8 upload vs upload-then-apply", "9": "9 columnar engine",
+          "10": "10 parallel listing"}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes, fewer runs (a few minutes)")
-    ap.add_argument("--parts", default="1,2,3,4,5,6,7,8,10", help="comma-separated part numbers")
+    ap.add_argument("--parts", default="1,2,3,4,5,6,7,8,9,10", help="comma-separated part numbers")
     ap.add_argument("--plan-sizes", type=int, nargs="+", help="source counts for part 1 (default 10000 100000)")
     ap.add_argument("--converged", choices=("adopt", "replicate"), default="adopt",
                     help="part 1's converged state: cosrecon adopt of every output (default), or adopt of one "

@@ -138,6 +138,16 @@ def test_part2_saved_plan_children_save_and_load(tmp_path: Path) -> None:
     assert saved["ok"] and saved["mb"] > 0 and loaded["ok"] and loaded["peak_rss_mb"] > 0
 
 
+def test_columnar_benchmark_children_at_a_tiny_size() -> None:
+    """Part 9's children check their own plans (counts) and raise on a wrong one; here at 300 sources."""
+    from benchmarks import bench_columnar
+
+    for scenario in ("first", "converged"):
+        for planner in ("python", "columnar"):
+            assert bench_columnar.path_child(scenario, 300, planner)["ok"]
+        assert bench_columnar.engine_child(scenario, 300, "256MiB")["ok"]
+
+
 def test_part10_parallel_listing_lists_every_key() -> None:
     from benchmarks import bench_listing
 

@@ -24,9 +24,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any
 
 from reconciler.errors import BudgetExceeded
-from reconciler.model import ActionKind, Call, Declaration, Plan, SetPlan
+from reconciler.model import ActionKind, Call, Declaration, Plan, PlanActions, SetPlan, Target
 from reconciler.plan.prices import PriceBook, PriceTable
 
 GB = 1024 ** 3
@@ -164,27 +166,52 @@ def _add(total: int | None, value: int | None) -> int | None:
     return None if total is None or value is None else total + value
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """What one tuple of targets (the rules of a call) counts, worked out once per distinct tuple."""
+
+    ai: int
+    advanced: int
+    basic: int  # rules billed on the source's size
+    created: int  # rules that create (storage added)
+
+    @staticmethod
+    def of(targets: Sequence[Target]) -> _Rules:
+        kinds = [rule_kinds(t.rule) for t in targets]
+        return _Rules(sum(ai for ai, _ in kinds), sum(adv for _, adv in kinds), sum(not ai for ai, _ in kinds),
+                      sum(t.action is ActionKind.CREATE for t in targets))
+
+
 def count_work(set_plan: SetPlan) -> Work:
-    """Count what ``set_plan``'s calls process, with their sources' sizes as the plan knows them."""
+    """Count what ``set_plan``'s calls process, with their sources' sizes as the plan knows them: an aggregate
+    over the distinct tuples of targets (calls making the same outputs for the same reasons share one), each
+    counted once, then weighted by its calls and their sources' bytes."""
+    groups: dict[int, list[Any]] = {}  # id of a targets tuple -> [targets, calls, bytes, a size unknown]
+    sizes = set_plan.source_sizes
+    known = sizes is not None and len(sizes) == len(set_plan.calls)
+    for call, size in zip(set_plan.calls, sizes if known and sizes is not None else repeat(-1)):
+        group = groups.get(id(call.targets))
+        if group is None:
+            group = groups[id(call.targets)] = [call.targets, 0, 0, False]
+        group[1] += 1
+        if size >= 0:
+            group[2] += size
+        else:
+            group[3] = True
     source_bytes: int | None = 0
     basic_bytes: int | None = 0
     created_bytes: int | None = 0
     advanced = ai = ai_calls = advanced_calls = 0
-    for call, size in set_plan.sized_calls():
-        source_bytes = _add(source_bytes, size)
-        any_ai = any_advanced = False
-        for op in call.rules:
-            is_ai, is_advanced = rule_kinds(op.rule)
-            any_ai |= is_ai
-            any_advanced |= is_advanced
-            ai += is_ai
-            advanced += is_advanced
-            if not is_ai:
-                basic_bytes = _add(basic_bytes, size)
-        ai_calls += any_ai
-        advanced_calls += any_advanced and not any_ai
-        created = sum(1 for change in call.changes() if change.action is ActionKind.CREATE)
-        created_bytes = _add(created_bytes, None if size is None else size * created)
+    for targets, calls, size_sum, unknown in groups.values():
+        rules = _Rules.of(targets)
+        total = None if unknown else size_sum
+        source_bytes = _add(source_bytes, total)
+        ai += rules.ai * calls
+        advanced += rules.advanced * calls
+        ai_calls += calls if rules.ai else 0
+        advanced_calls += calls if rules.advanced and not rules.ai else 0
+        basic_bytes = _add(basic_bytes, None if total is None else total * rules.basic) if rules.basic else basic_bytes
+        created_bytes = _add(created_bytes, None if total is None else total * rules.created)
     outputs = {kind: set_plan.count(kind) for kind in (*CHANGING, ActionKind.UNCHANGED)}
     return Work(len(set_plan.calls), outputs, source_bytes, basic_bytes, advanced, ai, ai_calls, advanced_calls,
                 created_bytes, outputs[ActionKind.DELETE])
@@ -192,11 +219,21 @@ def count_work(set_plan: SetPlan) -> Work:
 
 def blast_radius(set_plan: SetPlan) -> BlastRadius:
     """Prefixes touched per bucket, the largest (address, action) group of replacements or deletions, and how many
-    outputs overwrite their own source."""
+    outputs overwrite their own source (read from the calls' targets and keys: no action is made per rule)."""
     prefixes: dict[str, Counter[str]] = {}
     groups: Counter[tuple[str, str]] = Counter()
     overwrites = 0
-    for action in set_plan.actions:
+    actions = set_plan.actions
+    if isinstance(actions, PlanActions):  # the planner's: the calls' rules, then the other actions
+        for call in set_plan.calls:
+            for target, key in zip(call.targets, call.keys):
+                cut = key.find("/")
+                prefixes.setdefault(target.bucket, Counter())[key[:cut + 1] if cut >= 0 else "(bucket root)"] += 1
+                if target.action is not ActionKind.CREATE:
+                    groups[(target.address, target.action.value)] += 1
+                overwrites += key == call.key
+    others = actions.others if isinstance(actions, PlanActions) else actions
+    for action in others:
         if action.action not in CHANGING:
             continue
         top = action.key.split("/", 1)[0] + "/" if "/" in action.key else "(bucket root)"
@@ -287,7 +324,7 @@ def _ratio_for(set_plan: SetPlan, ratios: Mapping[tuple[str, str], float] | None
 
 
 def _addresses(calls: Iterable[Call]) -> set[str]:
-    return {op.address for call in calls for op in call.rules}
+    return {t.address for targets in {id(c.targets): c.targets for c in calls}.values() for t in targets}
 
 
 NO_PRICE = "no price in the table"

@@ -10,13 +10,15 @@ bucket) are HEADed or listed too, so orphans are known to exist or be gone. Requ
 """
 from __future__ import annotations
 
+import os
+import tempfile
 # Over 300 lines: observe_set's concurrent listings share one cache and one stop; issue 23's listing work reshapes it.
 
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from reconciler.plan.compiled import output_prefixes, source_prefixes
 from reconciler.plan.extra import ExtraSources
@@ -24,13 +26,15 @@ from reconciler.declare.load import declaration_digest
 from reconciler.declare.globs import Selector, merge_prefixes
 from reconciler.state.index import EntryFlags, LedgerIndex
 from reconciler.observe.listing import Counter, Listing, ListingCache, Progress
-from reconciler.model import Call, Declaration, Ledger, Plan, SetPlan, SourceList
+from reconciler.model import Call, Declaration, Ledger, ObjectInfo, Plan, SetPlan, SourceList
 from reconciler.plan.overlaps import SharedOutputs
 from reconciler.plan.planner import build_set_plan, expected_outputs, never_under
 from reconciler.plan.scope import Scope, narrow_prefixes, shard_set_plan
 from reconciler.declare.rules import style_name
 from reconciler.storage import ImageStyles, Storage
 
+COLUMNAR_FROM = 50_000  # expected outputs from which a set is planned by the columnar engine (plan.columnar)
+PLANNER_ENV = "COSRECON_PLANNER"
 HEAD_LIMIT = 50  # expected outputs up to which HEADs (one request each) replace a listing
 LIST_WORKERS = 8  # (bucket, prefix) listings run at once
 
@@ -270,13 +274,37 @@ def plan_observed(decl: Declaration, obs: Observation, ledger: Ledger, *, prune:
     ``confirmed`` numbers."""
     if obs.index is not None:
         ledger = replace(ledger, entries=obs.index)
-    plan = build_set_plan(
+    expected = len(obs.source_keys) * sum(len(p.outputs) for p in decl.pipelines)
+    # The columnar engine knows no unprocessable sources yet (issue 26's ledger field): a ledger that records some
+    # is planned by the Python planner, which skips them.
+    columnar = use_columnar(expected) and not ledger.unprocessable
+    planner = plan_with_engine if columnar else build_set_plan
+    plan = planner(
         decl, obs.sources, obs.existing, ledger, confirmed=obs.confirmed,
         prune=prune, replace_unmanaged=replace_unmanaged, declaration_digest=declaration_digest,
         rule_changes=rule_changes(ledger, decl) if rule_changes is not None else None, styles=obs.styles,
     )
-    return replace(plan, source_sizes=call_sizes(plan.calls, obs.source_keys, obs.source_sizes),
+    return replace(plan, rates=dict(ledger.rates),  # measured rates, carried whichever engine planned
+                   source_sizes=call_sizes(plan.calls, obs.source_keys, obs.source_sizes),
                    source_mtimes=call_sizes(plan.calls, obs.source_keys, obs.source_mtimes))
+
+
+def use_columnar(expected: int) -> bool:
+    """Whether a set of ``expected`` outputs is planned by the columnar engine: from ``COLUMNAR_FROM`` on, or as
+    ``$COSRECON_PLANNER`` says (``python``, ``columnar`` or ``auto``: the default)."""
+    choice = os.environ.get(PLANNER_ENV, "auto")
+    return choice == "columnar" or (choice != "python" and expected >= COLUMNAR_FROM)
+
+
+def plan_with_engine(decl: Declaration, sources: Iterable[ObjectInfo], existing: Mapping[str, Mapping[str, str]],
+                     ledger: Ledger, **options: Any) -> SetPlan:
+    """``columnar.build_set_plan_columnar`` on an engine of its own, spilling to a temporary folder removed after
+    (DuckDB and Arrow are imported only here: ~0.3 s that small plans do not pay)."""
+    from reconciler.plan.columnar import build_set_plan_columnar
+    from reconciler.query.engine import Engine
+
+    with tempfile.TemporaryDirectory(prefix="cosrecon-engine-") as spill, Engine(temp_directory=spill) as engine:
+        return build_set_plan_columnar(decl, sources, existing, ledger, engine=engine, **options)
 
 
 def call_sizes(calls: Sequence[Call], keys: Sequence[str], sizes: Sequence[int]) -> array[int] | None:
