@@ -19,14 +19,13 @@ API COS's mirrors: 404 ``NoSuchInventoryConfiguration``, 400 ``InvalidArgument``
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import threading
 from pathlib import Path
 from xml.etree import ElementTree
 
 from reconciler.local import buckets
+from reconciler.local.bucketmaps import map_path, read_map, write_map
 from reconciler.local.connection import read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import CosError, Request, Response
@@ -41,25 +40,18 @@ _CHOICES = {"IsEnabled": ("true", "false"), "IncludedObjectVersions": ("All", "C
 
 
 def _path(state: ServerState, bucket: str) -> Path:
-    return state.store.root / "inventory" / f"{bucket}.json"
+    return map_path(state.store.root, "inventory", bucket)
 
 
 def configurations(state: ServerState, bucket: str) -> dict[str, str]:
     """The bucket's inventory configurations, id -> the XML stored ({} when none)."""
     path = _path(state, bucket)
     with _LOCK:
-        if not path.exists():
-            return {}
-        loaded = json.loads(path.read_text("utf-8"))
-    return {str(k): str(v) for k, v in loaded.items()}
+        return read_map(path)
 
 
 def _save(state: ServerState, bucket: str, found: dict[str, str]) -> None:
-    path = _path(state, bucket)
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(found, ensure_ascii=False, sort_keys=True), "utf-8")
-    os.replace(tmp, path)
+    write_map(_path(state, bucket), found)
 
 
 def _id(req: Request, required: bool = True) -> str:
@@ -110,7 +102,7 @@ def put_inventory(state: ServerState, req: Request) -> Response:
     stored = _checked(req, ident)
     with _LOCK:
         path = _path(state, req.bucket)
-        found = dict(json.loads(path.read_text("utf-8"))) if path.exists() else {}
+        found = read_map(path)
         if ident not in found and len(found) >= MAX_CONFIGURATIONS:
             raise CosError("TooManyConfigurations", f"A bucket holds at most {MAX_CONFIGURATIONS} inventory "
                                                     "configurations.")
@@ -141,7 +133,7 @@ def delete_inventory(state: ServerState, req: Request) -> Response:
     ident = _id(req)
     with _LOCK:
         path = _path(state, req.bucket)
-        found = dict(json.loads(path.read_text("utf-8"))) if path.exists() else {}
+        found = read_map(path)
         if ident not in found:
             raise CosError("NoSuchInventoryConfiguration", "The specified inventory configuration does not exist.")
         del found[ident]

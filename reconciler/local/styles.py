@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from pathlib import Path
 from xml.etree import ElementTree
@@ -20,6 +18,7 @@ from xml.etree import ElementTree
 from reconciler.declare import operations as ops
 from reconciler.declare import rules
 from reconciler.local import buckets
+from reconciler.local.bucketmaps import map_path, read_map, write_map
 from reconciler.local.connection import read_bounded
 from reconciler.local.context import ServerState
 from reconciler.local.protocol import CosError, Request, Response
@@ -30,25 +29,18 @@ MAX_BODY = 64 * 1024
 
 
 def _path(state: ServerState, bucket: str) -> Path:
-    return state.store.root / "styles" / f"{bucket}.json"
+    return map_path(state.store.root, "styles", bucket)
 
 
 def bucket_styles(state: ServerState, bucket: str) -> dict[str, str]:
     """The bucket's styles, name -> definition ({} when it has none)."""
     path = _path(state, bucket)
     with _LOCK:
-        if not path.exists():
-            return {}
-        loaded = json.loads(path.read_text("utf-8"))
-    return {str(k): str(v) for k, v in loaded.items()}
+        return read_map(path)
 
 
 def _save(state: ServerState, bucket: str, styles: dict[str, str]) -> None:
-    path = _path(state, bucket)
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(styles, ensure_ascii=False, sort_keys=True), "utf-8")
-    os.replace(tmp, path)
+    write_map(_path(state, bucket), styles)
 
 
 def _fields(req: Request, root: str) -> dict[str, str]:
@@ -91,8 +83,7 @@ def put_style(state: ServerState, req: Request) -> Response:
     if parsed.operations[0].processor == "style":
         raise CosError("InvalidArgument", "StyleBody cannot be another style.", ci=True)
     with _LOCK:
-        styles = dict(json.loads(_path(state, req.bucket).read_text("utf-8"))) if _path(
-            state, req.bucket).exists() else {}
+        styles = read_map(_path(state, req.bucket))
         styles[name] = parsed.text
         _save(state, req.bucket, styles)
     return Response(200, {"Server": "tencent-ci"})
@@ -117,7 +108,7 @@ def delete_style(state: ServerState, req: Request) -> Response:
     name = _name(_fields(req, "DeleteStyle"), True)
     with _LOCK:
         path = _path(state, req.bucket)
-        styles = dict(json.loads(path.read_text("utf-8"))) if path.exists() else {}
+        styles = read_map(path)
         styles.pop(name, None)
         _save(state, req.bucket, styles)
     return Response(204, {"Server": "tencent-ci"})
